@@ -1,0 +1,32 @@
+# The two commands that matter are `make demo` (the operator's main job on the embedded default: a local
+# control plane, a simulated GPU fleet, the sandbox chain) and `make test` (every test). Both install
+# what they need first; installs are cached, so second runs start at once.
+.PHONY: setup deps control-plane demo test typecheck bench clean-control-plane
+
+setup: deps control-plane
+
+# npm packages exactly as locked.
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and helm, built from the Go
+# module proxy into ~/.cache/chrysalis/control-plane/<versions>/ (a no-op once built).
+control-plane:
+	bash scripts/build-control-plane.sh
+
+demo: setup
+	node cli/bin/chrysalis.js demo
+
+test: setup
+	npm test
+
+typecheck: deps
+	npm run typecheck
+
+bench: setup
+	@echo "usage: npm run bench -- <attestation|placement|settlement> [--quick]"
+
+clean-control-plane:
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/chrysalis/control-plane"
