@@ -1,7 +1,7 @@
 import test from 'ava';
 import { beginCell, toNano } from '@ton/core';
-import { ExitCodes } from '../../operator/src/settlement/contract/Settlement.js';
-import { buildEntitlements, entitlementProof } from '../../operator/src/settlement/entitlements.js';
+import { ExitCodes, storeClaim } from '../../operator/src/settlement/contract/Settlement.js';
+import { buildEntitlements, entitlementProof, loadEpochLeaves, saveEpochLeaves } from '../../operator/src/settlement/entitlements.js';
 import {
   assertFailed, CLAIM_VALUE, COMMISSION_BPS, commit, computePhase, entitlementsOf, GAS_CAP, logGas, payees, PRICE,
   setUp, txOf, type Fixture,
@@ -184,4 +184,22 @@ test('claim gas grows only logarithmically with the fleet and stays far below th
   }
   logGas(t, rows);
   t.true(rows[2]![1] < rows[0]![1] * 3n);
+});
+
+test('a payee can claim from published leaves long after the operator stopped committing', async (t) => {
+  const f = await setUp();
+  const ps = await payees(f, 3);
+  const leaves = new Map(ps.map((p, i) => [p.key, BigInt(10 * (i + 1))] as [bigint, bigint]));
+  await commit(f, buildEntitlements(leaves));
+  const published = saveEpochLeaves(1n, leaves);
+  // A year later, with no commit since and no operator around, the payee rebuilds its proof and claims.
+  f.chain.now = f.now + 365 * 24 * 3600;
+  const { entitlements } = loadEpochLeaves(published);
+  const p = ps[2]!;
+  const r = await p.wallet.send({
+    to: f.settlement.address, value: CLAIM_VALUE,
+    body: beginCell().store(storeClaim({ payee: p.key, proof: entitlementProof(entitlements, [p.key]) })).endCell(),
+  });
+  t.true(computePhase(txOf(r, f.settlement.address)).success);
+  t.is(await f.settlement.getPaidUnits(p.key), 30n);
 });
