@@ -1,7 +1,8 @@
 // planPlacements: decide a node for each requested replica, or say why there is none.
 //
-// Order. Replicas are placed largest first (first-fit-decreasing, with best fit as the "fit"), ties by
-// pool then replica id, so the result does not depend on the order the caller listed them in.
+// Order. Replicas are placed largest first (first-fit-decreasing, with best fit as the "fit"), then
+// those with a tighter maxPerNode, then by pool and replica id, so the result does not depend on the
+// order the caller listed them in.
 //
 // Why this leaves no stranded GPUs when a perfect packing exists, for the common fleet: nodes of 8 GPUs,
 // replicas of 1, 2, 4 or 8, every replica allowed on every node and maxPerNode not binding. Each size divides every larger one and the node size. While replicas of
@@ -56,7 +57,21 @@ export function planPlacements(
 }
 
 function largestFirst(a: ReplicaRequest, b: ReplicaRequest): number {
-  return b.gpus - a.gpus || compareNames(a.pool, b.pool) || compareNames(a.replicaId, b.replicaId);
+  return (
+    b.gpus - a.gpus ||
+    perNodeLimit(a) - perNodeLimit(b) ||
+    compareNames(a.pool, b.pool) ||
+    compareNames(a.replicaId, b.replicaId)
+  );
+}
+
+/**
+ * Among replicas of one size, those with a tighter maxPerNode go first. The last free GPUs of a batch
+ * sit on a few nodes; a capped pool may be unable to use them (it already has its limit there) while an
+ * uncapped pool can use any of them, so the uncapped ones are the better choice to finish with.
+ */
+function perNodeLimit(request: ReplicaRequest): number {
+  return request.maxPerNode ?? Number.MAX_SAFE_INTEGER;
 }
 
 /** Input the engine cannot place sensibly is a caller bug: say which replica and field, and stop. */
