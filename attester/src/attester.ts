@@ -1,0 +1,194 @@
+// The attester: fetches a challenge, produces evidence bound to it and to the attester's key, sends it,
+// and keeps the attestation fresh. It owns no process state (no env, no signals, no timers that outlive
+// `run`), so the fleet simulator can run hundreds of them in one process; the CLI in main.ts wires one
+// to the real TEE, NVML and HTTPS.
+import type { Logger } from 'winston';
+import type { EvidenceRequest, Reason, Subject } from '../../operator/src/attestation/service/protocol.js';
+import { silentLogger } from '../../operator/src/util/log.js';
+import { DEFAULT_RETRY, realSleep, withRetry, type RetryPolicy, type Sleep } from './backoff.js';
+import type { CpuEvidenceSource } from './cpu/source.js';
+import { AttesterError } from './errors.js';
+import type { GpuEvidenceSource } from './gpu/source.js';
+import { AttesterIdentity, parseNonce, reportDataFor } from './identity.js';
+import type { Transport } from './transport.js';
+
+export interface AttesterOptions {
+  subject: Subject;
+  cpu: CpuEvidenceSource;
+  gpu: GpuEvidenceSource;
+  transport: Transport;
+  /** Defaults to a fresh in-memory key. */
+  identity?: AttesterIdentity;
+  /** Retry of transient failures within one attestation (default: 6 tries, 0.5 s doubling to 30 s). */
+  retry?: Partial<RetryPolicy>;
+  /** Re-attest this often when the service gives no expiry (default 1 h). */
+  reattestIntervalMs?: number;
+  /** Wait after a rejection before trying again (default 60 s): the host may be fixed meanwhile. */
+  rejectedRetryMs?: number;
+  now?: () => number;
+  random?: () => number;
+  sleep?: Sleep;
+  logger?: Logger;
+}
+
+export interface AttestationOutcome {
+  verified: boolean;
+  reasons: Reason[];
+  /** The nonce the evidence answered. */
+  nonce: string;
+  /** When verified and the service said so: when the attestation lapses. */
+  expiresAt: Date | undefined;
+}
+
+/**
+ * When to renew an attestation that lapses at `expiresAt`: a tenth of its remaining lifetime early, at
+ * least 30 s early (never later than the lapse itself), so the node never drops out between renewals.
+ */
+export function renewalDelayMs(expiresAt: Date, now: number): number {
+  const remaining = expiresAt.getTime() - now;
+  const margin = Math.max(30_000, remaining / 10);
+  return Math.max(0, remaining - margin);
+}
+
+export class Attester {
+  readonly subject: Subject;
+  readonly identity: AttesterIdentity;
+  readonly #cpu: CpuEvidenceSource;
+  readonly #gpu: GpuEvidenceSource;
+  readonly #transport: Transport;
+  readonly #retry: RetryPolicy;
+  readonly #reattestIntervalMs: number;
+  readonly #rejectedRetryMs: number;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #sleep: Sleep;
+  readonly #log: Logger;
+  #last: AttestationOutcome | undefined;
+  /** Resolves the wait in `run` early: set while `run` sleeps between attestations. */
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
+
+  constructor(options: AttesterOptions) {
+    this.subject = options.subject;
+    this.identity = options.identity ?? AttesterIdentity.generate();
+    this.#cpu = options.cpu;
+    this.#gpu = options.gpu;
+    this.#transport = options.transport;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#reattestIntervalMs = options.reattestIntervalMs ?? 3_600_000;
+    this.#rejectedRetryMs = options.rejectedRetryMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? realSleep;
+    this.#log = options.logger ?? silentLogger();
+  }
+
+  /** The latest outcome, if any. */
+  get lastOutcome(): AttestationOutcome | undefined {
+    return this.#last;
+  }
+
+  /** Whether the latest attestation passed and has not lapsed: usage reports are only sent while true. */
+  get attested(): boolean {
+    const last = this.#last;
+    if (!last?.verified) return false;
+    return last.expiresAt === undefined || last.expiresAt.getTime() > this.#now();
+  }
+
+  /**
+   * The request that answers `nonceHex`: CPU report with report_data = SHA-512(nonce ‖ publicKey) and one
+   * GPU report per GPU with the nonce as SPDM nonce. GPU evidence is collected first so a host with CC off
+   * fails (GPU_CC_DISABLED) before any CPU report is made.
+   */
+  async buildEvidence(nonceHex: string): Promise<EvidenceRequest> {
+    const nonce = parseNonce(nonceHex, 'the challenge nonce');
+    const gpus = await this.#gpu.collect(nonce);
+    const cpu = await this.#cpu.collect(reportDataFor(nonce, this.identity.publicKey));
+    return { subject: this.subject, nonce: Buffer.from(nonce).toString('hex'), publicKey: this.identity.publicKeyHex, cpu, gpus };
+  }
+
+  /**
+   * One attestation: challenge → evidence → verdict, retrying transient failures (service unreachable or
+   * busy, TSM raced) with jittered exponential backoff, each retry with a fresh challenge. A rejection is
+   * an outcome, not an error; an unusable setup throws AttesterError.
+   */
+  async attestOnce(signal?: AbortSignal, retry: Partial<RetryPolicy> = {}): Promise<AttestationOutcome> {
+    const policy = { ...this.#retry, ...retry };
+    const outcome = await withRetry(
+      async () => {
+        const challenge = await this.#transport.challenge({ subject: this.subject }, signal);
+        const request = await this.buildEvidence(challenge.nonce);
+        const verdict = await this.#transport.evidence(request, signal);
+        const expiresAt = verdict.verified && verdict.expiresAt ? new Date(verdict.expiresAt) : undefined;
+        if (expiresAt && Number.isNaN(expiresAt.getTime())) {
+          throw new AttesterError('SERVICE_ERROR', `the service's expiresAt "${verdict.expiresAt}" is not a date`);
+        }
+        return { verified: verdict.verified, reasons: verdict.reasons, nonce: request.nonce, expiresAt };
+      },
+      policy,
+      {
+        sleep: this.#sleep,
+        random: this.#random,
+        ...(signal ? { signal } : {}),
+        onRetry: (err, n, ms) => this.#log.warn('attestation attempt failed, retrying', { code: err.code, error: err.message, retry: n, delayMs: ms }),
+      },
+    );
+    this.#last = outcome;
+    if (outcome.verified) this.#log.info('attested', { expiresAt: outcome.expiresAt?.toISOString() });
+    else this.#log.warn('attestation rejected', { reasons: outcome.reasons });
+    return outcome;
+  }
+
+  /** Asks a running `run` loop to attest again now (the operator asked, the usage report was refused, SIGHUP). */
+  requestReattest(): void {
+    this.#wakeRequested = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Attests until `signal` aborts: renews before the attestation lapses (or every reattestIntervalMs),
+   * retries rejections after rejectedRetryMs and transient failures forever with backoff. Throws only
+   * for a setup that cannot work (non-transient AttesterError) — the process should exit and say why.
+   */
+  async run(signal: AbortSignal, onOutcome?: (outcome: AttestationOutcome) => void): Promise<void> {
+    while (!signal.aborted) {
+      this.#wakeRequested = false;
+      let waitMs: number;
+      try {
+        const outcome = await this.attestOnce(signal, { maxAttempts: Infinity });
+        onOutcome?.(outcome);
+        waitMs = !outcome.verified
+          ? this.#rejectedRetryMs
+          : outcome.expiresAt
+            ? Math.min(this.#reattestIntervalMs, renewalDelayMs(outcome.expiresAt, this.#now()))
+            : this.#reattestIntervalMs;
+      } catch (err) {
+        if (signal.aborted) return;
+        // GPU CC off is the host's state, not a broken setup: say so and look again later.
+        if (err instanceof AttesterError && err.code === 'GPU_CC_DISABLED') {
+          this.#log.error(err.oneLine());
+          waitMs = this.#rejectedRetryMs;
+        } else {
+          throw err;
+        }
+      }
+      if (this.#wakeRequested) continue;
+      await this.#waitOrWake(waitMs, signal);
+    }
+  }
+
+  async #waitOrWake(ms: number, signal: AbortSignal): Promise<void> {
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#wake = () => local.abort();
+    try {
+      await this.#sleep(ms, local.signal);
+    } catch {
+      // Woken or aborted: the loop condition decides which.
+    } finally {
+      this.#wake = undefined;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
