@@ -1,0 +1,200 @@
+// The verifier's view of an AttestationPolicy (chrysalis.dev/v1alpha1, cluster-scoped): the spec fields that
+// decide a verdict. The operator passes the resource's spec; the CLI reads the same YAML. Everything is
+// optional and every default is the strict one, except where the default is documented below.
+import { AttestationError } from './reasons.js';
+
+export interface MinimumTcb {
+  /** SEV-SNP TCB_VERSION components, compared with the report's reported_tcb. */
+  bootloader?: number;
+  tee?: number;
+  snp?: number;
+  microcode?: number;
+  /** Turin only (FMC firmware SPL). */
+  fmc?: number;
+  /** SEV-SNP guest_svn. */
+  guestSvn?: number;
+  /** TDX: TEE_TCB_SVN byte 0 (TDX module SVN, minor). */
+  tdxModuleSvn?: number;
+  /** TDX: TEE_TCB_SVN compared component by component (16 values). */
+  tdxTeeTcbSvn?: number[];
+  /** TDX: the PCK certificate's PCESVN. */
+  pceSvn?: number;
+  /** TDX: the quoting enclave's ISVSVN. */
+  qeSvn?: number;
+}
+
+export interface GpuPolicy {
+  /** Allowed driver versions ("550.90.07"); absent = any. */
+  driverVersions?: string[];
+  /** Allowed VBIOS versions ("96.00.9F.00.01", case-insensitive); absent = any. */
+  vbiosVersions?: string[];
+  /** Require evidence that the GPU is in confidential-computing mode (default false: see nvidia/verify.ts). */
+  ccModeRequired?: boolean;
+}
+
+export interface TdxPolicy {
+  /** Require TCB info, QE identity and CRLs (default true: without them TDX evidence is "not attested"). */
+  collateralRequired?: boolean;
+  /**
+   * TCB statuses accepted after the SVN comparison. Default: every status except Revoked (Intel's
+   * "OutOfDate" platforms are still genuine TDX; pin a stricter list to demand patched platforms).
+   */
+  acceptedTcbStatuses?: string[];
+}
+
+export interface VerifierPolicy {
+  /** Extra root certificates (PEM). Only for the simulated TEE, and only honoured with allowSimulated. */
+  trustedRoots?: string[];
+  allowSimulated?: boolean;
+  /** Allowed launch measurements, hex (SNP measurement, TDX MRTD). Absent = any. */
+  allowedMeasurements?: string[];
+  /** Allowed Cocoon-style image hashes (SHA-256, hex), see image-hash.ts. Absent = any. */
+  allowedImageHashes?: string[];
+  minimumTcb?: MinimumTcb;
+  /** Default false: a debuggable guest is never attested. */
+  debugAllowed?: boolean;
+  /** SEV-SNP policy bit 18 (a migration agent may be associated). Default false. */
+  migrationAgentAllowed?: boolean;
+  /** SEV-SNP policy bit 16 (SMT may be enabled on the host). Default true. */
+  smtAllowed?: boolean;
+  /** Allowed SEV-SNP VMPLs. Absent = any. */
+  allowedVmpls?: number[];
+  tdx?: TdxPolicy;
+  gpu?: GpuPolicy;
+  /** Maximum seconds between the nonce being issued and verification. Absent = no limit. */
+  maxEvidenceAgeSeconds?: number;
+}
+
+export const DEFAULT_POLICY: VerifierPolicy = Object.freeze({});
+
+export const DEFAULT_ACCEPTED_TCB_STATUSES = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+] as const;
+
+/** AttestationPolicy spec fields that steer the operator, not the verifier: accepted and ignored here. */
+const OPERATIONAL_FIELDS = new Set(['reattestationIntervalSeconds', 'reattestIntervalSeconds', 'graceSeconds', 'gracePeriodSeconds', 'quarantineGraceSeconds', 'description']);
+
+function fail(path: string, message: string): never {
+  throw new AttestationError('POLICY_INVALID', `policy field ${path}: ${message}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string, extraIgnored = new Set<string>()): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key) && !extraIgnored.has(key)) fail(`${path}${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function bool(v: unknown, path: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') fail(path, 'must be true or false');
+  return v;
+}
+
+function uint(v: unknown, path: string, max = 2 ** 32 - 1): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(path, `must be an integer 0..${max}`);
+  return v;
+}
+
+function strings(v: unknown, path: string, pattern?: RegExp, hint?: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) fail(path, 'must be a list');
+  return v.map((item, i) => {
+    if (typeof item !== 'string' || (pattern && !pattern.test(item))) fail(`${path}[${i}]`, hint ?? 'must be a string');
+    return item;
+  });
+}
+
+const HEX_DIGEST = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{96})$/;
+
+/**
+ * Validates untrusted policy input (YAML/JSON: an AttestationPolicy resource or just its spec) into a
+ * VerifierPolicy. Unknown fields are errors: a misspelt allow list must not silently allow everything.
+ */
+export function parsePolicy(input: unknown): VerifierPolicy {
+  if (input === undefined || input === null) return DEFAULT_POLICY;
+  if (!isObject(input)) fail('(root)', 'must be a mapping');
+  let spec: Record<string, unknown> = input;
+  if ('kind' in input || 'apiVersion' in input) {
+    if (input.kind !== 'AttestationPolicy') fail('kind', 'must be AttestationPolicy');
+    if (!isObject(input.spec)) fail('spec', 'must be a mapping');
+    spec = input.spec;
+  }
+  checkKeys(
+    spec,
+    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
+    '',
+    OPERATIONAL_FIELDS,
+  );
+  const policy: VerifierPolicy = {};
+  const roots = strings(spec.trustedRoots, 'trustedRoots', /-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate');
+  if (roots) policy.trustedRoots = roots;
+  const set = <K extends keyof VerifierPolicy>(key: K, value: VerifierPolicy[K] | undefined): void => {
+    if (value !== undefined) policy[key] = value;
+  };
+  set('allowSimulated', bool(spec.allowSimulated, 'allowSimulated'));
+  set('allowedMeasurements', strings(spec.allowedMeasurements, 'allowedMeasurements', HEX_DIGEST, 'must be a 48-byte (or 32-byte) hex digest')?.map((s) => s.toLowerCase()));
+  set('allowedImageHashes', strings(spec.allowedImageHashes, 'allowedImageHashes', /^[0-9a-fA-F]{64}$/, 'must be a SHA-256 hex digest')?.map((s) => s.toLowerCase()));
+  set('debugAllowed', bool(spec.debugAllowed, 'debugAllowed'));
+  set('migrationAgentAllowed', bool(spec.migrationAgentAllowed, 'migrationAgentAllowed'));
+  set('smtAllowed', bool(spec.smtAllowed, 'smtAllowed'));
+  set('maxEvidenceAgeSeconds', uint(spec.maxEvidenceAgeSeconds, 'maxEvidenceAgeSeconds'));
+  if (spec.allowedVmpls !== undefined) {
+    if (!Array.isArray(spec.allowedVmpls)) fail('allowedVmpls', 'must be a list');
+    policy.allowedVmpls = spec.allowedVmpls.map((v, i) => uint(v, `allowedVmpls[${i}]`, 3)!);
+  }
+  if (spec.minimumTcb !== undefined) {
+    const m = spec.minimumTcb;
+    if (!isObject(m)) fail('minimumTcb', 'must be a mapping');
+    const byteFields = ['bootloader', 'tee', 'snp', 'microcode', 'fmc', 'tdxModuleSvn'] as const;
+    checkKeys(m, [...byteFields, 'guestSvn', 'tdxTeeTcbSvn', 'pceSvn', 'qeSvn'], 'minimumTcb.');
+    const min: MinimumTcb = {};
+    for (const f of byteFields) {
+      const v = uint(m[f], `minimumTcb.${f}`, 255);
+      if (v !== undefined) min[f] = v;
+    }
+    const guestSvn = uint(m.guestSvn, 'minimumTcb.guestSvn');
+    if (guestSvn !== undefined) min.guestSvn = guestSvn;
+    const pceSvn = uint(m.pceSvn, 'minimumTcb.pceSvn', 65535);
+    if (pceSvn !== undefined) min.pceSvn = pceSvn;
+    const qeSvn = uint(m.qeSvn, 'minimumTcb.qeSvn', 65535);
+    if (qeSvn !== undefined) min.qeSvn = qeSvn;
+    if (m.tdxTeeTcbSvn !== undefined) {
+      if (!Array.isArray(m.tdxTeeTcbSvn) || m.tdxTeeTcbSvn.length !== 16) fail('minimumTcb.tdxTeeTcbSvn', 'must be a list of 16 integers');
+      min.tdxTeeTcbSvn = m.tdxTeeTcbSvn.map((v, i) => uint(v, `minimumTcb.tdxTeeTcbSvn[${i}]`, 255)!);
+    }
+    policy.minimumTcb = min;
+  }
+  if (spec.tdx !== undefined) {
+    if (!isObject(spec.tdx)) fail('tdx', 'must be a mapping');
+    checkKeys(spec.tdx, ['collateralRequired', 'acceptedTcbStatuses'], 'tdx.');
+    const tdx: TdxPolicy = {};
+    const req = bool(spec.tdx.collateralRequired, 'tdx.collateralRequired');
+    if (req !== undefined) tdx.collateralRequired = req;
+    const st = strings(spec.tdx.acceptedTcbStatuses, 'tdx.acceptedTcbStatuses');
+    if (st) tdx.acceptedTcbStatuses = st;
+    policy.tdx = tdx;
+  }
+  if (spec.gpu !== undefined) {
+    if (!isObject(spec.gpu)) fail('gpu', 'must be a mapping');
+    checkKeys(spec.gpu, ['driverVersions', 'vbiosVersions', 'ccModeRequired'], 'gpu.');
+    const gpu: GpuPolicy = {};
+    const d = strings(spec.gpu.driverVersions, 'gpu.driverVersions');
+    if (d) gpu.driverVersions = d;
+    const v = strings(spec.gpu.vbiosVersions, 'gpu.vbiosVersions');
+    if (v) gpu.vbiosVersions = v;
+    const cc = bool(spec.gpu.ccModeRequired, 'gpu.ccModeRequired');
+    if (cc !== undefined) gpu.ccModeRequired = cc;
+    policy.gpu = gpu;
+  }
+  return policy;
+}

@@ -1,0 +1,170 @@
+// Certificates as the verifiers need them: node:crypto's X509Certificate for the signature and key
+// (OpenSSL handles ECDSA and RSASSA-PSS parameters), plus a DER walk for what node:crypto does not
+// expose (raw names, validity, extensions by OID).
+//
+// Parsing a certificate and checking a certificate's signature are pure functions of their bytes, so
+// both are memoised by SHA-256 of the DER. What is cached is "these exact bytes parse to this" and
+// "issuer DER X signed subject DER Y": never validity at a time, revocation, or a verdict, which are
+// recomputed on every verification.
+import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
+import { DER, bitStringBytes, children, decodeOid, decodeTime, expectTag, integerBytes, readSingle, type DerNode } from './der.js';
+import { AttestationError } from './reasons.js';
+import { toHex } from './bytes.js';
+
+export interface ParsedCertificate {
+  der: Uint8Array;
+  /** SHA-256 of the DER, lowercase hex: identity for pinning and caching. */
+  fingerprint: string;
+  x509: X509Certificate;
+  publicKey: KeyObject;
+  subjectDer: Uint8Array;
+  issuerDer: Uint8Array;
+  /** Human-readable names for messages. */
+  subject: string;
+  issuer: string;
+  subjectCommonName: string | undefined;
+  /** The subject's serialNumber attribute (2.5.4.5), used by NVIDIA as a device identifier. */
+  subjectSerialNumber: string | undefined;
+  serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** extnValue (the content of the OCTET STRING) by extension OID. */
+  extensions: Map<string, Uint8Array>;
+  /** The signed TBSCertificate bytes. */
+  tbs: Uint8Array;
+}
+
+const OID_COMMON_NAME = '2.5.4.3';
+const OID_SERIAL_NUMBER = '2.5.4.5';
+const CACHE_LIMIT = 4096;
+
+const parsedCache = new Map<string, ParsedCertificate>();
+const verifiedLinks = new Map<string, true>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_LIMIT) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(key, value);
+}
+
+/** Empties the memo caches (benchmarks measure cold and warm paths with it). */
+export function clearCertificateCaches(): void {
+  parsedCache.clear();
+  verifiedLinks.clear();
+}
+
+function nameAttribute(name: DerNode, oid: string): string | undefined {
+  for (const rdn of children(name)) {
+    for (const atv of children(rdn)) {
+      const [type, value] = children(atv);
+      if (type && value && decodeOid(type) === oid) return Buffer.from(value.content).toString('utf8');
+    }
+  }
+  return undefined;
+}
+
+function nameText(name: DerNode): string {
+  const parts: string[] = [];
+  for (const rdn of children(name)) {
+    for (const atv of children(rdn)) {
+      const [type, value] = children(atv);
+      if (!type || !value) continue;
+      const oid = decodeOid(type);
+      const label = { '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C', '2.5.4.5': 'serialNumber' }[oid] ?? oid;
+      parts.push(`${label}=${Buffer.from(value.content).toString('utf8')}`);
+    }
+  }
+  return parts.join(', ');
+}
+
+function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate {
+  const cert = readSingle(der, DER.SEQUENCE);
+  const [tbsNode, , sigNode] = children(cert);
+  const tbs = expectTag(tbsNode, DER.SEQUENCE, 'tbsCertificate');
+  bitStringBytes(expectTag(sigNode, DER.BIT_STRING, 'signatureValue'));
+  const fields = children(tbs);
+  let i = 0;
+  if (fields[0]?.tag === 0xa0) i++; // [0] EXPLICIT version
+  const serial = expectTag(fields[i++], DER.INTEGER, 'serialNumber');
+  i++; // signature AlgorithmIdentifier (OpenSSL checks it against the outer one)
+  const issuer = expectTag(fields[i++], DER.SEQUENCE, 'issuer');
+  const validity = children(expectTag(fields[i++], DER.SEQUENCE, 'validity'));
+  const subject = expectTag(fields[i++], DER.SEQUENCE, 'subject');
+  i++; // subjectPublicKeyInfo (read through node:crypto)
+  const extensions = new Map<string, Uint8Array>();
+  for (; i < fields.length; i++) {
+    if (fields[i]!.tag !== 0xa3) continue;
+    const [list] = children(fields[i]!);
+    for (const ext of children(expectTag(list, DER.SEQUENCE, 'extensions'))) {
+      const parts = children(ext);
+      const oid = decodeOid(expectTag(parts[0], DER.OID, 'extnID'));
+      const value = expectTag(parts[parts.length - 1], DER.OCTET_STRING, 'extnValue');
+      if (extensions.has(oid)) throw new AttestationError('MALFORMED_EVIDENCE', `certificate repeats extension ${oid}`);
+      extensions.set(oid, value.content);
+    }
+  }
+  const [notBefore, notAfter] = validity;
+  if (!notBefore || !notAfter) throw new AttestationError('MALFORMED_EVIDENCE', 'certificate validity is incomplete');
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(der);
+  } catch (err) {
+    throw new AttestationError('MALFORMED_EVIDENCE', `certificate cannot be parsed: ${(err as Error).message}`);
+  }
+  return {
+    der,
+    fingerprint,
+    x509,
+    publicKey: x509.publicKey,
+    subjectDer: subject.raw,
+    issuerDer: issuer.raw,
+    subject: nameText(subject),
+    issuer: nameText(issuer),
+    subjectCommonName: nameAttribute(subject, OID_COMMON_NAME),
+    subjectSerialNumber: nameAttribute(subject, OID_SERIAL_NUMBER),
+    serialHex: toHex(integerBytes(serial)),
+    notBefore: decodeTime(notBefore),
+    notAfter: decodeTime(notAfter),
+    extensions,
+    tbs: tbs.raw,
+  };
+}
+
+export function fingerprintOf(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+/** Parses a DER certificate (memoised by fingerprint). Throws AttestationError on malformed input. */
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  const fingerprint = fingerprintOf(der);
+  const hit = parsedCache.get(fingerprint);
+  if (hit) return hit;
+  const parsed = parseUncached(new Uint8Array(der), fingerprint);
+  remember(parsedCache, fingerprint, parsed);
+  return parsed;
+}
+
+/** Whether `subject` names `issuer` as its issuer (exact DER match of the Name, RFC 5280 7.1 simplified). */
+export function namesIssuer(subject: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  return Buffer.compare(subject.issuerDer, issuer.subjectDer) === 0;
+}
+
+/** Whether `issuer`'s key signed `subject` (memoised per exact pair of DERs). */
+export function isSignedBy(subject: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  const key = `${issuer.fingerprint}>${subject.fingerprint}`;
+  if (verifiedLinks.has(key)) return true;
+  let ok = false;
+  try {
+    ok = subject.x509.verify(issuer.publicKey);
+  } catch {
+    ok = false;
+  }
+  if (ok) remember(verifiedLinks, key, true);
+  return ok;
+}
+
+export function isSelfSigned(cert: ParsedCertificate): boolean {
+  return Buffer.compare(cert.issuerDer, cert.subjectDer) === 0 && isSignedBy(cert, cert);
+}
