@@ -1,0 +1,203 @@
+// The `chrysalis-attester` command line: flags → evidence sources, transport, Attester and UsageReporter.
+// main.ts runs it; the process is the node probe the chart's DaemonSet runs in each confidential VM, and
+// the sidecar next to every replica.
+//
+// Exit status: 0 verified (or --print/--probe done), 1 rejected or the host's GPUs are not in CC mode,
+// 2 unusable setup or usage (one line on stderr naming the flag, file or kernel feature to fix).
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Subject } from '../../operator/src/attestation/service/protocol.js';
+import { componentLogger } from '../../operator/src/util/log.js';
+import { Attester } from './attester.js';
+import type { CpuEvidenceSource } from './cpu/source.js';
+import { TsmCpuSource } from './cpu/source.js';
+import { DEFAULT_TSM_ROOT } from './cpu/tsm.js';
+import { AttesterError, asAttesterError, exitCodeFor } from './errors.js';
+import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source.js';
+import { parseNonce } from './identity.js';
+import { loadSimulatedSources } from './simulated.js';
+import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
+import { prometheusScraper, UsageReporter, VLLM_METRICS } from './usage/reporter.js';
+
+interface Flags {
+  mode: 'node' | 'replica';
+  service?: string;
+  ca?: string;
+  tokenFile: string;
+  tee: 'tsm' | 'simulated';
+  tsmRoot: string;
+  privlevel?: number;
+  gpu: 'nvml' | 'simulated' | 'none';
+  nvmlLib?: string;
+  simulatedState?: string;
+  simulatedGpus: number;
+  nodeName?: string;
+  namespace?: string;
+  pod?: string;
+  once?: boolean;
+  print?: boolean;
+  probe?: boolean;
+  nonce?: string;
+  reattestInterval: number;
+  metricsUrl?: string;
+  usageInterval: number;
+  gpus: number;
+  promptMetric: string;
+  generationMetric: string;
+}
+
+function wholeNumber(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number ≥ ${min}`);
+    return n;
+  };
+}
+
+function subjectFrom(flags: Flags, env: NodeJS.ProcessEnv): Subject {
+  if (flags.mode === 'node') {
+    const nodeName = flags.nodeName ?? env.NODE_NAME;
+    if (!nodeName) throw new AttesterError('CONFIG_INVALID', 'NODE_NAME is not set: pass spec.nodeName through the downward API or use --node-name');
+    return { kind: 'node', nodeName };
+  }
+  const namespace = flags.namespace ?? env.POD_NAMESPACE;
+  const pod = flags.pod ?? env.POD_NAME;
+  if (!namespace || !pod) {
+    throw new AttesterError('CONFIG_INVALID', 'POD_NAMESPACE and POD_NAME must be set in replica mode: pass metadata.namespace and metadata.name through the downward API or use --namespace/--pod');
+  }
+  return { kind: 'replica', namespace, pod };
+}
+
+async function sourcesFrom(flags: Flags): Promise<{ cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
+  const simulated = flags.tee === 'simulated' || flags.gpu === 'simulated' ? await loadSimulatedSources(flags.simulatedState, flags.simulatedGpus) : undefined;
+  const cpu = flags.tee === 'simulated' ? simulated!.cpu : new TsmCpuSource({ root: flags.tsmRoot, ...(flags.privlevel !== undefined ? { privlevel: flags.privlevel } : {}) });
+  const gpu =
+    flags.gpu === 'simulated' ? simulated!.gpu : flags.gpu === 'none' ? new NoGpuSource() : new NvmlGpuSource(flags.nvmlLib ? { libraryPath: flags.nvmlLib } : {});
+  return { cpu, gpu };
+}
+
+async function transportFrom(flags: Flags): Promise<Transport> {
+  if (!flags.service) throw new AttesterError('CONFIG_INVALID', '--service is required: give the attestation service URL (https://...)');
+  let ca: Buffer | undefined;
+  if (flags.ca) {
+    try {
+      ca = await readFile(flags.ca);
+    } catch (err) {
+      throw new AttesterError('CONFIG_INVALID', `--ca ${flags.ca} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give the PEM file of the service's CA`);
+    }
+  }
+  return new HttpsTransport({ serviceUrl: flags.service, ...(ca ? { ca } : {}), token: tokenFromFile(flags.tokenFile) });
+}
+
+/** A transport for --print: building evidence must never reach the network. */
+const offlineTransport: Transport = {
+  challenge: () => Promise.reject(new Error('offline')),
+  evidence: () => Promise.reject(new Error('offline')),
+  usage: () => Promise.reject(new Error('offline')),
+};
+
+async function execute(flags: Flags, out: (line: string) => void): Promise<number> {
+  if (flags.probe) {
+    if (flags.gpu !== 'nvml') throw new AttesterError('CONFIG_INVALID', '--probe reads NVML: use it with --gpu nvml (the default)');
+    out(JSON.stringify(new NvmlGpuSource(flags.nvmlLib ? { libraryPath: flags.nvmlLib } : {}).probe(), null, 2));
+    return 0;
+  }
+  if (flags.print && !flags.nonce) throw new AttesterError('CONFIG_INVALID', '--print needs --nonce HEX (the 32-byte challenge to answer)');
+  if (flags.nonce && !flags.print) throw new AttesterError('CONFIG_INVALID', '--nonce is only used with --print; otherwise the service supplies the challenge');
+  const subject = subjectFrom(flags, process.env);
+  const { cpu, gpu } = await sourcesFrom(flags);
+  const log = componentLogger('attester', { subject });
+
+  if (flags.print) {
+    parseNonce(flags.nonce!, '--nonce');
+    const attester = new Attester({ subject, cpu, gpu, transport: offlineTransport, logger: log });
+    // The key made for this run dies with it: the printed request shows what would be sent, it cannot be replayed.
+    out(JSON.stringify(await attester.buildEvidence(flags.nonce!), null, 2));
+    return 0;
+  }
+
+  const transport = await transportFrom(flags);
+  const attester = new Attester({ subject, cpu, gpu, transport, logger: log, reattestIntervalMs: flags.reattestInterval * 1000 });
+
+  if (flags.once) {
+    const outcome = await attester.attestOnce();
+    if (outcome.verified) {
+      out(`verified: ${subject.kind === 'node' ? `node ${subject.nodeName}` : `replica ${subject.namespace}/${subject.pod}`}${outcome.expiresAt ? ` until ${outcome.expiresAt.toISOString()}` : ''} (key ${attester.identity.publicKeyHex})`);
+      return 0;
+    }
+    out(`rejected: ${outcome.reasons.length} reason(s)`);
+    for (const r of outcome.reasons) out(`  ${r.code}: ${r.message}`);
+    return 1;
+  }
+
+  // Daemon: attest and keep it fresh; replicas also report usage while attested.
+  const stop = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+  process.on('SIGHUP', () => attester.requestReattest());
+  const tasks = [attester.run(stop.signal)];
+  if (flags.metricsUrl) {
+    if (subject.kind !== 'replica') throw new AttesterError('CONFIG_INVALID', '--metrics-url is for replica mode (--mode replica)');
+    const reporter = new UsageReporter({
+      identity: attester.identity,
+      namespace: subject.namespace,
+      pod: subject.pod,
+      transport,
+      scrape: prometheusScraper(flags.metricsUrl, { promptTokens: flags.promptMetric, generationTokens: flags.generationMetric }),
+      gpus: flags.gpus,
+      intervalMs: flags.usageInterval * 1000,
+      isAttested: () => attester.attested,
+      onRefused: () => attester.requestReattest(),
+      logger: log,
+    });
+    tasks.push(reporter.run(stop.signal));
+  }
+  try {
+    await Promise.all(tasks);
+  } finally {
+    stop.abort();
+  }
+  return 0;
+}
+
+export function buildProgram(out: (line: string) => void, setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('chrysalis-attester')
+    .description('Answers the Chrysalis attestation service with TEE (SEV-SNP/TDX via configfs TSM) and NVIDIA GPU evidence')
+    .addOption(new Option('--mode <mode>', 'what is attested: the GPU host, or one replica pod').choices(['node', 'replica']).default('node'))
+    .option('--service <url>', 'attestation service base URL (https)', process.env.CHRYSALIS_ATTESTATION_URL)
+    .option('--ca <file>', "PEM CA bundle for the service's certificate")
+    .option('--token-file <file>', 'projected ServiceAccount token (audience chrysalis-attestation)', DEFAULT_TOKEN_FILE)
+    .addOption(new Option('--tee <source>', 'CPU evidence: configfs TSM, or the simulated TEE').choices(['tsm', 'simulated']).default('tsm'))
+    .option('--tsm-root <dir>', 'configfs TSM report directory', DEFAULT_TSM_ROOT)
+    .option('--privlevel <n>', 'SEV-SNP: VMPL to request the report at', wholeNumber('--privlevel', 0))
+    .addOption(new Option('--gpu <source>', 'GPU evidence: NVML, the simulated GPU, or none').choices(['nvml', 'simulated', 'none']).default('nvml'))
+    .option('--nvml-lib <path>', 'path of libnvidia-ml.so (default: the loader search path)')
+    .option('--simulated-state <file>', 'simulated TEE key material (JSON) shared with the operator policy')
+    .option('--simulated-gpus <n>', 'number of simulated GPUs', wholeNumber('--simulated-gpus', 0), 1)
+    .option('--node-name <name>', 'node mode: the Node (default $NODE_NAME)')
+    .option('--namespace <ns>', 'replica mode: pod namespace (default $POD_NAMESPACE)')
+    .option('--pod <name>', 'replica mode: pod name (default $POD_NAME)')
+    .option('--once', 'attest once and exit: 0 verified, 1 rejected, 2 unusable setup')
+    .option('--print', 'print the EvidenceRequest for --nonce without sending it')
+    .option('--nonce <hex>', 'with --print: the 32-byte challenge nonce to answer')
+    .option('--probe', 'print the GPUs\' confidential-computing state from NVML and exit')
+    .option('--reattest-interval <seconds>', 'renew at least this often', wholeNumber('--reattest-interval', 1), 3600)
+    .option('--metrics-url <url>', "replica mode: the inference server's Prometheus endpoint; enables usage reports")
+    .option('--usage-interval <seconds>', 'seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
+    .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
+    .option('--prompt-metric <name>', 'prompt-token counter', VLLM_METRICS.promptTokens)
+    .option('--generation-metric <name>', 'generated-token counter', VLLM_METRICS.generationTokens)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .action(async (flags: Flags) => {
+      try {
+        setExit(await execute(flags, out));
+      } catch (err) {
+        const e = asAttesterError(err, 'CONFIG_INVALID');
+        process.stderr.write(`error: ${e.oneLine()}\n`);
+        setExit(exitCodeFor(e));
+      }
+    });
+  return program;
+}
