@@ -131,3 +131,8 @@ Call with (dict "ctx" $ "image" .Values.operator.image).
 {{- printf "%s:%s" $ref $tag }}
 {{- end }}
 {{- end }}
+
+{{/* "true" when the attester needs the node's TEE or GPU devices (privileged), "" otherwise. */}}
+{{- define "chrysalis.attester.hardwareAccess" -}}
+{{- if or (eq .Values.attester.tee "tsm") (eq .Values.attester.gpu "nvml") }}true{{ end }}
+{{- end }}
