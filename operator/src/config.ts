@@ -1,0 +1,76 @@
+// The operator's configuration: a YAML file (the chart mounts it from a ConfigMap) merged over defaults.
+// Unknown keys and wrong types are rejected with the key's path, so a typo never silently falls back.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { SCHEDULER_NAME } from './marks.js';
+
+export type TeeType = 'sev-snp' | 'tdx' | 'simulated';
+
+export interface OperatorConfig {
+  /** Scheduler name on replica Pods; the operator binds them itself. */
+  schedulerName: string;
+  /** Extended resource the GPUs are advertised as on Nodes. */
+  gpuResourceName: string;
+  /** RuntimeClass per TEE type for replica Pods (e.g. kata-qemu-snp); absent = no runtimeClassName. */
+  runtimeClassByTee: Partial<Record<TeeType, string>>;
+  /** AttestationPolicy used by ProviderNodes without a policyRef. */
+  defaultPolicyName: string;
+  /** How long a challenge nonce stays valid. */
+  challengeTtlSeconds: number;
+  /** Image and args of the attestation sidecar injected into replica Pods. */
+  attesterImage: string;
+  /** URL replica sidecars and node probes use to reach the attestation service. */
+  attestationServiceUrl: string;
+}
+
+export const DEFAULT_CONFIG: OperatorConfig = {
+  schedulerName: SCHEDULER_NAME,
+  gpuResourceName: 'nvidia.com/gpu',
+  runtimeClassByTee: {},
+  defaultPolicyName: 'default',
+  challengeTtlSeconds: 300,
+  attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
+  attestationServiceUrl: 'https://chrysalis-attestation.chrysalis-system.svc:8443',
+};
+
+export class ConfigError extends Error {}
+
+export function parseOperatorConfig(text: string, source = 'config'): OperatorConfig {
+  const raw: unknown = parse(text) ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: expected a mapping at the top level`);
+  const config: OperatorConfig = { ...DEFAULT_CONFIG, runtimeClassByTee: { ...DEFAULT_CONFIG.runtimeClassByTee } };
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    switch (key) {
+      case 'schedulerName':
+      case 'gpuResourceName':
+      case 'defaultPolicyName':
+      case 'attesterImage':
+      case 'attestationServiceUrl':
+        if (typeof value !== 'string' || value === '') throw new ConfigError(`${source}: ${key} must be a non-empty string`);
+        config[key] = value;
+        break;
+      case 'challengeTtlSeconds':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 10 || value > 86400) {
+          throw new ConfigError(`${source}: challengeTtlSeconds must be an integer between 10 and 86400`);
+        }
+        config.challengeTtlSeconds = value;
+        break;
+      case 'runtimeClassByTee':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${source}: runtimeClassByTee must be a mapping of TEE type to RuntimeClass name`);
+        for (const [tee, cls] of Object.entries(value as Record<string, unknown>)) {
+          if (tee !== 'sev-snp' && tee !== 'tdx' && tee !== 'simulated') throw new ConfigError(`${source}: runtimeClassByTee.${tee} is not a TEE type (use sev-snp, tdx or simulated)`);
+          if (typeof cls !== 'string' || cls === '') throw new ConfigError(`${source}: runtimeClassByTee.${tee} must be a RuntimeClass name`);
+          config.runtimeClassByTee[tee] = cls;
+        }
+        break;
+      default:
+        throw new ConfigError(`${source}: unknown key "${key}" (known: ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
+    }
+  }
+  return config;
+}
+
+export function loadOperatorConfig(path: string | undefined): OperatorConfig {
+  if (!path) return DEFAULT_CONFIG;
+  return parseOperatorConfig(readFileSync(path, 'utf8'), path);
+}
