@@ -3,7 +3,7 @@
 // also on Ctrl-C. The exit code is ava's.
 import { spawn } from 'node:child_process';
 import { startControlPlane, type ControlPlane } from './cluster/control-plane.js';
-import { TEST_KUBECONFIG_ENV } from './cluster/index.js';
+import { TEST_KUBECONFIG_ENV } from './cluster/env.js';
 
 const args = process.argv.slice(2);
 let plane: ControlPlane | undefined;

@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { TEST_KUBECONFIG_ENV } from './env.js';
 
 export interface TestCluster {
   kubeconfigPath: string;
@@ -14,7 +15,7 @@ export interface TestCluster {
   kubeConfig(): KubeConfig;
 }
 
-export const TEST_KUBECONFIG_ENV = 'CHRYSALIS_TEST_KUBECONFIG';
+export { TEST_KUBECONFIG_ENV };
 
 let shared: Promise<TestCluster> | undefined;
 
