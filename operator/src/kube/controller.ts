@@ -1,0 +1,145 @@
+// A controller: N workers taking keys from a work queue and calling a Reconciler.
+//
+// Contract (ARCHITECTURE.md §6): reconcile(key) → { requeueAfterMs? }. Returning schedules the next
+// visit (or none); throwing means "retry with backoff"; throwing a TerminalError means the reconciler
+// has recorded why it cannot proceed (a condition, an event) and retrying would not help, so the key is
+// dropped until something changes and a watch enqueues it again. A NotLeaderError (the fence refused a
+// write) is neither: this process is stepping down, so the key is left to the next leader.
+//
+// Watches enqueue keys, never payloads: watch(informer, toKeys) turns each add/update/delete into keys.
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import type { Informer } from './informer.js';
+import { NotLeaderError } from './leader-election.js';
+import type { OperatorMetrics } from './metrics.js';
+import { objectKeyOf, type KubeObject } from './resource.js';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
+
+export interface ReconcileResult {
+  /** Visit the key again after this long even if nothing changes (expiries, polling the chain). */
+  requeueAfterMs?: number;
+}
+
+export interface ReconcileContext {
+  /** A child logger tagged { controller, key }. */
+  log: Logger;
+  /** Aborted when the controller stops; long reconciles should pass it on. */
+  signal: AbortSignal;
+}
+
+export interface Reconciler {
+  reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+/** "Do not retry": the reconciler has recorded the reason (condition/event) and stops here. */
+export class TerminalError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'TerminalError';
+  }
+}
+
+export interface ControllerOptions {
+  name: string;
+  reconciler: Reconciler;
+  /** Concurrent reconciles (default 1). One key is never reconciled by two workers at once. */
+  workers?: number;
+  queue?: Omit<WorkQueueOptions, 'name' | 'metrics'>;
+  metrics?: OperatorMetrics;
+  logger?: Logger;
+}
+
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  private readonly log: Logger;
+  private readonly informers: Informer<KubeObject>[] = [];
+  private readonly resyncs: Array<() => string[]> = [];
+  private workers: Promise<void>[] = [];
+  private readonly abort = new AbortController();
+  private started = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.name = options.name;
+    this.queue = new WorkQueue({ name: options.name, metrics: options.metrics, ...options.queue });
+    this.log = (options.logger ?? silentLogger()).child({ controller: options.name });
+  }
+
+  get running(): boolean { return this.started && !this.queue.isShutDown; }
+
+  /**
+   * Enqueues keys for every change the informer sees. `toKeys` maps an object to the keys to
+   * reconcile (default: the object's own `Kind/namespace/name`; for owned objects, the owner's key).
+   * On start, every cached object is enqueued once, so a new leader reconciles everything.
+   */
+  watch<T extends KubeObject>(informer: Informer<T>, toKeys: (obj: T) => string[] = (obj) => [objectKeyOf(informer.resource.kind, obj)]): this {
+    const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
+    informer.onAdd(enqueue).onUpdate((_old, obj) => enqueue(obj)).onDelete(enqueue);
+    this.informers.push(informer as unknown as Informer<KubeObject>);
+    this.resyncs.push(() => informer.list().flatMap(toKeys));
+    return this;
+  }
+
+  /** The informers this controller watches (the manager waits for them to sync). */
+  get watched(): readonly Informer<KubeObject>[] { return this.informers; }
+
+  enqueue(key: string): void { this.queue.add(key); }
+
+  start(): void {
+    if (this.started) throw new Error(`controller ${this.name} already started`);
+    this.started = true;
+    for (const resync of this.resyncs) for (const key of resync()) this.queue.add(key);
+    const n = this.options.workers ?? 1;
+    this.workers = Array.from({ length: n }, (_, i) => this.work(i));
+    this.log.info('controller started', { workers: n });
+  }
+
+  /** Stops handing out keys and waits up to `timeoutMs` for in-flight reconciles; true if they finished. */
+  async stop(timeoutMs: number): Promise<boolean> {
+    const drained = await this.queue.drain(timeoutMs);
+    // Reconciles still running past the deadline are told to give up.
+    this.abort.abort();
+    if (drained) await Promise.all(this.workers);
+    this.log.info('controller stopped', { drained });
+    return drained;
+  }
+
+  private async work(worker: number): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      await this.reconcileOne(key, worker);
+      this.queue.done(key);
+    }
+  }
+
+  private async reconcileOne(key: string, worker: number): Promise<void> {
+    const log = this.log.child({ key, worker });
+    const started = performance.now();
+    const observe = (result: string) =>
+      this.options.metrics?.reconcileDuration.observe({ controller: this.name, result }, (performance.now() - started) / 1000);
+    try {
+      const result = await this.options.reconciler.reconcile(key, { log, signal: this.abort.signal });
+      observe('success');
+      this.queue.forget(key);
+      if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+    } catch (err) {
+      if (err instanceof NotLeaderError) {
+        observe('not_leader');
+        log.warn('write refused by the leader fence; leaving the key to the next leader', { error: err.message });
+        return;
+      }
+      if (err instanceof TerminalError) {
+        observe('terminal');
+        this.options.metrics?.reconcileErrors.inc({ controller: this.name, kind: 'terminal' });
+        this.queue.forget(key);
+        log.error('reconcile failed terminally; not retrying', { reason: err.reason, error: err.message });
+        return;
+      }
+      observe('error');
+      this.options.metrics?.reconcileErrors.inc({ controller: this.name, kind: 'retryable' });
+      const delay = this.queue.addRateLimited(key);
+      log.warn('reconcile failed; retrying', { error: err instanceof Error ? err.message : String(err), retryInMs: Math.round(delay) });
+    }
+  }
+}

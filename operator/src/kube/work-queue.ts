@@ -1,0 +1,170 @@
+// A de-duplicating, rate-limited work queue of string keys, the same contract as client-go's
+// workqueue:
+//  - A key is in the queue at most once: adding a queued key does nothing (ten events for one object
+//    between two reconciles cost one reconcile).
+//  - A key being processed is never handed to a second worker; if it is added meanwhile it is marked
+//    dirty and queued again when the worker calls done(), so the change that arrived mid-reconcile is
+//    not lost.
+//  - addRateLimited(key) re-queues after a delay that is the larger of the key's own exponential
+//    failure backoff and an overall token bucket (so a thousand keys failing together are retried at a
+//    bounded rate); forget(key) resets the key's failures after a success.
+//  - addAfter(key, ms) schedules a key (requeueAfterMs); the earliest pending time for a key wins.
+//  - shutdown() stops handing out keys: get() resolves undefined; queued keys are dropped (reconcilers
+//    are level-triggered, so the next leader resyncs everything) and drain() waits for in-flight ones.
+// The clock and random source are injectable so the tests need not sleep for real backoff times.
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { OperatorMetrics } from './metrics.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface WorkQueueOptions {
+  name: string;
+  /** Per-key failure backoff (default 5 ms doubling to 5 min, 10% jitter). */
+  backoff?: BackoffPolicy;
+  /** Overall limit on rate-limited re-adds (default 10/s, burst 100, as client-go). */
+  rateLimit?: { qps: number; burst: number };
+  metrics?: OperatorMetrics;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: Array<(key: string | undefined) => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly bucket: TokenBucket;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private shuttingDown = false;
+
+  constructor(private readonly options: WorkQueueOptions) {
+    this.name = options.name;
+    this.now = options.now ?? (() => performance.now());
+    this.random = options.random ?? Math.random;
+    const rl = options.rateLimit ?? { qps: 10, burst: 100 };
+    this.bucket = new TokenBucket({ ratePerSec: rl.qps, burst: rl.burst, now: this.now });
+  }
+
+  /** Keys waiting to be handed out (not counting delayed or in-flight ones). */
+  len(): number { return this.queue.length; }
+  get inFlight(): number { return this.processing.size; }
+  get isShutDown(): boolean { return this.shuttingDown; }
+  /** Failures recorded for a key since its last forget(). */
+  numRequeues(key: string): number { return this.failures.get(key) ?? 0; }
+
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    const waiter = this.waiters.shift();
+    this.options.metrics?.queueAdds.inc({ queue: this.name });
+    if (waiter) {
+      // A worker is already waiting: hand the key straight over.
+      this.processing.add(key);
+      waiter(key);
+      return;
+    }
+    this.queued.add(key);
+    this.queue.push(key);
+    this.depthChanged();
+  }
+
+  /** Adds `key` after `ms`; if it is already scheduled for later, the earlier time wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = this.now() + ms;
+    const pending = this.delayed.get(key);
+    if (pending && pending.at <= at) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref?.();
+    this.delayed.set(key, { at, timer });
+  }
+
+  /** The delay addRateLimited would use now for `key` (consumes a token and counts a failure). */
+  nextRetryDelay(key: string): number {
+    const failures = this.failures.get(key) ?? 0;
+    this.failures.set(key, failures + 1);
+    const perKey = backoffDelay(failures, this.options.backoff ?? { initialMs: 5, maxMs: 300_000, jitter: 0.1 }, this.random);
+    return Math.max(perKey, this.bucket.reserve());
+  }
+
+  /** Re-queues a key that failed, after its backoff. */
+  addRateLimited(key: string): number {
+    if (this.shuttingDown) return 0;
+    const delay = this.nextRetryDelay(key);
+    this.options.metrics?.queueRetries.inc({ queue: this.name });
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** Clears a key's failure count (after a successful reconcile). */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  /** The next key to process, waiting for one; undefined once the queue is shut down. */
+  get(): Promise<string | undefined> {
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    const key = this.queue.shift();
+    if (key !== undefined) {
+      this.queued.delete(key);
+      this.processing.add(key);
+      this.depthChanged();
+      return Promise.resolve(key);
+    }
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** Marks a key handed out by get() as finished; re-queues it if it was added meanwhile. */
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.delete(key)) this.add(key);
+    if (this.processing.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Stops handing out keys and drops queued and delayed ones; in-flight keys finish normally. */
+  shutdown(): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    this.dirty.clear();
+    this.depthChanged();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  /** shutdown(), then waits until no key is in flight or `timeoutMs` passes; true if drained. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.shutdown();
+    if (this.processing.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((r) => this.idleWaiters.push(() => r(true))),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  private depthChanged(): void {
+    this.options.metrics?.queueDepth.set({ queue: this.name }, this.queue.length);
+  }
+}

@@ -1,0 +1,91 @@
+import test from 'ava';
+import { WorkQueue } from '../../operator/src/kube/work-queue.js';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('a key added many times while queued is handed out once', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  q.add('a'); q.add('b'); q.add('a'); q.add('a');
+  t.is(q.len(), 2);
+  t.is(await q.get(), 'a');
+  t.is(await q.get(), 'b');
+  t.is(q.len(), 0);
+});
+
+test('a key added while being processed is not handed to a second worker but re-queued after done', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  q.add('a');
+  const key = await q.get();
+  t.is(key, 'a');
+  q.add('a');
+  t.is(q.len(), 0, 'not queued while in flight');
+  let second: string | undefined;
+  void q.get().then((k) => { second = k; });
+  await tick();
+  t.is(second, undefined, 'no second worker gets it');
+  q.done('a');
+  await tick();
+  t.is(second, 'a', 'handed out again after done');
+});
+
+test('a key not re-added during processing is not re-queued by done', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  q.add('a');
+  await q.get();
+  q.done('a');
+  t.is(q.len(), 0);
+});
+
+test('failure backoff grows per key and forget resets it', (t) => {
+  const q = new WorkQueue({ name: 't', backoff: { initialMs: 10, maxMs: 1000, jitter: 0 }, rateLimit: { qps: 1000, burst: 1000 } });
+  t.deepEqual([q.nextRetryDelay('a'), q.nextRetryDelay('a'), q.nextRetryDelay('a'), q.nextRetryDelay('b')], [10, 20, 40, 10]);
+  t.is(q.numRequeues('a'), 3);
+  q.forget('a');
+  t.is(q.nextRetryDelay('a'), 10);
+});
+
+test('the overall token bucket delays retries beyond the burst even for fresh keys', (t) => {
+  let now = 0;
+  const q = new WorkQueue({ name: 't', backoff: { initialMs: 1, maxMs: 1000, jitter: 0 }, rateLimit: { qps: 10, burst: 2 }, now: () => now });
+  const delays = ['a', 'b', 'c', 'd'].map((k) => q.nextRetryDelay(k));
+  t.deepEqual(delays.map(Math.round), [1, 1, 100, 200]);
+});
+
+test('addRateLimited re-queues the key after its delay', async (t) => {
+  const q = new WorkQueue({ name: 't', backoff: { initialMs: 30, maxMs: 1000, jitter: 0 } });
+  const started = performance.now();
+  q.addRateLimited('a');
+  t.is(q.len(), 0);
+  t.is(await q.get(), 'a');
+  t.true(performance.now() - started >= 25);
+});
+
+test('addAfter keeps the earliest time when a key is scheduled twice', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  const started = performance.now();
+  q.addAfter('a', 5000);
+  q.addAfter('a', 20);
+  t.is(await q.get(), 'a');
+  const waited = performance.now() - started;
+  t.true(waited < 1000, `waited ${waited} ms`);
+  q.shutdown();
+});
+
+test('shutdown wakes waiting workers with undefined, drops queued keys and ignores new ones', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  const waiting = q.get();
+  q.shutdown();
+  t.is(await waiting, undefined);
+  q.add('x');
+  t.is(q.len(), 0);
+  t.is(await q.get(), undefined);
+});
+
+test('drain waits for in-flight keys and reports a missed deadline', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  q.add('a');
+  await q.get();
+  t.false(await q.drain(30), 'still in flight after the deadline');
+  setTimeout(() => q.done('a'), 20);
+  t.true(await q.drain(2000));
+});
