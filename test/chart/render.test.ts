@@ -1,0 +1,241 @@
+// Render tests: the defaults and every ci/*-values.yaml scenario render to objects with the properties the
+// chart promises (restricted operator pods, 2 replicas with a PDB and spread, probes, labels, least
+// privilege), and the switches (crds.enabled/keep, overrides, TLS modes, monitoring) do what they say.
+import test from 'ava';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { chartDir, ciValuesFiles, find, one, render, scenarioName, type K8sObject } from './helm.js';
+
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  securityContext?: Record<string, unknown>;
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  volumeMounts?: { name: string; mountPath: string }[];
+  env?: { name: string; value?: string }[];
+}
+interface PodSpec {
+  containers: Container[];
+  securityContext?: Record<string, unknown>;
+  serviceAccountName: string;
+  automountServiceAccountToken?: boolean;
+  topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
+  volumes?: { name: string; hostPath?: { path: string }; projected?: { sources: Record<string, unknown>[] }; secret?: { secretName: string; items?: { key: string }[] } }[];
+  imagePullSecrets?: { name: string }[];
+  priorityClassName?: string;
+  nodeSelector?: Record<string, string>;
+  tolerations?: { key: string; effect: string }[];
+}
+const podSpec = (o: K8sObject) => (o.spec as { template: { spec: PodSpec; metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } }).template.spec;
+const podMeta = (o: K8sObject) => (o.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } }).template.metadata;
+const operatorOf = (objects: K8sObject[]) => one(objects, 'Deployment', (o) => o.metadata.name.endsWith('-operator'));
+const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as { operator: { image: { registry: string; repository: string } } };
+
+function assertRestricted(t: import('ava').ExecutionContext, spec: PodSpec, what: string): void {
+  const podSc = spec.securityContext ?? {};
+  t.is(podSc.runAsNonRoot, true, `${what}: pod runAsNonRoot`);
+  for (const c of spec.containers) {
+    const sc = c.securityContext ?? {};
+    t.is(sc.runAsNonRoot, true, `${what}/${c.name}: runAsNonRoot`);
+    t.is(sc.readOnlyRootFilesystem, true, `${what}/${c.name}: readOnlyRootFilesystem`);
+    t.is(sc.allowPrivilegeEscalation, false, `${what}/${c.name}: allowPrivilegeEscalation`);
+    t.deepEqual((sc.capabilities as { drop?: string[] } | undefined)?.drop, ['ALL'], `${what}/${c.name}: drop ALL`);
+    t.falsy(sc.privileged, `${what}/${c.name}: not privileged`);
+    const seccomp = (sc.seccompProfile ?? podSc.seccompProfile) as { type?: string } | undefined;
+    t.is(seccomp?.type, 'RuntimeDefault', `${what}/${c.name}: seccomp RuntimeDefault`);
+    const uid = (sc.runAsUser ?? podSc.runAsUser) as number | undefined;
+    t.true(uid === undefined || uid > 0, `${what}/${c.name}: UID ${uid}`);
+  }
+}
+
+for (const file of [undefined, ...ciValuesFiles]) {
+  const name = scenarioName(file);
+  const valuesFiles = file ? [file] : [];
+
+  test(`every object rendered from ${name} has a kind, a name and the chart's labels`, async (t) => {
+    const objects = await render({ valuesFiles });
+    t.true(objects.length > 5);
+    for (const o of objects) {
+      t.truthy(o.apiVersion, `${o.kind}/${o.metadata?.name}`);
+      t.truthy(o.metadata.name, o.kind);
+      t.true(o.metadata.name.length <= 63 || o.kind === 'CustomResourceDefinition', `${o.kind}/${o.metadata.name} name too long`);
+      const labels = o.metadata.labels ?? {};
+      t.is(labels['app.kubernetes.io/managed-by'], 'Helm', `${o.kind}/${o.metadata.name}`);
+      t.is(labels['app.kubernetes.io/instance'], 'chry', `${o.kind}/${o.metadata.name}`);
+      t.truthy(labels['helm.sh/chart'], `${o.kind}/${o.metadata.name}`);
+    }
+    const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    t.is(new Set(keys).size, keys.length, 'no object is rendered twice');
+  });
+
+  test(`the operator pods rendered from ${name} run under the restricted profile with probes and resources`, async (t) => {
+    const objects = await render({ valuesFiles });
+    const deploy = operatorOf(objects);
+    const spec = podSpec(deploy);
+    assertRestricted(t, spec, 'operator');
+    const c = spec.containers[0]!;
+    t.is(c.livenessProbe?.httpGet?.path, '/healthz');
+    t.is(c.readinessProbe?.httpGet?.path, '/readyz');
+    t.truthy(c.resources?.requests?.cpu);
+    t.truthy(c.resources?.requests?.memory);
+    t.truthy(c.resources?.limits?.memory);
+    t.true(c.args?.includes('--config=/etc/chrysalis/config.yaml'));
+    t.true(c.args?.some((a) => /^--metrics-port=\d+$/.test(a)));
+    t.true(c.args?.some((a) => /^--attestation-port=\d+$/.test(a)));
+    t.true(c.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'));
+    t.truthy(podMeta(deploy).annotations?.['checksum/config'], 'config changes roll the pods');
+  });
+
+  test(`no RBAC rule rendered from ${name} uses a wildcard, and only the settlement Role touches Secrets`, async (t) => {
+    const objects = await render({ valuesFiles });
+    const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    t.true(roles.length > 0);
+    for (const r of roles) {
+      for (const rule of (r.rules as { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] }[]) ?? []) {
+        for (const field of [rule.apiGroups, rule.resources, rule.verbs, rule.resourceNames]) t.false((field ?? []).includes('*'), `${r.kind}/${r.metadata.name}: ${JSON.stringify(rule)}`);
+        if ((rule.resources ?? []).some((res) => res === 'secrets' || res.startsWith('secrets/'))) {
+          t.is(r.kind, 'Role', 'Secret access is namespaced');
+          t.true(r.metadata.name.endsWith('-settlement'), `Secrets only in the settlement Role, found in ${r.metadata.name}`);
+          t.deepEqual(rule.verbs, ['get'], 'get only: no list or watch of Secrets');
+        }
+      }
+    }
+    const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding');
+    for (const b of bindings) t.is((b.roleRef as { name: string }).name, b.metadata.name, `${b.kind} ${b.metadata.name} binds its own role`);
+  });
+
+  test(`the attester rendered from ${name} has no API token and runs restricted unless it needs the hardware`, async (t) => {
+    const objects = await render({ valuesFiles });
+    const ds = find(objects, 'DaemonSet');
+    if (ds.length === 0) return t.pass('attester disabled in this scenario');
+    const spec = podSpec(ds[0]!);
+    t.is(spec.automountServiceAccountToken, false);
+    const projected = spec.volumes?.find((v) => v.projected)?.projected?.sources ?? [];
+    const token = projected.find((s) => 'serviceAccountToken' in s)?.serviceAccountToken as { audience: string } | undefined;
+    t.is(token?.audience, 'chrysalis-attestation');
+    const caOnly = projected.find((s) => 'secret' in s)?.secret as { items: { key: string }[] } | undefined;
+    t.deepEqual(caOnly?.items.map((i) => i.key), ['ca.crt'], 'the attester sees the CA, never the service key');
+    t.true(spec.tolerations?.some((tol) => tol.key === 'chrysalis.dev/unattested' && tol.effect === 'NoSchedule'));
+    t.true(spec.containers[0]!.env?.some((e) => e.name === 'NODE_NAME'));
+    const args = spec.containers[0]!.args ?? [];
+    const hardware = args.includes('--tee=tsm') || args.includes('--gpu=nvml');
+    if (hardware) {
+      t.is(spec.containers[0]!.securityContext?.privileged, true);
+      t.is(spec.containers[0]!.securityContext?.readOnlyRootFilesystem, true);
+      if (args.includes('--tee=tsm')) t.true(spec.volumes?.some((v) => v.hostPath?.path === '/sys/kernel/config/tsm'));
+    } else {
+      assertRestricted(t, spec, 'attester');
+      t.false(spec.volumes?.some((v) => v.hostPath) ?? false, 'no host access');
+    }
+  });
+}
+
+test('the defaults run 2 leader-elected operator replicas with a PodDisruptionBudget and spread them across nodes', async (t) => {
+  const objects = await render();
+  const deploy = operatorOf(objects);
+  t.is((deploy.spec as { replicas: number }).replicas, 2);
+  const args = podSpec(deploy).containers[0]!.args ?? [];
+  t.true(args.includes('--leader-elect=true'));
+  t.true(args.includes('--lease-namespace=chrysalis-system'));
+  const pdb = one(objects, 'PodDisruptionBudget');
+  t.is((pdb.spec as { minAvailable: number }).minAvailable, 1);
+  const selector = (deploy.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+  t.deepEqual((pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, selector);
+  const spread = podSpec(deploy).topologySpreadConstraints ?? [];
+  t.true(spread.some((s) => s.topologyKey === 'kubernetes.io/hostname'));
+  for (const s of spread) t.deepEqual(s.labelSelector.matchLabels, selector);
+  const lease = one(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election'));
+  t.is(lease.metadata.namespace, 'chrysalis-system');
+});
+
+test('the default image is the operator image the Dockerfile builds, tagged with the appVersion', async (t) => {
+  const deploy = operatorOf(await render());
+  const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+  t.is(podSpec(deploy).containers[0]!.image, `${values.operator.image.registry}/${values.operator.image.repository}:${chart.appVersion}`);
+});
+
+test('a single replica gets no PodDisruptionBudget (it could never be satisfied during a drain)', async (t) => {
+  const objects = await render({ set: ['operator.replicaCount=1'] });
+  t.is(find(objects, 'PodDisruptionBudget').length, 0);
+});
+
+test('the CRDs are rendered with helm.sh/resource-policy keep by default', async (t) => {
+  const crds = find(await render(), 'CustomResourceDefinition');
+  t.deepEqual(crds.map((c) => c.metadata.name).sort(), ['attestationpolicies.chrysalis.dev', 'inferencepools.chrysalis.dev', 'providernodes.chrysalis.dev', 'settlementaccounts.chrysalis.dev']);
+  for (const c of crds) t.is(c.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+});
+
+test('crds.keep=false drops the keep policy and crds.enabled=false drops the CRDs', async (t) => {
+  for (const c of find(await render({ set: ['crds.keep=false'] }), 'CustomResourceDefinition')) t.is(c.metadata.annotations?.['helm.sh/resource-policy'], undefined);
+  t.is(find(await render({ set: ['crds.enabled=false'] }), 'CustomResourceDefinition').length, 0);
+});
+
+test('nameOverride and fullnameOverride name the objects', async (t) => {
+  const named = await render({ set: ['nameOverride=chry2'] });
+  t.is(operatorOf(named).metadata.labels?.['app.kubernetes.io/name'], 'chry2');
+  const full = await render({ set: ['fullnameOverride=edge'] });
+  t.is(operatorOf(full).metadata.name, 'edge-operator');
+  t.truthy(one(full, 'Service', (o) => o.metadata.name === 'edge-attestation'));
+});
+
+test('the production scenario pins images by digest, pulls with its secrets and narrows Secret access to the wallet', async (t) => {
+  const objects = await render({ valuesFiles: ciValuesFiles.filter((f) => f.endsWith('production-values.yaml')) });
+  const spec = podSpec(operatorOf(objects));
+  t.regex(spec.containers[0]!.image, /^registry\.example\.com\/mirror\/chrysalis-operator:0\.1\.0@sha256:[0-9a-f]{64}$/);
+  t.deepEqual(spec.imagePullSecrets, [{ name: 'registry-credentials' }]);
+  t.is(spec.priorityClassName, 'system-cluster-critical');
+  t.is(podSpec(one(objects, 'DaemonSet')).priorityClassName, 'system-node-critical');
+  const settlement = one(objects, 'Role', (o) => o.metadata.name.endsWith('-settlement'));
+  t.is(settlement.metadata.namespace, 'settlement');
+  t.deepEqual((settlement.rules as { resourceNames?: string[] }[])[0]!.resourceNames, ['ton-wallet']);
+  t.is(one(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election')).metadata.namespace, 'chrysalis-system');
+  t.is(find(objects, 'Secret').length, 0, 'mode "secret" uses the existing Secret');
+  t.is((one(objects, 'PodDisruptionBudget').spec as { maxUnavailable?: number }).maxUnavailable, 1);
+  t.is(operatorOf(objects).metadata.labels?.team, 'inference-platform');
+});
+
+test('the monitoring scenario renders a ServiceMonitor on the metrics Service, the dashboard and a cert-manager Certificate', async (t) => {
+  const objects = await render({ valuesFiles: ciValuesFiles.filter((f) => f.endsWith('monitoring-values.yaml')) });
+  const sm = one(objects, 'ServiceMonitor');
+  const metrics = one(objects, 'Service', (o) => o.metadata.name.endsWith('-metrics'));
+  t.deepEqual((sm.spec as { selector: { matchLabels: unknown } }).selector.matchLabels, (metrics.spec as { selector: unknown }).selector);
+  t.is(sm.metadata.labels?.release, 'kube-prometheus-stack');
+  const dashboard = one(objects, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard'));
+  t.is(dashboard.metadata.labels?.grafana_dashboard, '1');
+  const json = JSON.parse((dashboard.data as Record<string, string>)['chrysalis.json']!) as { panels: { targets: { expr: string }[] }[] };
+  t.true(json.panels.length > 0);
+  t.true(json.panels.every((p) => p.targets.every((q) => q.expr.length > 0)));
+  const cert = one(objects, 'Certificate');
+  t.deepEqual((cert.spec as { issuerRef: unknown }).issuerRef, { name: 'cluster-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+  t.is((cert.spec as { secretName: string }).secretName, 'chry-chrysalis-attestation-tls');
+});
+
+test('the generated TLS certificate is signed by the bundled CA and names the attestation Service', async (t) => {
+  const objects = await render({ namespace: 'chrysalis-system' });
+  const secret = one(objects, 'Secret', (o) => o.metadata.name.endsWith('-attestation-tls'));
+  const data = secret.data as Record<string, string>;
+  const cert = new X509Certificate(Buffer.from(data['tls.crt']!, 'base64'));
+  const ca = new X509Certificate(Buffer.from(data['ca.crt']!, 'base64'));
+  t.true(cert.verify(ca.publicKey));
+  t.true(cert.checkHost('chry-chrysalis-attestation.chrysalis-system.svc') !== undefined);
+  t.true(cert.checkHost('chry-chrysalis-attestation.chrysalis-system.svc.cluster.local') !== undefined);
+  const service = one(objects, 'Service', (o) => o.metadata.name === 'chry-chrysalis-attestation');
+  t.is((service.spec as { ports: { port: number }[] }).ports[0]!.port, 8443);
+  const args = podSpec(one(objects, 'DaemonSet')).containers[0]!.args ?? [];
+  t.true(args.includes('--service=https://chry-chrysalis-attestation.chrysalis-system.svc:8443'));
+});
+
+test('the operator configuration carries the runtime classes, GPU resource, scheduler and default policy', async (t) => {
+  const cm = one(await render(), 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'));
+  const config = parse((cm.data as Record<string, string>)['config.yaml']!) as Record<string, unknown>;
+  t.deepEqual(config.runtimeClasses, { 'sev-snp': 'kata-qemu-snp', tdx: 'kata-qemu-tdx' });
+  t.is(config.gpuResourceName, 'nvidia.com/gpu');
+  t.is(config.schedulerName, 'chrysalis');
+  t.is(config.defaultPolicy, 'default');
+  t.is(config.attestationServiceURL, 'https://chry-chrysalis-attestation.chrysalis-system.svc:8443');
+});
