@@ -125,6 +125,20 @@ export class KubeClient {
     }
   }
 
+  /**
+   * RFC 6902 JSON patch, for the few fields server-side apply cannot share safely (atomic lists such as
+   * Node taints). Callers put a `test` of metadata.resourceVersion first, so a concurrent change makes
+   * the patch fail (and the reconcile retry) instead of being overwritten.
+   */
+  async patchJson<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, ops: unknown[], subresource?: string): Promise<T> {
+    this.fence.assertLeader();
+    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: ops,
+      contentType: 'application/json-patch+json',
+    });
+  }
+
   private async applyTo<T extends KubeObject>(resource: ResourceType, obj: T, subresource: string | undefined, options: ApplyOptions): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new Error(`apply ${resource.kind}: metadata.name is required`);

@@ -1,0 +1,203 @@
+// The ProviderNode controller's decisions, as a pure function of what it observed.
+//
+// Who writes what (so two writers never fight over a field):
+//   - the attestation service records verdicts in status.attestation (verifiedAt, expiresAt, claims,
+//     lastFailure) and consumes the challenge;
+//   - this controller derives everything else from those facts and the clock: the challenge (issued
+//     when attestation is needed), the conditions Attested / Quarantined / Schedulable, capacity, and the
+//     marks on the Node (label, taint, cordon) — and which replica Pods must leave a quarantined node.
+// Fail closed: a node is attested only while a verdict says so and has not lapsed.
+import type { ProviderNode, ProviderNodeStatus } from '../../api/providernode.js';
+import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
+
+export interface ObservedNode {
+  exists: boolean;
+  ready: boolean;
+  /** Node.spec.unschedulable as someone other than us set it (kubectl cordon). */
+  cordonedByOthers: boolean;
+  allocatableGpus: number;
+}
+
+export interface PolicyTiming {
+  reattestIntervalSeconds: number;
+  quarantineGraceSeconds: number;
+  challengeTtlSeconds: number;
+}
+
+export interface ReplicaOnNode {
+  namespace: string;
+  name: string;
+  uid: string;
+  gpus: number;
+  terminating: boolean;
+}
+
+export interface ProviderNodeObservation {
+  providerNode: ProviderNode;
+  node: ObservedNode;
+  replicas: readonly ReplicaOnNode[];
+  timing: PolicyTiming;
+  now: Date;
+  /** A fresh 32-byte nonce, hex; called only when a new challenge is due. */
+  newNonce: () => string;
+}
+
+export interface NodeMarks {
+  attestedLabel: boolean;
+  unattestedTaint: boolean;
+  /** We cordon a quarantined node; uncordoning is ours only for a cordon we set. */
+  cordon: boolean;
+  tee: string;
+  gpuModel: string;
+}
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  message: string;
+}
+
+export interface ProviderNodePlan {
+  status: ProviderNodeStatus;
+  marks: NodeMarks;
+  /** Replica Pods to remove from the node (quarantine). */
+  evict: ReplicaOnNode[];
+  events: PlannedEvent[];
+  /** When to look again even if nothing changes (an expiry, a due re-attestation). */
+  requeueAfterMs?: number;
+}
+
+type AttestationVerdict =
+  | { state: 'attested' }
+  | { state: 'never' }
+  | { state: 'rejected'; code: string; message: string; wasAttested: boolean }
+  | { state: 'expired'; expiredAt: Date };
+
+const ms = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) : undefined);
+
+/** What the recorded verdicts say about this instant. */
+export function attestationVerdict(status: ProviderNodeStatus | undefined, now: Date): AttestationVerdict {
+  const a = status?.attestation;
+  const verifiedAt = ms(a?.verifiedAt);
+  const expiresAt = ms(a?.expiresAt);
+  const failedAt = ms(a?.lastFailure?.at);
+  if (failedAt !== undefined && (verifiedAt === undefined || failedAt > verifiedAt)) {
+    return { state: 'rejected', code: a?.lastFailure?.code ?? 'UNKNOWN', message: a?.lastFailure?.message ?? '', wasAttested: verifiedAt !== undefined };
+  }
+  if (verifiedAt === undefined || expiresAt === undefined) return { state: 'never' };
+  if (expiresAt <= now.getTime()) return { state: 'expired', expiredAt: new Date(expiresAt) };
+  return { state: 'attested' };
+}
+
+export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
+  const pn = o.providerNode;
+  const prev = pn.status ?? {};
+  const now = o.now;
+  const nowMs = now.getTime();
+  const generation = pn.metadata.generation ?? 0;
+  const verdict = attestationVerdict(prev, now);
+  const attestedGpuCount = prev.attestation?.gpus?.length;
+  const expectedGpus = pn.spec.gpus.count;
+  const requeue: number[] = [];
+
+  // --- Quarantine: evidence that once passed no longer does. ---
+  let quarantine: { reason: string; message: string } | undefined;
+  if (verdict.state === 'rejected' && verdict.wasAttested) {
+    quarantine = { reason: 'ReattestationFailed', message: `re-attestation rejected: ${verdict.code}: ${verdict.message}` };
+  } else if (verdict.state === 'expired') {
+    const graceEnds = verdict.expiredAt.getTime() + o.timing.quarantineGraceSeconds * 1000;
+    if (nowMs >= graceEnds) quarantine = { reason: 'AttestationExpired', message: `attestation expired at ${verdict.expiredAt.toISOString()} and no fresh evidence arrived within ${o.timing.quarantineGraceSeconds}s` };
+    else requeue.push(graceEnds - nowMs);
+  } else if (verdict.state === 'attested' && o.node.exists && o.node.allocatableGpus !== expectedGpus) {
+    quarantine = { reason: 'GpuStateChanged', message: `node advertises ${o.node.allocatableGpus} GPUs but ${expectedGpus} were declared and attested` };
+  } else if (verdict.state === 'attested' && attestedGpuCount !== undefined && attestedGpuCount !== expectedGpus) {
+    quarantine = { reason: 'GpuStateChanged', message: `evidence covered ${attestedGpuCount} GPUs but ${expectedGpus} are declared` };
+  }
+  // A quarantine stays until evidence passes again after it began.
+  const wasQuarantined = getCondition(prev.conditions, 'Quarantined')?.status === 'True';
+  if (!quarantine && wasQuarantined && verdict.state !== 'attested') {
+    quarantine = { reason: getCondition(prev.conditions, 'Quarantined')?.reason ?? 'Quarantined', message: getCondition(prev.conditions, 'Quarantined')?.message ?? 'quarantined' };
+  }
+  const attested = verdict.state === 'attested' && !quarantine;
+
+  // --- Challenge: issue one whenever fresh evidence is wanted; keep it while it is valid. ---
+  const verifiedAt = ms(prev.attestation?.verifiedAt);
+  const reattestDue = verifiedAt === undefined || verdict.state !== 'attested' || nowMs >= verifiedAt + o.timing.reattestIntervalSeconds * 1000;
+  if (verdict.state === 'attested' && verifiedAt !== undefined && !reattestDue) requeue.push(verifiedAt + o.timing.reattestIntervalSeconds * 1000 - nowMs);
+  let challenge = prev.attestation?.challenge;
+  const challengeExpires = ms(challenge?.expiresAt);
+  if (reattestDue) {
+    if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs) {
+      challenge = {
+        nonce: o.newNonce(),
+        issuedAt: now.toISOString(),
+        expiresAt: new Date(nowMs + o.timing.challengeTtlSeconds * 1000).toISOString(),
+      };
+    }
+    requeue.push(Date.parse(challenge.expiresAt) - nowMs);
+  }
+  if (verdict.state === 'attested') requeue.push(Date.parse(prev.attestation!.expiresAt!) - nowMs);
+
+  // --- Conditions. ---
+  let conditions: Condition[] = [...((prev.conditions ?? []) as Condition[])];
+  const attestedCondition = (() => {
+    if (attested) return { status: 'True' as const, reason: 'Verified', message: `evidence verified at ${prev.attestation?.verifiedAt}, valid until ${prev.attestation?.expiresAt}` };
+    switch (verdict.state) {
+      case 'never': return { status: 'False' as const, reason: 'AwaitingEvidence', message: 'no verified evidence yet; the node attester must answer the challenge in status.attestation.challenge' };
+      case 'rejected': return { status: 'False' as const, reason: 'EvidenceRejected', message: `${verdict.code}: ${verdict.message}` };
+      case 'expired': return { status: 'False' as const, reason: 'AttestationExpired', message: `attestation expired at ${verdict.expiredAt.toISOString()}` };
+      case 'attested': return { status: 'False' as const, reason: quarantine?.reason ?? 'Quarantined', message: quarantine?.message ?? '' };
+    }
+  })();
+  conditions = setCondition(conditions, { type: 'Attested', observedGeneration: generation, ...attestedCondition }, now);
+  conditions = setCondition(conditions, quarantine
+    ? { type: 'Quarantined', status: 'True', observedGeneration: generation, reason: quarantine.reason, message: quarantine.message }
+    : { type: 'Quarantined', status: 'False', observedGeneration: generation, reason: wasQuarantined ? 'Recovered' : 'Healthy', message: wasQuarantined ? 'fresh evidence passed; quarantine lifted' : 'no quarantine' }, now);
+  const unschedulableBecause =
+    !o.node.exists ? ['NodeMissing', `Node ${pn.spec.nodeName} does not exist`] :
+    quarantine ? ['Quarantined', quarantine.message] :
+    !attested ? ['NotAttested', attestedCondition.message] :
+    pn.spec.cordoned ? ['Cordoned', 'spec.cordoned is true'] :
+    o.node.cordonedByOthers ? ['NodeCordoned', `Node ${pn.spec.nodeName} is cordoned`] :
+    !o.node.ready ? ['NodeNotReady', `Node ${pn.spec.nodeName} is not Ready`] :
+    undefined;
+  conditions = setCondition(conditions, unschedulableBecause
+    ? { type: 'Schedulable', status: 'False', observedGeneration: generation, reason: unschedulableBecause[0]!, message: unschedulableBecause[1]! }
+    : { type: 'Schedulable', status: 'True', observedGeneration: generation, reason: 'Ready', message: `${o.node.allocatableGpus} GPUs available to attested replicas` }, now);
+
+  // --- Events: one per condition transition. ---
+  const events: PlannedEvent[] = [];
+  const before = (t: string) => getCondition(prev.conditions, t)?.status;
+  if (before('Attested') !== 'True' && attested) events.push({ type: 'Normal', reason: 'Attested', action: 'Verify', message: attestedCondition.message });
+  if (before('Attested') === 'True' && !attested && !quarantine) events.push({ type: 'Warning', reason: attestedCondition.reason, action: 'Verify', message: attestedCondition.message });
+  if (verdict.state === 'rejected' && !verdict.wasAttested && getCondition(prev.conditions, 'Attested')?.reason !== 'EvidenceRejected') {
+    events.push({ type: 'Warning', reason: 'EvidenceRejected', action: 'Verify', message: attestedCondition.message });
+  }
+  if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
+  if (wasQuarantined && !quarantine) events.push({ type: 'Normal', reason: 'Recovered', action: 'Verify', message: 'fresh evidence passed; quarantine lifted' });
+
+  const status: ProviderNodeStatus = {
+    ...prev,
+    observedGeneration: generation,
+    conditions: conditions as ProviderNodeStatus['conditions'],
+    attestation: { ...(prev.attestation ?? {}), ...(challenge ? { challenge } : {}) },
+    capacity: { gpus: o.node.exists ? o.node.allocatableGpus : 0 },
+    allocated: { gpus: o.replicas.filter((r) => !r.terminating).reduce((n, r) => n + r.gpus, 0) },
+  };
+  if (!reattestDue && status.attestation) delete status.attestation.challenge;
+  if (quarantine) status.quarantine = { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() };
+  else delete status.quarantine;
+
+  const evict = quarantine ? o.replicas.filter((r) => !r.terminating) : [];
+  for (const r of evict) events.push({ type: 'Warning', reason: 'ReplicaEvicted', action: 'Evict', message: `evicting ${r.namespace}/${r.name}: node quarantined (${quarantine!.reason})` });
+
+  const positive = requeue.filter((d) => d > 0);
+  return {
+    status,
+    marks: { attestedLabel: attested, unattestedTaint: !attested, cordon: quarantine !== undefined, tee: pn.spec.tee, gpuModel: pn.spec.gpus.model },
+    evict,
+    events,
+    ...(positive.length ? { requeueAfterMs: Math.min(...positive) + 50 } : {}),
+  };
+}

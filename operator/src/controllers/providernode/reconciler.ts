@@ -1,0 +1,153 @@
+// The ProviderNode controller: observe (informer caches) → plan (plan.ts, pure) → act (status through
+// the status subresource, Node marks, evictions, events), every write through the fenced KubeClient.
+import { randomBytes } from 'node:crypto';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { AttestationPolicy } from '../../api/attestationpolicy.js';
+import type { ProviderNode } from '../../api/providernode.js';
+import type { OperatorConfig } from '../../config.js';
+import type { KubeClient } from '../../kube/apply.js';
+import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
+import type { EventRecorder } from '../../kube/events.js';
+import type { Informer } from '../../kube/informer.js';
+import type { Manager } from '../../kube/manager.js';
+import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
+import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
+import { planProviderNode, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
+
+export interface ProviderNodeDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  config: OperatorConfig;
+  providerNodes: Informer<ProviderNode & KubeObject>;
+  nodes: Informer<V1Node & KubeObject>;
+  pods: Informer<V1Pod & KubeObject>;
+  policies: Informer<AttestationPolicy & KubeObject>;
+  now?: () => Date;
+}
+
+const KIND = 'ProviderNode';
+
+export class ProviderNodeReconciler implements Reconciler {
+  constructor(private readonly deps: ProviderNodeDeps) {}
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { name } = parseObjectKey(key);
+    const pn = this.deps.providerNodes.get(undefined, name);
+    if (!pn) return; // deleted: the Node keeps our marks until a new ProviderNode claims it (fail closed)
+    const now = (this.deps.now ?? (() => new Date()))();
+    const node = this.deps.nodes.get(undefined, pn.spec.nodeName);
+    const plan = planProviderNode({
+      providerNode: pn,
+      node: observeNode(node, this.deps.config.gpuResourceName, pn),
+      replicas: this.replicasOn(pn.spec.nodeName),
+      timing: this.timing(pn),
+      now,
+      newNonce: () => randomBytes(32).toString('hex'),
+    });
+
+    const { object: updated } = await this.deps.client.applyStatusIfChanged(ProviderNodes, pn, plan.status);
+    if (node) await this.markNode(node, pn, plan.marks);
+    for (const replica of plan.evict) {
+      await this.deps.client.delete(Pods, replica.name, replica.namespace, { uid: replica.uid });
+    }
+    for (const event of plan.events) await this.deps.events.record(updated, event);
+    if (plan.events.length) ctx.log.info('transitions', { events: plan.events.map((e) => e.reason) });
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
+  private timing(pn: ProviderNode): PolicyTiming {
+    const policy = this.deps.policies.get(undefined, pn.spec.policyRef?.name ?? this.deps.config.defaultPolicyName);
+    return {
+      reattestIntervalSeconds: policy?.spec.reattestIntervalSeconds ?? 3600,
+      quarantineGraceSeconds: policy?.spec.quarantineGraceSeconds ?? 300,
+      challengeTtlSeconds: this.deps.config.challengeTtlSeconds,
+    };
+  }
+
+  private replicasOn(nodeName: string): ReplicaOnNode[] {
+    return this.deps.pods.list()
+      .filter((p) => p.spec?.nodeName === nodeName && p.metadata?.labels?.[LABEL_POOL] && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+      .map((p) => ({
+        namespace: p.metadata!.namespace!, name: p.metadata!.name!, uid: p.metadata!.uid!,
+        gpus: podGpus(p, this.deps.config.gpuResourceName), terminating: Boolean(p.metadata?.deletionTimestamp),
+      }));
+  }
+
+  /**
+   * Labels and the cordon through server-side apply (fields we stop sending are removed, fields others
+   * own are left alone). Taints are an atomic list shared with other controllers, so they change by a
+   * JSON patch conditioned on the resourceVersion: a concurrent writer makes it fail and retry.
+   */
+  private async markNode(node: V1Node & KubeObject, pn: ProviderNode, marks: NodeMarks): Promise<void> {
+    const name = node.metadata!.name!;
+    const labels: Record<string, string> = { [LABEL_TEE]: marks.tee, [LABEL_GPU_MODEL]: marks.gpuModel, [LABEL_PROVIDER_NODE]: pn.metadata.name! };
+    if (marks.attestedLabel) labels[LABEL_ATTESTED] = 'true';
+    const current = node.metadata?.labels ?? {};
+    const labelsMatch = Object.entries(labels).every(([k, v]) => current[k] === v) && (marks.attestedLabel || current[LABEL_ATTESTED] === undefined);
+    const cordonMatches = marks.cordon ? node.spec?.unschedulable === true : !ownsUnschedulable(node) || node.spec?.unschedulable !== true;
+    if (!labelsMatch || !cordonMatches) {
+      await this.deps.client.apply(Nodes, {
+        apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, ...(marks.cordon ? { spec: { unschedulable: true } } : {}),
+      } as KubeObject);
+    }
+    const taints = node.spec?.taints ?? [];
+    const hasTaint = taints.some((t) => t.key === TAINT_UNATTESTED);
+    if (hasTaint !== marks.unattestedTaint) {
+      const next = marks.unattestedTaint
+        ? [...taints, { key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }]
+        : taints.filter((t) => t.key !== TAINT_UNATTESTED);
+      await this.deps.client.patchJson(Nodes, name, undefined, [
+        { op: 'test', path: '/metadata/resourceVersion', value: node.metadata!.resourceVersion },
+        { op: node.spec?.taints ? 'replace' : 'add', path: '/spec/taints', value: next },
+      ]);
+    }
+  }
+}
+
+function ownsUnschedulable(node: V1Node): boolean {
+  return (node.metadata?.managedFields ?? []).some((f) => f.manager === FIELD_MANAGER && JSON.stringify(f.fieldsV1 ?? {}).includes('f:unschedulable'));
+}
+
+function observeNode(node: V1Node | undefined, gpuResource: string, pn: ProviderNode) {
+  if (!node) return { exists: false, ready: false, cordonedByOthers: false, allocatableGpus: 0 };
+  const ready = (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const quarantinedBefore = (pn.status?.conditions ?? []).some((c) => c.type === 'Quarantined' && c.status === 'True');
+  return {
+    exists: true,
+    ready,
+    cordonedByOthers: node.spec?.unschedulable === true && !(quarantinedBefore && ownsUnschedulable(node)),
+    allocatableGpus: Number.parseInt(String(node.status?.allocatable?.[gpuResource] ?? '0'), 10) || 0,
+  };
+}
+
+export function podGpus(pod: V1Pod, gpuResource: string): number {
+  let n = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    n += Number.parseInt(String(c.resources?.limits?.[gpuResource] ?? c.resources?.requests?.[gpuResource] ?? '0'), 10) || 0;
+  }
+  return n;
+}
+
+/** Wires the controller into a manager: informers, watches (keys only), and the reconciler. */
+export function providerNodeController(manager: Manager, config: OperatorConfig, informers: {
+  providerNodes: Informer<ProviderNode & KubeObject>;
+  nodes: Informer<V1Node & KubeObject>;
+  pods: Informer<V1Pod & KubeObject>;
+  policies: Informer<AttestationPolicy & KubeObject>;
+}) {
+  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers });
+  const controller = manager.controller({ name: 'providernode', reconciler, workers: 4 });
+  const byNode = (nodeName: string | undefined) =>
+    nodeName ? informers.providerNodes.list().filter((pn) => pn.spec.nodeName === nodeName).map((pn) => objectKey(KIND, undefined, pn.metadata.name!)) : [];
+  controller
+    .watch(informers.providerNodes)
+    .watch(informers.nodes, (n) => byNode(n.metadata?.name))
+    .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
+    .watch(informers.policies, (pol) => informers.providerNodes.list()
+      .filter((pn) => (pn.spec.policyRef?.name ?? config.defaultPolicyName) === pol.metadata.name)
+      .map((pn) => objectKey(KIND, undefined, pn.metadata.name!)));
+  return { controller, reconciler };
+}
+
+export { AttestationPolicies };
