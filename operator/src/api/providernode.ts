@@ -106,6 +106,12 @@ export interface ProviderNodeStatus {
    * decimal strings because they outgrow JavaScript's safe integers.
    */
   usage?: ProviderNodeStatusUsage[];
+  /**
+   * Where metering stands for each replica on this host: the last signed usage report folded into usage.
+   * Written in the same update as usage, so a report is folded exactly once even across operator
+   * restarts; a replayed, reordered or decreasing report is refused against it.
+   */
+  usageCursors?: ProviderNodeStatusUsageCursor[];
   /** Present while the host is quarantined. */
   quarantine?: ProviderNodeStatusQuarantine;
 }
@@ -219,6 +225,36 @@ export interface ProviderNodeStatusUsage {
   gpuSeconds?: string;
   /** Billable units (what settlement multiplies by the account's price), decimal. */
   units?: string;
+}
+
+/** The metering cursor of one replica Pod. */
+export interface ProviderNodeStatusUsageCursor {
+  /** The replica Pod as <namespace>/<name>. */
+  pod: string;
+  /** UID of the Pod the cursor belongs to; a new Pod of the same name starts a new cursor. */
+  podUid?: string;
+  /** The replica's InferencePool as <namespace>/<name>. */
+  pool?: string;
+  /** The SettlementAccount the replica's usage is folded into, as <namespace>/<name>. */
+  account?: string;
+  /** The attested Ed25519 key that signed the folded reports, 64 hex characters. */
+  publicKey?: string;
+  /** The replica attester's boot identifier; counters restart from zero under a new one. */
+  bootId: string;
+  /** Sequence number of the last folded report within bootId. */
+  sequence: number;
+  /** Prompt tokens in the last folded report (cumulative within bootId), decimal. */
+  promptTokens?: string;
+  /** Generated tokens in the last folded report (cumulative within bootId), decimal. */
+  generationTokens?: string;
+  /** GPU-seconds in the last folded report (cumulative within bootId), decimal. */
+  gpuSeconds?: string;
+  /** Billable units folded from this Pod over all its boots, decimal. */
+  units?: string;
+  /** Earlier boot identifiers of this Pod; reports under them are refused as replays. */
+  retiredBootIds?: string[];
+  /** When the last report was folded. */
+  at?: string;
 }
 
 /** Present while the host is quarantined. */
