@@ -16,6 +16,10 @@ if (!env[TEST_KUBECONFIG_ENV]) {
   env[TEST_KUBECONFIG_ENV] = plane.kubeconfigPath;
   env.CHRYSALIS_BIN_DIR ??= plane.binDir;
 }
+// Operator logs from in-process controllers would bury ava's report; warnings and errors still show.
+if (!env.CHRYSALIS_LOG_LEVEL) {
+  env.CHRYSALIS_LOG_LEVEL = 'warn';
+}
 
 const ava = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...args], { stdio: 'inherit', env });
 const stopAll = async () => {

@@ -1,0 +1,74 @@
+// The operator process: wiring only. Parses flags, builds the manager (leader election, informers,
+// health/metrics), registers each controller, and runs until SIGTERM or lost leadership.
+import { Command } from 'commander';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { AttestationPolicy } from './api/attestationpolicy.js';
+import type { ProviderNode } from './api/providernode.js';
+import { loadOperatorConfig } from './config.js';
+import { AttestationPolicies, ProviderNodes } from './kube/chrysalis-resources.js';
+import { loadKubeConfig } from './kube/kube-config.js';
+import { Manager } from './kube/manager.js';
+import { Nodes, Pods, type KubeObject } from './kube/resource.js';
+import { LABEL_POOL } from './marks.js';
+import { providerNodeController } from './controllers/providernode/reconciler.js';
+import { componentLogger } from './util/log.js';
+
+export interface OperatorFlags {
+  kubeconfig?: string;
+  config?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  metricsPort: number;
+  qps: number;
+  burst: number;
+}
+
+/** Builds a manager with every controller registered; `run()` it to start. */
+export function buildOperator(flags: OperatorFlags): Manager {
+  const config = loadOperatorConfig(flags.config);
+  const manager = new Manager({
+    kubeConfig: loadKubeConfig({ kubeconfig: flags.kubeconfig }),
+    leaderElection: flags.leaderElect ? { namespace: flags.leaseNamespace } : false,
+    health: { port: flags.metricsPort },
+    clientRateLimit: { qps: flags.qps, burst: flags.burst },
+  });
+  const informers = {
+    providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes),
+    nodes: manager.informer<V1Node & KubeObject>(Nodes),
+    pods: manager.informer<V1Pod & KubeObject>(Pods, { labelSelector: LABEL_POOL }),
+    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies),
+  };
+  providerNodeController(manager, config, informers);
+  return manager;
+}
+
+export function operatorProgram(): Command {
+  return new Command('chrysalis-operator')
+    .description('The Chrysalis operator: attests GPU nodes, places replicas, settles usage on TON')
+    .version('0.1.0')
+    .option('--kubeconfig <path>', 'kubeconfig (default: KUBECONFIG, then in-cluster)')
+    .option('--config <path>', 'operator config YAML (see operator/src/config.ts)')
+    .option('--leader-elect', 'run leader election (required with more than one replica)', false)
+    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'chrysalis-system')
+    .option('--metrics-port <port>', 'port of /metrics /healthz /readyz', (v) => Number.parseInt(v, 10), 8080)
+    .option('--qps <n>', 'client requests per second to the apiserver', (v) => Number.parseFloat(v), 50)
+    .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100);
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\/operator\//, '/operator/'));
+if (isMain) {
+  const log = componentLogger('main');
+  const program = operatorProgram();
+  program.parse(process.argv);
+  const flags = program.opts<OperatorFlags>();
+  try {
+    const manager = buildOperator(flags);
+    manager.handleSignals();
+    const exit = await manager.run();
+    log.info('operator stopped', { exit });
+    process.exit(exit === 'lost-leadership' ? 1 : 0);
+  } catch (err) {
+    log.error('operator failed to start', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(2);
+  }
+}
