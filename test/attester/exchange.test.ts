@@ -1,0 +1,170 @@
+// The exchange with the attestation service over real HTTPS (a local test server with a self-signed
+// certificate): Bearer token, retries with backoff, verdicts, renewal.
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { Attester, renewalDelayMs } from '../../attester/src/attester.js';
+import { backoffDelay } from '../../attester/src/backoff.js';
+import type { CpuEvidenceSource } from '../../attester/src/cpu/source.js';
+import { AttesterError } from '../../attester/src/errors.js';
+import { NoGpuSource } from '../../attester/src/gpu/source.js';
+import { HttpsTransport, tokenFromFile } from '../../attester/src/transport.js';
+import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
+import { challengeAnswer, startTestService } from './_fixture.js';
+
+/** A CPU source that returns the report_data itself as a "quote", so the server can check the binding. */
+const echoCpu: CpuEvidenceSource = { name: 'echo', collect: async (rd) => ({ type: 'tdx', quote: Buffer.from(rd).toString('base64') }) };
+
+/** What a verifier checks first: report_data == SHA-512(nonce ‖ publicKey). */
+function bindingHolds(req: EvidenceRequest): boolean {
+  if (req.cpu.type !== 'tdx') return false;
+  const expected = createHash('sha512').update(Buffer.from(req.nonce, 'hex')).update(Buffer.from(req.publicKey, 'hex')).digest();
+  return expected.equals(Buffer.from(req.cpu.quote, 'base64'));
+}
+
+test('the attester retries a busy service (503) with growing jittered backoff, then is verified', async (t) => {
+  const issued: string[] = [];
+  const svc = await startTestService((path, body, n) => {
+    if (path === '/v1/challenge') {
+      if (n <= 2) return { status: 503, body: { error: 'leader election in progress' } };
+      const a = challengeAnswer();
+      issued.push(a.body.nonce);
+      return a;
+    }
+    const req = body as EvidenceRequest;
+    const ok = issued.includes(req.nonce) && bindingHolds(req);
+    return { status: 200, body: { verified: ok, reasons: ok ? [] : [{ code: 'BINDING_MISMATCH', message: 'x' }], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
+  });
+  t.teardown(() => svc.close());
+  const delays: number[] = [];
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+    random: () => 0.5,
+    sleep: async (ms) => void delays.push(ms),
+  });
+  const outcome = await attester.attestOnce();
+  t.true(outcome.verified);
+  t.true(attester.attested);
+  t.deepEqual(delays, [75, 150], 'each delay is within [½, 1] of 100·2^(n−1)');
+  t.true(svc.requests.every((r) => r.authorization === `Bearer ${svc.token}`));
+  t.is(svc.requests.filter((r) => r.path === '/v1/evidence').length, 1);
+});
+
+test('backoff delays double up to the cap and stay within the jitter band', (t) => {
+  const policy = { initialMs: 500, maxMs: 30_000, maxAttempts: Infinity };
+  t.is(backoffDelay(1, policy, () => 1), 500);
+  t.is(backoffDelay(4, policy, () => 1), 4000);
+  t.is(backoffDelay(20, policy, () => 1), 30_000);
+  t.is(backoffDelay(20, policy, () => 0), 15_000);
+});
+
+test('a service that stays unavailable ends in SERVICE_UNAVAILABLE after the allowed tries', async (t) => {
+  const svc = await startTestService(() => ({ status: 503, body: {} }));
+  t.teardown(() => svc.close());
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    retry: { initialMs: 1, maxMs: 2, maxAttempts: 3 },
+  });
+  const err = await t.throwsAsync(attester.attestOnce(), { instanceOf: AttesterError });
+  t.is(err?.code, 'SERVICE_UNAVAILABLE');
+  t.is(svc.requests.length, 3);
+});
+
+test('a refused token (401) is not retried and the error says what to check', async (t) => {
+  const svc = await startTestService(() => challengeAnswer());
+  t.teardown(() => svc.close());
+  const transport = new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: async () => 'wrong-token' });
+  const attester = new Attester({ subject: { kind: 'node', nodeName: 'n' }, cpu: echoCpu, gpu: new NoGpuSource(), transport, retry: { initialMs: 1 } });
+  const err = await t.throwsAsync(attester.attestOnce(), { instanceOf: AttesterError });
+  t.is(err?.code, 'SERVICE_ERROR');
+  t.regex(err?.message ?? '', /401.*audience chrysalis-attestation/);
+  t.is(svc.requests.length, 1);
+});
+
+test('a service certificate that does not chain to --ca is refused and not retried', async (t) => {
+  const svc = await startTestService(() => challengeAnswer());
+  t.teardown(() => svc.close());
+  const transport = new HttpsTransport({ serviceUrl: svc.url, token: tokenFromFile(svc.tokenFile) });
+  const err = await t.throwsAsync(transport.challenge({ subject: { kind: 'node', nodeName: 'n' } }), { instanceOf: AttesterError });
+  t.is(err?.code, 'SERVICE_ERROR');
+  t.false(err?.transient);
+  t.regex(err?.message ?? '', /--ca/);
+});
+
+test('an http:// service URL is refused so the token never travels in clear text', (t) => {
+  const err = t.throws(() => new HttpsTransport({ serviceUrl: 'http://127.0.0.1:1', token: async () => 't' }), { instanceOf: AttesterError });
+  t.is(err?.code, 'CONFIG_INVALID');
+});
+
+test('a missing token file is TOKEN_UNAVAILABLE naming the file', async (t) => {
+  const err = await t.throwsAsync(tokenFromFile('/nonexistent/token')(), { instanceOf: AttesterError });
+  t.is(err?.code, 'TOKEN_UNAVAILABLE');
+  t.regex(err?.message ?? '', /\/nonexistent\/token/);
+});
+
+test('a rejection sent with a 4xx status is an outcome with reasons, not an error', async (t) => {
+  const svc = await startTestService((path) =>
+    path === '/v1/challenge' ? challengeAnswer() : { status: 403, body: { verified: false, reasons: [{ code: 'NONCE_MISMATCH', message: 'nonce expired' }] } },
+  );
+  t.teardown(() => svc.close());
+  const attester = new Attester({
+    subject: { kind: 'replica', namespace: 'ns', pod: 'p-0' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+  });
+  const outcome = await attester.attestOnce();
+  t.false(outcome.verified);
+  t.deepEqual(outcome.reasons.map((r) => r.code), ['NONCE_MISMATCH']);
+  t.false(attester.attested);
+  t.deepEqual((svc.requests[0]!.body as { subject: unknown }).subject, { kind: 'replica', namespace: 'ns', pod: 'p-0' });
+});
+
+test('renewal is scheduled before the attestation lapses', (t) => {
+  const now = 1_000_000;
+  t.is(renewalDelayMs(new Date(now + 3_600_000), now), 3_240_000, 'a tenth of the lifetime early');
+  t.is(renewalDelayMs(new Date(now + 100_000), now), 70_000, 'at least 30 s early');
+  t.is(renewalDelayMs(new Date(now + 10_000), now), 0, 'right away when nearly lapsed');
+});
+
+test('the run loop re-challenges before expiresAt and at once when re-attestation is requested', async (t) => {
+  let nonces = 0;
+  const svc = await startTestService((path) => {
+    if (path === '/v1/challenge') {
+      nonces++;
+      return challengeAnswer();
+    }
+    return { status: 200, body: { verified: true, reasons: [], expiresAt: new Date(Date.now() + 40_000).toISOString() } };
+  });
+  t.teardown(() => svc.close());
+  const waits: number[] = [];
+  const stop = new AbortController();
+  let attester: Attester | undefined;
+  attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    sleep: (ms, signal) => {
+      waits.push(ms);
+      if (waits.length === 1) return Promise.resolve(); // first wait: let the renewal happen
+      if (waits.length === 2) {
+        // second wait: the operator asks for re-attestation while the loop sleeps
+        setImmediate(() => attester!.requestReattest());
+      } else stop.abort();
+      return new Promise((_, reject) => {
+        if (signal?.aborted) reject(new Error('aborted'));
+        signal?.addEventListener('abort', () => reject(new Error('woken')), { once: true });
+      });
+    },
+  });
+  await attester.run(stop.signal);
+  t.is(nonces, 3, 'initial, renewal, requested');
+  t.true(waits[0]! <= 10_000, `renewal wait ${waits[0]} ms is before the 40 s expiry minus the 30 s margin`);
+});
