@@ -15,7 +15,7 @@ import { DEFAULT_TSM_ROOT } from './cpu/tsm.js';
 import { AttesterError, asAttesterError, exitCodeFor } from './errors.js';
 import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source.js';
 import { parseNonce } from './identity.js';
-import { loadSimulatedSources } from './simulated.js';
+import { createSimulatedSources } from './simulated.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { prometheusScraper, UsageReporter, VLLM_METRICS } from './usage/reporter.js';
 
@@ -29,7 +29,7 @@ interface Flags {
   privlevel?: number;
   gpu: 'nvml' | 'simulated' | 'none';
   nvmlLib?: string;
-  simulatedState?: string;
+  simulatedRootOut?: string;
   simulatedGpus: number;
   nodeName?: string;
   namespace?: string;
@@ -69,7 +69,7 @@ function subjectFrom(flags: Flags, env: NodeJS.ProcessEnv): Subject {
 }
 
 async function sourcesFrom(flags: Flags): Promise<{ cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
-  const simulated = flags.tee === 'simulated' || flags.gpu === 'simulated' ? await loadSimulatedSources(flags.simulatedState, flags.simulatedGpus) : undefined;
+  const simulated = flags.tee === 'simulated' || flags.gpu === 'simulated' ? await createSimulatedSources(flags.simulatedGpus, flags.simulatedRootOut) : undefined;
   const cpu = flags.tee === 'simulated' ? simulated!.cpu : new TsmCpuSource({ root: flags.tsmRoot, ...(flags.privlevel !== undefined ? { privlevel: flags.privlevel } : {}) });
   const gpu =
     flags.gpu === 'simulated' ? simulated!.gpu : flags.gpu === 'none' ? new NoGpuSource() : new NvmlGpuSource(flags.nvmlLib ? { libraryPath: flags.nvmlLib } : {});
@@ -116,6 +116,9 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
     return 0;
   }
 
+  // Local problems (no TSM, no NVML, CC off, unreadable CA) are reported before the service is contacted.
+  await gpu.preflight?.();
+  await cpu.preflight?.();
   const transport = await transportFrom(flags);
   const attester = new Attester({ subject, cpu, gpu, transport, logger: log, reattestIntervalMs: flags.reattestInterval * 1000 });
 
@@ -173,7 +176,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--privlevel <n>', 'SEV-SNP: VMPL to request the report at', wholeNumber('--privlevel', 0))
     .addOption(new Option('--gpu <source>', 'GPU evidence: NVML, the simulated GPU, or none').choices(['nvml', 'simulated', 'none']).default('nvml'))
     .option('--nvml-lib <path>', 'path of libnvidia-ml.so (default: the loader search path)')
-    .option('--simulated-state <file>', 'simulated TEE key material (JSON) shared with the operator policy')
+    .option('--simulated-root-out <file>', 'with the simulated TEE: write its root certificate (PEM, public) here for the policy')
     .option('--simulated-gpus <n>', 'number of simulated GPUs', wholeNumber('--simulated-gpus', 0), 1)
     .option('--node-name <name>', 'node mode: the Node (default $NODE_NAME)')
     .option('--namespace <ns>', 'replica mode: pod namespace (default $POD_NAMESPACE)')

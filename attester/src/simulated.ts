@@ -1,47 +1,51 @@
-// The simulated TEE as an evidence source: the same byte formats as real SEV-SNP reports and H100 SPDM
-// reports, signed by a locally made test chain. The verifier trusts it only under a policy with
-// allowSimulated, and status then says `simulated: true`. The fleet simulator passes a signer directly
-// (hundreds of attesters in one process share one simulated root); the CLI loads one from a state file.
+// The simulated TEE as an evidence source: the project's generator (operator/src/attestation/simulated)
+// writes real SEV-SNP report and H100 SPDM bytes signed by a locally made test root. The verifier trusts
+// it only under a policy listing that root with allowSimulated, and status then says `simulated: true`.
+//
+// The fleet simulator passes one SimulatedTee to many attesters in one process. The CLI makes its own at
+// start and, with --simulated-root-out, writes the root *certificate* (public) where a test harness can
+// put it into the AttestationPolicy; the simulated private keys stay in memory like the attester's own.
+import { writeFile } from 'node:fs/promises';
 import type { CpuEvidence, GpuEvidence } from '../../operator/src/attestation/service/protocol.js';
+import { SimulatedTee, type GpuReportRequest, type SnpReportRequest } from '../../operator/src/attestation/simulated/index.js';
 import type { CpuEvidenceSource } from './cpu/source.js';
 import { AttesterError } from './errors.js';
 import type { GpuEvidenceSource } from './gpu/source.js';
 
-/** What the attester needs from the simulated TEE generator. */
-export interface SimulatedSigner {
-  /** An SNP-format report carrying `reportData`, its simulated VCEK (DER) and the ASK+ARK PEM bundle. */
-  snpReport(reportData: Uint8Array): Promise<{ report: Uint8Array; vcek: Uint8Array; chain: string }>;
-  /** An SPDM GET_MEASUREMENTS request ‖ response for GPU `index` with `nonce`, and its PEM chain (leaf first). */
-  gpuReport(nonce: Uint8Array, index: number): Promise<{ report: Uint8Array; certChain: string }>;
-}
-
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+/** Report settings a fleet simulator may vary to inject faults (debug policy, other measurement, ...). */
+export type SimulatedSnpSettings = Omit<SnpReportRequest, 'reportData' | 'nonce' | 'publicKey'>;
+export type SimulatedGpuSettings = Omit<GpuReportRequest, 'nonce'>;
 
 export class SimulatedCpuSource implements CpuEvidenceSource {
   readonly name = 'simulated';
-  constructor(private readonly signer: SimulatedSigner) {}
-  async collect(reportData: Uint8Array): Promise<CpuEvidence> {
-    const { report, vcek, chain } = await this.signer.snpReport(reportData);
-    return { type: 'simulated', report: b64(report), vcek: b64(vcek), chain };
+  constructor(private readonly tee: SimulatedTee, private readonly settings: SimulatedSnpSettings = {}) {}
+  collect(reportData: Uint8Array): Promise<CpuEvidence> {
+    const { report, vcek, chainPem } = this.tee.snpReport({ ...this.settings, reportData });
+    return Promise.resolve({ type: 'simulated', report: b64(report), vcek: b64(vcek), chain: chainPem });
   }
 }
 
 export class SimulatedGpuSource implements GpuEvidenceSource {
   readonly name = 'simulated';
-  constructor(private readonly signer: SimulatedSigner, private readonly count = 1) {}
-  async collect(nonce: Uint8Array): Promise<GpuEvidence[]> {
-    const out: GpuEvidence[] = [];
-    for (let index = 0; index < this.count; index++) {
-      const { report, certChain } = await this.signer.gpuReport(nonce, index);
-      out.push({ index, report: b64(report), certChain });
-    }
-    return out;
+  constructor(private readonly tee: SimulatedTee, private readonly settings: SimulatedGpuSettings = {}) {}
+  collect(nonce: Uint8Array): Promise<GpuEvidence[]> {
+    return Promise.resolve(
+      this.tee.gpuReports({ ...this.settings, nonce }).map((g, index) => ({ index, report: b64(g.evidence), certChain: g.chainPem })),
+    );
   }
 }
 
-/** Loads the simulated TEE for the CLI (`--tee simulated` / `--gpu simulated`). */
-export async function loadSimulatedSources(statePath: string | undefined, gpus: number): Promise<{ cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
-  void statePath;
-  void gpus;
-  throw new AttesterError('CONFIG_INVALID', 'the simulated TEE generator (operator/src/attestation/simulated) is not available in this build; use --tee tsm');
+/** For the CLI: a fresh simulated TEE with `gpus` GPUs; its root certificate written to `rootOut` if given. */
+export async function createSimulatedSources(gpus: number, rootOut?: string): Promise<{ tee: SimulatedTee; cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
+  const tee = await SimulatedTee.create({ gpus });
+  if (rootOut) {
+    try {
+      await writeFile(rootOut, tee.rootPem);
+    } catch (err) {
+      throw new AttesterError('CONFIG_INVALID', `--simulated-root-out ${rootOut} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return { tee, cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee) };
 }

@@ -1,15 +1,16 @@
 // Where CPU TEE evidence comes from. The attester computes report_data and asks its source for a report
 // carrying it; the source turns whatever the platform returns into the wire protocol's CpuEvidence.
 import type { CpuEvidence } from '../../../operator/src/attestation/service/protocol.js';
-import { AttesterError } from '../errors.js';
 import { parseCertTable } from './cert-table.js';
-import { tsmReport, type TsmOptions } from './tsm.js';
+import { requireTsm, tsmReport, type TsmOptions } from './tsm.js';
 
 export interface CpuEvidenceSource {
   /** Short name for logs and `--print` ("tsm", "simulated"). */
   readonly name: string;
   /** A report whose report_data is exactly `reportData` (64 bytes). */
   collect(reportData: Uint8Array): Promise<CpuEvidence>;
+  /** Cheap check that the source can work at all (the CLI runs it before contacting the service). */
+  preflight?(): Promise<void>;
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
@@ -51,17 +52,13 @@ export class TsmCpuSource implements CpuEvidenceSource {
   lastAttempts = 0;
   constructor(private readonly options: TsmOptions = {}) {}
 
+  preflight(): Promise<void> {
+    return requireTsm(this.options);
+  }
+
   async collect(reportData: Uint8Array): Promise<CpuEvidence> {
     const report = await tsmReport(reportData, this.options);
     this.lastAttempts = report.attempts;
     return cpuEvidenceFromTsm(report.provider, report.outblob, report.auxblob);
-  }
-}
-
-/** A source that always fails with the given error (used to surface setup errors through one code path). */
-export class FailingCpuSource implements CpuEvidenceSource {
-  constructor(readonly name: string, private readonly error: AttesterError) {}
-  collect(): Promise<CpuEvidence> {
-    return Promise.reject(this.error);
   }
 }

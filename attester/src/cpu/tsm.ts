@@ -111,6 +111,13 @@ async function unavailableMessage(io: TsmIo, root: string): Promise<string> {
   return `this kernel does not offer configfs TSM reports: ${root} does not exist${legacy}; use Linux 6.7 or newer with CONFIG_TSM_REPORTS and the sev-guest or tdx-guest driver loaded, with configfs mounted at /sys/kernel/config (or pass --tsm-root)`;
 }
 
+/** Throws TSM_UNAVAILABLE (one line saying what the kernel lacks) unless the TSM report directory exists. */
+export async function requireTsm(options: Pick<TsmOptions, 'root' | 'io'> = {}): Promise<void> {
+  const root = options.root ?? DEFAULT_TSM_ROOT;
+  const io = options.io ?? nodeTsmIo;
+  if (!(await io.exists(root))) throw new AttesterError('TSM_UNAVAILABLE', await unavailableMessage(io, root));
+}
+
 /**
  * Produces one CPU report whose report_data is `reportData` (exactly 64 bytes) through configfs TSM.
  * Throws TSM_UNAVAILABLE when the interface is missing and TSM_FAILED for every other failure.
@@ -122,7 +129,7 @@ export async function tsmReport(reportData: Uint8Array, options: TsmOptions = {}
   if (reportData.length !== REPORT_DATA_BYTES) {
     throw new AttesterError('TSM_FAILED', `report_data must be ${REPORT_DATA_BYTES} bytes, got ${reportData.length}`);
   }
-  if (!(await io.exists(root))) throw new AttesterError('TSM_UNAVAILABLE', await unavailableMessage(io, root));
+  await requireTsm({ root, io });
 
   const entry = join(root, options.entryName ?? `chrysalis-${randomUUID()}`);
   try {

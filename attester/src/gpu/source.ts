@@ -11,6 +11,8 @@ export interface GpuEvidenceSource {
   readonly name: string;
   /** One report per GPU, each carrying `nonce` (32 bytes) as its SPDM nonce. */
   collect(nonce: Uint8Array): Promise<GpuEvidence[]>;
+  /** Cheap check that the source can work at all (the CLI runs it before contacting the service). */
+  preflight?(): Promise<void>;
 }
 
 /** What `--probe` prints: the host's GPU confidential-computing state, without producing evidence. */
@@ -107,6 +109,14 @@ export class NvmlGpuSource implements GpuEvidenceSource {
       throw new AttesterError('GPU_CC_DISABLED', 'GPU confidential computing runs in devtools mode, which lets debuggers read GPU memory; set CC mode to on (not devtools); no evidence was sent');
     }
     return state;
+  }
+
+  /** Loads NVML and checks CC mode: NVML_UNAVAILABLE or GPU_CC_DISABLED before anything is sent. */
+  preflight(): Promise<void> {
+    return new Promise((resolve) => {
+      this.session((nvml) => NvmlGpuSource.requireCc(nvml));
+      resolve();
+    });
   }
 
   collect(nonce: Uint8Array): Promise<GpuEvidence[]> {
