@@ -1,0 +1,390 @@
+// Metering: signed cumulative usage reports from attested replicas, folded into per-provider cumulative
+// totals held in Kubernetes (ProviderNode status.usage, one entry per SettlementAccount).
+//
+// Trust (fail closed): a report counts only when
+//   - the replica Pod exists, carries the attested Ed25519 key in its `chrysalis.dev/attestation-key`
+//     annotation, its `chrysalis.dev/attested` condition is True and `chrysalis.dev/attestation-expires`
+//     lies in the future (all three set by the attestation service when the replica's evidence passed);
+//   - the report's signature over canonicalJson(report) verifies under that key;
+//   - it moves the replica's cursor forward: same bootId → a higher sequence and no counter lower than
+//     the last folded one; a new bootId → counters restart from zero (delta = the new counters); a bootId
+//     seen before and retired → a replay.
+// Anything else is refused with a stable code, nothing is folded, and the Pod gets a Warning Event.
+//
+// Exactly once: the per-replica cursor (bootId, sequence, last counters) lives in the SAME object as the
+// totals (ProviderNode status.usageCursors beside status.usage) and both are written by one
+// resourceVersion-conditioned update of the status subresource. A crash before the write folds nothing
+// (the attester resends); a crash after it leaves the cursor ahead, so the resent report is a duplicate;
+// two concurrent folds cannot both win (the loser gets 409 and re-folds against the new cursor).
+//
+// Why an update (PUT) and not server-side apply: the ProviderNode controller applies status with the
+// same field manager; an apply that omitted usage would remove it. Fields written by an Update belong to
+// a separate managedFields entry, so the controller's applies leave them alone.
+//
+// Units: unitsOf(counters) = promptTokens + generationTokens: one billable unit per token, the price per
+// unit is the SettlementAccount's. GPU-seconds are metered and reported (capacity accounting, the CLI)
+// but not billed; ProviderNode priceCoefficient is a placement filter today and does not scale units.
+import { signVerify } from '@ton/crypto';
+import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor } from '../api/index.js';
+import type { InferencePool } from '../api/inferencepool.js';
+import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
+import type { KubeClient } from '../kube/apply.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Informer } from '../kube/informer.js';
+import { NO_FENCE, type Fence } from '../kube/leader-election.js';
+import { Pods, resourcePath, type KubeObject } from '../kube/resource.js';
+import { isConflict, type RestClient } from '../kube/rest.js';
+import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../marks.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { InferencePools, ProviderNodes, type Kube } from './resources.js';
+
+/** Pod annotation: the replica's attested Ed25519 public key, 64 hex characters. */
+export const ANNOTATION_ATTESTATION_KEY = 'chrysalis.dev/attestation-key';
+/** Pod annotation: when the replica's attestation lapses (RFC 3339). */
+export const ANNOTATION_ATTESTATION_EXPIRES = 'chrysalis.dev/attestation-expires';
+/** Pod condition set True by the attestation service when the replica's evidence passed. */
+export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
+
+/** How many earlier bootIds a cursor remembers (reports under them are replays). */
+export const RETIRED_BOOT_IDS = 8;
+
+export type UsageRejectionCode =
+  | 'MALFORMED_REPORT'
+  | 'UNKNOWN_REPLICA'
+  | 'NOT_A_REPLICA'
+  | 'UNKNOWN_PROVIDER'
+  | 'NOT_ATTESTED'
+  | 'ATTESTATION_EXPIRED'
+  | 'KEY_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'SEQUENCE_REPLAYED'
+  | 'BOOT_REPLAYED'
+  | 'COUNTER_DECREASED'
+  | 'DUPLICATE_REPORT';
+
+export interface UsageRejection {
+  code: UsageRejectionCode;
+  message: string;
+  /**
+   * True for an exact resend of the last folded report (an attester retrying after a lost answer): it
+   * was already counted, so it is refused without a Warning Event.
+   */
+  benign?: boolean;
+}
+
+export interface Counters {
+  promptTokens: bigint;
+  generationTokens: bigint;
+  gpuSeconds: bigint;
+}
+
+export interface UsageDelta extends Counters {
+  units: bigint;
+}
+
+export const ZERO_DELTA: UsageDelta = Object.freeze({ promptTokens: 0n, generationTokens: 0n, gpuSeconds: 0n, units: 0n });
+
+/** Billable units of a counter set: one unit per prompt or generated token (GPU-seconds are not billed). */
+export function unitsOf(c: Counters): bigint {
+  return c.promptTokens + c.generationTokens;
+}
+
+/** What the attestation service established about a replica Pod: the input of the trust checks. */
+export interface AttestedReplica {
+  /** `<namespace>/<name>` */
+  pod: string;
+  podUid?: string;
+  /** hex Ed25519 key from the Pod's annotation; absent when the Pod carries none */
+  publicKey?: string;
+  /** the Pod's `chrysalis.dev/attested` condition is True */
+  attested: boolean;
+  /** from the Pod's annotation; absent or unparsable means expired */
+  expiresAt?: string;
+  /** `<namespace>/<name>` of the replica's InferencePool and of its SettlementAccount (recorded in the cursor) */
+  pool?: string;
+  account?: string;
+}
+
+export type UsageCursor = ProviderNodeStatusUsageCursor;
+
+export interface UsageFold {
+  /** The cursor after the fold; the input cursor unchanged when rejected. */
+  newState: UsageCursor | undefined;
+  delta: UsageDelta;
+  rejection?: UsageRejection;
+}
+
+const DECIMAL = /^[0-9]{1,30}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX128 = /^[0-9a-f]{128}$/;
+
+function parseCounters(c: UsageCounters | undefined): Counters | undefined {
+  if (!c || typeof c !== 'object') return undefined;
+  const { promptTokens, generationTokens, gpuSeconds } = c;
+  for (const v of [promptTokens, generationTokens, gpuSeconds]) if (typeof v !== 'string' || !DECIMAL.test(v)) return undefined;
+  return { promptTokens: BigInt(promptTokens), generationTokens: BigInt(generationTokens), gpuSeconds: BigInt(gpuSeconds) };
+}
+
+function cursorCounters(c: UsageCursor): Counters {
+  return { promptTokens: BigInt(c.promptTokens ?? '0'), generationTokens: BigInt(c.generationTokens ?? '0'), gpuSeconds: BigInt(c.gpuSeconds ?? '0') };
+}
+
+/** Structural check of a decoded SignedUsageReport; a message naming the bad field, or undefined. */
+export function malformed(signed: SignedUsageReport): string | undefined {
+  if (!signed || typeof signed !== 'object' || !signed.report || typeof signed.report !== 'object') return 'report is missing';
+  const r = signed.report;
+  if (typeof r.namespace !== 'string' || !r.namespace || typeof r.pod !== 'string' || !r.pod) return 'report.namespace and report.pod are required';
+  if (typeof r.bootId !== 'string' || r.bootId.length < 1 || r.bootId.length > 128) return 'report.bootId must be 1..128 characters';
+  if (!Number.isSafeInteger(r.sequence) || r.sequence < 0) return 'report.sequence must be a non-negative integer';
+  if (!parseCounters(r.counters)) return 'report.counters must hold promptTokens, generationTokens and gpuSeconds as decimal strings';
+  if (typeof signed.signature !== 'string' || !HEX128.test(signed.signature.toLowerCase())) return 'signature must be 64 bytes, hex';
+  return undefined;
+}
+
+function reject(state: UsageCursor | undefined, code: UsageRejectionCode, message: string, benign = false): UsageFold {
+  return { newState: state, delta: ZERO_DELTA, rejection: { code, message, ...(benign ? { benign } : {}) } };
+}
+
+/**
+ * The pure fold: checks one signed report against the replica's attestation and its cursor and returns
+ * the new cursor and the delta to add to the totals, or a rejection (cursor unchanged, zero delta).
+ * `state` is the replica's current cursor (undefined before its first folded report).
+ */
+export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageReport, attestedKey: AttestedReplica | undefined, now: Date): UsageFold {
+  const bad = malformed(signed);
+  if (bad) return reject(state, 'MALFORMED_REPORT', bad);
+  const r = signed.report;
+  const podKey = `${r.namespace}/${r.pod}`;
+  if (!attestedKey) return reject(state, 'UNKNOWN_REPLICA', `no replica Pod ${podKey}`);
+  if (attestedKey.pod !== podKey) return reject(state, 'UNKNOWN_REPLICA', `report names ${podKey}, the key belongs to ${attestedKey.pod}`);
+  if (!attestedKey.attested) return reject(state, 'NOT_ATTESTED', `replica ${podKey} is not attested`);
+  if (!attestedKey.publicKey || !HEX64.test(attestedKey.publicKey)) return reject(state, 'NOT_ATTESTED', `replica ${podKey} has no attested key`);
+  const expires = attestedKey.expiresAt ? Date.parse(attestedKey.expiresAt) : Number.NaN;
+  if (!Number.isFinite(expires) || expires <= now.getTime()) {
+    return reject(state, 'ATTESTATION_EXPIRED', `attestation of replica ${podKey} expired${attestedKey.expiresAt ? ` at ${attestedKey.expiresAt}` : ''}`);
+  }
+  let valid = false;
+  try {
+    valid = signVerify(Buffer.from(canonicalJson(r), 'utf8'), Buffer.from(signed.signature, 'hex'), Buffer.from(attestedKey.publicKey, 'hex'));
+  } catch {
+    valid = false;
+  }
+  if (!valid) return reject(state, 'SIGNATURE_INVALID', `signature of the report from ${podKey} does not verify under its attested key`);
+
+  const counters = parseCounters(r.counters)!;
+  // A cursor of an earlier Pod of the same name (other uid) does not apply to this one.
+  const cursor = state && (!state.podUid || !attestedKey.podUid || state.podUid === attestedKey.podUid) ? state : undefined;
+  const base = {
+    pod: podKey,
+    ...(attestedKey.podUid ? { podUid: attestedKey.podUid } : {}),
+    ...(attestedKey.pool ? { pool: attestedKey.pool } : {}),
+    ...(attestedKey.account ? { account: attestedKey.account } : {}),
+    publicKey: attestedKey.publicKey,
+  };
+  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const foldedUnits = BigInt(cursor?.units ?? '0');
+
+  let delta: Counters;
+  let retired = cursor?.retiredBootIds ?? [];
+  if (cursor && cursor.bootId === r.bootId) {
+    const last = cursorCounters(cursor);
+    if (r.sequence <= cursor.sequence) {
+      const same = r.sequence === cursor.sequence && last.promptTokens === counters.promptTokens
+        && last.generationTokens === counters.generationTokens && last.gpuSeconds === counters.gpuSeconds;
+      return same
+        ? reject(state, 'DUPLICATE_REPORT', `report ${r.bootId}#${r.sequence} from ${podKey} was already folded`, true)
+        : reject(state, 'SEQUENCE_REPLAYED', `report ${r.bootId}#${r.sequence} from ${podKey} is not after the last folded #${cursor.sequence}`);
+    }
+    for (const k of ['promptTokens', 'generationTokens', 'gpuSeconds'] as const) {
+      if (counters[k] < last[k]) {
+        return reject(state, 'COUNTER_DECREASED', `${k} of ${podKey} went down from ${last[k]} to ${counters[k]} within boot ${r.bootId}`);
+      }
+    }
+    delta = {
+      promptTokens: counters.promptTokens - last.promptTokens,
+      generationTokens: counters.generationTokens - last.generationTokens,
+      gpuSeconds: counters.gpuSeconds - last.gpuSeconds,
+    };
+  } else {
+    if (cursor && retired.includes(r.bootId)) {
+      return reject(state, 'BOOT_REPLAYED', `report from ${podKey} is under boot ${r.bootId}, which has already ended`);
+    }
+    // A restart (or the replica's first report): counters count from zero under the new bootId.
+    if (cursor) retired = [cursor.bootId, ...retired.filter((b) => b !== cursor.bootId)].slice(0, RETIRED_BOOT_IDS);
+    delta = counters;
+  }
+  const units = unitsOf(delta);
+  const newState: UsageCursor = {
+    ...base,
+    bootId: r.bootId,
+    sequence: r.sequence,
+    promptTokens: counters.promptTokens.toString(),
+    generationTokens: counters.generationTokens.toString(),
+    gpuSeconds: counters.gpuSeconds.toString(),
+    units: (foldedUnits + units).toString(),
+    ...(retired.length ? { retiredBootIds: retired } : {}),
+    at,
+  };
+  return { newState, delta: { ...delta, units } };
+}
+
+/** Adds a delta to the account's cumulative entry of a ProviderNode's usage list (pure). */
+export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, delta: UsageDelta): ProviderNodeStatusUsage[] {
+  const list = [...(usage ?? [])];
+  const i = list.findIndex((u) => u.account === account);
+  const old = i >= 0 ? list[i]! : { account };
+  const add = (v: string | undefined, d: bigint) => (BigInt(v ?? '0') + d).toString();
+  const next: ProviderNodeStatusUsage = {
+    account,
+    promptTokens: add(old.promptTokens, delta.promptTokens),
+    generationTokens: add(old.generationTokens, delta.generationTokens),
+    gpuSeconds: add(old.gpuSeconds, delta.gpuSeconds),
+    units: add(old.units, delta.units),
+  };
+  if (i >= 0) list[i] = next;
+  else list.push(next);
+  return list;
+}
+
+/** Replaces (or appends) the cursor of `cursor.pod` (pure). */
+export function putCursor(cursors: readonly UsageCursor[] | undefined, cursor: UsageCursor): UsageCursor[] {
+  const list = (cursors ?? []).filter((c) => c.pod !== cursor.pod);
+  list.push(cursor);
+  return list;
+}
+
+/** Cumulative units per account over a set of ProviderNodes' usage (pure). */
+export function meteredUnitsOf(node: ProviderNode, account: string): bigint {
+  const u = node.status?.usage?.find((x) => x.account === account);
+  return BigInt(u?.units ?? '0');
+}
+
+// ---------------------------------------------------------------- ingestion service
+
+interface PodLike extends KubeObject {
+  metadata?: KubeObject['metadata'];
+  spec?: { nodeName?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+export interface UsageIngestDeps {
+  /** For reads (Pods, InferencePools, ProviderNodes). */
+  client: KubeClient;
+  /** For the resourceVersion-conditioned status update. */
+  rest: RestClient;
+  /** Checked before every write (default: none; folds are safe without it, the update is conditioned). */
+  fence?: Fence;
+  /** Warning Events on the Pod for refused reports. */
+  events?: EventRecorder;
+  /** A ProviderNode cache to find a Node's ProviderNode without a list per report. */
+  providerNodes?: Informer<Kube<ProviderNode>>;
+  now?: () => Date;
+  logger?: Logger;
+  /** Test hook: called after the fold is computed and before it is written (crash injection). */
+  beforeWrite?: () => void | Promise<void>;
+}
+
+export interface UsageIngestResult {
+  accepted: boolean;
+  reasons: Reason[];
+  delta?: UsageDelta;
+  providerNode?: string;
+  account?: string;
+}
+
+/** Attempts of the conditioned update before giving up (each conflict re-reads and re-folds). */
+const MAX_CONFLICTS = 8;
+
+/**
+ * The `/v1/usage` handler's back end: finds the replica's attestation, folds the report into its
+ * ProviderNode's status with a conditioned update, and events refusals on the Pod.
+ */
+export class UsageIngest {
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly fence: Fence;
+
+  constructor(private readonly deps: UsageIngestDeps) {
+    this.log = (deps.logger ?? silentLogger()).child({ component: 'metering' });
+    this.now = deps.now ?? (() => new Date());
+    this.fence = deps.fence ?? NO_FENCE;
+  }
+
+  async ingest(signed: SignedUsageReport): Promise<UsageIngestResult> {
+    const bad = malformed(signed);
+    if (bad) return this.refused(undefined, { code: 'MALFORMED_REPORT', message: bad });
+    const r = signed.report;
+    const pod = await this.deps.client.get<PodLike>(Pods, r.pod, r.namespace);
+    if (!pod) return this.refused(undefined, { code: 'UNKNOWN_REPLICA', message: `no replica Pod ${r.namespace}/${r.pod}` });
+    const podKey = `${r.namespace}/${r.pod}`;
+    const poolName = pod.metadata?.labels?.[LABEL_POOL];
+    if (!poolName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `Pod ${podKey} has no ${LABEL_POOL} label` });
+    const pool = await this.deps.client.get<Kube<InferencePool>>(InferencePools, poolName, r.namespace);
+    const accountName = pool?.spec?.settlementAccountRef?.name;
+    if (!accountName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `InferencePool ${r.namespace}/${poolName} of Pod ${podKey} is missing or has no settlementAccountRef` });
+    const account = `${r.namespace}/${accountName}`;
+    const identity = attestedReplicaOf(pod, `${r.namespace}/${poolName}`, account);
+    const nodeName = pod.spec?.nodeName;
+    const pnodeName = nodeName ? await this.providerNodeFor(nodeName) : undefined;
+    if (!pnodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node with a ProviderNode` });
+
+    for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+      const node = await this.deps.client.get<Kube<ProviderNode>>(ProviderNodes, pnodeName);
+      if (!node) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
+      const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
+      const fold = foldUsage(cursor, signed, identity, this.now());
+      if (fold.rejection) return this.refused(pod, fold.rejection);
+      const status: ProviderNodeStatus = {
+        ...node.status,
+        usage: addUsage(node.status?.usage, account, fold.delta),
+        usageCursors: putCursor(node.status?.usageCursors, fold.newState!),
+      };
+      await this.deps.beforeWrite?.();
+      try {
+        this.fence.assertLeader();
+        await this.deps.rest.request('PUT', resourcePath(ProviderNodes, undefined, pnodeName, 'status'), {
+          // metadata.resourceVersion makes the update conditional: 409 if anyone wrote in between.
+          body: { ...node, status },
+        });
+      } catch (err) {
+        if (isConflict(err)) continue;
+        throw err;
+      }
+      this.log.debug('usage folded', { pod: podKey, providerNode: pnodeName, account, units: fold.delta.units.toString() });
+      return { accepted: true, reasons: [], delta: fold.delta, providerNode: pnodeName, account };
+    }
+    throw new Error(`usage of ${podKey}: ProviderNode ${pnodeName} kept changing; ${MAX_CONFLICTS} conflicting updates in a row`);
+  }
+
+  private async providerNodeFor(nodeName: string): Promise<string | undefined> {
+    const cached = this.deps.providerNodes?.list().find((n) => n.spec?.nodeName === nodeName);
+    if (cached) return cached.metadata.name;
+    const { items } = await this.deps.client.list<Kube<ProviderNode>>(ProviderNodes);
+    return items.find((n) => n.spec?.nodeName === nodeName)?.metadata.name;
+  }
+
+  private async refused(pod: PodLike | undefined, rejection: UsageRejection): Promise<UsageIngestResult> {
+    this.log.warn('usage report refused', { code: rejection.code, message: rejection.message });
+    if (pod && this.deps.events && !rejection.benign) {
+      await this.deps.events.record({ apiVersion: 'v1', kind: 'Pod', ...pod }, {
+        type: 'Warning', reason: 'UsageRejected', action: 'Meter', message: `${rejection.code}: ${rejection.message}`,
+      });
+    }
+    return { accepted: false, reasons: [{ code: rejection.code, message: rejection.message }] };
+  }
+}
+
+/** Reads the attestation service's marks off a replica Pod. */
+export function attestedReplicaOf(pod: PodLike, pool?: string, account?: string): AttestedReplica {
+  const meta = pod.metadata ?? {};
+  const key = meta.annotations?.[ANNOTATION_ATTESTATION_KEY]?.toLowerCase();
+  return {
+    pod: `${meta.namespace}/${meta.name}`,
+    ...(meta.uid ? { podUid: meta.uid } : {}),
+    ...(key ? { publicKey: key } : {}),
+    attested: pod.status?.conditions?.some((c) => c.type === CONDITION_ATTESTED && c.status === 'True') ?? false,
+    ...(meta.annotations?.[ANNOTATION_ATTESTATION_EXPIRES] ? { expiresAt: meta.annotations[ANNOTATION_ATTESTATION_EXPIRES] } : {}),
+    ...(pool ? { pool } : {}),
+    ...(account ? { account } : {}),
+  };
+}
