@@ -1,0 +1,56 @@
+// The simulated TEE: one locally generated root with an SNP platform and any number of H100 GPUs under it,
+// writing the real byte formats for any nonce. Tests, the demo and the fleet simulator use it; a verifier
+// trusts it only with a policy { trustedRoots: [rootPem], allowSimulated: true } (see policy()).
+import type { VerifierPolicy } from '../policy.js';
+import { createGpuCas, SimulatedGpu, type GpuReportRequest, type SimulatedGpuEvidence } from './h100.js';
+import { SimulatedSnpPlatform, type SimulatedSnpOptions, type SnpReportRequest, type SimulatedSnpEvidence } from './snp.js';
+import { createRoot, type IssuedCertificate, type ValidityWindow } from './test-root.js';
+
+export { SIMULATED_MEASUREMENT } from './snp.js';
+export type { GpuReportRequest, SimulatedGpuEvidence, SnpReportRequest, SimulatedSnpEvidence };
+
+export interface SimulatedTeeOptions extends SimulatedSnpOptions {
+  /** Number of GPUs (default 1). */
+  gpus?: number;
+  /** Certificate validity (default: from one day before `now` for `days` days). */
+  now?: Date;
+  days?: number;
+}
+
+export class SimulatedTee {
+  private constructor(
+    readonly root: IssuedCertificate,
+    readonly snp: SimulatedSnpPlatform,
+    readonly gpus: SimulatedGpu[],
+    readonly validity: ValidityWindow,
+  ) {}
+
+  static create(options: SimulatedTeeOptions = {}): SimulatedTee {
+    const now = options.now ?? new Date();
+    const validity = { notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + (options.days ?? 365) * 86_400_000) };
+    const root = createRoot([['CN', 'Chrysalis Simulated TEE Root'], ['O', 'Chrysalis Simulated TEE']], validity);
+    const snp = SimulatedSnpPlatform.create(root, validity, options);
+    const cas = createGpuCas(root, validity);
+    const gpus: SimulatedGpu[] = [];
+    for (let i = 0; i < (options.gpus ?? 1); i++) gpus.push(SimulatedGpu.create(root, cas, validity));
+    return new SimulatedTee(root, snp, gpus, validity);
+  }
+
+  get rootPem(): string {
+    return this.root.pem;
+  }
+
+  /** A policy that trusts this simulated root (plus any other settings given). */
+  policy(extra: VerifierPolicy = {}): VerifierPolicy {
+    return { ...extra, trustedRoots: [...(extra.trustedRoots ?? []), this.root.pem], allowSimulated: true };
+  }
+
+  snpReport(request: SnpReportRequest = {}): SimulatedSnpEvidence {
+    return this.snp.report(request);
+  }
+
+  /** One report per GPU, all for the same nonce. */
+  gpuReports(request: GpuReportRequest): SimulatedGpuEvidence[] {
+    return this.gpus.map((g) => g.report(request));
+  }
+}

@@ -1,0 +1,42 @@
+// Policy input (an AttestationPolicy resource or its spec, from YAML/JSON) is validated strictly: unknown
+// or mistyped fields are POLICY_INVALID, so a typo never silently widens what is accepted.
+import test from 'ava';
+import { parse as parseYaml } from 'yaml';
+import { parsePolicy, DEFAULT_POLICY } from '../../operator/src/attestation/policy.js';
+import { AttestationError } from '../../operator/src/attestation/reasons.js';
+import { verifySevSnp } from '../../operator/src/attestation/sev-snp/verify.js';
+import { certsOf, codes, readVector, SNP_TIME } from './vectors.js';
+
+test('an AttestationPolicy resource and its bare spec parse to the same policy', (t) => {
+  const spec = { debugAllowed: false, allowedVmpls: [0], minimumTcb: { snp: 8, microcode: 115 }, gpu: { ccModeRequired: true, driverVersions: ['550.90.07'] }, maxEvidenceAgeSeconds: 300 };
+  const resource = parseYaml(`apiVersion: chrysalis.dev/v1alpha1\nkind: AttestationPolicy\nmetadata: {name: strict}\nspec: ${JSON.stringify(spec)}\n`);
+  t.deepEqual(parsePolicy(resource), parsePolicy(spec));
+  t.deepEqual(parsePolicy(spec).minimumTcb, { snp: 8, microcode: 115 });
+});
+
+test('no policy means the default policy', (t) => {
+  t.is(parsePolicy(undefined), DEFAULT_POLICY);
+});
+
+for (const [title, input] of [
+  ['an unknown field', { allowedMeasurement: ['00'] }],
+  ['a misspelt nested field', { gpu: { ccModeRequire: true } }],
+  ['a non-boolean flag', { debugAllowed: 'yes' }],
+  ['a measurement that is not a digest', { allowedMeasurements: ['abc'] }],
+  ['a negative minimum', { minimumTcb: { snp: -1 } }],
+  ['a VMPL above 3', { allowedVmpls: [4] }],
+  ['a root that is not PEM', { trustedRoots: ['hello'] }],
+  ['another kind', { kind: 'InferencePool', spec: {} }],
+] as const) {
+  test(`${title} is POLICY_INVALID`, (t) => {
+    const err = t.throws(() => parsePolicy(input), { instanceOf: AttestationError });
+    t.is(err?.code, 'POLICY_INVALID');
+  });
+}
+
+test('a policy root that is not self-signed makes verification fail closed with POLICY_INVALID', (t) => {
+  const [ask] = certsOf('sev-snp', 'go-sev-guest/ask_ark_milan.pem');
+  const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(ask!).toString('base64')}\n-----END CERTIFICATE-----\n`;
+  const v = verifySevSnp({ report: readVector('sev-snp', 'trustee/test-report.bin'), certificates: certsOf('sev-snp', 'trustee/test-vcek.der') }, { now: SNP_TIME, policy: { trustedRoots: [pem] } });
+  t.deepEqual(codes(v), ['POLICY_INVALID']);
+});
