@@ -12,6 +12,11 @@ import { Nodes, Pods, type KubeObject } from './kube/resource.js';
 import { LABEL_POOL } from './marks.js';
 import { providerNodeController } from './controllers/providernode/reconciler.js';
 import { componentLogger } from './util/log.js';
+import { AttestationService } from './attestation/service/service.js';
+import { verifyWithPolicy } from './attestation/service/bundle-verifier.js';
+import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
+import { NO_FENCE } from './kube/leader-election.js';
+import { UsageIngest } from './settlement/metering.js';
 
 export interface OperatorFlags {
   kubeconfig?: string;
@@ -19,6 +24,10 @@ export interface OperatorFlags {
   leaderElect: boolean;
   leaseNamespace: string;
   metricsPort: number;
+  /** HTTPS port of the attestation service; 0 = disabled. */
+  attestationPort: number;
+  tlsCert?: string;
+  tlsKey?: string;
   qps: number;
   burst: number;
 }
@@ -42,6 +51,21 @@ export function buildOperator(flags: OperatorFlags): Manager {
   return manager;
 }
 
+/** The attestation service of this operator process, sharing the manager's client and fence. */
+export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config'>) {
+  const config = loadOperatorConfig(flags.config);
+  const fence = manager.elector ?? NO_FENCE;
+  const ingest = new UsageIngest({ client: manager.client, rest: manager.rest, fence, events: manager.events });
+  const service = new AttestationService({
+    rest: manager.rest, fence, config, verify: verifyWithPolicy,
+    usage: { ingest: (report) => ingest.ingest(report) },
+    logger: componentLogger('attestation-service'),
+  });
+  const tls = flags.tlsCert && flags.tlsKey ? tlsFromFiles(flags.tlsCert, flags.tlsKey) : await selfSignedTls();
+  const server = await startHttpsServer(service, tls, flags.attestationPort);
+  return { service, server, tls };
+}
+
 export function operatorProgram(): Command {
   return new Command('chrysalis-operator')
     .description('The Chrysalis operator: attests GPU nodes, places replicas, settles usage on TON')
@@ -51,6 +75,9 @@ export function operatorProgram(): Command {
     .option('--leader-elect', 'run leader election (required with more than one replica)', false)
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'chrysalis-system')
     .option('--metrics-port <port>', 'port of /metrics /healthz /readyz', (v) => Number.parseInt(v, 10), 8080)
+    .option('--attestation-port <port>', 'HTTPS port of the attestation service (0 disables it)', (v) => Number.parseInt(v, 10), 8443)
+    .option('--tls-cert <file>', 'attestation service certificate (PEM); default: self-signed for development')
+    .option('--tls-key <file>', 'attestation service private key (PEM)')
     .option('--qps <n>', 'client requests per second to the apiserver', (v) => Number.parseFloat(v), 50)
     .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100);
 }
@@ -64,6 +91,7 @@ if (isMain) {
   try {
     const manager = buildOperator(flags);
     manager.handleSignals();
+    if (flags.attestationPort > 0) await startAttestationService(manager, flags);
     const exit = await manager.run();
     log.info('operator stopped', { exit });
     process.exit(exit === 'lost-leadership' ? 1 : 0);

@@ -1,0 +1,38 @@
+// The service's verifier: the project's pure evidence-bundle verifier with the subject's AttestationPolicy.
+// A policy that does not parse is a rejection, not a fallback to defaults.
+import { verifyEvidenceBundle } from '../bundle.js';
+import { parsePolicy } from '../policy.js';
+import type { SnpClaims } from '../sev-snp/verify.js';
+import type { TdxClaims } from '../tdx/verify.js';
+import type { AttestationClaims, EvidenceVerifier, VerifyOutcome } from './service.js';
+
+export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now }): VerifyOutcome => {
+  let parsed;
+  try {
+    parsed = parsePolicy(policy ?? undefined);
+  } catch (err) {
+    return { verified: false, reasons: [{ code: 'POLICY_INVALID', message: err instanceof Error ? err.message : String(err) }], claims: { simulated: false, gpus: [] } };
+  }
+  const result = verifyEvidenceBundle(
+    { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now },
+  );
+  const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
+  const claims: AttestationClaims = {
+    simulated: result.claims.simulated,
+    ...(cpu?.measurement ? { measurement: cpu.measurement } : {}),
+    ...(cpu?.imageHash ? { imageHash: cpu.imageHash } : {}),
+    ...(cpu?.chipId ? { chipId: cpu.chipId } : {}),
+    ...(cpu?.tcbStatus ? { tcbStatus: cpu.tcbStatus } : {}),
+    ...(cpu?.tcb && typeof cpu.tcb === 'object' ? { tcb: { bootloader: cpu.tcb.bootloader, tee: cpu.tcb.tee, snp: cpu.tcb.snp, microcode: cpu.tcb.microcode } } : {}),
+    gpus: result.claims.gpus.map((g, index) => ({
+      index: request.gpus[index]?.index ?? index,
+      model: 'H100',
+      ...(g.driverVersion ? { driverVersion: g.driverVersion } : {}),
+      ...(g.vbiosVersion ? { vbiosVersion: g.vbiosVersion } : {}),
+      ...(g.deviceId ? { deviceId: g.deviceId } : {}),
+      ...(g.ccMode && g.ccMode !== 'unknown' ? { ccMode: g.ccMode } : {}),
+    })),
+  };
+  return { verified: result.verified, reasons: result.reasons, claims };
+};
