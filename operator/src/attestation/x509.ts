@@ -108,8 +108,11 @@ function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate 
   const [notBefore, notAfter] = validity;
   if (!notBefore || !notAfter) throw new AttestationError('MALFORMED_EVIDENCE', 'certificate validity is incomplete');
   let x509: X509Certificate;
+  let publicKey: KeyObject;
   try {
     x509 = new X509Certificate(der);
+    // OpenSSL parses lazily: an unsupported or corrupt key only fails when the key is read.
+    publicKey = x509.publicKey;
   } catch (err) {
     throw new AttestationError('MALFORMED_EVIDENCE', `certificate cannot be parsed: ${(err as Error).message}`);
   }
@@ -117,7 +120,7 @@ function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate 
     der,
     fingerprint,
     x509,
-    publicKey: x509.publicKey,
+    publicKey,
     subjectDer: subject.raw,
     issuerDer: issuer.raw,
     subject: nameText(subject),
