@@ -72,7 +72,12 @@ export interface ServiceResponse {
   body: unknown;
 }
 
-class Conflict extends Error {}
+/** A request the service cannot honour now: 409 = the client's mistake (stale nonce), 503 = retry later. */
+class Conflict extends Error {
+  constructor(message: string, readonly status: 409 | 503 = 409) {
+    super(message);
+  }
+}
 
 export class AttestationService {
   private readonly now: () => Date;
@@ -111,7 +116,7 @@ export class AttestationService {
     } catch (err) {
       if (err instanceof AuthError) return { status: err.status, body: { error: err.message } };
       if (err instanceof BadRequest) return { status: 400, body: { error: err.message } };
-      if (err instanceof Conflict) return { status: 409, body: { error: err.message } };
+      if (err instanceof Conflict) return { status: err.status, body: { error: err.message } };
       if (err instanceof NotLeaderError) return { status: 503, body: { error: 'this operator replica is not the leader; retry' } };
       this.log.error('attestation request failed', { path, error: err instanceof Error ? err.message : String(err) });
       return { status: 503, body: { error: 'the operator could not complete the request; retry' } };
@@ -124,7 +129,7 @@ export class AttestationService {
       const pn = await this.providerNodeFor(subject.nodeName);
       const challenge = pn.status?.attestation?.challenge;
       if (!challenge?.nonce || !challenge.expiresAt || Date.parse(challenge.expiresAt) <= now.getTime()) {
-        throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`);
+        throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
       }
       return { nonce: challenge.nonce, expiresAt: challenge.expiresAt };
     }
@@ -217,7 +222,7 @@ export class AttestationService {
     if (byName?.spec.nodeName === nodeName) return byName;
     const list = await this.deps.rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes));
     const pn = list.items.find((p) => p.spec.nodeName === nodeName);
-    if (!pn) throw new Conflict(`no ProviderNode declares node ${nodeName}; create one (kubectl apply -f a ProviderNode with spec.nodeName: ${nodeName})`);
+    if (!pn) throw new Conflict(`no ProviderNode declares node ${nodeName}; create one (kubectl apply -f a ProviderNode with spec.nodeName: ${nodeName})`, 503);
     return pn;
   }
 
@@ -239,16 +244,16 @@ export class AttestationService {
     try {
       await this.deps.rest.request('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === 409) throw new Conflict('the object changed while this request was checked; fetch a new challenge and retry');
+      if (err instanceof KubeApiError && err.code === 409) throw new Conflict('the object changed while this request was checked; fetch a new challenge and retry', 503);
       throw err;
     }
   }
 }
 
 function checkNonce(got: string, expected: string | undefined, expiresAt: string | undefined, now: Date): void {
-  if (!expected || !expiresAt) throw new Conflict('no challenge is pending for this subject; fetch one first');
+  if (!expected || !expiresAt) throw new Conflict('no challenge is pending for this subject; fetch one first', 503);
   if (got !== expected) throw new Conflict('NONCE_MISMATCH: the evidence answers a challenge that is not the pending one (replayed or stale); fetch a new challenge');
-  if (Date.parse(expiresAt) <= now.getTime()) throw new Conflict('the challenge expired before the evidence arrived; fetch a new challenge');
+  if (Date.parse(expiresAt) <= now.getTime()) throw new Conflict('the challenge expired before the evidence arrived; fetch a new challenge', 503);
 }
 
 function parseChallengeAnnotation(value: string | undefined): ChallengeResponse | undefined {
