@@ -113,7 +113,9 @@ build_kwok() {
   # kwok >= 0.8 has no built-in stages: keep the ones its module ships beside the binary.
   local src; src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@${KWOK_VERSION}/kustomize/stage"
   mkdir -p "$WORK/kwok-stages"
-  cp "$src"/node/fast/*.yaml "$src"/pod/fast/*.yaml "$WORK/kwok-stages/" 2>/dev/null || cp -r "$src" "$WORK/kwok-stages/"
+  cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+     "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" \
+     "$WORK/kwok-stages/"
 }
 
 build_helm() {
