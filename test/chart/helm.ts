@@ -46,9 +46,10 @@ export interface K8sObject {
   [key: string]: unknown;
 }
 
+/** Parses YAML as Kubernetes does (YAML 1.1 scalars: a bare `on` is a boolean). */
 export function parseManifests(text: string): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parseAllDocuments(text, { version: '1.1' })) {
     if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
     const value = doc.toJS() as K8sObject | null;
     if (value) out.push(value);

@@ -88,7 +88,7 @@ function filesUnder(dir: string): string[] {
 }
 
 const ignored = dockerignore(readFileSync(join(repoRoot, '.dockerignore'), 'utf8'));
-const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, { image: { registry: string; repository: string } }>;
+const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, { image: { registry: string; repository: string; tag?: string } }>;
 const images = ['operator', 'attester'] as const;
 
 test('.dockerignore keeps node_modules, build output, git metadata and tests out of the build context', (t) => {
@@ -171,7 +171,7 @@ for (const image of images) {
     const header = /^# Image: (\S+)/m.exec(text);
     t.truthy(header, 'the Dockerfile names its image');
     const v = values[image]!.image;
-    t.is(`${v.registry}/${v.repository}`, header![1]);
+    t.is(`${v.registry}/${v.repository}`, header?.[1] ?? '');
     t.regex(text, new RegExp(`org\\.opencontainers\\.image\\.title="${v.repository.split('/').pop()}"`));
   });
 }

@@ -20,9 +20,10 @@ const rejected: [string, string[], RegExp][] = [
   ['an unknown nested key', ['operator.leaderElection.enable=true'], /additional properties 'enable' not allowed/],
   ['an unknown attester key', ['attester.hardwareAccess=false'], /additional properties 'hardwareAccess' not allowed/],
   ['a TLS mode that does not exist', ['attestation.tls.mode=selfsigned'], /mode/],
+  ['a config key the operator does not know', ['operator.config.challengeTTL=5'], /challengeTTL/],
   ['zero operator replicas', ['operator.replicaCount=0'], /replicaCount/],
   ['a malformed image digest', ['operator.image.digest=sha256:abc'], /digest/],
-  ['a TEE type the operator does not know', ['operator.config.runtimeClasses.sgx=kata'], /sgx|runtimeClasses/],
+  ['a TEE type the operator does not know', ['operator.config.runtimeClassByTee.sgx=kata'], /sgx|runtimeClassByTee/],
 ];
 for (const [what, set, message] of rejected) {
   test(`the values schema rejects ${what}, with a message naming it`, async (t) => {

@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { parseOperatorConfig } from '../../operator/src/config.js';
 import { chartDir, ciValuesFiles, find, one, render, scenarioName, type K8sObject } from './helm.js';
 
 interface Container {
@@ -89,6 +90,8 @@ for (const file of [undefined, ...ciValuesFiles]) {
     t.true(c.args?.some((a) => /^--attestation-port=\d+$/.test(a)));
     t.true(c.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'));
     t.truthy(podMeta(deploy).annotations?.['checksum/config'], 'config changes roll the pods');
+    const cm = one(objects, 'ConfigMap', (o) => o.metadata.name === deploy.metadata.name);
+    t.notThrows(() => parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config'), 'the operator accepts the rendered config');
   });
 
   test(`no RBAC rule rendered from ${name} uses a wildcard, and only the settlement Role touches Secrets`, async (t) => {
@@ -140,7 +143,7 @@ test('the defaults run 2 leader-elected operator replicas with a PodDisruptionBu
   const deploy = operatorOf(objects);
   t.is((deploy.spec as { replicas: number }).replicas, 2);
   const args = podSpec(deploy).containers[0]!.args ?? [];
-  t.true(args.includes('--leader-elect=true'));
+  t.true(args.includes('--leader-elect'));
   t.true(args.includes('--lease-namespace=chrysalis-system'));
   const pdb = one(objects, 'PodDisruptionBudget');
   t.is((pdb.spec as { minAvailable: number }).minAvailable, 1);
@@ -230,12 +233,20 @@ test('the generated TLS certificate is signed by the bundled CA and names the at
   t.true(args.includes('--service=https://chry-chrysalis-attestation.chrysalis-system.svc:8443'));
 });
 
-test('the operator configuration carries the runtime classes, GPU resource, scheduler and default policy', async (t) => {
+test('the operator configuration carries the runtime classes, GPU resource, scheduler, policy, attester image and service URL', async (t) => {
   const cm = one(await render(), 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'));
-  const config = parse((cm.data as Record<string, string>)['config.yaml']!) as Record<string, unknown>;
-  t.deepEqual(config.runtimeClasses, { 'sev-snp': 'kata-qemu-snp', tdx: 'kata-qemu-tdx' });
+  const config = parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config');
+  t.deepEqual(config.runtimeClassByTee, { 'sev-snp': 'kata-qemu-snp', tdx: 'kata-qemu-tdx' });
   t.is(config.gpuResourceName, 'nvidia.com/gpu');
   t.is(config.schedulerName, 'chrysalis');
-  t.is(config.defaultPolicy, 'default');
-  t.is(config.attestationServiceURL, 'https://chry-chrysalis-attestation.chrysalis-system.svc:8443');
+  t.is(config.defaultPolicyName, 'default');
+  t.is(config.attesterImage, 'ghcr.io/chrysalis-dev/chrysalis-attester:0.1.0');
+  t.is(config.attestationServiceUrl, 'https://chry-chrysalis-attestation.chrysalis-system.svc:8443');
+});
+
+test('with leader election off the operator gets neither --leader-elect nor a lease Role', async (t) => {
+  const objects = await render({ set: ['operator.leaderElection.enabled=false'] });
+  const args = podSpec(operatorOf(objects)).containers[0]!.args ?? [];
+  t.false(args.some((a) => a.startsWith('--leader-elect') || a.startsWith('--lease-namespace')));
+  t.is(find(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election')).length, 0);
 });
