@@ -1,0 +1,107 @@
+// The fence's timing rules, on an in-memory Lease and an adjustable clock. The same properties are
+// checked against the real apiserver with real processes in leader-election.test.ts.
+import test from 'ava';
+import { LeaderElector, NotLeaderError } from '../../operator/src/kube/leader-election.js';
+import { FakeLeaseApi } from './fake-lease-api.js';
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const timing = { leaseDurationMs: 600, renewDeadlineMs: 400, retryPeriodMs: 50 };
+
+const running: LeaderElector[] = [];
+function elector(api: FakeLeaseApi, identity: string, clock: { skew: number }, link = { down: false }) {
+  const e = new LeaderElector({ client: api.asClient(link), namespace: 'ns', name: 'lease', identity, ...timing, now: () => performance.now() + clock.skew });
+  running.push(e);
+  return e;
+}
+test.afterEach.always(async () => {
+  for (const e of running.splice(0)) await e.stop();
+});
+
+async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await delay(10);
+  }
+}
+
+test.serial('a renew deadline that is not shorter than the lease duration is refused', (t) => {
+  const api = new FakeLeaseApi();
+  t.throws(() => new LeaderElector({ client: api.asClient(), namespace: 'n', name: 'l', leaseDurationMs: 1000, renewDeadlineMs: 1000 }));
+});
+
+test.serial('a process that never acquired the lease cannot write', async (t) => {
+  const api = new FakeLeaseApi();
+  const e = elector(api, 'a', { skew: 0 });
+  let ran = false;
+  await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
+  t.false(ran);
+});
+
+test.serial('a leader whose clock jumps past the renew deadline (a pause) is fenced before its next write', async (t) => {
+  const api = new FakeLeaseApi();
+  const clock = { skew: 0 };
+  const e = elector(api, 'a', clock);
+  let stopped = '';
+  void e.run({ onStartedLeading() {}, onStoppedLeading(reason) { stopped = reason; } });
+  await until(() => e.isLeader());
+  t.notThrows(() => e.assertLeader());
+  clock.skew += timing.renewDeadlineMs; // as if SIGSTOPped for the renew deadline
+  let ran = false;
+  await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
+  t.false(ran, 'the write function never ran');
+  await until(() => stopped !== '');
+  t.is(stopped, 'lost');
+  clock.skew = 0; // even if time looked fine again, losing is final
+  t.false(e.isLeader());
+});
+
+test.serial('a leader that cannot reach the apiserver stops being leader at the renew deadline, before the lease expires for others', async (t) => {
+  const api = new FakeLeaseApi();
+  const e = elector(api, 'a', { skew: 0 });
+  void e.run({ onStartedLeading() {}, onStoppedLeading() {} });
+  await until(() => e.isLeader());
+  api.failAll = true;
+  const cut = performance.now();
+  await until(() => !e.isLeader());
+  const fencedAfter = performance.now() - cut;
+  t.true(fencedAfter <= timing.renewDeadlineMs + 30, `fenced after ${fencedAfter} ms`);
+  t.true(fencedAfter < timing.leaseDurationMs);
+});
+
+test.serial('a candidate takes a held lease only after seeing it unchanged for the lease duration', async (t) => {
+  const api = new FakeLeaseApi();
+  const aLink = { down: false };
+  const a = elector(api, 'a', { skew: 0 }, aLink);
+  void a.run({ onStartedLeading() {}, onStoppedLeading() {} });
+  await until(() => a.isLeader());
+  const b = elector(api, 'b', { skew: 0 });
+  void b.run({ onStartedLeading() {}, onStoppedLeading() {} });
+  await delay(timing.leaseDurationMs * 2);
+  t.false(b.isLeader(), 'a renews, so b never takes over');
+  aLink.down = true; // a is cut off from the apiserver; b is not
+  const silentAt = performance.now();
+  await until(() => b.isLeader(), 3000);
+  const took = performance.now() - silentAt;
+  t.true(took >= timing.leaseDurationMs - timing.retryPeriodMs, `took over after ${took} ms`);
+  t.is(api.lease?.spec.holderIdentity, 'b');
+  t.is(api.lease?.spec.leaseTransitions, 1);
+  t.false(a.isLeader(), 'a fenced itself long before b took over');
+});
+
+test.serial('stop releases the lease so a successor acquires at its next retry', async (t) => {
+  const api = new FakeLeaseApi();
+  const a = elector(api, 'a', { skew: 0 });
+  void a.run({ onStartedLeading() {}, onStoppedLeading() {} });
+  await until(() => a.isLeader());
+  const b = elector(api, 'b', { skew: 0 });
+  void b.run({ onStartedLeading() {}, onStoppedLeading() {} });
+  await delay(100);
+  const released = performance.now();
+  await a.stop();
+  t.false(a.isLeader());
+  t.is(api.lease?.spec.holderIdentity, undefined);
+  await until(() => b.isLeader());
+  t.true(performance.now() - released < timing.leaseDurationMs, 'faster than waiting out the lease');
+  await b.stop();
+});
