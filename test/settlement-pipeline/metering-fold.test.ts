@@ -60,7 +60,7 @@ for (const [title, steps, code] of refusals) {
   test(title, (t) => {
     const fs = run(steps);
     const last = fs.at(-1)!;
-    t.is(last.rejection?.code, code);
+    t.is(last.rejection?.code as string | undefined, code);
     t.is(last.delta.units, 0n);
     t.deepEqual(last.newState, fs.at(-2)!.newState, 'the cursor does not move');
   });
@@ -96,7 +96,7 @@ const identities: Array<[string, AttestedReplica | undefined, string]> = [
 for (const [title, who, code] of identities) {
   test(title, (t) => {
     const f = foldUsage(undefined, signReport(key, report({ sequence: 1, prompt: 1, gen: 1 })), who, now);
-    t.is(f.rejection?.code, code);
+    t.is(f.rejection?.code as string | undefined, code);
     t.is(f.delta.units, 0n);
   });
 }
