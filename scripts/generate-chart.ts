@@ -33,7 +33,7 @@ function indent(text: string, spaces: number): string {
 
 /** One CRD file → its chart template. Throws on anything that is not exactly one CRD. */
 export function crdTemplate(sourceName: string, sourceText: string): string {
-  const docs = parseAllDocuments(sourceText).filter((d) => d.contents !== null);
+  const docs = parseAllDocuments(sourceText, { version: '1.1' }).filter((d) => d.contents !== null);
   if (docs.length !== 1) throw new Error(`crds/${sourceName}: expected exactly one YAML document, found ${docs.length}`);
   const doc = docs[0]!;
   if (doc.errors.length > 0) throw new Error(`crds/${sourceName}: ${doc.errors[0]!.message}`);
@@ -45,7 +45,9 @@ export function crdTemplate(sourceName: string, sourceText: string): string {
   // The chart's own labels come from the chrysalis.labels helper; a source label with the same key would
   // be a duplicate mapping key.
   const ownLabels = labels ? Object.fromEntries(Object.entries(labels).filter(([k]) => !CHART_LABEL_KEYS.has(k))) : undefined;
-  const opts = { lineWidth: 0, minContentWidth: 0 } as const;
+  // YAML 1.1 output: Helm and Kubernetes parse with go-yaml, where a bare on/off/yes/no is a boolean, so
+  // such strings must stay quoted.
+  const opts = { lineWidth: 0, minContentWidth: 0, version: '1.1' } as const;
   const hasAnnotations = annotations !== undefined && Object.keys(annotations).length > 0;
   const lines = [
     `{{- /* ${GENERATED_HEADER} Source: crds/${sourceName} */ -}}`,
