@@ -166,6 +166,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
   const program = new Command();
   program
     .name('chrysalis-attester')
+    .version('0.1.0')
     .description('Answers the Chrysalis attestation service with TEE (SEV-SNP/TDX via configfs TSM) and NVIDIA GPU evidence')
     .addOption(new Option('--mode <mode>', 'what is attested: the GPU host, or one replica pod').choices(['node', 'replica']).default('node'))
     .option('--service <url>', 'attestation service base URL (https)', process.env.CHRYSALIS_ATTESTATION_URL)

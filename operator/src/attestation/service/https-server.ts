@@ -1,5 +1,7 @@
 // The attestation service over HTTPS: body size limit, JSON parsing, and the TLS certificate — from files
 // (the chart mounts a Secret) or, for development, a self-signed one made in memory at start.
+// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata polyfill first.
+import 'reflect-metadata';
 import { createServer, type Server } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
