@@ -3,7 +3,7 @@
 // `run`), so the fleet simulator can run hundreds of them in one process; the CLI in main.ts wires one
 // to the real TEE, NVML and HTTPS.
 import type { Logger } from 'winston';
-import type { EvidenceRequest, Reason, Subject } from '../../operator/src/attestation/service/protocol.js';
+import type { ChallengeResponse, EvidenceRequest, Reason, Subject } from '../../operator/src/attestation/service/protocol.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { DEFAULT_RETRY, realSleep, withRetry, type RetryPolicy, type Sleep } from './backoff.js';
 import type { CpuEvidenceSource } from './cpu/source.js';
@@ -25,6 +25,12 @@ export interface AttesterOptions {
   reattestIntervalMs?: number;
   /** Wait after a rejection before trying again (default 60 s): the host may be fixed meanwhile. */
   rejectedRetryMs?: number;
+  /**
+   * While attested, ask the service this often whether the operator has issued a new challenge (it does
+   * when it wants re-attestation early, e.g. after a policy change), and answer it at once. Off by
+   * default; the CLI turns it on for nodes, whose challenge endpoint only reads ProviderNode status.
+   */
+  challengePollMs?: number;
   now?: () => number;
   random?: () => number;
   sleep?: Sleep;
@@ -59,6 +65,7 @@ export class Attester {
   readonly #retry: RetryPolicy;
   readonly #reattestIntervalMs: number;
   readonly #rejectedRetryMs: number;
+  readonly #challengePollMs: number | undefined;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #sleep: Sleep;
@@ -77,6 +84,7 @@ export class Attester {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#reattestIntervalMs = options.reattestIntervalMs ?? 3_600_000;
     this.#rejectedRetryMs = options.rejectedRetryMs ?? 60_000;
+    this.#challengePollMs = options.challengePollMs;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? realSleep;
@@ -112,11 +120,12 @@ export class Attester {
    * busy, TSM raced) with jittered exponential backoff, each retry with a fresh challenge. A rejection is
    * an outcome, not an error; an unusable setup throws AttesterError.
    */
-  async attestOnce(signal?: AbortSignal, retry: Partial<RetryPolicy> = {}): Promise<AttestationOutcome> {
+  async attestOnce(signal?: AbortSignal, retry: Partial<RetryPolicy> = {}, firstChallenge?: ChallengeResponse): Promise<AttestationOutcome> {
     const policy = { ...this.#retry, ...retry };
     const outcome = await withRetry(
-      async () => {
-        const challenge = await this.#transport.challenge({ subject: this.subject }, signal);
+      async (n) => {
+        // A challenge found by polling answers the first try; every retry fetches a fresh one.
+        const challenge = n === 1 && firstChallenge ? firstChallenge : await this.#transport.challenge({ subject: this.subject }, signal);
         const request = await this.buildEvidence(challenge.nonce);
         const verdict = await this.#transport.evidence(request, signal);
         const expiresAt = verdict.verified && verdict.expiresAt ? new Date(verdict.expiresAt) : undefined;
@@ -151,12 +160,16 @@ export class Attester {
    * for a setup that cannot work (non-transient AttesterError) — the process should exit and say why.
    */
   async run(signal: AbortSignal, onOutcome?: (outcome: AttestationOutcome) => void): Promise<void> {
+    let polled: ChallengeResponse | undefined;
     while (!signal.aborted) {
       this.#wakeRequested = false;
       let waitMs: number;
+      let verifiedNonce: string | undefined;
       try {
-        const outcome = await this.attestOnce(signal, { maxAttempts: Infinity });
+        const outcome = await this.attestOnce(signal, { maxAttempts: Infinity }, polled);
+        polled = undefined;
         onOutcome?.(outcome);
+        if (outcome.verified) verifiedNonce = outcome.nonce;
         waitMs = !outcome.verified
           ? this.#rejectedRetryMs
           : outcome.expiresAt
@@ -173,7 +186,32 @@ export class Attester {
         }
       }
       if (this.#wakeRequested) continue;
-      await this.#waitOrWake(waitMs, signal);
+      if (verifiedNonce !== undefined && this.#challengePollMs) polled = await this.#pollForChallenge(waitMs, verifiedNonce, signal);
+      else await this.#waitOrWake(waitMs, signal);
+    }
+  }
+
+  /**
+   * Waits up to `totalMs`, asking every challengePollMs whether the service has a challenge other than
+   * the one just answered. Returns it if so; undefined when the wait ended (renewal due, woken, aborted).
+   */
+  async #pollForChallenge(totalMs: number, answered: string, signal: AbortSignal): Promise<ChallengeResponse | undefined> {
+    const until = this.#now() + totalMs;
+    for (;;) {
+      const left = until - this.#now();
+      if (left <= 0 || signal.aborted || this.#wakeRequested) return undefined;
+      await this.#waitOrWake(Math.min(this.#challengePollMs!, left), signal);
+      if (signal.aborted || this.#wakeRequested || this.#now() >= until) return undefined;
+      try {
+        const challenge = await this.#transport.challenge({ subject: this.subject }, signal);
+        if (challenge.nonce !== answered) {
+          this.#log.info('the operator issued a new challenge; re-attesting');
+          return challenge;
+        }
+      } catch (err) {
+        // "No challenge pending" (503) is the usual answer while attested; only other failures are worth a line.
+        if (!(err instanceof AttesterError && err.transient)) this.#log.warn('challenge poll failed', { error: err instanceof Error ? err.message : String(err) });
+      }
     }
   }
 

@@ -39,6 +39,7 @@ interface Flags {
   probe?: boolean;
   nonce?: string;
   reattestInterval: number;
+  challengePoll?: number;
   metricsUrl?: string;
   usageInterval: number;
   gpus: number;
@@ -120,7 +121,18 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
   await gpu.preflight?.();
   await cpu.preflight?.();
   const transport = await transportFrom(flags);
-  const attester = new Attester({ subject, cpu, gpu, transport, logger: log, reattestIntervalMs: flags.reattestInterval * 1000 });
+  // Nodes poll for an early challenge (a read of ProviderNode status); replicas would write a Pod
+  // annotation per poll, so they re-attest on renewal, on a refused usage report or on SIGHUP instead.
+  const pollSeconds = flags.challengePoll ?? (subject.kind === 'node' ? 30 : 0);
+  const attester = new Attester({
+    subject,
+    cpu,
+    gpu,
+    transport,
+    logger: log,
+    reattestIntervalMs: flags.reattestInterval * 1000,
+    ...(pollSeconds > 0 ? { challengePollMs: pollSeconds * 1000 } : {}),
+  });
 
   if (flags.once) {
     const outcome = await attester.attestOnce();
@@ -187,6 +199,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--nonce <hex>', 'with --print: the 32-byte challenge nonce to answer')
     .option('--probe', 'print the GPUs\' confidential-computing state from NVML and exit')
     .option('--reattest-interval <seconds>', 'renew at least this often', wholeNumber('--reattest-interval', 1), 3600)
+    .option('--challenge-poll <seconds>', 'while attested, look for an early re-attestation challenge this often (0 = off; default 30 for nodes, 0 for replicas)', wholeNumber('--challenge-poll', 0))
     .option('--metrics-url <url>', "replica mode: the inference server's Prometheus endpoint; enables usage reports")
     .option('--usage-interval <seconds>', 'seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)

@@ -149,6 +149,9 @@ export class HttpsTransport implements Transport {
     if (status === 429 || status >= 500) {
       throw new AttesterError('SERVICE_UNAVAILABLE', `POST ${url.href} answered ${status}: ${b(text)}`, { transient: true });
     }
+    // 409: the challenge we answered is no longer the pending one (the operator re-issued it): a fresh
+    // challenge fixes that, so it is retried like a busy service.
+    if (status === 409) throw new AttesterError('SERVICE_ERROR', `POST ${url.href} answered 409: ${b(text)}`, { transient: true });
     if (verdictOn4xx && status >= 400 && parsed && typeof parsed === 'object' && isReasonList((parsed as { reasons?: unknown }).reasons)) {
       const p = parsed as { verified?: unknown; accepted?: unknown };
       // Only a refusal is believed from an error status: a 4xx saying "verified" would be contradictory.

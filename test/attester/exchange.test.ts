@@ -168,3 +168,52 @@ test('the run loop re-challenges before expiresAt and at once when re-attestatio
   t.is(nonces, 3, 'initial, renewal, requested');
   t.true(waits[0]! <= 10_000, `renewal wait ${waits[0]} ms is before the 40 s expiry minus the 30 s margin`);
 });
+
+test('while attested, a node polls for a new challenge and answers it as soon as the operator issues one', async (t) => {
+  // The service has no pending challenge (503) until the test "issues" a second one.
+  let pending: string | undefined = randomBytes(32).toString('hex');
+  const answered: string[] = [];
+  const svc = await startTestService((path, body) => {
+    if (path === '/v1/challenge') return pending ? challengeAnswer(pending) : { status: 503, body: { error: 'no challenge pending' } };
+    answered.push((body as EvidenceRequest).nonce);
+    pending = undefined;
+    return { status: 200, body: { verified: true, reasons: [], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
+  });
+  t.teardown(() => svc.close());
+  const stop = new AbortController();
+  let polls = 0;
+  const second = randomBytes(32).toString('hex');
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    challengePollMs: 1000,
+    sleep: async (ms) => {
+      t.true(ms <= 1000, 'polls at the poll interval, not the renewal time');
+      polls++;
+      if (polls === 3) pending = second; // the operator asks for re-attestation
+      if (answered.length === 2) stop.abort();
+    },
+  });
+  await attester.run(stop.signal);
+  t.deepEqual(answered.slice(1), [second]);
+});
+
+test('a 409 (the challenge was re-issued meanwhile) is retried with a fresh challenge', async (t) => {
+  const svc = await startTestService((path, _body, n) => {
+    if (path === '/v1/challenge') return challengeAnswer();
+    if (n === 1) return { status: 409, body: { error: 'NONCE_MISMATCH: the evidence answers a challenge that is not the pending one' } };
+    return { status: 200, body: { verified: true, reasons: [] } };
+  });
+  t.teardown(() => svc.close());
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    sleep: async () => undefined,
+  });
+  t.true((await attester.attestOnce()).verified);
+  t.is(svc.requests.filter((r) => r.path === '/v1/challenge').length, 2);
+});

@@ -1,0 +1,16 @@
+// The attester's programmatic API: what the CLI (cli.ts) and the fleet simulator build on. The fleet
+// simulator runs many Attesters in one process, each with its own identity, sharing one SimulatedTee and
+// one Transport if it likes; nothing here reads the environment or installs signal handlers.
+export { Attester, renewalDelayMs, type AttesterOptions, type AttestationOutcome } from './attester.js';
+export { AttesterIdentity, parseNonce, reportDataFor } from './identity.js';
+export { AttesterError, ATTESTER_ERROR_CODES, exitCodeFor, type AttesterErrorCode } from './errors.js';
+export { backoffDelay, withRetry, DEFAULT_RETRY, type RetryPolicy, type Sleep } from './backoff.js';
+export { HttpsTransport, tokenFromFile, DEFAULT_TOKEN_FILE, type Transport, type HttpsTransportOptions } from './transport.js';
+export { TsmCpuSource, cpuEvidenceFromTsm, type CpuEvidenceSource } from './cpu/source.js';
+export { tsmReport, requireTsm, nodeTsmIo, DEFAULT_TSM_ROOT, type TsmIo, type TsmOptions, type TsmReport, type TsmProvider } from './cpu/tsm.js';
+export { parseCertTable, buildCertTable, SNP_CERT_GUIDS, type SnpCertKind, type SnpCertTable } from './cpu/cert-table.js';
+export { NvmlGpuSource, NoGpuSource, chainAsPem, type GpuEvidenceSource, type GpuProbe, type NvmlGpuSourceOptions } from './gpu/source.js';
+export { loadNvml, type NvmlBinding, type ConfComputeState, type GpuAttestationReport, type GpuCertificates } from './gpu/nvml.js';
+export { SimulatedCpuSource, SimulatedGpuSource, createSimulatedSources, type SimulatedSnpSettings, type SimulatedGpuSettings } from './simulated.js';
+export { UsageReporter, UsageAccumulator, prometheusScraper, VLLM_METRICS, type UsageReporterOptions, type TokenSample } from './usage/reporter.js';
+export { parsePrometheusText, counterTotal, type PromSample, type PromText } from './usage/prometheus.js';
