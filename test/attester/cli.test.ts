@@ -1,14 +1,16 @@
 // The attester as a process (bin/chrysalis-attester.js): --once exit codes against a local HTTPS service
 // that verifies with the project's verifier, --print output, and one-line errors for unusable setups.
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpsTransport } from '../../attester/src/transport.js';
 import { verifyEvidenceBundle } from '../../operator/src/attestation/bundle.js';
-import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
+import { canonicalJson, type EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
+import { parseEvidenceRequest, parseSignedUsageReport } from '../../operator/src/attestation/service/validate.js';
 import { challengeAnswer, startTestService, tempDir } from './_fixture.js';
 
 const BIN = fileURLToPath(new URL('../../attester/bin/chrysalis-attester.js', import.meta.url));
@@ -40,7 +42,7 @@ async function verifyingService(rootFile: string, policyExtra: Record<string, un
       issued.set(nonce.toString('hex'), nonce);
       return challengeAnswer(nonce.toString('hex'));
     }
-    const { subject: _s, ...bundle } = body as EvidenceRequest;
+    const { subject: _s, ...bundle } = parseEvidenceRequest(body);
     const nonce = issued.get(bundle.nonce);
     if (!nonce) return { status: 200, body: { verified: false, reasons: [{ code: 'NONCE_MISMATCH', message: 'unknown nonce' }] } };
     issued.delete(bundle.nonce);
@@ -143,3 +145,55 @@ for (const [what, args, env, pattern] of [
     t.is(r.stdout, '');
   });
 }
+
+test('as a replica sidecar daemon it attests, sends signed usage reports, re-attests on SIGHUP and exits 0 on SIGTERM', async (t) => {
+  let prompt = 0;
+  const metrics = createServer((_q, res) => {
+    prompt += 100;
+    res.end(`vllm:prompt_tokens_total{model_name="m"} ${prompt}\nvllm:generation_tokens_total{model_name="m"} ${prompt / 10}\n`);
+  });
+  await new Promise<void>((r) => metrics.listen(0, '127.0.0.1', r));
+  const mport = (metrics.address() as { port: number }).port;
+  const evidence: EvidenceRequest[] = [];
+  const usage: unknown[] = [];
+  const svc = await startTestService((path, body) => {
+    // The service's own request validators must accept what the attester sends.
+    if (path === '/v1/challenge') return challengeAnswer();
+    if (path === '/v1/evidence') {
+      evidence.push(parseEvidenceRequest(body));
+      return { status: 200, body: { verified: true, reasons: [], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
+    }
+    usage.push(parseSignedUsageReport(body));
+    return { status: 200, body: { accepted: true, reasons: [] } };
+  });
+  t.teardown(async () => {
+    await svc.close();
+    await new Promise((r) => metrics.close(r));
+  });
+  const child = spawn(
+    process.execPath,
+    [BIN, '--mode', 'replica', '--tee', 'simulated', '--gpu', 'simulated', '--service', svc.url, '--ca', svc.caFile, '--token-file', svc.tokenFile,
+      '--metrics-url', `http://127.0.0.1:${mport}/metrics`, '--usage-interval', '1', '--gpus', '2'],
+    { env: { ...process.env, POD_NAMESPACE: 'team-a', POD_NAME: 'llama-0', CHRYSALIS_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const until = async (cond: () => boolean, what: string) => {
+    for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!cond()) t.fail(`timed out waiting for ${what}; stderr: ${stderr}`);
+  };
+  await until(() => usage.length >= 3, 'three usage reports');
+  child.kill('SIGHUP');
+  await until(() => evidence.length >= 2, 're-attestation after SIGHUP');
+  child.kill('SIGTERM');
+  t.is(await exited, 0, stderr);
+
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(evidence[0]!.publicKey, 'hex').toString('base64url') }, format: 'jwk' });
+  const reports = usage as { report: { sequence: number; bootId: string; counters: { promptTokens: string; gpuSeconds: string } }; signature: string }[];
+  t.true(reports.every((u) => verify(null, Buffer.from(canonicalJson(u.report)), key, Buffer.from(u.signature, 'hex'))), 'signed by the attested key');
+  t.deepEqual(reports.map((u) => u.report.sequence), reports.map((_, i) => i + 1));
+  t.is(new Set(reports.map((u) => u.report.bootId)).size, 1);
+  t.true(Number(reports.at(-1)!.report.counters.promptTokens) > 0);
+  t.is(evidence[1]!.publicKey, evidence[0]!.publicKey, 're-attestation binds the same in-memory key');
+});
