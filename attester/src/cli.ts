@@ -15,7 +15,6 @@ import { DEFAULT_TSM_ROOT } from './cpu/tsm.js';
 import { AttesterError, asAttesterError, exitCodeFor } from './errors.js';
 import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source.js';
 import { parseNonce } from './identity.js';
-import { createSimulatedSources } from './simulated.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { prometheusScraper, UsageReporter, VLLM_METRICS } from './usage/reporter.js';
 
@@ -70,7 +69,11 @@ function subjectFrom(flags: Flags, env: NodeJS.ProcessEnv): Subject {
 }
 
 async function sourcesFrom(flags: Flags): Promise<{ cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
-  const simulated = flags.tee === 'simulated' || flags.gpu === 'simulated' ? await createSimulatedSources(flags.simulatedGpus, flags.simulatedRootOut) : undefined;
+  // The simulated TEE (and its certificate library) is loaded only when asked for: production never runs it.
+  const simulated =
+    flags.tee === 'simulated' || flags.gpu === 'simulated'
+      ? await (await import('./simulated.js')).createSimulatedSources(flags.simulatedGpus, flags.simulatedRootOut)
+      : undefined;
   const cpu = flags.tee === 'simulated' ? simulated!.cpu : new TsmCpuSource({ root: flags.tsmRoot, ...(flags.privlevel !== undefined ? { privlevel: flags.privlevel } : {}) });
   const gpu =
     flags.gpu === 'simulated' ? simulated!.gpu : flags.gpu === 'none' ? new NoGpuSource() : new NvmlGpuSource(flags.nvmlLib ? { libraryPath: flags.nvmlLib } : {});
