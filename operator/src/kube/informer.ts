@@ -48,6 +48,8 @@ type DeleteHandler<T> = (obj: T) => void;
 
 export class Informer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceType;
+  /** The watched namespace; undefined for all namespaces or a cluster-scoped resource. */
+  readonly namespace: string | undefined;
   private readonly cache = new Map<string, T>();
   private rv = '';
   private synced = false;
@@ -64,6 +66,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(private readonly options: InformerOptions) {
     this.resource = options.resource;
+    this.namespace = options.namespace;
     this.label = options.resource.group ? `${options.resource.plural}.${options.resource.group}` : options.resource.plural;
     this.log = (options.logger ?? silentLogger()).child({ informer: this.label, namespace: options.namespace });
   }
