@@ -1,0 +1,341 @@
+// The fleet simulator: kwok GPU Nodes with their ProviderNodes, an AttestationPolicy trusting one
+// SimulatedTee, and — in this process — a node attester per node and a sidecar-equivalent replica
+// attester (with signed usage reports) per bound replica Pod, all talking HTTPS to the real attestation
+// service with ServiceAccount tokens bound to their Node or Pod. Faults make a node's evidence bad in a
+// chosen way (or delete its Node) so tests can check that the operator refuses or quarantines it.
+// Used by test/fleet, the benchmarks and `chrysalis demo`.
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
+import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
+import { SimulatedSnpPlatform } from '../../operator/src/attestation/simulated/snp.js';
+import { SNP_SIGNED_END } from '../../operator/src/attestation/sev-snp/report.js';
+import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { isConflict, isNotFound, RestClient } from '../../operator/src/kube/rest.js';
+import { LABEL_POOL, TAINT_UNATTESTED } from '../../operator/src/marks.js';
+import { Attester } from '../../attester/src/attester.js';
+import { reportDataFor } from '../../attester/src/identity.js';
+import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
+import { HttpsTransport, type Transport } from '../../attester/src/transport.js';
+import { UsageReporter } from '../../attester/src/usage/reporter.js';
+
+export type TeeLike = 'sev-snp' | 'tdx';
+export type FaultKind = 'forged-signature' | 'replayed-nonce' | 'gpu-cc-off' | 'expired-evidence' | 'node-disappears';
+export const FAULT_KINDS: readonly FaultKind[] = ['forged-signature', 'replayed-nonce', 'gpu-cc-off', 'expired-evidence', 'node-disappears'];
+
+/** Label on every Node and ProviderNode the fleet made: its namePrefix. */
+export const LABEL_FLEET = 'chrysalis.dev/fleet';
+/** Which real TEE family a simulated node stands in for (all use tee: simulated). */
+export const LABEL_TEE_LIKE = 'chrysalis.dev/simulated-tee-like';
+export const ATTESTER_SERVICE_ACCOUNT = 'chrysalis-attester';
+
+export interface FleetOptions {
+  nodes: number;
+  /** URL of the attestation service (https) and the CA its certificate chains to. */
+  serviceUrl: string;
+  ca: string | Buffer;
+  gpusPerNode?: number;
+  teeMix?: TeeLike[];
+  /** Distinct payout addresses, assigned round-robin (default: one per node). */
+  providers?: number;
+  /** Node/ProviderNode names are `<namePrefix>-<i>` (default `gpu`). */
+  namePrefix?: string;
+  /** AttestationPolicy to create and reference (default `default`). */
+  policyName?: string;
+  /** Policy re-attestation interval (default 3600; the minimum 30 lets tests see re-attestation). */
+  reattestIntervalSeconds?: number;
+  /** Namespace of the node attesters' ServiceAccount (default chrysalis-fleet). */
+  namespace?: string;
+  /** Run replica attesters for bound `chrysalis.dev/pool` Pods on fleet nodes (default true). */
+  replicas?: boolean;
+  /** Usage report interval per replica (default 5000 ms) and synthetic tokens per second per replica. */
+  usageIntervalMs?: number;
+  tokensPerSecond?: number;
+  /** How often the fleet looks at ProviderNodes and Pods (default 1000 ms). */
+  pollMs?: number;
+  /** Extra labels on the Nodes and ProviderNodes. */
+  labels?: Record<string, string>;
+  /** Faults present from the start, before any evidence is sent. */
+  faults?: Record<string, Exclude<FaultKind, 'node-disappears'>>;
+}
+
+export interface FleetStats {
+  nodeVerdicts: { verified: number; rejected: number; refused: number };
+  replicaAttesters: number;
+  replicasAttested: number;
+  usageAccepted: number;
+  usageRefused: number;
+}
+
+export interface Fleet {
+  readonly nodeNames: string[];
+  readonly payoutAddresses: string[];
+  readonly tee: SimulatedTee;
+  readonly policyName: string;
+  /** From the node's next evidence on (until clearFault), its evidence is bad in this way; node-disappears deletes the Node now. */
+  injectFault(node: string, fault: FaultKind): Promise<void>;
+  clearFault(node: string): void;
+  stats(): FleetStats;
+  /** Stops every attester; `deleteObjects` also removes the Nodes, ProviderNodes and policy it made. */
+  stop(options?: { deleteObjects?: boolean }): Promise<void>;
+}
+
+/** A valid raw TON address `0:<64 hex>`, deterministic in `seed`. */
+export function payoutAddress(seed: string): string {
+  return `0:${Buffer.from(seed.padEnd(32, '.').slice(0, 32)).toString('hex')}`;
+}
+
+interface NodeState {
+  name: string;
+  uid: string;
+  attester: Attester;
+  fault?: Exclude<FaultKind, 'node-disappears'>;
+  answered?: string;
+  previousNonce?: string;
+  busy: boolean;
+  lastVerified?: boolean;
+  lastTry: number;
+  gone: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function createFleet(kc: KubeConfig, options: FleetOptions): Promise<Fleet> {
+  const rest = new RestClient(kc, { qps: 200, burst: 400 });
+  const gpus = options.gpusPerNode ?? 8;
+  const prefix = options.namePrefix ?? 'gpu';
+  const teeMix = options.teeMix?.length ? options.teeMix : (['sev-snp', 'tdx'] as TeeLike[]);
+  const providerCount = Math.max(1, options.providers ?? options.nodes);
+  const policyName = options.policyName ?? 'default';
+  const saNamespace = options.namespace ?? 'chrysalis-fleet';
+  const pollMs = options.pollMs ?? 1000;
+  const tee = SimulatedTee.create({ gpus });
+  const addresses = Array.from({ length: providerCount }, (_, i) => payoutAddress(`${prefix}-provider-${i}`));
+  const nodeNames = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i}`);
+  const labels = { ...(options.labels ?? {}), [LABEL_FLEET]: prefix };
+  const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, usageAccepted: 0, usageRefused: 0 };
+  const abort = new AbortController();
+
+  // --- Objects: policy, ServiceAccount, Nodes, ProviderNodes. ---
+  const policy = {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName },
+    spec: { trustedRoots: [tee.rootPem], allowSimulated: true, reattestIntervalSeconds: options.reattestIntervalSeconds ?? 3600 },
+  };
+  await apply(rest, resourcePath(AttestationPolicies, undefined, policyName), policy);
+  await ensureServiceAccount(rest, saNamespace);
+
+  // --- Bound ServiceAccount tokens, cached until close to expiry. ---
+  const tokens = (() => {
+    const cache = new Map<string, { token: string; until: number }>();
+    const get = (key: string, ns: string, ref: Record<string, string>) => async () => {
+      const hit = cache.get(key);
+      if (hit && hit.until > Date.now()) return hit.token;
+      if (ns !== saNamespace) await ensureServiceAccount(rest, ns);
+      const tr = await rest.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${ATTESTER_SERVICE_ACCOUNT}/token`, { body: {
+        apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+        spec: { audiences: ['chrysalis-attestation'], expirationSeconds: 3600, boundObjectRef: ref },
+      } });
+      cache.set(key, { token: tr.status.token, until: Date.now() + 3_000_000 });
+      return tr.status.token;
+    };
+    return {
+      forNode: (name: string, uid: string) => get(`node/${name}`, saNamespace, { kind: 'Node', apiVersion: 'v1', name, uid }),
+      forPod: (ns: string, name: string, uid: string) => get(`pod/${ns}/${name}/${uid}`, ns, { kind: 'Pod', apiVersion: 'v1', name, uid }),
+    };
+  })();
+
+  const states = new Map<string, NodeState>();
+  const expiredPlatform = SimulatedSnpPlatform.create(tee.root, { notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+  await Promise.all(nodeNames.map(async (name, i) => {
+    const teeLike = teeMix[i % teeMix.length]!;
+    const nodeLabels = { ...labels, type: 'kwok', [LABEL_TEE_LIKE]: teeLike };
+    const resources = { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': String(gpus) };
+    const node = await rest.request<{ metadata: { uid: string } }>('POST', resourcePath(Nodes), { body: {
+      apiVersion: 'v1', kind: 'Node',
+      metadata: { name, labels: nodeLabels },
+      spec: { taints: [{ key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }] },
+      status: { capacity: resources, allocatable: resources },
+    } });
+    await rest.request('POST', resourcePath(ProviderNodes), { body: {
+      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
+      metadata: { name, labels: { ...labels, [LABEL_TEE_LIKE]: teeLike } },
+      spec: { nodeName: name, tee: 'simulated', gpus: { model: 'H100', count: gpus, ccMode: 'on' }, payoutAddress: addresses[i % providerCount]!, priceCoefficient: 1000, policyRef: { name: policyName } },
+    } });
+    const state: NodeState = { name, uid: node.metadata.uid, busy: false, lastTry: 0, gone: false, attester: undefined as unknown as Attester };
+    const fault = options.faults?.[name];
+    if (fault) state.fault = fault;
+    state.attester = new Attester({
+      subject: { kind: 'node', nodeName: name },
+      cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee),
+      transport: faultyTransport(new HttpsTransport({ serviceUrl: options.serviceUrl, ca: options.ca, token: tokens.forNode(name, state.uid) }), state),
+      retry: { initialMs: 200, maxMs: 2000, maxAttempts: 5 },
+    });
+    states.set(name, state);
+  }));
+
+  // Evidence changes for a faulty node, applied to the request the attester built.
+  function faultyTransport(inner: Transport, state: NodeState): Transport {
+    return {
+      challenge: (r, s) => inner.challenge(r, s),
+      usage: (r, s) => inner.usage(r, s),
+      evidence: async (request, signal) => inner.evidence(await corrupt(request, state), signal),
+    };
+  }
+  async function corrupt(request: EvidenceRequest, state: NodeState): Promise<EvidenceRequest> {
+    if (!state.fault || request.cpu.type !== 'simulated') return request;
+    const nonce = Buffer.from(request.nonce, 'hex');
+    switch (state.fault) {
+      case 'forged-signature': {
+        const report = Buffer.from(request.cpu.report, 'base64');
+        report[SNP_SIGNED_END + 8] ^= 0xff;
+        return { ...request, cpu: { ...request.cpu, report: report.toString('base64') } };
+      }
+      case 'replayed-nonce': {
+        // Evidence made for an earlier challenge, sent again as the answer to the current one.
+        const old = state.previousNonce ?? randomBytes(32).toString('hex');
+        const replayed = await state.attester.buildEvidence(old);
+        return { ...replayed, nonce: request.nonce };
+      }
+      case 'gpu-cc-off':
+        return { ...request, gpus: tee.gpuReports({ nonce, ccFeature: null }).map((g, index) => ({ index, report: Buffer.from(g.evidence).toString('base64'), certChain: g.chainPem })) };
+      case 'expired-evidence': {
+        const { report, vcek, chainPem } = expiredPlatform.report({ reportData: reportDataFor(nonce, state.attester.identity.publicKey) });
+        return { ...request, cpu: { type: 'simulated', report: Buffer.from(report).toString('base64'), vcek: Buffer.from(vcek).toString('base64'), chain: chainPem } };
+      }
+    }
+  }
+
+  // --- Node attesters: answer each challenge the operator writes into ProviderNode status. ---
+  async function answer(state: NodeState, nonce: string): Promise<void> {
+    state.busy = true;
+    state.lastTry = Date.now();
+    try {
+      const outcome = await state.attester.attestOnce(abort.signal);
+      state.previousNonce = outcome.nonce;
+      state.answered = nonce;
+      state.lastVerified = outcome.verified;
+      if (outcome.verified) stats.nodeVerdicts.verified++;
+      else stats.nodeVerdicts.rejected++;
+    } catch {
+      state.lastVerified = false;
+      stats.nodeVerdicts.refused++; // e.g. 409 for a nonce the service no longer holds; tried again later
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  // --- Replica attesters: one per bound replica Pod on a fleet node. ---
+  const replicas = new Map<string, AbortController>();
+  function startReplica(pod: V1Pod): void {
+    const ns = pod.metadata!.namespace!;
+    const name = pod.metadata!.name!;
+    const key = `${ns}/${name}/${pod.metadata!.uid}`;
+    if (replicas.has(key)) return;
+    const stop = new AbortController();
+    replicas.set(key, stop);
+    stats.replicaAttesters++;
+    const signal = AbortSignal.any([stop.signal, abort.signal]);
+    const transport = new HttpsTransport({ serviceUrl: options.serviceUrl, ca: options.ca, token: tokens.forPod(ns, name, pod.metadata!.uid!) });
+    const podGpus = Number(pod.spec?.containers?.[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 1) || 1;
+    const attester = new Attester({
+      subject: { kind: 'replica', namespace: ns, pod: name },
+      cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee), transport,
+      retry: { initialMs: 300, maxMs: 3000 }, rejectedRetryMs: 3000,
+    });
+    const started = Date.now();
+    const rate = options.tokensPerSecond ?? 1000;
+    const reporter = new UsageReporter({
+      identity: attester.identity, namespace: ns, pod: name, transport, gpus: podGpus,
+      intervalMs: options.usageIntervalMs ?? 5000,
+      isAttested: () => attester.attested,
+      scrape: () => {
+        const s = (Date.now() - started) / 1000;
+        return Promise.resolve({ promptTokens: Math.floor(s * rate), generationTokens: Math.floor(s * rate / 4) });
+      },
+    });
+    let counted = false;
+    void attester.run(signal, (o) => {
+      if (o.verified && !counted) { counted = true; stats.replicasAttested++; }
+    }).catch(() => undefined);
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          const r = await reporter.tick(signal);
+          if (r) r.response.accepted ? stats.usageAccepted++ : stats.usageRefused++;
+        } catch { /* next interval */ }
+        await new Promise((res) => { const t = setTimeout(res, options.usageIntervalMs ?? 5000); signal.addEventListener('abort', () => { clearTimeout(t); res(undefined); }, { once: true }); });
+      }
+    })();
+  }
+
+  const loop = (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const list = await rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes), { query: { labelSelector: `${LABEL_FLEET}=${prefix}` } });
+        for (const pn of list.items) {
+          const state = states.get(pn.metadata.name);
+          const nonce = pn.status?.attestation?.challenge?.nonce;
+          if (!state || state.gone || state.busy || !nonce) continue;
+          // After a rejection or refusal, wait a while before answering the next challenge (as the attester's rejectedRetryMs).
+          if ((nonce === state.answered || state.lastVerified === false) && Date.now() - state.lastTry < 5000) continue;
+          void answer(state, nonce);
+        }
+        if (options.replicas ?? true) {
+          const pods = await rest.request<{ items: V1Pod[] }>('GET', '/api/v1/pods', { query: { labelSelector: LABEL_POOL } });
+          const live = new Set<string>();
+          for (const pod of pods.items) {
+            const node = pod.spec?.nodeName;
+            if (!node || !states.has(node) || states.get(node)!.gone || pod.metadata?.deletionTimestamp) continue;
+            const key = `${pod.metadata!.namespace}/${pod.metadata!.name}/${pod.metadata!.uid}`;
+            live.add(key);
+            startReplica(pod);
+          }
+          for (const [key, stop] of replicas) if (!live.has(key)) { stop.abort(); replicas.delete(key); }
+        }
+      } catch { /* apiserver busy: next round */ }
+      await sleep(pollMs);
+    }
+  })();
+
+  return {
+    nodeNames, payoutAddresses: addresses, tee, policyName,
+    async injectFault(node, fault) {
+      const state = states.get(node);
+      if (!state) throw new Error(`no fleet node ${node}`);
+      if (fault === 'node-disappears') {
+        state.gone = true;
+        await rest.request('DELETE', resourcePath(Nodes, undefined, node)).catch((e) => { if (!isNotFound(e)) throw e; });
+        return;
+      }
+      state.fault = fault;
+    },
+    clearFault(node) {
+      const state = states.get(node);
+      if (state) delete state.fault;
+    },
+    stats: () => structuredClone(stats),
+    async stop(opts = {}) {
+      abort.abort();
+      for (const c of replicas.values()) c.abort();
+      await loop;
+      if (opts.deleteObjects) {
+        await Promise.all(nodeNames.flatMap((n) => [
+          rest.request('DELETE', resourcePath(Nodes, undefined, n)).catch(() => undefined),
+          rest.request('DELETE', resourcePath(ProviderNodes, undefined, n)).catch(() => undefined),
+        ]));
+        await rest.request('DELETE', resourcePath(AttestationPolicies, undefined, policyName)).catch(() => undefined);
+      }
+    },
+  };
+}
+
+async function apply(rest: RestClient, path: string, body: unknown): Promise<void> {
+  await rest.request('PATCH', path, { query: { fieldManager: 'chrysalis-fleet', force: true }, contentType: 'application/apply-patch+yaml', body });
+}
+
+async function ensureServiceAccount(rest: RestClient, ns: string): Promise<void> {
+  await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } }).catch((e) => { if (!isConflict(e)) throw e; });
+  await rest.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: ATTESTER_SERVICE_ACCOUNT } } }).catch((e) => { if (!isConflict(e)) throw e; });
+}
