@@ -1,8 +1,16 @@
 // Every top-level command, registered in the order `--help` lists them.
 import type { Command } from 'commander';
 import { registerAttestCommand } from './attest.js';
+import { registerGlobalOptions } from '../kube.js';
+import { registerStatusCommand } from './status.js';
+import { registerNodesCommand } from './nodes.js';
+import { registerPoolsCommand } from './pools.js';
 
 export function registerCommands(program: Command): void {
   void program;
+  registerGlobalOptions(program);
+  registerStatusCommand(program);
+  registerNodesCommand(program);
+  registerPoolsCommand(program);
   registerAttestCommand(program);
 }

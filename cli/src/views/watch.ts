@@ -1,0 +1,28 @@
+// `--watch`: render, then poll every 2 s and print again when the output changed. Ctrl-C ends the
+// watch with exit 0. On a TTY the screen is cleared before each render; in a pipe renders are appended.
+export async function watchLoop(render: () => Promise<string>, intervalMs = 2000): Promise<void> {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const stop = () => {
+    stopped = true;
+    process.exitCode = 0;
+    wake?.();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let last: string | undefined;
+  while (!stopped) {
+    const text = await render();
+    if (text !== last) {
+      if (process.stdout.isTTY) process.stdout.write('\u001b[2J\u001b[H');
+      else if (last !== undefined) process.stdout.write('\n');
+      process.stdout.write(text);
+      last = text;
+    }
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      setTimeout(resolve, intervalMs);
+    });
+  }
+  process.exitCode = 0;
+}
