@@ -34,7 +34,7 @@ const cond = (pn: ProviderNode | undefined, type: string) => pn?.status?.conditi
 
 async function providerNodes(prefix: string): Promise<Map<string, ProviderNode>> {
   const list = await rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes), { query: { labelSelector: `${LABEL_FLEET}=${prefix}` } });
-  return new Map(list.items.map((p) => [p.metadata.name, p]));
+  return new Map(list.items.map((p) => [p.metadata.name ?? "", p]));
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {

@@ -189,7 +189,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     switch (state.fault) {
       case 'forged-signature': {
         const report = Buffer.from(request.cpu.report, 'base64');
-        report[SNP_SIGNED_END + 8] ^= 0xff;
+        report[SNP_SIGNED_END + 8] = (report[SNP_SIGNED_END + 8] ?? 0) ^ 0xff;
         return { ...request, cpu: { ...request.cpu, report: report.toString('base64') } };
       }
       case 'replayed-nonce': {
@@ -275,7 +275,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       try {
         const list = await rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes), { query: { labelSelector: `${LABEL_FLEET}=${prefix}` } });
         for (const pn of list.items) {
-          const state = states.get(pn.metadata.name);
+          const state = states.get(pn.metadata.name ?? "");
           const nonce = pn.status?.attestation?.challenge?.nonce;
           if (!state || state.gone || state.busy || !nonce) continue;
           // After a rejection or refusal, wait a while before answering the next challenge (as the attester's rejectedRetryMs).
