@@ -1,0 +1,80 @@
+// Wires the InferencePool controller into a Manager: the informers it needs, the one shared FleetView
+// fed by them, the reconciler, and the watches that turn changes into pool keys.
+//
+//   main.ts:  inferencePoolController({ manager, config })
+//
+// The Manager starts the informers at once and starts the controller when this process leads, after
+// every watched informer (pools, Pods, Nodes, ProviderNodes) has synced, so the first plan already sees
+// the whole fleet and every existing replica.
+import type { InferencePool, ProviderNode } from '../../api/index.js';
+import type { OperatorConfig } from '../../config.js';
+import type { Controller } from '../../kube/controller.js';
+import type { Informer } from '../../kube/informer.js';
+import type { Manager } from '../../kube/manager.js';
+import { Nodes, objectKey, Pods, type KubeObject } from '../../kube/resource.js';
+import { LABEL_POOL } from '../../marks.js';
+import { FleetView } from './fleet-view.js';
+import { InferencePoolReconciler } from './reconciler.js';
+import { InferencePools, ProviderNodes } from './resources.js';
+
+export interface InferencePoolControllerDeps {
+  manager: Manager;
+  config: OperatorConfig;
+  /** Concurrent pool reconciles (default 16): each spends most of its time waiting on the API. */
+  workers?: number;
+  /** How long a True readiness gate without an expiry annotation is tolerated (default 30 s). */
+  gateGraceMs?: number;
+  now?: () => Date;
+}
+
+export interface InferencePoolControllerParts {
+  controller: Controller;
+  informers: {
+    pools: Informer<InferencePool & KubeObject>;
+    pods: Informer<KubeObject>;
+    nodes: Informer<KubeObject>;
+    providerNodes: Informer<ProviderNode & KubeObject>;
+  };
+  /** The shared fleet index and its bookkeeping (the CLI's dry run and tests read it). */
+  view: FleetView;
+}
+
+export const CONTROLLER_NAME = 'inferencepool';
+
+export function inferencePoolController(deps: InferencePoolControllerDeps): InferencePoolControllerParts {
+  const { manager, config } = deps;
+  const pools = manager.informer<InferencePool & KubeObject>(InferencePools);
+  // All Pods, not only replicas: every Pod bound to a GPU node takes GPUs the engine must not offer.
+  const pods = manager.informer<KubeObject>(Pods);
+  const nodes = manager.informer<KubeObject>(Nodes);
+  const providerNodes = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
+
+  const view = new FleetView({ gpuResourceName: config.gpuResourceName, logger: manager.log.child({ controller: CONTROLLER_NAME }) });
+  // The view's handlers are registered before the controller's, so a key is enqueued after the index
+  // has taken the change in (the reconcile runs later anyway; this keeps the order obvious).
+  view.attach(providerNodes, nodes, pods);
+
+  const reconciler = new InferencePoolReconciler({
+    client: manager.client, events: manager.events, view, pools, config,
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.gateGraceMs !== undefined ? { gateGraceMs: deps.gateGraceMs } : {}),
+  });
+  const controller = manager.controller({ name: CONTROLLER_NAME, reconciler, workers: deps.workers ?? 16 });
+  controller.watch(pools);
+  controller.watch(pods, (pod) => {
+    const pool = pod.metadata?.labels?.[LABEL_POOL];
+    return pool && pod.metadata?.namespace ? [objectKey('InferencePool', pod.metadata.namespace, pool)] : [];
+  });
+  // Nodes and ProviderNodes wake pools through the view (capacity gained, a node lost or quarantined);
+  // they are watched with no keys of their own so the controller waits for their caches to sync.
+  controller.watch(nodes, () => []);
+  controller.watch(providerNodes, () => []);
+  view.onPoolChanged((pk) => {
+    const slash = pk.indexOf('/');
+    controller.enqueue(objectKey('InferencePool', pk.slice(0, slash), pk.slice(slash + 1)));
+  });
+  return { controller, informers: { pools, pods, nodes, providerNodes }, view };
+}
+
+export { planPoolDryRun } from './dry-run.js';
+export type { DryRunResult } from './dry-run.js';

@@ -1,0 +1,282 @@
+// The InferencePool controller's decisions, as pure functions of what was observed and the time:
+//
+//   planReplicas(pool, replicas, nodeHealth, now) → which Pods to delete, which replica indexes to create,
+//     which existing Pods still need a node, which readiness gates to turn False, and when to look again.
+//   poolStatus(...) → the status the pool should show (counts, placements, Ready/Progressing/Degraded).
+//
+// Node choice itself is the placement engine's (operator/src/placement); the reconciler feeds it the
+// replicas this plan says need a node.
+//
+// Rules, each a line a reviewer can check against the tests in test/inferencepool/plan.test.ts:
+//  - desired = spec.replicas.max. Nothing measures load yet, so the pool runs at its ceiling; min is the
+//    floor an autoscaler will be allowed to go down to.
+//  - A replica whose node is gone (no Node or no ProviderNode) or quarantined is deleted and replaced:
+//    the GPUs it ran on can no longer be trusted or no longer exist. A cordoned node keeps its replicas.
+//  - A replica that finished (phase Succeeded/Failed) is deleted and replaced.
+//  - A Pod being deleted is not a replica any more, but its name stays taken until it is gone, so the
+//    replacement takes the lowest free index instead of waiting.
+//  - Scale down removes unbound replicas first, then unattested, then attested-but-not-ready, then ready
+//    ones; within each group the highest index first.
+//  - Scale up creates the lowest free indexes. Names are `<pool>-<index>`, so a plan made again from the
+//    same (or a stale) view names the same Pods and a repeated create answers AlreadyExists.
+//  - Readiness gate: a replica is attested only while its gate condition is True AND its
+//    chrysalis.dev/attestation-expires annotation is a time in the future. Past the expiry the gate is
+//    turned False (AttestationExpired) and the pool looks again at the next expiry. A gate that is True
+//    without a readable expiry (kwok's simulated kubelet sets every gate True, for instance) is not
+//    attestation: after a short grace, for a service that writes the annotation just after the
+//    condition, it is turned False (AttestationMissing). Fail closed.
+//  - ready = attested AND the Pod's own Ready condition True (a kubelet that ignores gates cannot make
+//    a replica ready on its own).
+import type { Condition } from '../../kube/conditions.js';
+import { setCondition } from '../../kube/conditions.js';
+import type { InferencePool, InferencePoolStatus, InferencePoolStatusPlacement } from '../../api/index.js';
+import type { TeeType } from '../../config.js';
+import type { Unplaced } from '../../placement/index.js';
+import { degradedCondition } from '../../placement/index.js';
+
+/** Set by the attestation service when a replica's evidence passes: when that verdict lapses (ISO time). */
+export const ANNOTATION_ATTESTATION_EXPIRES = 'chrysalis.dev/attestation-expires';
+/** Set by the attestation service with the verdict: the replica's attested Ed25519 key (hex). */
+export const ANNOTATION_ATTESTATION_KEY = 'chrysalis.dev/attestation-key';
+
+/** How long a True gate without a readable expiry is tolerated before it is turned False. */
+export const DEFAULT_GATE_GRACE_MS = 30_000;
+
+/** What the plan needs to know about one replica Pod; the reconciler extracts it from the Pod. */
+export interface ReplicaObservation {
+  name: string;
+  uid: string;
+  index: number;
+  /** GPUs the Pod requests (it may predate a change of spec.gpusPerReplica); absent = the pool's. */
+  gpus?: number;
+  /** spec.nodeName, when bound. */
+  node?: string;
+  /** The TEE the Pod was built for (its runtimeClass follows it); undefined if the label is missing. */
+  tee?: TeeType;
+  phase?: string;
+  /** metadata.deletionTimestamp is set, or this process deleted it and has not seen that yet. */
+  terminating: boolean;
+  /** Status of the chrysalis.dev/attested condition, if present. */
+  gate?: 'True' | 'False' | 'Unknown';
+  /** When the gate condition last changed (for the missing-expiry grace). */
+  gateSince?: Date;
+  gateReason?: string;
+  /** Parsed chrysalis.dev/attestation-expires; undefined when absent or unreadable. */
+  attestationExpires?: Date;
+  /** The Pod's Ready condition is True. */
+  podReady: boolean;
+}
+
+export type NodeHealth = 'ok' | 'gone' | 'quarantined';
+
+export type DeleteReason = 'ScaleDown' | 'NodeLost' | 'NodeQuarantined' | 'ReplicaFinished';
+
+export interface ReplicaDelete {
+  name: string;
+  uid: string;
+  index: number;
+  reason: DeleteReason;
+  node?: string;
+}
+
+export interface GateFlip {
+  name: string;
+  reason: 'AttestationExpired' | 'AttestationMissing';
+  message: string;
+}
+
+export interface ReplicaPlan {
+  desired: number;
+  deletes: ReplicaDelete[];
+  /** New replica indexes, lowest first; each needs a node, then a Pod, then a binding. */
+  creates: number[];
+  /** Existing unbound replicas (not being deleted) that need a node. */
+  binds: ReplicaObservation[];
+  gateFlips: GateFlip[];
+  /** Replicas that stay (bound or not), by index. */
+  kept: ReplicaObservation[];
+  /** Visit again after this long (the next attestation expiry or grace end); undefined when nothing is due. */
+  requeueAfterMs?: number;
+}
+
+export function desiredReplicas(pool: InferencePool): number {
+  return pool.spec.replicas.max;
+}
+
+/** A replica counts as attested at `now`: the rule in the header. */
+export function isAttested(r: ReplicaObservation, now: Date): boolean {
+  return r.gate === 'True' && r.attestationExpires !== undefined && r.attestationExpires.getTime() > now.getTime();
+}
+
+export function isReady(r: ReplicaObservation, now: Date): boolean {
+  return isAttested(r, now) && r.podReady;
+}
+
+const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
+
+export function planReplicas(
+  pool: InferencePool,
+  replicas: readonly ReplicaObservation[],
+  nodeHealth: (node: string) => NodeHealth,
+  now: Date,
+  gateGraceMs = DEFAULT_GATE_GRACE_MS,
+): ReplicaPlan {
+  const desired = desiredReplicas(pool);
+  const deletes: ReplicaDelete[] = [];
+  const live: ReplicaObservation[] = [];
+  // Every index with a Pod, terminating ones included: their names are not free yet.
+  const taken = new Set<number>();
+
+  for (const r of replicas) {
+    taken.add(r.index);
+    if (r.terminating) continue;
+    if (r.phase !== undefined && FINISHED_PHASES.has(r.phase)) {
+      deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'ReplicaFinished', node: r.node });
+      continue;
+    }
+    if (r.node !== undefined) {
+      const health = nodeHealth(r.node);
+      if (health !== 'ok') {
+        deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: health === 'gone' ? 'NodeLost' : 'NodeQuarantined', node: r.node });
+        continue;
+      }
+    }
+    live.push(r);
+  }
+
+  // Scale down: the least useful replicas go first.
+  let kept = live;
+  if (live.length > desired) {
+    const byUsefulness = [...live].sort((a, b) => usefulness(a, now) - usefulness(b, now) || b.index - a.index);
+    const removed = byUsefulness.slice(0, live.length - desired);
+    for (const r of removed) deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'ScaleDown', node: r.node });
+    const removedNames = new Set(removed.map((r) => r.name));
+    kept = live.filter((r) => !removedNames.has(r.name));
+  }
+  kept = [...kept].sort((a, b) => a.index - b.index);
+
+  const creates: number[] = [];
+  for (let index = 0; creates.length < desired - kept.length; index++) {
+    if (!taken.has(index)) creates.push(index);
+  }
+
+  const binds = kept.filter((r) => r.node === undefined);
+
+  const gateFlips: GateFlip[] = [];
+  let nextVisit: number | undefined;
+  const visitAt = (t: number) => { nextVisit = nextVisit === undefined ? t : Math.min(nextVisit, t); };
+  for (const r of kept) {
+    if (r.gate !== 'True') continue;
+    if (r.attestationExpires === undefined) {
+      const graceEnds = (r.gateSince?.getTime() ?? 0) + gateGraceMs;
+      if (graceEnds <= now.getTime()) {
+        gateFlips.push({ name: r.name, reason: 'AttestationMissing', message: `the ${'chrysalis.dev/attested'} gate was True without a readable ${ANNOTATION_ATTESTATION_EXPIRES} annotation; a verdict without an expiry is not attestation` });
+      } else {
+        visitAt(graceEnds);
+      }
+    } else if (r.attestationExpires.getTime() <= now.getTime()) {
+      gateFlips.push({ name: r.name, reason: 'AttestationExpired', message: `the replica's attestation expired at ${r.attestationExpires.toISOString()}` });
+    } else {
+      visitAt(r.attestationExpires.getTime());
+    }
+  }
+
+  return {
+    desired,
+    deletes,
+    creates,
+    binds,
+    gateFlips,
+    kept,
+    ...(nextVisit !== undefined ? { requeueAfterMs: Math.max(0, nextVisit - now.getTime()) } : {}),
+  };
+}
+
+/** 0 unbound, 1 bound but unattested, 2 attested but not ready, 3 ready: lower goes first on scale down. */
+function usefulness(r: ReplicaObservation, now: Date): number {
+  if (r.node === undefined) return 0;
+  if (!isAttested(r, now)) return 1;
+  if (!r.podReady) return 2;
+  return 3;
+}
+
+export interface StatusInput {
+  pool: InferencePool;
+  plan: ReplicaPlan;
+  /** Kept replicas with their node after this reconcile's bindings (unbound ones have none). */
+  replicas: readonly ReplicaObservation[];
+  /** This pool's replicas the engine could not place in this reconcile. */
+  unplaced: readonly Unplaced[];
+  /** Provider (payout address) of a node, when known. */
+  providerOf: (node: string) => string | undefined;
+  now: Date;
+}
+
+export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now }: StatusInput): InferencePoolStatus {
+  const generation = pool.metadata.generation;
+  const desired = plan.desired;
+  const flipped = new Set(plan.gateFlips.map((f) => f.name));
+  const bound = replicas.filter((r) => r.node !== undefined);
+  const attested = bound.filter((r) => !flipped.has(r.name) && isAttested(r, now));
+  const ready = attested.filter((r) => r.podReady);
+  // A gate someone turned False (expired, revoked, rejected) is a verdict; an absent gate is work in progress.
+  const lostAttestation = bound.filter((r) => flipped.has(r.name) || r.gate === 'False');
+
+  const placements: InferencePoolStatusPlacement[] = bound.map((r) => {
+    const provider = providerOf(r.node as string);
+    return { pod: r.name, node: r.node as string, ...(provider !== undefined ? { provider } : {}) };
+  });
+
+  const gen = generation !== undefined ? { observedGeneration: generation } : {};
+  let conditions: Condition[] = (pool.status?.conditions ?? []) as Condition[];
+
+  conditions = setCondition(conditions, ready.length >= desired
+    ? { type: 'Ready', status: 'True', reason: 'ReplicasReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }
+    : { type: 'Ready', status: 'False', reason: 'ReplicasNotReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }, now);
+
+  const working = plan.creates.length > 0 || plan.binds.length > 0 || plan.deletes.length > 0;
+  let progressing: { status: 'True' | 'False'; reason: string; message: string };
+  if (unplaced.length > 0) {
+    progressing = { status: 'False', reason: 'WaitingForCapacity', message: `${unplaced.length} replicas wait for attested capacity` };
+  } else if (working) {
+    progressing = { status: 'True', reason: 'PlacingReplicas', message: describeWork(plan) };
+  } else if (attested.length < bound.length - lostAttestation.length) {
+    progressing = { status: 'True', reason: 'AwaitingAttestation', message: `${bound.length - lostAttestation.length - attested.length} placed replicas wait for their attestation` };
+  } else if (ready.length < attested.length) {
+    progressing = { status: 'True', reason: 'AwaitingReadiness', message: `${attested.length - ready.length} attested replicas are not ready yet` };
+  } else {
+    progressing = { status: 'False', reason: 'Stable', message: `${bound.length} of ${desired} replicas placed; nothing in progress` };
+  }
+  conditions = setCondition(conditions, { type: 'Progressing', ...progressing, ...gen }, now);
+
+  let degraded: { status: 'True' | 'False'; reason: string; message: string };
+  if (unplaced.length > 0) {
+    degraded = { ...degradedCondition(unplaced, desired) };
+  } else if (lostAttestation.length > 0) {
+    degraded = {
+      status: 'True', reason: 'ReplicasUnattested',
+      message: `${lostAttestation.length} placed replicas are not attested: ${lostAttestation.slice(0, 5).map((r) => r.name).join(', ')}${lostAttestation.length > 5 ? ', …' : ''}`,
+    };
+  } else {
+    degraded = { status: 'False', reason: 'AllReplicasPlaced', message: `all ${desired} replicas placed` };
+  }
+  conditions = setCondition(conditions, { type: 'Degraded', ...degraded, ...gen }, now);
+
+  return {
+    ...gen,
+    conditions,
+    replicas: { desired, placed: bound.length, attested: attested.length, ready: ready.length },
+    gpus: bound.length * (pool.spec.gpusPerReplica ?? 1),
+    placements,
+    // No `usage`: the attestation service's metering owns it. Server-side apply leaves fields another
+    // manager owns alone, and the reconciler compares statuses without it.
+  };
+}
+
+function describeWork(plan: ReplicaPlan): string {
+  const parts: string[] = [];
+  if (plan.creates.length) parts.push(`creating ${plan.creates.length}`);
+  if (plan.binds.length) parts.push(`binding ${plan.binds.length}`);
+  if (plan.deletes.length) parts.push(`deleting ${plan.deletes.length}`);
+  return `${parts.join(', ')} replicas`;
+}

@@ -1,0 +1,157 @@
+// Builds the replica Pods an InferencePool owns. Pure: the same pool, index, TEE and config always give
+// the same Pod, so the reconciler can compare and tests can read the result directly.
+//
+// What every replica carries and why:
+//  - name `<pool>-<index>`: deterministic, so a create after a crash-restart answers AlreadyExists
+//    instead of making a second Pod for the same replica;
+//  - labels chrysalis.dev/pool and chrysalis.dev/replica: the reconciler finds its Pods by them;
+//  - an ownerReference to the pool (controller, blockOwnerDeletion): deleting the pool lets the garbage
+//    collector remove the replicas, and nothing else claims them;
+//  - schedulerName from the config (`chrysalis`): kube-scheduler leaves the Pod alone, the operator
+//    binds it through the Binding subresource after choosing an attested node;
+//  - readiness gate chrysalis.dev/attested: no traffic until the replica's own evidence passed;
+//  - runtimeClassName by the chosen node's TEE (set at creation, hence the node is chosen first);
+//  - the restricted Pod Security profile on every container, and no ServiceAccount token in the
+//    inference server (it never talks to the Kubernetes API).
+import type { OperatorConfig, TeeType } from '../../config.js';
+import type { InferencePool } from '../../api/index.js';
+import { API_VERSION } from '../../api/index.js';
+import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import type { KubeObject } from '../../kube/resource.js';
+
+/** Container names, so tests and the reconciler agree. */
+export const SERVER_CONTAINER = 'server';
+export const ATTESTER_CONTAINER = 'attester';
+/** Audience of the projected token the attester sidecar presents to the attestation service. */
+export const ATTESTATION_TOKEN_AUDIENCE = 'chrysalis-attestation';
+/** Where the attester reads that token (its --token-file default). */
+export const ATTESTATION_TOKEN_DIR = '/var/run/secrets/chrysalis';
+/** A non-root uid/gid for both containers (the distroless `nonroot` user). */
+export const REPLICA_UID = 65532;
+
+/** Label values are at most 63 characters; the pool name is one. */
+export const MAX_POOL_NAME_LENGTH = 63;
+
+export function replicaPodName(poolName: string, index: number): string {
+  return `${poolName}-${index}`;
+}
+
+/**
+ * The replica index of a Pod named `<pool>-<index>`, or undefined when the name does not have that
+ * shape (a Pod someone else labelled with our pool label).
+ */
+export function replicaIndexOf(poolName: string, podName: string): number | undefined {
+  const prefix = `${poolName}-`;
+  if (!podName.startsWith(prefix)) return undefined;
+  const rest = podName.slice(prefix.length);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(rest)) return undefined;
+  return Number(rest);
+}
+
+export interface ReplicaPodInput {
+  pool: InferencePool;
+  index: number;
+  /** The TEE type of the node the replica will be bound to. */
+  tee: TeeType;
+  config: OperatorConfig;
+}
+
+/** GPUs one replica of the pool needs (the CRD defaults it to 1; a missing value means the same). */
+export function gpusPerReplica(pool: InferencePool): number {
+  return pool.spec.gpusPerReplica ?? 1;
+}
+
+const restrictedContainerSecurity = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function buildReplicaPod({ pool, index, tee, config }: ReplicaPodInput): KubeObject {
+  const name = pool.metadata.name;
+  const namespace = pool.metadata.namespace;
+  const uid = pool.metadata.uid;
+  if (!name || !namespace || !uid) throw new Error('buildReplicaPod: the pool needs metadata.name, namespace and uid (read it from the API)');
+  const gpus = gpusPerReplica(pool);
+  const port = pool.spec.runtime.port ?? 8000;
+  const runtimeClassName = config.runtimeClassByTee[tee];
+
+  const attesterArgs = [
+    '--mode', 'replica',
+    '--service', config.attestationServiceUrl,
+    '--gpus', String(gpus),
+    '--metrics-url', `http://127.0.0.1:${port}/metrics`,
+  ];
+  // On a simulated host there is no TSM device nor NVML: the sidecar uses the simulated sources, and
+  // the policy must say allowSimulated for it to pass (fail closed otherwise).
+  if (tee === 'simulated') attesterArgs.push('--tee', 'simulated', '--gpu', 'simulated');
+
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: replicaPodName(name, index),
+      namespace,
+      labels: { [LABEL_POOL]: name, [LABEL_REPLICA]: String(index), [LABEL_TEE]: tee },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'InferencePool', name, uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      schedulerName: config.schedulerName,
+      ...(runtimeClassName ? { runtimeClassName } : {}),
+      readinessGates: [{ conditionType: READINESS_GATE_ATTESTED }],
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: REPLICA_UID,
+        runAsGroup: REPLICA_UID,
+        fsGroup: REPLICA_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: SERVER_CONTAINER,
+          image: pool.spec.runtime.image,
+          ...(pool.spec.runtime.args?.length ? { args: [...pool.spec.runtime.args] } : {}),
+          ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+          env: [
+            { name: 'CHRYSALIS_MODEL_HASH', value: pool.spec.model.hash },
+            { name: 'CHRYSALIS_MODEL_NAME', value: pool.spec.model.name },
+            { name: 'CHRYSALIS_MODEL_SOURCE', value: pool.spec.model.source },
+            ...(pool.spec.runtime.env ?? []).map((e) => ({ name: e.name, value: e.value ?? '' })),
+          ],
+          // Extended resources are requested through limits (requests default to them).
+          resources: { limits: { [config.gpuResourceName]: String(gpus) } },
+          securityContext: restrictedContainerSecurity,
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        },
+        {
+          name: ATTESTER_CONTAINER,
+          image: config.attesterImage,
+          args: attesterArgs,
+          env: [
+            { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          ],
+          securityContext: restrictedContainerSecurity,
+          volumeMounts: [
+            { name: 'attestation-token', mountPath: ATTESTATION_TOKEN_DIR, readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'tmp', emptyDir: {} },
+        {
+          name: 'attestation-token',
+          projected: {
+            defaultMode: 0o444,
+            sources: [{ serviceAccountToken: { audience: ATTESTATION_TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }],
+          },
+        },
+      ],
+    },
+  };
+}

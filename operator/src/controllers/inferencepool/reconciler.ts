@@ -1,0 +1,296 @@
+// The InferencePool reconciler: observe → plan → act, level-triggered.
+//
+//   observe  the pool and its replica Pods from the informer caches (through the FleetView), plus the
+//            replicas this process placed or deleted that the caches do not show yet;
+//   plan     planReplicas (pure, plan.ts) says what to delete, create, bind and un-gate; the placement
+//            engine chooses nodes for the replicas that need one, in the one shared FleetIndex;
+//   act      deletes (uid-preconditioned), readiness-gate flips (pods/status), creates and bindings
+//            (pods/binding), then the pool's status through the status subresource when it changed.
+//
+// Every write goes through the fenced KubeClient/EventRecorder, so a process that lost its lease
+// cannot write. A crash at any point leaves Pods that the next reconcile recognises by name: a Pod
+// created but not bound is bound (on a node of the TEE it was built for), a create that already
+// happened answers AlreadyExists, a bind that already happened answers Conflict.
+import type { OperatorConfig } from '../../config.js';
+import type { InferencePool, InferencePoolStatus } from '../../api/index.js';
+import type { KubeClient } from '../../kube/apply.js';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
+import type { EventRecorder, RecordedEvent } from '../../kube/events.js';
+import type { Informer } from '../../kube/informer.js';
+import { NotLeaderError } from '../../kube/leader-election.js';
+import { parseObjectKey, Pods, type KubeObject } from '../../kube/resource.js';
+import { isConflict, isNotFound, KubeApiError } from '../../kube/rest.js';
+import { LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { planPlacements, type Placement, type ReplicaRequest, type TeeType } from '../../placement/index.js';
+import { poolKey, podGpus, type FleetView } from './fleet-view.js';
+import { setCondition } from '../../kube/conditions.js';
+import { ANNOTATION_ATTESTATION_EXPIRES, DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
+import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
+import { InferencePools } from './resources.js';
+
+const ALL_TEES: readonly TeeType[] = ['sev-snp', 'tdx', 'simulated'];
+const DEFAULT_TEES: readonly TeeType[] = ['sev-snp', 'tdx'];
+
+export interface InferencePoolReconcilerDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  view: FleetView;
+  pools: Informer<InferencePool & KubeObject>;
+  config: OperatorConfig;
+  now?: () => Date;
+  /** How long a True gate without an expiry annotation is tolerated (default 30 s). */
+  gateGraceMs?: number;
+}
+
+export class InferencePoolReconciler implements Reconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: InferencePoolReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { namespace, name } = parseObjectKey(key);
+    if (!namespace) throw new Error(`InferencePool key without a namespace: ${key}`);
+    const { view, pools } = this.deps;
+    const pk = poolKey(namespace, name);
+    const pool = pools.get(namespace, name);
+    if (!pool || pool.metadata.deletionTimestamp) {
+      // The garbage collector deletes the replicas through their owner references.
+      view.setWaiting(pk, false);
+      return;
+    }
+    if (name.length > MAX_POOL_NAME_LENGTH) {
+      // The name is a label value on every replica; the apiserver would refuse each Pod.
+      await this.writeStatus(pool, invalidNameStatus(pool, this.now()));
+      return;
+    }
+
+    const now = this.now();
+    const replicas = this.observe(pool);
+    const plan = planReplicas(pool, replicas, (node) => view.nodeHealth(node), now, this.deps.gateGraceMs ?? DEFAULT_GATE_GRACE_MS);
+    const poolRef = poolObject(pool);
+    const events: Array<[KubeObject, RecordedEvent]> = [];
+    const failures: unknown[] = [];
+
+    // 1. Deletes: replicas on lost or quarantined nodes, finished ones, and the scale-down surplus.
+    await Promise.all(plan.deletes.map(async (d) => {
+      try {
+        await this.deps.client.delete(Pods, d.name, namespace, d.uid ? { uid: d.uid } : {});
+        if (d.uid) view.markDeleting(d.uid);
+      } catch (err) {
+        // A uid precondition that fails means the Pod is another one now: the next reconcile sees it.
+        if (!isConflict(err)) failures.push(err);
+      }
+    }));
+    const scaledDown = plan.deletes.filter((d) => d.reason === 'ScaleDown');
+    if (scaledDown.length) {
+      events.push([poolRef, { type: 'Normal', reason: 'ScaledDown', action: 'Delete', message: `deleted ${scaledDown.length} replicas: ${names(scaledDown.map((d) => d.name))}` }]);
+    }
+    for (const d of plan.deletes.filter((x) => x.reason !== 'ScaleDown')) {
+      const why = d.reason === 'NodeLost' ? `its node ${d.node} is gone` : d.reason === 'NodeQuarantined' ? `its node ${d.node} is quarantined` : 'it finished';
+      events.push([poolRef, { type: 'Warning', reason: 'ReplicaReplaced', action: 'Delete', message: `deleted replica ${d.name} because ${why}; a replacement is placed on another attested node` }]);
+    }
+
+    // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False.
+    await Promise.all(plan.gateFlips.map(async (flip) => {
+      try {
+        await this.deps.client.applyStatus(Pods, {
+          apiVersion: 'v1', kind: 'Pod', metadata: { name: flip.name, namespace },
+          status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message }] },
+        });
+        events.push([poolRef, { type: 'Warning', reason: flip.reason, action: 'Unattest', message: `replica ${flip.name}: ${flip.message}` }]);
+      } catch (err) {
+        if (!isNotFound(err)) failures.push(err);
+      }
+    }));
+
+    // 3. Nodes for new and unbound replicas, chosen in the shared index. Synchronous from the plan to the
+    //    last assume(): no other reconcile can run in between, so no GPU is given out twice.
+    const gpus = gpusPerReplica(pool);
+    const allowedTees = pool.spec.tee?.types ?? DEFAULT_TEES;
+    const base = {
+      pool: pk,
+      gpus,
+      gpuModels: pool.spec.gpuModels?.length ? pool.spec.gpuModels : view.gpuModels(),
+      maxPriceCoefficient: pool.spec.maxPriceCoefficient ?? Number.MAX_SAFE_INTEGER,
+      spreadAcrossProviders: pool.spec.placement?.spreadAcrossProviders ?? true,
+      ...(pool.spec.placement?.maxPerNode !== undefined ? { maxPerNode: pool.spec.placement.maxPerNode } : {}),
+    };
+    const requests: ReplicaRequest[] = [
+      ...plan.creates.map((index) => ({ ...base, replicaId: replicaPodName(name, index), teeTypes: allowedTees })),
+      // A Pod that exists was built for one TEE (its runtimeClass); it may only go to a node of that TEE.
+      ...plan.binds.map((r) => ({ ...base, replicaId: r.name, gpus: r.gpus ?? gpus, teeTypes: r.tee ? [r.tee] : allowedTees })),
+    ];
+    const existing: Placement[] = plan.kept.filter((r) => r.node !== undefined).map((r) => ({ pool: pk, replicaId: r.name, node: r.node as string, gpus: r.gpus ?? gpus }));
+    const placementPlan = requests.length ? planPlacements(view.index, existing, requests) : { placements: [], unplaced: [] };
+    for (const p of placementPlan.placements) {
+      view.assume({ pool: pk, namespace, name: p.replicaId, node: p.node, gpus: p.gpus, tee: view.teeOf(p.node) as TeeType });
+    }
+    view.setWaiting(pk, placementPlan.unplaced.length > 0);
+
+    // 4. Create (new replicas) and bind, each replica its own pipeline.
+    const bindsByName = new Map(plan.binds.map((r) => [r.name, r]));
+    const bound = new Map<string, string>();
+    await Promise.all(placementPlan.placements.map(async (p) => {
+      try {
+        const unbound = bindsByName.get(p.replicaId);
+        let uid = unbound?.uid;
+        if (!unbound) {
+          const index = replicaIndexOf(name, p.replicaId) as number;
+          const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', config: this.deps.config });
+          try {
+            const created = await this.deps.client.create<KubeObject>(Pods, pod);
+            uid = created.metadata?.uid;
+          } catch (err) {
+            view.unassume(namespace, p.replicaId);
+            // Created before (by this process before a restart, or a cache that lags): the next
+            // reconcile finds it and binds it if it needs binding.
+            if (err instanceof KubeApiError && err.reason === 'AlreadyExists') return;
+            throw err;
+          }
+        }
+        await this.bind(namespace, p.replicaId, uid, p.node);
+        bound.set(p.replicaId, p.node);
+        const provider = view.providerOf(p.node);
+        const podRef = { apiVersion: 'v1', kind: 'Pod', metadata: { name: p.replicaId, namespace, uid } };
+        events.push([podRef, { type: 'Normal', reason: 'Scheduled', action: 'Binding', message: `Successfully assigned ${namespace}/${p.replicaId} to ${p.node}${provider ? ` (provider ${provider})` : ''} by ${this.deps.config.schedulerName}` }]);
+      } catch (err) {
+        failures.push(err);
+      }
+    }));
+    const created = placementPlan.placements.filter((p) => !bindsByName.has(p.replicaId) && bound.has(p.replicaId));
+    if (created.length) {
+      events.push([poolRef, { type: 'Normal', reason: 'ScaledUp', action: 'Create', message: `created and bound ${created.length} replicas: ${names(created.map((p) => p.replicaId))}` }]);
+    }
+    if (placementPlan.unplaced.length) {
+      events.push([poolRef, { type: 'Warning', reason: 'PlacementFailed', action: 'Place', message: poolStatusMessage(placementPlan.unplaced.length, plan.desired, placementPlan.unplaced[0]?.message ?? '') }]);
+    }
+
+    // 5. Status from what is now true (the caches catch up with the same facts shortly).
+    const after: ReplicaObservation[] = plan.kept.map((r) => (bound.has(r.name) ? { ...r, node: bound.get(r.name) } : r));
+    for (const p of created) {
+      after.push({ name: p.replicaId, uid: '', index: replicaIndexOf(name, p.replicaId) as number, node: p.node, terminating: false, podReady: false });
+    }
+    after.sort((a, b) => a.index - b.index);
+    const status = poolStatus({ pool, plan, replicas: after, unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now });
+    try {
+      await this.writeStatus(pool, status);
+    } catch (err) {
+      failures.push(err);
+    }
+
+    // Events are a courtesy to people: sent without holding up the next reconcile. The recorder logs
+    // its own failures; the one thing it throws is the fence's refusal, and then this process is
+    // stepping down anyway.
+    for (const [obj, event] of events) void this.deps.events.record(obj, event).catch(() => undefined);
+
+    const notLeader = failures.find((e) => e instanceof NotLeaderError);
+    if (notLeader) throw notLeader;
+    if (failures.length) {
+      ctx.log.warn('some replica operations failed; retrying', { failures: failures.length, first: String(failures[0]) });
+      throw failures[0];
+    }
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
+  /** The pool's replicas: Pods from the cache, corrected by what this process did and has not seen yet. */
+  private observe(pool: InferencePool): ReplicaObservation[] {
+    const { view } = this.deps;
+    const namespace = pool.metadata.namespace as string;
+    const name = pool.metadata.name as string;
+    const pk = poolKey(namespace, name);
+    const out: ReplicaObservation[] = [];
+    for (const pod of view.replicaPods(pk)) {
+      const podName = pod.metadata?.name as string;
+      const index = replicaIndexOf(name, podName);
+      if (index === undefined) continue; // carries our label but not our naming: not a replica of ours
+      const owned = pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === pool.metadata.uid) ?? false;
+      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName));
+    }
+    for (const a of view.unseenAssumptions(pk)) {
+      const index = replicaIndexOf(name, a.name);
+      if (index === undefined) continue;
+      out.push({ name: a.name, uid: '', index, node: a.node, tee: a.tee, terminating: false, podReady: false });
+    }
+    return out;
+  }
+
+  private async bind(namespace: string, name: string, uid: string | undefined, node: string): Promise<void> {
+    try {
+      await this.deps.client.create(Pods, {
+        apiVersion: 'v1', kind: 'Binding',
+        // The uid makes the binding a precondition: it cannot bind a newer Pod of the same name.
+        metadata: { name, namespace, ...(uid ? { uid } : {}) },
+        target: { apiVersion: 'v1', kind: 'Node', name: node },
+      }, { namespace, name, subresource: 'binding' });
+    } catch (err) {
+      // Conflict (already bound, by us before a restart) or NotFound (deleted meanwhile) included: the
+      // informer will show where the Pod really is, and the GPUs assumed here are not taken by it.
+      this.deps.view.unassume(namespace, name);
+      throw err;
+    }
+  }
+
+  private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
+    // Compare without `usage`, which the metering side owns and this controller never writes.
+    const { usage: _usage, ...current } = pool.status ?? {};
+    await this.deps.client.applyStatusIfChanged(InferencePools, { ...pool, status: current } as unknown as KubeObject, status);
+  }
+}
+
+function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string): ReplicaObservation {
+  const spec = pod.spec as { nodeName?: string } | undefined;
+  const status = pod.status as { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; lastTransitionTime?: string }> } | undefined;
+  const gate = status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED);
+  const expires = parseTime(pod.metadata?.annotations?.[ANNOTATION_ATTESTATION_EXPIRES]);
+  const tee = pod.metadata?.labels?.[LABEL_TEE];
+  const node = spec?.nodeName ?? assumedNode;
+  return {
+    name: pod.metadata?.name as string,
+    uid: pod.metadata?.uid ?? '',
+    index,
+    gpus: podGpus(pod, gpuResourceName),
+    ...(node ? { node } : {}),
+    ...(tee && (ALL_TEES as readonly string[]).includes(tee) ? { tee: tee as TeeType } : {}),
+    ...(status?.phase ? { phase: status.phase } : {}),
+    terminating: terminating || pod.metadata?.deletionTimestamp !== undefined,
+    ...(gate ? { gate: gate.status as 'True' | 'False' | 'Unknown' } : {}),
+    ...(gate?.lastTransitionTime ? { gateSince: new Date(gate.lastTransitionTime) } : {}),
+    ...(gate?.reason ? { gateReason: gate.reason } : {}),
+    ...(expires ? { attestationExpires: expires } : {}),
+    podReady: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+  };
+}
+
+function parseTime(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+function poolObject(pool: InferencePool): KubeObject {
+  return { apiVersion: pool.apiVersion, kind: pool.kind, metadata: pool.metadata as KubeObject['metadata'] };
+}
+
+/** Up to five names, so an event stays short and reads the same for the same set. */
+function names(list: string[]): string {
+  return list.length <= 5 ? list.join(', ') : `${list.slice(0, 5).join(', ')} and ${list.length - 5} more`;
+}
+
+function poolStatusMessage(unplaced: number, desired: number, first: string): string {
+  return `${unplaced} of ${desired} replicas could not be placed: ${first}`;
+}
+
+function invalidNameStatus(pool: InferencePool, now: Date): InferencePoolStatus {
+  const message = `the pool name is ${pool.metadata.name?.length} characters; replica Pods carry it as a label value, which allows at most ${MAX_POOL_NAME_LENGTH}`;
+  const gen = pool.metadata.generation !== undefined ? { observedGeneration: pool.metadata.generation } : {};
+  let conditions = setCondition(pool.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidName', message, ...gen }, now);
+  conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'InvalidName', message, ...gen }, now);
+  conditions = setCondition(conditions, { type: 'Degraded', status: 'True', reason: 'InvalidName', message, ...gen }, now);
+  return {
+    ...gen,
+    conditions,
+    replicas: { desired: pool.spec.replicas.max, placed: 0, attested: 0, ready: 0 },
+  };
+}
