@@ -20,6 +20,8 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
+  // The direct client's keep-alive sockets would otherwise hold the worker open after the last test.
+  client?.rest.close();
   await proxy?.close();
   await cp?.stop();
 });
