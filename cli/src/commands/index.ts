@@ -1,10 +1,12 @@
 // Every top-level command, registered in the order `--help` lists them.
 import type { Command } from 'commander';
 import { registerAttestCommand } from './attest.js';
+import { registerDemoCommand } from './demo.js';
 import { registerGlobalOptions } from '../kube.js';
 import { registerStatusCommand } from './status.js';
 import { registerNodesCommand } from './nodes.js';
 import { registerPoolsCommand } from './pools.js';
+import { registerDescribeCommand } from './describe.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -12,5 +14,7 @@ export function registerCommands(program: Command): void {
   registerStatusCommand(program);
   registerNodesCommand(program);
   registerPoolsCommand(program);
+  registerDescribeCommand(program);
   registerAttestCommand(program);
+  registerDemoCommand(program);
 }
