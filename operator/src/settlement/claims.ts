@@ -1,0 +1,94 @@
+// Claims: a payee (or anyone on its behalf — the money always goes to the payee's own address) proves its
+// cumulative entitlement against the committed root and the contract pays (cumulative − paid) × price
+// minus commission. Proofs are built from the leaves the settlement controller stored for the epoch the
+// chain shows (leaves-store.ts); a leaf set that does not hash to the chain's root is never used.
+//
+// claimAll is what the fleet simulator and the demo call after each commit so that paid catches up with
+// metered; `chrysalis settlement claim --payee` calls claimFor.
+import { toNano, type Address } from '@ton/core';
+import type { SettlementAccount } from '../api/settlementaccount.js';
+import type { KubeClient } from '../kube/apply.js';
+import { parseAddress, readContract, type ChainSession, type SettlementChain } from './chain/chain.js';
+import { Settlement } from './contract/Settlement.js';
+import { entitlementProof, payeeAddress } from './entitlements.js';
+import { loadLeaves, type StoredEpoch } from './leaves-store.js';
+import { SettlementAccounts, type Kube } from './resources.js';
+
+/** Value attached to a claim for gas; what is left is forwarded to the payee. */
+export const CLAIM_VALUE = toNano('0.05');
+
+export interface ClaimResult {
+  payee: string;
+  key: bigint;
+  /** the payee's cumulative entitlement in the committed epoch */
+  entitled: bigint;
+  paidBefore: bigint;
+  paidAfter: bigint;
+  outcome: 'paid' | 'nothing-to-claim' | 'failed' | 'not-a-payee';
+}
+
+export interface CommittedLeaves {
+  address: Address;
+  stored: StoredEpoch;
+}
+
+/** The contract address of an account and the leaves of the epoch its chain shows now. */
+export async function committedLeaves(client: KubeClient, chain: SettlementChain, account: SettlementAccount): Promise<CommittedLeaves | undefined> {
+  const ns = account.metadata.namespace!;
+  const name = account.metadata.name!;
+  const text = account.status?.contractAddress ?? account.spec.contractAddress;
+  if (!text) throw new Error(`SettlementAccount ${ns}/${name} has no contract yet (status.contractAddress is empty)`);
+  const address = parseAddress(text, 'status.contractAddress');
+  const view = await chain.run((s) => readContract(s, address));
+  if (!view.deployed || view.committed.epoch === 0n) return undefined;
+  const stored = await loadLeaves(client, ns, name, view.committed.epoch);
+  if (!stored) throw new Error(`the leaves of epoch ${view.committed.epoch} of ${ns}/${name} are not stored; no proof can be built`);
+  if (stored.root !== view.committed.root) throw new Error(`the stored leaves of epoch ${view.committed.epoch} of ${ns}/${name} do not hash to the root on chain`);
+  return { address, stored };
+}
+
+async function claimIn(s: ChainSession, address: Address, stored: StoredEpoch, key: bigint, value: bigint, pollAttempts: number): Promise<ClaimResult> {
+  const contract = Settlement.createFromAddress(address);
+  const provider = s.provider(address);
+  const payee = payeeAddress(key).toString();
+  const entitled = stored.leaves.get(key);
+  const paidBefore = await contract.getPaidUnits(provider, key);
+  if (entitled === undefined) return { payee, key, entitled: 0n, paidBefore, paidAfter: paidBefore, outcome: 'not-a-payee' };
+  if (entitled <= paidBefore) return { payee, key, entitled, paidBefore, paidAfter: paidBefore, outcome: 'nothing-to-claim' };
+  await contract.sendClaim(provider, s.sender(), { value, payee: key, proof: entitlementProof(stored.entitlements, [key]) });
+  // A claim is an internal message: it does not throw when the contract refuses it. Read the result (on a
+  // live network the message takes a few seconds to land; wait for it, which also keeps the wallet's
+  // seqno in step for the next claim).
+  let paidAfter = await contract.getPaidUnits(s.provider(address), key);
+  for (let i = 0; i < pollAttempts && paidAfter < entitled; i++) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    paidAfter = await contract.getPaidUnits(s.provider(address), key);
+  }
+  return { payee, key, entitled, paidBefore, paidAfter, outcome: paidAfter >= entitled ? 'paid' : 'failed' };
+}
+
+function polls(chain: SettlementChain): number {
+  return chain.network === 'sandbox' ? 0 : 30;
+}
+
+/** Claims for one payee (on a live network the sender's wallet pays the gas and waits are the caller's). */
+export async function claimFor(chain: SettlementChain, committed: CommittedLeaves, payee: bigint, value = CLAIM_VALUE): Promise<ClaimResult> {
+  return chain.run((s) => claimIn(s, committed.address, committed.stored, payee, value, polls(chain)));
+}
+
+/** Claims for every payee of the account's committed epoch that has something to claim. */
+export async function claimAll(client: KubeClient, chain: SettlementChain, account: { namespace: string; name: string } | SettlementAccount, value = CLAIM_VALUE): Promise<{ epoch: bigint; results: ClaimResult[] }> {
+  const acct = 'spec' in account ? account : await client.get<Kube<SettlementAccount>>(SettlementAccounts, account.name, account.namespace);
+  if (!acct) throw new Error('SettlementAccount not found');
+  const committed = await committedLeaves(client, chain, acct);
+  if (!committed) return { epoch: 0n, results: [] };
+  const results = await chain.run(async (s) => {
+    const out: ClaimResult[] = [];
+    for (const key of committed.stored.leaves.keys()) {
+      const r = await claimIn(s, committed.address, committed.stored, key, value, polls(chain));
+      if (r.outcome !== 'nothing-to-claim') out.push(r);
+    }
+    return out;
+  });
+  return { epoch: committed.stored.epoch, results };
+}
