@@ -1,0 +1,164 @@
+// `chrysalis demo`: a whole Chrysalis on this machine. Starts a local control plane, installs the CRDs,
+// runs the operator and its attestation service in this process, brings up a simulated GPU fleet (kwok
+// nodes with simulated-TEE attesters), a SettlementAccount on the embedded sandbox chain and sample
+// InferencePools, and shows progress until every pool is Ready and the first settlement confirms.
+// Every number shown comes from the cluster's objects (what `kubectl get` shows), never from the demo.
+// Exit: 0 converged, 1 not converged within --timeout, 2 bad flags.
+import type { Command } from 'commander';
+import type { InferencePool } from '../../../operator/src/api/inferencepool.js';
+import type { ProviderNode } from '../../../operator/src/api/providernode.js';
+import type { SettlementAccount } from '../../../operator/src/api/settlementaccount.js';
+import { RestClient } from '../../../operator/src/kube/rest.js';
+
+const NS = 'chrysalis-demo';
+const GROUP = '/apis/chrysalis.dev/v1alpha1';
+
+export interface DemoSummary {
+  converged: boolean;
+  nodesAttested: number;
+  replicasReady: number;
+  unitsMetered: number;
+  unitsPaid: number;
+  settlementTransactions: number;
+  elapsedSeconds: number;
+}
+
+interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; timeout: string; output: string }
+
+function intFlag(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    process.stderr.write(`error: ${flag} must be a whole number from ${min} to ${max}, got "${value}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('Run a local control plane, the operator, a simulated attested GPU fleet and a sandbox chain; show placement, attestation, metering and settlement.\nExit 0: converged; 1: not converged within --timeout; 2: bad flags.')
+    .option('--nodes <n>', 'simulated GPU nodes (8 GPUs each)', '10')
+    .option('--pools <n>', 'sample InferencePools', '2')
+    .option('--until-ready', 'stop once converged (or at --timeout) instead of running until Ctrl-C')
+    .option('--timeout <seconds>', 'give up after this many seconds', '600')
+    .option('-o, --output <format>', 'text or json (json: the last line is the summary)', 'text')
+    .action(async (flags: DemoFlags) => {
+      const nodes = intFlag(flags.nodes, '--nodes', 1, 1000);
+      const pools = intFlag(flags.pools, '--pools', 0, 50);
+      const timeout = intFlag(flags.timeout, '--timeout', 10, 86400);
+      if (flags.output !== 'text' && flags.output !== 'json') {
+        process.stderr.write(`error: -o/--output must be text or json, got "${flags.output}"\n`);
+        process.exit(2);
+      }
+      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, json: flags.output === 'json' }));
+    });
+}
+
+export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; json: boolean }): Promise<number> {
+  const started = Date.now();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  // Heavy parts are imported here so `chrysalis --help` stays fast.
+  const { startControlPlane } = await import('../../../test/cluster/control-plane.js');
+  const { installCrds } = await import('../../../test/api/install-crds.js');
+  const { startLocalOperator } = await import('../../../test/fleet/operator.js');
+  const { createFleet } = await import('../../../test/fleet/fleet.js');
+
+  const stops: Array<() => Promise<unknown>> = [];
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  const interrupted = new Promise<'interrupted'>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve('interrupted'));
+  });
+
+  let summary: DemoSummary = { converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
+  try {
+    say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
+    const plane = await startControlPlane({ log: (l) => say(`  control plane: ${l}`) });
+    stops.push(() => plane.stop());
+    say(`  kubeconfig: ${plane.kubeconfigPath}`);
+    const kc = plane.kubeConfig();
+    await installCrds(kc);
+    const operator = await startLocalOperator(plane.kubeconfigPath);
+    stops.push(() => operator.stop());
+    say(`operator running; attestation service at ${operator.serviceUrl}`);
+    const fleet = await createFleet(kc, { nodes: o.nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: Math.max(1, Math.ceil(o.nodes / 3)), namePrefix: 'gpu', teeMix: ['sev-snp', 'tdx'], usageIntervalMs: 5000 });
+    stops.unshift(() => fleet.stop());
+    say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers`);
+
+    const rest = new RestClient(kc);
+    await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } }).catch(() => undefined);
+    await rest.request('POST', `${GROUP}/namespaces/${NS}/settlementaccounts`, { body: {
+      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox' },
+      spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: 30, pushThresholdUnits: '1000' },
+    } });
+    for (let i = 0; i < o.pools; i++) {
+      await rest.request('POST', `${GROUP}/namespaces/${NS}/inferencepools`, { body: {
+        apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: `demo-${i}` },
+        spec: {
+          model: { name: `demo/model-${i}`, source: `hf://demo/model-${i}@0e9e39f249a16976918f6564b8830bc894c89659`, hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+          runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
+          replicas: { min: 2, max: 2 }, gpusPerReplica: 2, gpuModels: ['H100'],
+          tee: { types: ['simulated'], gpuCCRequired: false },
+          placement: { spreadAcrossProviders: true, maxPerNode: 2 },
+          maxPriceCoefficient: 1500, settlementAccountRef: { name: 'sandbox' },
+        },
+      } });
+    }
+    say(`applied ${o.pools} InferencePools (2 replicas × 2 GPUs each) and SettlementAccount ${NS}/sandbox (network: sandbox)`);
+
+    const deadline = started + o.timeoutSeconds * 1000;
+    let last = '';
+    for (;;) {
+      summary = await observe(rest, started, o.pools);
+      const line = `nodes attested ${summary.nodesAttested}/${o.nodes} · replicas ready ${summary.replicasReady}/${o.pools * 2} · units metered ${summary.unitsMetered} · paid ${summary.unitsPaid} · settlements ${summary.settlementTransactions}`;
+      if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
+      last = line;
+      if (summary.converged && o.untilReady) break;
+      if (o.untilReady && Date.now() > deadline) break;
+      const r = await Promise.race([interrupted, new Promise((res) => setTimeout(res, 2000))]);
+      if (r === 'interrupted') break;
+    }
+  } catch (err) {
+    say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    say('stopping everything the demo started…');
+    await stopAll();
+  }
+  summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else say(summary.converged ? 'converged: every pool Ready and settlement confirmed' : 'not converged');
+  return summary.converged ? 0 : 1;
+}
+
+const num = (v: unknown): number => {
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) ? n : 0;
+};
+
+/** The summary as the cluster's objects state it. */
+async function observe(rest: RestClient, started: number, poolCount: number): Promise<DemoSummary> {
+  const [pns, pools, accounts] = await Promise.all([
+    rest.request<{ items: ProviderNode[] }>('GET', `${GROUP}/providernodes`).catch(() => ({ items: [] })),
+    rest.request<{ items: InferencePool[] }>('GET', `${GROUP}/namespaces/${NS}/inferencepools`).catch(() => ({ items: [] })),
+    rest.request<{ items: SettlementAccount[] }>('GET', `${GROUP}/namespaces/${NS}/settlementaccounts`).catch(() => ({ items: [] })),
+  ]);
+  const nodesAttested = pns.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True')).length;
+  const replicasReady = pools.items.reduce((s, p) => s + num(p.status?.replicas?.ready), 0);
+  const poolsReady = pools.items.length === poolCount && pools.items.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  let unitsMetered = 0, unitsPaid = 0, unitsCommitted = 0, settlementTransactions = 0;
+  for (const a of accounts.items) {
+    const s = a.status as Record<string, any> | undefined;
+    unitsMetered += num(s?.totals?.metered);
+    unitsPaid += num(s?.totals?.paid);
+    unitsCommitted += num(s?.totals?.committed);
+    settlementTransactions += num(s?.lastConfirmed?.epoch);
+  }
+  // Converged: every pool Ready, at least one confirmed settlement, and everything committed on chain paid out.
+  const converged = poolsReady && settlementTransactions >= 1 && unitsPaid > 0 && unitsPaid >= unitsCommitted;
+  return { converged, nodesAttested, replicasReady, unitsMetered, unitsPaid, settlementTransactions, elapsedSeconds: (Date.now() - started) / 1000 };
+}
