@@ -6,11 +6,13 @@
 import test from 'ava';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { ConfigMaps } from '../../operator/src/kube/resource.js';
+import type { KubeClient } from '../../operator/src/kube/apply.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 let cp: ControlPlane;
 let proxy: TcpProxy;
+let client: KubeClient;
 
 test.before(async () => {
   cp = await startControlPlane({
@@ -18,6 +20,7 @@ test.before(async () => {
     apiserverArgs: ['--watch-cache=false', '--etcd-compaction-interval=1s'],
   });
   proxy = await TcpProxy.start(Number(new URL(cp.server).port));
+  client = directClient(cp.kubeConfig());
 });
 
 test.after.always(async () => {
@@ -28,7 +31,6 @@ test.after.always(async () => {
 });
 
 test('after a 410 the informer relists, reports every change made while it was away, and converges', async (t) => {
-  const client = directClient(cp.kubeConfig());
   const ns = 'gone';
   await client.rest.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ns } } });
   for (const n of ['a', 'b', 'c']) await client.apply(ConfigMaps, configMap(ns, n, { v: '1' }));
