@@ -25,6 +25,11 @@ export interface InferencePoolControllerDeps {
   /** How long a True readiness gate without an expiry annotation is tolerated (default 30 s). */
   gateGraceMs?: number;
   now?: () => Date;
+  /**
+   * Watch the pools and Pods of this namespace only. For tests that share a cluster: a production
+   * operator watches every namespace, because any Pod bound to a GPU node takes GPUs placement must see.
+   */
+  watchNamespace?: string;
 }
 
 export interface InferencePoolControllerParts {
@@ -43,9 +48,10 @@ export const CONTROLLER_NAME = 'inferencepool';
 
 export function inferencePoolController(deps: InferencePoolControllerDeps): InferencePoolControllerParts {
   const { manager, config } = deps;
-  const pools = manager.informer<InferencePool & KubeObject>(InferencePools);
+  const scope = deps.watchNamespace ? { namespace: deps.watchNamespace } : {};
+  const pools = manager.informer<InferencePool & KubeObject>(InferencePools, scope);
   // All Pods, not only replicas: every Pod bound to a GPU node takes GPUs the engine must not offer.
-  const pods = manager.informer<KubeObject>(Pods);
+  const pods = manager.informer<KubeObject>(Pods, scope);
   const nodes = manager.informer<KubeObject>(Nodes);
   const providerNodes = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
 

@@ -1,0 +1,202 @@
+// The InferencePool controller against the real local control plane (kwok plays the GPU nodes): it
+// places replicas only on attested nodes and binds them itself, counts them, replaces replicas of a
+// quarantined node, scales, and leaves cleanup of a deleted pool to the garbage collector.
+import test, { type ExecutionContext } from 'ava';
+import { testCluster, useNamespace } from '../cluster/index.js';
+import { installCrds } from '../api/install-crds.js';
+import { InferencePools } from '../../operator/src/controllers/inferencepool/resources.js';
+import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
+import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY } from '../../operator/src/controllers/inferencepool/plan.js';
+import {
+  adminClient, createGpuFleet, createPool, eventually, getPool, isTerminating, nodeOf, poolObject, poolPods,
+  setProviderConditions, startController, uniqueSuffix, type GpuFleet,
+} from './kube-fixtures.js';
+
+test.before(async () => {
+  const cluster = await testCluster();
+  await installCrds(cluster.kubeConfig());
+});
+
+interface Setup {
+  namespace: string;
+  model: string;
+  fleet: GpuFleet;
+  client: ReturnType<typeof adminClient>;
+}
+
+/** A namespace, `count` kwok GPU nodes (a model of their own) and the controller watching the namespace. */
+async function setup(t: ExecutionContext, count: number, attested: (i: number) => boolean, prefix: string): Promise<Setup> {
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  const namespace = await useNamespace(t, prefix);
+  const suffix = uniqueSuffix();
+  const model = `T${suffix}`;
+  const fleet = await createGpuFleet(kc, { prefix: `ip-${prefix}-${suffix}`, count, gpuModel: model, providers: 5, attested });
+  const controller = startController(kc, { namespace, gateGraceMs: 1000 });
+  const client = adminClient(kc);
+  t.teardown(async () => {
+    await controller.stop();
+    await fleet.cleanup();
+    client.rest.close();
+  });
+  return { namespace, model, fleet, client };
+}
+
+const live = (pods: KubeObject[]) => pods.filter((p) => !isTerminating(p));
+
+test('a pool of 8 on 50 nodes is placed on attested nodes only, bound by the operator, and counted', async (t) => {
+  // Every other node is not attested: none of the replicas may land there.
+  const attested = (i: number) => i % 2 === 0;
+  const { namespace, model, fleet, client } = await setup(t, 50, attested, 'place');
+  const attestedNodes = new Set(fleet.names.filter((_, i) => attested(i)));
+  await createPool(client, poolObject('llama', namespace, 8, model));
+
+  const pods = await eventually('8 bound replicas', async () => {
+    const all = live(await poolPods(client, namespace, 'llama'));
+    return all.length === 8 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  t.deepEqual(pods.map((p) => p.metadata?.name).sort(), Array.from({ length: 8 }, (_, i) => `llama-${i}`).sort());
+  for (const pod of pods) {
+    t.true(attestedNodes.has(nodeOf(pod) as string), `${pod.metadata?.name} on ${nodeOf(pod)}`);
+    t.is((pod.spec as { schedulerName: string }).schedulerName, 'chrysalis');
+  }
+  // Spread: 8 replicas over 5 providers use all 5.
+  const pool = await eventually('status shows 8 placed', async () => {
+    const p = await getPool(client, namespace, 'llama');
+    return p?.status?.replicas?.placed === 8 ? p : undefined;
+  });
+  t.is(pool.status?.replicas?.desired, 8);
+  t.is(pool.status?.placements?.length, 8);
+  t.is(new Set(pool.status?.placements?.map((p) => p.provider)).size, 5);
+  for (const p of pool.status?.placements ?? []) t.true(attestedNodes.has(p.node));
+
+  // kwok's simulated kubelet turns every readiness gate True by itself, without an attestation verdict;
+  // the controller must not count that, and turns the gate back to False.
+  const after = await eventually('kwok gates turned False, none counted attested', async () => {
+    const p = await getPool(client, namespace, 'llama');
+    const unattested = p?.status?.conditions?.find((c) => c.type === 'Degraded')?.reason === 'ReplicasUnattested';
+    return p?.status?.replicas?.attested === 0 && unattested ? p : undefined;
+  });
+  t.is(after.status?.replicas?.ready, 0);
+
+  // The attestation service's verdict for one replica: expiry and key annotations, then the gate True.
+  const expires = new Date(Date.now() + 3_600_000).toISOString();
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'llama-3'), {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { [ANNOTATION_ATTESTATION_EXPIRES]: expires, [ANNOTATION_ATTESTATION_KEY]: 'ab'.repeat(32) } } },
+  });
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'llama-3', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'EvidenceVerified', message: 'test verdict' }] } },
+  });
+  const counted = await eventually('one replica attested and ready', async () => {
+    const p = await getPool(client, namespace, 'llama');
+    return p?.status?.replicas?.attested === 1 ? p : undefined;
+  });
+  t.deepEqual(counted.status?.replicas, { desired: 8, placed: 8, attested: 1, ready: 1 });
+  t.is(counted.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+});
+
+test('a pool larger than the attested capacity is Degraded with InsufficientAttestedCapacity, and recovers when a node is attested', async (t) => {
+  // 3 attested 8-GPU nodes; 4 replicas of 8 GPUs need 4.
+  const { namespace, model, fleet, client } = await setup(t, 4, (i) => i < 3, 'short');
+  await createPool(client, poolObject('big', namespace, 4, model, { gpusPerReplica: 8 }));
+  const degraded = await eventually('Degraded InsufficientAttestedCapacity', async () => {
+    const p = await getPool(client, namespace, 'big');
+    const c = p?.status?.conditions?.find((x) => x.type === 'Degraded');
+    return c?.status === 'True' && c.reason === 'InsufficientAttestedCapacity' ? c : undefined;
+  });
+  t.regex(degraded.message, /1 of 4 replicas unplaced/);
+  t.is(live(await poolPods(client, namespace, 'big')).length, 3);
+
+  await setProviderConditions(client, fleet.names[3] as string, { attested: true, quarantined: false });
+  const pool = await eventually('4 placed after the fourth node is attested', async () => {
+    const p = await getPool(client, namespace, 'big');
+    return p?.status?.replicas?.placed === 4 ? p : undefined;
+  });
+  t.not(pool.status?.conditions?.find((x) => x.type === 'Degraded')?.reason, 'InsufficientAttestedCapacity');
+});
+
+test('quarantining a node moves its replicas to other attested nodes', async (t) => {
+  const { namespace, model, fleet, client } = await setup(t, 10, () => true, 'quar');
+  await createPool(client, poolObject('q', namespace, 8, model, { gpusPerReplica: 4 }));
+  const before = await eventually('8 bound', async () => {
+    const all = live(await poolPods(client, namespace, 'q'));
+    return all.length === 8 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  const victim = nodeOf(before[0] as KubeObject) as string;
+  const onVictim = before.filter((p) => nodeOf(p) === victim).map((p) => p.metadata?.name as string);
+  t.true(onVictim.length >= 1);
+
+  // What the ProviderNode controller does on quarantine: the condition, then evicting the replicas.
+  await setProviderConditions(client, victim, { attested: true, quarantined: true });
+  for (const name of onVictim) await client.delete(Pods, name, namespace);
+
+  const after = await eventually('8 bound replicas, none on the quarantined node', async () => {
+    const all = live(await poolPods(client, namespace, 'q'));
+    return all.length === 8 && all.every((p) => nodeOf(p) && nodeOf(p) !== victim) ? all : undefined;
+  }, 60_000, async () => JSON.stringify(live(await poolPods(client, namespace, 'q')).map((p) => [p.metadata?.name, nodeOf(p)])));
+  t.true(after.every((p) => fleet.names.includes(nodeOf(p) as string)));
+  // Each index at most once.
+  const indexes = after.map((p) => p.metadata?.labels?.[LABEL_REPLICA]);
+  t.is(new Set(indexes).size, 8);
+});
+
+test('scaling down removes the highest indexes and scaling up fills the lowest free ones', async (t) => {
+  const { namespace, model, client } = await setup(t, 6, () => true, 'scale');
+  await createPool(client, poolObject('s', namespace, 6, model));
+  await eventually('6 bound', async () => {
+    const all = live(await poolPods(client, namespace, 's'));
+    return all.length === 6 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  // Wait until kwok's gates have been turned False, so every replica is equally (un)useful.
+  await eventually('all gates decided', async () => {
+    const p = await getPool(client, namespace, 's');
+    return p?.status?.conditions?.find((c) => c.type === 'Degraded')?.reason === 'ReplicasUnattested' ? p : undefined;
+  });
+
+  const patchReplicas = (n: number) => client.rest.request('PATCH', resourcePath(InferencePools, namespace, 's'), {
+    contentType: 'application/merge-patch+json', body: { spec: { replicas: { min: n, max: n } } },
+  });
+  await patchReplicas(3);
+  const down = await eventually('3 live replicas', async () => {
+    const all = live(await poolPods(client, namespace, 's'));
+    return all.length === 3 ? all : undefined;
+  });
+  t.deepEqual(down.map((p) => p.metadata?.name).sort(), ['s-0', 's-1', 's-2']);
+
+  await patchReplicas(5);
+  const up = await eventually('5 live bound replicas', async () => {
+    const all = live(await poolPods(client, namespace, 's'));
+    return all.length === 5 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  // Indexes 3 and 4 may still be terminating from the scale-down; then the new replicas take 5 and 6.
+  const names = up.map((p) => p.metadata?.name as string);
+  t.true(['s-0', 's-1', 's-2'].every((n) => names.includes(n)));
+  t.is(new Set(names).size, 5);
+  const pool = await eventually('status desired 5', async () => {
+    const p = await getPool(client, namespace, 's');
+    return p?.status?.replicas?.placed === 5 ? p : undefined;
+  });
+  t.is(pool.status?.replicas?.desired, 5);
+});
+
+test('deleting a pool lets the garbage collector remove its replicas', async (t) => {
+  const { namespace, model, client } = await setup(t, 4, () => true, 'gc');
+  await createPool(client, poolObject('g', namespace, 4, model));
+  const pods = await eventually('4 bound', async () => {
+    const all = live(await poolPods(client, namespace, 'g'));
+    return all.length === 4 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  for (const pod of pods) {
+    const owner = pod.metadata?.ownerReferences?.[0];
+    t.like(owner, { kind: 'InferencePool', name: 'g', controller: true, blockOwnerDeletion: true });
+  }
+  await client.delete(InferencePools, 'g', namespace, { propagationPolicy: 'Background' });
+  await eventually('replicas deleted by the garbage collector', async () => {
+    const all = live(await poolPods(client, namespace, 'g'));
+    return all.length === 0 ? true : undefined;
+  }, 90_000);
+  t.pass();
+});
