@@ -1,0 +1,128 @@
+// A settlement pipeline on the shared control plane: a namespace with a sandbox SettlementAccount, an
+// InferencePool billing to it, ProviderNodes (cluster-scoped, removed afterwards) and attested replica
+// Pods whose signed usage goes through UsageIngest. Not a test file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ExecutionContext } from 'ava';
+import type { KeyPair } from '@ton/crypto';
+import { Address } from '@ton/core';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
+import { KubeClient } from '../../operator/src/kube/apply.js';
+import { EventRecorder } from '../../operator/src/kube/events.js';
+import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
+import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { RestClient } from '../../operator/src/kube/rest.js';
+import { LABEL_POOL } from '../../operator/src/marks.js';
+import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY, CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
+import { InferencePools, ProviderNodes, SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
+import { installCrds } from '../api/install-crds.js';
+import { testCluster, useNamespace } from '../cluster/index.js';
+
+export interface Env {
+  ns: string;
+  rest: RestClient;
+  client: KubeClient;
+  events: EventRecorder;
+  ingest: UsageIngest;
+  stateDir: string;
+  account: string;
+  /** ProviderNode names created by this env (cluster-scoped) */
+  providerNodes: string[];
+}
+
+let crds: Promise<void> | undefined;
+
+export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; price?: string } = {}): Promise<Env> {
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  crds ??= installCrds(kc);
+  await crds;
+  const rest = new RestClient(kc, { qps: 200, burst: 400 });
+  const client = new KubeClient(rest, NO_FENCE);
+  const events = new EventRecorder({ client: rest, fence: NO_FENCE, instance: 'settlement-pipeline-test', windowMs: 0 });
+  const ns = await useNamespace(t, opts.prefix ?? 'settle');
+  const stateDir = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
+  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, rest, events }), stateDir, account: 'acct', providerNodes: [] };
+  t.teardown(async () => {
+    for (const n of env.providerNodes) await client.delete(ProviderNodes, n).catch(() => undefined);
+    rest.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  await client.create(SettlementAccounts, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount',
+    metadata: { name: env.account, namespace: ns },
+    spec: { network: 'sandbox', pricePerUnitNanoton: opts.price ?? '1000000', commitPeriodSeconds: 10, sandbox: { stateDir } },
+  } as Kube<SettlementAccount>);
+  await client.create(InferencePools, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool',
+    metadata: { name: 'pool', namespace: ns },
+    spec: {
+      model: { name: 'm', source: 'hf://org/m@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
+      replicas: { min: 1, max: 4 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
+      settlementAccountRef: { name: env.account },
+    },
+  });
+  return env;
+}
+
+/** A random basechain payout address. */
+export function newPayout(): Address {
+  return new Address(0, randomBytes(32));
+}
+
+export async function addProviderNode(env: Env, payout: Address): Promise<string> {
+  const name = `${env.ns}-pn-${env.providerNodes.length}`;
+  env.providerNodes.push(name);
+  await env.client.create(ProviderNodes, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
+    metadata: { name },
+    spec: { nodeName: `${name}-node`, tee: 'simulated', gpus: { model: 'H100', count: 8 }, payoutAddress: payout.toRawString() },
+  } as Kube<ProviderNode>);
+  return name;
+}
+
+/** An attested replica Pod of the env's pool bound to the ProviderNode's Node. */
+export async function addReplica(env: Env, providerNode: string, pod: string, key: KeyPair, opts: { attested?: boolean; expires?: string } = {}): Promise<void> {
+  const body = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      name: pod, namespace: env.ns, labels: { [LABEL_POOL]: 'pool' },
+      annotations: {
+        [ANNOTATION_ATTESTATION_KEY]: key.publicKey.toString('hex'),
+        [ANNOTATION_ATTESTATION_EXPIRES]: opts.expires ?? new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    },
+    spec: { nodeName: `${providerNode}-node`, automountServiceAccountToken: false, containers: [{ name: 'runtime', image: 'registry.invalid/runtime:1' }] },
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await env.client.create(Pods, body);
+      break;
+    } catch (err) {
+      // The namespace's default ServiceAccount may not exist yet.
+      if (attempt > 50) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await env.rest.request('PATCH', resourcePath(Pods, env.ns, pod, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { conditions: [{ type: CONDITION_ATTESTED, status: opts.attested === false ? 'False' : 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
+  });
+}
+
+export async function listProviderNodes(env: Env): Promise<ProviderNode[]> {
+  const all = (await env.client.list<Kube<ProviderNode>>(ProviderNodes)).items;
+  return all.filter((n) => env.providerNodes.includes(n.metadata.name!));
+}
+
+export async function getAccount(env: Env): Promise<Kube<SettlementAccount>> {
+  return (await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, env.account, env.ns))!;
+}
+
+export function accountKey(env: Env): string {
+  return `SettlementAccount/${env.ns}/${env.account}`;
+}
