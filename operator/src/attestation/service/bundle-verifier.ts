@@ -6,7 +6,7 @@ import type { SnpClaims } from '../sev-snp/verify.js';
 import type { TdxClaims } from '../tdx/verify.js';
 import type { AttestationClaims, EvidenceVerifier, VerifyOutcome } from './service.js';
 
-export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now }): VerifyOutcome => {
+export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now, nonceIssuedAt }): VerifyOutcome => {
   let parsed;
   try {
     parsed = parsePolicy(policy ?? undefined);
@@ -15,7 +15,7 @@ export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now }): Ve
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
-    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt },
   );
   const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
   const claims: AttestationClaims = {

@@ -49,7 +49,7 @@ export interface VerifyOutcome {
 }
 
 /** The verifier as the service sees it: the whole bundle, the subject's policy, the time. */
-export type EvidenceVerifier = (request: EvidenceRequest, context: { policy: AttestationPolicySpec | undefined; now: Date }) => Promise<VerifyOutcome> | VerifyOutcome;
+export type EvidenceVerifier = (request: EvidenceRequest, context: { policy: AttestationPolicySpec | undefined; now: Date; nonceIssuedAt: Date }) => Promise<VerifyOutcome> | VerifyOutcome;
 
 export interface UsageSink {
   ingest(report: SignedUsageReport, now: Date): Promise<UsageResponse>;
@@ -150,7 +150,8 @@ export class AttestationService {
       const challenge = pn.status?.attestation?.challenge;
       checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
       const policy = await this.policy(pn.spec.policyRef?.name);
-      const outcome = await this.verifySafely(request, policy, now);
+      const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
+      const outcome = await this.verifySafely(request, policy, now, issuedAt);
       const expiresAt = this.expiry(policy, now);
       const attestation = outcome.verified
         ? { challenge: null, lastFailure: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) }
@@ -166,7 +167,7 @@ export class AttestationService {
     const host = pod.spec?.nodeName ? await this.providerNodeFor(pod.spec.nodeName).catch(() => undefined) : undefined;
     const hostAttested = host?.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
     const policy = await this.policy(host?.spec.policyRef?.name);
-    let outcome = await this.verifySafely(request, policy, now);
+    let outcome = await this.verifySafely(request, policy, now, this.issuedAtFromExpiry(challenge!.expiresAt));
     if (outcome.verified && !hostAttested) {
       outcome = { ...outcome, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${pod.spec?.nodeName ?? '(unbound)'} is not attested` }] };
     }
@@ -186,9 +187,15 @@ export class AttestationService {
   }
 
   /** A verifier that throws has not verified anything: that is a rejection (fail closed). */
-  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec | undefined, now: Date): Promise<VerifyOutcome> {
+  /** A replica challenge records only its expiry; it was issued one TTL before. */
+  private issuedAtFromExpiry(expiresAt: string): Date {
+    return new Date(Date.parse(expiresAt) - this.deps.config.challengeTtlSeconds * 1000);
+  }
+
+  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec | undefined, now: Date, nonceIssuedAt: Date): Promise<VerifyOutcome> {
     try {
-      const outcome = await this.deps.verify(request, { policy, now });
+      // The evidence-age limit is measured from when the nonce was issued (the verifier fails closed without it).
+      const outcome = await this.deps.verify(request, { policy, now, nonceIssuedAt });
       if (outcome.verified && outcome.reasons.length > 0) return { ...outcome, verified: false };
       return outcome;
     } catch (err) {

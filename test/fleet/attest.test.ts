@@ -1,0 +1,69 @@
+// The fleet simulator against a real operator: a private control plane (so the operator's cluster-wide
+// controllers touch no other test's objects), the operator and its attestation service in this process,
+// kwok GPU nodes whose attesters use the simulated TEE and bound ServiceAccount tokens.
+import test from 'ava';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
+import { isNotFound, RestClient } from '../../operator/src/kube/rest.js';
+import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
+import { installCrds } from '../api/install-crds.js';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { createFleet, LABEL_FLEET } from './fleet.js';
+import { startLocalOperator, type LocalOperator } from './operator.js';
+
+let plane: ControlPlane;
+let operator: LocalOperator;
+let kc: KubeConfig;
+let rest: RestClient;
+
+test.before(async () => {
+  plane = await startControlPlane();
+  kc = plane.kubeConfig();
+  rest = new RestClient(kc);
+  await installCrds(kc);
+  operator = await startLocalOperator(plane.kubeconfigPath);
+});
+test.after.always(async () => {
+  await operator?.stop();
+  await plane?.stop();
+});
+
+const cond = (pn: ProviderNode | undefined, type: string) => pn?.status?.conditions?.find((c) => c.type === type);
+
+async function providerNodes(prefix: string): Promise<Map<string, ProviderNode>> {
+  const list = await rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes), { query: { labelSelector: `${LABEL_FLEET}=${prefix}` } });
+  return new Map(list.items.map((p) => [p.metadata.name ?? "", p]));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function podsOn(node: string): Promise<number> {
+  const pods = await rest.request<{ items: unknown[] }>('GET', '/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${node}` } });
+  return pods.items.length;
+}
+
+test.serial('ten simulated nodes attest through the real service: Attested=True and the taint is gone', async (t) => {
+  const fleet = await createFleet(kc, { nodes: 10, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: 3, namePrefix: 'ok', policyName: 'fleet-ok' });
+  t.teardown(() => fleet.stop({ deleteObjects: true }));
+  const pns = await until('all 10 ProviderNodes Attested=True', async () => {
+    const m = await providerNodes('ok');
+    return m.size === 10 && [...m.values()].every((p) => cond(p, 'Attested')?.status === 'True') ? m : undefined;
+  }, 90_000);
+  for (const name of fleet.nodeNames) {
+    t.true(pns.get(name)!.status?.attestation?.simulated, `${name} attested as simulated`);
+    const node = await rest.request<{ spec?: { taints?: Array<{ key: string }> } }>('GET', resourcePath(Nodes, undefined, name));
+    t.false((node.spec?.taints ?? []).some((x) => x.key === TAINT_UNATTESTED), `${name} lost the unattested taint`);
+  }
+  t.is(new Set([...pns.values()].map((p) => p.spec.payoutAddress)).size, 3, 'three distinct providers');
+});
+
