@@ -7,6 +7,8 @@ import { registerStatusCommand } from './status.js';
 import { registerNodesCommand } from './nodes.js';
 import { registerPoolsCommand } from './pools.js';
 import { registerDescribeCommand } from './describe.js';
+import { registerPlanCommand } from './plan.js';
+import { registerCompletionCommand } from './completion.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -15,6 +17,8 @@ export function registerCommands(program: Command): void {
   registerNodesCommand(program);
   registerPoolsCommand(program);
   registerDescribeCommand(program);
+  registerPlanCommand(program);
+  registerCompletionCommand(program);
   registerAttestCommand(program);
   registerDemoCommand(program);
 }
