@@ -7,6 +7,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 export class TcpProxy {
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  /** Frozen connections: no longer forwarded, but still open until close(). */
+  private readonly frozen = new Set<[net.Socket, net.Socket]>();
   private holding = false;
 
   private constructor(private readonly server: net.Server, private readonly targetPort: number) {}
@@ -49,14 +51,19 @@ export class TcpProxy {
 
   /** Existing connections stay open but carry nothing more (a half-open connection); new ones work. */
   freeze(): void {
-    for (const [a, b] of this.pairs) {
+    for (const pair of this.pairs) {
+      const [a, b] = pair;
       a.unpipe(); b.unpipe(); a.pause(); b.pause();
+      this.frozen.add(pair);
     }
     this.pairs.clear();
   }
 
   async close(): Promise<void> {
     this.cutAll();
+    // server.close() waits for every connection; frozen ones would otherwise keep it waiting forever.
+    for (const [a, b] of this.frozen) { a.destroy(); b.destroy(); }
+    this.frozen.clear();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
