@@ -9,6 +9,8 @@ import { registerPoolsCommand } from './pools.js';
 import { registerDescribeCommand } from './describe.js';
 import { registerPlanCommand } from './plan.js';
 import { registerCompletionCommand } from './completion.js';
+import { registerSettlementCommand } from './settlement.js';
+import { registerUsageCommand } from './usage.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -21,4 +23,6 @@ export function registerCommands(program: Command): void {
   registerCompletionCommand(program);
   registerAttestCommand(program);
   registerDemoCommand(program);
+  registerSettlementCommand(program);
+  registerUsageCommand(program);
 }
