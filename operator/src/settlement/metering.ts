@@ -292,8 +292,11 @@ export interface UsageIngestResult {
   account?: string;
 }
 
-/** Attempts of the conditioned update before giving up (each conflict re-reads and re-folds). */
-const MAX_CONFLICTS = 8;
+/**
+ * Attempts of the conditioned update before giving up (each conflict re-reads and re-folds, after a short
+ * jittered pause so that the replicas of one busy host do not keep colliding).
+ */
+const MAX_CONFLICTS = 30;
 
 /**
  * The `/v1/usage` handler's back end: finds the replica's attestation, folds the report into its
@@ -347,7 +350,10 @@ export class UsageIngest {
           body: { ...node, status },
         });
       } catch (err) {
-        if (isConflict(err)) continue;
+        if (isConflict(err)) {
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))));
+          continue;
+        }
         throw err;
       }
       this.log.debug('usage folded', { pod: podKey, providerNode: pnodeName, account, units: fold.delta.units.toString() });
