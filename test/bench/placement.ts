@@ -64,12 +64,19 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   const replicas = pools * REPLICAS_PER_POOL;
   // The operator's client budget, given to kube-scheduler too (its clientConnection qps/burst).
   const qps = flag(args, '--qps', 500);
+  // Spreading across providers is a preference kube-scheduler has no equivalent of here, and it trades
+  // tight packing for availability on purpose; the comparison runs without it unless asked (--spread).
+  const spread = args.includes('--spread');
+  // Concurrent pool reconciles in the operator: each waits on the apiserver most of the time.
+  const workers = flag(args, '--workers', 32);
   const burst = flag(args, '--burst', 1000);
   const deadlineMs = (quick ? 120 : 900) * 1000;
   const apiserverArgs = ['--max-requests-inflight=0', '--max-mutating-requests-inflight=0', '--enable-priority-and-fairness=false'];
   const totalGpus = Array.from({ length: pools }, (_, i) => gpusOfPool(i) * REPLICAS_PER_POOL).reduce((a, b) => a + b, 0);
 
   log(`placement bench: ${nodes} kwok nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas = ${replicas} replicas, ${totalGpus} of ${nodes * GPUS_PER_NODE} GPUs (a perfect packing leaves 0 stranded)`);
+  log(`operator workers (concurrent pool reconciles): ${workers}`);
+  log(`pools spread across providers: ${spread} (--spread to turn on)`);
   log(`client budget for both the operator and kube-scheduler: qps ${qps}, burst ${burst}`);
   log(`kube-apiserver flags changed for the bench: ${apiserverArgs.join(' ')} (inflight limits and priority & fairness off, so neither side is throttled by the server)`);
   log('time = from the first request that submits the workload (first InferencePool / first Pod) to the moment the bench watch sees the last replica bound');
@@ -94,7 +101,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     const operator = spawn(process.execPath, ['--import', 'tsx', join(here, '../inferencepool/fixtures/run-controller.ts')], {
       // kwok sets every readiness gate True itself; the controller would turn them back False after the
       // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
-      env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), GATE_GRACE_MS: String(deadlineMs) },
+      env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), WORKERS: String(workers), GATE_GRACE_MS: String(deadlineMs) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolveReady, rejectReady) => {
@@ -104,7 +111,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     const ours = await timedPhase(kc, 'bench-ours', replicas, deadlineMs, async () => {
       await inBatches(Array.from({ length: pools }, (_, i) => i), 64, async (i) => {
         await client.create({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'inferencepools', kind: 'InferencePool', namespaced: true },
-          poolObject(`pool-${i}`, 'bench-ours', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i) }));
+          poolObject(`pool-${i}`, 'bench-ours', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i), placement: { spreadAcrossProviders: spread } }));
       });
     }, fleet.names, { ...plane.pids(), operator: operator.pid, bench: process.pid });
     const rssMb = peakRssMb(operator.pid as number);
@@ -139,7 +146,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       baseline: round(baseline.seconds),
       ratio: round(ours.seconds / baseline.seconds),
       params: {
-        nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, requestedGpus: totalGpus, qps, burst, apiserverArgs,
+        nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, requestedGpus: totalGpus, qps, burst, apiserverArgs, spreadAcrossProviders: spread, workers,
         oursBound: ours.bound, baselineBound: baseline.bound,
         oursStrandedGpus: ours.stranding.strandedGpus, baselineStrandedGpus: baseline.stranding.strandedGpus,
         oursPartlyUsedNodes: ours.stranding.partlyUsedNodes, baselinePartlyUsedNodes: baseline.stranding.partlyUsedNodes,

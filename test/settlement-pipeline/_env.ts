@@ -13,7 +13,7 @@ import type { SettlementAccount } from '../../operator/src/api/settlementaccount
 import { KubeClient } from '../../operator/src/kube/apply.js';
 import { EventRecorder } from '../../operator/src/kube/events.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY, CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
@@ -47,7 +47,10 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
   const stateDir = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
   const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, rest, events }), stateDir, account: 'acct', providerNodes: [] };
   t.teardown(async () => {
-    for (const n of env.providerNodes) await client.delete(ProviderNodes, n).catch(() => undefined);
+    for (const n of env.providerNodes) {
+      await client.delete(ProviderNodes, n).catch(() => undefined);
+      await client.delete(Nodes, `${n}-node`).catch(() => undefined);
+    }
     rest.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
@@ -77,6 +80,12 @@ export function newPayout(): Address {
 export async function addProviderNode(env: Env, payout: Address): Promise<string> {
   const name = `${env.ns}-pn-${env.providerNodes.length}`;
   env.providerNodes.push(name);
+  // A real (kwok-managed) Node: the Pod garbage collector deletes Pods bound to a Node that does not exist.
+  const resources = { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' };
+  await env.client.create(Nodes, {
+    apiVersion: 'v1', kind: 'Node', metadata: { name: `${name}-node`, labels: { type: 'kwok' } },
+    status: { capacity: resources, allocatable: resources },
+  });
   await env.client.create(ProviderNodes, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
     metadata: { name },
@@ -108,8 +117,15 @@ export async function addReplica(env: Env, providerNode: string, pod: string, ke
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  // kwok plays the kubelet and marks the Pod Ready; wait for that, then add the attestation service's
+  // condition with a strategic merge (merged by type, so neither write drops the other's conditions).
+  for (let i = 0; i < 300; i++) {
+    const live = await env.client.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(Pods, pod, env.ns);
+    if (live?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await env.rest.request('PATCH', resourcePath(Pods, env.ns, pod, 'status'), {
-    contentType: 'application/merge-patch+json',
+    contentType: 'application/strategic-merge-patch+json',
     body: { status: { conditions: [{ type: CONDITION_ATTESTED, status: opts.attested === false ? 'False' : 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
   });
 }

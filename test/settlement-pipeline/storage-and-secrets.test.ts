@@ -84,11 +84,3 @@ test('the operator key never reaches the logs, and a mnemonic never reaches an e
   t.is(bad!.message, 'the wallet mnemonic must have 24 words, it has 23');
 });
 
-const LIVE = process.env.CHRYSALIS_TESTNET_ENDPOINT;
-(LIVE ? test : test.skip)('a testnet contract is read through TonClient (set CHRYSALIS_TESTNET_ENDPOINT and CHRYSALIS_TESTNET_CONTRACT)', async (t) => {
-  const words = process.env.CHRYSALIS_TESTNET_MNEMONIC?.split(/\s+/) ?? await mnemonicNew(24);
-  const chain = new TonClientChain({ network: 'testnet', endpoint: LIVE!, apiKey: process.env.CHRYSALIS_TESTNET_API_KEY, keyPair: await keyPairFromMnemonic(words.join(' ')) });
-  const view = await chain.run((s) => readContract(s, Address.parse(process.env.CHRYSALIS_TESTNET_CONTRACT!)));
-  t.true(view.deployed);
-  t.log(`seqno ${view.seqno}, epoch ${view.committed.epoch}, committed ${view.committed.totalUnits}, paid ${view.committed.paidTotal}`);
-});

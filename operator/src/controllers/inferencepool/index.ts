@@ -22,6 +22,8 @@ export interface InferencePoolControllerDeps {
   config: OperatorConfig;
   /** Concurrent pool reconciles (default 16): each spends most of its time waiting on the API. */
   workers?: number;
+  /** Replica API requests in flight at once across all pools (default 32). */
+  maxInFlight?: number;
   /** How long a True readiness gate without an expiry annotation is tolerated (default 30 s). */
   gateGraceMs?: number;
   now?: () => Date;
@@ -64,6 +66,7 @@ export function inferencePoolController(deps: InferencePoolControllerDeps): Infe
     client: manager.client, events: manager.events, view, pools, config,
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.gateGraceMs !== undefined ? { gateGraceMs: deps.gateGraceMs } : {}),
+    ...(deps.maxInFlight !== undefined ? { maxInFlight: deps.maxInFlight } : {}),
   });
   const controller = manager.controller({ name: CONTROLLER_NAME, reconciler, workers: deps.workers ?? 16 });
   controller.watch(pools);

@@ -40,13 +40,43 @@ export interface InferencePoolReconcilerDeps {
   now?: () => Date;
   /** How long a True gate without an expiry annotation is tolerated (default 30 s). */
   gateGraceMs?: number;
+  /**
+   * Replica requests (create, bind, delete, gate, event) in flight at once across all pools (default
+   * 32). Node's HTTPS agent opens one TLS connection per concurrent request, so unbounded fan-out costs
+   * the apiserver a handshake each and the operator memory per socket, without binding any faster.
+   */
+  maxInFlight?: number;
+}
+
+/** A counting semaphore: at most `n` holders at once, waiters served in order. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`semaphore size must be an integer ≥ 1, got ${n}`);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next waiter; only when none waits is it freed.
+      if (next) next();
+      else this.active--;
+    }
+  }
 }
 
 export class InferencePoolReconciler implements Reconciler {
   private readonly now: () => Date;
+  private readonly slots: Semaphore;
 
   constructor(private readonly deps: InferencePoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.slots = new Semaphore(deps.maxInFlight ?? 32);
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -76,7 +106,7 @@ export class InferencePoolReconciler implements Reconciler {
     // 1. Deletes: replicas on lost or quarantined nodes, finished ones, and the scale-down surplus.
     await Promise.all(plan.deletes.map(async (d) => {
       try {
-        await this.deps.client.delete(Pods, d.name, namespace, d.uid ? { uid: d.uid } : {});
+        await this.slots.run(() => this.deps.client.delete(Pods, d.name, namespace, d.uid ? { uid: d.uid } : {}));
         if (d.uid) view.markDeleting(d.uid);
       } catch (err) {
         // A uid precondition that fails means the Pod is another one now: the next reconcile sees it.
@@ -95,10 +125,10 @@ export class InferencePoolReconciler implements Reconciler {
     // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False.
     await Promise.all(plan.gateFlips.map(async (flip) => {
       try {
-        await this.deps.client.applyStatus(Pods, {
+        await this.slots.run(() => this.deps.client.applyStatus(Pods, {
           apiVersion: 'v1', kind: 'Pod', metadata: { name: flip.name, namespace },
           status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message }] },
-        });
+        }));
         events.push([poolRef, { type: 'Warning', reason: flip.reason, action: 'Unattest', message: `replica ${flip.name}: ${flip.message}` }]);
       } catch (err) {
         if (!isNotFound(err)) failures.push(err);
@@ -140,7 +170,7 @@ export class InferencePoolReconciler implements Reconciler {
           const index = replicaIndexOf(name, p.replicaId) as number;
           const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', config: this.deps.config });
           try {
-            const created = await this.deps.client.create<KubeObject>(Pods, pod);
+            const created = await this.slots.run(() => this.deps.client.create<KubeObject>(Pods, pod));
             uid = created.metadata?.uid;
           } catch (err) {
             view.unassume(namespace, p.replicaId);
@@ -183,7 +213,7 @@ export class InferencePoolReconciler implements Reconciler {
     // Events are a courtesy to people: sent without holding up the next reconcile. The recorder logs
     // its own failures; the one thing it throws is the fence's refusal, and then this process is
     // stepping down anyway.
-    for (const [obj, event] of events) void this.deps.events.record(obj, event).catch(() => undefined);
+    for (const [obj, event] of events) void this.slots.run(() => this.deps.events.record(obj, event)).catch(() => undefined);
 
     const notLeader = failures.find((e) => e instanceof NotLeaderError);
     if (notLeader) throw notLeader;
@@ -218,12 +248,12 @@ export class InferencePoolReconciler implements Reconciler {
 
   private async bind(namespace: string, name: string, uid: string | undefined, node: string): Promise<void> {
     try {
-      await this.deps.client.create(Pods, {
+      await this.slots.run(() => this.deps.client.create(Pods, {
         apiVersion: 'v1', kind: 'Binding',
         // The uid makes the binding a precondition: it cannot bind a newer Pod of the same name.
         metadata: { name, namespace, ...(uid ? { uid } : {}) },
         target: { apiVersion: 'v1', kind: 'Node', name: node },
-      }, { namespace, name, subresource: 'binding' });
+      }, { namespace, name, subresource: 'binding' }));
     } catch (err) {
       // Conflict (already bound, by us before a restart) or NotFound (deleted meanwhile) included: the
       // informer will show where the Pod really is, and the GPUs assumed here are not taken by it.

@@ -12,6 +12,7 @@ import type { EventRecorder } from '../../kube/events.js';
 import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
+import { isNotFound } from '../../kube/rest.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { planProviderNode, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
@@ -46,7 +47,14 @@ export class ProviderNodeReconciler implements Reconciler {
       newNonce: () => randomBytes(32).toString('hex'),
     });
 
-    const { object: updated } = await this.deps.client.applyStatusIfChanged(ProviderNodes, pn, plan.status);
+    let updated: ProviderNode & KubeObject;
+    try {
+      ({ object: updated } = await this.deps.client.applyStatusIfChanged(ProviderNodes, pn, plan.status));
+    } catch (err) {
+      // Deleted after our cache saw it: the informer's delete event ends this key; nothing to retry.
+      if (isNotFound(err)) return;
+      throw err;
+    }
     if (node) await this.markNode(node, pn, plan.marks);
     for (const replica of plan.evict) {
       await this.deps.client.delete(Pods, replica.name, replica.namespace, { uid: replica.uid });
@@ -87,8 +95,10 @@ export class ProviderNodeReconciler implements Reconciler {
     const labelsMatch = Object.entries(labels).every(([k, v]) => current[k] === v) && (marks.attestedLabel || current[LABEL_ATTESTED] === undefined);
     const cordonMatches = marks.cordon ? node.spec?.unschedulable === true : !ownsUnschedulable(node) || node.spec?.unschedulable !== true;
     if (!labelsMatch || !cordonMatches) {
+      // The uid makes the apply fail with a conflict instead of re-creating a Node that was deleted
+      // after our cache last saw it: server-side apply is an upsert, and the operator never creates Nodes.
       await this.deps.client.apply(Nodes, {
-        apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, ...(marks.cordon ? { spec: { unschedulable: true } } : {}),
+        apiVersion: 'v1', kind: 'Node', metadata: { name, uid: node.metadata!.uid, labels }, ...(marks.cordon ? { spec: { unschedulable: true } } : {}),
       } as KubeObject);
     }
     const taints = node.spec?.taints ?? [];
