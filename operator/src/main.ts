@@ -9,8 +9,10 @@ import { AttestationPolicies, ProviderNodes } from './kube/chrysalis-resources.j
 import { loadKubeConfig } from './kube/kube-config.js';
 import { Manager } from './kube/manager.js';
 import { Nodes, Pods, type KubeObject } from './kube/resource.js';
-import { LABEL_POOL } from './marks.js';
 import { providerNodeController } from './controllers/providernode/reconciler.js';
+import { inferencePoolController } from './controllers/inferencepool/index.js';
+import { settlementController } from './controllers/settlement/controller.js';
+import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
 import { AttestationService } from './attestation/service/service.js';
 import { verifyWithPolicy } from './attestation/service/bundle-verifier.js';
@@ -30,6 +32,8 @@ export interface OperatorFlags {
   tlsKey?: string;
   qps: number;
   burst: number;
+  /** Where sandbox-network SettlementAccounts keep their chain state (default /var/lib/chrysalis/sandbox). */
+  sandboxDir?: string;
 }
 
 /** Builds a manager with every controller registered; `run()` it to start. */
@@ -41,13 +45,19 @@ export function buildOperator(flags: OperatorFlags): Manager {
     health: { port: flags.metricsPort },
     clientRateLimit: { qps: flags.qps, burst: flags.burst },
   });
+  // The manager hands out one shared informer per resource, so the three controllers below watch each
+  // of ProviderNodes, Nodes and Pods once. All Pods, not only replicas: placement must see every Pod
+  // that takes GPUs on a node.
   const informers = {
     providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes),
     nodes: manager.informer<V1Node & KubeObject>(Nodes),
-    pods: manager.informer<V1Pod & KubeObject>(Pods, { labelSelector: LABEL_POOL }),
+    pods: manager.informer<V1Pod & KubeObject>(Pods),
     policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies),
   };
+  // (1) attestation state of each node, (2) replicas onto attested nodes, (3) usage settled on TON.
   providerNodeController(manager, config, informers);
+  inferencePoolController({ manager, config });
+  settlementController(manager, { chain: { sandboxRoot: flags.sandboxDir ?? DEFAULT_SANDBOX_ROOT, apiKey: process.env.CHRYSALIS_TONCENTER_API_KEY } });
   return manager;
 }
 
@@ -79,7 +89,8 @@ export function operatorProgram(): Command {
     .option('--tls-cert <file>', 'attestation service certificate (PEM); default: self-signed for development')
     .option('--tls-key <file>', 'attestation service private key (PEM)')
     .option('--qps <n>', 'client requests per second to the apiserver', (v) => Number.parseFloat(v), 50)
-    .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100);
+    .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100)
+    .option('--sandbox-dir <path>', 'state of SettlementAccounts on the sandbox network', DEFAULT_SANDBOX_ROOT);
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\/operator\//, '/operator/'));

@@ -100,7 +100,15 @@ interface NodeState {
   gone: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less if `signal` aborts; the abort listener goes with the timer (no listener build-up). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 export async function createFleet(kc: KubeConfig, options: FleetOptions): Promise<Fleet> {
   const rest = new RestClient(kc, { qps: 200, burst: 400 });
@@ -129,11 +137,10 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   // --- Bound ServiceAccount tokens, cached until close to expiry. ---
   const tokens = (() => {
     const cache = new Map<string, { token: string; until: number }>();
-    const get = (key: string, ns: string, ref: Record<string, string>) => async () => {
+    const get = (key: string, ns: string, serviceAccount: string, ref: Record<string, string>) => async () => {
       const hit = cache.get(key);
       if (hit && hit.until > Date.now()) return hit.token;
-      if (ns !== saNamespace) await ensureServiceAccount(rest, ns);
-      const tr = await rest.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${ATTESTER_SERVICE_ACCOUNT}/token`, { body: {
+      const tr = await rest.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${serviceAccount}/token`, { body: {
         apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
         spec: { audiences: ['chrysalis-attestation'], expirationSeconds: 3600, boundObjectRef: ref },
       } });
@@ -141,8 +148,11 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       return tr.status.token;
     };
     return {
-      forNode: (name: string, uid: string) => get(`node/${name}`, saNamespace, { kind: 'Node', apiVersion: 'v1', name, uid }),
-      forPod: (ns: string, name: string, uid: string) => get(`pod/${ns}/${name}/${uid}`, ns, { kind: 'Pod', apiVersion: 'v1', name, uid }),
+      forNode: (name: string, uid: string) => get(`node/${name}`, saNamespace, ATTESTER_SERVICE_ACCOUNT, { kind: 'Node', apiVersion: 'v1', name, uid }),
+      // As the kubelet projects it into the sidecar: a token of the Pod's own ServiceAccount, bound to
+      // the Pod (the apiserver refuses to bind another account's token to it).
+      forPod: (pod: V1Pod) => get(`pod/${pod.metadata!.namespace}/${pod.metadata!.name}/${pod.metadata!.uid}`, pod.metadata!.namespace!, pod.spec?.serviceAccountName ?? 'default',
+        { kind: 'Pod', apiVersion: 'v1', name: pod.metadata!.name!, uid: pod.metadata!.uid! }),
     };
   })();
 
@@ -237,7 +247,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     replicas.set(key, stop);
     stats.replicaAttesters++;
     const signal = AbortSignal.any([stop.signal, abort.signal]);
-    const transport = new HttpsTransport({ serviceUrl: options.serviceUrl, ca: options.ca, token: tokens.forPod(ns, name, pod.metadata!.uid!) });
+    const transport = new HttpsTransport({ serviceUrl: options.serviceUrl, ca: options.ca, token: tokens.forPod(pod) });
     const podGpus = Number(pod.spec?.containers?.[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 1) || 1;
     const attester = new Attester({
       subject: { kind: 'replica', namespace: ns, pod: name },
@@ -265,7 +275,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
           const r = await reporter.tick(signal);
           if (r) r.response.accepted ? stats.usageAccepted++ : stats.usageRefused++;
         } catch { /* next interval */ }
-        await new Promise((res) => { const t = setTimeout(res, options.usageIntervalMs ?? 5000); signal.addEventListener('abort', () => { clearTimeout(t); res(undefined); }, { once: true }); });
+        await sleep(options.usageIntervalMs ?? 5000, signal);
       }
     })();
   }

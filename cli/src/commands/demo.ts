@@ -18,6 +18,7 @@ export interface DemoSummary {
   nodesAttested: number;
   replicasReady: number;
   unitsMetered: number;
+  unitsCommitted: number;
   unitsPaid: number;
   settlementTransactions: number;
   elapsedSeconds: number;
@@ -75,7 +76,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve('interrupted'));
   });
 
-  let summary: DemoSummary = { converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
+  let summary: DemoSummary = { converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
   try {
     say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
     const plane = await startControlPlane({ log: (l) => say(`  control plane: ${l}`) });
@@ -96,6 +97,10 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox' },
       spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: 30, pushThresholdUnits: '1000' },
     } });
+    // Pools are applied once the fleet has attested (or after a minute): placement never moves a
+    // running replica, so pools applied into a fleet of one attested node would all land on it.
+    const attestedBy = Date.now() + 60_000;
+    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < o.nodes) await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < o.pools; i++) {
       await rest.request('POST', `${GROUP}/namespaces/${NS}/inferencepools`, { body: {
         apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: `demo-${i}` },
@@ -111,11 +116,17 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     }
     say(`applied ${o.pools} InferencePools (2 replicas × 2 GPUs each) and SettlementAccount ${NS}/sandbox (network: sandbox)`);
 
+    // The providers' side: after each confirmed epoch, every payee claims what the epoch entitles it to
+    // (on the same sandbox chain the operator commits to), so paid catches up with committed.
+    const claims = await providerClaims(rest, operator.sandboxDir, say);
+    stops.push(() => claims.close());
+
     const deadline = started + o.timeoutSeconds * 1000;
     let last = '';
     for (;;) {
+      await claims.afterConfirmedEpochs();
       summary = await observe(rest, started, o.pools);
-      const line = `nodes attested ${summary.nodesAttested}/${o.nodes} · replicas ready ${summary.replicasReady}/${o.pools * 2} · units metered ${summary.unitsMetered} · paid ${summary.unitsPaid} · settlements ${summary.settlementTransactions}`;
+      const line = `nodes attested ${summary.nodesAttested}/${o.nodes} · replicas ready ${summary.replicasReady}/${o.pools * 2} · units metered ${summary.unitsMetered} · committed ${summary.unitsCommitted} · paid ${summary.unitsPaid} · settlements ${summary.settlementTransactions}`;
       if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
       last = line;
       if (summary.converged && o.untilReady) break;
@@ -133,6 +144,42 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
   if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else say(summary.converged ? 'converged: every pool Ready and settlement confirmed' : 'not converged');
   return summary.converged ? 0 : 1;
+}
+
+/** Claims for every payee of each newly confirmed epoch of the demo's SettlementAccounts. */
+async function providerClaims(rest: RestClient, sandboxDir: string, say: (line: string) => void) {
+  const { KubeClient } = await import('../../../operator/src/kube/apply.js');
+  const { NO_FENCE } = await import('../../../operator/src/kube/leader-election.js');
+  const { SandboxChain } = await import('../../../operator/src/settlement/chain/sandbox-chain.js');
+  const { sandboxStateDir } = await import('../../../operator/src/settlement/keys.js');
+  const { claimAll } = await import('../../../operator/src/settlement/claims.js');
+  const client = new KubeClient(rest, NO_FENCE);
+  const chains = new Map<string, InstanceType<typeof SandboxChain>>();
+  const claimedEpoch = new Map<string, bigint>();
+  return {
+    async afterConfirmedEpochs(): Promise<void> {
+      const accounts = await rest.request<{ items: SettlementAccount[] }>('GET', `${GROUP}/namespaces/${NS}/settlementaccounts`).catch(() => ({ items: [] }));
+      for (const account of accounts.items) {
+        const id = `${account.metadata.namespace}/${account.metadata.name}`;
+        const epoch = BigInt(account.status?.lastConfirmed?.epoch ?? 0);
+        if (epoch === 0n || epoch <= (claimedEpoch.get(id) ?? 0n)) continue;
+        let chain = chains.get(id);
+        if (!chain) chains.set(id, (chain = new SandboxChain({ stateDir: sandboxStateDir(account, sandboxDir) })));
+        try {
+          const { epoch: claimed, results } = await claimAll(client, chain, account);
+          const paid = results.filter((r) => r.outcome === 'paid');
+          const failed = results.filter((r) => r.outcome === 'failed');
+          say(`  claims for epoch ${claimed}: ${paid.length} payees paid ${paid.reduce((s, r) => s + r.paidAfter - r.paidBefore, 0n)} units${failed.length ? `, ${failed.length} refused by the contract` : ''}`);
+          if (!failed.length) claimedEpoch.set(id, claimed);
+        } catch (err) {
+          say(`  claims for ${id} wait: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    },
+    async close(): Promise<void> {
+      for (const chain of chains.values()) await chain.close();
+    },
+  };
 }
 
 const num = (v: unknown): number => {
@@ -158,7 +205,8 @@ async function observe(rest: RestClient, started: number, poolCount: number): Pr
     unitsCommitted += num(s?.totals?.committed);
     settlementTransactions += num(s?.lastConfirmed?.epoch);
   }
-  // Converged: every pool Ready, at least one confirmed settlement, and everything committed on chain paid out.
-  const converged = poolsReady && settlementTransactions >= 1 && unitsPaid > 0 && unitsPaid >= unitsCommitted;
-  return { converged, nodesAttested, replicasReady, unitsMetered, unitsPaid, settlementTransactions, elapsedSeconds: (Date.now() - started) / 1000 };
+  // Converged: every pool Ready, at least one settlement confirmed on chain, and providers paid for it.
+  // (Usage keeps flowing, so committed runs ahead of paid by up to one period; paid never exceeds it.)
+  const converged = poolsReady && settlementTransactions >= 1 && unitsPaid > 0 && unitsPaid <= unitsCommitted;
+  return { converged, nodesAttested, replicasReady, unitsMetered, unitsCommitted, unitsPaid, settlementTransactions, elapsedSeconds: (Date.now() - started) / 1000 };
 }

@@ -139,6 +139,20 @@ export class KubeClient {
     });
   }
 
+  /**
+   * JSON merge patch (RFC 7386): lists in it replace the whole list. With `metadata.resourceVersion` in
+   * the body it is an optimistic update: a concurrent writer makes it fail with 409 Conflict. Unlike
+   * apply, it never creates a missing object (404).
+   */
+  async patchMerge<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, body: unknown, subresource?: string): Promise<T> {
+    this.fence.assertLeader();
+    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+      contentType: 'application/merge-patch+json',
+    });
+  }
+
   private async applyTo<T extends KubeObject>(resource: ResourceType, obj: T, subresource: string | undefined, options: ApplyOptions): Promise<T> {
     const name = obj.metadata?.name;
     if (!name) throw new Error(`apply ${resource.kind}: metadata.name is required`);

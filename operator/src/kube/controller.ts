@@ -13,6 +13,7 @@ import type { Informer } from './informer.js';
 import { NotLeaderError } from './leader-election.js';
 import type { OperatorMetrics } from './metrics.js';
 import { objectKeyOf, type KubeObject } from './resource.js';
+import { isConflict } from './rest.js';
 import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
 export interface ReconcileResult {
@@ -139,7 +140,10 @@ export class Controller {
       observe('error');
       this.options.metrics?.reconcileErrors.inc({ controller: this.name, kind: 'retryable' });
       const delay = this.queue.addRateLimited(key);
-      log.warn('reconcile failed; retrying', { error: err instanceof Error ? err.message : String(err), retryInMs: Math.round(delay) });
+      // A conflict is optimistic concurrency doing its job (someone wrote first, or the object went
+      // away): the retry sees the new state. It is worth a warning only when it keeps happening.
+      const level = isConflict(err) && this.queue.numRequeues(key) < 5 ? 'debug' : 'warn';
+      log[level]('reconcile failed; retrying', { error: err instanceof Error ? err.message : String(err), retryInMs: Math.round(delay) });
     }
   }
 }

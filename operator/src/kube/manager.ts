@@ -56,6 +56,7 @@ export class Manager {
   readonly elector: LeaderElector | undefined;
   readonly log: Logger;
   private readonly informers: Informer<KubeObject>[] = [];
+  private readonly informersByKey = new Map<string, Informer<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private readonly health: HealthServer | undefined;
   private controllersRunning = false;
@@ -90,8 +91,14 @@ export class Manager {
 
   /** An informer run by this manager (started by run()). */
   informer<T extends KubeObject>(resource: ResourceType, options: Omit<InformerOptions, 'client' | 'resource' | 'metrics' | 'logger'> = {}): Informer<T> {
+    // Controllers that watch the same objects share one informer (one list, one watch, one cache):
+    // several ask for ProviderNodes, Nodes and Pods, and each copy would cost the apiserver and memory.
+    const key = [resource.group, resource.version, resource.plural, options.namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? ''].join('|');
+    const shared = this.informersByKey.get(key);
+    if (shared) return shared as unknown as Informer<T>;
     const informer = new Informer<T>({ ...options, client: this.rest, resource, metrics: this.metrics, logger: this.log });
     this.informers.push(informer as unknown as Informer<KubeObject>);
+    this.informersByKey.set(key, informer as unknown as Informer<KubeObject>);
     return informer;
   }
 

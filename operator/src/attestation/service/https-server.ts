@@ -36,8 +36,15 @@ export async function selfSignedTls(dnsNames: string[] = []): Promise<TlsMateria
 export function startHttpsServer(service: AttestationService, tls: TlsMaterial, port: number, host = '0.0.0.0'): Promise<Server> {
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     const reply = (status: number, body: unknown) => {
+      // A body that cannot be serialized is this server's bug: answer 500, never crash the operator.
+      let text: string;
+      try {
+        text = JSON.stringify(body);
+      } catch {
+        [status, text] = [500, JSON.stringify({ error: 'internal error' })];
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      res.end(text);
     };
     if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true });
     const chunks: Buffer[] = [];

@@ -108,7 +108,10 @@ export class AttestationService {
           const report = parseSignedUsageReport(body);
           authorize(caller, { kind: 'replica', namespace: report.report.namespace, pod: report.report.pod });
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
-          return { status: 200, body: await this.deps.usage.ingest(report, this.now()) };
+          // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
+          // which account) are the operator's, not the replica's.
+          const { accepted, reasons } = await this.deps.usage.ingest(report, this.now());
+          return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
         }
         default:
           return { status: 404, body: { error: `no such endpoint ${path}; use ${Object.values(PATHS).join(', ')}` } };

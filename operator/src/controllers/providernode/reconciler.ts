@@ -85,7 +85,7 @@ export class ProviderNodeReconciler implements Reconciler {
   /**
    * Labels and the cordon through server-side apply (fields we stop sending are removed, fields others
    * own are left alone). Taints are an atomic list shared with other controllers, so they change by a
-   * JSON patch conditioned on the resourceVersion: a concurrent writer makes it fail and retry.
+   * merge patch conditioned on the resourceVersion: a concurrent writer makes it fail (409) and retry.
    */
   private async markNode(node: V1Node & KubeObject, pn: ProviderNode, marks: NodeMarks): Promise<void> {
     const name = node.metadata!.name!;
@@ -107,10 +107,10 @@ export class ProviderNodeReconciler implements Reconciler {
       const next = marks.unattestedTaint
         ? [...taints, { key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }]
         : taints.filter((t) => t.key !== TAINT_UNATTESTED);
-      await this.deps.client.patchJson(Nodes, name, undefined, [
-        { op: 'test', path: '/metadata/resourceVersion', value: node.metadata!.resourceVersion },
-        { op: node.spec?.taints ? 'replace' : 'add', path: '/spec/taints', value: next },
-      ]);
+      await this.deps.client.patchMerge(Nodes, name, undefined, {
+        metadata: { resourceVersion: node.metadata!.resourceVersion },
+        spec: { taints: next },
+      });
     }
   }
 }
