@@ -77,6 +77,8 @@ export interface Fleet {
   /** From the node's next evidence on (until clearFault), its evidence is bad in this way; node-disappears deletes the Node now. */
   injectFault(node: string, fault: FaultKind): Promise<void>;
   clearFault(node: string): void;
+  /** The synthetic inference traffic ends: replicas keep reporting, with counters that no longer grow. */
+  stopTraffic(): void;
   stats(): FleetStats;
   /** Stops every attester; `deleteObjects` also removes the Nodes, ProviderNodes and policy it made. */
   stop(options?: { deleteObjects?: boolean }): Promise<void>;
@@ -238,6 +240,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
 
   // --- Replica attesters: one per bound replica Pod on a fleet node. ---
   const replicas = new Map<string, AbortController>();
+  let trafficStoppedAt: number | undefined;
   function startReplica(pod: V1Pod): void {
     const ns = pod.metadata!.namespace!;
     const name = pod.metadata!.name!;
@@ -261,7 +264,8 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       intervalMs: options.usageIntervalMs ?? 5000,
       isAttested: () => attester.attested,
       scrape: () => {
-        const s = (Date.now() - started) / 1000;
+        // After stopTraffic the counters stay where they are: the replica keeps reporting, nothing new.
+        const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
         return Promise.resolve({ promptTokens: Math.floor(s * rate), generationTokens: Math.floor(s * rate / 4) });
       },
     });
@@ -324,6 +328,9 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     clearFault(node) {
       const state = states.get(node);
       if (state) delete state.fault;
+    },
+    stopTraffic() {
+      trafficStoppedAt ??= Date.now();
     },
     stats: () => structuredClone(stats),
     async stop(opts = {}) {

@@ -24,7 +24,14 @@ export interface DemoSummary {
   elapsedSeconds: number;
 }
 
-interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; timeout: string; output: string }
+/** What the demo tracks: the summary, plus whether the stack is serving (before the final settlement). */
+interface Observed extends DemoSummary { serving: boolean }
+
+function publicSummary({ serving: _, ...summary }: Observed): DemoSummary {
+  return summary;
+}
+
+interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; keep?: boolean; timeout: string; output: string }
 
 function intFlag(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -41,7 +48,8 @@ export function registerDemoCommand(program: Command): void {
     .description('Run a local control plane, the operator, a simulated attested GPU fleet and a sandbox chain; show placement, attestation, metering and settlement.\nExit 0: converged; 1: not converged within --timeout; 2: bad flags.')
     .option('--nodes <n>', 'simulated GPU nodes (8 GPUs each)', '10')
     .option('--pools <n>', 'sample InferencePools', '2')
-    .option('--until-ready', 'stop once converged (or at --timeout) instead of running until Ctrl-C')
+    .option('--until-ready', 'end the sample traffic once pools are Ready and a settlement confirmed, settle the last units, then stop (or give up at --timeout)')
+    .option('--keep', 'with --until-ready: after the summary, leave everything running for kubectl until Ctrl-C')
     .option('--timeout <seconds>', 'give up after this many seconds', '600')
     .option('-o, --output <format>', 'text or json (json: the last line is the summary)', 'text')
     .action(async (flags: DemoFlags) => {
@@ -52,11 +60,11 @@ export function registerDemoCommand(program: Command): void {
         process.stderr.write(`error: -o/--output must be text or json, got "${flags.output}"\n`);
         process.exit(2);
       }
-      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, json: flags.output === 'json' }));
+      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, keep: flags.keep ?? false, json: flags.output === 'json' }));
     });
 }
 
-export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; json: boolean }): Promise<number> {
+export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; keep?: boolean; json: boolean }): Promise<number> {
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`${line}\n`);
   // Heavy parts are imported here so `chrysalis --help` stays fast.
@@ -76,7 +84,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve('interrupted'));
   });
 
-  let summary: DemoSummary = { converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
+  let keptSummaryPrinted = false;
+  let summary: Observed = { serving: false, converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
   try {
     say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
     const plane = await startControlPlane({ log: (l) => say(`  control plane: ${l}`) });
@@ -95,7 +104,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } }).catch(() => undefined);
     await rest.request('POST', `${GROUP}/namespaces/${NS}/settlementaccounts`, { body: {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox' },
-      spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: 30, pushThresholdUnits: '1000' },
+      spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: 15, pushThresholdUnits: '1000' },
     } });
     // Pools are applied once the fleet has attested (or after a minute): placement never moves a
     // running replica, so pools applied into a fleet of one attested node would all land on it.
@@ -123,16 +132,37 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
 
     const deadline = started + o.timeoutSeconds * 1000;
     let last = '';
+    // Serving: traffic flows until every pool is Ready and a settlement has confirmed and been claimed.
+    // Unattended (--until-ready), the traffic then ends and the demo waits for the last units to be
+    // metered, committed and claimed: converged means paid == committed == metered, nothing lost.
+    let draining = false;
     for (;;) {
       await claims.afterConfirmedEpochs();
       summary = await observe(rest, started, o.pools);
       const line = `nodes attested ${summary.nodesAttested}/${o.nodes} · replicas ready ${summary.replicasReady}/${o.pools * 2} · units metered ${summary.unitsMetered} · committed ${summary.unitsCommitted} · paid ${summary.unitsPaid} · settlements ${summary.settlementTransactions}`;
       if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
       last = line;
-      if (summary.converged && o.untilReady) break;
-      if (o.untilReady && Date.now() > deadline) break;
+      if (o.untilReady) {
+        if (!draining && summary.serving) {
+          draining = true;
+          fleet.stopTraffic();
+          say('pools Ready and providers paid: the sample traffic ends now; settling the last units…');
+        }
+        if (summary.converged || Date.now() > deadline) break;
+      } else if (summary.serving && !draining) {
+        draining = true; // (only to say it once)
+        say(`converged: pools Ready, settlement confirmed and paid. Explore with kubectl --kubeconfig ${plane.kubeconfigPath}; Ctrl-C stops everything.`);
+      }
       const r = await Promise.race([interrupted, new Promise((res) => setTimeout(res, 2000))]);
       if (r === 'interrupted') break;
+    }
+    summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+    if (o.untilReady && o.keep) {
+      // The summary goes out now; the cluster stays up for inspection until a signal.
+      if (o.json) process.stdout.write(`${JSON.stringify(publicSummary(summary))}\n`);
+      say(`${summary.converged ? 'converged' : 'not converged'}; everything keeps running for kubectl --kubeconfig ${plane.kubeconfigPath}; Ctrl-C stops it.`);
+      keptSummaryPrinted = true;
+      await interrupted;
     }
   } catch (err) {
     say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -140,9 +170,11 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     say('stopping everything the demo started…');
     await stopAll();
   }
-  summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
-  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else say(summary.converged ? 'converged: every pool Ready and settlement confirmed' : 'not converged');
+  if (!keptSummaryPrinted) {
+    summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+    if (o.json) process.stdout.write(`${JSON.stringify(publicSummary(summary))}\n`);
+    else say(summary.converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
+  }
   return summary.converged ? 0 : 1;
 }
 
@@ -169,7 +201,7 @@ async function providerClaims(rest: RestClient, sandboxDir: string, say: (line: 
           const { epoch: claimed, results } = await claimAll(client, chain, account);
           const paid = results.filter((r) => r.outcome === 'paid');
           const failed = results.filter((r) => r.outcome === 'failed');
-          say(`  claims for epoch ${claimed}: ${paid.length} payees paid ${paid.reduce((s, r) => s + r.paidAfter - r.paidBefore, 0n)} units${failed.length ? `, ${failed.length} refused by the contract` : ''}`);
+          say(`  claims for epoch ${claimed}: ${paid.length} payee${paid.length === 1 ? "" : "s"} paid ${paid.reduce((s, r) => s + r.paidAfter - r.paidBefore, 0n)} units${failed.length ? `, ${failed.length} refused by the contract` : ''}`);
           if (!failed.length) claimedEpoch.set(id, claimed);
         } catch (err) {
           say(`  claims for ${id} wait: ${err instanceof Error ? err.message : String(err)}`);
@@ -188,7 +220,7 @@ const num = (v: unknown): number => {
 };
 
 /** The summary as the cluster's objects state it. */
-async function observe(rest: RestClient, started: number, poolCount: number): Promise<DemoSummary> {
+async function observe(rest: RestClient, started: number, poolCount: number): Promise<Observed> {
   const [pns, pools, accounts] = await Promise.all([
     rest.request<{ items: ProviderNode[] }>('GET', `${GROUP}/providernodes`).catch(() => ({ items: [] })),
     rest.request<{ items: InferencePool[] }>('GET', `${GROUP}/namespaces/${NS}/inferencepools`).catch(() => ({ items: [] })),
@@ -205,8 +237,9 @@ async function observe(rest: RestClient, started: number, poolCount: number): Pr
     unitsCommitted += num(s?.totals?.committed);
     settlementTransactions += num(s?.lastConfirmed?.epoch);
   }
-  // Converged: every pool Ready, at least one settlement confirmed on chain, and providers paid for it.
-  // (Usage keeps flowing, so committed runs ahead of paid by up to one period; paid never exceeds it.)
-  const converged = poolsReady && settlementTransactions >= 1 && unitsPaid > 0 && unitsPaid <= unitsCommitted;
-  return { converged, nodesAttested, replicasReady, unitsMetered, unitsCommitted, unitsPaid, settlementTransactions, elapsedSeconds: (Date.now() - started) / 1000 };
+  // Serving: every pool Ready, a settlement confirmed on chain and providers paid for it (while traffic
+  // flows, committed runs ahead of paid by up to a period). Converged: also nothing left unsettled.
+  const serving = poolsReady && settlementTransactions >= 1 && unitsPaid > 0 && unitsPaid <= unitsCommitted;
+  const converged = serving && unitsPaid === unitsCommitted && unitsCommitted === unitsMetered;
+  return { serving, converged, nodesAttested, replicasReady, unitsMetered, unitsCommitted, unitsPaid, settlementTransactions, elapsedSeconds: (Date.now() - started) / 1000 };
 }
