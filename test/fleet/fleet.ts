@@ -4,6 +4,7 @@
 // service with ServiceAccount tokens bound to their Node or Pod. Faults make a node's evidence bad in a
 // chosen way (or delete its Node) so tests can check that the operator refuses or quarantines it.
 // Used by test/fleet, the benchmarks and `chrysalis demo`.
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
@@ -84,6 +85,19 @@ export interface Fleet {
   stop(options?: { deleteObjects?: boolean }): Promise<void>;
 }
 
+/**
+ * The policy's timing for a re-attestation interval. The CRD requires evidence age and quarantine grace
+ * below the interval; their defaults (300 s) are, except for the short intervals tests use.
+ */
+function policyTiming(reattestIntervalSeconds: number) {
+  if (reattestIntervalSeconds > 300) return { reattestIntervalSeconds };
+  return {
+    reattestIntervalSeconds,
+    maxEvidenceAgeSeconds: Math.max(1, Math.floor(reattestIntervalSeconds * 0.8)),
+    quarantineGraceSeconds: Math.max(1, Math.floor(reattestIntervalSeconds / 3)),
+  };
+}
+
 /** A valid raw TON address `0:<64 hex>`, deterministic in `seed`. */
 export function payoutAddress(seed: string): string {
   return `0:${Buffer.from(seed.padEnd(32, '.').slice(0, 32)).toString('hex')}`;
@@ -127,11 +141,14 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   const labels = { ...(options.labels ?? {}), [LABEL_FLEET]: prefix };
   const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, usageAccepted: 0, usageRefused: 0 };
   const abort = new AbortController();
+  // Every node and replica attester of the fleet derives its signal from this one (AbortSignal.any), so
+  // it legitimately has one listener per attester, far more than Node's leak warning threshold of 10.
+  setMaxListeners(0, abort.signal);
 
   // --- Objects: policy, ServiceAccount, Nodes, ProviderNodes. ---
   const policy = {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName },
-    spec: { trustedRoots: [tee.rootPem], allowSimulated: true, reattestIntervalSeconds: options.reattestIntervalSeconds ?? 3600 },
+    spec: { trustedRoots: [tee.rootPem], allowSimulated: true, ...policyTiming(options.reattestIntervalSeconds ?? 3600) },
   };
   await apply(rest, resourcePath(AttestationPolicies, undefined, policyName), policy);
   await ensureServiceAccount(rest, saNamespace);
