@@ -33,9 +33,8 @@ import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { HttpsTransport } from '../../attester/src/transport.js';
-import { installCrds } from '../api/install-crds.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { startLocalOperator, type LocalOperator } from '../fleet/operator.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../fleet/operator.js';
 
 const BIN = fileURLToPath(new URL('../../attester/bin/chrysalis-attester.js', import.meta.url));
 const NODE = 'e2e-gpu-0';
@@ -48,6 +47,7 @@ const POOL = 'llm';
 const REPLICA = `${POOL}-0`;
 const AUDIENCE = 'chrysalis-attestation';
 
+let stack: PrivateOperator;
 let plane: ControlPlane;
 let operator: LocalOperator;
 let kc: KubeConfig;
@@ -56,18 +56,14 @@ let dir: string;
 let caFile: string;
 
 test.before(async () => {
-  plane = await startControlPlane();
-  kc = plane.kubeConfig();
-  rest = new RestClient(kc);
-  await installCrds(kc);
-  operator = await startLocalOperator(plane.kubeconfigPath);
+  stack = await startPrivateOperator();
+  ({ plane, operator, kc, rest } = stack);
   dir = await mkdtemp(join(tmpdir(), 'chrysalis-e2e-'));
   caFile = join(dir, 'service-ca.pem');
   await writeFile(caFile, operator.ca);
 });
 test.after.always(async () => {
-  await operator?.stop();
-  await plane?.stop();
+  await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

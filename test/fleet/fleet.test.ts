@@ -8,26 +8,22 @@ import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { isNotFound, RestClient } from '../../operator/src/kube/rest.js';
 import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
-import { installCrds } from '../api/install-crds.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
 import { createFleet, LABEL_FLEET, type FaultKind } from './fleet.js';
-import { startLocalOperator, type LocalOperator } from './operator.js';
+import { startPrivateOperator, type LocalOperator, type PrivateOperator } from './operator.js';
 
+let stack: PrivateOperator;
 let plane: ControlPlane;
 let operator: LocalOperator;
 let kc: KubeConfig;
 let rest: RestClient;
 
 test.before(async () => {
-  plane = await startControlPlane();
-  kc = plane.kubeConfig();
-  rest = new RestClient(kc);
-  await installCrds(kc);
-  operator = await startLocalOperator(plane.kubeconfigPath);
+  stack = await startPrivateOperator();
+  ({ plane, operator, kc, rest } = stack);
 });
 test.after.always(async () => {
-  await operator?.stop();
-  await plane?.stop();
+  await stack?.stop();
 });
 
 const cond = (pn: ProviderNode | undefined, type: string) => pn?.status?.conditions?.find((c) => c.type === type);

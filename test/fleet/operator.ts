@@ -6,6 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOperator, startAttestationService } from '../../operator/src/main.js';
 import type { Manager } from '../../operator/src/kube/manager.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { RestClient } from '../../operator/src/kube/rest.js';
+import { installCrds } from '../api/install-crds.js';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { freePort } from '../cluster/ports.js';
 
 export interface LocalOperator {
@@ -41,4 +45,39 @@ export async function startLocalOperator(kubeconfig: string, options: { qps?: nu
       rmSync(sandboxDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface PrivateOperator {
+  plane: ControlPlane;
+  operator: LocalOperator;
+  kc: KubeConfig;
+  /** An admin client on the private plane. */
+  rest: RestClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * A control plane of its own with the CRDs installed and the whole operator running against it: for
+ * tests whose subject is cluster-wide (the operator's controllers would otherwise act on every other
+ * test's objects on the shared plane). Start it in test.before, stop it in test.after.always.
+ */
+export async function startPrivateOperator(options: { rest?: { qps: number; burst: number } } = {}): Promise<PrivateOperator> {
+  const plane = await startControlPlane();
+  try {
+    const kc = plane.kubeConfig();
+    const rest = new RestClient(kc, options.rest);
+    await installCrds(kc);
+    const operator = await startLocalOperator(plane.kubeconfigPath);
+    return {
+      plane, operator, kc, rest,
+      async stop() {
+        await operator.stop();
+        rest.close();
+        await plane.stop();
+      },
+    };
+  } catch (err) {
+    await plane.stop();
+    throw err;
+  }
 }
