@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import { resourcePath, type ResourceType } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 
@@ -82,6 +82,14 @@ export async function createPool(
     metadata: { name, namespace, labels: { [RUN_LABEL]: run } },
     spec: POOL_SPEC,
   }, status);
+}
+
+export async function createAccount(t: ExecutionContext, kc: KubeConfig, namespace: string, name: string, run: string): Promise<void> {
+  await create(t, kc, SettlementAccounts, namespace, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount',
+    metadata: { name, namespace, labels: { [RUN_LABEL]: run } },
+    spec: { network: 'sandbox', pricePerUnitNanoton: '1000' },
+  });
 }
 
 export function attestedStatus(hoursValid = 1): Record<string, unknown> {

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { installCrds } from '../api/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { attestedStatus, condition, createPool, createProviderNode, quarantinedStatus, runCli, RUN_LABEL, uniqueRun } from './helpers.js';
+import { attestedStatus, createAccount, condition, createPool, createProviderNode, quarantinedStatus, runCli, RUN_LABEL, uniqueRun } from './helpers.js';
 
 test('nodes lists attested and quarantined hosts with the reason, and -o json parses', async (t) => {
   const cluster = await testCluster();
@@ -47,9 +47,17 @@ test('pools lists the namespace\'s pools with readiness, and status exits 1 whil
   await createPool(t, kc, ns, 'ready-pool', run, {
     replicas: { desired: 2, placed: 2, attested: 2, ready: 2 }, gpus: 4,
     conditions: [condition('Ready', 'True', 'ReplicasReady', '2 of 2 ready')],
-    usage: { promptTokens: '1000', generationTokens: '500', gpuSeconds: '40', units: '1500' },
   });
-  await createProviderNode(t, kc, `cli-st-${run}`, run, {}, attestedStatus());
+  await createAccount(t, kc, ns, 'sandbox', run);
+  // Metered usage lives on the hosts, per SettlementAccount: this account's counts, and another
+  // namespace's that the namespace's status must not add in.
+  await createProviderNode(t, kc, `cli-st-${run}`, run, {}, {
+    ...attestedStatus(),
+    usage: [
+      { account: `${ns}/sandbox`, promptTokens: '1000', generationTokens: '500', gpuSeconds: '40', units: '1500' },
+      { account: 'elsewhere/sandbox', promptTokens: '7', generationTokens: '7', gpuSeconds: '7', units: '14' },
+    ],
+  });
 
   const pools = await runCli(['pools', '-n', ns], env);
   t.is(pools.code, 0, pools.stderr);

@@ -107,10 +107,6 @@ function poolBody(p: InferencePool, now: Date): string {
   out += section('Conditions', conditionsTable(p.status?.conditions, now));
   const placements = p.status?.placements ?? [];
   out += section('Placements', placements.length ? renderTable(['pod', 'node', 'provider'], placements.map((pl) => [pl.pod, pl.node, pl.provider ?? ''])).replace(/^/gm, '  ') : '  <none>\n');
-  if (p.status?.usage) {
-    const u = p.status.usage;
-    out += section('Usage', renderFields([['Units', u.units ?? '0'], ['Prompt tokens', u.promptTokens ?? '0'], ['Generated tokens', u.generationTokens ?? '0'], ['GPU-seconds', u.gpuSeconds ?? '0']], '  '));
-  }
   return out;
 }
 

@@ -59,12 +59,18 @@ export function summarize(pools: readonly InferencePool[], nodes: readonly Provi
       },
       problems,
     },
-    usage: {
-      promptTokens: sum(pools.map((p) => p.status?.usage?.promptTokens)),
-      generationTokens: sum(pools.map((p) => p.status?.usage?.generationTokens)),
-      gpuSeconds: sum(pools.map((p) => p.status?.usage?.gpuSeconds)),
-      units: sum(pools.map((p) => p.status?.usage?.units)),
-    },
+    // Metered usage is recorded per host and SettlementAccount (ProviderNode status.usage): the usage
+    // of the accounts in scope, wherever their replicas ran.
+    usage: (() => {
+      const inScope = new Set(accounts.map((a) => `${a.metadata.namespace}/${a.metadata.name}`));
+      const entries = nodes.flatMap((n) => n.status?.usage ?? []).filter((u) => inScope.has(u.account));
+      return {
+        promptTokens: sum(entries.map((u) => u.promptTokens)),
+        generationTokens: sum(entries.map((u) => u.generationTokens)),
+        gpuSeconds: sum(entries.map((u) => u.gpuSeconds)),
+        units: sum(entries.map((u) => u.units)),
+      };
+    })(),
     settlement: {
       accounts: accounts.length,
       unhealthy,

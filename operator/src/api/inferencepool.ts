@@ -160,11 +160,6 @@ export interface InferencePoolStatus {
   gpus?: number;
   /** Where each replica runs. */
   placements?: InferencePoolStatusPlacement[];
-  /**
-   * Cumulative metered usage of the pool's attested replicas. Counters are decimal strings because they
-   * outgrow JavaScript's safe integers.
-   */
-  usage?: InferencePoolStatusUsage;
 }
 
 /** Replica counts, each a subset of the one before. */
@@ -187,21 +182,6 @@ export interface InferencePoolStatusPlacement {
   node: string;
   /** The provider the host belongs to (its payout address). */
   provider?: string;
-}
-
-/**
- * Cumulative metered usage of the pool's attested replicas. Counters are decimal strings because they
- * outgrow JavaScript's safe integers.
- */
-export interface InferencePoolStatusUsage {
-  /** Prompt (input) tokens processed, decimal. */
-  promptTokens?: string;
-  /** Generated (output) tokens, decimal. */
-  generationTokens?: string;
-  /** GPU-seconds consumed, decimal. */
-  gpuSeconds?: string;
-  /** Billable units (what settlement multiplies by the account's price), decimal. */
-  units?: string;
 }
 
 /** A list of InferencePool objects, as the apiserver returns from a list call. */
