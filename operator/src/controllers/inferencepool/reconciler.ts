@@ -263,9 +263,7 @@ export class InferencePoolReconciler implements Reconciler {
   }
 
   private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
-    // Compare without `usage`, which the metering side owns and this controller never writes.
-    const { usage: _usage, ...current } = pool.status ?? {};
-    await this.deps.client.applyStatusIfChanged(InferencePools, { ...pool, status: current } as unknown as KubeObject, status);
+    await this.deps.client.applyStatusIfChanged(InferencePools, pool as unknown as KubeObject, status);
   }
 }
 
