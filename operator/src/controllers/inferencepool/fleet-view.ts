@@ -87,6 +87,8 @@ export class FleetView {
   /** `ns/pod` → assumption, for placed replicas not yet seen bound. */
   private readonly assumed = new Map<string, Assumption>();
   private readonly assumedGpusByNode = new Map<string, number>();
+  /** Pool → its assumptions, so a reconcile looks at its own pool's only. */
+  private readonly assumedByPool = new Map<PoolKey, Map<string, Assumption>>();
   /** Pool → names of its replica Pods (by the chrysalis.dev/pool label) in the Pod cache. */
   private readonly podsByPool = new Map<PoolKey, Set<string>>();
   /** Uids of Pods this process deleted whose deletion the cache has not shown yet. */
@@ -177,8 +179,8 @@ export class FleetView {
   /** Replicas of the pool this process placed that the cache does not show yet. */
   unseenAssumptions(pool: PoolKey): Assumption[] {
     const out: Assumption[] = [];
-    for (const a of this.assumed.values()) {
-      if (a.pool === pool && this.pods?.get(a.namespace, a.name) === undefined) out.push(a);
+    for (const a of this.assumedByPool.get(pool)?.values() ?? []) {
+      if (this.pods?.get(a.namespace, a.name) === undefined) out.push(a);
     }
     return out;
   }
@@ -208,6 +210,9 @@ export class FleetView {
     if (this.assumed.has(key)) throw new Error(`replica ${key} is already assumed on ${this.assumed.get(key)?.node}`);
     this.assumed.set(key, a);
     this.assumedGpusByNode.set(a.node, (this.assumedGpusByNode.get(a.node) ?? 0) + a.gpus);
+    let ofPool = this.assumedByPool.get(a.pool);
+    if (!ofPool) this.assumedByPool.set(a.pool, (ofPool = new Map()));
+    ofPool.set(key, a);
   }
 
   /** Gives back an assumption whose create or bind did not happen. */
@@ -361,6 +366,9 @@ export class FleetView {
     const a = this.assumed.get(key);
     if (!a) return undefined;
     this.assumed.delete(key);
+    const ofPool = this.assumedByPool.get(a.pool);
+    ofPool?.delete(key);
+    if (ofPool?.size === 0) this.assumedByPool.delete(a.pool);
     const left = (this.assumedGpusByNode.get(a.node) ?? 0) - a.gpus;
     if (left > 0) this.assumedGpusByNode.set(a.node, left);
     else this.assumedGpusByNode.delete(a.node);
