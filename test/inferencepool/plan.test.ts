@@ -176,3 +176,26 @@ test('a status computed twice from the same facts keeps its transition times', (
   const second = poolStatus({ pool: { ...p, status: first }, plan, replicas: plan.kept, unplaced: [], providerOf: () => undefined, now: later });
   t.deepEqual(second, first);
 });
+
+test('a reconcile that created and bound every replica reports what the next one will see, so status is written once', (t) => {
+  const p = pool('llama', 2);
+  // This reconcile: nothing observed, two creates planned; both created and bound.
+  const plan = planReplicas(p, [], healthy, NOW);
+  const after = [replica(0, { gate: undefined, podReady: false }), replica(1, { gate: undefined, podReady: false })];
+  const acted = poolStatus({ pool: p, plan, replicas: after, unplaced: [], providerOf: () => undefined, now: NOW, pending: { creates: 0, binds: 0, deletes: 0 } });
+  t.is(condition(acted, 'Progressing')?.reason, 'AwaitingAttestation');
+  // The next reconcile, from caches that show both Pods bound, plans nothing and computes the same status.
+  const nextPlan = planReplicas({ ...p, status: acted }, after, healthy, NOW);
+  const next = poolStatus({ pool: { ...p, status: acted }, plan: nextPlan, replicas: nextPlan.kept, unplaced: [], providerOf: () => undefined, now: NOW });
+  t.deepEqual(next, acted);
+});
+
+test('work that did not happen keeps the pool Progressing and says what is left', (t) => {
+  const p = pool('llama', 3);
+  const plan = planReplicas(p, [], healthy, NOW);
+  const s = poolStatus({ pool: p, plan, replicas: [replica(0, { gate: undefined, podReady: false })], unplaced: [], providerOf: () => undefined, now: NOW, pending: { creates: 2, binds: 0, deletes: 0 } });
+  t.is(condition(s, 'Progressing')?.reason, 'PlacingReplicas');
+  t.is(condition(s, 'Progressing')?.message, 'creating 2 replicas');
+  // Without `pending`, the plan's own work is what is in progress (a dry run, before acting).
+  t.is(condition(poolStatus({ pool: p, plan, replicas: [], unplaced: [], providerOf: () => undefined, now: NOW }), 'Progressing')?.message, 'creating 3 replicas');
+});

@@ -210,9 +210,23 @@ export interface StatusInput {
   /** Provider (payout address) of a node, when known. */
   providerOf: (node: string) => string | undefined;
   now: Date;
+  /**
+   * Replica work still outstanding once the reconcile has acted: creates, bindings and deletes that did
+   * not happen (failed, or answered AlreadyExists). Default: all of the plan's, as before acting. A
+   * reconcile that did everything it planned reports what the next one will see — nothing in progress
+   * but attestation — so the pool's status is written once per change, not once more when the caches
+   * catch up.
+   */
+  pending?: PendingWork;
 }
 
-export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now }: StatusInput): InferencePoolStatus {
+export interface PendingWork {
+  creates: number;
+  binds: number;
+  deletes: number;
+}
+
+export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pending }: StatusInput): InferencePoolStatus {
   const generation = pool.metadata.generation;
   const desired = plan.desired;
   const flipped = new Set(plan.gateFlips.map((f) => f.name));
@@ -234,12 +248,13 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now }: 
     ? { type: 'Ready', status: 'True', reason: 'ReplicasReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }
     : { type: 'Ready', status: 'False', reason: 'ReplicasNotReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }, now);
 
-  const working = plan.creates.length > 0 || plan.binds.length > 0 || plan.deletes.length > 0;
+  const work: PendingWork = pending ?? { creates: plan.creates.length, binds: plan.binds.length, deletes: plan.deletes.length };
+  const working = work.creates > 0 || work.binds > 0 || work.deletes > 0;
   let progressing: { status: 'True' | 'False'; reason: string; message: string };
   if (unplaced.length > 0) {
     progressing = { status: 'False', reason: 'WaitingForCapacity', message: `${unplaced.length} replicas wait for attested capacity` };
   } else if (working) {
-    progressing = { status: 'True', reason: 'PlacingReplicas', message: describeWork(plan) };
+    progressing = { status: 'True', reason: 'PlacingReplicas', message: describeWork(work) };
   } else if (attested.length < bound.length - lostAttestation.length) {
     progressing = { status: 'True', reason: 'AwaitingAttestation', message: `${bound.length - lostAttestation.length - attested.length} placed replicas wait for their attestation` };
   } else if (ready.length < attested.length) {
@@ -273,10 +288,10 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now }: 
   };
 }
 
-function describeWork(plan: ReplicaPlan): string {
+function describeWork(work: PendingWork): string {
   const parts: string[] = [];
-  if (plan.creates.length) parts.push(`creating ${plan.creates.length}`);
-  if (plan.binds.length) parts.push(`binding ${plan.binds.length}`);
-  if (plan.deletes.length) parts.push(`deleting ${plan.deletes.length}`);
+  if (work.creates) parts.push(`creating ${work.creates}`);
+  if (work.binds) parts.push(`binding ${work.binds}`);
+  if (work.deletes) parts.push(`deleting ${work.deletes}`);
   return `${parts.join(', ')} replicas`;
 }

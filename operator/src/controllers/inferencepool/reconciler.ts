@@ -27,6 +27,7 @@ import { setCondition } from '../../kube/conditions.js';
 import { ANNOTATION_ATTESTATION_EXPIRES, DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from './resources.js';
+import { RequestBudget } from './request-budget.js';
 
 const ALL_TEES: readonly TeeType[] = ['sev-snp', 'tdx', 'simulated'];
 const DEFAULT_TEES: readonly TeeType[] = ['sev-snp', 'tdx'];
@@ -42,41 +43,18 @@ export interface InferencePoolReconcilerDeps {
   gateGraceMs?: number;
   /**
    * Replica requests (create, bind, delete, gate, event) in flight at once across all pools (default
-   * 32). Node's HTTPS agent opens one TLS connection per concurrent request, so unbounded fan-out costs
-   * the apiserver a handshake each and the operator memory per socket, without binding any faster.
+   * 32), handed out bindings first, then creates, then Events (request-budget.ts).
    */
   maxInFlight?: number;
 }
 
-/** A counting semaphore: at most `n` holders at once, waiters served in order. */
-export class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly n: number) {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`semaphore size must be an integer ≥ 1, got ${n}`);
-  }
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      // The slot passes straight to the next waiter; only when none waits is it freed.
-      if (next) next();
-      else this.active--;
-    }
-  }
-}
-
 export class InferencePoolReconciler implements Reconciler {
   private readonly now: () => Date;
-  private readonly slots: Semaphore;
+  private readonly budget: RequestBudget;
 
   constructor(private readonly deps: InferencePoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.slots = new Semaphore(deps.maxInFlight ?? 32);
+    this.budget = new RequestBudget({ maxInFlight: deps.maxInFlight ?? 32 });
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -104,10 +82,12 @@ export class InferencePoolReconciler implements Reconciler {
     const failures: unknown[] = [];
 
     // 1. Deletes: replicas on lost or quarantined nodes, finished ones, and the scale-down surplus.
+    let deleted = 0;
     await Promise.all(plan.deletes.map(async (d) => {
       try {
-        await this.slots.run(() => this.deps.client.delete(Pods, d.name, namespace, d.uid ? { uid: d.uid } : {}));
+        await this.budget.run('bind', () => this.deps.client.delete(Pods, d.name, namespace, d.uid ? { uid: d.uid } : {}));
         if (d.uid) view.markDeleting(d.uid);
+        deleted++;
       } catch (err) {
         // A uid precondition that fails means the Pod is another one now: the next reconcile sees it.
         if (!isConflict(err)) failures.push(err);
@@ -125,7 +105,7 @@ export class InferencePoolReconciler implements Reconciler {
     // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False.
     await Promise.all(plan.gateFlips.map(async (flip) => {
       try {
-        await this.slots.run(() => this.deps.client.applyStatus(Pods, {
+        await this.budget.run('bind', () => this.deps.client.applyStatus(Pods, {
           apiVersion: 'v1', kind: 'Pod', metadata: { name: flip.name, namespace },
           status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message }] },
         }));
@@ -170,7 +150,7 @@ export class InferencePoolReconciler implements Reconciler {
           const index = replicaIndexOf(name, p.replicaId) as number;
           const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', config: this.deps.config });
           try {
-            const created = await this.slots.run(() => this.deps.client.create<KubeObject>(Pods, pod));
+            const created = await this.budget.run('create', () => this.deps.client.create<KubeObject>(Pods, pod));
             uid = created.metadata?.uid;
           } catch (err) {
             view.unassume(namespace, p.replicaId);
@@ -203,7 +183,15 @@ export class InferencePoolReconciler implements Reconciler {
       after.push({ name: p.replicaId, uid: '', index: replicaIndexOf(name, p.replicaId) as number, node: p.node, terminating: false, podReady: false });
     }
     after.sort((a, b) => a.index - b.index);
-    const status = poolStatus({ pool, plan, replicas: after, unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now });
+    const pending = {
+      creates: plan.creates.length - created.length,
+      binds: plan.binds.filter((r) => !bound.has(r.name)).length,
+      deletes: plan.deletes.length - deleted,
+    };
+    const status = poolStatus({
+      pool, plan, replicas: after,
+      unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now, pending,
+    });
     try {
       await this.writeStatus(pool, status);
     } catch (err) {
@@ -213,7 +201,7 @@ export class InferencePoolReconciler implements Reconciler {
     // Events are a courtesy to people: sent without holding up the next reconcile. The recorder logs
     // its own failures; the one thing it throws is the fence's refusal, and then this process is
     // stepping down anyway.
-    for (const [obj, event] of events) void this.slots.run(() => this.deps.events.record(obj, event)).catch(() => undefined);
+    for (const [obj, event] of events) void this.budget.run('event', () => this.deps.events.record(obj, event)).catch(() => undefined);
 
     const notLeader = failures.find((e) => e instanceof NotLeaderError);
     if (notLeader) throw notLeader;
@@ -248,7 +236,7 @@ export class InferencePoolReconciler implements Reconciler {
 
   private async bind(namespace: string, name: string, uid: string | undefined, node: string): Promise<void> {
     try {
-      await this.slots.run(() => this.deps.client.create(Pods, {
+      await this.budget.run('bind', () => this.deps.client.create(Pods, {
         apiVersion: 'v1', kind: 'Binding',
         // The uid makes the binding a precondition: it cannot bind a newer Pod of the same name.
         metadata: { name, namespace, ...(uid ? { uid } : {}) },
