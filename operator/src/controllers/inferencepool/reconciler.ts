@@ -4,8 +4,9 @@
 //            replicas this process placed or deleted that the caches do not show yet;
 //   plan     planReplicas (pure, plan.ts) says what to delete, create, bind and un-gate; the placement
 //            engine chooses nodes for the replicas that need one, in the one shared FleetIndex;
-//   act      deletes (uid-preconditioned), readiness-gate flips (pods/status), creates and bindings
-//            (pods/binding), then the pool's status through the status subresource when it changed.
+//   act      deletes (uid-preconditioned), readiness-gate flips (pods/status, preconditioned on the
+//            resourceVersion planned from), creates and bindings (pods/binding), then the pool's status
+//            through the status subresource when it changed.
 //
 // Every write goes through the fenced KubeClient/EventRecorder, so a process that lost its lease
 // cannot write. A crash at any point leaves Pods that the next reconcile recognises by name: a Pod
@@ -28,6 +29,15 @@ import { ANNOTATION_ATTESTATION_EXPIRES, DEFAULT_GATE_GRACE_MS, planReplicas, po
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from './resources.js';
 import { RequestBudget } from './request-budget.js';
+
+interface PodCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  [field: string]: unknown;
+}
 
 const ALL_TEES: readonly TeeType[] = ['sev-snp', 'tdx', 'simulated'];
 const DEFAULT_TEES: readonly TeeType[] = ['sev-snp', 'tdx'];
@@ -75,7 +85,8 @@ export class InferencePoolReconciler implements Reconciler {
     }
 
     const now = this.now();
-    const replicas = this.observe(pool);
+    const observed = new Map<string, KubeObject>();
+    const replicas = this.observe(pool, observed);
     const plan = planReplicas(pool, replicas, (node) => view.nodeHealth(node), now, this.deps.gateGraceMs ?? DEFAULT_GATE_GRACE_MS);
     const poolRef = poolObject(pool);
     const events: Array<[KubeObject, RecordedEvent]> = [];
@@ -102,15 +113,27 @@ export class InferencePoolReconciler implements Reconciler {
       events.push([poolRef, { type: 'Warning', reason: 'ReplicaReplaced', action: 'Delete', message: `deleted replica ${d.name} because ${why}; a replacement is placed on another attested node` }]);
     }
 
-    // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False.
+    // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False — but only on the
+    //    Pod as it was planned from. The attestation service writes its verdict to the same condition; a
+    //    flip planned from a cache that has not shown that verdict yet must not overwrite it. So the patch
+    //    carries the resourceVersion of the observed Pod (the apiserver answers 409 Conflict if the Pod
+    //    changed since: the reconcile is retried from the newer Pod), and being a precondition on an
+    //    unchanged Pod, it can replace the conditions list it read as a whole (a JSON merge patch).
+    const unattested = new Set<string>();
     await Promise.all(plan.gateFlips.map(async (flip) => {
+      const pod = observed.get(flip.name);
+      const resourceVersion = pod?.metadata?.resourceVersion;
+      if (!pod || !resourceVersion) return; // only Pods from the cache carry a gate to flip
+      const conditions = ((pod.status as { conditions?: PodCondition[] } | undefined)?.conditions ?? [])
+        .filter((c) => c.type !== READINESS_GATE_ATTESTED);
+      conditions.push({ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') });
       try {
-        await this.budget.run('bind', () => this.deps.client.applyStatus(Pods, {
-          apiVersion: 'v1', kind: 'Pod', metadata: { name: flip.name, namespace },
-          status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message }] },
-        }));
+        await this.budget.run('bind', () => this.deps.client.patchMerge(Pods, flip.name, namespace, { metadata: { resourceVersion }, status: { conditions } }, 'status'));
+        unattested.add(flip.name);
         events.push([poolRef, { type: 'Warning', reason: flip.reason, action: 'Unattest', message: `replica ${flip.name}: ${flip.message}` }]);
       } catch (err) {
+        // NotFound: the Pod is gone, nothing to un-gate. Conflict: the Pod changed (a verdict, perhaps);
+        // retrying re-plans from the newer Pod.
         if (!isNotFound(err)) failures.push(err);
       }
     }));
@@ -189,7 +212,7 @@ export class InferencePoolReconciler implements Reconciler {
       deletes: plan.deletes.length - deleted,
     };
     const status = poolStatus({
-      pool, plan, replicas: after,
+      pool, plan: { ...plan, gateFlips: plan.gateFlips.filter((f) => unattested.has(f.name)) }, replicas: after,
       unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now, pending,
     });
     try {
@@ -213,7 +236,7 @@ export class InferencePoolReconciler implements Reconciler {
   }
 
   /** The pool's replicas: Pods from the cache, corrected by what this process did and has not seen yet. */
-  private observe(pool: InferencePool): ReplicaObservation[] {
+  private observe(pool: InferencePool, pods: Map<string, KubeObject>): ReplicaObservation[] {
     const { view } = this.deps;
     const namespace = pool.metadata.namespace as string;
     const name = pool.metadata.name as string;
@@ -224,6 +247,7 @@ export class InferencePoolReconciler implements Reconciler {
       const index = replicaIndexOf(name, podName);
       if (index === undefined) continue; // carries our label but not our naming: not a replica of ours
       const owned = pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === pool.metadata.uid) ?? false;
+      pods.set(podName, pod);
       out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName));
     }
     for (const a of view.unseenAssumptions(pk)) {

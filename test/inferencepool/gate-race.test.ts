@@ -1,0 +1,113 @@
+// The readiness-gate flip races the attestation service: the reconciler turns a True gate without a
+// readable expiry back to False (AttestationMissing), and the service writes its verdict (annotations,
+// then the gate True/Verified) to the same Pod. A flip planned from a cache that has not shown the
+// verdict yet must lose: it carries the resourceVersion it was planned from, the apiserver answers 409
+// Conflict, and the Verified gate stays. The same flip on an unchanged Pod goes through.
+//
+// The reconciler runs here against the real apiserver, but reads from a cache the test fills by hand,
+// so "stale" is exact rather than a matter of timing.
+import test from 'ava';
+import { testCluster, useNamespace } from '../cluster/index.js';
+import { installCrds } from '../api/install-crds.js';
+import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
+import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
+import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY } from '../../operator/src/controllers/inferencepool/plan.js';
+import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
+import { InferencePoolReconciler } from '../../operator/src/controllers/inferencepool/reconciler.js';
+import type { EventRecorder } from '../../operator/src/kube/events.js';
+import type { Informer } from '../../operator/src/kube/informer.js';
+import { cacheKeyOf, objectKey, Pods, resourcePath, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
+import { KubeApiError } from '../../operator/src/kube/rest.js';
+import { silentLogger } from '../../operator/src/util/log.js';
+import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
+import { adminClient, createPool, eventually, getPool, poolObject, TEST_CONFIG, uniqueSuffix } from './kube-fixtures.js';
+
+const ServiceAccounts: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
+
+/** An informer whose cache and events the test controls. */
+class HandFedInformer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly adds: Array<(o: T) => void> = [];
+  onAdd(fn: (o: T) => void): this { this.adds.push(fn); return this; }
+  onUpdate(): this { return this; }
+  onDelete(): this { return this; }
+  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
+  add(obj: T): void {
+    this.cache.set(cacheKeyOf(obj), obj);
+    for (const fn of this.adds) fn(obj);
+  }
+}
+
+const gateOf = (pod: KubeObject | undefined) =>
+  ((pod?.status as { conditions?: Array<{ type: string; status: string; reason?: string }> } | undefined)?.conditions ?? [])
+    .find((c) => c.type === READINESS_GATE_ATTESTED);
+
+test('a gate flip planned from a stale Pod does not overwrite the Verified verdict written meanwhile; on an unchanged Pod it goes through', async (t) => {
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  await installCrds(kc);
+  const namespace = await useNamespace(t, 'gate-race');
+  const client = adminClient(kc);
+  t.teardown(() => client.rest.close());
+  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+
+  // A pool with two replica Pods, unbound (no node: kwok leaves them alone), each with the gate True
+  // and no expiry annotation, since an hour ago — what kwok's kubelet does to every gate.
+  await createPool(client, poolObject('g', namespace, 2, `R${uniqueSuffix()}`));
+  const pool = await getPool(client, namespace, 'g') as InferencePool;
+  const anHourAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  for (const index of [0, 1]) {
+    await client.create(Pods, buildReplicaPod({ pool, index, tee: 'sev-snp', config: TEST_CONFIG }));
+    await client.rest.request('PATCH', resourcePath(Pods, namespace, `g-${index}`, 'status'), {
+      contentType: 'application/strategic-merge-patch+json',
+      body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'KwokSetsEveryGate', lastTransitionTime: anHourAgo }] } },
+    });
+  }
+  const stale = await client.get<KubeObject>(Pods, 'g-0', namespace) as KubeObject;
+  const unchanged = await client.get<KubeObject>(Pods, 'g-1', namespace) as KubeObject;
+
+  // The attestation service's verdict for g-0, after the snapshot: expiry and key, then the gate.
+  const expires = new Date(Date.now() + 3_600_000).toISOString();
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'g-0'), {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { [ANNOTATION_ATTESTATION_EXPIRES]: expires, [ANNOTATION_ATTESTATION_KEY]: 'ab'.repeat(32) } } },
+  });
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'g-0', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: 'replica evidence verified', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
+  });
+
+  // The reconciler's cache still has g-0 from before the verdict.
+  const pods = new HandFedInformer<KubeObject>();
+  const pools = new HandFedInformer<InferencePool & KubeObject>();
+  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
+  view.attach(new HandFedInformer<ProviderNode & KubeObject>() as unknown as Informer<ProviderNode & KubeObject>, new HandFedInformer() as unknown as Informer<KubeObject>, pods as unknown as Informer<KubeObject>);
+  pods.add(stale);
+  pods.add(unchanged);
+  pools.add(pool as InferencePool & KubeObject);
+  const recorded: string[] = [];
+  const events = { record: async (_obj: KubeObject, e: { reason: string }) => { recorded.push(e.reason); return true; } } as unknown as EventRecorder;
+  const reconciler = new InferencePoolReconciler({
+    client, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG, gateGraceMs: 1000,
+  });
+
+  // Both gates are planned False; g-0's flip conflicts, so the reconcile fails and will be retried.
+  const err = await t.throwsAsync(reconciler.reconcile(objectKey('InferencePool', namespace, 'g'), { log: silentLogger(), signal: new AbortController().signal }));
+  t.true(err instanceof KubeApiError && err.code === 409, String(err));
+
+  const verified = await client.get<KubeObject>(Pods, 'g-0', namespace);
+  t.like(gateOf(verified), { status: 'True', reason: 'Verified' });
+  t.is(verified?.metadata?.annotations?.[ANNOTATION_ATTESTATION_EXPIRES], expires);
+  const flipped = await client.get<KubeObject>(Pods, 'g-1', namespace);
+  t.like(gateOf(flipped), { status: 'False', reason: 'AttestationMissing' });
+  // The flip kept the Pod's other conditions.
+  const before = ((unchanged.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type).sort();
+  t.deepEqual(((flipped?.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type).sort(), before);
+  await eventually('the Unattest event for g-1 only', async () => (recorded.filter((r) => r === 'AttestationMissing').length === 1 ? true : undefined), 5_000);
+
+  // Retried from the newer Pod, the reconcile leaves the Verified gate alone.
+  pods.add((await client.get<KubeObject>(Pods, 'g-0', namespace)) as KubeObject);
+  pods.add(flipped as KubeObject);
+  await reconciler.reconcile(objectKey('InferencePool', namespace, 'g'), { log: silentLogger(), signal: new AbortController().signal });
+  t.like(gateOf(await client.get<KubeObject>(Pods, 'g-0', namespace)), { status: 'True', reason: 'Verified' });
+});
