@@ -127,7 +127,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
 
     // The providers' side: after each confirmed epoch, every payee claims what the epoch entitles it to
     // (on the same sandbox chain the operator commits to), so paid catches up with committed.
-    const claims = await providerClaims(rest, operator.sandboxDir, say);
+    const { providerClaims } = await import('../../../test/fleet/claims.js');
+    const claims = await providerClaims(rest, NS, operator.sandboxDir, say);
     stops.push(() => claims.close());
 
     const deadline = started + o.timeoutSeconds * 1000;
@@ -176,42 +177,6 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     else say(summary.converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
   }
   return summary.converged ? 0 : 1;
-}
-
-/** Claims for every payee of each newly confirmed epoch of the demo's SettlementAccounts. */
-async function providerClaims(rest: RestClient, sandboxDir: string, say: (line: string) => void) {
-  const { KubeClient } = await import('../../../operator/src/kube/apply.js');
-  const { NO_FENCE } = await import('../../../operator/src/kube/leader-election.js');
-  const { SandboxChain } = await import('../../../operator/src/settlement/chain/sandbox-chain.js');
-  const { sandboxStateDir } = await import('../../../operator/src/settlement/keys.js');
-  const { claimAll } = await import('../../../operator/src/settlement/claims.js');
-  const client = new KubeClient(rest, NO_FENCE);
-  const chains = new Map<string, InstanceType<typeof SandboxChain>>();
-  const claimedEpoch = new Map<string, bigint>();
-  return {
-    async afterConfirmedEpochs(): Promise<void> {
-      const accounts = await rest.request<{ items: SettlementAccount[] }>('GET', `${GROUP}/namespaces/${NS}/settlementaccounts`).catch(() => ({ items: [] }));
-      for (const account of accounts.items) {
-        const id = `${account.metadata.namespace}/${account.metadata.name}`;
-        const epoch = BigInt(account.status?.lastConfirmed?.epoch ?? 0);
-        if (epoch === 0n || epoch <= (claimedEpoch.get(id) ?? 0n)) continue;
-        let chain = chains.get(id);
-        if (!chain) chains.set(id, (chain = new SandboxChain({ stateDir: sandboxStateDir(account, sandboxDir) })));
-        try {
-          const { epoch: claimed, results } = await claimAll(client, chain, account);
-          const paid = results.filter((r) => r.outcome === 'paid');
-          const failed = results.filter((r) => r.outcome === 'failed');
-          say(`  claims for epoch ${claimed}: ${paid.length} payee${paid.length === 1 ? "" : "s"} paid ${paid.reduce((s, r) => s + r.paidAfter - r.paidBefore, 0n)} units${failed.length ? `, ${failed.length} refused by the contract` : ''}`);
-          if (!failed.length) claimedEpoch.set(id, claimed);
-        } catch (err) {
-          say(`  claims for ${id} wait: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-    },
-    async close(): Promise<void> {
-      for (const chain of chains.values()) await chain.close();
-    },
-  };
 }
 
 const num = (v: unknown): number => {
