@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseOperatorConfig } from '../../operator/src/config.js';
+import { operatorProgram } from '../../operator/src/main.js';
 import { chartDir, ciValuesFiles, find, one, render, scenarioName, type K8sObject } from './helm.js';
 
 interface Container {
@@ -89,6 +90,14 @@ for (const file of [undefined, ...ciValuesFiles]) {
     t.true(c.args?.some((a) => /^--metrics-port=\d+$/.test(a)));
     t.true(c.args?.some((a) => /^--attestation-port=\d+$/.test(a)));
     t.true(c.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'));
+    // The operator serves the certificate the chart manages (not a self-signed one attesters would refuse),
+    // and sandbox settlement state goes to a mounted volume (the root filesystem is read-only).
+    t.true(c.args?.includes('--tls-cert=/etc/chrysalis/tls/tls.crt') && c.args.includes('--tls-key=/etc/chrysalis/tls/tls.key'));
+    t.true(c.args?.includes('--sandbox-dir=/var/lib/chrysalis/sandbox'));
+    t.true(c.volumeMounts?.some((m) => m.mountPath === '/var/lib/chrysalis/sandbox'));
+    // Every flag the chart passes is one the operator binary knows.
+    const known = new Set(operatorProgram().options.map((o) => o.long));
+    for (const arg of c.args ?? []) t.true(known.has(arg.split('=')[0]), `the operator has no flag ${arg}`);
     t.truthy(podMeta(deploy).annotations?.['checksum/config'], 'config changes roll the pods');
     const cm = one(objects, 'ConfigMap', (o) => o.metadata.name === deploy.metadata.name);
     t.notThrows(() => parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config'), 'the operator accepts the rendered config');
@@ -249,4 +258,13 @@ test('with leader election off the operator gets neither --leader-elect nor a le
   const args = podSpec(operatorOf(objects)).containers[0]!.args ?? [];
   t.false(args.some((a) => a.startsWith('--leader-elect') || a.startsWith('--lease-namespace')));
   t.is(find(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election')).length, 0);
+});
+
+test('sandbox settlement state lives in an emptyDir by default and in the named claim when settlement.sandbox.existingClaim is set', async (t) => {
+  const sandboxVolume = async (set: string[]) => {
+    const spec = podSpec(operatorOf(await render({ set })));
+    return (spec.volumes as Array<Record<string, unknown>> | undefined)?.find((v) => v.name === 'sandbox');
+  };
+  t.like(await sandboxVolume([]), { emptyDir: { sizeLimit: '1Gi' } });
+  t.deepEqual((await sandboxVolume(['settlement.sandbox.existingClaim=chrysalis-sandbox']))?.persistentVolumeClaim, { claimName: 'chrysalis-sandbox' });
 });
