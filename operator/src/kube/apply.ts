@@ -126,22 +126,9 @@ export class KubeClient {
   }
 
   /**
-   * RFC 6902 JSON patch, for the few fields server-side apply cannot share safely (atomic lists such as
-   * Node taints). Callers put a `test` of metadata.resourceVersion first, so a concurrent change makes
-   * the patch fail (and the reconcile retry) instead of being overwritten.
-   */
-  async patchJson<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, ops: unknown[], subresource?: string): Promise<T> {
-    this.fence.assertLeader();
-    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
-      query: { fieldManager: FIELD_MANAGER },
-      body: ops,
-      contentType: 'application/json-patch+json',
-    });
-  }
-
-  /**
-   * JSON merge patch (RFC 7386): lists in it replace the whole list. With `metadata.resourceVersion` in
-   * the body it is an optimistic update: a concurrent writer makes it fail with 409 Conflict. Unlike
+   * JSON merge patch (RFC 7386), for the few fields server-side apply cannot share safely (atomic lists
+   * such as Node taints): lists in it replace the whole list. With `metadata.resourceVersion` in the
+   * body it is an optimistic update: a concurrent writer makes it fail with 409 Conflict. Unlike
    * apply, it never creates a missing object (404).
    */
   async patchMerge<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, body: unknown, subresource?: string): Promise<T> {
