@@ -120,8 +120,8 @@ export class FleetView {
       .onUpdate((_old, n) => this.upsertNode(n))
       .onDelete((n) => this.removeNode(n.metadata?.name ?? ''));
     pods
-      .onAdd((p) => this.upsertPod(p))
-      .onUpdate((_old, p) => this.upsertPod(p))
+      .onAdd((p) => this.upsertPod(dropManagedFields(p)))
+      .onUpdate((_old, p) => this.upsertPod(dropManagedFields(p)))
       .onDelete((p) => this.removePod(p));
     return this;
   }
@@ -434,6 +434,20 @@ function sameCapacity(a: NodeCapacity, b: NodeCapacity): boolean {
   return a.provider === b.provider && a.tee === b.tee && a.gpuModel === b.gpuModel && a.gpuTotal === b.gpuTotal &&
     a.gpuFree === b.gpuFree && a.priceCoefficient === b.priceCoefficient && a.attested === b.attested &&
     a.quarantined === b.quarantined && a.cordoned === b.cordoned;
+}
+
+/**
+ * Removes metadata.managedFields from a Pod the informer just cached, in place. Every Pod in the
+ * cluster is cached (placement must see all GPUs taken), and its managedFields — nested field sets of
+ * every writer: the creator, the binding, the kubelet's status — are ~40% of its JSON and two thirds of
+ * its heap (16 KB per bound replica with them, 6 KB without; 125 MB of the 2,000-node benchmark's 8,000
+ * replicas). Nothing in the operator reads a Pod's managedFields (writes are server-side apply, the
+ * apiserver keeps them). In place because the informer has no transform hook: that hook, applied
+ * before caching, is where this belongs once the kube layer has one.
+ */
+function dropManagedFields(pod: KubeObject): KubeObject {
+  if (pod.metadata?.managedFields) delete pod.metadata.managedFields;
+  return pod;
 }
 
 interface ContainerLike {
