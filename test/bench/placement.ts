@@ -1,24 +1,30 @@
-// `npm run bench -- placement [--quick] [--qps N] [--burst N]`: how long until every replica is bound,
-// the InferencePool controller (ours) against kube-scheduler (baseline), on one private control plane in
-// one run, with the same fleet, the same replicas and the same client request budget.
+// `npm run bench -- placement [--quick] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
+// how long until every replica is bound, the InferencePool controller (ours) against kube-scheduler
+// (baseline), on one private control plane in one run, with the same fleet, the same replicas and the
+// same client request budget.
 //
 // Fleet: 2,000 kwok nodes × 8 GPUs (--quick: 200), each with an Attested ProviderNode and the labels the
 //   ProviderNode controller keeps on attested Nodes. Workload: 1,000 pools × 8 replicas (--quick: 100),
 //   three in four pools of 1-GPU replicas, one in four of 2-GPU replicas — 62.5% of the fleet's GPUs,
 //   so a perfect packing (every used node full) exists and both schedulers can bind everything.
-// Ours: the controller runs in a child process (its peak RSS is read from /proc/<pid>/status VmHWM);
-//   the bench creates the 1,000 InferencePools and the controller creates, places and binds the Pods.
+// Ours: the controller runs in a child process (its peak RSS is read from /proc/<pid>/status VmHWM) as
+//   JavaScript, as the operator image runs it — transpiled here file by file, not under the tsx loader,
+//   which alone adds ~100 MB RSS; the bench creates the 1,000 InferencePools and the controller creates,
+//   places and binds the Pods. OPERATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes
+//   node flags to that process, to profile it.
 // Baseline: the same Pods (same containers and GPU limits, schedulerName default-scheduler, a required
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
 // Time, for both: from the first request that submits the workload (the first pool, or the first Pod)
 //   to the moment the bench's watch sees the last replica with spec.nodeName set.
 // Both phases use the same nodes: after ours, its Pods are deleted (grace 0) and the bench waits until
-//   none is left before the baseline starts. Stranded GPUs are measured for both by measureStranding
-//   over the nodes as the final Pods occupy them.
-import { readFileSync } from 'node:fs';
+//   none is left before the baseline starts. Each phase starts on a settled fleet: once no Node has been
+//   written for 3 s (after the fleet appears, kube-controller-manager re-annotates every Node at its own
+//   20 QPS — minutes at full size — and that wave used to land in the first phase only). Stranded GPUs
+//   are measured for both by measureStranding over the nodes as the final Pods occupy them.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { BenchOptions, BenchResult } from './run.js';
@@ -70,12 +76,14 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   // Concurrent pool reconciles in the operator: each waits on the apiserver most of the time.
   const workers = flag(args, '--workers', 32);
   const burst = flag(args, '--burst', 1000);
+  // Replica requests the operator keeps in flight (its default is 32); kube-scheduler binds without a cap.
+  const maxInFlight = args.includes('--max-in-flight') ? flag(args, '--max-in-flight', 32) : undefined;
   const deadlineMs = (quick ? 120 : 900) * 1000;
   const apiserverArgs = ['--max-requests-inflight=0', '--max-mutating-requests-inflight=0', '--enable-priority-and-fairness=false'];
   const totalGpus = Array.from({ length: pools }, (_, i) => gpusOfPool(i) * REPLICAS_PER_POOL).reduce((a, b) => a + b, 0);
 
   log(`placement bench: ${nodes} kwok nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas = ${replicas} replicas, ${totalGpus} of ${nodes * GPUS_PER_NODE} GPUs (a perfect packing leaves 0 stranded)`);
-  log(`operator workers (concurrent pool reconciles): ${workers}`);
+  log(`operator workers (concurrent pool reconciles): ${workers}; replica requests in flight: ${maxInFlight ?? 'default (32)'}`);
   log(`pools spread across providers: ${spread} (--spread to turn on)`);
   log(`client budget for both the operator and kube-scheduler: qps ${qps}, burst ${burst}`);
   log(`kube-apiserver flags changed for the bench: ${apiserverArgs.join(' ')} (inflight limits and priority & fairness off, so neither side is throttled by the server)`);
@@ -90,6 +98,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     const fleet = await createGpuFleet(kc, { prefix: 'bench', count: nodes, gpuModel: MODEL, providers: Math.max(1, nodes / 20), concurrency: 64 });
     await waitForReadyNodes(client.rest, nodes);
     log(`fleet ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await waitForSettledNodes(kc, 'before the fleet is used');
     for (const ns of ['bench-ours', 'bench-baseline']) {
       await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
       await waitFor(`ServiceAccount default in ${ns}`, async () => {
@@ -98,10 +107,17 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     }
 
     // ---- ours ---------------------------------------------------------------------------------------
-    const operator = spawn(process.execPath, ['--import', 'tsx', join(here, '../inferencepool/fixtures/run-controller.ts')], {
+    // The operator runs as JavaScript, as in its image (tsc output, plain node): the tsx loader that the
+    // tests use would add its own ~100 MB to the RSS measured here.
+    const entry = await transpileForNode(join(here, '../inferencepool/fixtures/run-controller.ts'), join(here, '../../.tmp/bench-operator'));
+    log(`operator: the InferencePool controller alone, as JavaScript (${relative(join(here, '../..'), entry)}), in its own process`);
+    const operator = spawn(process.execPath, [...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
       // kwok sets every readiness gate True itself; the controller would turn them back False after the
       // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
-      env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), WORKERS: String(workers), GATE_GRACE_MS: String(deadlineMs) },
+      env: {
+        ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), WORKERS: String(workers), GATE_GRACE_MS: String(deadlineMs),
+        ...(maxInFlight !== undefined ? { MAX_IN_FLIGHT: String(maxInFlight) } : {}),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((resolveReady, rejectReady) => {
@@ -119,11 +135,15 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     await new Promise((r) => operator.once('exit', r));
     log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
 
-    // Reset: the same nodes, empty, for the baseline.
-    await client.rest.request('DELETE', resourcePath(Pods, 'bench-ours'), { query: { gracePeriodSeconds: 0 } });
+    // Reset: the same nodes, empty, for the baseline. Deleting 8,000 Pods in one collection delete takes
+    // the apiserver longer than a client's default 30 s timeout.
+    const patient = new RestClient(kc, { qps: 5000, burst: 5000, timeoutMs: 600_000 });
+    await patient.request('DELETE', resourcePath(Pods, 'bench-ours'), { query: { gracePeriodSeconds: 0 } });
+    patient.close();
     await waitFor('the operator\'s Pods gone', async () => (await client.list(Pods, { namespace: 'bench-ours' })).items.length === 0, 300_000);
 
     // ---- baseline -----------------------------------------------------------------------------------
+    await waitForSettledNodes(kc, 'before the baseline');
     const baselinePods: KubeObject[] = [];
     for (let i = 0; i < pools; i++) {
       const pool = poolObject(`pool-${i}`, 'bench-baseline', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i) }) as unknown as InferencePool;
@@ -147,6 +167,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       ratio: round(ours.seconds / baseline.seconds),
       params: {
         nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, requestedGpus: totalGpus, qps, burst, apiserverArgs, spreadAcrossProviders: spread, workers,
+        ...(maxInFlight !== undefined ? { maxInFlight } : {}),
         oursBound: ours.bound, baselineBound: baseline.bound,
         oursStrandedGpus: ours.stranding.strandedGpus, baselineStrandedGpus: baseline.stranding.strandedGpus,
         oursPartlyUsedNodes: ours.stranding.partlyUsedNodes, baselinePartlyUsedNodes: baseline.stranding.partlyUsedNodes,
@@ -157,6 +178,60 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   } finally {
     await plane.stop();
   }
+}
+
+/**
+ * Transpiles `entry` and every TypeScript module it reaches through relative imports into `outDir`,
+ * keeping the repository layout (so node_modules resolve the same way), and returns the entry's .js.
+ * One file at a time is exactly what tsc emits here: the project compiles with isolatedModules and
+ * verbatimModuleSyntax, so no file's output depends on another's types.
+ */
+async function transpileForNode(entry: string, outDir: string): Promise<string> {
+  const ts = (await import('typescript')).default;
+  const root = join(here, '../..');
+  const seen = new Set<string>();
+  const pending = [entry];
+  while (pending.length) {
+    const file = pending.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    const out = ts.transpileModule(source, {
+      fileName: file,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, verbatimModuleSyntax: true, sourceMap: false },
+    }).outputText;
+    const target = join(outDir, relative(root, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, out);
+    // Type-only imports are gone from the output, so only modules the program loads are followed.
+    for (const m of out.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)\.js['"]/g)) {
+      pending.push(resolve(dirname(file), `${m[1]}.ts`));
+    }
+  }
+  return join(outDir, relative(root, entry)).replace(/\.ts$/, '.js');
+}
+
+/**
+ * Waits until nothing has written to Nodes for 3 s (at most 5 min). After a fleet appears, the
+ * controller-manager still writes every Node for a while (its TTL controller re-annotates all of them
+ * once the cluster passes 100 nodes, at its own 20 QPS), and kwok's heartbeats come back every 10–20
+ * minutes: a timed phase
+ * that overlaps such a wave pays for hundreds of Node patches (and the watch events they cause) that
+ * have nothing to do with placement. Both phases start on a settled fleet.
+ */
+async function waitForSettledNodes(kc: KubeConfig, when: string): Promise<void> {
+  const nodeWrites = (m: Map<string, number>) => (m.get('PATCH nodes') ?? 0) + (m.get('PUT nodes') ?? 0) + (m.get('PATCH nodes/status') ?? 0) + (m.get('PUT nodes/status') ?? 0);
+  const started = Date.now();
+  const first = nodeWrites(await apiserverRequests(kc));
+  let last = first;
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < 3000 && Date.now() - started < 300_000) {
+    await sleep(500);
+    const now = nodeWrites(await apiserverRequests(kc));
+    if (now !== last) quietSince = Date.now();
+    last = now;
+  }
+  log(`nodes settled ${when}: waited ${((Date.now() - started) / 1000).toFixed(1)} s, ${last - first} Node writes meanwhile`);
 }
 
 /** Submits the workload and waits until the watch has seen `expected` Pods bound in `namespace`. */
