@@ -135,12 +135,21 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     await new Promise((r) => operator.once('exit', r));
     log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
 
-    // Reset: the same nodes, empty, for the baseline. Deleting 8,000 Pods in one collection delete takes
-    // the apiserver longer than a client's default 30 s timeout.
+    // Reset: the same nodes, empty, for the baseline. A collection delete of 8,000 Pods can outlast the
+    // apiserver's own request timeout (60 s) under load and end in a reset connection; it is re-sent
+    // until no Pod is left (each pass deletes what it reaches), and "left" is one Pod listed, not all.
     const patient = new RestClient(kc, { qps: 5000, burst: 5000, timeoutMs: 600_000 });
-    await patient.request('DELETE', resourcePath(Pods, 'bench-ours'), { query: { gracePeriodSeconds: 0 } });
+    let nextDelete = 0;
+    await waitFor('the operator\'s Pods gone', async () => {
+      const left = await client.rest.request<{ items: unknown[] }>('GET', resourcePath(Pods, 'bench-ours'), { query: { limit: 1 } }).catch(() => undefined);
+      if (left?.items.length === 0) return true;
+      if (Date.now() >= nextDelete) {
+        nextDelete = Date.now() + 30_000;
+        void patient.request('DELETE', resourcePath(Pods, 'bench-ours'), { query: { gracePeriodSeconds: 0 } }).catch(() => undefined);
+      }
+      return false;
+    }, 900_000);
     patient.close();
-    await waitFor('the operator\'s Pods gone', async () => (await client.list(Pods, { namespace: 'bench-ours' })).items.length === 0, 300_000);
 
     // ---- baseline -----------------------------------------------------------------------------------
     await waitForSettledNodes(kc, 'before the baseline');

@@ -39,6 +39,9 @@ interface PodCondition {
   [field: string]: unknown;
 }
 
+/** Events sent at once (the request budget lets at most as many through). */
+const EVENT_SENDERS = 4;
+
 const ALL_TEES: readonly TeeType[] = ['sev-snp', 'tdx', 'simulated'];
 const DEFAULT_TEES: readonly TeeType[] = ['sev-snp', 'tdx'];
 
@@ -61,6 +64,10 @@ export interface InferencePoolReconcilerDeps {
 export class InferencePoolReconciler implements Reconciler {
   private readonly now: () => Date;
   private readonly budget: RequestBudget;
+  /** Events waiting to be sent, oldest first from `eventsHead`; a few senders drain them. */
+  private readonly pendingEvents: Array<[KubeObject, RecordedEvent]> = [];
+  private eventsHead = 0;
+  private eventSenders = 0;
 
   constructor(private readonly deps: InferencePoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -221,10 +228,8 @@ export class InferencePoolReconciler implements Reconciler {
       failures.push(err);
     }
 
-    // Events are a courtesy to people: sent without holding up the next reconcile. The recorder logs
-    // its own failures; the one thing it throws is the fence's refusal, and then this process is
-    // stepping down anyway.
-    for (const [obj, event] of events) void this.budget.run('event', () => this.deps.events.record(obj, event)).catch(() => undefined);
+    // Events are a courtesy to people: sent without holding up the next reconcile.
+    this.recordLater(events);
 
     const notLeader = failures.find((e) => e instanceof NotLeaderError);
     if (notLeader) throw notLeader;
@@ -233,6 +238,37 @@ export class InferencePoolReconciler implements Reconciler {
       throw failures[0];
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * Queues events and makes sure a few senders drain them through the budget's lowest priority. While
+   * placements keep the budget busy, events wait here as plain tuples (thousands of them during a large
+   * scale-up) rather than as as many suspended requests.
+   */
+  private recordLater(events: Array<[KubeObject, RecordedEvent]>): void {
+    for (const e of events) this.pendingEvents.push(e);
+    while (this.eventSenders < EVENT_SENDERS && this.eventsHead < this.pendingEvents.length) {
+      this.eventSenders++;
+      void this.sendEvents();
+    }
+  }
+
+  private async sendEvents(): Promise<void> {
+    try {
+      while (this.eventsHead < this.pendingEvents.length) {
+        const [obj, event] = this.pendingEvents[this.eventsHead] as [KubeObject, RecordedEvent];
+        this.pendingEvents[this.eventsHead++] = undefined as unknown as [KubeObject, RecordedEvent];
+        if (this.eventsHead >= 1024 && this.eventsHead * 2 >= this.pendingEvents.length) {
+          this.pendingEvents.splice(0, this.eventsHead);
+          this.eventsHead = 0;
+        }
+        // The recorder logs its own failures; the one thing it throws is the fence's refusal, and then
+        // this process is stepping down anyway.
+        await this.budget.run('event', () => this.deps.events.record(obj, event)).catch(() => undefined);
+      }
+    } finally {
+      this.eventSenders--;
+    }
   }
 
   /** The pool's replicas: Pods from the cache, corrected by what this process did and has not seen yet. */
