@@ -51,8 +51,9 @@ test('kill -9 in the middle of placing 200 replicas (twice), then a restart, con
   await running.ready;
   const pool = await createPool(client, poolObject('big', namespace, REPLICAS, model));
 
-  // Two kills: first while Pods are still being created (none bound yet: creates go first), then, after
-  // a restart, while Pods are being bound. Each lands mid-way, which the log and the assertion show.
+  // Two kills: first while Pods are still being created (a created Pod's binding goes before further
+  // creates, so some are bound already), then, after a restart, while Pods are being bound. Each lands
+  // mid-way, which the log and the assertion show.
   const killPoints: Array<{ what: string; reached: (pods: KubeObject[]) => boolean }> = [
     { what: 'at least 40 replica Pods exist', reached: (pods) => pods.length >= 40 },
     { what: 'at least 20 replicas are bound', reached: (pods) => pods.filter((p) => nodeOf(p)).length >= 20 },
