@@ -11,7 +11,7 @@
 //   JavaScript, as the operator image runs it — transpiled here file by file, not under the tsx loader,
 //   which alone adds ~100 MB RSS; the bench creates the 1,000 InferencePools and the controller creates,
 //   places and binds the Pods. OPERATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes
-//   node flags to that process, to profile it.
+//   node flags to that process, to profile it; PROFILE_DIR profiles kube-apiserver (below).
 // Baseline: the same Pods (same containers and GPU limits, schedulerName default-scheduler, a required
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
 // Time, for both: from the first request that submits the workload (the first pool, or the first Pod)
@@ -257,6 +257,7 @@ async function timedPhase(kc: KubeConfig, namespace: string, expected: number, d
   await informer.waitForSync(60_000);
   const cpuBefore = cpuSeconds(pids);
   const requestsBefore = await apiserverRequests(kc);
+  const profile = process.env.PROFILE_DIR ? profileApiserver(kc, namespace, Number(process.env.PROFILE_SECONDS ?? 5)) : undefined;
   const t0 = performance.now();
   await submit();
   const deadline = t0 + deadlineMs;
@@ -275,6 +276,7 @@ async function timedPhase(kc: KubeConfig, namespace: string, expected: number, d
   log(`  ${namespace}: apiserver requests from submission to the last bind (top): ${deltas.slice(0, 12).map(([k, d]) => `${k} ${d}`).join(', ')}`);
   log(`  ${namespace}: bound over time ${progress.join(' ')}`);
   log(`  ${namespace}: CPU seconds from submission to the last bind: ${Object.keys(cpuAfter).map((k) => `${k} ${((cpuAfter[k] ?? 0) - (cpuBefore[k] ?? 0)).toFixed(1)}`).join(', ')}`);
+  await profile;
   const last = boundAt.size === expected ? Math.max(...boundAt.values()) : performance.now();
   // Let the informer settle so the final occupancy is complete, then measure stranding from it.
   const pods = informer.list();
@@ -344,6 +346,30 @@ function peakRssMb(pid: number): number {
   const m = /^VmHWM:\s+(\d+) kB$/m.exec(status);
   if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
+}
+
+/**
+ * PROFILE_DIR=<dir>: a CPU profile of kube-apiserver over the first PROFILE_SECONDS (default 5) of a
+ * phase, written to <dir>/kube-apiserver-<namespace>.pprof (read it with `go tool pprof -top`), to see
+ * what the server spends its time on for each side. (kwok's /debug/pprof has no CPU profile.)
+ */
+async function profileApiserver(kc: KubeConfig, namespace: string, seconds: number): Promise<void> {
+  const dir = process.env.PROFILE_DIR as string;
+  mkdirSync(dir, { recursive: true });
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const body = await new Promise<Buffer>((resolveBody, rejectBody) => {
+    const req = https.request(new URL(`/debug/pprof/profile?seconds=${seconds}`, kc.getCurrentCluster()?.server), { ...opts, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolveBody(Buffer.concat(chunks)));
+    });
+    req.on('error', rejectBody);
+    req.end();
+  });
+  const file = join(dir, `kube-apiserver-${namespace}.pprof`);
+  writeFileSync(file, body);
+  log(`  ${namespace}: kube-apiserver CPU profile (${seconds} s) in ${file}`);
 }
 
 /** apiserver_request_total by verb/resource/subresource, summed over codes and clients. */

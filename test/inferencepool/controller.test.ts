@@ -8,9 +8,10 @@ import { InferencePools } from '../../operator/src/controllers/inferencepool/res
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY } from '../../operator/src/controllers/inferencepool/plan.js';
+import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import {
   adminClient, createGpuFleet, createPool, eventually, getPool, isTerminating, nodeOf, poolObject, poolPods,
-  setProviderConditions, startController, uniqueSuffix, type GpuFleet,
+  setProviderConditions, startController, TEST_CONFIG, uniqueSuffix, type GpuFleet,
 } from './kube-fixtures.js';
 
 test.before(async () => {
@@ -96,6 +97,43 @@ test('a pool of 8 on 50 nodes is placed on attested nodes only, bound by the ope
   });
   t.deepEqual(counted.status?.replicas, { desired: 8, placed: 8, attested: 1, ready: 1 });
   t.is(counted.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+});
+
+test('a replica Pod that already exists unbound is bound through the Binding subresource, keeping its uid; new ones are created bound', async (t) => {
+  // What an earlier version of the operator (create, then bind) leaves behind if it stopped in between.
+  // The controller starts only once that Pod exists, so it cannot create replica 0 itself first.
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  const namespace = await useNamespace(t, 'unbound');
+  const suffix = uniqueSuffix();
+  const model = `U${suffix}`;
+  const fleet = await createGpuFleet(kc, { prefix: `ip-unbound-${suffix}`, count: 6, gpuModel: model, providers: 3, attested: (i) => i < 3 });
+  const client = adminClient(kc);
+  const pool = await createPool(client, poolObject('old', namespace, 3, model));
+  const leftover = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', config: TEST_CONFIG }));
+  t.is(nodeOf(leftover), undefined);
+  const controller = startController(kc, { namespace });
+  t.teardown(async () => {
+    await controller.stop();
+    await fleet.cleanup();
+    client.rest.close();
+  });
+
+  const pods = await eventually('3 bound replicas', async () => {
+    const all = live(await poolPods(client, namespace, 'old'));
+    return all.length === 3 && all.every((p) => nodeOf(p)) ? all : undefined;
+  });
+  const attestedNodes = fleet.names.slice(0, 3);
+  const scheduled = (p: KubeObject) => ((p.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [])
+    .find((c) => c.type === 'PodScheduled');
+  for (const pod of pods) t.true(attestedNodes.includes(nodeOf(pod) as string), `${pod.metadata?.name} on ${nodeOf(pod)}`);
+  // The same Pod, not a replacement: its uid is unchanged, and spec.nodeName of an existing Pod can only
+  // be set by a Binding — which also records PodScheduled=True (a Pod created bound has no such condition
+  // until its kubelet reports one, and kwok's does not).
+  const old = pods.find((p) => p.metadata?.name === 'old-0') as KubeObject;
+  t.is(old.metadata?.uid, leftover.metadata?.uid);
+  t.is(scheduled(old)?.status, 'True');
+  for (const pod of pods.filter((p) => p.metadata?.name !== 'old-0')) t.is(scheduled(pod), undefined, `${pod.metadata?.name} was created bound`);
 });
 
 test('a pool larger than the attested capacity is Degraded with InsufficientAttestedCapacity, and recovers when a node is attested', async (t) => {

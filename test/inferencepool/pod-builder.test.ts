@@ -46,8 +46,15 @@ test('the pool is the controlling owner and blocks its own deletion until the re
 test('the operator is the scheduler and the attested readiness gate is required', (t) => {
   const pod = build();
   t.is(pod.spec.schedulerName, 'chrysalis');
-  t.is(pod.spec.nodeName, undefined);
   t.deepEqual(pod.spec.readinessGates, [{ conditionType: READINESS_GATE_ATTESTED }]);
+});
+
+test('a replica is created bound to the node chosen for it, or unbound when none is given', (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const bound: any = buildReplicaPod({ pool: pool('llama', 3), index: 0, tee: 'tdx', node: 'gpu-7', config });
+  t.is(bound.spec.nodeName, 'gpu-7');
+  t.is(bound.spec.runtimeClassName, 'kata-qemu-tdx');
+  t.false('nodeName' in build().spec);
 });
 
 test('the runtimeClass follows the TEE of the chosen node, and is absent where none is configured', (t) => {

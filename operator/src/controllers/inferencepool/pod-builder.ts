@@ -7,8 +7,10 @@
 //  - labels chrysalis.dev/pool and chrysalis.dev/replica: the reconciler finds its Pods by them;
 //  - an ownerReference to the pool (controller, blockOwnerDeletion): deleting the pool lets the garbage
 //    collector remove the replicas, and nothing else claims them;
-//  - schedulerName from the config (`chrysalis`): kube-scheduler leaves the Pod alone, the operator
-//    binds it through the Binding subresource after choosing an attested node;
+//  - schedulerName from the config (`chrysalis`): kube-scheduler leaves the Pod alone, and the Pod says
+//    which scheduler placed it;
+//  - nodeName, the attested node the placement engine chose: the replica is created bound (one write,
+//    never observable unbound; see the reconciler for why not create-then-Binding);
 //  - readiness gate chrysalis.dev/attested: no traffic until the replica's own evidence passed;
 //  - runtimeClassName by the chosen node's TEE (set at creation, hence the node is chosen first);
 //  - the restricted Pod Security profile on every container, and no ServiceAccount token in the
@@ -53,6 +55,12 @@ export interface ReplicaPodInput {
   index: number;
   /** The TEE type of the node the replica will be bound to. */
   tee: TeeType;
+  /**
+   * The node chosen for the replica: the Pod is created bound to it (spec.nodeName). Left out, the Pod
+   * is created unbound and waits for a Binding (what tests of that path and the benchmark's
+   * kube-scheduler baseline build).
+   */
+  node?: string;
   config: OperatorConfig;
 }
 
@@ -69,7 +77,7 @@ const restrictedContainerSecurity = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-export function buildReplicaPod({ pool, index, tee, config }: ReplicaPodInput): KubeObject {
+export function buildReplicaPod({ pool, index, tee, node, config }: ReplicaPodInput): KubeObject {
   const name = pool.metadata.name;
   const namespace = pool.metadata.namespace;
   const uid = pool.metadata.uid;
@@ -99,6 +107,7 @@ export function buildReplicaPod({ pool, index, tee, config }: ReplicaPodInput): 
     },
     spec: {
       schedulerName: config.schedulerName,
+      ...(node ? { nodeName: node } : {}),
       ...(runtimeClassName ? { runtimeClassName } : {}),
       readinessGates: [{ conditionType: READINESS_GATE_ATTESTED }],
       automountServiceAccountToken: false,

@@ -6,12 +6,14 @@
 // faster — the apiserver is the bottleneck, and past a few dozen requests in flight more only adds
 // latency.
 //
-// Why priorities: with one FIFO queue, 32 pools starting together queued 256 creates, and the binding
-// of the first Pod created waited behind all of them (a Pod created but not bound holds its GPUs in the
-// index and is not running anywhere), and every Event queued in between took a slot from a binding. So:
+// Why priorities: with one FIFO queue, 32 pools starting together queued 256 creates, and work that
+// finishes something already started (the binding of a Pod that exists unbound, which holds its GPUs in
+// the index while running nowhere; the delete of a replica on a quarantined node) waited behind all of
+// them, and every Event queued in between took a slot from it. So:
 //
-//   bind   a created Pod's binding, a delete, a readiness-gate flip: finishes work already started;
-//   create a new replica Pod;
+//   bind   the binding of an existing unbound replica, a delete, a readiness-gate flip: finishes work
+//          already started;
+//   create a new replica Pod (created bound to its node);
 //   event  a Kubernetes Event: a courtesy to people, sent when no replica request waits, and at most
 //          `maxEvents` at once, so a burst of placements is not slowed by its own paper trail.
 //
