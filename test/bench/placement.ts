@@ -9,9 +9,10 @@
 //   so a perfect packing (every used node full) exists and both schedulers can bind everything.
 // Ours: the controller runs in a child process (its peak RSS is read from /proc/<pid>/status VmHWM) as
 //   JavaScript, as the operator image runs it — transpiled here file by file, not under the tsx loader,
-//   which alone adds ~100 MB RSS; the bench creates the 1,000 InferencePools and the controller creates,
-//   places and binds the Pods. OPERATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes
-//   node flags to that process, to profile it; PROFILE_DIR profiles kube-apiserver (below).
+//   which alone adds ~100 MB RSS; the bench creates the 1,000 InferencePools and the controller places
+//   their replicas and creates each Pod bound to its node (one write per replica). OPERATOR_NODE_ARGS
+//   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes node flags to that process, to profile it;
+//   PROFILE_DIR profiles kube-apiserver (below).
 // Baseline: the same Pods (same containers and GPU limits, schedulerName default-scheduler, a required
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
 // Time, for both: from the first request that submits the workload (the first pool, or the first Pod)
