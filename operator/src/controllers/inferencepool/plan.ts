@@ -88,7 +88,7 @@ export interface GateFlip {
 export interface ReplicaPlan {
   desired: number;
   deletes: ReplicaDelete[];
-  /** New replica indexes, lowest first; each needs a node, then a Pod, then a binding. */
+  /** New replica indexes, lowest first; each needs a node, then a Pod created bound to it. */
   creates: number[];
   /** Existing unbound replicas (not being deleted) that need a node. */
   binds: ReplicaObservation[];
