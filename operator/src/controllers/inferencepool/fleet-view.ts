@@ -120,8 +120,8 @@ export class FleetView {
       .onUpdate((_old, n) => this.upsertNode(trimManagedFields(n, FIELD_MANAGER)))
       .onDelete((n) => this.removeNode(n.metadata?.name ?? ''));
     pods
-      .onAdd((p) => this.upsertPod(trimManagedFields(p)))
-      .onUpdate((_old, p) => this.upsertPod(trimManagedFields(p)))
+      .onAdd((p) => this.upsertPod(slimPod(p)))
+      .onUpdate((_old, p) => this.upsertPod(slimPod(p)))
       .onDelete((p) => this.removePod(p));
     return this;
   }
@@ -454,6 +454,43 @@ function trimManagedFields<T extends KubeObject>(obj: T, keepManager?: string): 
   if (kept.length) (obj.metadata as NonNullable<KubeObject['metadata']>).managedFields = kept;
   else delete obj.metadata?.managedFields;
   return obj;
+}
+
+/**
+ * Cuts a Pod the informer just cached down, in place, to what the operator reads from cached Pods:
+ * metadata without managedFields (names, uid, resourceVersion, labels, annotations, owners, deletion),
+ * spec.nodeName and schedulerName, each container's name and resources (GPU requests), and
+ * status.phase and conditions (the readiness gate, Ready). Every Pod in the cluster is cached, because
+ * placement must see every GPU taken, and the rest of a Pod — environment, volumes, security contexts,
+ * container statuses — is most of its heap (a replica: ~6 KB cached whole, a third of that slimmed;
+ * other workloads' Pods are often far larger). The readers: this view, the InferencePool reconciler
+ * (observePod, the gate flip, which rewrites status.conditions whole and keeps them whole here) and the
+ * ProviderNode controller (replicas on a node, to evict). The attestation service reads Pods from the
+ * API, not from this cache. In place because the informer has no transform hook (see trimManagedFields).
+ */
+function slimPod(pod: KubeObject): KubeObject {
+  trimManagedFields(pod);
+  const spec = pod.spec as { nodeName?: string; schedulerName?: string; containers?: Array<{ name: string } & ContainerLike>; initContainers?: Array<{ name: string } & ContainerLike> } | undefined;
+  if (spec) {
+    const slimContainers = (list: Array<{ name: string } & ContainerLike> | undefined) =>
+      list?.map((c) => ({ name: c.name, ...(c.resources ? { resources: c.resources } : {}) }));
+    const containers = slimContainers(spec.containers);
+    const initContainers = slimContainers(spec.initContainers);
+    pod.spec = {
+      ...(spec.nodeName !== undefined ? { nodeName: spec.nodeName } : {}),
+      ...(spec.schedulerName !== undefined ? { schedulerName: spec.schedulerName } : {}),
+      ...(containers ? { containers } : {}),
+      ...(initContainers ? { initContainers } : {}),
+    };
+  }
+  const status = pod.status as { phase?: string; conditions?: unknown[] } | undefined;
+  if (status) {
+    pod.status = {
+      ...(status.phase !== undefined ? { phase: status.phase } : {}),
+      ...(status.conditions !== undefined ? { conditions: status.conditions } : {}),
+    };
+  }
+  return pod;
 }
 
 interface ContainerLike {
