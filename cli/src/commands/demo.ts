@@ -9,6 +9,7 @@ import type { InferencePool } from '../../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../../operator/src/api/providernode.js';
 import type { SettlementAccount } from '../../../operator/src/api/settlementaccount.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
+import { createRetryingTransient as create } from '../create-retrying.js';
 
 const NS = 'chrysalis-demo';
 const GROUP = '/apis/chrysalis.dev/v1alpha1';
@@ -101,17 +102,17 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers`);
 
     const rest = new RestClient(kc);
-    await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } }).catch(() => undefined);
-    await rest.request('POST', `${GROUP}/namespaces/${NS}/settlementaccounts`, { body: {
+    await create(rest, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await create(rest, `${GROUP}/namespaces/${NS}/settlementaccounts`, {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox' },
       spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: 15, pushThresholdUnits: '1000' },
-    } });
+    });
     // Pools are applied once the fleet has attested (or after a minute): placement never moves a
     // running replica, so pools applied into a fleet of one attested node would all land on it.
     const attestedBy = Date.now() + 60_000;
     while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < o.nodes) await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < o.pools; i++) {
-      await rest.request('POST', `${GROUP}/namespaces/${NS}/inferencepools`, { body: {
+      await create(rest, `${GROUP}/namespaces/${NS}/inferencepools`, {
         apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: `demo-${i}` },
         spec: {
           model: { name: `demo/model-${i}`, source: `hf://demo/model-${i}@0e9e39f249a16976918f6564b8830bc894c89659`, hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
@@ -121,7 +122,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
           placement: { spreadAcrossProviders: true, maxPerNode: 2 },
           maxPriceCoefficient: 1500, settlementAccountRef: { name: 'sandbox' },
         },
-      } });
+      });
     }
     say(`applied ${o.pools} InferencePools (2 replicas × 2 GPUs each) and SettlementAccount ${NS}/sandbox (network: sandbox)`);
 
