@@ -15,10 +15,14 @@
 //   PROFILE_DIR profiles kube-apiserver (below).
 // Baseline: the same Pods (same containers and GPU limits, schedulerName default-scheduler, a required
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
-// Time, for both: from the first request that submits the workload (the first pool, or the first Pod)
+// Floor (a reference, not a competitor): the bench itself creates the same Pods already bound (spec.nodeName
+//   from a plain first-fit over the nodes), 64 at a time, with no controller at all: the least time any
+//   placement that writes one Pod per replica can take on this machine. ours/floor is the controller's
+//   own cost; floor/baseline says how far below kube-scheduler's time this machine lets anyone go.
+// Time, for all: from the first request that submits the workload (the first pool, or the first Pod)
 //   to the moment the bench's watch sees the last replica with spec.nodeName set.
-// Both phases use the same nodes: after ours, its Pods are deleted (grace 0) and the bench waits until
-//   none is left before the baseline starts. Each phase starts on a settled fleet: once no Node has been
+// All phases use the same nodes: after each, its Pods are deleted (grace 0) and the bench waits until
+//   none is left before the next starts. Each phase starts on a settled fleet: once no Node has been
 //   written for 3 s (after the fleet appears, kube-controller-manager re-annotates every Node at its own
 //   20 QPS — minutes at full size — and that wave used to land in the first phase only). Stranded GPUs
 //   are measured for both by measureStranding over the nodes as the final Pods occupy them.
@@ -100,7 +104,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     await waitForReadyNodes(client.rest, nodes);
     log(`fleet ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await waitForSettledNodes(kc, 'before the fleet is used');
-    for (const ns of ['bench-ours', 'bench-baseline']) {
+    for (const ns of ['bench-ours', 'bench-baseline', 'bench-floor']) {
       await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
       await waitFor(`ServiceAccount default in ${ns}`, async () => {
         try { await client.rest.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`); return true; } catch { return false; }
@@ -136,21 +140,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     await new Promise((r) => operator.once('exit', r));
     log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
 
-    // Reset: the same nodes, empty, for the baseline. A collection delete of 8,000 Pods can outlast the
-    // apiserver's own request timeout (60 s) under load and end in a reset connection; it is re-sent
-    // until no Pod is left (each pass deletes what it reaches), and "left" is one Pod listed, not all.
-    const patient = new RestClient(kc, { qps: 5000, burst: 5000, timeoutMs: 600_000 });
-    let nextDelete = 0;
-    await waitFor('the operator\'s Pods gone', async () => {
-      const left = await client.rest.request<{ items: unknown[] }>('GET', resourcePath(Pods, 'bench-ours'), { query: { limit: 1 } }).catch(() => undefined);
-      if (left?.items.length === 0) return true;
-      if (Date.now() >= nextDelete) {
-        nextDelete = Date.now() + 30_000;
-        void patient.request('DELETE', resourcePath(Pods, 'bench-ours'), { query: { gracePeriodSeconds: 0 } }).catch(() => undefined);
-      }
-      return false;
-    }, 900_000);
-    patient.close();
+    await deleteAllPods(kc, client.rest, 'bench-ours');
 
     // ---- baseline -----------------------------------------------------------------------------------
     await waitForSettledNodes(kc, 'before the baseline');
@@ -164,10 +154,19 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       await inBatches(baselinePods, 64, async (pod) => { await client.create(Pods, pod); });
     }, fleet.names, { ...plane.pids(), bench: process.pid });
     log(`kube-scheduler: ${baseline.bound}/${replicas} bound in ${baseline.seconds.toFixed(2)} s; stranded ${baseline.stranding.strandedGpus} GPUs on ${baseline.stranding.partlyUsedNodes} partly used nodes, ${baseline.stranding.idleNodes} idle nodes`);
+
+    // ---- floor --------------------------------------------------------------------------------------
+    await deleteAllPods(kc, client.rest, 'bench-baseline');
+    await waitForSettledNodes(kc, 'before the floor');
+    const floorPods = boundByFirstFit(pools, fleet.names);
+    const floor = await timedPhase(kc, 'bench-floor', replicas, deadlineMs, async () => {
+      await inBatches(floorPods, 64, async (pod) => { await client.create(Pods, pod); });
+    }, fleet.names, { ...plane.pids(), bench: process.pid });
+    log(`floor (the bench creates the Pods already bound, no controller): ${floor.bound}/${replicas} bound in ${floor.seconds.toFixed(2)} s; floor/kube-scheduler ${(floor.seconds / baseline.seconds).toFixed(2)}, ours/floor ${(ours.seconds / floor.seconds).toFixed(2)}`);
     client.rest.close();
 
     const finished = (p: PhaseResult) => p.bound === replicas;
-    if (!finished(ours) || !finished(baseline)) log(`not every replica was bound within ${deadlineMs / 1000} s: the time shown is the deadline`);
+    if (!finished(ours) || !finished(baseline) || !finished(floor)) log(`not every replica was bound within ${deadlineMs / 1000} s: the time shown is the deadline`);
     return {
       bench: 'placement',
       metric: 'time to bind all replicas',
@@ -179,6 +178,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
         nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, requestedGpus: totalGpus, qps, burst, apiserverArgs, spreadAcrossProviders: spread, workers,
         ...(maxInFlight !== undefined ? { maxInFlight } : {}),
         oursBound: ours.bound, baselineBound: baseline.bound,
+        floorSeconds: round(floor.seconds), floorBound: floor.bound, floorToBaseline: round(floor.seconds / baseline.seconds), oursToFloor: round(ours.seconds / floor.seconds),
         oursStrandedGpus: ours.stranding.strandedGpus, baselineStrandedGpus: baseline.stranding.strandedGpus,
         oursPartlyUsedNodes: ours.stranding.partlyUsedNodes, baselinePartlyUsedNodes: baseline.stranding.partlyUsedNodes,
         operatorPeakRssMb: Math.round(rssMb),
@@ -301,6 +301,51 @@ function strandingOf(pods: KubeObject[], nodeNames: string[]): StrandingReport {
     attested: true, quarantined: false, cordoned: false,
   }));
   return measureStranding(capacity);
+}
+
+/**
+ * Deletes every Pod of `namespace` and waits until none is left. A collection delete of 8,000 Pods can
+ * outlast the apiserver's own request timeout (60 s) under load and end in a reset connection; it is
+ * re-sent until no Pod is left (each pass deletes what it reaches), and "left" is one Pod listed, not all.
+ */
+async function deleteAllPods(kc: KubeConfig, rest: RestClient, namespace: string): Promise<void> {
+  const patient = new RestClient(kc, { qps: 5000, burst: 5000, timeoutMs: 600_000 });
+  let nextDelete = 0;
+  await waitFor(`the Pods of ${namespace} gone`, async () => {
+    const left = await rest.request<{ items: unknown[] }>('GET', resourcePath(Pods, namespace), { query: { limit: 1 } }).catch(() => undefined);
+    if (left?.items.length === 0) return true;
+    if (Date.now() >= nextDelete) {
+      nextDelete = Date.now() + 30_000;
+      void patient.request('DELETE', resourcePath(Pods, namespace), { query: { gracePeriodSeconds: 0 } }).catch(() => undefined);
+    }
+    return false;
+  }, 900_000);
+  patient.close();
+}
+
+/**
+ * The floor's Pods: each pool's replicas as the operator builds them, bound up front by first fit over
+ * the nodes in order (a replica that does not fit the current node's free GPUs moves to the next node).
+ * No controller decides anything; only the writes are left.
+ */
+function boundByFirstFit(pools: number, nodeNames: string[]): KubeObject[] {
+  const pods: KubeObject[] = [];
+  let node = 0;
+  let free = GPUS_PER_NODE;
+  for (let i = 0; i < pools; i++) {
+    const gpus = gpusOfPool(i);
+    const pool = poolObject(`pool-${i}`, 'bench-floor', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpus }) as unknown as InferencePool;
+    pool.metadata.uid = 'unused';
+    for (let r = 0; r < REPLICAS_PER_POOL; r++) {
+      if (free < gpus) { node++; free = GPUS_PER_NODE; }
+      if (node >= nodeNames.length) throw new Error(`the floor's first fit ran out of nodes at pool ${i}`);
+      free -= gpus;
+      const pod = buildReplicaPod({ pool, index: r, tee: 'sev-snp', config: { ...DEFAULT_CONFIG, runtimeClassByTee: {}, gpuResourceName: GPU }, node: nodeNames[node] });
+      delete (pod.metadata as NonNullable<KubeObject['metadata']>).ownerReferences; // no pool object owns these
+      pods.push(pod);
+    }
+  }
+  return pods;
 }
 
 /** The replica Pod the operator would create, handed to kube-scheduler with equivalent node affinity. */
