@@ -17,8 +17,8 @@
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
 // Floor (a reference, not a competitor): the bench submits the same 1,000 InferencePools (watched by no
 //   controller) and itself creates their Pods already bound (spec.nodeName from a plain first fit over the
-//   nodes), 64 writes at a time: the least time any
-//   placement that writes one Pod per replica can take on this machine. ours/floor is the controller's
+//   nodes), 64 writes at a time: the least time any placement that writes one Pod per replica can take
+//   on this machine. ours/floor is the controller's
 //   own cost; floor/baseline says how far below kube-scheduler's time this machine lets anyone go.
 // Time, for all: from the first request that submits the workload (the first pool, or the first Pod)
 //   to the moment the bench's watch sees the last replica with spec.nodeName set.
@@ -329,8 +329,8 @@ async function deleteAllPods(kc: KubeConfig, rest: RestClient, namespace: string
 }
 
 /**
- * The floor's writes: each pool, and its replicas' Pods as the operator builds them, bound up front by first fit over
- * the nodes in order (a replica that does not fit the current node's free GPUs moves to the next node).
+ * The floor's writes: each pool, and its replicas' Pods as the operator builds them, bound up front by
+ * first fit over the nodes in order (a replica that does not fit the current node's free GPUs moves to the next node).
  * No controller decides anything; only the writes are left.
  */
 function boundByFirstFit(pools: number, nodeNames: string[]): Array<{ pool: KubeObject; pods: KubeObject[] }> {
@@ -347,20 +347,26 @@ function boundByFirstFit(pools: number, nodeNames: string[]): Array<{ pool: Kube
       if (free < gpus) { node++; free = GPUS_PER_NODE; }
       if (node >= nodeNames.length) throw new Error(`the floor's first fit ran out of nodes at pool ${i}`);
       free -= gpus;
-      const pod = buildReplicaPod({ pool, index: r, tee: 'sev-snp', config: { ...DEFAULT_CONFIG, runtimeClassByTee: {}, gpuResourceName: GPU }, node: nodeNames[node] });
-      delete (pod.metadata as NonNullable<KubeObject['metadata']>).ownerReferences; // no pool object owns these
-      pods.push(pod);
+      pods.push(unownedReplicaPod(pool, r, nodeNames[node]));
     }
     out.push({ pool: poolObj as unknown as KubeObject, pods });
   }
   return out;
 }
 
+/**
+ * The replica Pod the operator would build for `pool` (bound to `node` when given), as the bench's own
+ * Pods (the baseline's and the floor's) use it: no ownerReference, since no controller owns them.
+ */
+function unownedReplicaPod(pool: InferencePool, index: number, node?: string): KubeObject {
+  const pod = buildReplicaPod({ pool, index, tee: 'sev-snp', config: { ...DEFAULT_CONFIG, runtimeClassByTee: {}, gpuResourceName: GPU }, ...(node ? { node } : {}) });
+  delete (pod.metadata as NonNullable<KubeObject['metadata']>).ownerReferences;
+  return pod;
+}
+
 /** The replica Pod the operator would create, handed to kube-scheduler with equivalent node affinity. */
 function baselinePod(pool: InferencePool, index: number): KubeObject {
-  const pod = buildReplicaPod({ pool, index, tee: 'sev-snp', config: { ...DEFAULT_CONFIG, runtimeClassByTee: {}, gpuResourceName: GPU } });
-  const meta = pod.metadata as NonNullable<KubeObject['metadata']>;
-  delete meta.ownerReferences; // no pool object owns these
+  const pod = unownedReplicaPod(pool, index);
   const spec = pod.spec as Record<string, unknown>;
   spec.schedulerName = 'default-scheduler';
   spec.affinity = {
@@ -410,35 +416,38 @@ function peakRssMb(pid: number): number {
 async function profileApiserver(kc: KubeConfig, namespace: string, seconds: number): Promise<void> {
   const dir = process.env.PROFILE_DIR as string;
   mkdirSync(dir, { recursive: true });
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const body = await new Promise<Buffer>((resolveBody, rejectBody) => {
-    const req = https.request(new URL(`/debug/pprof/profile?seconds=${seconds}`, kc.getCurrentCluster()?.server), { ...opts, method: 'GET' }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolveBody(Buffer.concat(chunks)));
-    });
-    req.on('error', rejectBody);
-    req.end();
-  });
+  const body = await getFromApiserver(kc, `/debug/pprof/profile?seconds=${seconds}`);
   const file = join(dir, `kube-apiserver-${namespace}.pprof`);
   writeFileSync(file, body);
   log(`  ${namespace}: kube-apiserver CPU profile (${seconds} s) in ${file}`);
 }
 
-/** apiserver_request_total by verb/resource/subresource, summed over codes and clients. */
-async function apiserverRequests(kc: KubeConfig): Promise<Map<string, number>> {
+/**
+ * GETs a non-API path of kube-apiserver (/metrics, /debug/pprof/…) with the kubeconfig's credentials
+ * and returns the body as it came: neither is JSON, so the RestClient does not fit. A non-200 answer
+ * is an error naming the path, never a body mistaken for the answer.
+ */
+async function getFromApiserver(kc: KubeConfig, path: string): Promise<Buffer> {
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
-  const text = await new Promise<string>((resolveText, rejectText) => {
-    const req = https.request(new URL('/metrics', kc.getCurrentCluster()?.server), { ...opts, method: 'GET' }, (res) => {
+  return new Promise<Buffer>((resolveBody, rejectBody) => {
+    const req = https.request(new URL(path, kc.getCurrentCluster()?.server), { ...opts, method: 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolveText(Buffer.concat(chunks).toString('utf8')));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (res.statusCode === 200) resolveBody(body);
+        else rejectBody(new Error(`GET ${path}: ${res.statusCode} ${body.toString('utf8').slice(0, 200)}`));
+      });
     });
-    req.on('error', rejectText);
+    req.on('error', rejectBody);
     req.end();
   });
+}
+
+/** apiserver_request_total by verb/resource/subresource, summed over codes and clients. */
+async function apiserverRequests(kc: KubeConfig): Promise<Map<string, number>> {
+  const text = (await getFromApiserver(kc, '/metrics')).toString('utf8');
   const out = new Map<string, number>();
   for (const line of String(text).split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
