@@ -1,5 +1,5 @@
 // The names Chrysalis puts on other people's objects — Nodes, Pods — in one place, so the controllers,
-// the chart, the CLI and the tests agree on them (ARCHITECTURE.md §3 "Node-facing marks").
+// the chart, the CLI and the tests agree on them.
 
 /** Set to "true" on a Node whose ProviderNode is attested and not quarantined. */
 export const LABEL_ATTESTED = 'chrysalis.dev/attested';

@@ -1,4 +1,4 @@
-// The NVIDIA H100 vectors in ../shared/vectors/nvidia-h100: both real reports verify with their chains
+// The NVIDIA H100 vectors in test/vectors/nvidia-h100: both real reports verify with their chains
 // and yield the claims expected.json lists; the three broken chains from trustee are rejected.
 import test from 'ava';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Every SEV-SNP vector in ../shared/vectors/sev-snp verifies (or is rejected) exactly as its SOURCE.md and
+// Every SEV-SNP vector in test/vectors/sev-snp verifies (or is rejected) exactly as its SOURCE.md and
 // expected.json say, at a time inside the certificates' validity.
 import test from 'ava';
 import { verifyAmdSigningCertificate, verifySevSnp } from '../../operator/src/attestation/sev-snp/verify.js';

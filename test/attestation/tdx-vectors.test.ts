@@ -1,4 +1,4 @@
-// The Intel TDX vectors in ../shared/vectors/tdx: all four quotes are authentic (quote signature, QE report,
+// The Intel TDX vectors in test/vectors/tdx: all four quotes are authentic (quote signature, QE report,
 // QE binding, PCK chain to the pinned Intel root) with the claims expected.json lists; with the 2026-03
 // collateral from attestation-rs the TCB status is computed from their SVNs.
 import test from 'ava';

@@ -1,12 +1,12 @@
-// Shared helpers for the attestation tests: where the third-party evidence vectors live (../shared/vectors
-// beside the checkout) and how to load them. Each family's expected.json is the spec for claims.
+// Shared helpers for the attestation tests: where the third-party evidence vectors live (test/vectors,
+// copied into the repository with each family's SOURCE.md) and how to load them. Each family's expected.json is the spec for claims.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeCertificates } from '../../operator/src/attestation/evidence-input.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const VECTORS = join(REPO_ROOT, '..', 'shared', 'vectors');
+export const VECTORS = join(REPO_ROOT, 'test', 'vectors');
 
 export function vectorPath(family: 'sev-snp' | 'tdx' | 'nvidia-h100', file: string): string {
   return join(VECTORS, family, file);

@@ -1,4 +1,4 @@
-// A node's or replica's evidence bundle, verified as a whole (ARCHITECTURE.md §4): the CPU report must
+// A node's or replica's evidence bundle, verified as a whole: the CPU report must
 // carry report_data = SHA-512(nonce ‖ Ed25519 public key), and every GPU report must carry the same nonce
 // as its SPDM request nonce. The input is the attestation service's wire shape (JSON, base64 binaries),
 // so the service and the attester share it.

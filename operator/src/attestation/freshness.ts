@@ -1,6 +1,6 @@
 // Freshness and key binding. The caller chooses a nonce; CPU evidence carries it in report_data, either
 // directly (right-padded with zeros to 64 bytes) or, when the attester binds a public key, as
-// report_data = SHA-512(nonce ‖ public key) (ARCHITECTURE.md §4). GPU evidence carries the 32-byte nonce
+// report_data = SHA-512(nonce ‖ public key). GPU evidence carries the 32-byte nonce
 // in the SPDM request. Age is measured from when the caller issued the nonce; time is always injected.
 import { bytesEqual, padRight, sha512, toHex } from './bytes.js';
 import type { VerifierPolicy } from './policy.js';

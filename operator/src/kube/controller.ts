@@ -1,6 +1,6 @@
 // A controller: N workers taking keys from a work queue and calling a Reconciler.
 //
-// Contract (ARCHITECTURE.md §6): reconcile(key) → { requeueAfterMs? }. Returning schedules the next
+// Contract: reconcile(key) → { requeueAfterMs? }. Returning schedules the next
 // visit (or none); throwing means "retry with backoff"; throwing a TerminalError means the reconciler
 // has recorded why it cannot proceed (a condition, an event) and retrying would not help, so the key is
 // dropped until something changes and a watch enqueues it again. A NotLeaderError (the fence refused a

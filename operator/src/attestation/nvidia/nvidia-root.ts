@@ -1,4 +1,4 @@
-// The pinned NVIDIA Device Identity CA (SHA-256 of DER from ../shared/vectors/nvidia-h100/SOURCE.md).
+// The pinned NVIDIA Device Identity CA (SHA-256 of DER from test/vectors/nvidia-h100/SOURCE.md).
 import type { TrustAnchor } from '../chain.js';
 import { pinnedAnchor } from '../trust.js';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from './roots/nvidia-device-identity-ca.js';

@@ -1,5 +1,5 @@
 // The opaque data NVIDIA GPUs append to the MEASUREMENTS response: little-endian TLVs (type u16, size
-// u16, value). Field numbers as NVIDIA's nvtrust verifier defines them (../shared/vectors/nvidia-h100/SOURCE.md).
+// u16, value). Field numbers as NVIDIA's nvtrust verifier defines them (test/vectors/nvidia-h100/SOURCE.md).
 import { ByteReader, toHex } from '../bytes.js';
 import { AttestationError } from '../reasons.js';
 

@@ -1,4 +1,4 @@
-// NVIDIA H100 verification (ARCHITECTURE.md §5): parse the SPDM evidence, chain the leaf to the pinned
+// NVIDIA H100 verification: parse the SPDM evidence, chain the leaf to the pinned
 // NVIDIA Device Identity CA through exactly five certificates (FMC leaf → GSP BROM → Provisioner ICA →
 // GH100 Identity → root), check the leaf's FWID equals the report's, verify the P-384 signature over
 // request ‖ response, then nonce and policy (driver/VBIOS allow lists, CC mode). Multi-GPU evidence is one

@@ -1,6 +1,6 @@
 // The AMD trust anchors the verifier pins, one ARK per generation, and the ASK (VCEK signer) and ASVK
 // (VLEK signer) intermediates that ship with it so callers need not supply a chain. Pins are SHA-256 of
-// the ARK DER (values in ../shared/vectors/sev-snp/SOURCE.md, cross-checked against AMD KDS).
+// the ARK DER (values in test/vectors/sev-snp/SOURCE.md, cross-checked against AMD KDS).
 import type { TrustAnchor } from '../chain.js';
 import { pinnedAnchor } from '../trust.js';
 import { decodeCertificates } from '../evidence-input.js';

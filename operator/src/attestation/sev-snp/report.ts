@@ -1,5 +1,5 @@
 // SEV-SNP ATTESTATION_REPORT (AMD SEV-SNP ABI spec, Table 22 "ATTESTATION_REPORT Structure"):
-// 0x4A0 bytes, little-endian. Layout as documented in ../shared/vectors/sev-snp/SOURCE.md.
+// 0x4A0 bytes, little-endian. Layout as documented in test/vectors/sev-snp/SOURCE.md.
 import { ByteReader } from '../bytes.js';
 import { AttestationError } from '../reasons.js';
 

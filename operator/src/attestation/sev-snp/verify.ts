@@ -1,4 +1,4 @@
-// SEV-SNP verification (ARCHITECTURE.md §5): parse the report (raw, hex or inside an Azure HCL wrapper),
+// SEV-SNP verification: parse the report (raw, hex or inside an Azure HCL wrapper),
 // chain the VCEK/VLEK to a pinned ARK, check the certificate belongs to this report (key type, chip id,
 // SPLs = reported_tcb, generation), verify the ECDSA P-384 signature over bytes [0, 0x2A0), then
 // freshness, binding and policy. Checks about content run only once the content is authenticated.

@@ -1,5 +1,5 @@
 // The pinned Intel SGX Root CA: anchor of PCK certificate chains and of the TCB-signing chain that signs
-// TCB info and QE identity (SHA-256 of DER from ../shared/vectors/tdx/SOURCE.md).
+// TCB info and QE identity (SHA-256 of DER from test/vectors/tdx/SOURCE.md).
 import type { TrustAnchor } from '../chain.js';
 import { pinnedAnchor } from '../trust.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './roots/intel-sgx-root-ca.js';

@@ -1,5 +1,5 @@
 // Intel TDX quotes, versions 4 and 5 (Intel "TDX DCAP Quoting Library API", Appendix A "Quote Format"),
-// little-endian. Layout and offsets as documented in ../shared/vectors/tdx/SOURCE.md. Bytes after the
+// little-endian. Layout and offsets as documented in test/vectors/tdx/SOURCE.md. Bytes after the
 // signature data are padding and ignored (they are outside every signature).
 import { ByteReader } from '../bytes.js';
 import { AttestationError } from '../reasons.js';

@@ -1,4 +1,4 @@
-// TDX verification (ARCHITECTURE.md §5): the quote's ECDSA P-256 signature by the attestation key (AK);
+// TDX verification: the quote's ECDSA P-256 signature by the attestation key (AK);
 // the QE report signed by the PCK leaf; the QE report_data binding SHA-256(AK ‖ QE auth data); the PCK
 // chain to the pinned Intel SGX Root CA and the CRLs; TCB info and QE identity signed (over their raw
 // JSON text) by the TCB-signing chain to the same root; the TCB status from the SVNs; then freshness

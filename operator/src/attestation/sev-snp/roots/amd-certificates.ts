@@ -1,6 +1,6 @@
 // AMD SEV-SNP certificate authorities that ship with the verifier, as published by AMD's Key
 // Distribution Service (cert_chain endpoints) and copied byte-exactly from google/go-sev-guest verify/trust/
-// (facts in ../shared/vectors/sev-snp/SOURCE.md). Public certificates, not secrets. The ARKs are
+// (facts in test/vectors/sev-snp/SOURCE.md). Public certificates, not secrets. The ARKs are
 // trusted only because their SHA-256 fingerprints match the pins in ../amd-roots.ts.
 
 /** ARK-Milan: the self-signed AMD root key for Milan. */
