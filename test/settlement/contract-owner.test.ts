@@ -103,3 +103,38 @@ test('an unknown opcode fails with unknownOp', async (t) => {
   const r = await f.claimant.send({ to: f.settlement.address, value: toNano('0.05'), body: beginCell().storeUint(0xdeadbeef, 32).storeUint(0, 64).endCell() });
   assertFailed(t, r, f.settlement.address, ExitCodes.unknownOp);
 });
+
+// The reserve is what claims leave on the balance; an owner who could raise it past what is not owed could
+// freeze every claim (ERR_UNDERFUNDED) without touching price or commission.
+test('the owner cannot freeze what is owed by raising minReserve above the uncommitted balance', async (t) => {
+  const f = await setUp({ fund: toNano('10') });
+  const ps = await payees(f, 2);
+  const e = entitlementsOf([[ps[0]!.key, 2_000n], [ps[1]!.key, 3_000n]]); // 5 TON owed
+  await commit(f, e);
+  const balance = await f.settlement.getBalance();
+  const uncommitted = balance - 5_000n * PRICE;
+
+  const freeze = await f.settlement.sendSetParams(f.owner.getSender(), { value: toNano('0.05'), ...params(f), minReserve: balance });
+  assertFailed(t, freeze, f.settlement.address, ExitCodes.reserveExceedsSurplus);
+  const justOver = await f.settlement.sendSetParams(f.owner.getSender(), { value: toNano('0.05'), ...params(f), minReserve: uncommitted + 1n });
+  assertFailed(t, justOver, f.settlement.address, ExitCodes.reserveExceedsSurplus);
+  t.is((await f.settlement.getParams()).minReserve, RESERVE);
+
+  // A raise the uncommitted balance covers is allowed, and every payee can still claim in full.
+  const within = await f.settlement.sendSetParams(f.owner.getSender(), { value: toNano('0.05'), ...params(f), minReserve: uncommitted - toNano('0.5') });
+  t.true(computePhase(txOf(within, f.settlement.address)).success);
+  for (const p of ps) {
+    const r = await f.settlement.sendClaim(f.claimant.getSender(), { value: CLAIM_VALUE, payee: p.key, proof: entitlementProof(e, [p.key]) });
+    t.true(computePhase(txOf(r, f.settlement.address)).success);
+  }
+  t.is((await f.settlement.getCommitted()).paidTotal, 5_000n);
+});
+
+test('lowering minReserve is always allowed, even while underfunded', async (t) => {
+  const f = await setUp({ fund: toNano('1') });
+  const [p] = await payees(f, 1);
+  await commit(f, entitlementsOf([[p!.key, 5_000n]])); // 5 TON owed on about 1 TON
+  const r = await f.settlement.sendSetParams(f.owner.getSender(), { value: toNano('0.05'), ...params(f), minReserve: toNano('0.05') });
+  t.true(computePhase(txOf(r, f.settlement.address)).success);
+  t.is((await f.settlement.getParams()).minReserve, toNano('0.05'));
+});

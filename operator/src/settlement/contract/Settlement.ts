@@ -35,6 +35,7 @@ export const ExitCodes = {
   withdrawExceedsSurplus: 121,
   badParams: 122,
   priceLocked: 123,
+  reserveExceedsSurplus: 124,
   unknownOp: 0xffff,
 } as const;
 
