@@ -53,7 +53,12 @@ test(`chrysalis demo --nodes ${NODES} --pools ${POOLS} --until-ready -o json con
   t.true((summary.unitsMetered as number) > 0);
   t.is(summary.unitsPaid, summary.unitsMetered, 'paid == metered');
   t.is(summary.unitsCommitted, summary.unitsMetered, 'committed == metered');
-  t.regex(err, /claims for epoch 1: \d+ payees? paid \d+ units/);
+  // Providers claimed what the confirmed epochs owed them. Which epoch is the first with claims depends on
+  // when the first usage report lands (an epoch can confirm before any replica has reported), so the test
+  // asserts that some epoch's claims paid someone, not which epoch; paid == committed == metered above is
+  // what says nothing was lost.
+  const claimLines = [...err.matchAll(/claims for epoch \d+: (\d+) payees? paid (\d+) units/g)];
+  t.true(claimLines.some(([, payees, units]) => Number(payees) > 0 && Number(units) > 0), `no epoch's claims paid anyone; stderr tail: ${err.slice(-1500)}`);
 
   // The same numbers as a kubectl user reads them.
   const kubeconfig = /kubeconfig: (\S+)/.exec(err)?.[1];
