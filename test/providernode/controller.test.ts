@@ -42,10 +42,16 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
     status: { capacity: { cpu: '32', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' }, allocatable: { cpu: '32', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' } },
   } });
   t.teardown(() => core.deleteNode({ name: nodeName }).then(() => undefined, () => undefined));
+  // AttestationPolicies are cluster-scoped: this run's own, so no other test's policy is used or changed.
+  const policyName = `pn-policy-${run}`;
+  await custom.createClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', body: {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName }, spec: {},
+  } });
+  t.teardown(() => custom.deleteClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', name: policyName }).then(() => undefined, () => undefined));
   await custom.createClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'providernodes', body: {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
     metadata: { name: nodeName, labels: { [runLabel]: run } },
-    spec: { nodeName, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: `0:${'b'.repeat(64)}` },
+    spec: { nodeName, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: `0:${'b'.repeat(64)}`, policyRef: { name: policyName } },
   } });
   t.teardown(() => custom.deleteClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'providernodes', name: nodeName }).then(() => undefined, () => undefined));
 

@@ -19,6 +19,7 @@ function plan(status?: ProviderNodeStatus, node: ObservedNode = healthyNode, cor
   let nonces = 0;
   return planProviderNode({
     providerNode: pn(status, cordoned), node, now,
+    policy: { name: 'default', isDefault: true, found: true },
     replicas: [{ namespace: 'ml', name: 'llama-0', uid: 'u0', gpus: 2, terminating: false }],
     timing: { reattestIntervalSeconds: 3600, quarantineGraceSeconds: 300, challengeTtlSeconds: 300 },
     newNonce: () => `${++nonces}`.padStart(64, '0'),

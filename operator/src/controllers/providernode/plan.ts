@@ -6,7 +6,10 @@
 //   - this controller derives everything else from those facts and the clock: the challenge (issued
 //     when attestation is needed), the conditions Attested / Quarantined / Schedulable, capacity, and the
 //     marks on the Node (label, taint, cordon) — and which replica Pods must leave a quarantined node.
-// Fail closed: a node is attested only while a verdict says so and has not lapsed.
+// Fail closed: a node is attested only while a verdict says so and has not lapsed, and only while the
+// AttestationPolicy it is verified against exists. A policyRef that names no policy (a typo, a deleted
+// policy, no "default" installed) never falls back to "no constraints": the node is not attested and is
+// not challenged until the policy appears.
 import type { ProviderNode, ProviderNodeStatus } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 
@@ -32,9 +35,20 @@ export interface ReplicaOnNode {
   terminating: boolean;
 }
 
+/** The AttestationPolicy this node is verified against, as the controller found it. */
+export interface ObservedPolicy {
+  /** spec.policyRef.name, or the operator's default policy name when the ref is absent. */
+  name: string;
+  /** True when `name` is the operator's default policy (spec.policyRef absent or naming it). */
+  isDefault: boolean;
+  /** Whether an AttestationPolicy of that name exists. */
+  found: boolean;
+}
+
 export interface ProviderNodeObservation {
   providerNode: ProviderNode;
   node: ObservedNode;
+  policy: ObservedPolicy;
   replicas: readonly ReplicaOnNode[];
   timing: PolicyTiming;
   now: Date;
@@ -90,6 +104,16 @@ export function attestationVerdict(status: ProviderNodeStatus | undefined, now: 
   return { state: 'attested' };
 }
 
+/** Why a node whose policy does not exist is not attested, and how to fix it. */
+export function policyNotFoundMessage(policy: ObservedPolicy): string {
+  const consequence = 'no evidence is verified without a policy, so the node is not attested and gets no challenge';
+  return policy.isDefault
+    ? `the default AttestationPolicy "${policy.name}" (spec.policyRef.name) does not exist: ${consequence}; ` +
+        `install the chart's default policy or create AttestationPolicy "${policy.name}", or set spec.policyRef.name to an existing policy (kubectl get attestationpolicies)`
+    : `spec.policyRef.name "${policy.name}" names no AttestationPolicy: ${consequence}; ` +
+        `correct the name (kubectl get attestationpolicies) or create AttestationPolicy "${policy.name}"`;
+}
+
 export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   const pn = o.providerNode;
   const prev = pn.status ?? {};
@@ -119,15 +143,19 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   if (!quarantine && wasQuarantined && verdict.state !== 'attested') {
     quarantine = { reason: getCondition(prev.conditions, 'Quarantined')?.reason ?? 'Quarantined', message: getCondition(prev.conditions, 'Quarantined')?.message ?? 'quarantined' };
   }
-  const attested = verdict.state === 'attested' && !quarantine;
+  const policyMissing = !o.policy.found;
+  const attested = verdict.state === 'attested' && !quarantine && !policyMissing;
 
   // --- Challenge: issue one whenever fresh evidence is wanted; keep it while it is valid. ---
+  // Without a policy there is nothing to verify evidence against: no challenge, and a pending one is
+  // withdrawn (the policy's informer event brings the node back here when the policy appears).
   const verifiedAt = ms(prev.attestation?.verifiedAt);
   const reattestDue = verifiedAt === undefined || verdict.state !== 'attested' || nowMs >= verifiedAt + o.timing.reattestIntervalSeconds * 1000;
+  const challengeWanted = reattestDue && !policyMissing;
   if (verdict.state === 'attested' && verifiedAt !== undefined && !reattestDue) requeue.push(verifiedAt + o.timing.reattestIntervalSeconds * 1000 - nowMs);
-  let challenge = prev.attestation?.challenge;
+  let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   const challengeExpires = ms(challenge?.expiresAt);
-  if (reattestDue) {
+  if (challengeWanted) {
     if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs) {
       challenge = {
         nonce: o.newNonce(),
@@ -143,6 +171,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   let conditions: Condition[] = [...((prev.conditions ?? []) as Condition[])];
   const attestedCondition = (() => {
     if (attested) return { status: 'True' as const, reason: 'Verified', message: `evidence verified at ${prev.attestation?.verifiedAt}, valid until ${prev.attestation?.expiresAt}` };
+    if (policyMissing) return { status: 'False' as const, reason: 'PolicyNotFound', message: policyNotFoundMessage(o.policy) };
     switch (verdict.state) {
       case 'never': return { status: 'False' as const, reason: 'AwaitingEvidence', message: 'no verified evidence yet; the node attester must answer the challenge in status.attestation.challenge' };
       case 'rejected': return { status: 'False' as const, reason: 'EvidenceRejected', message: `${verdict.code}: ${verdict.message}` };
@@ -170,8 +199,11 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   const events: PlannedEvent[] = [];
   const before = (t: string) => getCondition(prev.conditions, t)?.status;
   if (before('Attested') !== 'True' && attested) events.push({ type: 'Normal', reason: 'Attested', action: 'Verify', message: attestedCondition.message });
-  if (before('Attested') === 'True' && !attested && !quarantine) events.push({ type: 'Warning', reason: attestedCondition.reason, action: 'Verify', message: attestedCondition.message });
-  if (verdict.state === 'rejected' && !verdict.wasAttested && getCondition(prev.conditions, 'Attested')?.reason !== 'EvidenceRejected') {
+  if (before('Attested') === 'True' && !attested && !quarantine && !policyMissing) events.push({ type: 'Warning', reason: attestedCondition.reason, action: 'Verify', message: attestedCondition.message });
+  if (policyMissing && getCondition(prev.conditions, 'Attested')?.reason !== 'PolicyNotFound') {
+    events.push({ type: 'Warning', reason: 'PolicyNotFound', action: 'Verify', message: attestedCondition.message });
+  }
+  if (verdict.state === 'rejected' && !verdict.wasAttested && !policyMissing && getCondition(prev.conditions, 'Attested')?.reason !== 'EvidenceRejected') {
     events.push({ type: 'Warning', reason: 'EvidenceRejected', action: 'Verify', message: attestedCondition.message });
   }
   if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
@@ -185,7 +217,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     capacity: { gpus: o.node.exists ? o.node.allocatableGpus : 0 },
     allocated: { gpus: o.replicas.filter((r) => !r.terminating).reduce((n, r) => n + r.gpus, 0) },
   };
-  if (!reattestDue && status.attestation) delete status.attestation.challenge;
+  if (!challengeWanted && status.attestation) delete status.attestation.challenge;
   if (quarantine) status.quarantine = { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() };
   else delete status.quarantine;
 

@@ -38,11 +38,13 @@ export class ProviderNodeReconciler implements Reconciler {
     if (!pn) return; // deleted: the Node keeps our marks until a new ProviderNode claims it (fail closed)
     const now = (this.deps.now ?? (() => new Date()))();
     const node = this.deps.nodes.get(undefined, pn.spec.nodeName);
+    const policy = this.policyOf(pn);
     const plan = planProviderNode({
       providerNode: pn,
       node: observeNode(node, this.deps.config.gpuResourceName, pn),
+      policy: { name: policy.name, isDefault: policy.isDefault, found: policy.object !== undefined },
       replicas: this.replicasOn(pn.spec.nodeName),
-      timing: this.timing(pn),
+      timing: timing(policy.object, this.deps.config.challengeTtlSeconds),
       now,
       newNonce: () => randomBytes(32).toString('hex'),
     });
@@ -64,13 +66,10 @@ export class ProviderNodeReconciler implements Reconciler {
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
 
-  private timing(pn: ProviderNode): PolicyTiming {
-    const policy = this.deps.policies.get(undefined, pn.spec.policyRef?.name ?? this.deps.config.defaultPolicyName);
-    return {
-      reattestIntervalSeconds: policy?.spec.reattestIntervalSeconds ?? 3600,
-      quarantineGraceSeconds: policy?.spec.quarantineGraceSeconds ?? 300,
-      challengeTtlSeconds: this.deps.config.challengeTtlSeconds,
-    };
+  /** The policy this node is verified against: its policyRef, or the operator's default name. */
+  private policyOf(pn: ProviderNode): { name: string; isDefault: boolean; object: AttestationPolicy | undefined } {
+    const name = policyNameOf(pn, this.deps.config.defaultPolicyName);
+    return { name, isDefault: name === this.deps.config.defaultPolicyName, object: this.deps.policies.get(undefined, name) };
   }
 
   private replicasOn(nodeName: string): ReplicaOnNode[] {
@@ -115,6 +114,23 @@ export class ProviderNodeReconciler implements Reconciler {
   }
 }
 
+/** The AttestationPolicy a ProviderNode names (spec.policyRef.name), or the operator's default. */
+export function policyNameOf(pn: ProviderNode, defaultPolicyName: string): string {
+  return pn.spec.policyRef?.name || defaultPolicyName;
+}
+
+/**
+ * Schedule fields of the policy. Without a policy the plan issues no challenge; these defaults (the
+ * CRD's) only time the expiry of a verdict already recorded.
+ */
+function timing(policy: AttestationPolicy | undefined, challengeTtlSeconds: number): PolicyTiming {
+  return {
+    reattestIntervalSeconds: policy?.spec.reattestIntervalSeconds ?? 3600,
+    quarantineGraceSeconds: policy?.spec.quarantineGraceSeconds ?? 300,
+    challengeTtlSeconds,
+  };
+}
+
 function ownsUnschedulable(node: V1Node): boolean {
   return (node.metadata?.managedFields ?? []).some((f) => f.manager === FIELD_MANAGER && JSON.stringify(f.fieldsV1 ?? {}).includes('f:unschedulable'));
 }
@@ -155,7 +171,7 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     .watch(informers.nodes, (n) => byNode(n.metadata?.name))
     .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
     .watch(informers.policies, (pol) => informers.providerNodes.list()
-      .filter((pn) => (pn.spec.policyRef?.name ?? config.defaultPolicyName) === pol.metadata.name)
+      .filter((pn) => policyNameOf(pn, config.defaultPolicyName) === pol.metadata.name)
       .map((pn) => objectKey(KIND, undefined, pn.metadata.name!)));
   return { controller, reconciler };
 }
