@@ -6,6 +6,7 @@ import { verify as verifySignature } from 'node:crypto';
 import { fromHex } from '../bytes.js';
 import { decodeCertificates } from '../evidence-input.js';
 import { AttestationError } from '../reasons.js';
+import { decodeUtf8Strict, parseStrictJson, parseStrictJsonObject, type RawMember } from '../strict-json.js';
 import type { ParsedCertificate } from '../x509.js';
 
 /** Everything a TDX verification may use besides the quote. JSON-serialisable apart from the DER bytes. */
@@ -82,65 +83,42 @@ export interface SignedCollateral<T> {
   signature: Uint8Array;
 }
 
-/** Index just past the JSON string starting at `i` (which is a quote). */
-function skipString(json: string, i: number): number {
-  i++;
-  while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
-  return i + 1;
+/**
+ * The exact text of a top-level member's object value in a JSON document, read with the strict parser
+ * (so a document with the member twice, or with anything after it, has no such text).
+ */
+export function rawMemberText(json: string, member: string): string | undefined {
+  try {
+    const found = parseStrictJsonObject(json).get(member);
+    return found && typeof found.value === 'object' && found.value !== null && !Array.isArray(found.value) ? found.raw : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * The exact text of a top-level member's object value in a JSON document, found by a string-aware scan
- * (keys are the strings at depth 1 followed by a colon), so the signature is checked over the bytes Intel
- * signed rather than over a re-serialisation.
+ * One strict parse of a PCS body: exactly the members `member` and "signature", no name twice at any
+ * depth, nothing after the closing brace. The body judged is parsed from the signed member's own text,
+ * the very characters the signature is checked over, so the two can never be different objects.
  */
-export function rawMemberText(json: string, member: string): string | undefined {
-  let depth = 0;
-  let i = 0;
-  while (i < json.length) {
-    const ch = json[i]!;
-    if (ch === '"') {
-      const end = skipString(json, i);
-      const isKey = depth === 1 && /^\s*:/.test(json.slice(end, end + 16));
-      if (isKey && json.slice(i + 1, end - 1) === member) {
-        let v = json.indexOf(':', end) + 1;
-        while (/\s/.test(json[v] ?? '')) v++;
-        if (json[v] !== '{') return undefined;
-        let d = 0;
-        for (let k = v; k < json.length; k++) {
-          const c = json[k]!;
-          if (c === '"') k = skipString(json, k) - 1;
-          else if (c === '{') d++;
-          else if (c === '}' && --d === 0) return json.slice(v, k + 1);
-        }
-        return undefined;
-      }
-      i = end;
-      continue;
-    }
-    if (ch === '{' || ch === '[') depth++;
-    else if (ch === '}' || ch === ']') depth--;
-    i++;
-  }
-  return undefined;
-}
-
 function parseSigned<T>(text: string, member: 'tcbInfo' | 'enclaveIdentity'): SignedCollateral<T> {
-  let outer: unknown;
+  let members: Map<string, RawMember>;
   try {
-    outer = JSON.parse(text);
-  } catch {
-    throw new AttestationError('COLLATERAL_INVALID', `${member} collateral is not JSON`);
+    members = parseStrictJsonObject(text);
+  } catch (err) {
+    throw new AttestationError('COLLATERAL_INVALID', `${member} collateral is not strict JSON: ${(err as Error).message}`);
   }
-  const o = outer as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || typeof o[member] !== 'object' || typeof o.signature !== 'string') {
-    throw new AttestationError('COLLATERAL_INVALID', `collateral is not a {"${member}": …, "signature": …} body`);
+  const names = [...members.keys()];
+  const signed = members.get(member);
+  const signatureHex = members.get('signature')?.value;
+  if (!signed || typeof signed.value !== 'object' || signed.value === null || Array.isArray(signed.value) || typeof signatureHex !== 'string' || names.length !== 2) {
+    throw new AttestationError('COLLATERAL_INVALID', `collateral is not a {"${member}": {…}, "signature": "…"} body (members: ${names.join(', ')})`);
   }
-  const signedText = rawMemberText(text, member);
-  if (!signedText) throw new AttestationError('COLLATERAL_INVALID', `cannot locate the raw ${member} text`);
-  const signature = fromHex(o.signature, `${member} signature`);
-  if (signature.length !== 64) throw new AttestationError('COLLATERAL_INVALID', `${member} signature is not 64 bytes`);
-  return { signedText, body: o[member] as T, signature };
+  const signedText = signed.raw;
+  const body = parseStrictJson(signedText) as unknown as T;
+  if (!/^[0-9a-fA-F]{128}$/.test(signatureHex)) throw new AttestationError('COLLATERAL_INVALID', `${member} signature is not 64 bytes of hex`);
+  const signature = fromHex(signatureHex, `${member} signature`);
+  return { signedText, body, signature };
 }
 
 export function parseTcbInfo(text: string): SignedCollateral<TcbInfo> {
@@ -176,7 +154,15 @@ export function collateralSignatureValid(c: SignedCollateral<unknown>, signer: P
 export function collateralFromFiles(files: { name: string; bytes: Uint8Array }[]): TdxCollateral {
   const out: Required<TdxCollateral> = { tcbInfos: [], qeIdentities: [], issuerChain: [], crls: [] };
   for (const { name, bytes } of files) {
-    const text = Buffer.from(bytes).toString('utf8');
+    // Strict decoding: a lossy one would hand the signature check other bytes than the file's.
+    const text = decodeUtf8Strict(bytes);
+    if (text === undefined) {
+      if (bytes[0] === 0x30) {
+        out.crls.push(bytes);
+        continue;
+      }
+      throw new AttestationError('MALFORMED_EVIDENCE', `collateral file ${name} is neither UTF-8 text nor a DER CRL`);
+    }
     const trimmed = text.trimStart();
     if (trimmed.startsWith('{')) {
       if (text.includes('"tcbInfo"')) out.tcbInfos.push(text);
