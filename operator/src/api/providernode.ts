@@ -97,6 +97,14 @@ export interface ProviderNodeStatus {
   conditions?: Condition[];
   /** The host's current challenge and the result of its last verified evidence. */
   attestation?: ProviderNodeStatusAttestation;
+  /**
+   * The usage-signing keys of the replica Pods on this host whose evidence passed, as the attestation
+   * service bound them. Written only by the attestation service (through the status subresource, which
+   * users are not granted), never read from Pod metadata: a usage report is accepted only when signed by
+   * the key recorded here for the same Pod (namespace, name and uid) before its expiry. Entries of Pods
+   * that are gone or expired are pruned whenever the list is written.
+   */
+  attestedReplicas?: ProviderNodeStatusAttestedReplica[];
   /** GPUs the host offers to placement. */
   capacity?: ProviderNodeStatusCapacity;
   /** GPUs taken by replicas bound to the host. */
@@ -201,6 +209,20 @@ export interface ProviderNodeStatusAttestationLastFailure {
   at: string;
 }
 
+/** One attested replica Pod and the key its evidence bound. */
+export interface ProviderNodeStatusAttestedReplica {
+  /** Namespace of the replica Pod. */
+  namespace: string;
+  /** Name of the replica Pod. */
+  pod: string;
+  /** metadata.uid of the Pod, so a later Pod of the same name does not inherit the key. */
+  uid: string;
+  /** The replica attester's Ed25519 public key bound into its evidence, 64 hex characters. */
+  publicKey: string;
+  /** When this attestation lapses unless the replica re-attests. */
+  expiresAt: string;
+}
+
 /** GPUs the host offers to placement. */
 export interface ProviderNodeStatusCapacity {
   /** Allocatable GPUs (spec.gpus.count unless the host reports fewer). */
@@ -225,6 +247,23 @@ export interface ProviderNodeStatusUsage {
   gpuSeconds?: string;
   /** Billable units (what settlement multiplies by the account's price), decimal. */
   units?: string;
+  /**
+   * The same units by the payout address they are owed to: each unit is attributed, when its report is
+   * folded, to spec.payoutAddress as it stands then, so changing the address sends only later units to
+   * the new one and no unit is ever owed twice. The units here sum to units.
+   */
+  payees?: ProviderNodeStatusUsagePayee[];
+}
+
+/** Units owed to one payout address. */
+export interface ProviderNodeStatusUsagePayee {
+  /**
+   * The payout address as raw <workchain>:<64 hex> (spec.payoutAddress normalised, so every spelling of
+   * one address is one entry).
+   */
+  payee: string;
+  /** Billable units folded while this was the payout address, decimal. */
+  units: string;
 }
 
 /** The metering cursor of one replica Pod. */

@@ -1,0 +1,79 @@
+// Where a replica's attested usage-signing key lives: its host's ProviderNode
+// status.attestedReplicas, written only by the attestation service through the status subresource.
+// Pod metadata (annotations, labels) is writable by anyone who may patch Pods in the namespace, so it
+// never carries a key or an expiry that anything trusts.
+//
+// attestedReplicaKey is what readers ask (metering, the InferencePool controller's expiry gate);
+// withAttestedReplica / withoutAttestedReplica are how the service computes the list it writes.
+import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
+
+/** The most entries the CRD admits (crds/chrysalis.dev_providernodes.yaml, status.attestedReplicas.maxItems). */
+export const MAX_ATTESTED_REPLICAS = 64;
+
+/** The parts of a Pod the lookup needs (a V1Pod or the informer's KubeObject both fit). */
+export interface PodIdentity {
+  metadata?: { namespace?: string; name?: string; uid?: string };
+  spec?: { nodeName?: string };
+}
+
+export interface AttestedReplicaKey {
+  /** Ed25519 public key, 64 lowercase hex characters. */
+  publicKey: string;
+  expiresAt: Date;
+}
+
+/**
+ * The key the attestation service bound for exactly this Pod (same namespace, name and uid) on this
+ * host, while it has not expired at `now`; undefined otherwise. A Pod that names another node, a Pod
+ * without a uid, an entry whose expiry does not parse or whose key is malformed: undefined (fail closed).
+ */
+export function attestedReplicaKey(providerNode: ProviderNode | undefined, pod: PodIdentity, now: Date): AttestedReplicaKey | undefined {
+  const namespace = pod.metadata?.namespace;
+  const name = pod.metadata?.name;
+  const uid = pod.metadata?.uid;
+  if (!providerNode || !namespace || !name || !uid) return undefined;
+  // The list speaks only for Pods on the host it describes.
+  if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== providerNode.spec.nodeName) return undefined;
+  const matches = (providerNode.status?.attestedReplicas ?? []).filter((e) => e.namespace === namespace && e.pod === name);
+  // The apiserver keeps (namespace, pod) unique; two entries would mean the list is not what the service wrote.
+  if (matches.length !== 1) return undefined;
+  const entry = matches[0]!;
+  if (entry.uid !== uid || !/^[0-9a-f]{64}$/.test(entry.publicKey)) return undefined;
+  const expires = Date.parse(entry.expiresAt);
+  if (Number.isNaN(expires) || expires <= now.getTime()) return undefined;
+  return { publicKey: entry.publicKey, expiresAt: new Date(expires) };
+}
+
+/** Pods still present on the host, by namespace/name → uid: what pruning keeps. */
+export type LivePods = ReadonlyMap<string, string>;
+
+export const livePodKey = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+/**
+ * The list without entries of Pods that are gone (absent from `live`, or present with another uid) or
+ * whose attestation expired at `now`.
+ */
+export function pruneAttestedReplicas(entries: readonly ProviderNodeStatusAttestedReplica[], live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+  return entries.filter((e) => {
+    if (live.get(livePodKey(e.namespace, e.pod)) !== e.uid) return false;
+    const expires = Date.parse(e.expiresAt);
+    return !Number.isNaN(expires) && expires > now.getTime();
+  });
+}
+
+/** The pruned list with this Pod's entry replaced by `entry` (a passing verdict). */
+export function withAttestedReplica(entries: readonly ProviderNodeStatusAttestedReplica[], entry: ProviderNodeStatusAttestedReplica, live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+  const others = pruneAttestedReplicas(entries, live, now).filter((e) => !(e.namespace === entry.namespace && e.pod === entry.pod));
+  return [...others, entry].sort(byPod);
+}
+
+/** The pruned list without any entry for this Pod (a failed verdict revokes the key it had). */
+export function withoutAttestedReplica(entries: readonly ProviderNodeStatusAttestedReplica[], namespace: string, pod: string, live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+  return pruneAttestedReplicas(entries, live, now).filter((e) => !(e.namespace === namespace && e.pod === pod)).sort(byPod);
+}
+
+function byPod(a: ProviderNodeStatusAttestedReplica, b: ProviderNodeStatusAttestedReplica): number {
+  const ka = livePodKey(a.namespace, a.pod);
+  const kb = livePodKey(b.namespace, b.pod);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
