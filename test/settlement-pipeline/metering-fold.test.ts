@@ -118,13 +118,14 @@ test('a cursor of an earlier Pod with the same name does not apply to a new Pod'
   t.is(f.newState?.podUid, 'uid-2');
 });
 
-test('addUsage accumulates per account and keeps other accounts', (t) => {
+test('addUsage accumulates per account, attributes the units to the payee, and keeps other accounts', (t) => {
   const d = { promptTokens: 1n, generationTokens: 2n, gpuSeconds: 3n, units: 3n };
-  let u = addUsage(undefined, 'ns/a', d);
-  u = addUsage(u, 'ns/b', d);
-  u = addUsage(u, 'ns/a', d);
+  let u = addUsage(undefined, 'ns/a', '0:aa', d);
+  u = addUsage(u, 'ns/b', '0:aa', d);
+  u = addUsage(u, 'ns/a', '0:bb', d);
+  u = addUsage(u, 'ns/a', '0:aa', d);
   t.deepEqual(u, [
-    { account: 'ns/a', promptTokens: '2', generationTokens: '4', gpuSeconds: '6', units: '6' },
-    { account: 'ns/b', promptTokens: '1', generationTokens: '2', gpuSeconds: '3', units: '3' },
+    { account: 'ns/a', promptTokens: '3', generationTokens: '6', gpuSeconds: '9', units: '9', payees: [{ payee: '0:aa', units: '6' }, { payee: '0:bb', units: '3' }] },
+    { account: 'ns/b', promptTokens: '1', generationTokens: '2', gpuSeconds: '3', units: '3', payees: [{ payee: '0:aa', units: '3' }] },
   ]);
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { payeeTotals, plan, type PlanInput } from '../../operator/src/controllers/settlement/plan.js';
 import { payeeKey } from '../../operator/src/settlement/entitlements.js';
+import { payeeOf } from '../../operator/src/settlement/metering.js';
 import { newPayout } from './_env.js';
 
 const NOW = 1_000_000;
@@ -54,7 +55,7 @@ function node(name: string, payout: string, units: string, account = 'ns/acct'):
   return {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name },
     spec: { nodeName: name, tee: 'simulated', gpus: { model: 'H100', count: 8 }, payoutAddress: payout },
-    status: { usage: [{ account, units }, { account: 'ns/other', units: '999' }] },
+    status: { usage: [{ account, units, payees: [{ payee: payeeOf(payout), units }] }, { account: 'ns/other', units: '999', payees: [{ payee: payeeOf(payout), units: '999' }] }] },
   };
 }
 

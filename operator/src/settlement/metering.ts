@@ -21,11 +21,22 @@
 // same field manager; an apply that omitted usage would remove it. Fields written by an Update belong to
 // a separate managedFields entry, so the controller's applies leave them alone.
 //
+// Payees: each folded delta is also attributed, in the same write, to the host's payout address as it
+// stands in the ProviderNode object the update is conditioned on (status.usage[].payees). Entitlements
+// follow units, not addresses: changing spec.payoutAddress sends only units folded afterwards to the new
+// address, and what was attributed to the old one stays there — no unit is ever owed to two payees (the
+// planner sums these entries; it never re-attributes history to the current address).
+//
+// Range: the contract holds units as uint64. A report whose counters, or whose fold would take the host's
+// totals, past 2^64 - 1 is refused here (COUNTER_OUT_OF_RANGE), so it can never reach a commit and stall
+// settlement for the account's other payees.
+//
 // Units: unitsOf(counters) = promptTokens + generationTokens: one billable unit per token, the price per
 // unit is the SettlementAccount's. GPU-seconds are metered and reported (capacity accounting, the CLI)
 // but not billed; ProviderNode priceCoefficient is a placement filter today and does not scale units.
+import { Address } from '@ton/core';
 import { signVerify } from '@ton/crypto';
-import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor } from '../api/index.js';
+import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor, ProviderNodeStatusUsagePayee } from '../api/index.js';
 import type { InferencePool } from '../api/inferencepool.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import type { KubeClient } from '../kube/apply.js';
@@ -45,6 +56,12 @@ export const ANNOTATION_ATTESTATION_EXPIRES = 'chrysalis.dev/attestation-expires
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
 
+/** The contract's unit counters are uint64: no counter, per-host total or leaf may exceed this. */
+export const UNITS_MAX = (1n << 64n) - 1n;
+
+/** Payout addresses one host may have had per account (status.usage[].payees maxItems). */
+export const MAX_PAYEES = 64;
+
 /** How many earlier bootIds a cursor remembers (reports under them are replays). */
 export const RETIRED_BOOT_IDS = 8;
 
@@ -60,6 +77,8 @@ export type UsageRejectionCode =
   | 'SEQUENCE_REPLAYED'
   | 'BOOT_REPLAYED'
   | 'COUNTER_DECREASED'
+  | 'COUNTER_OUT_OF_RANGE'
+  | 'TOO_MANY_PAYEES'
   | 'DUPLICATE_REPORT';
 
 export interface UsageRejection {
@@ -172,6 +191,11 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   if (!valid) return reject(state, 'SIGNATURE_INVALID', `signature of the report from ${podKey} does not verify under its attested key`);
 
   const counters = parseCounters(r.counters)!;
+  for (const k of ['promptTokens', 'generationTokens', 'gpuSeconds'] as const) {
+    if (counters[k] > UNITS_MAX) {
+      return reject(state, 'COUNTER_OUT_OF_RANGE', `report.counters.${k} of ${podKey} is ${counters[k]}, above 2^64 - 1 (the settlement contract's uint64)`);
+    }
+  }
   // A cursor of an earlier Pod of the same name (other uid) does not apply to this one.
   const cursor = state && (!state.podUid || !attestedKey.podUid || state.podUid === attestedKey.podUid) ? state : undefined;
   const base = {
@@ -228,18 +252,66 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   return { newState, delta: { ...delta, units } };
 }
 
-/** Adds a delta to the account's cumulative entry of a ProviderNode's usage list (pure). */
-export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, delta: UsageDelta): ProviderNodeStatusUsage[] {
+/**
+ * The payee a host's units are attributed to: spec.payoutAddress in raw `<workchain>:<hex>` form, so that
+ * every spelling of one address (raw, bounceable, non-bounceable) is one payee; an address that does not
+ * parse is kept as written (settlement reports it unpayable, and its units stay with it).
+ */
+export function payeeOf(payoutAddress: string | undefined): string {
+  const text = (payoutAddress ?? '').trim();
+  try {
+    return Address.parse(text).toRawString();
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Why adding `delta` to the account's entry, attributed to `payee`, cannot be recorded, or undefined: a
+ * total past uint64 (the contract could never commit it) or one payout address too many.
+ */
+export function usageLimitRejection(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, payee: string, delta: UsageDelta): UsageRejection | undefined {
+  const old = usage?.find((u) => u.account === account);
+  for (const [field, value] of [['promptTokens', old?.promptTokens], ['generationTokens', old?.generationTokens], ['gpuSeconds', old?.gpuSeconds], ['units', old?.units]] as const) {
+    if (BigInt(value ?? '0') + delta[field] > UNITS_MAX) {
+      return { code: 'COUNTER_OUT_OF_RANGE', message: `the host's ${field} for ${account} would exceed 2^64 - 1, which the settlement contract cannot hold; the report is refused` };
+    }
+  }
+  const payees = payeesOf(old);
+  if (!payees.some((p) => p.payee === payee) && payees.length >= MAX_PAYEES) {
+    return { code: 'TOO_MANY_PAYEES', message: `the host has already had ${MAX_PAYEES} payout addresses for ${account}; spec.payoutAddress ${payee} would be one more` };
+  }
+  return undefined;
+}
+
+function payeesOf(entry: ProviderNodeStatusUsage | undefined): ProviderNodeStatusUsagePayee[] {
+  return entry?.payees ?? [];
+}
+
+/**
+ * Adds a delta to the account's cumulative entry of a ProviderNode's usage list and attributes its units to
+ * `payee` (pure). Units an entry holds beyond its payees (written before attribution existed) are
+ * attributed to `payee` too, once: from then on the entry's payees sum to its units.
+ */
+export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, payee: string, delta: UsageDelta): ProviderNodeStatusUsage[] {
   const list = [...(usage ?? [])];
   const i = list.findIndex((u) => u.account === account);
   const old = i >= 0 ? list[i]! : { account };
   const add = (v: string | undefined, d: bigint) => (BigInt(v ?? '0') + d).toString();
+  const payees = payeesOf(old).map((p) => ({ ...p }));
+  const attributed = payees.reduce((sum, p) => sum + BigInt(p.units), 0n);
+  const unattributed = BigInt(old.units ?? '0') - attributed;
+  const credit = delta.units + (unattributed > 0n ? unattributed : 0n);
+  const j = payees.findIndex((p) => p.payee === payee);
+  if (j >= 0) payees[j] = { payee, units: add(payees[j]!.units, credit) };
+  else payees.push({ payee, units: credit.toString() });
   const next: ProviderNodeStatusUsage = {
     account,
     promptTokens: add(old.promptTokens, delta.promptTokens),
     generationTokens: add(old.generationTokens, delta.generationTokens),
     gpuSeconds: add(old.gpuSeconds, delta.gpuSeconds),
     units: add(old.units, delta.units),
+    payees,
   };
   if (i >= 0) list[i] = next;
   else list.push(next);
@@ -337,9 +409,14 @@ export class UsageIngest {
       const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
       const fold = foldUsage(cursor, signed, identity, this.now());
       if (fold.rejection) return this.refused(pod, fold.rejection);
+      // The payout address of this very object: the update below is conditioned on its resourceVersion,
+      // so a payoutAddress changed meanwhile makes it conflict and the delta is attributed afresh.
+      const payee = payeeOf(node.spec?.payoutAddress);
+      const limit = usageLimitRejection(node.status?.usage, account, payee, fold.delta);
+      if (limit) return this.refused(pod, limit);
       const status: ProviderNodeStatus = {
         ...node.status,
-        usage: addUsage(node.status?.usage, account, fold.delta),
+        usage: addUsage(node.status?.usage, account, payee, fold.delta),
         usageCursors: putCursor(node.status?.usageCursors, fold.newState!),
       };
       await this.deps.beforeWrite?.();

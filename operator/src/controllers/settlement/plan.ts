@@ -12,12 +12,17 @@
 // chain moved (→ confirm), pending and the chain did not move: before validUntil → resend the very same
 // message (the seqno makes a second copy inert), after validUntil (+ skew margin) → the message can never
 // apply, so build a new one (same epoch number, the chain's seqno, a new validUntil).
-// Entitlements only grow: each payee's leaf is max(metered, last committed leaf), so a deleted
+// Entitlements follow units, not addresses: metering attributes every folded unit to the payout address
+// current when it was folded (ProviderNode status.usage[].payees), and a payee's leaf is the sum of what
+// was attributed to it. Changing a payoutAddress therefore sends only later units to the new address; the
+// whole history is never credited again, so Σ leaves == metered.
+// Entitlements only grow: each payee's leaf is max(attributed, last committed leaf), so a deleted
 // ProviderNode never takes back what was committed, and the contract's never-decreasing total holds.
+// And they fit the contract: a leaf or total past uint64 is held at its last committed value (reported
+// unpayable) instead of failing the commit for every other payee.
 import { Address } from '@ton/core';
 import type { ProviderNode } from '../../api/providernode.js';
-import { payeeKey } from '../../settlement/entitlements.js';
-import { meteredUnitsOf } from '../../settlement/metering.js';
+import { payeeKey, UNITS_MAX } from '../../settlement/entitlements.js';
 
 export interface PendingCommit {
   epoch: bigint;
@@ -116,35 +121,81 @@ export interface PayeeTotals {
   leaves: Map<bigint, bigint>;
   /** all units metered for the account (payable or not) */
   metered: bigint;
-  /** ProviderNodes whose payoutAddress cannot be paid (not a basechain address), with their units */
-  unpayable: Array<{ node: string; units: bigint; reason: string }>;
+  /** units that cannot be committed now, with the ProviderNode and/or payee and the reason (never silently dropped) */
+  unpayable: Unpayable[];
+}
+
+export interface Unpayable {
+  node?: string;
+  payee?: string;
+  units: bigint;
+  reason: string;
 }
 
 /**
- * Metered totals per payee for one account: ProviderNode payoutAddress → the sum of its nodes' cumulative
- * units for `account`, then raised to the last committed leaf where that is higher (never decrease).
- * Known limit: changing a node's payoutAddress moves its whole cumulative history to the new payee while
- * the old payee keeps what was committed to it, so those units are committed twice.
+ * The entitlement leaves of one account: for every ProviderNode, the units its metering attributed to
+ * each payout address (status.usage[].payees), summed per payee key, then raised to the last committed
+ * leaf where that is higher (never decrease). A node's current spec.payoutAddress plays no part: what a
+ * payee is owed depends only on the units folded while it was the node's address.
  */
 export function payeeTotals(nodes: readonly ProviderNode[], account: string, lastCommitted: ReadonlyMap<bigint, bigint> = new Map()): PayeeTotals {
-  const leaves = new Map<bigint, bigint>();
+  const attributed = new Map<bigint, bigint>();
   const unpayable: PayeeTotals['unpayable'] = [];
   let metered = 0n;
   for (const node of nodes) {
-    const units = meteredUnitsOf(node, account);
+    const entry = node.status?.usage?.find((u) => u.account === account);
+    const units = BigInt(entry?.units ?? '0');
     if (units === 0n) continue;
+    const name = node.metadata.name!;
     metered += units;
-    let key: bigint;
-    try {
-      key = payeeKey(Address.parse(node.spec.payoutAddress));
-    } catch (err) {
-      unpayable.push({ node: node.metadata.name!, units, reason: err instanceof Error ? err.message : String(err) });
+    const payees = entry?.payees ?? [];
+    const sum = payees.reduce((acc, p) => acc + BigInt(p.units), 0n);
+    if (sum > units) {
+      // Attributed units the host never metered: the status is not what metering writes. Pay none of it.
+      unpayable.push({ node: name, units, reason: `status.usage of ${account} attributes ${sum} units to payees but metered ${units}` });
       continue;
     }
-    leaves.set(key, (leaves.get(key) ?? 0n) + units);
+    if (sum < units) {
+      unpayable.push({ node: name, units: units - sum, reason: 'units metered before payout attribution; they are attributed to the payout address at the next folded report' });
+    }
+    for (const p of payees) {
+      const u = BigInt(p.units);
+      if (u === 0n) continue;
+      let key: bigint;
+      try {
+        key = payeeKey(Address.parse(p.payee));
+      } catch (err) {
+        unpayable.push({ node: name, payee: p.payee, units: u, reason: err instanceof Error ? err.message : String(err) });
+        continue;
+      }
+      attributed.set(key, (attributed.get(key) ?? 0n) + u);
+    }
   }
-  for (const [key, units] of lastCommitted) {
-    if ((leaves.get(key) ?? 0n) < units) leaves.set(key, units);
+  return { leaves: boundedLeaves(attributed, lastCommitted, unpayable), metered, unpayable };
+}
+
+/**
+ * max(attributed, last committed) per payee, kept inside the contract's uint64: every committed leaf is
+ * kept (their total was committed, so it fits), and each payee's growth above it is added, in key order,
+ * while the total stays within 2^64 - 1; a payee whose growth would not fit stays at its committed leaf.
+ */
+function boundedLeaves(attributed: ReadonlyMap<bigint, bigint>, lastCommitted: ReadonlyMap<bigint, bigint>, unpayable: PayeeTotals['unpayable']): Map<bigint, bigint> {
+  const leaves = new Map(lastCommitted);
+  let total = [...lastCommitted.values()].reduce((a, b) => a + b, 0n);
+  for (const key of [...attributed.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const floor = lastCommitted.get(key) ?? 0n;
+    const want = attributed.get(key)!;
+    if (want <= floor) continue;
+    if (want > UNITS_MAX || total + (want - floor) > UNITS_MAX) {
+      unpayable.push({ payee: payeeAddressText(key), units: want - floor, reason: 'the entitlement would exceed 2^64 - 1 units, which the settlement contract cannot hold' });
+      continue;
+    }
+    leaves.set(key, want);
+    total += want - floor;
   }
-  return { leaves, metered, unpayable };
+  return leaves;
+}
+
+function payeeAddressText(key: bigint): string {
+  return `0:${key.toString(16).padStart(64, '0')}`;
 }

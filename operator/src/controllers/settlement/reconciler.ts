@@ -30,7 +30,7 @@ import { openChain, operatorKeyPair, type ChainFactoryOptions } from '../../sett
 import { loadLeaves, saveLeaves, type StoredEpoch } from '../../settlement/leaves-store.js';
 import { SettlementAccounts, type Kube } from '../../settlement/resources.js';
 import { toNano } from '@ton/core';
-import { payeeTotals, plan, type PendingCommit, type Plan } from './plan.js';
+import { payeeTotals, plan, type PendingCommit, type Plan, type Unpayable } from './plan.js';
 
 export type CrashPoint = 'before-pending-write' | 'after-pending-before-send' | 'after-send-before-confirm' | 'after-confirm';
 
@@ -352,8 +352,11 @@ function confirmed(pending: PendingCommit, view: ContractView, now: number): Par
   };
 }
 
-function syncedCondition(status: SettlementAccountStatus, metered: bigint, v: ContractView, unpayable: Array<{ node: string; units: bigint }>, p: Plan) {
-  const extra = unpayable.length ? `; ${unpayable.length} ProviderNode(s) with an unpayable payoutAddress (${unpayable.slice(0, 3).map((u) => u.node).join(', ')})` : '';
+function syncedCondition(status: SettlementAccountStatus, metered: bigint, v: ContractView, unpayable: readonly Unpayable[], p: Plan) {
+  const held = unpayable.reduce((a, u) => a + u.units, 0n);
+  const extra = unpayable.length
+    ? `; ${held} units cannot be committed (${unpayable.slice(0, 3).map((u) => `${[u.node ? `ProviderNode ${u.node}` : '', u.payee ? `payee ${u.payee}` : ''].filter(Boolean).join(', ')}: ${u.reason}`).join('; ')}${unpayable.length > 3 ? `; ${unpayable.length - 3} more` : ''})`
+    : '';
   if (status.pending) {
     return { type: CONDITION_SYNCED, status: 'False' as const, reason: 'CommitPending', message: `epoch ${status.pending.epoch} (seqno ${status.pending.seqno}) recorded, waiting for the chain to apply it${extra}` };
   }
