@@ -27,6 +27,9 @@ export interface Env {
   client: KubeClient;
   events: EventRecorder;
   ingest: UsageIngest;
+  /** The operator's sandbox state root for this env (a fresh temporary directory). */
+  sandboxRoot: string;
+  /** The account's sandbox chain state: the default place under the root, `<root>/<namespace>/<name>`. */
   stateDir: string;
   account: string;
   /** ProviderNode names created by this env (cluster-scoped) */
@@ -44,20 +47,21 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
   const client = new KubeClient(rest, NO_FENCE);
   const events = new EventRecorder({ client: rest, fence: NO_FENCE, instance: 'settlement-pipeline-test', windowMs: 0 });
   const ns = await useNamespace(t, opts.prefix ?? 'settle');
-  const stateDir = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
-  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, rest, events }), stateDir, account: 'acct', providerNodes: [] };
+  const sandboxRoot = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
+  const stateDir = join(sandboxRoot, ns, 'acct');
+  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, rest, events }), sandboxRoot, stateDir, account: 'acct', providerNodes: [] };
   t.teardown(async () => {
     for (const n of env.providerNodes) {
       await client.delete(ProviderNodes, n).catch(() => undefined);
       await client.delete(Nodes, `${n}-node`).catch(() => undefined);
     }
     rest.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(sandboxRoot, { recursive: true, force: true });
   });
   await client.create(SettlementAccounts, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount',
     metadata: { name: env.account, namespace: ns },
-    spec: { network: 'sandbox', pricePerUnitNanoton: opts.price ?? '1000000', commitPeriodSeconds: 10, sandbox: { stateDir } },
+    spec: { network: 'sandbox', pricePerUnitNanoton: opts.price ?? '1000000', commitPeriodSeconds: 10 },
   } as Kube<SettlementAccount>);
   await client.create(InferencePools, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool',

@@ -38,7 +38,10 @@ export interface SettlementAccountSpec {
   contractAddress?: string;
   /**
    * Secret in this namespace holding the operator wallet's 24-word mnemonic, which signs commit
-   * messages. Required for testnet and mainnet.
+   * messages. Required for testnet and mainnet. The Secret must carry the label
+   * chrysalis.dev/wallet=true: the operator uses no other Secret, so an account cannot make it read an
+   * arbitrary Secret of the namespace (without the label the account's Synced condition says
+   * WalletSecretNotLabelled and nothing from the Secret is used).
    */
   walletSecretRef?: SettlementAccountSpecWalletSecretRef;
   /**
@@ -69,7 +72,10 @@ export interface SettlementAccountSpec {
 
 /**
  * Secret in this namespace holding the operator wallet's 24-word mnemonic, which signs commit
- * messages. Required for testnet and mainnet.
+ * messages. Required for testnet and mainnet. The Secret must carry the label
+ * chrysalis.dev/wallet=true: the operator uses no other Secret, so an account cannot make it read an
+ * arbitrary Secret of the namespace (without the label the account's Synced condition says
+ * WalletSecretNotLabelled and nothing from the Secret is used).
  */
 export interface SettlementAccountSpecWalletSecretRef {
   /** Name of the Secret. */
@@ -84,8 +90,11 @@ export interface SettlementAccountSpecWalletSecretRef {
 /** Settings for the embedded sandbox chain; only with network sandbox. */
 export interface SettlementAccountSpecSandbox {
   /**
-   * Directory in the operator's filesystem where the sandbox chain state is kept; absent means the
-   * operator's default.
+   * Directory where the sandbox chain's state is kept, relative to this namespace's directory under the
+   * operator's sandbox state root (<root>/<namespace>/<stateDir>; the root is the operator's
+   * --sandbox-dir, default /var/lib/chrysalis/sandbox). Absent means <name>. Absolute paths, '..'
+   * segments and symbolic links are refused, so an account can never reach outside its namespace's part
+   * of the root.
    */
   stateDir?: string;
 }

@@ -8,8 +8,21 @@
 //                     contract's operator key.
 // Key material is only ever held in memory: never logged, never written to status, events or errors
 // (errors name the Secret and the key, never the value).
+//
+// Which Secrets: only those labelled `chrysalis.dev/wallet: "true"`. A SettlementAccount names its Secret
+// by name, and the operator can read Secrets in the namespace, so without this rule anyone who may create
+// an account could point the operator at any Secret there (another application's credentials) and have it
+// used as a wallet. An unlabelled Secret is refused before any of its data is looked at
+// (WalletSecretNotLabelled, naming the label to add); the sandbox key Secret the operator creates carries
+// the label, and one found without it is refused the same way.
+//
+// Sandbox state: spec.sandbox.stateDir is relative to `<root>/<namespace>/` and must stay strictly inside
+// it: no absolute path, no '.' or '..' segment, no symbolic link on the way (each checked here; the CRD
+// refuses the first two at admission too), so an account can neither reach outside the operator's state
+// root nor into another namespace's chains.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { lstatSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { keyPairFromSecretKey, keyPairFromSeed, type KeyPair } from '@ton/crypto';
 import type { SettlementAccount } from '../api/settlementaccount.js';
 import type { KubeClient } from '../kube/apply.js';
@@ -21,6 +34,29 @@ import { keyPairFromMnemonic, TonClientChain } from './chain/ton-client-chain.js
 
 interface SecretLike extends KubeObject {
   data?: Record<string, string>;
+}
+
+/** The label (and value) a Secret must carry before the operator uses it as a wallet or operator key. */
+export const LABEL_WALLET = 'chrysalis.dev/wallet';
+export const LABEL_WALLET_VALUE = 'true';
+
+/**
+ * A SettlementAccount whose spec (or the Secret it names) the operator cannot use as it stands; `reason` is
+ * the Synced condition's reason and the message names the field and the fix. Never carries key material.
+ */
+export class AccountConfigError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'AccountConfigError';
+  }
+}
+
+function assertWalletLabelled(secret: SecretLike, ns: string, name: string, field: string): void {
+  if (secret.metadata?.labels?.[LABEL_WALLET] !== LABEL_WALLET_VALUE) {
+    throw new AccountConfigError('WalletSecretNotLabelled',
+      `${field}: Secret ${ns}/${name} is not labelled ${LABEL_WALLET}=${LABEL_WALLET_VALUE}; the operator uses only Secrets with that label as wallets. `
+      + `If it is the wallet, label it: kubectl label secret -n ${ns} ${name} ${LABEL_WALLET}=${LABEL_WALLET_VALUE}`);
+  }
 }
 
 export function operatorKeySecretName(account: string): string {
@@ -39,7 +75,7 @@ export async function operatorKeyPair(client: KubeClient, account: SettlementAcc
       try {
         secret = await client.create<SecretLike>(Secrets, {
           apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-          metadata: { name: secretName, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'chrysalis' } },
+          metadata: { name: secretName, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'chrysalis', [LABEL_WALLET]: LABEL_WALLET_VALUE } },
           data: { secretKey: keyPair.secretKey.toString('base64') },
         });
       } catch (err) {
@@ -47,6 +83,7 @@ export async function operatorKeyPair(client: KubeClient, account: SettlementAcc
         secret = await client.get<SecretLike>(Secrets, secretName, ns);
       }
     }
+    if (secret) assertWalletLabelled(secret, ns, secretName, 'operator key Secret');
     const raw = secret?.data?.secretKey ? Buffer.from(secret.data.secretKey, 'base64') : undefined;
     if (!raw || raw.length !== 64) throw new Error(`Secret ${ns}/${secretName}: data.secretKey must hold a 64-byte Ed25519 secret key`);
     return keyPairFromSecretKey(raw);
@@ -55,8 +92,10 @@ export async function operatorKeyPair(client: KubeClient, account: SettlementAcc
   if (!ref) throw new Error(`SettlementAccount ${ns}/${name}: spec.walletSecretRef is required on ${account.spec.network}`);
   const key = ref.key ?? 'mnemonic';
   const secret = await client.get<SecretLike>(Secrets, ref.name, ns);
-  const encoded = secret?.data?.[key];
-  if (!encoded) throw new Error(`Secret ${ns}/${ref.name} has no data.${key} (the wallet mnemonic)`);
+  if (!secret) throw new AccountConfigError('WalletSecretNotFound', `spec.walletSecretRef: Secret ${ns}/${ref.name} does not exist; create it with the wallet mnemonic under data.${key} and the label ${LABEL_WALLET}=${LABEL_WALLET_VALUE}`);
+  assertWalletLabelled(secret, ns, ref.name, 'spec.walletSecretRef');
+  const encoded = secret.data?.[key];
+  if (!encoded) throw new AccountConfigError('WalletSecretInvalid', `spec.walletSecretRef: Secret ${ns}/${ref.name} has no data.${key} (the wallet mnemonic)`);
   return keyPairFromMnemonic(Buffer.from(encoded, 'base64').toString('utf8'));
 }
 
@@ -70,8 +109,43 @@ export interface ChainFactoryOptions {
 
 export const DEFAULT_SANDBOX_ROOT = process.env.CHRYSALIS_SANDBOX_DIR ?? '/var/lib/chrysalis/sandbox';
 
+/**
+ * The account's sandbox state directory: `<root>/<namespace>/<spec.sandbox.stateDir or name>`, checked to
+ * lie strictly inside `<root>/<namespace>/` with no symbolic link on the way (AccountConfigError otherwise).
+ */
 export function sandboxStateDir(account: SettlementAccount, root: string): string {
-  return account.spec.sandbox?.stateDir ?? join(root, account.metadata.namespace!, account.metadata.name!);
+  const ns = account.metadata.namespace!;
+  const given = account.spec.sandbox?.stateDir;
+  const relative = given ?? account.metadata.name!;
+  const refuse = (why: string) => new AccountConfigError('InvalidStateDir',
+    `spec.sandbox.stateDir ${given === undefined ? `(default "${relative}")` : `"${given}"`}: ${why}; give a relative directory such as "chain", kept under the operator's state root at <root>/${ns}/`);
+  if (given !== undefined) {
+    if (isAbsolute(given)) throw refuse('absolute paths are not allowed');
+    if (given.includes('\0')) throw refuse('it contains a NUL character');
+    if (given.split('/').some((seg) => seg === '.' || seg === '..')) throw refuse("'.' and '..' segments are not allowed");
+  }
+  // Resolve the root itself (it may legitimately be a link, e.g. to a volume), then walk down from it.
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    realRoot = resolve(root);
+  }
+  const base = join(realRoot, ns);
+  const target = resolve(base, relative);
+  if (!target.startsWith(base + sep)) throw refuse(`it resolves outside <root>/${ns}/`);
+  let at = realRoot;
+  for (const seg of target.slice(realRoot.length + 1).split(sep)) {
+    at = join(at, seg);
+    let isLink = false;
+    try {
+      isLink = lstatSync(at).isSymbolicLink();
+    } catch {
+      break; // does not exist yet: nothing below it can be a link; the chain creates it
+    }
+    if (isLink) throw refuse(`${at} is a symbolic link`);
+  }
+  return target;
 }
 
 /** Opens the chain an account settles on. */

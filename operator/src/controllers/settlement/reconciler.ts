@@ -26,7 +26,7 @@ import {
 } from '../../settlement/chain/chain.js';
 import { Settlement } from '../../settlement/contract/Settlement.js';
 import { buildEntitlements } from '../../settlement/entitlements.js';
-import { openChain, operatorKeyPair, type ChainFactoryOptions } from '../../settlement/keys.js';
+import { AccountConfigError, openChain, operatorKeyPair, type ChainFactoryOptions } from '../../settlement/keys.js';
 import { loadLeaves, saveLeaves, type StoredEpoch } from '../../settlement/leaves-store.js';
 import { SettlementAccounts, type Kube } from '../../settlement/resources.js';
 import { toNano } from '@ton/core';
@@ -92,9 +92,26 @@ export class SettlementReconciler implements Reconciler {
       await this.forget(accountId);
       return {};
     }
-    const keyPair = await this.keyPairFor(account);
-    const chain = this.chainFor(account, keyPair);
     const status: SettlementAccountStatus = { ...account.status };
+    let keyPair: KeyPair;
+    let chain: SettlementChain;
+    try {
+      keyPair = await this.keyPairFor(account);
+      chain = this.chainFor(account, keyPair);
+    } catch (err) {
+      if (!(err instanceof AccountConfigError)) throw err;
+      // The spec, or the Secret it names, cannot be used: say which field and how to fix it. The message
+      // names fields, Secrets and labels only, never what a Secret holds.
+      const conditions = setCondition(status.conditions as Condition[] | undefined, {
+        type: CONDITION_SYNCED, status: 'False', reason: err.reason, message: err.message,
+      }, new Date());
+      await this.writeStatus(account, { ...status, conditions });
+      await this.event(account, 'Warning', err.reason, err.message);
+      // Secrets are not watched: look again later for a label or Secret added since. A bad spec is fixed
+      // by an edit of the account, which the watch delivers.
+      if (err.reason.startsWith('WalletSecret')) return { requeueAfterMs: 30_000 };
+      throw new TerminalError(err.reason, err.message);
+    }
 
     // ---- observe the chain (deploying the contract if the operator owns that)
     let observed: { view: ContractView; now: number };
