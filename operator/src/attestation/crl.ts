@@ -62,7 +62,9 @@ export function crlIssuedBy(crl: ParsedCrl, issuer: ParsedCertificate): boolean 
   return Buffer.compare(crl.issuerDer, issuer.subjectDer) === 0;
 }
 
+/** Whether `issuer` signed the CRL and may sign CRLs at all (keyUsage cRLSign, RFC 5280 6.3.3). */
 export function crlSignatureValid(crl: ParsedCrl, issuer: ParsedCertificate): boolean {
+  if (!issuer.keyUsage?.has('cRLSign')) return false;
   const hash = SIGNATURE_HASHES[crl.signatureAlgorithm];
   if (!hash) return false;
   try {

@@ -50,12 +50,16 @@ export function readNode(bytes: Uint8Array, offset = 0, limit = bytes.length): D
   if (first < 0x80) {
     length = first;
   } else {
+    // DER (X.690 10.1): definite lengths only, in the fewest octets. BER's alternatives (0x80 indefinite,
+    // long form for a length under 128, leading zero octets) give one value many encodings.
     const count = first & 0x7f;
-    if (count === 0 || count > 4) fail('unsupported length encoding');
+    if (count === 0) fail('indefinite length (BER, not DER)');
+    if (count > 4) fail(`length of ${count} octets is not supported`);
     if (pos + count > limit) fail('truncated length');
+    if (bytes[pos] === 0) fail('non-minimal length (leading zero octet)');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + bytes[pos++]!;
-    if (length < 0x80) fail('non-minimal length');
+    if (length < 0x80) fail('non-minimal length (long form for a length under 128)');
   }
   const end = pos + length;
   if (end > limit) fail(`length ${length} runs past the end`);
@@ -69,12 +73,31 @@ export function readNode(bytes: Uint8Array, offset = 0, limit = bytes.length): D
   };
 }
 
-/** Reads exactly one TLV that must fill `bytes` completely. */
+/** Reads exactly one TLV that must fill `bytes` completely and be DER throughout (checkDer). */
 export function readSingle(bytes: Uint8Array, expectedTag?: number): DerNode {
   const node = readNode(bytes, 0, bytes.length);
   if (node.end !== bytes.length) fail('trailing bytes after value');
+  checkDer(node);
   if (expectedTag !== undefined && node.tag !== expectedTag) fail(`expected tag 0x${expectedTag.toString(16)}, got 0x${node.tag.toString(16)}`);
   return node;
+}
+
+/**
+ * Checks every TLV under `node` (constructed nodes recursively, primitive ones as leaves) with the same
+ * rules as readNode, plus DER's value rules for BOOLEAN (0x00 or 0xFF) and INTEGER (minimal two's
+ * complement), so a certificate or CRL has one encoding: parts a parser skips are held to DER too.
+ */
+export function checkDer(node: DerNode, depth = 0): void {
+  if (depth > 32) fail('nesting too deep');
+  const universal = (node.tag & 0xc0) === 0;
+  if (universal && (node.tag & 0x20) !== 0 && node.tag !== DER.SEQUENCE && node.tag !== DER.SET) fail(`constructed form of universal tag ${node.tag & 0x1f} (BER, not DER)`);
+  if (node.tag === DER.BOOLEAN && (node.content.length !== 1 || (node.content[0] !== 0x00 && node.content[0] !== 0xff))) fail('BOOLEAN is not 0x00 or 0xFF');
+  if (node.tag === DER.INTEGER) {
+    const c = node.content;
+    if (c.length === 0) fail('empty INTEGER');
+    if (c.length > 1 && ((c[0] === 0x00 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0))) fail('non-minimal INTEGER');
+  }
+  if ((node.tag & 0x20) !== 0) for (const child of children(node)) checkDer(child, depth + 1);
 }
 
 /** The children of a constructed node. */

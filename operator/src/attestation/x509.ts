@@ -7,7 +7,7 @@
 // "issuer DER X signed subject DER Y": never validity at a time, revocation, or a verdict, which are
 // recomputed on every verification.
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
-import { DER, bitStringBytes, children, decodeOid, decodeTime, expectTag, integerBytes, readSingle, type DerNode } from './der.js';
+import { DER, bitStringBytes, children, decodeOid, decodeSmallUnsigned, decodeTime, expectTag, integerBytes, readSingle, type DerNode } from './der.js';
 import { AttestationError } from './reasons.js';
 import { toHex } from './bytes.js';
 
@@ -30,10 +30,28 @@ export interface ParsedCertificate {
   notAfter: Date;
   /** extnValue (the content of the OCTET STRING) by extension OID. */
   extensions: Map<string, Uint8Array>;
+  /** OIDs of the extensions marked critical. */
+  criticalExtensions: string[];
+  /** basicConstraints (2.5.29.19); undefined when the certificate has none (then it is not a CA). */
+  basicConstraints: BasicConstraints | undefined;
+  /** keyUsage (2.5.29.15) bit names; undefined when the certificate has none. */
+  keyUsage: ReadonlySet<KeyUsage> | undefined;
   /** The signed TBSCertificate bytes. */
   tbs: Uint8Array;
 }
 
+export interface BasicConstraints {
+  ca: boolean;
+  /** pathLenConstraint: how many non-self-issued intermediate CAs may follow this one; undefined = no limit. */
+  pathLen: number | undefined;
+}
+
+/** RFC 5280 4.2.1.3 KeyUsage bits, in bit order. */
+export const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
+
+export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+export const OID_KEY_USAGE = '2.5.29.15';
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_SERIAL_NUMBER = '2.5.4.5';
 const CACHE_LIMIT = 4096;
@@ -79,6 +97,44 @@ function nameText(name: DerNode): string {
   return parts.join(', ');
 }
 
+function malformed(message: string): never {
+  throw new AttestationError('MALFORMED_EVIDENCE', `certificate ${message}`);
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+function parseBasicConstraints(value: Uint8Array): BasicConstraints {
+  const fields = children(readSingle(value, DER.SEQUENCE));
+  let i = 0;
+  let ca = false;
+  if (fields[i]?.tag === DER.BOOLEAN) {
+    // DER never encodes a DEFAULT value: an explicit FALSE is another encoding of an absent cA.
+    if (fields[i]!.content[0] !== 0xff) malformed('basicConstraints encodes cA FALSE explicitly (not DER)');
+    ca = true;
+    i++;
+  }
+  let pathLen: number | undefined;
+  if (fields[i]?.tag === DER.INTEGER) pathLen = decodeSmallUnsigned(fields[i++]!);
+  if (i !== fields.length) malformed('basicConstraints has unexpected fields');
+  if (pathLen !== undefined && !ca) malformed('basicConstraints sets pathLenConstraint without cA');
+  return { ca, pathLen };
+}
+
+/** KeyUsage ::= BIT STRING, named bits as KEY_USAGE_BITS. */
+function parseKeyUsage(value: Uint8Array): Set<KeyUsage> {
+  const node = readSingle(value, DER.BIT_STRING);
+  const c = node.content;
+  if (c.length < 2 || c[0]! > 7 || c.length > 3) malformed('keyUsage is not a 1- or 2-octet BIT STRING');
+  const unused = c[0]!;
+  if ((c[c.length - 1]! & ((1 << unused) - 1)) !== 0) malformed('keyUsage has bits set in its unused bits');
+  const out = new Set<KeyUsage>();
+  KEY_USAGE_BITS.forEach((name, bit) => {
+    const octet = c[1 + (bit >> 3)];
+    if (octet !== undefined && (octet & (0x80 >> (bit & 7))) !== 0) out.add(name);
+  });
+  if (out.size === 0) malformed('keyUsage asserts no usage');
+  return out;
+}
+
 function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate {
   const cert = readSingle(der, DER.SEQUENCE);
   const [tbsNode, , sigNode] = children(cert);
@@ -94,17 +150,28 @@ function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate 
   const subject = expectTag(fields[i++], DER.SEQUENCE, 'subject');
   i++; // subjectPublicKeyInfo (read through node:crypto)
   const extensions = new Map<string, Uint8Array>();
+  const criticalExtensions: string[] = [];
   for (; i < fields.length; i++) {
     if (fields[i]!.tag !== 0xa3) continue;
     const [list] = children(fields[i]!);
     for (const ext of children(expectTag(list, DER.SEQUENCE, 'extensions'))) {
+      // Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
       const parts = children(ext);
       const oid = decodeOid(expectTag(parts[0], DER.OID, 'extnID'));
+      if (parts.length === 3) {
+        expectTag(parts[1], DER.BOOLEAN, `extension ${oid} critical flag`);
+        if (parts[1]!.content[0] !== 0xff) malformed(`extension ${oid} encodes critical FALSE explicitly (not DER)`);
+        criticalExtensions.push(oid);
+      } else if (parts.length !== 2) {
+        malformed(`extension ${oid} is not (extnID, [critical], extnValue)`);
+      }
       const value = expectTag(parts[parts.length - 1], DER.OCTET_STRING, 'extnValue');
       if (extensions.has(oid)) throw new AttestationError('MALFORMED_EVIDENCE', `certificate repeats extension ${oid}`);
       extensions.set(oid, value.content);
     }
   }
+  const bc = extensions.get(OID_BASIC_CONSTRAINTS);
+  const ku = extensions.get(OID_KEY_USAGE);
   const [notBefore, notAfter] = validity;
   if (!notBefore || !notAfter) throw new AttestationError('MALFORMED_EVIDENCE', 'certificate validity is incomplete');
   let x509: X509Certificate;
@@ -131,6 +198,9 @@ function parseUncached(der: Uint8Array, fingerprint: string): ParsedCertificate 
     notBefore: decodeTime(notBefore),
     notAfter: decodeTime(notAfter),
     extensions,
+    criticalExtensions,
+    basicConstraints: bc ? parseBasicConstraints(bc) : undefined,
+    keyUsage: ku ? parseKeyUsage(ku) : undefined,
     tbs: tbs.raw,
   };
 }

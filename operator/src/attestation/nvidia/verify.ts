@@ -106,7 +106,7 @@ export function verifyNvidiaGpu(input: GpuEvidenceInput, options: VerifyOptions)
     if (certs.length === 0) return verdict('nvidia-gpu', claims, [reason('COLLATERAL_MISSING', 'GPU evidence needs its device certificate chain')]);
     const leaf = certs[0]!;
     if (leaf.subjectSerialNumber) claims.deviceId = leaf.subjectSerialNumber;
-    const chain = verifyChain(leaf, certs.slice(1), anchors, options.now);
+    const chain = verifyChain(leaf, certs.slice(1), anchors, options.now, { leafKeyUsage: { usage: 'digitalSignature', required: true } });
     reasons.push(...chain.reasons);
     if (chain.ok) {
       claims.root = chain.anchor.name;

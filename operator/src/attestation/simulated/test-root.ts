@@ -45,13 +45,15 @@ function toPem(der: Uint8Array): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
-function build(subject: Name, issuer: Name, issuerKey: KeyObject | undefined, validity: ValidityWindow, ca: boolean, extra: Extension[]): IssuedCertificate {
+function build(subject: Name, issuer: Name, issuerKey: KeyObject | undefined, validity: ValidityWindow, ca: boolean, extra: Extension[], standard?: Extension[]): IssuedCertificate {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
   const signatureAlgorithm = derSequence(derOid(OID_ECDSA_WITH_SHA384));
   const extensions: Extension[] = [
-    ...(ca ? [{ oid: OID_BASIC_CONSTRAINTS, critical: true, value: derSequence(derBoolean(true)) }] : []),
-    // keyUsage: keyCertSign + cRLSign for CAs (bits 5, 6), digitalSignature for leaves (bit 0).
-    { oid: OID_KEY_USAGE, critical: true, value: ca ? derBitString(Uint8Array.of(0x06), 1) : derBitString(Uint8Array.of(0x80), 7) },
+    ...(standard ?? [
+      ...(ca ? [{ oid: OID_BASIC_CONSTRAINTS, critical: true, value: derSequence(derBoolean(true)) }] : []),
+      // keyUsage: keyCertSign + cRLSign for CAs (bits 5, 6), digitalSignature for leaves (bit 0).
+      { oid: OID_KEY_USAGE, critical: true, value: ca ? derBitString(Uint8Array.of(0x06), 1) : derBitString(Uint8Array.of(0x80), 7) },
+    ]),
     ...extra,
   ];
   serial += 1;
@@ -70,12 +72,21 @@ function build(subject: Name, issuer: Name, issuerKey: KeyObject | undefined, va
   return { der, pem: toPem(der), privateKey, name: subject };
 }
 
+/**
+ * `standardExtensions` replaces the basicConstraints and keyUsage every certificate gets by default (tests
+ * use it to build certificates whose constraints a verifier must refuse).
+ */
+interface ExtensionOptions {
+  extensions?: Extension[];
+  standardExtensions?: Extension[];
+}
+
 /** A self-signed P-384 root CA. */
-export function createRoot(name: Name, validity: ValidityWindow): IssuedCertificate {
-  return build(name, name, undefined, validity, true, []);
+export function createRoot(name: Name, validity: ValidityWindow, options: ExtensionOptions = {}): IssuedCertificate {
+  return build(name, name, undefined, validity, true, options.extensions ?? [], options.standardExtensions);
 }
 
 /** A certificate issued by `issuer`: a CA when `ca`, otherwise a signing leaf, with extra extensions. */
-export function issue(issuer: IssuedCertificate, name: Name, validity: ValidityWindow, options: { ca: boolean; extensions?: Extension[] }): IssuedCertificate {
-  return build(name, issuer.name, issuer.privateKey, validity, options.ca, options.extensions ?? []);
+export function issue(issuer: IssuedCertificate, name: Name, validity: ValidityWindow, options: { ca: boolean } & ExtensionOptions): IssuedCertificate {
+  return build(name, issuer.name, issuer.privateKey, validity, options.ca, options.extensions ?? [], options.standardExtensions);
 }

@@ -137,7 +137,7 @@ function checkCollateral(collateral: TdxCollateral, pck: PckInfo, pckPath: Parse
   const issuers = collateral.issuerChain!.map(parseCertificate);
   const signer = issuers.find((c) => c.subjectCommonName === TCB_SIGNING_CN);
   if (!signer) return { reasons: [reason('COLLATERAL_MISSING', `the collateral issuer chain has no "${TCB_SIGNING_CN}" certificate`)] };
-  const signerChain = verifyChain(signer, issuers, [intel], now);
+  const signerChain = verifyChain(signer, issuers, [intel], now, { leafKeyUsage: { usage: 'digitalSignature', required: true } });
   if (!signerChain.ok || signerChain.reasons.length) {
     const why = signerChain.reasons.map((r) => r.message).join('; ');
     return { reasons: [reason('COLLATERAL_INVALID', `TCB signing certificate does not chain to the Intel SGX Root CA at ${now.toISOString()}: ${why}`)] };
@@ -156,7 +156,7 @@ function checkCollateral(collateral: TdxCollateral, pck: PckInfo, pckPath: Parse
       const unsigned = crls.some((c) => crlIssuedBy(c, issuer));
       reasons.push(
         unsigned
-          ? reason('COLLATERAL_INVALID', `the CRL of "${issuer.subjectCommonName}" has an invalid signature`)
+          ? reason('COLLATERAL_INVALID', `the CRL of "${issuer.subjectCommonName}" is not validly signed by it (bad signature, or its keyUsage lacks cRLSign)`)
           : reason('COLLATERAL_MISSING', `no CRL from "${issuer.subjectCommonName}" was supplied`),
       );
       continue;
@@ -223,7 +223,7 @@ export function verifyTdx(evidence: TdxEvidence, options: VerifyOptions): Verdic
     const pck = readPckInfo(leaf);
     claims.deviceId = pck.ppid;
     claims.tcb = { ...claims.tcb!, pceSvn: pck.pceSvn, cpuSvn: pck.cpuSvnComponents, fmspc: pck.fmspc };
-    const chain = verifyChain(leaf, pckCerts.slice(1), anchors, options.now);
+    const chain = verifyChain(leaf, pckCerts.slice(1), anchors, options.now, { leafKeyUsage: { usage: 'digitalSignature', required: true } });
     reasons.push(...chain.reasons);
     if (chain.ok) {
       claims.root = chain.anchor.name;
