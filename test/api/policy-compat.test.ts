@@ -36,6 +36,7 @@ test('the verifier knows every AttestationPolicy spec field', (t) => {
   spec.trustedRoots = ['-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----'];
   spec.allowedMeasurements = ['a'.repeat(96)];
   spec.allowedImageHashes = ['b'.repeat(64)];
+  spec.allowedHostData = ['c'.repeat(64)];
   t.notThrows(() => parsePolicy({ apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', spec }));
 });
 

@@ -2,7 +2,7 @@
 // or mistyped fields are POLICY_INVALID, so a typo never silently widens what is accepted.
 import test from 'ava';
 import { parse as parseYaml } from 'yaml';
-import { parsePolicy, DEFAULT_POLICY } from '../../operator/src/attestation/policy.js';
+import { parsePolicy } from '../../operator/src/attestation/policy.js';
 import { AttestationError } from '../../operator/src/attestation/reasons.js';
 import { verifySevSnp } from '../../operator/src/attestation/sev-snp/verify.js';
 import { certsOf, codes, readVector, SNP_TIME } from './vectors.js';
@@ -14,8 +14,11 @@ test('an AttestationPolicy resource and its bare spec parse to the same policy',
   t.deepEqual(parsePolicy(spec).minimumTcb, { snp: 8, microcode: 115 });
 });
 
-test('no policy means the default policy', (t) => {
-  t.is(parsePolicy(undefined), DEFAULT_POLICY);
+test('a missing policy is POLICY_NOT_FOUND, never the empty policy that allows any image', (t) => {
+  for (const input of [undefined, null]) {
+    const err = t.throws(() => parsePolicy(input), { instanceOf: AttestationError });
+    t.is(err?.code, 'POLICY_NOT_FOUND');
+  }
 });
 
 for (const [title, input] of [

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { AttestationError } from '../../../operator/src/attestation/reasons.js';
-import { parsePolicy, type VerifierPolicy } from '../../../operator/src/attestation/policy.js';
+import { DEFAULT_POLICY, parsePolicy, unconstrainedChecks, type VerifierPolicy } from '../../../operator/src/attestation/policy.js';
 import { collateralFromFiles } from '../../../operator/src/attestation/tdx/collateral.js';
 import { verifyEvidence, type EvidenceInput } from '../../../operator/src/attestation/verify.js';
 import type { Verdict } from '../../../operator/src/attestation/verdict.js';
@@ -131,19 +131,21 @@ function renderTable(v: Verdict<object>): string {
 
 async function runVerify(flags: VerifyFlags): Promise<void> {
   const input = buildInput(flags);
+  // Without --policy the evidence is checked against no policy, explicitly: the output names every
+  // check that then accepted any value, so "verified" is never read as "verified against a policy".
+  const policy = readPolicy(flags.policy) ?? DEFAULT_POLICY;
   const options = {
     now: parseAt(flags.at),
     ...(flags.nonce !== undefined ? { nonce: parseNonce(flags.nonce, flags.type) } : {}),
-    ...(() => {
-      const policy = readPolicy(flags.policy);
-      return policy ? { policy } : {};
-    })(),
+    policy,
   };
   const verdict = verifyEvidence(input, options);
+  const unconstrained = unconstrainedChecks(policy, flags.type);
   if (flags.output === 'json') {
-    process.stdout.write(`${JSON.stringify({ verified: verdict.verified, type: verdict.type, claims: verdict.claims, reasons: verdict.reasons })}\n`);
+    process.stdout.write(`${JSON.stringify({ verified: verdict.verified, type: verdict.type, claims: verdict.claims, reasons: verdict.reasons, unconstrained })}\n`);
   } else {
     process.stdout.write(renderTable(verdict));
+    if (unconstrained.length) process.stdout.write(`unconstrained: ${unconstrained.join(', ')} (${flags.policy ? 'the policy does not constrain these' : 'no --policy: any value passed these checks'})\n`);
   }
   process.exitCode = verdict.verified ? 0 : 1;
 }
@@ -160,7 +162,7 @@ export function registerAttestCommand(program: Command): void {
     .option('--collateral <dir>', "tdx: Intel PCS TCB info and QE identity JSON, the TCB signing chain PEM, CRLs (DER)")
     .option('--nonce <hex>', 'expected freshness: SNP/TDX report_data (zero-padded to 64 bytes); GPU 32-byte SPDM request nonce')
     .option('--at <time>', 'verification time, ISO-8601 (default: now)')
-    .option('--policy <file>', 'AttestationPolicy YAML (the resource or its spec); default: vendor roots only, debug forbidden, TDX collateral required')
+    .option('--policy <file>', 'AttestationPolicy YAML (the resource or its spec); without it only vendor roots, signatures, debug and TDX collateral are checked, and the output lists the unconstrained checks')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (flags: VerifyFlags) => {
       await runVerify(flags);

@@ -7,8 +7,10 @@ import type { Condition } from './condition.js';
  * AttestationPolicy says what a confidential GPU host's evidence must show to be attested: vendor
  * roots are built in and pinned by fingerprint; the policy adds allow lists for launch measurements,
  * image hashes and GPU firmware, minimum TCB levels, freshness and the re-attestation schedule.
- * Cluster-scoped; ProviderNodes name theirs in spec.policyRef (default "default"). Empty allow lists
- * do not restrict that property.
+ * Cluster-scoped; ProviderNodes name theirs in spec.policyRef (default "default"); a ProviderNode
+ * whose policy does not exist is not attested (PolicyNotFound). An absent allow list does not restrict
+ * that property (a policy without allowedMeasurements or allowedImageHashes reports AllowsAnyImage);
+ * an empty one allows nothing.
  */
 export interface AttestationPolicy {
   apiVersion: 'chrysalis.dev/v1alpha1';
@@ -39,6 +41,12 @@ export interface AttestationPolicySpec {
   allowedMeasurements?: string[];
   /** Cocoon-style VM image hashes accepted (64 hex characters). */
   allowedImageHashes?: string[];
+  /**
+   * SEV-SNP HOST_DATA values accepted (32 bytes, 64 hex characters): what the host fixed at launch for
+   * the guest, e.g. the SHA-256 of the Kata initdata (agent policy). Absent means any; ignored for TDX
+   * and GPU evidence.
+   */
+  allowedHostData?: string[];
   /**
    * Lowest security patch levels accepted.
    * @default {}

@@ -65,6 +65,11 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
     const publicKey = fromHex(bundle.publicKey ?? '', 'publicKey');
     if (publicKey.length !== 32) return verdict('bundle', claims, [reason('MALFORMED_EVIDENCE', 'publicKey must be a 32-byte Ed25519 key (hex)')]);
     claims.publicKey = bundle.publicKey.toLowerCase();
+    // A caller that found no AttestationPolicy must not get the empty one: the checks still run (so
+    // every other reason is reported) but the bundle can never be verified.
+    if (options.policy === undefined) {
+      reasons.push(reason('POLICY_NOT_FOUND', 'no AttestationPolicy was given: node and replica evidence is never verified without one'));
+    }
     const common: VerifyOptions = { ...options, nonce: options.nonce, publicKey };
 
     const cpu = bundle.cpu;

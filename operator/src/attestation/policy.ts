@@ -1,7 +1,12 @@
 // The verifier's view of an AttestationPolicy (chrysalis.dev/v1alpha1, cluster-scoped): the spec fields that
 // decide a verdict. The operator passes the resource's spec; the CLI reads the same YAML. Everything is
 // optional and every default is the strict one, except where the default is documented below.
-import { AttestationError } from './reasons.js';
+//
+// No policy is not a policy: parsePolicy refuses a missing one (POLICY_NOT_FOUND) and the operator's
+// bundle verifier rejects evidence given none, so a lookup that found nothing can never become "allow
+// any image". What a policy leaves open is named by unconstrainedChecks, and a policy without an image
+// allow list is flagged by allowsAnyImage (the AttestationPolicy's AllowsAnyImage condition).
+import { AttestationError, reason, type Reason } from './reasons.js';
 
 export interface MinimumTcb {
   /** SEV-SNP TCB_VERSION components, compared with the report's reported_tcb. */
@@ -50,6 +55,11 @@ export interface VerifierPolicy {
   allowedMeasurements?: string[];
   /** Allowed Cocoon-style image hashes (SHA-256, hex), see image-hash.ts. Absent = any. */
   allowedImageHashes?: string[];
+  /**
+   * Allowed SEV-SNP HOST_DATA values (32 bytes, hex): what the host fixed at launch, e.g. the digest of
+   * the Kata initdata (agent policy). Absent = any; ignored for TDX and GPU evidence.
+   */
+  allowedHostData?: string[];
   minimumTcb?: MinimumTcb;
   /** Default false: a debuggable guest is never attested. */
   debugAllowed?: boolean;
@@ -65,7 +75,80 @@ export interface VerifierPolicy {
   maxEvidenceAgeSeconds?: number;
 }
 
+/**
+ * What a verifier applies when its caller passes no policy at all: only the checks the verifier makes on
+ * its own (pinned vendor roots, signatures, debug and migration agent forbidden, TDX collateral
+ * required). It constrains no measurement, image, HOST_DATA, TCB, VMPL, GPU firmware, CC mode or
+ * evidence age (see unconstrainedChecks). Only for offline checks of signatures and chains
+ * (`chrysalis attest verify` without --policy, which says so in its output) and tests: the operator
+ * never verifies without an AttestationPolicy.
+ */
 export const DEFAULT_POLICY: VerifierPolicy = Object.freeze({});
+
+/** The checks a policy can leave open, by the evidence families they apply to. */
+export const POLICY_CHECKS = {
+  measurement: ['sev-snp', 'tdx'],
+  imageHash: ['sev-snp', 'tdx'],
+  hostData: ['sev-snp'],
+  tcb: ['sev-snp', 'tdx'],
+  vmpl: ['sev-snp'],
+  migrationAgent: ['sev-snp'],
+  smt: ['sev-snp'],
+  debug: ['sev-snp', 'tdx'],
+  gpuDriver: ['nvidia-gpu'],
+  gpuVbios: ['nvidia-gpu'],
+  gpuCcMode: ['nvidia-gpu'],
+  evidenceAge: ['sev-snp', 'tdx', 'nvidia-gpu'],
+} as const;
+
+export type PolicyCheck = keyof typeof POLICY_CHECKS;
+export type PolicyEvidenceType = 'sev-snp' | 'tdx' | 'nvidia-gpu';
+
+const hasEntries = (list: readonly unknown[] | undefined): boolean => list !== undefined;
+const anyMinimum = (min: MinimumTcb | undefined): boolean =>
+  min !== undefined && Object.values(min).some((v) => (Array.isArray(v) ? v.some((x) => x > 0) : typeof v === 'number' && v > 0));
+
+/**
+ * The checks `policy` leaves open: any value passes them. An absent allow list constrains nothing; an
+ * empty one allows nothing (the verifier rejects every value), so it counts as a constraint. With
+ * `type`, only the checks that apply to that evidence family.
+ */
+export function unconstrainedChecks(policy: VerifierPolicy, type?: PolicyEvidenceType): PolicyCheck[] {
+  const open: Record<PolicyCheck, boolean> = {
+    measurement: !hasEntries(policy.allowedMeasurements),
+    imageHash: !hasEntries(policy.allowedImageHashes),
+    hostData: !hasEntries(policy.allowedHostData),
+    tcb: !anyMinimum(policy.minimumTcb),
+    vmpl: !hasEntries(policy.allowedVmpls),
+    migrationAgent: policy.migrationAgentAllowed === true,
+    smt: policy.smtAllowed !== false,
+    debug: policy.debugAllowed === true,
+    gpuDriver: !hasEntries(policy.gpu?.driverVersions),
+    gpuVbios: !hasEntries(policy.gpu?.vbiosVersions),
+    gpuCcMode: policy.gpu?.ccModeRequired !== true,
+    evidenceAge: policy.maxEvidenceAgeSeconds === undefined,
+  };
+  return (Object.keys(POLICY_CHECKS) as PolicyCheck[])
+    .filter((check) => open[check] && (type === undefined || (POLICY_CHECKS[check] as readonly string[]).includes(type)));
+}
+
+/**
+ * True when a policy admits any guest image: it has neither an allowedMeasurements nor an
+ * allowedImageHashes list, so any VM that runs on genuine hardware passes. Takes the AttestationPolicy
+ * spec as stored (the operator) or as parsed (the verifier).
+ */
+export function allowsAnyImage(spec: Pick<VerifierPolicy, 'allowedMeasurements' | 'allowedImageHashes'> | undefined): boolean {
+  return !hasEntries(spec?.allowedMeasurements) && !hasEntries(spec?.allowedImageHashes);
+}
+
+/** HOST_DATA against the policy's allow list (absent list: any value). */
+export function checkHostDataPolicy(policy: VerifierPolicy, hostDataHex: string | undefined): Reason[] {
+  if (!policy.allowedHostData) return [];
+  if (hostDataHex === undefined || !policy.allowedHostData.includes(hostDataHex.toLowerCase())) {
+    return [reason('HOST_DATA_NOT_ALLOWED', `HOST_DATA ${hostDataHex ?? '(absent)'} is not in the policy's allowedHostData`)];
+  }
+  return [];
+}
 
 export const DEFAULT_ACCEPTED_TCB_STATUSES = [
   'UpToDate',
@@ -121,7 +204,9 @@ const HEX_DIGEST = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{96})$/;
  * VerifierPolicy. Unknown fields are errors: a misspelt allow list must not silently allow everything.
  */
 export function parsePolicy(input: unknown): VerifierPolicy {
-  if (input === undefined || input === null) return DEFAULT_POLICY;
+  if (input === undefined || input === null) {
+    throw new AttestationError('POLICY_NOT_FOUND', 'no AttestationPolicy was given: evidence is never verified without one (a missing policy is not an empty one)');
+  }
   if (!isObject(input)) fail('(root)', 'must be a mapping');
   let spec: Record<string, unknown> = input;
   if ('kind' in input || 'apiVersion' in input) {
@@ -131,7 +216,7 @@ export function parsePolicy(input: unknown): VerifierPolicy {
   }
   checkKeys(
     spec,
-    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
+    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'allowedHostData', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
     '',
     OPERATIONAL_FIELDS,
   );
@@ -144,6 +229,7 @@ export function parsePolicy(input: unknown): VerifierPolicy {
   set('allowSimulated', bool(spec.allowSimulated, 'allowSimulated'));
   set('allowedMeasurements', strings(spec.allowedMeasurements, 'allowedMeasurements', HEX_DIGEST, 'must be a 48-byte (or 32-byte) hex digest')?.map((s) => s.toLowerCase()));
   set('allowedImageHashes', strings(spec.allowedImageHashes, 'allowedImageHashes', /^[0-9a-fA-F]{64}$/, 'must be a SHA-256 hex digest')?.map((s) => s.toLowerCase()));
+  set('allowedHostData', strings(spec.allowedHostData, 'allowedHostData', /^[0-9a-fA-F]{64}$/, 'must be 32 bytes of SEV-SNP HOST_DATA as 64 hex characters')?.map((s) => s.toLowerCase()));
   set('debugAllowed', bool(spec.debugAllowed, 'debugAllowed'));
   set('migrationAgentAllowed', bool(spec.migrationAgentAllowed, 'migrationAgentAllowed'));
   set('smtAllowed', bool(spec.smtAllowed, 'smtAllowed'));

@@ -49,6 +49,10 @@ export const REASON_CODES = [
   'DUPLICATE_DEVICE',
   /** The verifier policy itself is unusable. */
   'POLICY_INVALID',
+  /** No policy was given, or the AttestationPolicy named does not exist: nothing is accepted without one. */
+  'POLICY_NOT_FOUND',
+  /** SEV-SNP HOST_DATA (e.g. the Kata initdata / agent policy digest) not in the policy's allow list. */
+  'HOST_DATA_NOT_ALLOWED',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

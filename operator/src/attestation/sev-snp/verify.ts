@@ -9,7 +9,7 @@ import { decodeEvidenceBytes } from '../evidence-input.js';
 import { checkEvidenceAge, checkReportData } from '../freshness.js';
 import { checkMeasurementPolicy, snpImageHash } from '../image-hash.js';
 import type { VerifyOptions } from '../options.js';
-import { DEFAULT_POLICY, type VerifierPolicy } from '../policy.js';
+import { checkHostDataPolicy, DEFAULT_POLICY, type VerifierPolicy } from '../policy.js';
 import { reason, reasonFromError, type Reason } from '../reasons.js';
 import { policyAnchors, simulatedAnchorReasons } from '../trust.js';
 import { verdict, type Verdict } from '../verdict.js';
@@ -223,6 +223,7 @@ export function verifySevSnp(evidence: SnpEvidence, options: VerifyOptions): Ver
       reasons.push(...guestPolicyReasons(report, policy));
       if (claims.tcb) reasons.push(...minimumTcbReasons(report, claims.tcb, policy));
       reasons.push(...checkMeasurementPolicy(policy, claims.measurement!, claims.imageHash!));
+      reasons.push(...checkHostDataPolicy(policy, claims.hostData));
     }
   } catch (err) {
     reasons.push(reasonFromError(err));
