@@ -34,11 +34,12 @@ test('settlement status, usage and claim work from the command line against the 
   const byPool = await cli('usage', '--pool', 'pool', '-o', 'json');
   t.is((JSON.parse(byPool.stdout) as { units: string }).units, '42');
 
-  const claim = await cli('settlement', 'claim', '--payee', payout.toString(), '--account', `${env.ns}/acct`, '-o', 'json');
+  // The sandbox state lies under the operator's state root, which the CLI is told like the operator is.
+  const claim = await cli('settlement', 'claim', '--payee', payout.toString(), '--account', `${env.ns}/acct`, '--sandbox-dir', env.sandboxRoot, '-o', 'json');
   t.is(claim.code, 0, claim.stderr);
   t.is((JSON.parse(claim.stdout) as { outcome: string }).outcome, 'paid');
   t.is((await chainView(env, clock)).committed.paidTotal, 42n);
-  const again = await cli('settlement', 'claim', '--payee', payout.toString());
+  const again = await cli('settlement', 'claim', '--payee', payout.toString(), '--sandbox-dir', env.sandboxRoot);
   t.is(again.code, 0);
   t.regex(again.stdout, /nothing-to-claim/);
 

@@ -5,7 +5,7 @@
 //   Exit 0: every account is Synced, funded and reachable; 1: one is not; 2: unusable input.
 // claim: builds the payee's Merkle proof from the leaves the operator stored for the epoch the chain
 //   shows and sends the claim. Sandbox: through the account's sandbox state directory (shared safely with
-//   the operator; --sandbox-dir is the root when the account does not name one). Testnet/mainnet: the
+//   the operator; --sandbox-dir is the operator's state root, under which it lies). Testnet/mainnet: the
 //   claim's gas is paid by the wallet whose 24-word mnemonic is in --mnemonic-file or
 //   $CHRYSALIS_WALLET_MNEMONIC (never printed). The money always goes to the payee's own address.
 //   Exit 0: paid (or nothing left to claim); 1: the contract refused (e.g. underfunded); 2: unusable input.
