@@ -16,7 +16,8 @@ import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
-import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY, CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
+import { CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
+import { isConflict } from '../../operator/src/kube/rest.js';
 import { InferencePools, ProviderNodes, SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
 import { installCrds } from '../api/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
@@ -98,22 +99,21 @@ export async function addProviderNode(env: Env, payout: Address): Promise<string
   return name;
 }
 
-/** An attested replica Pod of the env's pool bound to the ProviderNode's Node. */
-export async function addReplica(env: Env, providerNode: string, pod: string, key: KeyPair, opts: { attested?: boolean; expires?: string } = {}): Promise<void> {
+/**
+ * An attested replica Pod of the env's pool bound to the ProviderNode's Node: its key is recorded where the
+ * attestation service records it (the ProviderNode's status.attestedReplicas, for the Pod's uid) and its
+ * attested condition is set. `annotations` are put on the Pod as given (metering must ignore them).
+ */
+export async function addReplica(env: Env, providerNode: string, pod: string, key: KeyPair, opts: { attested?: boolean; expires?: string; annotations?: Record<string, string> } = {}): Promise<void> {
   const body = {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: {
-      name: pod, namespace: env.ns, labels: { [LABEL_POOL]: 'pool' },
-      annotations: {
-        [ANNOTATION_ATTESTATION_KEY]: key.publicKey.toString('hex'),
-        [ANNOTATION_ATTESTATION_EXPIRES]: opts.expires ?? new Date(Date.now() + 3_600_000).toISOString(),
-      },
-    },
+    metadata: { name: pod, namespace: env.ns, labels: { [LABEL_POOL]: 'pool' }, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
     spec: { nodeName: `${providerNode}-node`, automountServiceAccountToken: false, containers: [{ name: 'runtime', image: 'registry.invalid/runtime:1' }] },
   };
+  let uid = '';
   for (let attempt = 0; ; attempt++) {
     try {
-      await env.client.create(Pods, body);
+      uid = (await env.client.create<{ metadata: { uid: string } }>(Pods, body)).metadata.uid;
       break;
     } catch (err) {
       // The namespace's default ServiceAccount may not exist yet.
@@ -132,6 +132,23 @@ export async function addReplica(env: Env, providerNode: string, pod: string, ke
     contentType: 'application/strategic-merge-patch+json',
     body: { status: { conditions: [{ type: CONDITION_ATTESTED, status: opts.attested === false ? 'False' : 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
   });
+  await recordAttestedKey(env, providerNode, { namespace: env.ns, pod, uid, publicKey: key.publicKey.toString('hex'), expiresAt: opts.expires ?? new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+}
+
+/** Writes (replaces) a Pod's entry in the ProviderNode's status.attestedReplicas, as the attestation service does. */
+export async function recordAttestedKey(env: Env, providerNode: string, entry: NonNullable<NonNullable<ProviderNode['status']>['attestedReplicas']>[number]): Promise<void> {
+  for (;;) {
+    const node = (await env.client.get<Kube<ProviderNode>>(ProviderNodes, providerNode))!;
+    const others = (node.status?.attestedReplicas ?? []).filter((e) => !(e.namespace === entry.namespace && e.pod === entry.pod));
+    try {
+      await env.rest.request('PUT', resourcePath(ProviderNodes, undefined, providerNode, 'status'), {
+        body: { ...node, status: { ...node.status, attestedReplicas: [...others, entry] } },
+      });
+      return;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
 }
 
 export async function listProviderNodes(env: Env): Promise<ProviderNode[]> {

@@ -2,9 +2,11 @@
 // totals held in Kubernetes (ProviderNode status.usage, one entry per SettlementAccount).
 //
 // Trust (fail closed): a report counts only when
-//   - the replica Pod exists, carries the attested Ed25519 key in its `chrysalis.dev/attestation-key`
-//     annotation, its `chrysalis.dev/attested` condition is True and `chrysalis.dev/attestation-expires`
-//     lies in the future (all three set by the attestation service when the replica's evidence passed);
+//   - the replica Pod exists, its `chrysalis.dev/attested` condition is True, and its host's ProviderNode
+//     holds an unexpired key for exactly this Pod (namespace, name and uid) in status.attestedReplicas —
+//     written only by the attestation service when the replica's evidence passed, through the status
+//     subresource users are not granted (attestedReplicaKey). Pod metadata is writable by anyone who may
+//     patch Pods in the namespace, so a key or expiry found there is never read;
 //   - the report's signature over canonicalJson(report) verifies under that key;
 //   - it moves the replica's cursor forward: same bootId → a higher sequence and no counter lower than
 //     the last folded one; a new bootId → counters restart from zero (delta = the new counters); a bootId
@@ -39,6 +41,7 @@ import { signVerify } from '@ton/crypto';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor, ProviderNodeStatusUsagePayee } from '../api/index.js';
 import type { InferencePool } from '../api/inferencepool.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
+import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
 import type { KubeClient } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
@@ -49,10 +52,6 @@ import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { InferencePools, ProviderNodes, type Kube } from './resources.js';
 
-/** Pod annotation: the replica's attested Ed25519 public key, 64 hex characters. */
-export const ANNOTATION_ATTESTATION_KEY = 'chrysalis.dev/attestation-key';
-/** Pod annotation: when the replica's attestation lapses (RFC 3339). */
-export const ANNOTATION_ATTESTATION_EXPIRES = 'chrysalis.dev/attestation-expires';
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
 
@@ -113,11 +112,13 @@ export interface AttestedReplica {
   /** `<namespace>/<name>` */
   pod: string;
   podUid?: string;
-  /** hex Ed25519 key from the Pod's annotation; absent when the Pod carries none */
+  /** hex Ed25519 key the attestation service bound for this Pod (ProviderNode status.attestedReplicas) */
   publicKey?: string;
-  /** the Pod's `chrysalis.dev/attested` condition is True */
+  /** the Pod's `chrysalis.dev/attested` condition is True and the host holds a key for the Pod */
   attested: boolean;
-  /** from the Pod's annotation; absent or unparsable means expired */
+  /** why the replica is not attested, for the refusal's message */
+  notAttestedBecause?: string;
+  /** when the bound key lapses; absent or unparsable means expired */
   expiresAt?: string;
   /** `<namespace>/<name>` of the replica's InferencePool and of its SettlementAccount (recorded in the cursor) */
   pool?: string;
@@ -176,12 +177,13 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   const podKey = `${r.namespace}/${r.pod}`;
   if (!attestedKey) return reject(state, 'UNKNOWN_REPLICA', `no replica Pod ${podKey}`);
   if (attestedKey.pod !== podKey) return reject(state, 'UNKNOWN_REPLICA', `report names ${podKey}, the key belongs to ${attestedKey.pod}`);
-  if (!attestedKey.attested) return reject(state, 'NOT_ATTESTED', `replica ${podKey} is not attested`);
-  if (!attestedKey.publicKey || !HEX64.test(attestedKey.publicKey)) return reject(state, 'NOT_ATTESTED', `replica ${podKey} has no attested key`);
+  if (!attestedKey.attested) return reject(state, 'NOT_ATTESTED', `replica ${podKey} is not attested${attestedKey.notAttestedBecause ? `: ${attestedKey.notAttestedBecause}` : ''}`);
   const expires = attestedKey.expiresAt ? Date.parse(attestedKey.expiresAt) : Number.NaN;
-  if (!Number.isFinite(expires) || expires <= now.getTime()) {
-    return reject(state, 'ATTESTATION_EXPIRED', `attestation of replica ${podKey} expired${attestedKey.expiresAt ? ` at ${attestedKey.expiresAt}` : ''}`);
+  if (attestedKey.expiresAt && Number.isFinite(expires) && expires <= now.getTime()) {
+    return reject(state, 'ATTESTATION_EXPIRED', `attestation of replica ${podKey} expired at ${attestedKey.expiresAt}`);
   }
+  if (!attestedKey.publicKey || !HEX64.test(attestedKey.publicKey)) return reject(state, 'NOT_ATTESTED', `replica ${podKey} has no attested key`);
+  if (!Number.isFinite(expires)) return reject(state, 'ATTESTATION_EXPIRED', `attestation of replica ${podKey} has no readable expiry; treated as expired`);
   let valid = false;
   try {
     valid = signVerify(Buffer.from(canonicalJson(r), 'utf8'), Buffer.from(signed.signature, 'hex'), Buffer.from(attestedKey.publicKey, 'hex'));
@@ -398,7 +400,6 @@ export class UsageIngest {
     const accountName = pool?.spec?.settlementAccountRef?.name;
     if (!accountName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `InferencePool ${r.namespace}/${poolName} of Pod ${podKey} is missing or has no settlementAccountRef` });
     const account = `${r.namespace}/${accountName}`;
-    const identity = attestedReplicaOf(pod, `${r.namespace}/${poolName}`, account);
     const nodeName = pod.spec?.nodeName;
     const pnodeName = nodeName ? await this.providerNodeFor(nodeName) : undefined;
     if (!pnodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node with a ProviderNode` });
@@ -407,7 +408,11 @@ export class UsageIngest {
       const node = await this.deps.client.get<Kube<ProviderNode>>(ProviderNodes, pnodeName);
       if (!node) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
       const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
-      const fold = foldUsage(cursor, signed, identity, this.now());
+      const now = this.now();
+      // The key is read from the same ProviderNode object the fold is written to, so a key revoked by the
+      // attestation service meanwhile makes the conditioned update conflict and the report is judged again.
+      const identity = attestedReplicaOf(pod, node, now, `${r.namespace}/${poolName}`, account);
+      const fold = foldUsage(cursor, signed, identity, now);
       if (fold.rejection) return this.refused(pod, fold.rejection);
       // The payout address of this very object: the update below is conditioned on its resourceVersion,
       // so a payoutAddress changed meanwhile makes it conflict and the delta is attributed afresh.
@@ -457,17 +462,30 @@ export class UsageIngest {
   }
 }
 
-/** Reads the attestation service's marks off a replica Pod. */
-export function attestedReplicaOf(pod: PodLike, pool?: string, account?: string): AttestedReplica {
+/**
+ * What the attestation service established about a replica Pod: the key its host's ProviderNode holds for
+ * exactly this Pod (attestedReplicaKey: same namespace, name and uid, not expired) and the Pod's attested
+ * condition. Nothing is read from the Pod's annotations or labels.
+ */
+export function attestedReplicaOf(pod: PodLike, providerNode: ProviderNode | undefined, now: Date, pool?: string, account?: string): AttestedReplica {
   const meta = pod.metadata ?? {};
-  const key = meta.annotations?.[ANNOTATION_ATTESTATION_KEY]?.toLowerCase();
-  return {
-    pod: `${meta.namespace}/${meta.name}`,
+  const podKey = `${meta.namespace}/${meta.name}`;
+  const condition = pod.status?.conditions?.some((c) => c.type === CONDITION_ATTESTED && c.status === 'True') ?? false;
+  const common = {
+    pod: podKey,
     ...(meta.uid ? { podUid: meta.uid } : {}),
-    ...(key ? { publicKey: key } : {}),
-    attested: pod.status?.conditions?.some((c) => c.type === CONDITION_ATTESTED && c.status === 'True') ?? false,
-    ...(meta.annotations?.[ANNOTATION_ATTESTATION_EXPIRES] ? { expiresAt: meta.annotations[ANNOTATION_ATTESTATION_EXPIRES] } : {}),
     ...(pool ? { pool } : {}),
     ...(account ? { account } : {}),
+  };
+  const key = attestedReplicaKey(providerNode, pod, now);
+  if (key) return { ...common, attested: condition, publicKey: key.publicKey, expiresAt: key.expiresAt.toISOString() };
+  // No usable key. Only to say why: an entry for this very Pod whose expiry has passed is an expiry.
+  const lapsed = (providerNode?.status?.attestedReplicas ?? []).find((e) => e.namespace === meta.namespace && e.pod === meta.name && e.uid === meta.uid);
+  const lapsedAt = lapsed ? Date.parse(lapsed.expiresAt) : Number.NaN;
+  if (lapsed && Number.isFinite(lapsedAt) && lapsedAt <= now.getTime()) return { ...common, attested: condition, expiresAt: lapsed.expiresAt };
+  return {
+    ...common,
+    attested: false,
+    notAttestedBecause: `ProviderNode ${providerNode?.metadata?.name ?? '(none)'} holds no attested key for Pod ${podKey}${meta.uid ? ` (uid ${meta.uid})` : ''} in status.attestedReplicas`,
   };
 }
