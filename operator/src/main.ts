@@ -1,6 +1,9 @@
 // The operator process: wiring only. Parses flags, builds the manager (leader election, informers,
 // health/metrics), registers each controller, and runs until SIGTERM or lost leadership.
-import { Command } from 'commander';
+// `--components` picks what this process runs: the controllers, the attestation service, or both (the
+// default, as the demo and tests run it). The chart runs them apart, each as its own ServiceAccount, so
+// the network-facing service holds none of the controllers' permissions (operator/src/rbac/permissions.ts).
+import { Command, InvalidArgumentError } from 'commander';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from './api/attestationpolicy.js';
 import type { ProviderNode } from './api/providernode.js';
@@ -20,7 +23,29 @@ import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/ser
 import { NO_FENCE } from './kube/leader-election.js';
 import { UsageIngest } from './settlement/metering.js';
 
+/** What one operator process runs. */
+export type OperatorComponent = 'controllers' | 'attestation-service';
+export const OPERATOR_COMPONENTS: readonly OperatorComponent[] = ['controllers', 'attestation-service'];
+
+/** Each part leads through its own Lease, so the two Deployments of the chart elect independently. */
+export const LEASE_NAMES: Readonly<Record<OperatorComponent, string>> = {
+  controllers: 'chrysalis-operator',
+  'attestation-service': 'chrysalis-attestation',
+};
+
+/** `--components controllers,attestation-service`: a non-empty list of known components. */
+export function parseComponents(value: string): OperatorComponent[] {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = items.filter((c) => !(OPERATOR_COMPONENTS as readonly string[]).includes(c));
+  if (items.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`--components: ${unknown.length ? `unknown ${unknown.map((c) => `"${c}"`).join(', ')}` : 'empty'}; use a comma-separated list of ${OPERATOR_COMPONENTS.join(', ')}`);
+  }
+  return [...new Set(items)] as OperatorComponent[];
+}
+
 export interface OperatorFlags {
+  /** What this process runs (default: both). */
+  components?: OperatorComponent[];
   kubeconfig?: string;
   config?: string;
   leaderElect: boolean;
@@ -36,15 +61,22 @@ export interface OperatorFlags {
   sandboxDir?: string;
 }
 
-/** Builds a manager with every controller registered; `run()` it to start. */
+/**
+ * Builds a manager, with every controller registered when this process runs the controllers; `run()` it
+ * to start. A process that runs only the attestation service leads through its own Lease (its writes
+ * are fenced by it) and watches nothing.
+ */
 export function buildOperator(flags: OperatorFlags): Manager {
   const config = loadOperatorConfig(flags.config);
+  const components = flags.components ?? OPERATOR_COMPONENTS;
+  const runsControllers = components.includes('controllers');
   const manager = new Manager({
     kubeConfig: loadKubeConfig({ kubeconfig: flags.kubeconfig }),
-    leaderElection: flags.leaderElect ? { namespace: flags.leaseNamespace } : false,
+    leaderElection: flags.leaderElect ? { namespace: flags.leaseNamespace, name: LEASE_NAMES[runsControllers ? 'controllers' : 'attestation-service'] } : false,
     health: { port: flags.metricsPort },
     clientRateLimit: { qps: flags.qps, burst: flags.burst },
   });
+  if (!runsControllers) return manager;
   // The manager hands out one shared informer per resource, so the three controllers below watch each
   // of ProviderNodes, Nodes and Pods once. All Pods, not only replicas: placement must see every Pod
   // that takes GPUs on a node.
@@ -80,6 +112,7 @@ export function operatorProgram(): Command {
   return new Command('chrysalis-operator')
     .description('The Chrysalis operator: attests GPU nodes, places replicas, settles usage on TON')
     .version('0.1.0')
+    .option('--components <list>', `what this process runs, comma-separated: ${OPERATOR_COMPONENTS.join(', ')}`, parseComponents, [...OPERATOR_COMPONENTS])
     .option('--kubeconfig <path>', 'kubeconfig (default: KUBECONFIG, then in-cluster)')
     .option('--config <path>', 'operator config YAML (see operator/src/config.ts)')
     .option('--leader-elect', 'run leader election (required with more than one replica)', false)
@@ -99,10 +132,15 @@ if (isMain) {
   const program = operatorProgram();
   program.parse(process.argv);
   const flags = program.opts<OperatorFlags>();
+  const serves = flags.components!.includes('attestation-service') && flags.attestationPort > 0;
+  if (!flags.components!.includes('controllers') && !serves) {
+    log.error('nothing to run: --components attestation-service needs --attestation-port above 0');
+    process.exit(2);
+  }
   try {
     const manager = buildOperator(flags);
     manager.handleSignals();
-    if (flags.attestationPort > 0) await startAttestationService(manager, flags);
+    if (serves) await startAttestationService(manager, flags);
     const exit = await manager.run();
     log.info('operator stopped', { exit });
     process.exit(exit === 'lost-leadership' ? 1 : 0);

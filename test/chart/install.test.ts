@@ -128,6 +128,13 @@ test.serial('the simulated scenario installs into a namespace that enforces the 
   }
   const events = await k(['get', 'events', '-n', namespace, '-o', 'json']);
   t.is(pods.length, 2, `operator pods admitted under enforce=restricted; events: ${events.stdout.slice(0, 2000)}`);
+  let servicePods: K8sObject[] = [];
+  for (let i = 0; i < 60 && servicePods.length < 2; i++) {
+    const r = await k(['get', 'pods', '-n', namespace, '-l', 'app.kubernetes.io/component=attestation-service', '-o', 'json']);
+    servicePods = (JSON.parse(r.stdout || '{"items":[]}') as { items: K8sObject[] }).items;
+    if (servicePods.length < 2) await new Promise((res) => setTimeout(res, 500));
+  }
+  t.is(servicePods.length, 2, 'attestation service pods admitted under enforce=restricted');
   const uninstall = await h(['uninstall', release, '-n', namespace]);
   t.is(uninstall.code, 0, uninstall.stderr);
 });

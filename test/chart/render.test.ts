@@ -36,6 +36,7 @@ interface PodSpec {
 const podSpec = (o: K8sObject) => (o.spec as { template: { spec: PodSpec; metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } }).template.spec;
 const podMeta = (o: K8sObject) => (o.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } }).template.metadata;
 const operatorOf = (objects: K8sObject[]) => one(objects, 'Deployment', (o) => o.metadata.name.endsWith('-operator'));
+const attestationOf = (objects: K8sObject[]) => one(objects, 'Deployment', (o) => o.metadata.name.endsWith('-attestation'));
 const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as { operator: { image: { registry: string; repository: string } } };
 
 function assertRestricted(t: import('ava').ExecutionContext, spec: PodSpec, what: string): void {
@@ -75,31 +76,41 @@ for (const file of [undefined, ...ciValuesFiles]) {
     t.is(new Set(keys).size, keys.length, 'no object is rendered twice');
   });
 
-  test(`the operator pods rendered from ${name} run under the restricted profile with probes and resources`, async (t) => {
+  test(`the operator and attestation service pods rendered from ${name} run under the restricted profile with probes and resources`, async (t) => {
     const objects = await render({ valuesFiles });
-    const deploy = operatorOf(objects);
-    const spec = podSpec(deploy);
-    assertRestricted(t, spec, 'operator');
-    const c = spec.containers[0]!;
-    t.is(c.livenessProbe?.httpGet?.path, '/healthz');
-    t.is(c.readinessProbe?.httpGet?.path, '/readyz');
-    t.truthy(c.resources?.requests?.cpu);
-    t.truthy(c.resources?.requests?.memory);
-    t.truthy(c.resources?.limits?.memory);
-    t.true(c.args?.includes('--config=/etc/chrysalis/config.yaml'));
-    t.true(c.args?.some((a) => /^--metrics-port=\d+$/.test(a)));
-    t.true(c.args?.some((a) => /^--attestation-port=\d+$/.test(a)));
-    t.true(c.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'));
-    // The operator serves the certificate the chart manages (not a self-signed one attesters would refuse),
-    // and sandbox settlement state goes to a mounted volume (the root filesystem is read-only).
-    t.true(c.args?.includes('--tls-cert=/etc/chrysalis/tls/tls.crt') && c.args.includes('--tls-key=/etc/chrysalis/tls/tls.key'));
-    t.true(c.args?.includes('--sandbox-dir=/var/lib/chrysalis/sandbox'));
-    t.true(c.volumeMounts?.some((m) => m.mountPath === '/var/lib/chrysalis/sandbox'));
-    // Every flag the chart passes is one the operator binary knows.
     const known = new Set(operatorProgram().options.map((o) => o.long));
-    for (const arg of c.args ?? []) t.true(known.has(arg.split('=')[0]), `the operator has no flag ${arg}`);
-    t.truthy(podMeta(deploy).annotations?.['checksum/config'], 'config changes roll the pods');
-    const cm = one(objects, 'ConfigMap', (o) => o.metadata.name === deploy.metadata.name);
+    for (const [what, deploy] of [['operator', operatorOf(objects)], ['attestation service', attestationOf(objects)]] as const) {
+      const spec = podSpec(deploy);
+      assertRestricted(t, spec, what);
+      const c = spec.containers[0]!;
+      t.is(c.livenessProbe?.httpGet?.path, '/healthz', what);
+      t.is(c.readinessProbe?.httpGet?.path, '/readyz', what);
+      t.truthy(c.resources?.requests?.cpu, what);
+      t.truthy(c.resources?.requests?.memory, what);
+      t.truthy(c.resources?.limits?.memory, what);
+      t.true(c.args?.includes('--config=/etc/chrysalis/config.yaml'), what);
+      t.true(c.args?.some((a) => /^--metrics-port=\d+$/.test(a)), what);
+      // Every flag the chart passes is one the operator binary knows.
+      for (const arg of c.args ?? []) t.true(known.has(arg.split('=')[0]), `${what}: the operator has no flag ${arg}`);
+      t.truthy(podMeta(deploy).annotations?.['checksum/config'], `${what}: config changes roll the pods`);
+    }
+    // The controllers: no listener for attesters and no TLS key; sandbox settlement state goes to a
+    // mounted volume (the root filesystem is read-only).
+    const controllers = podSpec(operatorOf(objects)).containers[0]!;
+    t.true(controllers.args?.includes('--components=controllers'));
+    t.false(controllers.args?.some((a) => a.startsWith('--attestation-port') || a.startsWith('--tls-')));
+    t.false(controllers.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'), 'the controllers never see the service key');
+    t.true(controllers.args?.includes('--sandbox-dir=/var/lib/chrysalis/sandbox'));
+    t.true(controllers.volumeMounts?.some((m) => m.mountPath === '/var/lib/chrysalis/sandbox'));
+    // The attestation service serves the certificate the chart manages (not a self-signed one attesters
+    // would refuse) and keeps no settlement state.
+    const service = podSpec(attestationOf(objects)).containers[0]!;
+    t.true(service.args?.includes('--components=attestation-service'));
+    t.true(service.args?.some((a) => /^--attestation-port=\d+$/.test(a)));
+    t.true(service.volumeMounts?.some((m) => m.mountPath === '/etc/chrysalis/tls'));
+    t.true(service.args?.includes('--tls-cert=/etc/chrysalis/tls/tls.crt') && service.args.includes('--tls-key=/etc/chrysalis/tls/tls.key'));
+    t.false(service.volumeMounts?.some((m) => m.mountPath === '/var/lib/chrysalis/sandbox'));
+    const cm = one(objects, 'ConfigMap', (o) => o.metadata.name === operatorOf(objects).metadata.name);
     t.notThrows(() => parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config'), 'the operator accepts the rendered config');
   });
 
@@ -113,7 +124,7 @@ for (const file of [undefined, ...ciValuesFiles]) {
         if ((rule.resources ?? []).some((res) => res === 'secrets' || res.startsWith('secrets/'))) {
           t.is(r.kind, 'Role', 'Secret access is namespaced');
           t.true(r.metadata.name.endsWith('-settlement'), `Secrets only in the settlement Role, found in ${r.metadata.name}`);
-          t.deepEqual(rule.verbs, ['get'], 'get only: no list or watch of Secrets');
+          t.false(rule.verbs.some((v) => v === 'list' || v === 'watch'), 'no list or watch of Secrets');
         }
       }
     }
@@ -154,15 +165,30 @@ test('the defaults run 2 leader-elected operator replicas with a PodDisruptionBu
   const args = podSpec(deploy).containers[0]!.args ?? [];
   t.true(args.includes('--leader-elect'));
   t.true(args.includes('--lease-namespace=chrysalis-system'));
-  const pdb = one(objects, 'PodDisruptionBudget');
+  const pdb = one(objects, 'PodDisruptionBudget', (o) => o.metadata.name === deploy.metadata.name);
   t.is((pdb.spec as { minAvailable: number }).minAvailable, 1);
   const selector = (deploy.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
   t.deepEqual((pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, selector);
   const spread = podSpec(deploy).topologySpreadConstraints ?? [];
   t.true(spread.some((s) => s.topologyKey === 'kubernetes.io/hostname'));
   for (const s of spread) t.deepEqual(s.labelSelector.matchLabels, selector);
-  const lease = one(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election'));
+  const lease = one(objects, 'Role', (o) => o.metadata.name === `${deploy.metadata.name}-leader-election`);
   t.is(lease.metadata.namespace, 'chrysalis-system');
+});
+
+test('the defaults run 2 leader-elected attestation service replicas, with their own Lease Role and PodDisruptionBudget', async (t) => {
+  const objects = await render();
+  const deploy = attestationOf(objects);
+  t.is((deploy.spec as { replicas: number }).replicas, 2);
+  const args = podSpec(deploy).containers[0]!.args ?? [];
+  t.true(args.includes('--leader-elect'));
+  t.true(args.includes('--lease-namespace=chrysalis-system'));
+  const selector = (deploy.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+  const pdb = one(objects, 'PodDisruptionBudget', (o) => o.metadata.name === deploy.metadata.name);
+  t.deepEqual((pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, selector);
+  const service = one(objects, 'Service', (o) => o.metadata.name === deploy.metadata.name);
+  t.deepEqual((service.spec as { selector: Record<string, string> }).selector, selector, 'the attestation Service sends attesters to these Pods');
+  t.is(one(objects, 'Role', (o) => o.metadata.name === `${deploy.metadata.name}-leader-election`).metadata.namespace, 'chrysalis-system');
 });
 
 test('the default image is the operator image the Dockerfile builds, tagged with the appVersion', async (t) => {
@@ -172,7 +198,7 @@ test('the default image is the operator image the Dockerfile builds, tagged with
 });
 
 test('a single replica gets no PodDisruptionBudget (it could never be satisfied during a drain)', async (t) => {
-  const objects = await render({ set: ['operator.replicaCount=1'] });
+  const objects = await render({ set: ['operator.replicaCount=1', 'attestation.replicaCount=1'] });
   t.is(find(objects, 'PodDisruptionBudget').length, 0);
 });
 
@@ -204,10 +230,11 @@ test('the production scenario pins images by digest, pulls with its secrets and 
   t.is(podSpec(one(objects, 'DaemonSet')).priorityClassName, 'system-node-critical');
   const settlement = one(objects, 'Role', (o) => o.metadata.name.endsWith('-settlement'));
   t.is(settlement.metadata.namespace, 'settlement');
-  t.deepEqual((settlement.rules as { resourceNames?: string[] }[])[0]!.resourceNames, ['ton-wallet']);
-  t.is(one(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election')).metadata.namespace, 'chrysalis-system');
+  const secretReads = (settlement.rules as { resources: string[]; verbs: string[]; resourceNames?: string[] }[]).find((r) => r.resources.includes('secrets') && r.verbs.includes('get'));
+  t.deepEqual(secretReads?.resourceNames, ['ton-wallet']);
+  for (const lease of find(objects, 'Role', (o) => o.metadata.name.endsWith('-leader-election'))) t.is(lease.metadata.namespace, 'chrysalis-system');
   t.is(find(objects, 'Secret').length, 0, 'mode "secret" uses the existing Secret');
-  t.is((one(objects, 'PodDisruptionBudget').spec as { maxUnavailable?: number }).maxUnavailable, 1);
+  t.is((one(objects, 'PodDisruptionBudget', (o) => o.metadata.name === operatorOf(objects).metadata.name).spec as { maxUnavailable?: number }).maxUnavailable, 1);
   t.is(operatorOf(objects).metadata.labels?.team, 'inference-platform');
 });
 

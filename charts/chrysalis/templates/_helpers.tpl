@@ -68,6 +68,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "chrysalis.attester.fullname" -}}
 {{- printf "%s-attester" (include "chrysalis.fullname" .) }}
 {{- end }}
+{{- /* The attestation service's Deployment, ServiceAccount and roles (the Service has the same name). */}}
+{{- define "chrysalis.attestation.fullname" -}}
+{{- printf "%s-attestation" (include "chrysalis.fullname" .) }}
+{{- end }}
 {{- define "chrysalis.attestation.serviceName" -}}
 {{- printf "%s-attestation" (include "chrysalis.fullname" .) }}
 {{- end }}
@@ -107,6 +111,13 @@ ServiceAccount names.
 {{- default (include "chrysalis.operator.fullname" .) .Values.operator.serviceAccount.name }}
 {{- else }}
 {{- required "operator.serviceAccount.name is required when operator.serviceAccount.create is false" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+{{- define "chrysalis.attestation.serviceAccountName" -}}
+{{- if .Values.attestation.serviceAccount.create }}
+{{- default (include "chrysalis.attestation.fullname" .) .Values.attestation.serviceAccount.name }}
+{{- else }}
+{{- required "attestation.serviceAccount.name is required when attestation.serviceAccount.create is false" .Values.attestation.serviceAccount.name }}
 {{- end }}
 {{- end }}
 {{- define "chrysalis.attester.serviceAccountName" -}}
