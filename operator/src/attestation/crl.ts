@@ -2,7 +2,7 @@
 // against the issuer certificate, validity window and revoked serial numbers exposed.
 import { verify as verifySignature } from 'node:crypto';
 import { toHex } from './bytes.js';
-import { bitStringBytes, children, decodeOid, decodeTime, DER, expectTag, integerBytes, readSingle } from './der.js';
+import { bitStringBytes, children, decodeOid, decodeTime, DER, expectTag, integerBytes, readSingle, type DerNode } from './der.js';
 import { AttestationError } from './reasons.js';
 import type { ParsedCertificate } from './x509.js';
 
@@ -23,6 +23,17 @@ const SIGNATURE_HASHES: Record<string, string> = {
   '1.2.840.10045.4.3.3': 'sha384', // ecdsa-with-SHA384
 };
 
+/** Throws COLLATERAL_INVALID when an Extensions SEQUENCE marks any extension critical. */
+function refuseCritical(extensions: DerNode, where: string): void {
+  for (const ext of children(extensions)) {
+    const parts = children(ext);
+    const oid = decodeOid(expectTag(parts[0], DER.OID, 'extnID'));
+    if (parts.length === 3 && expectTag(parts[1], DER.BOOLEAN, `extension ${oid} critical flag`).content[0] === 0xff) {
+      throw new AttestationError('COLLATERAL_INVALID', `${where} has critical extension ${oid}, which this verifier does not process (a delta, partitioned or indirect CRL)`);
+    }
+  }
+}
+
 export function parseCrl(der: Uint8Array): ParsedCrl {
   const root = readSingle(der, DER.SEQUENCE);
   const [tbsNode, algNode, sigNode] = children(root);
@@ -41,11 +52,17 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   if (fields[i] && (fields[i]!.tag === DER.UTC_TIME || fields[i]!.tag === DER.GENERALIZED_TIME)) nextUpdate = decodeTime(fields[i++]!);
   const revokedSerials = new Set<string>();
   if (fields[i]?.tag === DER.SEQUENCE) {
-    for (const entry of children(fields[i]!)) {
-      const [serial] = children(entry);
-      revokedSerials.add(toHex(integerBytes(expectTag(serial, DER.INTEGER, 'userCertificate'))).replace(/^0+(?=.)/, ''));
+    for (const entry of children(fields[i++]!)) {
+      const [serial, , entryExtensions] = children(entry);
+      const hex = toHex(integerBytes(expectTag(serial, DER.INTEGER, 'userCertificate'))).replace(/^0+(?=.)/, '');
+      if (entryExtensions) refuseCritical(expectTag(entryExtensions, DER.SEQUENCE, 'crlEntryExtensions'), `the CRL entry for serial ${hex}`);
+      revokedSerials.add(hex);
     }
   }
+  // A CRL that is a delta, covers only part of its issuer's certificates (issuingDistributionPoint) or
+  // lists other issuers' certificates says so in a critical extension; read as a complete CRL it would
+  // hide revocations, so one that has any critical extension is not used (RFC 5280 5.2).
+  if (fields[i]?.tag === 0xa0) refuseCritical(expectTag(children(fields[i]!)[0], DER.SEQUENCE, 'crlExtensions'), 'the CRL');
   return {
     der,
     issuerDer: issuer.raw,
@@ -72,6 +89,16 @@ export function crlSignatureValid(crl: ParsedCrl, issuer: ParsedCertificate): bo
   } catch {
     return false;
   }
+}
+
+/**
+ * The CRL to judge `issuer`'s certificates by: of those it validly signed, the one issued last. With two
+ * current CRLs the older may predate a revocation, so the first one found is not good enough.
+ */
+export function newestCrlOf(crls: readonly ParsedCrl[], issuer: ParsedCertificate): ParsedCrl | undefined {
+  return crls
+    .filter((c) => crlIssuedBy(c, issuer) && crlSignatureValid(c, issuer))
+    .reduce<ParsedCrl | undefined>((best, c) => (!best || c.thisUpdate.getTime() > best.thisUpdate.getTime() ? c : best), undefined);
 }
 
 export function isRevoked(crl: ParsedCrl, cert: ParsedCertificate): boolean {

@@ -6,7 +6,7 @@
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { bytesEqual, concatBytes, isAllZero, sha256, toHex } from '../bytes.js';
 import { verifyChain, type TrustAnchor } from '../chain.js';
-import { crlIssuedBy, crlSignatureValid, isRevoked, parseCrl, type ParsedCrl } from '../crl.js';
+import { crlIssuedBy, isRevoked, newestCrlOf, parseCrl, type ParsedCrl } from '../crl.js';
 import { decodeCertificates, decodeEvidenceBytes } from '../evidence-input.js';
 import { checkEvidenceAge, checkReportData } from '../freshness.js';
 import { checkMeasurementPolicy, tdxImageHash } from '../image-hash.js';
@@ -151,7 +151,7 @@ function checkCollateral(collateral: TdxCollateral, pck: PckInfo, pckPath: Parse
     [pckCa, [pckPath[0]!]],
     [root, [pckCa, signer]],
   ] as const) {
-    const crl = crls.find((c) => crlIssuedBy(c, issuer) && crlSignatureValid(c, issuer));
+    const crl = newestCrlOf(crls, issuer);
     if (!crl) {
       const unsigned = crls.some((c) => crlIssuedBy(c, issuer));
       reasons.push(
