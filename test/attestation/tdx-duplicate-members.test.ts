@@ -112,3 +112,13 @@ test('a PCS body with a member besides the signed one and its signature is refus
   const v = verifyTdx({ quote: outOfDateQuote, collateral: withTcbInfo(appendMember(genuineTcbInfo, 'note', 'x')) }, { now: TDX_TIME, policy: { debugAllowed: true } });
   t.deepEqual(codes(v), ['COLLATERAL_INVALID']);
 });
+
+test('a TCB info edited after signing puts no TCB status from the edited text in the claims', (t) => {
+  // Only signed text is judged: the edit (every level UpToDate) must not surface as a claim either.
+  const edited = genuineTcbInfo.replace(/"tcbStatus":"OutOfDate"/g, '"tcbStatus":"UpToDate"');
+  t.not(edited, genuineTcbInfo);
+  const v = verifyTdx({ quote: outOfDateQuote, collateral: withTcbInfo(edited) }, { now: TDX_TIME, policy: { debugAllowed: true } });
+  t.deepEqual(codes(v), ['COLLATERAL_INVALID']);
+  t.is(v.claims.tcbStatus, undefined);
+  t.is(v.claims.advisoryIds, undefined);
+});

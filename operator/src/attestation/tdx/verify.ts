@@ -169,28 +169,32 @@ function checkCollateral(collateral: TdxCollateral, pck: PckInfo, pckPath: Parse
     }
   }
 
+  // Only signed text is judged: a body whose signature fails yields a reason and nothing else (no dates,
+  // no TCB status in the claims), so nothing unsigned reaches the verdict or the claims.
+  const out: CollateralOutcome = { reasons };
   const infos = collateral.tcbInfos!.map(parseTcbInfo).filter((c) => c.body.id === 'TDX' && c.body.fmspc.toLowerCase() === pck.fmspc && c.body.pceId.toLowerCase() === pck.pceId);
   const info = newest(infos);
   if (!info) {
     reasons.push(reason('COLLATERAL_MISSING', `no TDX TCB info for FMSPC ${pck.fmspc} (PCE-ID ${pck.pceId}) was supplied`));
+  } else if (!collateralSignatureValid(info, signer)) {
+    reasons.push(reason('COLLATERAL_INVALID', `TCB info for FMSPC ${pck.fmspc}: signature does not verify over its raw text`));
   } else {
-    if (!collateralSignatureValid(info, signer)) reasons.push(reason('COLLATERAL_INVALID', `TCB info for FMSPC ${pck.fmspc}: signature does not verify over its raw text`));
     if (!within(now, info.body.issueDate, info.body.nextUpdate)) {
       reasons.push(reason('COLLATERAL_INVALID', `TCB info for FMSPC ${pck.fmspc} is not current at ${now.toISOString()} (${info.body.issueDate}..${info.body.nextUpdate})`));
     }
+    out.tcbInfo = info.body;
   }
   const identity = newest(collateral.qeIdentities!.map(parseQeIdentity).filter((c) => c.body.id === 'TD_QE'));
   if (!identity) {
     reasons.push(reason('COLLATERAL_MISSING', 'no TD_QE identity was supplied'));
+  } else if (!collateralSignatureValid(identity, signer)) {
+    reasons.push(reason('COLLATERAL_INVALID', 'QE identity: signature does not verify over its raw text'));
   } else {
-    if (!collateralSignatureValid(identity, signer)) reasons.push(reason('COLLATERAL_INVALID', 'QE identity: signature does not verify over its raw text'));
     if (!within(now, identity.body.issueDate, identity.body.nextUpdate)) {
       reasons.push(reason('COLLATERAL_INVALID', `QE identity is not current at ${now.toISOString()} (${identity.body.issueDate}..${identity.body.nextUpdate})`));
     }
+    out.qeIdentity = identity.body;
   }
-  const out: CollateralOutcome = { reasons };
-  if (info) out.tcbInfo = info.body;
-  if (identity) out.qeIdentity = identity.body;
   return out;
 }
 
