@@ -2,6 +2,7 @@
 // member, trailing data, a lone surrogate, an integer it cannot hold) is an error here, and what it
 // accepts parses to what JSON.parse gives.
 import test from 'ava';
+import fc from 'fast-check';
 import { decodeUtf8Strict, MAX_DEPTH, parseStrictJson, parseStrictJsonObject, StrictJsonError } from '../../operator/src/attestation/strict-json.js';
 
 const rejects = (text: string, pattern: RegExp) => (t: import('ava').ExecutionContext) => {
@@ -64,4 +65,36 @@ test('decodeUtf8Strict refuses invalid UTF-8 instead of replacing it', (t) => {
   t.is(decodeUtf8Strict(new Uint8Array(Buffer.from('{"a":"é"}'))), '{"a":"é"}');
   t.is(decodeUtf8Strict(Uint8Array.of(0x7b, 0xff, 0x7d)), undefined);
   t.is(decodeUtf8Strict(Uint8Array.of(0xed, 0xa0, 0x80)), undefined); // an encoded lone surrogate
+});
+
+test('on any JSON text it either agrees with JSON.parse or refuses with a StrictJsonError', (t) => {
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), fc.boolean(), (value, spaced) => {
+      const text = JSON.stringify(value, null, spaced ? 1 : undefined);
+      try {
+        t.deepEqual(parseStrictJson(text), JSON.parse(text));
+        return true;
+      } catch (err) {
+        // Only integers JavaScript cannot hold exactly are refused among JSON.stringify's outputs.
+        return err instanceof StrictJsonError && /cannot be represented exactly/.test(err.message);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('on arbitrary text it throws nothing but StrictJsonError', (t) => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 64 }), fc.json().map((j) => j.slice(0, Math.max(0, j.length - 1)))), (text) => {
+      try {
+        parseStrictJson(text);
+        return true;
+      } catch (err) {
+        return err instanceof StrictJsonError;
+      }
+    }),
+    { numRuns: 500 },
+  );
+  t.pass();
 });
