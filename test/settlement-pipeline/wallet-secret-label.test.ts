@@ -66,6 +66,13 @@ test('an account naming an unlabelled Secret gets WalletSecretNotLabelled, and n
   t.deepEqual(opened[0]!.publicKey, (await keyPairFromMnemonic(mnemonic)).publicKey);
   acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'live', env.ns);
   t.is(acct?.status?.conditions?.find((c) => c.type === 'EndpointUnreachable')?.status, 'True');
+
+  // The label taken away again: the key derived from it is not used any more either.
+  await env.client.patchMerge(Secrets, 'someone-elses', env.ns, { metadata: { labels: { [LABEL_WALLET]: null } } });
+  await reconciler.reconcile(key);
+  t.is(opened.length, 1);
+  acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'live', env.ns);
+  t.is(acct?.status?.conditions?.find((c) => c.type === 'Synced')?.reason, 'WalletSecretNotLabelled');
 });
 
 test('a sandbox operator-key Secret planted without the label is refused; the one the operator creates carries it', async (t) => {

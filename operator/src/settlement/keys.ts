@@ -63,13 +63,25 @@ export function operatorKeySecretName(account: string): string {
   return `${account.slice(0, 240)}-operator-key`;
 }
 
-/** The account's signing key pair; creates the sandbox key Secret when missing (needs a fenced client). */
-export async function operatorKeyPair(client: KubeClient, account: SettlementAccount): Promise<KeyPair> {
+/** The Secret an account's signing key comes from, read and checked, before anything in it is used. */
+export interface OperatorKeySecret {
+  secret: SecretLike;
+  /** what identifies this version of the Secret (uid and resourceVersion): a cached key pair is reused only for the same */
+  version: string;
+}
+
+/**
+ * Reads the Secret holding the account's signing key and checks that it is labelled for Chrysalis (it is
+ * read on every reconcile, so a label removed later stops its use). Creates the sandbox key Secret when
+ * missing (needs a fenced client). Nothing of the Secret's data is looked at here.
+ */
+export async function operatorKeySecret(client: KubeClient, account: SettlementAccount): Promise<OperatorKeySecret> {
   const ns = account.metadata.namespace!;
   const name = account.metadata.name!;
+  let secret: SecretLike | undefined;
   if (account.spec.network === 'sandbox') {
     const secretName = operatorKeySecretName(name);
-    let secret = await client.get<SecretLike>(Secrets, secretName, ns);
+    secret = await client.get<SecretLike>(Secrets, secretName, ns);
     if (!secret) {
       const keyPair = keyPairFromSeed(randomBytes(32));
       try {
@@ -83,19 +95,32 @@ export async function operatorKeyPair(client: KubeClient, account: SettlementAcc
         secret = await client.get<SecretLike>(Secrets, secretName, ns);
       }
     }
-    if (secret) assertWalletLabelled(secret, ns, secretName, 'operator key Secret');
-    const raw = secret?.data?.secretKey ? Buffer.from(secret.data.secretKey, 'base64') : undefined;
-    if (!raw || raw.length !== 64) throw new Error(`Secret ${ns}/${secretName}: data.secretKey must hold a 64-byte Ed25519 secret key`);
+    if (!secret) throw new AccountConfigError('WalletSecretNotFound', `operator key Secret ${ns}/${secretName} could not be created or read`);
+    assertWalletLabelled(secret, ns, secretName, 'operator key Secret');
+  } else {
+    const ref = account.spec.walletSecretRef;
+    if (!ref) throw new AccountConfigError('WalletSecretNotFound', `spec.walletSecretRef is required on ${account.spec.network}; name the Secret holding the wallet mnemonic`);
+    secret = await client.get<SecretLike>(Secrets, ref.name, ns);
+    if (!secret) {
+      throw new AccountConfigError('WalletSecretNotFound', `spec.walletSecretRef: Secret ${ns}/${ref.name} does not exist; create it with the wallet mnemonic under data.${ref.key ?? 'mnemonic'} and the label ${LABEL_WALLET}=${LABEL_WALLET_VALUE}`);
+    }
+    assertWalletLabelled(secret, ns, ref.name, 'spec.walletSecretRef');
+  }
+  return { secret, version: `${secret.metadata?.uid ?? ''}/${secret.metadata?.resourceVersion ?? ''}` };
+}
+
+/** The signing key pair in a Secret that operatorKeySecret returned for the account. */
+export async function keyPairFromSecret(account: SettlementAccount, { secret }: OperatorKeySecret): Promise<KeyPair> {
+  const ns = account.metadata.namespace!;
+  const secretName = secret.metadata?.name ?? '';
+  if (account.spec.network === 'sandbox') {
+    const raw = secret.data?.secretKey ? Buffer.from(secret.data.secretKey, 'base64') : undefined;
+    if (!raw || raw.length !== 64) throw new AccountConfigError('WalletSecretInvalid', `operator key Secret ${ns}/${secretName}: data.secretKey must hold a 64-byte Ed25519 secret key`);
     return keyPairFromSecretKey(raw);
   }
-  const ref = account.spec.walletSecretRef;
-  if (!ref) throw new Error(`SettlementAccount ${ns}/${name}: spec.walletSecretRef is required on ${account.spec.network}`);
-  const key = ref.key ?? 'mnemonic';
-  const secret = await client.get<SecretLike>(Secrets, ref.name, ns);
-  if (!secret) throw new AccountConfigError('WalletSecretNotFound', `spec.walletSecretRef: Secret ${ns}/${ref.name} does not exist; create it with the wallet mnemonic under data.${key} and the label ${LABEL_WALLET}=${LABEL_WALLET_VALUE}`);
-  assertWalletLabelled(secret, ns, ref.name, 'spec.walletSecretRef');
+  const key = account.spec.walletSecretRef?.key ?? 'mnemonic';
   const encoded = secret.data?.[key];
-  if (!encoded) throw new AccountConfigError('WalletSecretInvalid', `spec.walletSecretRef: Secret ${ns}/${ref.name} has no data.${key} (the wallet mnemonic)`);
+  if (!encoded) throw new AccountConfigError('WalletSecretInvalid', `spec.walletSecretRef: Secret ${ns}/${secretName} has no data.${key} (the wallet mnemonic)`);
   return keyPairFromMnemonic(Buffer.from(encoded, 'base64').toString('utf8'));
 }
 

@@ -26,7 +26,7 @@ import {
 } from '../../settlement/chain/chain.js';
 import { Settlement } from '../../settlement/contract/Settlement.js';
 import { buildEntitlements } from '../../settlement/entitlements.js';
-import { AccountConfigError, openChain, operatorKeyPair, type ChainFactoryOptions } from '../../settlement/keys.js';
+import { AccountConfigError, keyPairFromSecret, openChain, operatorKeySecret, type ChainFactoryOptions } from '../../settlement/keys.js';
 import { loadLeaves, saveLeaves, type StoredEpoch } from '../../settlement/leaves-store.js';
 import { SettlementAccounts, type Kube } from '../../settlement/resources.js';
 import { toNano } from '@ton/core';
@@ -280,10 +280,13 @@ export class SettlementReconciler implements Reconciler {
 
   private async keyPairFor(account: SettlementAccount): Promise<KeyPair> {
     const id = `${account.metadata.namespace}/${account.metadata.name}`;
-    const fingerprint = JSON.stringify([account.metadata.uid, account.spec.network, account.spec.walletSecretRef]);
+    // The Secret is read (and its label checked) on every reconcile; only the key derivation is cached,
+    // for the same version of the same Secret.
+    const source = await operatorKeySecret(this.deps.client, account);
+    const fingerprint = JSON.stringify([account.metadata.uid, account.spec.network, account.spec.walletSecretRef, source.version]);
     const cached = this.keys.get(id);
     if (cached?.fingerprint === fingerprint) return cached.keyPair;
-    const keyPair = await operatorKeyPair(this.deps.client, account);
+    const keyPair = await keyPairFromSecret(account, source);
     this.keys.set(id, { fingerprint, keyPair });
     return keyPair;
   }
