@@ -8,7 +8,7 @@ import { Address } from '@ton/core';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { payeeTotals } from '../../operator/src/controllers/settlement/plan.js';
 import { buildEntitlements, payeeKey, UNITS_MAX } from '../../operator/src/settlement/entitlements.js';
-import { addUsage, payeeOf, usageLimitRejection, ZERO_DELTA, type UsageDelta } from '../../operator/src/settlement/metering.js';
+import { addUsage, MAX_PAYEES, payeeOf, usageLimitRejection, ZERO_DELTA, type UsageDelta } from '../../operator/src/settlement/metering.js';
 
 const ACCOUNT = 'ns/acct';
 const ADDRESSES = Array.from({ length: 6 }, (_, i) => new Address(0, Buffer.alloc(32, i + 1)));
@@ -125,4 +125,18 @@ test('a payee whose hosts together pass uint64 is held at its committed leaf whi
   t.is(totals.leaves.get(payeeKey(b)), 7n);
   t.notThrows(() => buildEntitlements(totals.leaves));
   t.true(totals.unpayable.some((u) => u.payee === a.toRawString() && /2\^64/.test(u.reason)));
+});
+
+test('a host that has had 64 payout addresses for an account is refused a 65th (TOO_MANY_PAYEES), not an earlier one', (t) => {
+  let usage: ReturnType<typeof addUsage> | undefined;
+  const payee = (i: number) => new Address(0, Buffer.alloc(32, 100 + i)).toRawString();
+  for (let i = 0; i < MAX_PAYEES; i++) {
+    t.is(usageLimitRejection(usage, ACCOUNT, payee(i), delta(1n)), undefined);
+    usage = addUsage(usage, ACCOUNT, payee(i), delta(1n));
+  }
+  const refused = usageLimitRejection(usage, ACCOUNT, payee(MAX_PAYEES), delta(1n));
+  t.is(refused?.code, 'TOO_MANY_PAYEES');
+  t.regex(refused!.message, /spec\.payoutAddress/);
+  t.is(usageLimitRejection(usage, ACCOUNT, payee(3), delta(1n)), undefined);
+  t.is(usageLimitRejection(usage, 'ns/other', payee(MAX_PAYEES), delta(1n)), undefined);
 });
