@@ -50,13 +50,14 @@ import { Pods, resourcePath, type KubeObject } from '../kube/resource.js';
 import { isConflict, type RestClient } from '../kube/rest.js';
 import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { UNITS_MAX } from './entitlements.js';
 import { InferencePools, ProviderNodes, type Kube } from './resources.js';
 
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
 
-/** The contract's unit counters are uint64: no counter, per-host total or leaf may exceed this. */
-export const UNITS_MAX = (1n << 64n) - 1n;
+/** The contract's unit counters are uint64: no counter, per-host total or leaf may exceed UNITS_MAX. */
+export { UNITS_MAX };
 
 /** Payout addresses one host may have had per account (status.usage[].payees maxItems). */
 export const MAX_PAYEES = 64;
