@@ -45,7 +45,7 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
   // AttestationPolicies are cluster-scoped: this run's own, so no other test's policy is used or changed.
   const policyName = `pn-policy-${run}`;
   await custom.createClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', body: {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName }, spec: {},
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName, labels: { [runLabel]: run } }, spec: {},
   } });
   t.teardown(() => custom.deleteClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', name: policyName }).then(() => undefined, () => undefined));
   await custom.createClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'providernodes', body: {
@@ -61,7 +61,9 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
     providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes, { labelSelector: selector }),
     nodes: manager.informer<V1Node & KubeObject>(Nodes, { labelSelector: selector }),
     pods: manager.informer<V1Pod & KubeObject>(Pods, { labelSelector: `chrysalis.dev/pool,${selector}` }),
-    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies),
+    // Scoped too: the controller also writes the status of every policy it watches, and another test's
+    // operator counts other nodes.
+    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies, { labelSelector: selector }),
   });
   void manager.run();
   t.teardown(() => manager.stop());
@@ -102,4 +104,11 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
     return p.status?.conditions?.find((c) => c.type === 'Schedulable' && c.status === 'True') ? p : undefined;
   });
   t.is(pn.status?.conditions?.find((c) => c.type === 'Attested')?.status, 'True');
+
+  // The policy (spec {}: no image allow list) reports the risk on its own status, and who uses it.
+  const policy = await eventually('the policy status', async () => {
+    const p = (await custom.getClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', name: policyName })) as AttestationPolicy;
+    return p.status?.nodes === 1 ? p : undefined;
+  });
+  t.like(policy.status?.conditions?.find((c) => c.type === 'AllowsAnyImage'), { status: 'True', reason: 'NoImageAllowList' });
 });

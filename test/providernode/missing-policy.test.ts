@@ -58,7 +58,9 @@ test('a node whose policyRef is misspelt is not attested until the policy it nam
     providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes, { labelSelector: selector }),
     nodes: manager.informer<V1Node & KubeObject>(Nodes, { labelSelector: selector }),
     pods: manager.informer<V1Pod & KubeObject>(Pods, { labelSelector: `chrysalis.dev/pool,${selector}` }),
-    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies),
+    // Scoped too: the controller also writes the status of every policy it watches, and another test's
+    // operator counts other nodes.
+    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies, { labelSelector: selector }),
   });
   void manager.run();
   t.teardown(() => manager.stop());
@@ -78,7 +80,7 @@ test('a node whose policyRef is misspelt is not attested until the policy it nam
 
   // The policy appears: its informer event re-queues the node, which is challenged.
   await custom.createClusterCustomObject({ ...group, plural: 'attestationpolicies', body: {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName }, spec: {},
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName, labels: { [runLabel]: run } }, spec: {},
   } });
   const challenged = await eventually('a challenge once the policy exists', async () => {
     const pn = await getPn();

@@ -3,13 +3,18 @@
 //   0  healthy: every pool Ready, no node quarantined, no settlement account unhealthy
 //   1  something is not: the screen says what
 //   2  the cluster cannot be used
+// Warnings are shown at the top, under Health, and listed in the JSON, but do not change the exit code:
+// an AttestationPolicy in use that allows any guest image (AllowsAnyImage) is a configuration risk the
+// operator chose or forgot, not a fleet that stopped serving, and dev/demo clusters run that way on
+// purpose; failing the health gate there would teach scripts to ignore exit 1. The line is impossible to
+// overlook instead: second on the screen, "Health: OK, 1 warning".
 import { Command } from 'commander';
-import type { InferencePool, ProviderNode, SettlementAccount } from '../../../operator/src/api/index.js';
-import { InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
+import type { AttestationPolicy, InferencePool, ProviderNode, SettlementAccount } from '../../../operator/src/api/index.js';
+import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
 import { connect, type Cluster } from '../kube.js';
 import { colour, health } from '../views/colour.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
-import { nodeState, poolReady, poolReason, settlementHealth } from '../views/state.js';
+import { nodeState, policyWarnings, poolReady, poolReason, settlementHealth, type PolicyWarning } from '../views/state.js';
 import { renderTable } from '../views/table.js';
 import { watchLoop } from '../views/watch.js';
 
@@ -21,6 +26,8 @@ interface StatusFlags {
 
 export interface StatusSummary {
   healthy: boolean;
+  /** Risks that do not make the fleet unhealthy: policies in use that allow any image. */
+  warnings: PolicyWarning[];
   pools: { total: number; ready: number; attestedReplicas: number; desiredReplicas: number; notReady: Array<{ pool: string; reason: string }> };
   nodes: { total: number; attested: number; quarantined: number; gpus: { allocated: number; capacity: number }; problems: Array<{ node: string; state: string; reason: string }> };
   usage: { promptTokens: string; generationTokens: string; gpuSeconds: string; units: string };
@@ -29,7 +36,7 @@ export interface StatusSummary {
 
 const sum = (values: Array<string | undefined>): string => values.reduce((acc, v) => acc + BigInt(v ?? '0'), 0n).toString();
 
-export function summarize(pools: readonly InferencePool[], nodes: readonly ProviderNode[], accounts: readonly SettlementAccount[], now = new Date()): StatusSummary {
+export function summarize(pools: readonly InferencePool[], nodes: readonly ProviderNode[], accounts: readonly SettlementAccount[], now = new Date(), policies: readonly AttestationPolicy[] = []): StatusSummary {
   const notReady = pools.filter((p) => !poolReady(p)).map((p) => ({ pool: `${p.metadata.namespace}/${p.metadata.name}`, reason: poolReason(p) }));
   const states = nodes.map((n) => ({ n, s: nodeState(n, now) }));
   const problems = states
@@ -42,6 +49,7 @@ export function summarize(pools: readonly InferencePool[], nodes: readonly Provi
   const quarantined = states.filter(({ s }) => s.quarantined).length;
   return {
     healthy: notReady.length === 0 && quarantined === 0 && unhealthy.length === 0,
+    warnings: policyWarnings(policies, nodes),
     pools: {
       total: pools.length,
       ready: pools.length - notReady.length,
@@ -83,7 +91,9 @@ export function summarize(pools: readonly InferencePool[], nodes: readonly Provi
 
 export function statusScreen(s: StatusSummary): string {
   const out: string[] = [];
-  out.push(`${colour.bold('Health:')}      ${health(s.healthy ? 'OK' : 'DEGRADED', s.healthy)}`);
+  const warned = s.warnings.length ? `, ${s.warnings.length} warning${s.warnings.length === 1 ? '' : 's'}` : '';
+  out.push(`${colour.bold('Health:')}      ${health(s.healthy ? 'OK' : 'DEGRADED', s.healthy)}${colour.yellow(warned)}`);
+  for (const w of s.warnings) out.push(`${colour.bold(colour.yellow('WARNING:'))}     ${colour.yellow(`${w.reason}: ${w.message}`)}`);
   out.push(`${colour.bold('Pools:')}       ${health(`${s.pools.ready}/${s.pools.total} ready`, s.pools.ready === s.pools.total)}, ${s.pools.attestedReplicas}/${s.pools.desiredReplicas} replicas attested`);
   out.push(`${colour.bold('Nodes:')}       ${s.nodes.attested}/${s.nodes.total} attested, ${health(`${s.nodes.quarantined} quarantined`, s.nodes.quarantined === 0)}, GPUs ${s.nodes.gpus.allocated}/${s.nodes.gpus.capacity} allocated`);
   out.push(`${colour.bold('Usage:')}       ${s.usage.units} units, ${s.usage.promptTokens} prompt + ${s.usage.generationTokens} generated tokens, ${s.usage.gpuSeconds} GPU-seconds`);
@@ -96,19 +106,21 @@ export function statusScreen(s: StatusSummary): string {
 
 async function collect(cluster: Cluster, flags: StatusFlags): Promise<StatusSummary> {
   const labelSelector = flags.selector;
-  const [pools, nodes, accounts] = await Promise.all([
+  // Policies are not filtered by the selector: the ones that matter are those the selected nodes use.
+  const [pools, nodes, accounts, policies] = await Promise.all([
     cluster.list<InferencePool>(InferencePools, { labelSelector }),
     cluster.list<ProviderNode>(ProviderNodes, { labelSelector }),
     cluster.list<SettlementAccount>(SettlementAccounts, { labelSelector }),
+    cluster.list<AttestationPolicy>(AttestationPolicies),
   ]);
-  return summarize(pools as InferencePool[], nodes as ProviderNode[], accounts as SettlementAccount[]);
+  return summarize(pools as InferencePool[], nodes as ProviderNode[], accounts as SettlementAccount[], new Date(), policies as AttestationPolicy[]);
 }
 
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .summary('the fleet on one screen; exit 1 when anything is unhealthy')
-    .description('The fleet on one screen: pools ready/attested, nodes attested/quarantined and why, usage, settlement health.\nPools and settlement accounts are those in the namespace (-A: all namespaces); nodes are cluster-wide.\nExit 0: healthy (every pool Ready, no node quarantined, no settlement account EndpointUnreachable/Underfunded/not Synced);\n1: something is not healthy (listed); 2: the cluster cannot be used.')
+    .description('The fleet on one screen: pools ready/attested, nodes attested/quarantined and why, usage, settlement health,\nand a WARNING line for each AttestationPolicy in use that allows any guest image (shown, not counted in the exit code).\nPools and settlement accounts are those in the namespace (-A: all namespaces); nodes are cluster-wide.\nExit 0: healthy (every pool Ready, no node quarantined, no settlement account EndpointUnreachable/Underfunded/not Synced);\n1: something is not healthy (listed); 2: the cluster cannot be used.')
     .addOption(outputOption())
     .option('-l, --selector <selector>', 'label selector applied to pools, nodes and settlement accounts')
     .option('-w, --watch', 'keep watching: re-render every 2 s when something changed (Ctrl-C exits 0)')

@@ -1,6 +1,8 @@
 // How the CLI reads the operator's verdicts out of status: one place, so `status`, `nodes`, `pools` and
 // `describe` agree on what "attested", "quarantined" and "ready" mean.
-import type { Condition, InferencePool, ProviderNode, SettlementAccount } from '../../../operator/src/api/index.js';
+import type { AttestationPolicy, Condition, InferencePool, ProviderNode, SettlementAccount } from '../../../operator/src/api/index.js';
+import { allowsAnyImage } from '../../../operator/src/attestation/policy.js';
+import { policyNameOf } from '../../../operator/src/controllers/providernode/plan.js';
 
 export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
@@ -24,7 +26,9 @@ export function nodeState(node: ProviderNode, now: Date = new Date()): NodeState
   let reason = '';
   if (quarantined) reason = node.status?.quarantine?.reason ?? quarantinedCond?.reason ?? 'Quarantined';
   else if (!attested) {
-    reason = expired ? 'EvidenceExpired' : node.status?.attestation?.lastFailure?.code ?? attestedCond?.reason ?? 'NotYetAttested';
+    // A missing policy outranks an old rejection: it is what must be fixed before anything can pass.
+    reason = attestedCond?.reason === 'PolicyNotFound' ? 'PolicyNotFound'
+      : expired ? 'EvidenceExpired' : node.status?.attestation?.lastFailure?.code ?? attestedCond?.reason ?? 'NotYetAttested';
   } else if (node.spec.cordoned) reason = 'Cordoned';
   return { attested, quarantined, reason };
 }
@@ -61,4 +65,40 @@ export function settlementHealth(account: SettlementAccount): SettlementHealth {
   if (synced?.status === 'False') return { healthy: false, reason: synced.reason || 'NotSynced' };
   if (!synced) return { healthy: true, reason: 'NoCommitYet' };
   return { healthy: true, reason: '' };
+}
+
+/** The operator's default policy name (its config's defaultPolicyName; the CRD defaults policyRef to it). */
+const DEFAULT_POLICY_NAME = 'default';
+
+export interface PolicyWarning {
+  policy: string;
+  reason: 'AllowsAnyImage';
+  /** ProviderNodes in view that are verified against it. */
+  nodes: number;
+  message: string;
+}
+
+/**
+ * Policies in use by `nodes` that admit any guest image (no allowedMeasurements or allowedImageHashes),
+ * judged from the spec itself, so the warning shows even before the operator has written the policy's
+ * AllowsAnyImage condition. A policy no node uses admits nothing and is not listed.
+ */
+export function policyWarnings(policies: readonly AttestationPolicy[], nodes: readonly ProviderNode[]): PolicyWarning[] {
+  const users = new Map<string, number>();
+  for (const n of nodes) {
+    const name = policyNameOf(n, DEFAULT_POLICY_NAME);
+    users.set(name, (users.get(name) ?? 0) + 1);
+  }
+  return policies
+    .filter((p) => users.has(p.metadata.name ?? '') && allowsAnyImage(p.spec))
+    .map((p) => {
+      const count = users.get(p.metadata.name ?? '')!;
+      return {
+        policy: p.metadata.name ?? '',
+        reason: 'AllowsAnyImage' as const,
+        nodes: count,
+        message: `AttestationPolicy "${p.metadata.name}" allows ANY guest image (no allowedMeasurements or allowedImageHashes) on ${count} node(s): set spec.allowedImageHashes or spec.allowedMeasurements`,
+      };
+    })
+    .sort((a, b) => a.policy.localeCompare(b.policy));
 }

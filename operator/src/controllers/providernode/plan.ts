@@ -104,6 +104,11 @@ export function attestationVerdict(status: ProviderNodeStatus | undefined, now: 
   return { state: 'attested' };
 }
 
+/** The AttestationPolicy a ProviderNode names (spec.policyRef.name), or the operator's default. */
+export function policyNameOf(pn: ProviderNode, defaultPolicyName: string): string {
+  return pn.spec.policyRef?.name || defaultPolicyName;
+}
+
 /** Why a node whose policy does not exist is not attested, and how to fix it. */
 export function policyNotFoundMessage(policy: ObservedPolicy): string {
   const consequence = 'no evidence is verified without a policy, so the node is not attested and gets no challenge';

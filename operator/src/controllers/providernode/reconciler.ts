@@ -14,7 +14,8 @@ import type { Manager } from '../../kube/manager.js';
 import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
-import { planProviderNode, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
+import { attestationPolicyController } from '../attestationpolicy/reconciler.js';
+import { planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
 export interface ProviderNodeDeps {
   client: KubeClient;
@@ -114,11 +115,6 @@ export class ProviderNodeReconciler implements Reconciler {
   }
 }
 
-/** The AttestationPolicy a ProviderNode names (spec.policyRef.name), or the operator's default. */
-export function policyNameOf(pn: ProviderNode, defaultPolicyName: string): string {
-  return pn.spec.policyRef?.name || defaultPolicyName;
-}
-
 /**
  * Schedule fields of the policy. Without a policy the plan issues no challenge; these defaults (the
  * CRD's) only time the expiry of a verdict already recorded.
@@ -155,7 +151,10 @@ export function podGpus(pod: V1Pod, gpuResource: string): number {
   return n;
 }
 
-/** Wires the controller into a manager: informers, watches (keys only), and the reconciler. */
+/**
+ * Wires the controller into a manager: informers, watches (keys only), and the reconciler; and, beside
+ * it, the status of the AttestationPolicies the nodes are verified against (AllowsAnyImage, node count).
+ */
 export function providerNodeController(manager: Manager, config: OperatorConfig, informers: {
   providerNodes: Informer<ProviderNode & KubeObject>;
   nodes: Informer<V1Node & KubeObject>;
@@ -173,7 +172,8 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     .watch(informers.policies, (pol) => informers.providerNodes.list()
       .filter((pn) => policyNameOf(pn, config.defaultPolicyName) === pol.metadata.name)
       .map((pn) => objectKey(KIND, undefined, pn.metadata.name!)));
-  return { controller, reconciler };
+  const policyStatus = attestationPolicyController(manager, config, { policies: informers.policies, providerNodes: informers.providerNodes });
+  return { controller, reconciler, policyStatus };
 }
 
 export { AttestationPolicies };

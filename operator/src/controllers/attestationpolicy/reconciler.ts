@@ -1,0 +1,64 @@
+// The AttestationPolicy status controller: observe (the policy and the ProviderNodes that name it) →
+// plan (plan.ts) → act (status through the status subresource, only when changed; events).
+import type { AttestationPolicy } from '../../api/attestationpolicy.js';
+import type { ProviderNode } from '../../api/providernode.js';
+import type { OperatorConfig } from '../../config.js';
+import type { KubeClient } from '../../kube/apply.js';
+import { AttestationPolicies } from '../../kube/chrysalis-resources.js';
+import type { ReconcileResult, Reconciler } from '../../kube/controller.js';
+import type { EventRecorder } from '../../kube/events.js';
+import type { Informer } from '../../kube/informer.js';
+import type { Manager } from '../../kube/manager.js';
+import { objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
+import { isNotFound } from '../../kube/rest.js';
+import { policyNameOf } from '../providernode/plan.js';
+import { planPolicyStatus } from './plan.js';
+
+const KIND = 'AttestationPolicy';
+
+export interface AttestationPolicyDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  config: OperatorConfig;
+  policies: Informer<AttestationPolicy & KubeObject>;
+  providerNodes: Informer<ProviderNode & KubeObject>;
+  now?: () => Date;
+}
+
+export class AttestationPolicyReconciler implements Reconciler {
+  constructor(private readonly deps: AttestationPolicyDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const { name } = parseObjectKey(key);
+    const policy = this.deps.policies.get(undefined, name);
+    if (!policy) return; // deleted: its ProviderNodes say PolicyNotFound
+    const nodes = this.deps.providerNodes.list().filter((pn) => policyNameOf(pn, this.deps.config.defaultPolicyName) === name).length;
+    const plan = planPolicyStatus({ policy, nodes, now: (this.deps.now ?? (() => new Date()))() });
+    let updated: AttestationPolicy & KubeObject;
+    try {
+      ({ object: updated } = await this.deps.client.applyStatusIfChanged(AttestationPolicies, policy, plan.status));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    for (const event of plan.events) await this.deps.events.record(updated, event);
+  }
+}
+
+/** Wires the controller: every policy, and a policy's key again whenever a ProviderNode starts or stops naming it. */
+export function attestationPolicyController(manager: Manager, config: OperatorConfig, informers: {
+  policies: Informer<AttestationPolicy & KubeObject>;
+  providerNodes: Informer<ProviderNode & KubeObject>;
+}) {
+  const reconciler = new AttestationPolicyReconciler({ client: manager.client, events: manager.events, config, ...informers });
+  const controller = manager.controller({ name: 'attestationpolicy', reconciler, workers: 1 });
+  const keyOf = (pn: ProviderNode) => objectKey(KIND, undefined, policyNameOf(pn, config.defaultPolicyName));
+  controller
+    .watch(informers.policies)
+    .watch(informers.providerNodes, (pn) => [keyOf(pn)]);
+  // A ProviderNode that changes its policyRef leaves the old policy's count too.
+  informers.providerNodes.onUpdate((old, pn) => {
+    if (keyOf(old) !== keyOf(pn)) controller.enqueue(keyOf(old));
+  });
+  return { controller, reconciler };
+}
