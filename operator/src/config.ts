@@ -21,6 +21,24 @@ export interface OperatorConfig {
   attesterImage: string;
   /** URL replica sidecars and node probes use to reach the attestation service. */
   attestationServiceUrl: string;
+  /**
+   * The node attesters' ServiceAccount (the chart's attester DaemonSet). Node challenges and node
+   * evidence are accepted only from a token of this account bound to the node (or to a Pod on it): any
+   * other Pod on the node can mount a token for the service's audience, and must not attest the node.
+   * Written `namespace/name`; the `--attester-service-account` flag overrides it.
+   */
+  attesterServiceAccount: ServiceAccountRef;
+  /** TokenReviews the attestation service may send per second for tokens it has not cached (all callers together). */
+  tokenReviewsPerSecond: number;
+  tokenReviewBurst: number;
+  /** Requests one authenticated caller (one node attester, one replica Pod) may make per second, and its burst. */
+  requestsPerCallerPerSecond: number;
+  requestBurstPerCaller: number;
+}
+
+export interface ServiceAccountRef {
+  namespace: string;
+  name: string;
 }
 
 export const DEFAULT_CONFIG: OperatorConfig = {
@@ -31,14 +49,31 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   challengeTtlSeconds: 300,
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
   attestationServiceUrl: 'https://chrysalis-attestation.chrysalis-system.svc:8443',
+  attesterServiceAccount: { namespace: 'chrysalis-system', name: 'chrysalis-attester' },
+  tokenReviewsPerSecond: 50,
+  tokenReviewBurst: 100,
+  requestsPerCallerPerSecond: 2,
+  requestBurstPerCaller: 20,
 };
 
 export class ConfigError extends Error {}
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SA_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** `namespace/name` of a ServiceAccount; `field` names the key or flag in the error. */
+export function parseServiceAccountRef(value: unknown, field: string): ServiceAccountRef {
+  const m = typeof value === 'string' ? /^([^/]+)\/([^/]+)$/.exec(value) : null;
+  if (!m || !DNS_LABEL.test(m[1]!) || !SA_NAME.test(m[2]!)) {
+    throw new ConfigError(`${field} must be a ServiceAccount as <namespace>/<name>, e.g. chrysalis-system/chrysalis-attester (got ${JSON.stringify(value)})`);
+  }
+  return { namespace: m[1]!, name: m[2]! };
+}
+
 export function parseOperatorConfig(text: string, source = 'config'): OperatorConfig {
   const raw: unknown = parse(text) ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: expected a mapping at the top level`);
-  const config: OperatorConfig = { ...DEFAULT_CONFIG, runtimeClassByTee: { ...DEFAULT_CONFIG.runtimeClassByTee } };
+  const config: OperatorConfig = { ...DEFAULT_CONFIG, runtimeClassByTee: { ...DEFAULT_CONFIG.runtimeClassByTee }, attesterServiceAccount: { ...DEFAULT_CONFIG.attesterServiceAccount } };
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     switch (key) {
       case 'schedulerName':
@@ -55,6 +90,18 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
         }
         config.challengeTtlSeconds = value;
         break;
+      case 'attesterServiceAccount':
+        config.attesterServiceAccount = parseServiceAccountRef(value, `${source}: attesterServiceAccount`);
+        break;
+      case 'tokenReviewsPerSecond':
+      case 'tokenReviewBurst':
+      case 'requestsPerCallerPerSecond':
+      case 'requestBurstPerCaller':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 100_000) {
+          throw new ConfigError(`${source}: ${key} must be a number above 0 and at most 100000`);
+        }
+        config[key] = value;
+        break;
       case 'runtimeClassByTee':
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${source}: runtimeClassByTee must be a mapping of TEE type to RuntimeClass name`);
         for (const [tee, cls] of Object.entries(value as Record<string, unknown>)) {
@@ -70,7 +117,9 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
   return config;
 }
 
-export function loadOperatorConfig(path: string | undefined): OperatorConfig {
-  if (!path) return DEFAULT_CONFIG;
-  return parseOperatorConfig(readFileSync(path, 'utf8'), path);
+export function loadOperatorConfig(path: string | undefined, overrides: { attesterServiceAccount?: string } = {}): OperatorConfig {
+  const config = path ? parseOperatorConfig(readFileSync(path, 'utf8'), path) : DEFAULT_CONFIG;
+  // Flags win over the file.
+  if (overrides.attesterServiceAccount === undefined) return config;
+  return { ...config, attesterServiceAccount: parseServiceAccountRef(overrides.attesterServiceAccount, '--attester-service-account') };
 }

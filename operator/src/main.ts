@@ -59,6 +59,8 @@ export interface OperatorFlags {
   burst: number;
   /** Where sandbox-network SettlementAccounts keep their chain state (default /var/lib/chrysalis/sandbox). */
   sandboxDir?: string;
+  /** `namespace/name` of the node attesters' ServiceAccount; overrides the config file's attesterServiceAccount. */
+  attesterServiceAccount?: string;
 }
 
 /**
@@ -94,8 +96,8 @@ export function buildOperator(flags: OperatorFlags): Manager {
 }
 
 /** The attestation service of this operator process, sharing the manager's client and fence. */
-export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config'>) {
-  const config = loadOperatorConfig(flags.config);
+export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>) {
+  const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
   const fence = manager.elector ?? NO_FENCE;
   const ingest = new UsageIngest({ client: manager.client, rest: manager.rest, fence, events: manager.events });
   const service = new AttestationService({
@@ -121,6 +123,7 @@ export function operatorProgram(): Command {
     .option('--attestation-port <port>', 'HTTPS port of the attestation service (0 disables it)', (v) => Number.parseInt(v, 10), 8443)
     .option('--tls-cert <file>', 'attestation service certificate (PEM); default: self-signed for development')
     .option('--tls-key <file>', 'attestation service private key (PEM)')
+    .option('--attester-service-account <namespace/name>', 'the node attesters\' ServiceAccount: the only identity whose node challenges and evidence are accepted (default: config attesterServiceAccount, chrysalis-system/chrysalis-attester)')
     .option('--qps <n>', 'client requests per second to the apiserver', (v) => Number.parseFloat(v), 50)
     .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100)
     .option('--sandbox-dir <path>', 'state of SettlementAccounts on the sandbox network', DEFAULT_SANDBOX_ROOT);

@@ -14,8 +14,8 @@
 // nonce, and a token bound to another pod.
 //
 // kwok's pod-ready stage sets every readiness gate True when a Pod starts. Because of that, a True gate alone
-// proves nothing here: the test waits for the service's own verdict (reason Verified with the attested key
-// and expiry annotations).
+// proves nothing here: the test waits for the service's own verdict (reason Verified, with the attested key
+// and expiry on the host's ProviderNode status).
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -26,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { InferencePool } from '../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ANNOTATION_CHALLENGE, ANNOTATION_EXPIRES, ANNOTATION_KEY } from '../../operator/src/attestation/service/service.js';
+import { ANNOTATION_CHALLENGE } from '../../operator/src/attestation/service/service.js';
+import { attestedReplicaKey } from '../../operator/src/attestation/service/replica-keys.js';
 import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
@@ -56,7 +57,8 @@ let dir: string;
 let caFile: string;
 
 test.before(async () => {
-  stack = await startPrivateOperator();
+  // Node evidence is accepted only from the node attesters' ServiceAccount, which this test makes.
+  stack = await startPrivateOperator({ attesterServiceAccount: `${ATTESTER_NS}/${ATTESTER_SA}` });
   ({ plane, operator, kc, rest } = stack);
   dir = await mkdtemp(join(tmpdir(), 'chrysalis-e2e-'));
   caFile = join(dir, 'service-ca.pem');
@@ -311,7 +313,7 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   const afterNegatives = await getPod(REPLICA);
   t.is(gateOf(afterNegatives)?.status, 'False', 'the gate stays False');
   t.is(gateOf(afterNegatives)?.lastTransitionTime, gate?.lastTransitionTime, 'the refused token wrote no verdict');
-  t.is(afterNegatives.metadata?.annotations?.[ANNOTATION_KEY], undefined, 'no attested key');
+  t.is(attestedReplicaKey(await getProviderNode(), afterNegatives, new Date()), undefined, 'no attested key');
   t.is(afterNegatives.metadata?.annotations?.[ANNOTATION_CHALLENGE], undefined, 'no challenge was issued to the impostor');
   t.not((await getPool()).status?.replicas?.attested, 1, 'still no attested replica');
   lap('forged answers refused');
@@ -345,12 +347,14 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   lap('replica gate True');
   t.true(sidecar.logs().some((l) => l.message === 'attested'), 'the sidecar process says it attested');
   t.is(sidecar.child.exitCode, null, 'the sidecar keeps running');
-  const replicaKey = attested.metadata?.annotations?.[ANNOTATION_KEY];
+  // The key and expiry are on the host's ProviderNode status, where only the service writes.
+  const bound = attestedReplicaKey(await getProviderNode(), attested, new Date());
+  const replicaKey = bound?.publicKey;
   t.regex(replicaKey ?? '', /^[0-9a-f]{64}$/, 'the sidecar\'s Ed25519 key is recorded');
   t.not(replicaKey, nodeKey, 'the replica binds its own key, not the node\'s');
   t.not(replicaKey, genuine.publicKey);
   t.not(replicaKey, otherKey);
-  t.true(Date.parse(attested.metadata?.annotations?.[ANNOTATION_EXPIRES] ?? '') > Date.now(), 'the verdict has an expiry in the future');
+  t.true((bound?.expiresAt.getTime() ?? 0) > Date.now(), 'the verdict has an expiry in the future');
   t.regex(gateOf(attested)?.message ?? '', /^replica evidence verified; valid until /);
 
   // 7. The pool counts it: placed, attested, ready; Ready=True.

@@ -23,11 +23,14 @@ export interface LocalOperator {
   stop(): Promise<void>;
 }
 
-export async function startLocalOperator(kubeconfig: string, options: { qps?: number; burst?: number } = {}): Promise<LocalOperator> {
+/** The node attesters' ServiceAccount the fleet simulator makes tokens of (fleet.ts: chrysalis-fleet/chrysalis-attester). */
+export const FLEET_ATTESTER_SERVICE_ACCOUNT = 'chrysalis-fleet/chrysalis-attester';
+
+export async function startLocalOperator(kubeconfig: string, options: { qps?: number; burst?: number; attesterServiceAccount?: string } = {}): Promise<LocalOperator> {
   const [metricsPort, attestationPort] = [await freePort(), await freePort()];
   // Sandbox SettlementAccounts keep their chain state here; it goes with the operator.
   const sandboxDir = mkdtempSync(join(tmpdir(), 'chrysalis-sandbox-'));
-  const flags = { kubeconfig, leaderElect: false, leaseNamespace: 'chrysalis-system', metricsPort, attestationPort, qps: options.qps ?? 100, burst: options.burst ?? 200, sandboxDir };
+  const flags = { kubeconfig, leaderElect: false, leaseNamespace: 'chrysalis-system', metricsPort, attestationPort, qps: options.qps ?? 100, burst: options.burst ?? 200, sandboxDir, attesterServiceAccount: options.attesterServiceAccount ?? FLEET_ATTESTER_SERVICE_ACCOUNT };
   const manager = buildOperator(flags);
   const running = manager.run();
   const { server, tls } = await startAttestationService(manager, flags);
@@ -61,13 +64,13 @@ export interface PrivateOperator {
  * tests whose subject is cluster-wide (the operator's controllers would otherwise act on every other
  * test's objects on the shared plane). Start it in test.before, stop it in test.after.always.
  */
-export async function startPrivateOperator(options: { rest?: { qps: number; burst: number } } = {}): Promise<PrivateOperator> {
+export async function startPrivateOperator(options: { rest?: { qps: number; burst: number }; attesterServiceAccount?: string } = {}): Promise<PrivateOperator> {
   const plane = await startControlPlane();
   try {
     const kc = plane.kubeConfig();
     const rest = new RestClient(kc, options.rest);
     await installCrds(kc);
-    const operator = await startLocalOperator(plane.kubeconfigPath);
+    const operator = await startLocalOperator(plane.kubeconfigPath, options.attesterServiceAccount ? { attesterServiceAccount: options.attesterServiceAccount } : {});
     return {
       plane, operator, kc, rest,
       async stop() {

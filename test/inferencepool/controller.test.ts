@@ -7,7 +7,7 @@ import { installCrds } from '../api/install-crds.js';
 import { InferencePools } from '../../operator/src/controllers/inferencepool/resources.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
-import { ANNOTATION_ATTESTATION_EXPIRES, ANNOTATION_ATTESTATION_KEY } from '../../operator/src/controllers/inferencepool/plan.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import {
   adminClient, createGpuFleet, createPool, eventually, getPool, isTerminating, nodeOf, poolObject, poolPods,
@@ -81,11 +81,13 @@ test('a pool of 8 on 50 nodes is placed on attested nodes only, bound by the ope
   });
   t.is(after.status?.replicas?.ready, 0);
 
-  // The attestation service's verdict for one replica: expiry and key annotations, then the gate True.
+  // The attestation service's verdict for one replica: its key and expiry in the host's ProviderNode
+  // status (ProviderNodes are named after their Node here), then the gate True.
   const expires = new Date(Date.now() + 3_600_000).toISOString();
-  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'llama-3'), {
+  const verdictPod = await client.get<KubeObject>(Pods, 'llama-3', namespace) as KubeObject;
+  await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeOf(verdictPod) as string, 'status'), {
     contentType: 'application/merge-patch+json',
-    body: { metadata: { annotations: { [ANNOTATION_ATTESTATION_EXPIRES]: expires, [ANNOTATION_ATTESTATION_KEY]: 'ab'.repeat(32) } } },
+    body: { status: { attestedReplicas: [{ namespace, pod: 'llama-3', uid: verdictPod.metadata?.uid, publicKey: 'ab'.repeat(32), expiresAt: expires }] } },
   });
   await client.rest.request('PATCH', resourcePath(Pods, namespace, 'llama-3', 'status'), {
     contentType: 'application/strategic-merge-patch+json',

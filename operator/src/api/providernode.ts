@@ -154,6 +154,13 @@ export interface ProviderNodeStatusAttestation {
   simulated?: boolean;
   /** Each GPU's verified attestation report. */
   gpus?: ProviderNodeStatusAttestationGpu[];
+  /**
+   * Rejected answers to the pending challenge that have not become a verdict yet. The challenge stays
+   * valid after a rejected answer so that the node's own attester can still answer it; the third
+   * rejected answer to the same nonce becomes lastFailure. Cleared by a passing answer; ignored once
+   * nonce is no longer the pending challenge's.
+   */
+  pendingRejections?: ProviderNodeStatusAttestationPendingRejections;
   /** The last verification failure, kept until the next success. */
   lastFailure?: ProviderNodeStatusAttestationLastFailure;
 }
@@ -197,6 +204,25 @@ export interface ProviderNodeStatusAttestationGpu {
   ccMode?: 'on' | 'ppcie' | 'off' | 'devtools';
   /** Device identity from the GPU's certificate (FWID or serial), hex. */
   deviceId?: string;
+}
+
+/**
+ * Rejected answers to the pending challenge that have not become a verdict yet. The challenge stays
+ * valid after a rejected answer so that the node's own attester can still answer it; the third
+ * rejected answer to the same nonce becomes lastFailure. Cleared by a passing answer; ignored once
+ * nonce is no longer the pending challenge's.
+ */
+export interface ProviderNodeStatusAttestationPendingRejections {
+  /** The challenge nonce the rejected answers were for. */
+  nonce: string;
+  /** How many answers to that nonce were rejected. */
+  count: number;
+  /** Reason code of the last rejected answer. */
+  code: string;
+  /** What failed in the last rejected answer. */
+  message: string;
+  /** When the last answer was rejected. */
+  at: string;
 }
 
 /** The last verification failure, kept until the next success. */

@@ -1,7 +1,9 @@
 // The service's verifier: the project's pure evidence-bundle verifier with the subject's AttestationPolicy.
-// A policy that does not parse is a rejection, not a fallback to defaults.
+// A policy that does not parse is a rejection (POLICY_INVALID), and so is none at all (POLICY_NOT_FOUND):
+// never a fallback to defaults.
 import { verifyEvidenceBundle } from '../bundle.js';
 import { parsePolicy } from '../policy.js';
+import { AttestationError } from '../reasons.js';
 import type { SnpClaims } from '../sev-snp/verify.js';
 import type { TdxClaims } from '../tdx/verify.js';
 import type { AttestationClaims, EvidenceVerifier, VerifyOutcome } from './service.js';
@@ -9,9 +11,11 @@ import type { AttestationClaims, EvidenceVerifier, VerifyOutcome } from './servi
 export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now, nonceIssuedAt }): VerifyOutcome => {
   let parsed;
   try {
-    parsed = parsePolicy(policy ?? undefined);
+    // parsePolicy refuses a missing policy (POLICY_NOT_FOUND), whatever a caller passes.
+    parsed = parsePolicy(policy);
   } catch (err) {
-    return { verified: false, reasons: [{ code: 'POLICY_INVALID', message: err instanceof Error ? err.message : String(err) }], claims: { simulated: false, gpus: [] } };
+    const code = err instanceof AttestationError ? err.code : 'POLICY_INVALID';
+    return { verified: false, reasons: [{ code, message: err instanceof Error ? err.message : String(err) }], claims: { simulated: false, gpus: [] } };
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },

@@ -1,4 +1,4 @@
-// The attestation service over HTTPS: body size limit, JSON parsing, and the TLS certificate — from files
+// The attestation service over HTTPS: the order of checks, per-endpoint body limits, JSON parsing, and the TLS certificate — from files
 // (the chart mounts a Secret) or, for development, a self-signed one made in memory at start.
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata polyfill first.
 import 'reflect-metadata';
@@ -6,8 +6,9 @@ import { createServer, type Server } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { MAX_REQUEST_BYTES } from './protocol.js';
-import type { AttestationService } from './service.js';
+import type { IncomingMessage } from 'node:http';
+import { MAX_BODY_BYTES } from './protocol.js';
+import type { AttestationService, ServiceResponse } from './service.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -33,9 +34,21 @@ export async function selfSignedTls(dnsNames: string[] = []): Promise<TlsMateria
   return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n` };
 }
 
+/** Slow clients may not hold a connection open: headers within 10 s, the whole request within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Serves the attestation service. The order is what keeps an unauthenticated client cheap: route and
+ * declared size first, then who is calling (a cached TokenReview, bounded for all callers together, and
+ * the caller's own request bucket) from the headers alone, and only then the body, up to the endpoint's
+ * limit. A request refused before its body is read closes the connection instead of draining it.
+ */
 export function startHttpsServer(service: AttestationService, tls: TlsMaterial, port: number, host = '0.0.0.0'): Promise<Server> {
-  const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    const reply = (status: number, body: unknown) => {
+  const server = createServer({ cert: tls.cert, key: tls.key, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    let bodyRead = false;
+    const reply = ({ status, body, headers }: ServiceResponse) => {
+      if (res.headersSent) return;
       // A body that cannot be serialized is this server's bug: answer 500, never crash the operator.
       let text: string;
       try {
@@ -43,40 +56,63 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
       } catch {
         [status, text] = [500, JSON.stringify({ error: 'internal error' })];
       }
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...(headers ?? {}), ...(bodyRead ? {} : { connection: 'close' }) });
       res.end(text);
+      if (!bodyRead) res.once('finish', () => req.destroy());
     };
-    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        tooLarge = true;
-        reply(413, { error: `request body exceeds ${MAX_REQUEST_BYTES} bytes` });
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (tooLarge) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return reply(400, { error: 'request body is not valid JSON' });
-      }
-      const path = (req.url ?? '/').split('?')[0]!;
-      service.handle(req.method ?? 'GET', path, req.headers, body).then(
-        (r) => reply(r.status, r.body),
-        () => reply(500, { error: 'internal error' }),
-      );
-    });
+    const path = (req.url ?? '/').split('?')[0]!;
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/healthz') {
+      bodyRead = true;
+      return reply({ status: 200, body: { ok: true } });
+    }
+    const refused = service.route(method, path);
+    if (refused) return reply(refused);
+    const limit = MAX_BODY_BYTES[path as keyof typeof MAX_BODY_BYTES];
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (!Number.isFinite(declared) || declared > limit) return reply({ status: 413, body: { error: `request body exceeds ${limit} bytes for ${path}` } });
+    service.authenticate(req.headers).then(
+      async (caller) => {
+        let raw: Buffer;
+        try {
+          raw = await readBody(req, limit);
+        } catch {
+          return reply({ status: 413, body: { error: `request body exceeds ${limit} bytes for ${path}` } });
+        }
+        bodyRead = true;
+        let body: unknown;
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          return reply({ status: 400, body: { error: 'request body is not valid JSON' } });
+        }
+        reply(await service.serve(path, caller, body));
+      },
+      (err) => reply(service.errorResponse(err, path)),
+    ).catch(() => reply({ status: 500, body: { error: 'internal error' } }));
   });
   return new Promise((resolveServer, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolveServer(server));
+  });
+}
+
+/** The body, or a rejection as soon as it grows past `limit` bytes (a chunked body declares no length). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        reject(new Error('too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('error', reject);
   });
 }

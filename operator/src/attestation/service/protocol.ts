@@ -8,7 +8,19 @@
 //   GET  /healthz                                                   (liveness, no auth)
 
 export const ATTESTATION_AUDIENCE = 'chrysalis-attestation';
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * The most a request body may be, per endpoint: what the evidence really needs, with room. A challenge
+ * request is a subject (about 100 bytes); a signed usage report about 600. Evidence is the largest: one
+ * CPU report (an SEV-SNP report with its VCEK and ASK/ARK chain, about 9 KiB in base64 and PEM; a TDX
+ * quote with its embedded PCK chain, about 7 KiB) and up to 16 GPU reports (SPDM measurements and the
+ * device chain, about 11 KiB each): under 200 KiB, so the limit leaves twice that.
+ */
+export const MAX_BODY_BYTES = {
+  '/v1/challenge': 4 * 1024,
+  '/v1/evidence': 384 * 1024,
+  '/v1/usage': 8 * 1024,
+} as const;
 
 export const PATHS = {
   challenge: '/v1/challenge',

@@ -5,7 +5,7 @@
 //
 // attestedReplicaKey is what readers ask (metering, the InferencePool controller's expiry gate);
 // withAttestedReplica / withoutAttestedReplica are how the service computes the list it writes.
-import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
+import type { ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
 
 /** The most entries the CRD admits (crds/chrysalis.dev_providernodes.yaml, status.attestedReplicas.maxItems). */
 export const MAX_ATTESTED_REPLICAS = 64;
@@ -22,23 +22,38 @@ export interface AttestedReplicaKey {
   expiresAt: Date;
 }
 
+/** What the lookup reads of a ProviderNode (a whole ProviderNode fits). */
+export interface AttestedReplicaSource {
+  spec: { nodeName: string };
+  status?: { attestedReplicas?: ProviderNodeStatusAttestedReplica[] };
+}
+
 /**
- * The key the attestation service bound for exactly this Pod (same namespace, name and uid) on this
- * host, while it has not expired at `now`; undefined otherwise. A Pod that names another node, a Pod
- * without a uid, an entry whose expiry does not parse or whose key is malformed: undefined (fail closed).
+ * The entry the attestation service recorded for exactly this Pod (same namespace, name and uid) on
+ * this host, expired or not; undefined when there is none, the Pod names another node or has no uid,
+ * or the Pod has two entries (the apiserver keeps (namespace, pod) unique, so the list is not what the
+ * service wrote).
  */
-export function attestedReplicaKey(providerNode: ProviderNode | undefined, pod: PodIdentity, now: Date): AttestedReplicaKey | undefined {
+export function attestedReplicaEntry(host: AttestedReplicaSource | undefined, pod: PodIdentity): ProviderNodeStatusAttestedReplica | undefined {
   const namespace = pod.metadata?.namespace;
   const name = pod.metadata?.name;
   const uid = pod.metadata?.uid;
-  if (!providerNode || !namespace || !name || !uid) return undefined;
+  if (!host || !namespace || !name || !uid) return undefined;
   // The list speaks only for Pods on the host it describes.
-  if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== providerNode.spec.nodeName) return undefined;
-  const matches = (providerNode.status?.attestedReplicas ?? []).filter((e) => e.namespace === namespace && e.pod === name);
-  // The apiserver keeps (namespace, pod) unique; two entries would mean the list is not what the service wrote.
-  if (matches.length !== 1) return undefined;
-  const entry = matches[0]!;
-  if (entry.uid !== uid || !/^[0-9a-f]{64}$/.test(entry.publicKey)) return undefined;
+  if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== host.spec.nodeName) return undefined;
+  const matches = (host.status?.attestedReplicas ?? []).filter((e) => e.namespace === namespace && e.pod === name);
+  if (matches.length !== 1 || matches[0]!.uid !== uid) return undefined;
+  return matches[0];
+}
+
+/**
+ * The key the attestation service bound for exactly this Pod on this host, while it has not expired at
+ * `now`; undefined otherwise. An entry whose expiry does not parse or whose key is malformed: undefined
+ * (fail closed). What metering checks a usage report's signature against.
+ */
+export function attestedReplicaKey(providerNode: AttestedReplicaSource | undefined, pod: PodIdentity, now: Date): AttestedReplicaKey | undefined {
+  const entry = attestedReplicaEntry(providerNode, pod);
+  if (!entry || !/^[0-9a-f]{64}$/.test(entry.publicKey)) return undefined;
   const expires = Date.parse(entry.expiresAt);
   if (Number.isNaN(expires) || expires <= now.getTime()) return undefined;
   return { publicKey: entry.publicKey, expiresAt: new Date(expires) };

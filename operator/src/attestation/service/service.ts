@@ -3,16 +3,40 @@
 //
 // Where state lives (so any operator replica can answer and a restart loses nothing):
 //   node challenges   ProviderNode status.attestation.challenge (issued by the ProviderNode controller)
-//   node verdicts     ProviderNode status.attestation (verifiedAt/expiresAt/claims or lastFailure)
+//   node verdicts     ProviderNode status.attestation (verifiedAt/expiresAt/claims or lastFailure;
+//                     pendingRejections while the pending challenge has rejected answers)
 //   replica challenge Pod annotation chrysalis.dev/attestation-challenge = "<nonce> <expiresAt>"
-//   replica verdict   Pod condition chrysalis.dev/attested + annotations with the bound key and expiry
-// Every verdict write is conditioned on the resourceVersion the check read, and consumes the challenge, so
-// a nonce is good for one verdict only. Writes pass the leader fence: a standby answers 503 and the
-// attester retries. Verification that cannot run is a rejection, never a pass.
+//   replica verdict   Pod condition chrysalis.dev/attested, and the bound key and its expiry in the
+//                     host's ProviderNode status.attestedReplicas (replica-keys.ts). Never Pod metadata:
+//                     whoever may patch Pods in the namespace could replace it.
+// Every verdict write is conditioned on the resourceVersion the check read. Writes pass the leader
+// fence: a standby answers 503 and the attester retries. Verification that cannot run, and evidence
+// whose AttestationPolicy does not exist, are rejections, never a pass.
+//
+// Who may call (caller-identity.ts): node challenges and evidence only from the node attesters'
+// ServiceAccount bound to that node; replica challenges, evidence and usage only from a token bound to
+// that very Pod. An unauthorized request writes nothing.
+//
+// A rejected node answer does not consume the challenge at once. A replica answers only for itself, but
+// a node's verdict quarantines every replica on it, so one bad answer (a stale attester during a rollout,
+// a second process, a glitch) must not burn the nonce before the node's own attester has answered. Rule:
+// the challenge stays pending after a rejected answer, which is recorded as pendingRejections (code,
+// message, how many for this nonce); the verdict becomes lastFailure (and the challenge is consumed) at
+// the MAX_REJECTED_NODE_ANSWERS-th rejected answer to the same nonce. A passing answer before that clears
+// them. A challenge that expires without a passing answer needs no verdict of its own: the controller
+// issues a new one, and the node's attestation lapses at its expiresAt (AttestationExpired after the
+// policy's grace), as for an attester that never answers. Three, because the attester retries a rejection
+// after a pause with the same pending nonce: a node whose evidence is really bad is quarantined within
+// three tries, and an odd bad answer is outvoted by the next good one.
+//
+// Load (token-review-cache.ts, rate-limit.ts): the caller is authenticated from the headers before the
+// body is read, TokenReview answers are cached, the reviews sent for uncached tokens are bounded for all
+// callers together, each caller has its own request bucket, and bodies are limited per endpoint
+// (protocol.ts MAX_BODY_BYTES).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
-import type { ProviderNode } from '../../api/providernode.js';
+import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
 import type { OperatorConfig } from '../../config.js';
 import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
@@ -22,15 +46,23 @@ import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { randomBytes } from 'node:crypto';
-import { AuthError, authorize, reviewToken, type CallerIdentity } from './caller-identity.js';
+import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, reviewToken, type CallerIdentity } from './caller-identity.js';
 import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
+import { KeyedTokenBuckets } from './rate-limit.js';
+import { livePodKey, withAttestedReplica, withoutAttestedReplica } from './replica-keys.js';
+import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
 export const ANNOTATION_CHALLENGE = 'chrysalis.dev/attestation-challenge';
-export const ANNOTATION_KEY = 'chrysalis.dev/attestation-key';
-export const ANNOTATION_EXPIRES = 'chrysalis.dev/attestation-expires';
+/**
+ * Annotations where earlier versions put a replica's key and expiry. Nothing reads them; the service
+ * removes them from a replica Pod with its next verdict so no one mistakes them for attestation.
+ */
+const LEGACY_KEY_ANNOTATIONS = ['chrysalis.dev/attestation-key', 'chrysalis.dev/attestation-expires'] as const;
 /** Service writes use their own field manager so the controllers' server-side applies never remove them. */
 export const SERVICE_FIELD_MANAGER = 'chrysalis-attestation-service';
+/** Rejected answers to one node challenge before the rejection becomes the node's verdict (see the header). */
+export const MAX_REJECTED_NODE_ANSWERS = 3;
 
 export interface AttestationClaims {
   measurement?: string;
@@ -48,7 +80,11 @@ export interface VerifyOutcome {
   claims: AttestationClaims;
 }
 
-/** The verifier as the service sees it: the whole bundle, the subject's policy, the time. */
+/**
+ * The verifier as the service sees it: the whole bundle, the subject's policy, the time. The service
+ * always passes a policy (none found is a rejection before the verifier runs); a verifier given none
+ * must reject (POLICY_NOT_FOUND).
+ */
 export type EvidenceVerifier = (request: EvidenceRequest, context: { policy: AttestationPolicySpec | undefined; now: Date; nonceIssuedAt: Date }) => Promise<VerifyOutcome> | VerifyOutcome;
 
 export interface UsageSink {
@@ -63,13 +99,14 @@ export interface AttestationServiceDeps {
   usage?: UsageSink;
   now?: () => Date;
   logger?: Logger;
-  /** Replaced in unit tests; by default a TokenReview against the apiserver. */
-  authenticate?: (authorization: string | undefined) => Promise<CallerIdentity>;
+  /** Who a token belongs to; replaced in unit tests. By default a TokenReview against the apiserver (cached). */
+  review?: (token: string) => Promise<CallerIdentity>;
 }
 
 export interface ServiceResponse {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 /** A request the service cannot honour now: 409 = the client's mistake (stale nonce), 503 = retry later. */
@@ -79,34 +116,89 @@ class Conflict extends Error {
   }
 }
 
+/** A write whose resourceVersion precondition failed: the object changed since it was read. */
+class StaleWrite extends Conflict {
+  constructor() {
+    super('the object changed while this request was checked; fetch a new challenge and retry', 503);
+  }
+}
+
+type PolicyLookup = { found: true; name: string; spec: AttestationPolicySpec } | { found: false; name: string };
+
 export class AttestationService {
   private readonly now: () => Date;
   private readonly log: Logger;
+  private readonly tokens: TokenReviewCache;
+  private readonly perCaller: KeyedTokenBuckets;
 
   constructor(private readonly deps: AttestationServiceDeps) {
     this.now = deps.now ?? (() => new Date());
     this.log = deps.logger ?? silentLogger();
+    const c = deps.config;
+    this.tokens = new TokenReviewCache({
+      review: deps.review ?? ((token) => reviewToken(deps.rest, token)),
+      reviewsPerSecond: c.tokenReviewsPerSecond, reviewBurst: c.tokenReviewBurst,
+      now: () => this.now().getTime(),
+    });
+    this.perCaller = new KeyedTokenBuckets(c.requestsPerCallerPerSecond, c.requestBurstPerCaller);
   }
 
-  /** One request, transport-free (the HTTPS server and tests both call this). */
+  /** TokenReviews sent so far (the cache's misses). */
+  get tokenReviews(): number {
+    return this.tokens.reviews;
+  }
+
+  /** An answer for a method/path this service does not serve, before any other work; undefined when served. */
+  route(method: string, path: string): ServiceResponse | undefined {
+    if (!(Object.values(PATHS) as string[]).includes(path)) return { status: 404, body: { error: `no such endpoint ${path}; use ${Object.values(PATHS).join(', ')}` } };
+    if (method !== 'POST') return { status: 405, body: { error: `${method} ${path}: only POST is served here` } };
+    return undefined;
+  }
+
+  /**
+   * Who is calling, from the headers alone (so the HTTPS server can refuse before reading a body): the
+   * token's cached or fresh TokenReview, then the caller's own request bucket. Throws AuthError or
+   * RateLimited (errorResponse turns them into 401/403/429).
+   */
+  async authenticate(headers: IncomingHttpHeaders): Promise<CallerIdentity> {
+    const caller = await this.tokens.authenticate(bearerToken(headers.authorization));
+    const taken = this.perCaller.take(callerKey(caller), this.now().getTime());
+    if (!taken.ok) throw new RateLimited(`too many requests from ${caller.username}; retry later`, taken.retryAfterMs);
+    return caller;
+  }
+
+  /** One request, transport-free: route, authenticate, serve (the HTTPS server splits these around reading the body). */
   async handle(method: string, path: string, headers: IncomingHttpHeaders, body: unknown): Promise<ServiceResponse> {
+    const early = this.route(method, path);
+    if (early) return early;
+    let caller: CallerIdentity;
     try {
-      if (method !== 'POST') return { status: 405, body: { error: `${method} ${path}: only POST is served here` } };
-      const caller = await (this.deps.authenticate ?? ((a) => reviewToken(this.deps.rest, a)))(headers.authorization);
+      caller = await this.authenticate(headers);
+    } catch (err) {
+      return this.errorResponse(err, path);
+    }
+    return this.serve(path, caller, body);
+  }
+
+  /** The request of an authenticated caller. */
+  async serve(path: string, caller: CallerIdentity, body: unknown): Promise<ServiceResponse> {
+    try {
       switch (path) {
         case PATHS.challenge: {
           const { subject } = parseChallengeRequest(body);
-          authorize(caller, subject);
-          return { status: 200, body: await this.challenge(subject) };
+          authorize(caller, subject, this.deps.config.attesterServiceAccount);
+          return { status: 200, body: await this.challenge(subject, caller) };
         }
         case PATHS.evidence: {
           const request = parseEvidenceRequest(body);
-          authorize(caller, request.subject);
-          return { status: 200, body: await this.evidence(request) };
+          authorize(caller, request.subject, this.deps.config.attesterServiceAccount);
+          return { status: 200, body: await this.evidence(request, caller) };
         }
         case PATHS.usage: {
           const report = parseSignedUsageReport(body);
-          authorize(caller, { kind: 'replica', namespace: report.report.namespace, pod: report.report.pod });
+          const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
+          authorize(caller, subject, this.deps.config.attesterServiceAccount);
+          authorizeReplicaPod(caller, await this.replicaPod(subject));
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
           // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
           // which account) are the operator's, not the replica's.
@@ -114,19 +206,25 @@ export class AttestationService {
           return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
         }
         default:
-          return { status: 404, body: { error: `no such endpoint ${path}; use ${Object.values(PATHS).join(', ')}` } };
+          return this.route('POST', path) ?? { status: 404, body: { error: `no such endpoint ${path}` } };
       }
     } catch (err) {
-      if (err instanceof AuthError) return { status: err.status, body: { error: err.message } };
-      if (err instanceof BadRequest) return { status: 400, body: { error: err.message } };
-      if (err instanceof Conflict) return { status: err.status, body: { error: err.message } };
-      if (err instanceof NotLeaderError) return { status: 503, body: { error: 'this operator replica is not the leader; retry' } };
-      this.log.error('attestation request failed', { path, error: err instanceof Error ? err.message : String(err) });
-      return { status: 503, body: { error: 'the operator could not complete the request; retry' } };
+      return this.errorResponse(err, path);
     }
   }
 
-  private async challenge(subject: Subject): Promise<ChallengeResponse> {
+  /** The answer for an error thrown while authenticating or serving. */
+  errorResponse(err: unknown, path: string): ServiceResponse {
+    if (err instanceof AuthError) return { status: err.status, body: { error: err.message } };
+    if (err instanceof RateLimited) return { status: 429, body: { error: err.message }, headers: { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } };
+    if (err instanceof BadRequest) return { status: 400, body: { error: err.message } };
+    if (err instanceof Conflict) return { status: err.status, body: { error: err.message } };
+    if (err instanceof NotLeaderError) return { status: 503, body: { error: 'this operator replica is not the leader; retry' } };
+    this.log.error('attestation request failed', { path, error: err instanceof Error ? err.message : String(err) });
+    return { status: 503, body: { error: 'the operator could not complete the request; retry' } };
+  }
+
+  private async challenge(subject: Subject, caller: CallerIdentity): Promise<ChallengeResponse> {
     const now = this.now();
     if (subject.kind === 'node') {
       const pn = await this.providerNodeFor(subject.nodeName);
@@ -137,6 +235,7 @@ export class AttestationService {
       return { nonce: challenge.nonce, expiresAt: challenge.expiresAt };
     }
     const pod = await this.replicaPod(subject);
+    authorizeReplicaPod(caller, pod);
     const existing = parseChallengeAnnotation(pod.metadata?.annotations?.[ANNOTATION_CHALLENGE]);
     if (existing && Date.parse(existing.expiresAt) > now.getTime()) return existing;
     const fresh = { nonce: randomBytes(32).toString('hex'), expiresAt: new Date(now.getTime() + this.deps.config.challengeTtlSeconds * 1000).toISOString() };
@@ -146,56 +245,138 @@ export class AttestationService {
     return fresh;
   }
 
-  private async evidence(request: EvidenceRequest): Promise<EvidenceResponse> {
+  private async evidence(request: EvidenceRequest, caller: CallerIdentity): Promise<EvidenceResponse> {
+    return request.subject.kind === 'node' ? this.nodeEvidence(request, request.subject) : this.replicaEvidence(request, request.subject, caller);
+  }
+
+  private async nodeEvidence(request: EvidenceRequest, subject: Extract<Subject, { kind: 'node' }>): Promise<EvidenceResponse> {
     const now = this.now();
-    if (request.subject.kind === 'node') {
-      const pn = await this.providerNodeFor(request.subject.nodeName);
-      const challenge = pn.status?.attestation?.challenge;
-      checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
-      const policy = await this.policy(pn.spec.policyRef?.name);
-      const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
-      const outcome = await this.verifySafely(request, policy, now, issuedAt);
-      const expiresAt = this.expiry(policy, now);
-      const attestation = outcome.verified
-        ? { challenge: null, lastFailure: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) }
-        : { challenge: null, lastFailure: { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() } };
-      await this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestation } });
-      this.log.info('node evidence', { node: request.subject.nodeName, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
-      return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
+    const pn = await this.providerNodeFor(subject.nodeName);
+    const challenge = pn.status?.attestation?.challenge;
+    checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
+    const policy = await this.policy(pn.spec.policyRef?.name);
+    if (!policy.found) {
+      // Nothing is written: the ProviderNode controller reports the missing policy (PolicyNotFound) and
+      // withdraws the challenge; the attester's answer was not at fault.
+      const reasons = [policyNotFound(policy.name, `ProviderNode ${pn.metadata.name}`)];
+      this.log.warn('node evidence refused: no policy', { node: subject.nodeName, policy: policy.name });
+      return { verified: false, reasons };
     }
-    const subject = request.subject;
+    const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
+    const outcome = await this.verifySafely(request, policy.spec, now, issuedAt);
+    const expiresAt = this.expiry(policy.spec, now);
+    let attestation: Record<string, unknown>;
+    let final = true;
+    if (outcome.verified) {
+      attestation = { challenge: null, lastFailure: null, pendingRejections: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) };
+    } else {
+      const failure = { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() };
+      const prior = pn.status?.attestation?.pendingRejections;
+      const count = (prior?.nonce === request.nonce ? prior.count : 0) + 1;
+      final = count >= MAX_REJECTED_NODE_ANSWERS;
+      attestation = final
+        ? { challenge: null, pendingRejections: null, lastFailure: failure }
+        : { pendingRejections: { nonce: request.nonce, count, ...failure } };
+    }
+    await this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestation } });
+    this.log.info('node evidence', { node: subject.nodeName, verified: outcome.verified, final, reasons: outcome.reasons.map((r) => r.code) });
+    return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
+  }
+
+  private async replicaEvidence(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<EvidenceResponse> {
+    const now = this.now();
     const pod = await this.replicaPod(subject);
+    authorizeReplicaPod(caller, pod);
     const challenge = parseChallengeAnnotation(pod.metadata?.annotations?.[ANNOTATION_CHALLENGE]);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
     const host = pod.spec?.nodeName ? await this.providerNodeFor(pod.spec.nodeName).catch(() => undefined) : undefined;
     const hostAttested = host?.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
     const policy = await this.policy(host?.spec.policyRef?.name);
-    let outcome = await this.verifySafely(request, policy, now, this.issuedAtFromExpiry(challenge!.expiresAt));
+    let outcome: VerifyOutcome = policy.found
+      ? await this.verifySafely(request, policy.spec, now, this.issuedAtFromExpiry(challenge!.expiresAt))
+      : { verified: false, reasons: [policyNotFound(policy.name, host ? `ProviderNode ${host.metadata.name}` : 'the operator default')], claims: { simulated: false, gpus: [] } };
     if (outcome.verified && !hostAttested) {
       outcome = { ...outcome, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${pod.spec?.nodeName ?? '(unbound)'} is not attested` }] };
     }
-    const expiresAt = this.expiry(policy, now);
+    const expiresAt = this.expiry(policy.found ? policy.spec : undefined, now);
+    // 1. The verdict consumes the challenge (conditioned on the Pod as read): a nonce answers once.
+    //    Key annotations of earlier versions go with it.
     await this.patch(resourcePath(Pods, subject.namespace, subject.pod), pod.metadata!.resourceVersion!, {
-      metadata: { annotations: { [ANNOTATION_CHALLENGE]: null, [ANNOTATION_KEY]: outcome.verified ? request.publicKey : null, [ANNOTATION_EXPIRES]: outcome.verified ? expiresAt : null } },
+      metadata: { annotations: { [ANNOTATION_CHALLENGE]: null, ...Object.fromEntries(LEGACY_KEY_ANNOTATIONS.map((a) => [a, null])) } },
     });
     const condition = outcome.verified
       ? { type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: `replica evidence verified; valid until ${expiresAt}`, lastTransitionTime: now.toISOString() }
       : { type: READINESS_GATE_ATTESTED, status: 'False', reason: toReason(outcome.reasons[0]?.code), message: summarize(outcome.reasons), lastTransitionTime: now.toISOString() };
-    await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
-      query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
-      body: { status: { conditions: [condition] } },
-    });
+    if (outcome.verified) {
+      // 2. The key where only this service writes, before the gate says attested.
+      await this.recordReplicaKey(pod, { namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, publicKey: request.publicKey, expiresAt }, now);
+      await this.writeGate(subject, condition);
+    } else {
+      // 2. The gate closes first; then the key it had, if any, is revoked.
+      await this.writeGate(subject, condition);
+      await this.recordReplicaKey(pod, undefined, now);
+    }
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
 
-  /** A verifier that throws has not verified anything: that is a rejection (fail closed). */
+  private async writeGate(subject: Extract<Subject, { kind: 'replica' }>, condition: Record<string, string>): Promise<void> {
+    this.deps.fence.assertLeader();
+    await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
+      query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
+      body: { status: { conditions: [condition] } },
+    });
+  }
+
+  /**
+   * Writes the replica's entry (or removes it when `entry` is undefined) in its host's
+   * status.attestedReplicas, pruning entries of Pods that are gone or expired. A merge patch conditioned
+   * on the resourceVersion read, retried on a newer ProviderNode: the list is never written from a stale copy.
+   */
+  private async recordReplicaKey(pod: V1Pod, entry: ProviderNodeStatusAttestedReplica | undefined, now: Date): Promise<void> {
+    const nodeName = pod.spec?.nodeName;
+    if (!nodeName) return; // unbound: nothing was or can be recorded (a pass needs an attested host)
+    const namespace = pod.metadata!.namespace!;
+    const name = pod.metadata!.name!;
+    for (let attempt = 1; ; attempt++) {
+      const pn = entry ? await this.providerNodeFor(nodeName) : await this.providerNodeFor(nodeName).catch(() => undefined);
+      if (!pn) return; // no host record, so no key to revoke
+      const existing = pn.status?.attestedReplicas ?? [];
+      const live = await this.livePods(existing, pod);
+      const next = entry ? withAttestedReplica(existing, entry, live, now) : withoutAttestedReplica(existing, namespace, name, live, now);
+      if (!entry && next.length === existing.length) return; // nothing to revoke or prune
+      try {
+        await this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestedReplicas: next } });
+        return;
+      } catch (err) {
+        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
+  private async livePods(entries: readonly ProviderNodeStatusAttestedReplica[], pod: V1Pod): Promise<Map<string, string>> {
+    const live = new Map<string, string>([[livePodKey(pod.metadata!.namespace!, pod.metadata!.name!), pod.metadata!.uid!]]);
+    await Promise.all(entries.map(async (e) => {
+      const key = livePodKey(e.namespace, e.pod);
+      if (live.has(key)) return;
+      try {
+        const p = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, e.namespace, e.pod));
+        if (p.metadata?.uid) live.set(key, p.metadata.uid);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }));
+    return live;
+  }
+
   /** A replica challenge records only its expiry; it was issued one TTL before. */
   private issuedAtFromExpiry(expiresAt: string): Date {
     return new Date(Date.parse(expiresAt) - this.deps.config.challengeTtlSeconds * 1000);
   }
 
-  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec | undefined, now: Date, nonceIssuedAt: Date): Promise<VerifyOutcome> {
+  /** A verifier that throws has not verified anything: that is a rejection (fail closed). */
+  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec, now: Date, nonceIssuedAt: Date): Promise<VerifyOutcome> {
     try {
       // The evidence-age limit is measured from when the nonce was issued (the verifier fails closed without it).
       const outcome = await this.deps.verify(request, { policy, now, nonceIssuedAt });
@@ -211,15 +392,15 @@ export class AttestationService {
     return new Date(now.getTime() + seconds * 1000).toISOString();
   }
 
-  private async policy(name: string | undefined): Promise<AttestationPolicySpec | undefined> {
+  /** The subject's AttestationPolicy. Not finding it is an answer (found: false), never a default policy. */
+  private async policy(name: string | undefined): Promise<PolicyLookup> {
     const policyName = name ?? this.deps.config.defaultPolicyName;
     try {
       const policy = await this.deps.rest.request<AttestationPolicy>('GET', resourcePath(AttestationPolicies, undefined, policyName));
-      return policy.spec;
+      return { found: true, name: policyName, spec: policy.spec ?? {} };
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      // No such policy object: the verifier's built-in default (vendor roots only, debug forbidden).
-      return undefined;
+      return { found: false, name: policyName };
     }
   }
 
@@ -254,10 +435,14 @@ export class AttestationService {
     try {
       await this.deps.rest.request('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === 409) throw new Conflict('the object changed while this request was checked; fetch a new challenge and retry', 503);
+      if (err instanceof KubeApiError && err.code === 409) throw new StaleWrite();
       throw err;
     }
   }
+}
+
+function policyNotFound(name: string, of: string): Reason {
+  return { code: 'POLICY_NOT_FOUND', message: `AttestationPolicy "${name}" (the policyRef of ${of}) does not exist: no evidence is verified without a policy; create it or correct spec.policyRef.name` };
 }
 
 function checkNonce(got: string, expected: string | undefined, expiresAt: string | undefined, now: Date): void {

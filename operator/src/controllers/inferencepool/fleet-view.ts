@@ -16,7 +16,8 @@
 // GPUs back (the same effect as FleetIndex.release, computed from the sources so the two cannot drift).
 //
 // Pods being deleted still hold their GPUs (as kube-scheduler counts them) until they are gone.
-import type { ProviderNode } from '../../api/index.js';
+import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/index.js';
+import { attestedReplicaEntry } from '../../attestation/service/replica-keys.js';
 import { FleetIndex, isSchedulable, type NodeCapacity, type TeeType } from '../../placement/index.js';
 import type { Informer } from '../../kube/informer.js';
 import type { KubeObject } from '../../kube/resource.js';
@@ -42,6 +43,8 @@ interface ProviderInfo {
   attested: boolean;
   quarantined: boolean;
   cordoned: boolean;
+  /** status.attestedReplicas: the replica keys and expiries the attestation service recorded. */
+  attestedReplicas: ProviderNodeStatusAttestedReplica[];
 }
 
 interface NodeInfo {
@@ -148,6 +151,21 @@ export class FleetView {
     return 'ok';
   }
 
+  /**
+   * When the replica Pod's attestation lapses, as the attestation service recorded it in its host's
+   * ProviderNode status (never Pod metadata, which anyone who may patch the Pod can write); undefined
+   * when there is no record for this Pod (name and uid), or several ProviderNodes claim its node.
+   */
+  attestationExpiry(pod: KubeObject): Date | undefined {
+    const node = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+    const providers = node === undefined ? undefined : this.providersByNode.get(node);
+    if (node === undefined || providers?.size !== 1) return undefined;
+    const p = providers.values().next().value as ProviderInfo;
+    const entry = attestedReplicaEntry({ spec: { nodeName: node }, status: { attestedReplicas: p.attestedReplicas } }, pod);
+    const t = entry ? Date.parse(entry.expiresAt) : Number.NaN;
+    return Number.isNaN(t) ? undefined : new Date(t);
+  }
+
   providerOf(node: string): string | undefined {
     return this.index.node(node)?.provider;
   }
@@ -241,8 +259,14 @@ export class FleetView {
       attested: conditions.some((c) => c.type === 'Attested' && c.status === 'True'),
       quarantined: conditions.some((c) => c.type === 'Quarantined' && c.status === 'True'),
       cordoned: pn.spec.cordoned === true,
+      attestedReplicas: pn.status?.attestedReplicas ?? [],
     };
     const previousNode = this.nodeOfProvider.get(name);
+    // A new or lapsed replica attestation changes whether its pool counts it: wake the pools on the node.
+    const before = this.providersByNode.get(pn.spec.nodeName)?.get(name)?.attestedReplicas;
+    if (before !== undefined && JSON.stringify(before) !== JSON.stringify(info.attestedReplicas)) {
+      for (const claim of this.claimsByNode.get(pn.spec.nodeName)?.values() ?? []) if (claim.pool) this.notify(claim.pool);
+    }
     if (previousNode !== undefined && previousNode !== pn.spec.nodeName) this.removeProviderNode(name);
     this.nodeOfProvider.set(name, pn.spec.nodeName);
     let providers = this.providersByNode.get(pn.spec.nodeName);

@@ -19,12 +19,13 @@
 //    ones; within each group the highest index first.
 //  - Scale up creates the lowest free indexes. Names are `<pool>-<index>`, so a plan made again from the
 //    same (or a stale) view names the same Pods and a repeated create answers AlreadyExists.
-//  - Readiness gate: a replica is attested only while its gate condition is True AND its
-//    chrysalis.dev/attestation-expires annotation is a time in the future. Past the expiry the gate is
-//    turned False (AttestationExpired) and the pool looks again at the next expiry. A gate that is True
-//    without a readable expiry (kwok's simulated kubelet sets every gate True, for instance) is not
-//    attestation: after a short grace, for a service that writes the annotation just after the
-//    condition, it is turned False (AttestationMissing). Fail closed.
+//  - Readiness gate: a replica is attested only while its gate condition is True AND the expiry the
+//    attestation service recorded for it (its host ProviderNode's status.attestedReplicas, for this Pod's
+//    uid; never Pod annotations, which anyone who may patch the Pod can write) is in the future. Past the
+//    expiry the gate is turned False (AttestationExpired) and the pool looks again at the next expiry. A
+//    gate that is True without a recorded expiry (kwok's simulated kubelet sets every gate True, for
+//    instance) is not attestation: after a short grace, for a cache that shows the gate before the
+//    ProviderNode, it is turned False (AttestationMissing). Fail closed.
 //  - ready = attested AND the Pod's own Ready condition True (a kubelet that ignores gates cannot make
 //    a replica ready on its own).
 import type { Condition } from '../../kube/conditions.js';
@@ -33,11 +34,6 @@ import type { InferencePool, InferencePoolStatus, InferencePoolStatusPlacement }
 import type { TeeType } from '../../config.js';
 import type { Unplaced } from '../../placement/index.js';
 import { degradedCondition } from '../../placement/index.js';
-
-/** Set by the attestation service when a replica's evidence passes: when that verdict lapses (ISO time). */
-export const ANNOTATION_ATTESTATION_EXPIRES = 'chrysalis.dev/attestation-expires';
-/** Set by the attestation service with the verdict: the replica's attested Ed25519 key (hex). */
-export const ANNOTATION_ATTESTATION_KEY = 'chrysalis.dev/attestation-key';
 
 /** How long a True gate without a readable expiry is tolerated before it is turned False. */
 export const DEFAULT_GATE_GRACE_MS = 30_000;
@@ -61,7 +57,7 @@ export interface ReplicaObservation {
   /** When the gate condition last changed (for the missing-expiry grace). */
   gateSince?: Date;
   gateReason?: string;
-  /** Parsed chrysalis.dev/attestation-expires; undefined when absent or unreadable. */
+  /** The expiry the attestation service recorded for this Pod (host ProviderNode status.attestedReplicas); undefined when none. */
   attestationExpires?: Date;
   /** The Pod's Ready condition is True. */
   podReady: boolean;
@@ -170,7 +166,7 @@ export function planReplicas(
     if (r.attestationExpires === undefined) {
       const graceEnds = (r.gateSince?.getTime() ?? 0) + gateGraceMs;
       if (graceEnds <= now.getTime()) {
-        gateFlips.push({ name: r.name, reason: 'AttestationMissing', message: `the ${'chrysalis.dev/attested'} gate was True without a readable ${ANNOTATION_ATTESTATION_EXPIRES} annotation; a verdict without an expiry is not attestation` });
+        gateFlips.push({ name: r.name, reason: 'AttestationMissing', message: `the ${'chrysalis.dev/attested'} gate was True without an attestation the service recorded for this Pod (its ProviderNode's status.attestedReplicas); a verdict without an expiry is not attestation` });
       } else {
         visitAt(graceEnds);
       }

@@ -38,7 +38,7 @@ import { LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import { planPlacements, type Placement, type ReplicaRequest, type TeeType } from '../../placement/index.js';
 import { poolKey, podGpus, type FleetView } from './fleet-view.js';
 import { setCondition } from '../../kube/conditions.js';
-import { ANNOTATION_ATTESTATION_EXPIRES, DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
+import { DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from './resources.js';
 import { RequestBudget } from './request-budget.js';
@@ -298,7 +298,7 @@ export class InferencePoolReconciler implements Reconciler {
       if (index === undefined) continue; // carries our label but not our naming: not a replica of ours
       const owned = pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === pool.metadata.uid) ?? false;
       pods.set(podName, pod);
-      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName));
+      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName, view.attestationExpiry(pod)));
     }
     for (const a of view.unseenAssumptions(pk)) {
       const index = replicaIndexOf(name, a.name);
@@ -329,11 +329,10 @@ export class InferencePoolReconciler implements Reconciler {
   }
 }
 
-function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string): ReplicaObservation {
+function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined): ReplicaObservation {
   const spec = pod.spec as { nodeName?: string } | undefined;
   const status = pod.status as { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; lastTransitionTime?: string }> } | undefined;
   const gate = status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED);
-  const expires = parseTime(pod.metadata?.annotations?.[ANNOTATION_ATTESTATION_EXPIRES]);
   const tee = pod.metadata?.labels?.[LABEL_TEE];
   const node = spec?.nodeName ?? assumedNode;
   return {
@@ -351,12 +350,6 @@ function observePod(pod: KubeObject, index: number, terminating: boolean, assume
     ...(expires ? { attestationExpires: expires } : {}),
     podReady: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
   };
-}
-
-function parseTime(value: string | undefined): Date | undefined {
-  if (!value) return undefined;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
 function poolObject(pool: InferencePool): KubeObject {
