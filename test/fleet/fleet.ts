@@ -222,8 +222,10 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
         return { ...request, cpu: { ...request.cpu, report: report.toString('base64') } };
       }
       case 'replayed-nonce': {
-        // Evidence made for an earlier challenge, sent again as the answer to the current one.
-        const old = state.previousNonce ?? randomBytes(32).toString('hex');
+        // Evidence made for an earlier challenge, sent again as the answer to the current one. A rejected
+        // answer leaves the challenge pending, so the previous answer may have been to this very nonce:
+        // evidence for it would be genuine, not replayed.
+        const old = state.previousNonce !== undefined && state.previousNonce !== request.nonce ? state.previousNonce : randomBytes(32).toString('hex');
         const replayed = await state.attester.buildEvidence(old);
         return { ...replayed, nonce: request.nonce };
       }
