@@ -3,13 +3,20 @@
 // nodes with simulated-TEE attesters), a SettlementAccount on the embedded sandbox chain and sample
 // InferencePools, and shows progress until every pool is Ready and the first settlement confirms.
 // Every number shown comes from the cluster's objects (what `kubectl get` shows), never from the demo.
-// Exit: 0 converged, 1 not converged within --timeout, 2 bad flags.
+// The screen is for a person: the operator's JSON logs go to a file the demo names first (--verbose
+// shows them on the screen instead).
+// Exit: 0 converged (also when stopped with Ctrl-C after converging), 1 not converged, 2 bad flags.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { InferencePool } from '../../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../../operator/src/api/providernode.js';
 import type { SettlementAccount } from '../../../operator/src/api/settlementaccount.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
+import { sendLogsToFile } from '../../../operator/src/util/log.js';
 import { createRetryingTransient as create } from '../create-retrying.js';
+import { demoProgressLine } from '../views/progress.js';
 
 const NS = 'chrysalis-demo';
 const GROUP = '/apis/chrysalis.dev/v1alpha1';
@@ -32,7 +39,18 @@ function publicSummary({ serving: _, ...summary }: Observed): DemoSummary {
   return summary;
 }
 
-interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; keep?: boolean; timeout: string; output: string }
+/**
+ * Whether the run converged, as the summary and the exit code report it. With --until-ready: every pool
+ * Ready and paid == committed == metered when the demo ended. Without it the demo runs until the user
+ * stops it, so a stop after the demo said "converged" (pools Ready, a settlement confirmed and paid) is
+ * the expected end, not a failure. A run that failed never converged.
+ */
+export function demoConverged(run: { untilReady: boolean; failed: boolean; convergedAtEnd: boolean; announcedConverged: boolean }): boolean {
+  if (run.failed) return false;
+  return run.untilReady ? run.convergedAtEnd : run.announcedConverged;
+}
+
+interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; keep?: boolean; timeout: string; output: string; verbose?: boolean }
 
 function intFlag(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -46,13 +64,16 @@ function intFlag(value: string, flag: string, min: number, max: number): number 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run a local control plane, the operator, a simulated attested GPU fleet and a sandbox chain; show placement, attestation, metering and settlement.\nExit 0: converged; 1: not converged within --timeout; 2: bad flags.')
+    .description('Run a local control plane, the operator, a simulated attested GPU fleet and a sandbox chain; show placement, attestation, metering and settlement.\n' +
+      'The operator\'s logs go to a file named at start (--verbose: on the screen).\n' +
+      'Exit 0: converged (without --until-ready, also Ctrl-C once "converged" is shown); 1: not converged (--timeout, or Ctrl-C before); 2: bad flags.')
     .option('--nodes <n>', 'simulated GPU nodes (8 GPUs each)', '10')
     .option('--pools <n>', 'sample InferencePools', '2')
     .option('--until-ready', 'end the sample traffic once pools are Ready and a settlement confirmed, settle the last units, then stop (or give up at --timeout)')
     .option('--keep', 'with --until-ready: after the summary, leave everything running for kubectl until Ctrl-C')
     .option('--timeout <seconds>', 'give up after this many seconds', '600')
     .option('-o, --output <format>', 'text or json (json: the last line is the summary)', 'text')
+    .option('--verbose', 'show the operator\'s JSON logs on the screen instead of in the log file')
     .action(async (flags: DemoFlags) => {
       const nodes = intFlag(flags.nodes, '--nodes', 1, 1000);
       const pools = intFlag(flags.pools, '--pools', 0, 50);
@@ -61,13 +82,21 @@ export function registerDemoCommand(program: Command): void {
         process.stderr.write(`error: -o/--output must be text or json, got "${flags.output}"\n`);
         process.exit(2);
       }
-      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, keep: flags.keep ?? false, json: flags.output === 'json' }));
+      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, keep: flags.keep ?? false, json: flags.output === 'json', verbose: flags.verbose ?? false }));
     });
 }
 
-export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; keep?: boolean; json: boolean }): Promise<number> {
+export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; keep?: boolean; json: boolean; verbose?: boolean }): Promise<number> {
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  // Before anything logs: the operator runs in this process and would interleave its JSON lines with the
+  // progress below.
+  let restoreLogs = async () => {};
+  if (!o.verbose) {
+    const logFile = join(mkdtempSync(join(tmpdir(), 'chrysalis-demo-')), 'operator.log');
+    restoreLogs = sendLogsToFile(logFile);
+    say(`operator logs: ${logFile} (--verbose shows them here)`);
+  }
   // Heavy parts are imported here so `chrysalis --help` stays fast.
   const { startControlPlane } = await import('../../../test/cluster/control-plane.js');
   const { installCrds } = await import('../../../test/api/install-crds.js');
@@ -86,6 +115,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
   });
 
   let keptSummaryPrinted = false;
+  let failed = false;
+  let announcedConverged = false;
   let summary: Observed = { serving: false, converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
   try {
     say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
@@ -137,11 +168,11 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     // Serving: traffic flows until every pool is Ready and a settlement has confirmed and been claimed.
     // Unattended (--until-ready), the traffic then ends and the demo waits for the last units to be
     // metered, committed and claimed: converged means paid == committed == metered, nothing lost.
-    let draining = false;
+    let draining = false; // (--until-ready only)
     for (;;) {
       await claims.afterConfirmedEpochs();
       summary = await observe(rest, started, o.pools);
-      const line = `nodes attested ${summary.nodesAttested}/${o.nodes} · replicas ready ${summary.replicasReady}/${o.pools * 2} · units metered ${summary.unitsMetered} · committed ${summary.unitsCommitted} · paid ${summary.unitsPaid} · settlements ${summary.settlementTransactions}`;
+      const line = demoProgressLine(summary, { nodes: o.nodes, replicas: o.pools * 2 });
       if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
       last = line;
       if (o.untilReady) {
@@ -151,8 +182,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
           say('pools Ready and providers paid: the sample traffic ends now; settling the last units…');
         }
         if (summary.converged || Date.now() > deadline) break;
-      } else if (summary.serving && !draining) {
-        draining = true; // (only to say it once)
+      } else if (summary.serving && !announcedConverged) {
+        announcedConverged = true;
         say(`converged: pools Ready, settlement confirmed and paid. Explore with kubectl --kubeconfig ${plane.kubeconfigPath}; Ctrl-C stops everything.`);
       }
       const r = await Promise.race([interrupted, new Promise((res) => setTimeout(res, 2000))]);
@@ -167,17 +198,21 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
       await interrupted;
     }
   } catch (err) {
+    failed = true;
     say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     say('stopping everything the demo started…');
     await stopAll();
+    await restoreLogs();
   }
+  const converged = demoConverged({ untilReady: o.untilReady, failed, convergedAtEnd: summary.converged, announcedConverged });
   if (!keptSummaryPrinted) {
     summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
-    if (o.json) process.stdout.write(`${JSON.stringify(publicSummary(summary))}\n`);
-    else say(summary.converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
+    if (o.json) process.stdout.write(`${JSON.stringify({ ...publicSummary(summary), converged })}\n`);
+    else if (o.untilReady) say(converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
+    else say(`${converged ? 'stopped after converging' : 'not converged'}; at the stop: ${demoProgressLine(summary, { nodes: o.nodes, replicas: o.pools * 2 })}`);
   }
-  return summary.converged ? 0 : 1;
+  return converged ? 0 : 1;
 }
 
 const num = (v: unknown): number => {
