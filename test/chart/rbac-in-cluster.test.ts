@@ -25,6 +25,7 @@ import { installCrds } from '../api/install-crds.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { freePort } from '../cluster/ports.js';
 import { createFleet, LABEL_FLEET, type Fleet } from '../fleet/fleet.js';
+import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../fleet/operator.js';
 import { applyChartRbac, forbiddenRequestCount, impersonatingKubeconfig, recordForbidden, serviceAccountUser } from './as-serviceaccount.js';
 import { render } from './helm.js';
 
@@ -61,7 +62,11 @@ test.before(async () => {
   const sandboxDir = join(dir, 'sandbox');
   const start = async (name: string, components: OperatorComponent[], serviceAccount: string) => {
     const kubeconfig = impersonatingKubeconfig(plane.kubeconfigPath, dir, serviceAccountUser(SYSTEM_NS, serviceAccount));
-    const flags = { components, kubeconfig, leaderElect: true, leaseNamespace: SYSTEM_NS, metricsPort: await freePort(), attestationPort: await freePort(), qps: 100, burst: 200, sandboxDir };
+    const flags = {
+      components, kubeconfig, leaderElect: true, leaseNamespace: SYSTEM_NS, metricsPort: await freePort(), attestationPort: await freePort(), qps: 100, burst: 200, sandboxDir,
+      // The fleet's node attesters present tokens of this account (the chart names its attester DaemonSet's).
+      attesterServiceAccount: FLEET_ATTESTER_SERVICE_ACCOUNT,
+    };
     const manager = buildOperator(flags);
     const forbidden = recordForbidden(manager);
     const running = manager.run();

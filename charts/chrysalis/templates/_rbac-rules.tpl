@@ -21,9 +21,14 @@
   resources: ["pods/status"]
   verbs: ["patch"]
 # the policy a ProviderNode is verified against (re-attestation interval, quarantine grace)
+# watch AttestationPolicies to report on each one
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies"]
   verbs: ["get", "list", "watch"]
+# AllowsAnyImage and the ProviderNodes using the policy (server-side apply of the status subresource)
+- apiGroups: ["chrysalis.dev"]
+  resources: ["attestationpolicies/status"]
+  verbs: ["patch"]
 # watch InferencePools
 - apiGroups: ["chrysalis.dev"]
   resources: ["inferencepools"]

@@ -56,6 +56,10 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
       { apiGroup: '', resource: 'pods', verbs: ['list', 'watch', 'delete'], scope: 'cluster', why: 'find the replicas on a quarantined node and delete them (uid precondition)' },
       { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'the policy a ProviderNode is verified against (re-attestation interval, quarantine grace)' },
     ],
+    attestationpolicy: [
+      { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'watch AttestationPolicies to report on each one' },
+      { apiGroup: GROUP, resource: 'attestationpolicies/status', verbs: ['patch'], scope: 'cluster', why: 'AllowsAnyImage and the ProviderNodes using the policy (server-side apply of the status subresource)' },
+    ],
     inferencepool: [
       { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'watch InferencePools' },
       { apiGroup: GROUP, resource: 'inferencepools/status', verbs: ['patch'], scope: 'cluster', why: 'replica counts, placements and conditions (server-side apply of the status subresource)' },
