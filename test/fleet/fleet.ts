@@ -10,7 +10,7 @@ import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
-import { SimulatedSnpPlatform } from '../../operator/src/attestation/simulated/snp.js';
+import { SIMULATED_MEASUREMENT, SimulatedSnpPlatform } from '../../operator/src/attestation/simulated/snp.js';
 import { SNP_SIGNED_END } from '../../operator/src/attestation/sev-snp/report.js';
 import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
@@ -18,6 +18,7 @@ import { isConflict, isNotFound, RestClient } from '../../operator/src/kube/rest
 import { LABEL_POOL, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { Attester } from '../../attester/src/attester.js';
 import { reportDataFor } from '../../attester/src/identity.js';
+import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
 import { HttpsTransport, type Transport } from '../../attester/src/transport.js';
 import { UsageReporter } from '../../attester/src/usage/reporter.js';
@@ -148,7 +149,9 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   // --- Objects: policy, ServiceAccount, Nodes, ProviderNodes. ---
   const policy = {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName },
-    spec: { trustedRoots: [tee.rootPem], allowSimulated: true, ...policyTiming(options.reattestIntervalSeconds ?? 3600) },
+    // The one guest image the simulated TEE runs is pinned, as a real policy pins its images (a policy
+    // without an image allow list is flagged AllowsAnyImage).
+    spec: { trustedRoots: [tee.rootPem], allowSimulated: true, allowedMeasurements: [Buffer.from(SIMULATED_MEASUREMENT).toString('hex')], ...policyTiming(options.reattestIntervalSeconds ?? 3600) },
   };
   await apply(rest, resourcePath(AttestationPolicies, undefined, policyName), policy);
   await ensureServiceAccount(rest, saNamespace);
@@ -230,7 +233,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
         return { ...replayed, nonce: request.nonce };
       }
       case 'gpu-cc-off':
-        return { ...request, gpus: tee.gpuReports({ nonce, ccFeature: null }).map((g, index) => ({ index, report: Buffer.from(g.evidence).toString('base64'), certChain: g.chainPem })) };
+        return { ...request, gpus: tee.gpuReports({ nonce: gpuNonceFor(nonce, state.attester.identity.publicKey), ccFeature: null }).map((g, index) => ({ index, report: Buffer.from(g.evidence).toString('base64'), certChain: g.chainPem })) };
       case 'expired-evidence': {
         const { report, vcek, chainPem } = expiredPlatform.report({ reportData: reportDataFor(nonce, state.attester.identity.publicKey) });
         return { ...request, cpu: { type: 'simulated', report: Buffer.from(report).toString('base64'), vcek: Buffer.from(vcek).toString('base64'), chain: chainPem } };
