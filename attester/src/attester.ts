@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, realSleep, withRetry, type RetryPolicy, type Sleep } fro
 import type { CpuEvidenceSource } from './cpu/source.js';
 import { AttesterError } from './errors.js';
 import type { GpuEvidenceSource } from './gpu/source.js';
+import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { AttesterIdentity, parseNonce, reportDataFor } from './identity.js';
 import type { Transport } from './transport.js';
 
@@ -105,12 +106,12 @@ export class Attester {
 
   /**
    * The request that answers `nonceHex`: CPU report with report_data = SHA-512(nonce ‖ publicKey) and one
-   * GPU report per GPU with the nonce as SPDM nonce. GPU evidence is collected first so a host with CC off
+   * GPU report per GPU with SHA-256("chrysalis-gpu" ‖ nonce ‖ publicKey) as SPDM nonce (gpuNonceFor). GPU evidence is collected first so a host with CC off
    * fails (GPU_CC_DISABLED) before any CPU report is made.
    */
   async buildEvidence(nonceHex: string): Promise<EvidenceRequest> {
     const nonce = parseNonce(nonceHex, 'the challenge nonce');
-    const gpus = await this.#gpu.collect(nonce);
+    const gpus = await this.#gpu.collect(gpuNonceFor(nonce, this.identity.publicKey));
     const cpu = await this.#cpu.collect(reportDataFor(nonce, this.identity.publicKey));
     return { subject: this.subject, nonce: Buffer.from(nonce).toString('hex'), publicKey: this.identity.publicKeyHex, cpu, gpus };
   }

@@ -1,8 +1,10 @@
 // Evidence bundles (CPU report + GPU reports + Ed25519 key) verify as a whole: report_data binds the key
-// to the nonce, every GPU carries the same nonce, and any part failing rejects the bundle.
+// to the nonce, every GPU carries the GPU nonce derived from that nonce and key, and any part failing
+// rejects the bundle.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { verifyEvidenceBundle, type EvidenceBundle } from '../../operator/src/attestation/bundle.js';
+import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import { codes } from './vectors.js';
 
@@ -11,7 +13,7 @@ const tee = SimulatedTee.create({ now, gpus: 2 });
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function bundleFor(nonce: Uint8Array, publicKey: Uint8Array, gpuNonce = nonce): EvidenceBundle {
+function bundleFor(nonce: Uint8Array, publicKey: Uint8Array, gpuNonce = gpuNonceFor(nonce, publicKey)): EvidenceBundle {
   const cpu = tee.snpReport({ nonce, publicKey });
   return {
     nonce: hex(nonce),
@@ -38,9 +40,10 @@ test('a bundle for another nonce, another key, or with a GPU bound to another no
   const policy = tee.policy();
   t.deepEqual(codes(verifyEvidenceBundle(bundleFor(nonce, key), { nonce: new Uint8Array(randomBytes(32)), now, policy })), ['NONCE_MISMATCH']);
   const swappedKey = { ...bundleFor(nonce, key), publicKey: hex(new Uint8Array(randomBytes(32))) };
-  t.deepEqual(codes(verifyEvidenceBundle(swappedKey, { nonce, now, policy })), ['BINDING_MISMATCH']);
+  // The CPU report does not bind the claimed key, and neither GPU's nonce is derived from it.
+  t.deepEqual(codes(verifyEvidenceBundle(swappedKey, { nonce, now, policy })), ['BINDING_MISMATCH', 'BINDING_MISMATCH', 'BINDING_MISMATCH']);
   const staleGpus = bundleFor(nonce, key, new Uint8Array(randomBytes(32)));
-  t.true(codes(verifyEvidenceBundle(staleGpus, { nonce, now, policy })).every((c) => c === 'NONCE_MISMATCH'));
+  t.deepEqual(codes(verifyEvidenceBundle(staleGpus, { nonce, now, policy })), ['BINDING_MISMATCH', 'BINDING_MISMATCH']);
 });
 
 test('a bundle missing a GPU the node must prove, or with malformed fields, is rejected', (t) => {

@@ -5,6 +5,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { verifyEvidenceBundle, type EvidenceBundle } from '../../operator/src/attestation/bundle.js';
 import { verifyWithPolicy } from '../../operator/src/attestation/service/bundle-verifier.js';
+import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import { codes } from './vectors.js';
 
@@ -18,7 +19,7 @@ function bundle(nonce: Uint8Array, publicKey: Uint8Array): EvidenceBundle {
   return {
     nonce: hex(nonce), publicKey: hex(publicKey),
     cpu: { type: 'simulated', report: b64(cpu.report), vcek: b64(cpu.vcek), chain: cpu.chainPem },
-    gpus: tee.gpuReports({ nonce }).map((g, index) => ({ index, report: b64(g.evidence), certChain: g.chainPem })),
+    gpus: tee.gpuReports({ nonce: gpuNonceFor(nonce, publicKey) }).map((g, index) => ({ index, report: b64(g.evidence), certChain: g.chainPem })),
   };
 }
 

@@ -9,7 +9,11 @@ import { CC_DEVTOOLS_ON, CC_FEATURE_ENABLED, CC_GPUS_READY, loadNvml, type ConfC
 
 export interface GpuEvidenceSource {
   readonly name: string;
-  /** One report per GPU, each carrying `nonce` (32 bytes) as its SPDM nonce. */
+  /**
+   * One report per GPU, each carrying `nonce` (32 bytes) as its SPDM nonce. The attester passes the GPU
+   * nonce derived from the challenge and its key (gpuNonceFor in operator/src/attestation/freshness.ts),
+   * never the bare challenge nonce.
+   */
   collect(nonce: Uint8Array): Promise<GpuEvidence[]>;
   /** Cheap check that the source can work at all (the CLI runs it before contacting the service). */
   preflight?(): Promise<void>;

@@ -1,9 +1,11 @@
 // A node's or replica's evidence bundle, verified as a whole: the CPU report must
-// carry report_data = SHA-512(nonce ‖ Ed25519 public key), and every GPU report must carry the same nonce
-// as its SPDM request nonce. The input is the attestation service's wire shape (JSON, base64 binaries),
+// carry report_data = SHA-512(nonce ‖ Ed25519 public key), and every GPU report must carry
+// SHA-256("chrysalis-gpu" ‖ nonce ‖ public key) as its SPDM request nonce (freshness.ts gpuNonceFor: GPU
+// evidence answered for another challenge or another CPU key does not fit). The input is the attestation service's wire shape (JSON, base64 binaries),
 // so the service and the attester share it.
 import { fromHex } from './bytes.js';
 import { decodeCertificates } from './evidence-input.js';
+import { gpuNonceFor } from './freshness.js';
 import { verifyNvidiaGpus, type GpuClaims } from './nvidia/verify.js';
 import type { VerifyOptions } from './options.js';
 import { AttestationError, reason, reasonFromError, type Reason } from './reasons.js';
@@ -42,6 +44,8 @@ export interface BundleClaims {
   /** True when any part chained to a policy-added (simulated) root. */
   simulated: boolean;
 }
+
+const GPU_NONCE_RULE = 'a GPU in a bundle signs SHA-256("chrysalis-gpu" ‖ challenge nonce ‖ public key): GPU evidence answered for another challenge or another CPU key does not fit';
 
 function base64(value: string, what: string): Uint8Array {
   if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value.replace(/\s+/g, ''))) {
@@ -102,11 +106,13 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
     if (gpus.length > 0) {
       const v = verifyNvidiaGpus(
         gpus.map((g) => ({ evidence: base64(g.report, 'gpus[].report'), chain: g.certChain })),
-        { ...options, nonce: options.nonce },
+        { ...options, nonce: gpuNonceFor(options.nonce, publicKey) },
       );
       claims.gpus = v.claims.gpus;
       claims.simulated ||= v.claims.gpus.some((g) => g.simulated === true);
-      reasons.push(...v.reasons);
+      // A GPU whose SPDM nonce is not the derived one is evidence made for another challenge or another
+      // CPU key: a binding failure, like a CPU report_data that does not bind the key.
+      reasons.push(...v.reasons.map((r) => (r.code === 'NONCE_MISMATCH' ? reason('BINDING_MISMATCH', `${r.message} (${GPU_NONCE_RULE})`) : r)));
     }
   } catch (err) {
     reasons.push(reasonFromError(err));
