@@ -169,9 +169,19 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     .watch(informers.providerNodes)
     .watch(informers.nodes, (n) => byNode(n.metadata?.name))
     .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
-    .watch(informers.policies, (pol) => informers.providerNodes.list()
-      .filter((pn) => policyNameOf(pn, config.defaultPolicyName) === pol.metadata.name)
-      .map((pn) => objectKey(KIND, undefined, pn.metadata.name!)));
+    // Registered for its cache sync only: a policy's users are enqueued by the handlers below.
+    .watch(informers.policies, () => []);
+  // A policy that appears, disappears or changes its spec (generation) concerns every node naming it;
+  // a status write (AllowsAnyImage, node count) concerns none of them, and must not re-queue the fleet.
+  const usersOf = (pol: AttestationPolicy) => {
+    for (const pn of informers.providerNodes.list()) {
+      if (policyNameOf(pn, config.defaultPolicyName) === pol.metadata.name) controller.enqueue(objectKey(KIND, undefined, pn.metadata.name!));
+    }
+  };
+  informers.policies
+    .onAdd(usersOf)
+    .onUpdate((old, pol) => { if (old.metadata.generation !== pol.metadata.generation || old.metadata.uid !== pol.metadata.uid) usersOf(pol); })
+    .onDelete(usersOf);
   const policyStatus = attestationPolicyController(manager, config, { policies: informers.policies, providerNodes: informers.providerNodes });
   return { controller, reconciler, policyStatus };
 }
