@@ -55,10 +55,16 @@ export function attestationPolicyController(manager: Manager, config: OperatorCo
   const keyOf = (pn: ProviderNode) => objectKey(KIND, undefined, policyNameOf(pn, config.defaultPolicyName));
   controller
     .watch(informers.policies)
-    .watch(informers.providerNodes, (pn) => [keyOf(pn)]);
-  // A ProviderNode that changes its policyRef leaves the old policy's count too.
-  informers.providerNodes.onUpdate((old, pn) => {
-    if (keyOf(old) !== keyOf(pn)) controller.enqueue(keyOf(old));
-  });
+    // Registered for its cache sync only: a node's status changes often and never changes a count.
+    .watch(informers.providerNodes, () => []);
+  informers.providerNodes
+    .onAdd((pn) => controller.enqueue(keyOf(pn)))
+    .onDelete((pn) => controller.enqueue(keyOf(pn)))
+    // A ProviderNode that changes its policyRef moves from one policy's count to another's.
+    .onUpdate((old, pn) => {
+      if (keyOf(old) === keyOf(pn)) return;
+      controller.enqueue(keyOf(old));
+      controller.enqueue(keyOf(pn));
+    });
   return { controller, reconciler };
 }
