@@ -1,11 +1,11 @@
-// The operator as the chart runs it: two processes of operator/src/main.ts with --leader-elect against one
+// The controllers as the chart runs them: two processes of operator/src/main.ts --components controllers --leader-elect against one
 // control plane. Only the Lease holder reconciles; kill -9 it and the standby takes the Lease once the
 // lease duration has passed and carries on with the work (a new ProviderNode is challenged and its Node
 // tainted). SIGTERM then stops the survivor cleanly (exit 0). A private plane: the operator is cluster-wide.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
@@ -22,6 +22,8 @@ test.before(async () => {
   plane = await startControlPlane();
   rest = new RestClient(plane.kubeConfig());
   await installCrds(plane.kubeConfig());
+  // Nodes are challenged only against a policy that exists (no policy is never "any evidence").
+  await rest.request('POST', resourcePath(AttestationPolicies), { body: { apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: 'default' }, spec: {} } });
   await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LEASE_NS } } });
 });
 test.after.always(async () => {
@@ -32,8 +34,8 @@ test.after.always(async () => {
 
 async function startOperator(): Promise<{ child: ChildProcess; exited: Promise<number | null>; log: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'operator/src/main.ts',
-    '--kubeconfig', plane.kubeconfigPath, '--leader-elect', '--lease-namespace', LEASE_NS,
-    '--metrics-port', String(await freePort()), '--attestation-port', String(await freePort())],
+    '--components', 'controllers', '--kubeconfig', plane.kubeconfigPath, '--leader-elect', '--lease-namespace', LEASE_NS,
+    '--metrics-port', String(await freePort())],
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHRYSALIS_LOG_LEVEL: 'info' } });
   children.push(child);
   let log = '';
