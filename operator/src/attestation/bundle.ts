@@ -32,6 +32,12 @@ export interface BundleOptions extends Omit<VerifyOptions, 'publicKey' | 'nonce'
   nonce: Uint8Array;
   /** TDX collateral (the operator caches it from Intel PCS). */
   tdxCollateral?: TdxCollateral;
+  /**
+   * NVIDIA driver and VBIOS RIMs (signed SWID XML) to compare every GPU's measurements with. Given, each
+   * GPU needs verified RIMs for its versions (COLLATERAL_MISSING otherwise); absent, the GPUs' claims say
+   * referenceValues.checked = false. The collateral source supplies them; the verifier fetches nothing.
+   */
+  gpuRims?: (Uint8Array | string)[];
   /** How many GPUs the node must prove (ProviderNode spec); absent = as many as sent, zero allowed. */
   expectedGpuCount?: number;
 }
@@ -106,7 +112,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
     if (gpus.length > 0) {
       const v = verifyNvidiaGpus(
         gpus.map((g) => ({ evidence: base64(g.report, 'gpus[].report'), chain: g.certChain })),
-        { ...options, nonce: gpuNonceFor(options.nonce, publicKey) },
+        { ...options, nonce: gpuNonceFor(options.nonce, publicKey), ...(options.gpuRims ? { rims: options.gpuRims } : {}) },
       );
       claims.gpus = v.claims.gpus;
       claims.simulated ||= v.claims.gpus.some((g) => g.simulated === true);

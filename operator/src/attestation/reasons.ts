@@ -53,6 +53,10 @@ export const REASON_CODES = [
   'POLICY_NOT_FOUND',
   /** SEV-SNP HOST_DATA (e.g. the Kata initdata / agent policy digest) not in the policy's allow list. */
   'HOST_DATA_NOT_ALLOWED',
+  /** A GPU measurement equals none of the reference values NVIDIA's signed RIM gives for its index. */
+  'REFERENCE_MISMATCH',
+  /** What the ProviderNode declares (TEE type, GPU model or count) differs from what the evidence proves. */
+  'DECLARED_MISMATCH',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

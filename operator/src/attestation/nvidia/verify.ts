@@ -1,8 +1,10 @@
 // NVIDIA H100 verification: parse the SPDM evidence, chain the leaf to the pinned
 // NVIDIA Device Identity CA through exactly five certificates (FMC leaf → GSP BROM → Provisioner ICA →
 // GH100 Identity → root), check the leaf's FWID equals the report's, verify the P-384 signature over
-// request ‖ response, then nonce and policy (driver/VBIOS allow lists, CC mode). Multi-GPU evidence is one
-// report per GPU, all bound to the same nonce, each a different device.
+// request ‖ response, then nonce and policy (driver/VBIOS allow lists, CC mode), and, when the caller
+// passes RIMs, the measurements against NVIDIA's signed reference values (rim.ts, reference-values.ts).
+// The GPU model comes from the signed opaque fields (gpu-model.ts), never from a constant. Multi-GPU
+// evidence is one report per GPU, all bound to the same nonce, each a different device.
 import { verify as verifySignature } from 'node:crypto';
 import { bytesEqual, toHex } from '../bytes.js';
 import { verifyChain } from '../chain.js';
@@ -15,8 +17,12 @@ import { policyAnchors, simulatedAnchorReasons } from '../trust.js';
 import { verdict, type Verdict } from '../verdict.js';
 import { parseCertificate } from '../x509.js';
 import { certificateFwid } from './fwid.js';
+import { gpuIdentity } from './gpu-model.js';
+import { compareWithReferences, NVDEC_DISABLED, rimIds, type RimIds } from './reference-values.js';
+import { verifyRim, type RimManifest } from './rim.js';
+import { nvidiaRimAnchor } from './rim-root.js';
 import { nvidiaAnchor } from './nvidia-root.js';
-import { parseOpaqueData } from './opaque.js';
+import { OPAQUE_FIELD, parseOpaqueData } from './opaque.js';
 import { NONCE_LENGTH, parseSpdmEvidence, REQUEST_LENGTH } from './spdm.js';
 
 /** Leaf, BROM, Provisioner ICA, GH100 Identity, Device Identity CA. */
@@ -29,7 +35,35 @@ export interface GpuEvidenceInput {
   chain: Uint8Array | string | Uint8Array[];
 }
 
+/**
+ * NVIDIA RIMs (signed SWID XML) to compare GPU measurements with. Given (even empty), every GPU must have
+ * a verified driver RIM and VBIOS RIM for its versions, or it is refused; absent, the comparison is not
+ * made and claims.referenceValues says so. The verifier never fetches RIMs itself.
+ */
+export interface GpuReferenceOptions {
+  rims?: (Uint8Array | string)[];
+}
+
+export type GpuVerifyOptions = VerifyOptions & GpuReferenceOptions;
+
+export interface ReferenceValueClaims {
+  checked: boolean;
+  driverRim?: string;
+  vbiosRim?: string;
+  /** The RIM signers' root. */
+  root?: string;
+  /** Reference indexes (0-based) that matched. */
+  matched?: number;
+}
+
 export interface GpuClaims {
+  /** The GPU chip from the signed GPU_INFO field, e.g. GH100. */
+  chip?: string;
+  /** The model placement knows (H100, …) from chip and board project/SKU; absent when the evidence does not say. */
+  model?: string;
+  /** The RIM ids NVIDIA's RIM service uses for this report's driver and VBIOS. */
+  rimIds?: RimIds;
+  referenceValues?: ReferenceValueClaims;
   nonce?: string;
   responderNonce?: string;
   spdmVersion?: string;
@@ -77,7 +111,63 @@ function chainDers(chain: GpuEvidenceInput['chain']): Uint8Array[] {
 }
 
 /** One GPU's evidence. */
-export function verifyNvidiaGpu(input: GpuEvidenceInput, options: VerifyOptions): Verdict<GpuClaims> {
+export function verifyNvidiaGpu(input: GpuEvidenceInput, options: GpuVerifyOptions): Verdict<GpuClaims> {
+  return verifyOne(input, options, options.rims === undefined ? undefined : verifyRims(options.rims, options));
+}
+
+interface VerifiedRims {
+  manifests: RimManifest[];
+  reasons: Reason[];
+}
+
+/** Every RIM given must verify (a bad one is refused, not skipped). */
+function verifyRims(rims: (Uint8Array | string)[], options: VerifyOptions): VerifiedRims {
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const out: VerifiedRims = { manifests: [], reasons: [] };
+  let anchors;
+  try {
+    anchors = [nvidiaRimAnchor(), ...policyAnchors(policy)];
+  } catch (err) {
+    out.reasons.push(reasonFromError(err));
+    return out;
+  }
+  rims.forEach((rim, i) => {
+    const v = verifyRim(typeof rim === 'string' ? new Uint8Array(Buffer.from(rim, 'utf8')) : rim, anchors, options.now);
+    if (!v.ok) out.reasons.push(...v.reasons.map((r) => reason(r.code, `RIM ${i}: ${r.message}`)));
+    else {
+      out.manifests.push(v.manifest);
+      const anchor = anchors.find((a) => a.name === v.manifest.root);
+      if (anchor) out.reasons.push(...simulatedAnchorReasons(anchor, policy).map((r) => reason(r.code, `RIM ${i}: ${r.message}`)));
+    }
+  });
+  return out;
+}
+
+function referenceReasons(claims: GpuClaims, blocks: Record<string, string>, nvdecDisabled: boolean, rims: VerifiedRims): Reason[] {
+  if (rims.reasons.length > 0) return rims.reasons;
+  const ids = claims.rimIds;
+  if (!ids || !claims.chip) {
+    return [reason('COLLATERAL_MISSING', 'the GPU report does not identify its chip, driver, VBIOS and board, so no RIM can be chosen for it')];
+  }
+  const pick = (version: string, id: string, what: string): RimManifest | Reason => {
+    const found = rims.manifests.filter((m) => m.version.toLowerCase() === version.toLowerCase() && m.product === claims.chip);
+    if (found.length === 0) return reason('COLLATERAL_MISSING', `no ${what} RIM for ${claims.chip} ${version} was given (NVIDIA's id ${id})`);
+    if (found.length > 1) return reason('COLLATERAL_INVALID', `${found.length} ${what} RIMs for ${claims.chip} ${version} were given; exactly one is expected`);
+    return found[0]!;
+  };
+  const driver = pick(claims.driverVersion!, ids.driver, 'driver');
+  const vbios = pick(claims.vbiosVersion!, ids.vbios, 'VBIOS');
+  const missing = [driver, vbios].filter((x): x is Reason => 'code' in x);
+  if (missing.length > 0) return missing;
+  const d = driver as RimManifest;
+  const b = vbios as RimManifest;
+  const comparison = compareWithReferences(blocks, d, b, nvdecDisabled);
+  claims.referenceValues = { checked: true, driverRim: d.version, vbiosRim: b.version, root: d.root === b.root ? d.root : `${d.root}, ${b.root}`, matched: comparison.matched.length };
+  if (d.simulated || b.simulated) claims.simulated = true;
+  return comparison.reasons;
+}
+
+function verifyOne(input: GpuEvidenceInput, options: VerifyOptions, rims: VerifiedRims | undefined): Verdict<GpuClaims> {
   const policy = options.policy ?? DEFAULT_POLICY;
   const reasons: Reason[] = [];
   const claims: GpuClaims = {};
@@ -100,6 +190,8 @@ export function verifyNvidiaGpu(input: GpuEvidenceInput, options: VerifyOptions)
       ccFeature: opaque.ccFeature,
       measurements: Object.fromEntries(spdm.blocks.map((b) => [String(b.index), toHex(b.value)])),
     } satisfies GpuClaims);
+    Object.assign(claims, gpuIdentity(opaque.fields, opaque.project, opaque.projectSku));
+    claims.rimIds = rimIds(claims);
     for (const key of Object.keys(claims) as (keyof GpuClaims)[]) if (claims[key] === undefined) delete claims[key];
 
     const certs = chainDers(input.chain).map(parseCertificate);
@@ -133,6 +225,8 @@ export function verifyNvidiaGpu(input: GpuEvidenceInput, options: VerifyOptions)
       }
       reasons.push(...checkEvidenceAge(policy, options.now, options.nonceIssuedAt));
       reasons.push(...gpuPolicyReasons(claims, policy));
+      if (rims === undefined) claims.referenceValues = { checked: false };
+      else reasons.push(...referenceReasons(claims, claims.measurements ?? {}, opaque.fields.get(OPAQUE_FIELD.NVDEC0_STATUS)?.[0] === NVDEC_DISABLED, rims));
     }
   } catch (err) {
     reasons.push(reasonFromError(err));
@@ -142,13 +236,14 @@ export function verifyNvidiaGpu(input: GpuEvidenceInput, options: VerifyOptions)
 }
 
 /** Several GPUs of one host: each verified, all bound to the same nonce, no device twice. */
-export function verifyNvidiaGpus(inputs: GpuEvidenceInput[], options: VerifyOptions): Verdict<{ gpus: GpuClaims[] }> {
+export function verifyNvidiaGpus(inputs: GpuEvidenceInput[], options: GpuVerifyOptions): Verdict<{ gpus: GpuClaims[] }> {
+  const rims = options.rims === undefined ? undefined : verifyRims(options.rims, options);
   const reasons: Reason[] = [];
   const gpus: GpuClaims[] = [];
   if (inputs.length === 0) reasons.push(reason('MALFORMED_EVIDENCE', 'no GPU evidence was given'));
   const seen = new Map<string, number>();
   inputs.forEach((input, i) => {
-    const v = verifyNvidiaGpu(input, options);
+    const v = verifyOne(input, options, rims);
     gpus.push(v.claims);
     reasons.push(...v.reasons.map((r) => ({ code: r.code, message: `GPU ${i}: ${r.message}` })));
     const id = v.claims.deviceId ?? v.claims.fwid;

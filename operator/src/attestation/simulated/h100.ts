@@ -84,6 +84,11 @@ export class SimulatedGpu {
     return new SimulatedGpu(serial, leaf, brom, cas, root, fwid, measurements);
   }
 
+  /** The measurement block values, hex, block index i + 1 at position i (for reference values in tests). */
+  measurementValues(): string[] {
+    return this.measurements.map((m) => Buffer.from(m).toString('hex'));
+  }
+
   report(request: GpuReportRequest): SimulatedGpuEvidence {
     if (request.nonce.length !== 32) throw new Error('the SPDM nonce is 32 bytes');
     const requestMsg = concatBytes(new Uint8Array([0x11, 0xe0, 0x01, 0xff]), request.nonce, new Uint8Array([0]));
@@ -103,6 +108,8 @@ export class SimulatedGpu {
     header.writeUIntLE(record.length, 5, 3);
     const fields = [
       tlv(OPAQUE_FIELD.VBIOS_VERSION, encodeVbiosVersion(request.vbiosVersion ?? '96.00.9F.00.01')),
+      // GPU_INFO 0x180: a GH100, as in the real H100 reports (nvidia/gpu-model.ts).
+      tlv(OPAQUE_FIELD.GPU_INFO, Uint8Array.of(0x80, 0x01, 0, 0, 0, 0, 0, 0)),
       tlv(OPAQUE_FIELD.CHIP_SKU, cString('882', 9)),
       tlv(OPAQUE_FIELD.PROJECT, cString('1010')),
       tlv(OPAQUE_FIELD.PROJECT_SKU, cString('0200')),
