@@ -5,6 +5,7 @@
 // so the service and the attester share it.
 import { fromHex } from './bytes.js';
 import { decodeCertificates } from './evidence-input.js';
+import { declaredVsProven, type DeclaredNode } from './declared-vs-proven.js';
 import { gpuNonceFor } from './freshness.js';
 import { verifyNvidiaGpus, type GpuClaims } from './nvidia/verify.js';
 import type { VerifyOptions } from './options.js';
@@ -40,6 +41,11 @@ export interface BundleOptions extends Omit<VerifyOptions, 'publicKey' | 'nonce'
   gpuRims?: (Uint8Array | string)[];
   /** How many GPUs the node must prove (ProviderNode spec); absent = as many as sent, zero allowed. */
   expectedGpuCount?: number;
+  /**
+   * The ProviderNode's spec.tee and spec.gpus: when given, what the evidence proves must match it
+   * (declared-vs-proven.ts, DECLARED_MISMATCH). Node evidence only; a replica declares nothing.
+   */
+  declared?: DeclaredNode;
 }
 
 export interface BundleClaims {
@@ -120,6 +126,8 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
       // CPU key: a binding failure, like a CPU report_data that does not bind the key.
       reasons.push(...v.reasons.map((r) => (r.code === 'NONCE_MISMATCH' ? reason('BINDING_MISMATCH', `${r.message} (${GPU_NONCE_RULE})`) : r)));
     }
+    // Only once the evidence itself verified: a declaration is compared with proven facts, not with claims.
+    if (options.declared !== undefined && reasons.length === 0) reasons.push(...declaredVsProven(options.declared, claims));
   } catch (err) {
     reasons.push(reasonFromError(err));
   }
