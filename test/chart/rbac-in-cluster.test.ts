@@ -2,8 +2,8 @@
 // service each run with exactly the permissions the chart gives its own ServiceAccount (a kubeconfig that
 // impersonates it, on a private control plane where the chart's rendered ServiceAccounts, roles and
 // bindings are the only grants), with leader election as the chart runs them. A simulated fleet then
-// goes through node attestation, replica placement and attestation, metering, and settlement on the
-// sandbox chain (leaves ConfigMaps, the sandbox key Secret). Any request the apiserver refuses fails the
+// goes through node attestation, replica placement and attestation, metering, settlement on the sandbox
+// chain (leaves ConfigMaps, the sandbox key Secret) and a scale-down. Any request the apiserver refuses fails the
 // test with the request named, so a verb missing from operator/src/rbac/permissions.ts cannot hide.
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -164,6 +164,13 @@ test.serial('with only the chart\'s RBAC, nodes attest, a pool is placed and att
   t.is(key.metadata.name, operatorKeySecretName('sandbox'), 'the sandbox signing key Secret was created');
   const replicas = await admin.request<{ items: V1Pod[] }>('GET', `/api/v1/namespaces/${TENANT}/pods`);
   t.is(replicas.items.length, REPLICAS);
+
+  // 4. Scale down: the controllers delete a replica Pod.
+  await admin.request('PATCH', resourcePath(InferencePools, TENANT, 'pool'), { contentType: 'application/merge-patch+json', body: { spec: { replicas: { min: 1, max: 1 } } } });
+  await until('one replica left after scaling down', async () => {
+    const pods = await admin.request<{ items: V1Pod[] }>('GET', `/api/v1/namespaces/${TENANT}/pods`);
+    return pods.items.length === 1 ? true : undefined;
+  }, 60_000, describePool);
 
   t.deepEqual(refused(), [], 'no request of any component was refused');
   for (const c of started) t.is(await forbiddenRequestCount(c.manager), 0, `${c.name}: no request or watch answered 403`);
