@@ -251,7 +251,8 @@ export class FleetView {
     const conditions = pn.status?.conditions ?? [];
     const info: ProviderInfo = {
       name,
-      tee: pn.spec.tee,
+      // The TEE the evidence proved: simulated evidence never stands for the hardware TEE a spec declares.
+      tee: pn.status?.attestation?.simulated === true ? 'simulated' : pn.spec.tee,
       gpuModel: pn.spec.gpus.model,
       gpuCount: pn.spec.gpus.count,
       priceCoefficient: pn.spec.priceCoefficient ?? 1000,
