@@ -1,9 +1,9 @@
 # The two commands that matter are `make demo` (the operator's main job on the embedded default: a local
 # control plane, a simulated GPU fleet, the sandbox chain) and `make test` (every test). Both install
 # what they need first; installs are cached, so second runs start at once.
-.PHONY: setup deps control-plane demo test typecheck bench clean-control-plane
+.PHONY: setup deps control-plane node demo test typecheck bench clean-control-plane
 
-setup: deps control-plane
+setup: deps control-plane node
 
 # npm packages exactly as locked.
 deps: node_modules/.package-lock.json
@@ -15,6 +15,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 # module proxy into ~/.cache/chrysalis/control-plane/<versions>/ (a no-op once built).
 control-plane:
 	bash scripts/build-control-plane.sh
+
+# The real node: Debian packages (runc, containerd, CNI plugins, iptables, podman, buildah, mmdebstrap),
+# kubelet and kube-proxy built like the control plane into ~/.cache/chrysalis/node/<versions>/, and the
+# node's busybox image from Debian (all no-ops once done). The image build needs root, as CI has.
+node:
+	bash scripts/install-node-deps.sh
+	bash scripts/build-control-plane.sh --node >/dev/null
+	bash scripts/build-node-image.sh >/dev/null
 
 demo: setup
 	node cli/bin/chrysalis.js demo

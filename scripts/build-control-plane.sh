@@ -7,6 +7,9 @@
 # A second run finds that directory and does nothing. Everything is built into a temp dir that is
 # renamed into place only when every binary built, so a failed or interrupted build leaves no
 # half-written cache. Prints the bin directory as its last line.
+#
+# With --node it builds the real node's kubelet and kube-proxy instead, the same way (same wrapper module
+# and version stamping), into ${XDG_CACHE_HOME:-~/.cache}/chrysalis/node/<versions>/bin.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
@@ -20,8 +23,19 @@ command -v go >/dev/null || { log "Go is required (https://go.dev/dl); none foun
 GO_VERSION="$(go env GOVERSION)"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/chrysalis/control-plane"
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_${GO_VERSION}"
+K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+BINARIES=("${K8S_COMMANDS[@]}" etcd kwok helm)
+NODE=false
+if [[ "${1:-}" == "--node" ]]; then
+  NODE=true
+  CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/chrysalis/node"
+  KEY="k8s-${K8S_VERSION}_${GO_VERSION}"
+  K8S_COMMANDS=(kubelet kube-proxy)
+  BINARIES=("${K8S_COMMANDS[@]}")
+elif [[ $# -gt 0 ]]; then
+  log "unknown argument $1 (usage: build-control-plane.sh [--node])"; exit 2
+fi
 DEST="$CACHE_ROOT/$KEY"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm)
 
 if [[ -f "$DEST/.complete" ]]; then
   log "cached: $DEST/bin"
@@ -61,18 +75,11 @@ build_kubernetes() {
     # exist outside its repository; pin each to the published release of the same minor.
     grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$upstream_mod" | awk -v v="$staging_version" '{print "replace " $1 " => " $1 " " v}'
   } > "$mod/go.mod"
-  cat > "$mod/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "${K8S_COMMANDS[@]}"
+    printf ')\n'
+  } > "$mod/tools.go"
   log "kubernetes: resolving modules (go get)"
   (cd "$mod" && go get "k8s.io/kubernetes@${K8S_VERSION}" >&2 && go get -tags tools ./... >&2)
   local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -81,7 +88,7 @@ GO
     ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION} -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}"
     ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date} -X ${pkg}.gitCommit=chrysalis-module-build"
   done
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for cmd in "${K8S_COMMANDS[@]}"; do
     log "kubernetes: building $cmd"
     (cd "$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$WORK/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd")
   done
@@ -127,9 +134,11 @@ build_helm() {
 }
 
 start=$(date +%s)
-build_kwok
-build_helm
-build_etcd
+if ! $NODE; then
+  build_kwok
+  build_helm
+  build_etcd
+fi
 build_kubernetes
 for b in "${BINARIES[@]}"; do
   [[ -x "$WORK/bin/$b" ]] || { log "missing $b after build"; exit 1; }

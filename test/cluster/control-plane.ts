@@ -84,6 +84,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--endpoint-reconciler-type=none',
       `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
       `--client-ca-file=${pki.caCert}`,
+      // How it authenticates to a real node's kubelet (logs, exec); kwok nodes do not ask.
+      `--kubelet-client-certificate=${pki.admin.cert}`, `--kubelet-client-key=${pki.admin.key}`,
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
