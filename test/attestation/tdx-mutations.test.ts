@@ -103,7 +103,7 @@ test('MRTD and image-hash allow lists: MEASUREMENT_NOT_ALLOWED when absent from 
   const base = run(quote);
   const c = base.claims;
   const registers = [c.mrTd!, c.mrConfigId!, c.mrOwner!, c.mrOwnerConfig!, ...c.rtmrs!].map((h) => Buffer.from(h, 'hex'));
-  t.is(c.imageHash, createHash('sha256').update(Buffer.concat(registers)).digest('hex'));
+  t.is(c.imageHash, createHash('sha256').update(Buffer.concat([...registers, Buffer.alloc(64)])).digest('hex'), 'Cocoon: the registers and 64 zeroed report-data bytes');
   t.true(run(quote, { policy: { allowedMeasurements: [base.claims.mrTd!], allowedImageHashes: [base.claims.imageHash!] } }).verified);
   t.deepEqual(codes(run(quote, { policy: { allowedMeasurements: ['11'.repeat(48)] } })), ['MEASUREMENT_NOT_ALLOWED']);
   t.deepEqual(codes(run(quote, { policy: { allowedImageHashes: ['11'.repeat(32)] } })), ['MEASUREMENT_NOT_ALLOWED']);

@@ -9,7 +9,7 @@ import { verifyChain, type TrustAnchor } from '../chain.js';
 import { crlIssuedBy, isRevoked, newestCrlOf, parseCrl, type ParsedCrl } from '../crl.js';
 import { decodeCertificates, decodeEvidenceBytes } from '../evidence-input.js';
 import { checkEvidenceAge, checkReportData } from '../freshness.js';
-import { checkMeasurementPolicy, tdxImageHash } from '../image-hash.js';
+import { checkMeasurementPolicy, legacyTdxImageHash, tdxImageHash } from '../image-hash.js';
 import type { VerifyOptions } from '../options.js';
 import { DEFAULT_ACCEPTED_TCB_STATUSES, DEFAULT_POLICY, type VerifierPolicy } from '../policy.js';
 import { reason, reasonFromError, type Reason } from '../reasons.js';
@@ -270,7 +270,7 @@ export function verifyTdx(evidence: TdxEvidence, options: VerifyOptions): Verdic
       reasons.push(...checkEvidenceAge(policy, options.now, options.nonceIssuedAt));
       if (claims.debug && policy.debugAllowed !== true) reasons.push(reason('DEBUG_ENABLED', `TD_ATTRIBUTES ${claims.tdAttributes} has TUD.DEBUG set and the policy forbids debugging`));
       reasons.push(...minimumTcbReasons(quote, pck, policy));
-      reasons.push(...checkMeasurementPolicy(policy, claims.mrTd!, claims.imageHash!));
+      reasons.push(...checkMeasurementPolicy(policy, claims.mrTd!, claims.imageHash!, legacyTdxImageHash(quote.body)));
     }
   } catch (err) {
     reasons.push(reasonFromError(err));
