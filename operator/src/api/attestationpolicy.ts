@@ -39,7 +39,11 @@ export interface AttestationPolicySpec {
   allowSimulated?: boolean;
   /** Launch measurements accepted (SEV-SNP MEASUREMENT or TDX MRTD, 96 hex characters). */
   allowedMeasurements?: string[];
-  /** Cocoon-style VM image hashes accepted (64 hex characters). */
+  /**
+   * VM image hashes accepted, in Cocoon's format (64 hex characters). TDX: SHA-256 of MRTD ‖ MRCONFIGID
+   * ‖ MROWNER ‖ MROWNERCONFIG ‖ RTMR0..3 ‖ 64 zero bytes (the quote's registers and zeroed report data);
+   * SEV-SNP: SHA-256 of the launch measurement.
+   */
   allowedImageHashes?: string[];
   /**
    * SEV-SNP HOST_DATA values accepted (32 bytes, 64 hex characters): what the host fixed at launch for

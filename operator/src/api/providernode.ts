@@ -140,7 +140,10 @@ export interface ProviderNodeStatusAttestation {
    * characters.
    */
   measurement?: string;
-  /** Cocoon-style hash of the VM image the host runs, 64 hex characters. */
+  /**
+   * Cocoon-format hash of the VM image the host runs, 64 hex characters (see the AttestationPolicy's
+   * allowedImageHashes).
+   */
   imageHash?: string;
   /** The SEV-SNP reported TCB (security patch levels) of the platform. */
   tcb?: ProviderNodeStatusAttestationTcb;
