@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { SCHEDULER_NAME } from './marks.js';
+import { DEFAULT_COLLATERAL_CONFIG, parseCollateralConfig, type CollateralConfig } from './attestation/collateral/config.js';
 
 export type TeeType = 'sev-snp' | 'tdx' | 'simulated';
 
@@ -34,6 +35,8 @@ export interface OperatorConfig {
   /** Requests one authenticated caller (one node attester, one replica Pod) may make per second, and its burst. */
   requestsPerCallerPerSecond: number;
   requestBurstPerCaller: number;
+  /** Where the attestation service gets TDX collateral and when it refreshes it (attestation/collateral/config.ts). */
+  collateral: CollateralConfig;
 }
 
 export interface ServiceAccountRef {
@@ -54,6 +57,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   tokenReviewBurst: 100,
   requestsPerCallerPerSecond: 2,
   requestBurstPerCaller: 20,
+  collateral: DEFAULT_COLLATERAL_CONFIG,
 };
 
 export class ConfigError extends Error {}
@@ -101,6 +105,13 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
           throw new ConfigError(`${source}: ${key} must be a number above 0 and at most 100000`);
         }
         config[key] = value;
+        break;
+      case 'collateral':
+        try {
+          config.collateral = parseCollateralConfig(value, source);
+        } catch (err) {
+          throw new ConfigError((err as Error).message);
+        }
         break;
       case 'runtimeClassByTee':
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${source}: runtimeClassByTee must be a mapping of TEE type to RuntimeClass name`);

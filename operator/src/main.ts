@@ -18,7 +18,8 @@ import { settlementController } from './controllers/settlement/controller.js';
 import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
 import { AttestationService } from './attestation/service/service.js';
-import { verifyWithPolicy } from './attestation/service/bundle-verifier.js';
+import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
+import { tdxCollateralCache } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
 import { UsageIngest } from './settlement/metering.js';
@@ -100,14 +101,17 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
   const fence = manager.elector ?? NO_FENCE;
   const ingest = new UsageIngest({ client: manager.client, rest: manager.rest, fence, events: manager.events });
+  // TDX collateral from the configured PCS/PCCS, cached and refreshed ahead of nextUpdate (also on use).
+  const collateral = tdxCollateralCache(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
+  setInterval(() => void collateral.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
-    rest: manager.rest, fence, config, verify: verifyWithPolicy,
+    rest: manager.rest, fence, config, verify: verifierWithCollateral(collateral),
     usage: { ingest: (report) => ingest.ingest(report) },
     logger: componentLogger('attestation-service'),
   });
   const tls = flags.tlsCert && flags.tlsKey ? tlsFromFiles(flags.tlsCert, flags.tlsKey) : await selfSignedTls();
   const server = await startHttpsServer(service, tls, flags.attestationPort);
-  return { service, server, tls };
+  return { service, server, tls, collateral };
 }
 
 export function operatorProgram(): Command {

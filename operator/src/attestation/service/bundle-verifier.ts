@@ -6,9 +6,28 @@ import { parsePolicy } from '../policy.js';
 import { AttestationError } from '../reasons.js';
 import type { SnpClaims } from '../sev-snp/verify.js';
 import type { TdxClaims } from '../tdx/verify.js';
+import type { TdxCollateralCache } from '../collateral/tdx-cache.js';
+import type { TdxCollateral } from '../tdx/collateral.js';
+import type { EvidenceRequest } from './protocol.js';
 import type { AttestationClaims, EvidenceVerifier, VerifyOutcome } from './service.js';
 
-export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now, nonceIssuedAt }): VerifyOutcome => {
+type VerifierContext = Parameters<EvidenceVerifier>[1];
+
+export const verifyWithPolicy: EvidenceVerifier = (request, context): VerifyOutcome => verifyBundle(request, context, undefined);
+
+/**
+ * The verifier with a TDX collateral source: a TDX quote is verified with the collateral the cache holds
+ * or fetches for it (collateral/tdx-cache.ts), judged by the verifier like any other. Without one every
+ * TDX quote fails COLLATERAL_MISSING under a policy that requires collateral.
+ */
+export function verifierWithCollateral(tdx: Pick<TdxCollateralCache, 'collateralFor'>): EvidenceVerifier {
+  return async (request, context) => {
+    const collateral = request.cpu?.type === 'tdx' && typeof request.cpu.quote === 'string' ? await tdx.collateralFor(request.cpu.quote, context.now) : undefined;
+    return verifyBundle(request, context, collateral);
+  };
+}
+
+function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt }: VerifierContext, tdxCollateral: TdxCollateral | undefined): VerifyOutcome {
   let parsed;
   try {
     // parsePolicy refuses a missing policy (POLICY_NOT_FOUND), whatever a caller passes.
@@ -19,7 +38,7 @@ export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now, nonce
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
-    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(tdxCollateral ? { tdxCollateral } : {}) },
   );
   const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
   const claims: AttestationClaims = {
@@ -39,4 +58,4 @@ export const verifyWithPolicy: EvidenceVerifier = (request, { policy, now, nonce
     })),
   };
   return { verified: result.verified, reasons: result.reasons, claims };
-};
+}

@@ -1,0 +1,80 @@
+// The `collateral` section of the operator's configuration: where the attestation service fetches TDX
+// collateral (an Intel PCS or a PCCS speaking its v4 API) and when it refreshes it. Without intelPcsUrl
+// nothing is fetched, and TDX evidence fails COLLATERAL_MISSING under any policy that requires collateral.
+
+export interface CollateralConfig {
+  /** Base URL of an Intel PCS or PCCS (v4 API), e.g. https://pccs.kube-system.svc:8081. */
+  intelPcsUrl?: string;
+  /** The Intel SGX Root CA CRL's URL when the endpoint does not serve /sgx/certification/v4/rootcacrl (Intel's PCS). */
+  intelRootCrlUrl?: string;
+  /** PEM file of the CA that signed an https:// PCCS's certificate (a PCCS usually has its own). */
+  caFile?: string;
+  /** Refetch an item this many seconds before its nextUpdate. */
+  refreshBeforeSeconds: number;
+  /** Refetch an item fetched longer ago than this, so new revocations arrive before a CRL's nextUpdate. */
+  refreshIntervalSeconds: number;
+  /** After a failed fetch of one item, wait this long before trying it again. */
+  retryAfterSeconds: number;
+  fetchTimeoutSeconds: number;
+}
+
+export const DEFAULT_COLLATERAL_CONFIG: CollateralConfig = {
+  refreshBeforeSeconds: 86_400,
+  refreshIntervalSeconds: 21_600,
+  retryAfterSeconds: 60,
+  fetchTimeoutSeconds: 10,
+};
+
+const LIMITS: Record<'refreshBeforeSeconds' | 'refreshIntervalSeconds' | 'retryAfterSeconds' | 'fetchTimeoutSeconds', [number, number]> = {
+  refreshBeforeSeconds: [0, 30 * 86_400],
+  refreshIntervalSeconds: [60, 30 * 86_400],
+  retryAfterSeconds: [1, 86_400],
+  fetchTimeoutSeconds: [1, 300],
+};
+
+function url(value: unknown, field: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  // Checked first, so that a credential in the URL is never repeated in an error message.
+  if (parsed && (parsed.username || parsed.password)) throw new Error(`${field} must not carry credentials`);
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new Error(`${field} must be an http(s) URL, e.g. https://pccs.example:8081 (got ${JSON.stringify(value)})`);
+  }
+  return value as string;
+}
+
+/** Throws an Error naming the field and the fix; `source` prefixes every message. */
+export function parseCollateralConfig(value: unknown, source: string): CollateralConfig {
+  const field = `${source}: collateral`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${field} must be a mapping (intelPcsUrl, intelRootCrlUrl, caFile, refreshBeforeSeconds, …)`);
+  const out: CollateralConfig = { ...DEFAULT_COLLATERAL_CONFIG };
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    switch (key) {
+      case 'intelPcsUrl':
+      case 'intelRootCrlUrl':
+        out[key] = url(v, `${field}.${key}`);
+        break;
+      case 'caFile':
+        if (typeof v !== 'string' || v === '') throw new Error(`${field}.caFile must be the path of a PEM file`);
+        out.caFile = v;
+        break;
+      case 'refreshBeforeSeconds':
+      case 'refreshIntervalSeconds':
+      case 'retryAfterSeconds':
+      case 'fetchTimeoutSeconds': {
+        const [min, max] = LIMITS[key];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`${field}.${key} must be an integer between ${min} and ${max}`);
+        out[key] = v;
+        break;
+      }
+      default:
+        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, caFile, ${Object.keys(LIMITS).join(', ')})`);
+    }
+  }
+  if (out.intelRootCrlUrl && !out.intelPcsUrl) throw new Error(`${field}.intelRootCrlUrl needs intelPcsUrl (the endpoint of the other items)`);
+  return out;
+}
