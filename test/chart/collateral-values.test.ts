@@ -1,0 +1,16 @@
+// The chart passes operator.config.collateral (where the attestation service fetches TDX collateral)
+// into the operator's config file, and its schema refuses a misspelt key before the operator would.
+import test from 'ava';
+import { parseOperatorConfig } from '../../operator/src/config.js';
+import { one, render } from './helm.js';
+
+test('operator.config.collateral reaches the operator configuration the attestation service reads', async (t) => {
+  const cm = one(await render({ set: ['operator.config.collateral.intelPcsUrl=https://pccs.kube-system.svc:8081', 'operator.config.collateral.caFile=/etc/chrysalis/pccs/ca.pem'] }), 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'));
+  const config = parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config');
+  t.is(config.collateral.intelPcsUrl, 'https://pccs.kube-system.svc:8081');
+  t.is(config.collateral.caFile, '/etc/chrysalis/pccs/ca.pem');
+});
+
+test('the chart refuses a misspelt collateral key instead of rendering a config the operator would reject', async (t) => {
+  await t.throwsAsync(render({ set: ['operator.config.collateral.intelPcsURL=https://pccs'] }), { message: /intelPcsURL|additional/i });
+});
