@@ -19,7 +19,7 @@ import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
 import { AttestationService } from './attestation/service/service.js';
 import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
-import { tdxCollateralCache } from './attestation/collateral/from-config.js';
+import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
 import { UsageIngest } from './settlement/metering.js';
@@ -101,9 +101,9 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
   const fence = manager.elector ?? NO_FENCE;
   const ingest = new UsageIngest({ client: manager.client, rest: manager.rest, fence, events: manager.events });
-  // TDX collateral from the configured PCS/PCCS, cached and refreshed ahead of nextUpdate (also on use).
-  const collateral = tdxCollateralCache(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
-  setInterval(() => void collateral.refreshDue(new Date()), 10 * 60 * 1000).unref();
+  // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
+  const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
+  setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
     rest: manager.rest, fence, config, verify: verifierWithCollateral(collateral),
     usage: { ingest: (report) => ingest.ingest(report) },

@@ -9,14 +9,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, sign } from 'node:crypto';
-import { Registry } from 'prom-client';
 import type { AttestationPolicySpec } from '../../operator/src/api/attestationpolicy.js';
-import { tdxCollateralCache } from '../../operator/src/attestation/collateral/from-config.js';
+import { collateralSources } from '../../operator/src/attestation/collateral/from-config.js';
 import type { TdxCollateralCache } from '../../operator/src/attestation/collateral/tdx-cache.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
-import { verifierWithCollateral } from '../../operator/src/attestation/service/bundle-verifier.js';
-import type { EvidenceRequest, EvidenceResponse } from '../../operator/src/attestation/service/protocol.js';
-import { AttestationService } from '../../operator/src/attestation/service/service.js';
+import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
 import { derBitString, derInteger, derOid, derSequence, derTime } from '../../operator/src/attestation/simulated/der-encode.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import { createRoot } from '../../operator/src/attestation/simulated/test-root.js';
@@ -24,10 +21,8 @@ import { parseTdxQuote } from '../../operator/src/attestation/tdx/quote.js';
 import { verifyTdx } from '../../operator/src/attestation/tdx/verify.js';
 import { decodeCertificates } from '../../operator/src/attestation/evidence-input.js';
 import { parseCertificate } from '../../operator/src/attestation/x509.js';
-import { DEFAULT_CONFIG, parseOperatorConfig } from '../../operator/src/config.js';
-import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import type { RestClient } from '../../operator/src/kube/rest.js';
-import { ATTESTERS, attesterOf, fakeToken } from '../attestation-service/_fake.js';
+import { parseOperatorConfig } from '../../operator/src/config.js';
+import { collateralService, type CollateralService, type Evidence } from './collateral-service.js';
 import { startPccs, vectorCollateral, type Pccs } from './pccs-server.js';
 import { codes, expectedJson, readVector, TDX_TIME, vectorPath } from './vectors.js';
 
@@ -40,57 +35,20 @@ const V5_POLICY: AttestationPolicySpec = { allowedMeasurements: [mrTdOf(V5)] };
 const AFTER_NEXT_UPDATE = new Date('2026-04-20T00:00:00Z');
 const hours = (n: number) => n * 3600_000;
 
-type Evidence = (nonce: Uint8Array) => { cpu: EvidenceRequest['cpu']; publicKey?: Uint8Array; gpus?: EvidenceRequest['gpus'] };
-
-interface Live {
+interface Live extends CollateralService {
   pccs: Pccs;
   cache: TdxCollateralCache;
-  registry: Registry;
-  clock: { now: Date };
-  /** One node answer through the service's evidence endpoint, as an attester sends it for the pending nonce. */
-  answer(evidence: Evidence, policy: AttestationPolicySpec): Promise<EvidenceResponse>;
 }
 
-/** The operator's wiring, from its configuration file down: collateral config → cache → verifier → service. */
-async function live(content = vectorCollateral(), extraConfig = ''): Promise<Live> {
+/** The operator's wiring, from its configuration file down, with a PCCS serving `content`. */
+async function live(content = vectorCollateral()): Promise<Live> {
   const pccs = await startPccs(content);
   const dir = mkdtempSync(join(tmpdir(), 'chrysalis-pccs-'));
   writeFileSync(join(dir, 'ca.pem'), pccs.ca);
-  const config = parseOperatorConfig(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n${extraConfig}`, 'test config');
-  const registry = new Registry();
-  const clock = { now: TDX_TIME };
-  const cache = tdxCollateralCache(config.collateral, { registry, clock: () => clock.now });
-  const answer: Live['answer'] = async (evidence, policy) => {
-    const nonce = new Uint8Array(randomBytes(32));
-    const { cpu, publicKey = new Uint8Array(randomBytes(32)), gpus = [] } = evidence(nonce);
-    const issuedAt = clock.now.toISOString();
-    const rest = {
-      request: async (method: string, path: string) => {
-        if (method === 'GET' && path.endsWith('/providernodes/gpu-1')) {
-          return {
-            metadata: { name: 'gpu-1', resourceVersion: '7' },
-            spec: { nodeName: 'gpu-1', tee: cpu.type, policyRef: { name: 'fleet' } },
-            status: { attestation: { challenge: { nonce: Buffer.from(nonce).toString('hex'), issuedAt, expiresAt: new Date(clock.now.getTime() + 300_000).toISOString() } } },
-          };
-        }
-        if (method === 'GET' && path.endsWith('/attestationpolicies/fleet')) return { metadata: { name: 'fleet' }, spec: policy };
-        if (method === 'PATCH') return {};
-        throw new Error(`unexpected ${method} ${path}`);
-      },
-    } as unknown as RestClient;
-    const service = new AttestationService({
-      rest, fence: NO_FENCE, config: { ...DEFAULT_CONFIG, attesterServiceAccount: ATTESTERS, collateral: config.collateral },
-      verify: verifierWithCollateral(cache), now: () => clock.now, review: async () => attesterOf('gpu-1'),
-    });
-    const body: EvidenceRequest = { subject: { kind: 'node', nodeName: 'gpu-1' }, nonce: Buffer.from(nonce).toString('hex'), publicKey: Buffer.from(publicKey).toString('hex'), cpu, gpus };
-    const res = await service.handle('POST', '/v1/evidence', { authorization: `Bearer ${fakeToken('gpu-1', clock.now.getTime() / 1000 + 3600)}` }, body);
-    if (res.status !== 200) throw new Error(`the service answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body as EvidenceResponse;
-  };
-  return { pccs, cache, registry, clock, answer };
+  const service = collateralService(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n`, TDX_TIME);
+  return { ...service, pccs, cache: service.sources.tdx };
 }
 
-/** A recorded quote: whatever the nonce, it answers the challenge it was made for, not this one. */
 const tdx = (file: string): Evidence => () => ({ cpu: { type: 'tdx', quote: Buffer.from(readVector('tdx', file)).toString('base64') } });
 const itemOf = (l: Live, kind: string) => l.cache.status(l.clock.now).find((s) => s.kind === kind)!;
 
@@ -291,7 +249,7 @@ test('the cache state is in the operator\'s metrics: each item fresh, with its n
 });
 
 test('without a configured endpoint nothing is fetched and TDX evidence stays COLLATERAL_MISSING', async (t) => {
-  const cache = tdxCollateralCache(parseOperatorConfig('{}').collateral);
+  const cache = collateralSources(parseOperatorConfig('{}').collateral).tdx;
   const collateral = await cache.collateralFor(readVector('tdx', V5), TDX_TIME);
   t.deepEqual(collateral, {});
   t.deepEqual(codes(verifyTdx({ quote: readVector('tdx', V5), collateral }, { now: TDX_TIME })), ['COLLATERAL_MISSING']);

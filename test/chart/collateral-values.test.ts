@@ -5,10 +5,11 @@ import { parseOperatorConfig } from '../../operator/src/config.js';
 import { one, render } from './helm.js';
 
 test('operator.config.collateral reaches the operator configuration the attestation service reads', async (t) => {
-  const cm = one(await render({ set: ['operator.config.collateral.intelPcsUrl=https://pccs.kube-system.svc:8081', 'operator.config.collateral.caFile=/etc/chrysalis/pccs/ca.pem'] }), 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'));
+  const cm = one(await render({ set: ['operator.config.collateral.intelPcsUrl=https://pccs.kube-system.svc:8081', 'operator.config.collateral.caFile=/etc/chrysalis/pccs/ca.pem', 'operator.config.collateral.amdKdsUrl=https://kdsintf.amd.com'] }), 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'));
   const config = parseOperatorConfig((cm.data as Record<string, string>)['config.yaml']!, 'rendered config');
   t.is(config.collateral.intelPcsUrl, 'https://pccs.kube-system.svc:8081');
   t.is(config.collateral.caFile, '/etc/chrysalis/pccs/ca.pem');
+  t.is(config.collateral.amdKdsUrl, 'https://kdsintf.amd.com');
 });
 
 test('the chart refuses a misspelt collateral key instead of rendering a config the operator would reject', async (t) => {

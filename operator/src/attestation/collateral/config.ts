@@ -1,13 +1,17 @@
 // The `collateral` section of the operator's configuration: where the attestation service fetches TDX
-// collateral (an Intel PCS or a PCCS speaking its v4 API) and when it refreshes it. Without intelPcsUrl
-// nothing is fetched, and TDX evidence fails COLLATERAL_MISSING under any policy that requires collateral.
+// collateral (an Intel PCS or a PCCS speaking its v4 API) and AMD VCEKs (AMD's KDS or a cache of it), and
+// when it refreshes them. Without intelPcsUrl nothing is fetched for TDX, and TDX evidence fails
+// COLLATERAL_MISSING under any policy that requires collateral; without amdKdsUrl an SEV-SNP report sent
+// without its VCEK fails COLLATERAL_MISSING.
 
 export interface CollateralConfig {
   /** Base URL of an Intel PCS or PCCS (v4 API), e.g. https://pccs.kube-system.svc:8081. */
   intelPcsUrl?: string;
+  /** Base URL of AMD's KDS or a KDS-compatible cache, e.g. https://kdsintf.amd.com: VCEKs for reports sent without one. */
+  amdKdsUrl?: string;
   /** The Intel SGX Root CA CRL's URL when the endpoint does not serve /sgx/certification/v4/rootcacrl (Intel's PCS). */
   intelRootCrlUrl?: string;
-  /** PEM file of the CA that signed an https:// PCCS's certificate (a PCCS usually has its own). */
+  /** PEM file of the CA that signed an https:// PCCS's (or KDS cache's) certificate (a PCCS usually has its own). */
   caFile?: string;
   /** Refetch an item this many seconds before its nextUpdate. */
   refreshBeforeSeconds: number;
@@ -56,6 +60,7 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
     switch (key) {
       case 'intelPcsUrl':
       case 'intelRootCrlUrl':
+      case 'amdKdsUrl':
         out[key] = url(v, `${field}.${key}`);
         break;
       case 'caFile':
@@ -72,7 +77,7 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
         break;
       }
       default:
-        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, caFile, ${Object.keys(LIMITS).join(', ')})`);
+        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, caFile, ${Object.keys(LIMITS).join(', ')})`);
     }
   }
   if (out.intelRootCrlUrl && !out.intelPcsUrl) throw new Error(`${field}.intelRootCrlUrl needs intelPcsUrl (the endpoint of the other items)`);

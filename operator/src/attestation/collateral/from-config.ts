@@ -1,30 +1,42 @@
-// Builds the attestation service's collateral cache from the operator configuration.
+// Builds the attestation service's collateral sources from the operator configuration.
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
+import { AmdKdsClient } from './amd-kds.js';
 import type { CollateralConfig } from './config.js';
 import { IntelPcsClient } from './intel-pcs.js';
 import { CollateralMetrics } from './metrics.js';
+import { SnpVcekCache } from './snp-cache.js';
+import type { CollateralEntryStatus } from './status.js';
 import { TdxCollateralCache } from './tdx-cache.js';
 
-/** `clock` is what the metrics read the cache's state at (default: the system clock). */
-export function tdxCollateralCache(config: CollateralConfig, deps: { registry?: Registry; logger?: TdxCollateralCacheLogger; clock?: () => Date } = {}): TdxCollateralCache {
-  const pcs = config.intelPcsUrl
-    ? new IntelPcsClient({
-        baseUrl: config.intelPcsUrl,
-        ...(config.intelRootCrlUrl ? { rootCrlUrl: config.intelRootCrlUrl } : {}),
-        ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}),
-        timeoutMs: config.fetchTimeoutSeconds * 1000,
-      })
-    : undefined;
-  return new TdxCollateralCache({
-    ...(pcs ? { pcs } : {}),
+type Logger = { warn(message: string, meta?: Record<string, unknown>): unknown };
+
+export interface CollateralSources {
+  tdx: TdxCollateralCache;
+  snp: SnpVcekCache;
+  /** Every item both caches hold or have needed. */
+  status(now: Date): CollateralEntryStatus[];
+}
+
+/** `clock` is what the metrics read the caches' state at (default: the system clock). */
+export function collateralSources(config: CollateralConfig, deps: { registry?: Registry; logger?: Logger; clock?: () => Date } = {}): CollateralSources {
+  const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
+  const timeoutMs = config.fetchTimeoutSeconds * 1000;
+  const metrics = deps.registry ? new CollateralMetrics(deps.registry) : undefined;
+  const common = { ...(metrics ? { metrics } : {}), ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.clock ? { clock: deps.clock } : {}) };
+  const tdx = new TdxCollateralCache({
+    ...(config.intelPcsUrl
+      ? { pcs: new IntelPcsClient({ baseUrl: config.intelPcsUrl, ...(config.intelRootCrlUrl ? { rootCrlUrl: config.intelRootCrlUrl } : {}), ...(ca ? { ca } : {}), timeoutMs }) }
+      : {}),
     refreshBeforeMs: config.refreshBeforeSeconds * 1000,
     refreshIntervalMs: config.refreshIntervalSeconds * 1000,
     retryAfterMs: config.retryAfterSeconds * 1000,
-    ...(deps.registry ? { metrics: new CollateralMetrics(deps.registry) } : {}),
-    ...(deps.logger ? { logger: deps.logger } : {}),
-    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...common,
   });
+  const snp = new SnpVcekCache({
+    ...(config.amdKdsUrl ? { kds: new AmdKdsClient({ baseUrl: config.amdKdsUrl, ...(ca ? { ca } : {}), timeoutMs }) } : {}),
+    retryAfterMs: config.retryAfterSeconds * 1000,
+    ...common,
+  });
+  return { tdx, snp, status: (now) => [...tdx.status(now), ...snp.status(now)] };
 }
-
-type TdxCollateralCacheLogger = { warn(message: string, meta?: Record<string, unknown>): unknown };

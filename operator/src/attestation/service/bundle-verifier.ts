@@ -6,6 +6,7 @@ import { parsePolicy } from '../policy.js';
 import { AttestationError } from '../reasons.js';
 import type { SnpClaims } from '../sev-snp/verify.js';
 import type { TdxClaims } from '../tdx/verify.js';
+import type { SnpVcekCache } from '../collateral/snp-cache.js';
 import type { TdxCollateralCache } from '../collateral/tdx-cache.js';
 import type { TdxCollateral } from '../tdx/collateral.js';
 import type { EvidenceRequest } from './protocol.js';
@@ -16,14 +17,23 @@ type VerifierContext = Parameters<EvidenceVerifier>[1];
 export const verifyWithPolicy: EvidenceVerifier = (request, context): VerifyOutcome => verifyBundle(request, context, undefined);
 
 /**
- * The verifier with a TDX collateral source: a TDX quote is verified with the collateral the cache holds
- * or fetches for it (collateral/tdx-cache.ts), judged by the verifier like any other. Without one every
- * TDX quote fails COLLATERAL_MISSING under a policy that requires collateral.
+ * The verifier with collateral sources (collateral/): a TDX quote is verified with the collateral the
+ * cache holds or fetches for it, and an SEV-SNP report sent without its VCEK with the one the cache holds
+ * or fetches (a VCEK the evidence carries is used as sent). Either is judged by the verifier like any
+ * other. Without them a TDX quote fails COLLATERAL_MISSING under a policy that requires collateral, and
+ * so does a report without its VCEK.
  */
-export function verifierWithCollateral(tdx: Pick<TdxCollateralCache, 'collateralFor'>): EvidenceVerifier {
+export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache, 'collateralFor'>; snp?: Pick<SnpVcekCache, 'vcekFor'> }): EvidenceVerifier {
   return async (request, context) => {
-    const collateral = request.cpu?.type === 'tdx' && typeof request.cpu.quote === 'string' ? await tdx.collateralFor(request.cpu.quote, context.now) : undefined;
-    return verifyBundle(request, context, collateral);
+    const cpu = request.cpu;
+    let collateral: TdxCollateral | undefined;
+    let withCertificate = request;
+    if (cpu?.type === 'tdx' && typeof cpu.quote === 'string' && sources.tdx) collateral = await sources.tdx.collateralFor(cpu.quote, context.now);
+    if (cpu?.type === 'sev-snp' && !cpu.vcek && typeof cpu.report === 'string' && sources.snp) {
+      const vcek = await sources.snp.vcekFor(cpu.report, context.now);
+      if (vcek) withCertificate = { ...request, cpu: { ...cpu, vcek: Buffer.from(vcek).toString('base64') } };
+    }
+    return verifyBundle(withCertificate, context, collateral);
   };
 }
 

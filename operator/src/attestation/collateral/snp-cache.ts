@@ -1,0 +1,152 @@
+// VCEK certificates for SEV-SNP reports whose host sent none (a host without an auxblob or certificate
+// table). Order: the certificate the evidence carries (the caller does not ask then), the cache, then the
+// configured AMD KDS (or a KDS-compatible cache). A VLEK cannot be fetched (AMD issues it to the cloud
+// provider), so a VLEK-signed report without its certificate stays COLLATERAL_MISSING.
+//
+// A fetched certificate enters the cache only when it chains to a pinned ARK of the generation asked for
+// and belongs to the report (hwID = chip id, SPLs = reported TCB); the verifier checks it again, as any
+// certificate. A VCEK has no nextUpdate: it is used until its notAfter, after which the verifier refuses
+// it (CERT_EXPIRED) and the cache fetches a new one.
+import { decodeEvidenceBytes } from '../evidence-input.js';
+import { isHclReport, parseHclReport } from '../sev-snp/hcl.js';
+import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from '../sev-snp/report.js';
+import { decodeTcb, generationFromCpuid, type Generation, type SnpTcb } from '../sev-snp/tcb.js';
+import { readAmdKeyCertificate } from '../sev-snp/vcek.js';
+import { verifyAmdSigningCertificate } from '../sev-snp/verify.js';
+import { parseCertificate } from '../x509.js';
+import { toHex } from '../bytes.js';
+import { AmdKdsClient } from './amd-kds.js';
+import type { CollateralMetrics } from './metrics.js';
+import type { CollateralEntryStatus } from './status.js';
+
+export interface SnpVcekCacheOptions {
+  kds?: AmdKdsClient;
+  retryAfterMs: number;
+  /** Certificates kept (one per chip and TCB); the oldest is dropped beyond it. */
+  maxEntries?: number;
+  metrics?: CollateralMetrics;
+  clock?: () => Date;
+  logger?: { warn(message: string, meta?: Record<string, unknown>): unknown };
+}
+
+interface Slot {
+  product: Generation;
+  key: string;
+  der?: Uint8Array;
+  notAfter?: Date;
+  fetchedAt?: Date;
+  lastAttemptAt?: Date;
+  lastError?: string;
+  inFlight?: Promise<Uint8Array | undefined>;
+}
+
+const DEFAULT_MAX_ENTRIES = 4096;
+
+function reportOf(input: Uint8Array | string): SnpReport | undefined {
+  try {
+    const bytes = decodeEvidenceBytes(input, (b) => b.length === SNP_REPORT_SIZE || isHclReport(b));
+    return parseSnpReport(isHclReport(bytes) ? parseHclReport(bytes).report : bytes);
+  } catch {
+    // A report that does not parse needs no certificate: the verifier refuses it for what it is.
+    return undefined;
+  }
+}
+
+function refusal(der: Uint8Array, product: Generation, hwId: string, tcb: SnpTcb, now: Date): string | undefined {
+  const chain = verifyAmdSigningCertificate(der, { now });
+  if (!chain.verified) return `the certificate does not chain to a pinned AMD root at ${now.toISOString()}: ${chain.reasons.map((r) => r.message).join('; ')}`;
+  if (chain.claims.generation !== product) return `asked for a ${product} VCEK, got one chaining to ${chain.claims.generation ?? 'an unknown'} ARK`;
+  const key = readAmdKeyCertificate(parseCertificate(der));
+  if (key.kind !== 'vcek') return 'the certificate is not a VCEK';
+  if (!key.hwId || toHex(key.hwId) !== hwId) return `the VCEK was issued for another chip (hwID ${key.hwId ? toHex(key.hwId).slice(0, 16) : 'absent'}…)`;
+  const spl = key.spl;
+  if (spl.bootloader !== tcb.bootloader || spl.tee !== tcb.tee || spl.snp !== tcb.snp || spl.microcode !== tcb.microcode || (product === 'Turin' && spl.fmc !== tcb.fmc)) {
+    return `the VCEK certifies another TCB than the report's reported_tcb ${tcb.raw}`;
+  }
+  return undefined;
+}
+
+export class SnpVcekCache {
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(private readonly options: SnpVcekCacheOptions) {
+    options.metrics?.watch(() => this.status((options.clock ?? (() => new Date()))()));
+  }
+
+  /** The VCEK for a report (raw, hex, base64 or Azure HCL) at `now`; undefined when none can be had. Never throws. */
+  async vcekFor(input: Uint8Array | string, now: Date): Promise<Uint8Array | undefined> {
+    const report = reportOf(input);
+    if (!report || report.signingKey !== 'vcek') return undefined;
+    // v3+ reports name their CPU; a v2 report does not, and only Milan and Genoa produce v2 reports.
+    const fromCpuid = report.cpuid && report.cpuid.family !== 0 ? generationFromCpuid(report.cpuid.family, report.cpuid.model) : undefined;
+    for (const product of fromCpuid ? [fromCpuid] : (['Milan', 'Genoa'] as const)) {
+      const der = await this.forProduct(report, product, now);
+      if (der) return der;
+    }
+    return undefined;
+  }
+
+  private async forProduct(report: SnpReport, product: Generation, now: Date): Promise<Uint8Array | undefined> {
+    const hwId = toHex(product === 'Turin' ? report.chipId.subarray(0, 8) : report.chipId);
+    const tcb = decodeTcb(report.reportedTcb, product);
+    const key = AmdKdsClient.vcekPath(product, hwId, tcb);
+    let slot = this.slots.get(key);
+    if (!slot) {
+      slot = { product, key };
+      this.slots.set(key, slot);
+      const max = this.options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+      for (const oldest of this.slots.keys()) {
+        if (this.slots.size <= max) break;
+        this.slots.delete(oldest);
+      }
+    }
+    if (slot.der && slot.notAfter && now.getTime() <= slot.notAfter.getTime()) return slot.der;
+    const kds = this.options.kds;
+    if (!kds) return slot.der;
+    if (slot.inFlight) return slot.inFlight;
+    const last = slot.lastAttemptAt?.getTime();
+    if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return slot.der;
+    const s = slot;
+    s.inFlight = (async () => {
+      s.lastAttemptAt = now;
+      let result = 'ok';
+      try {
+        const der = await kds.vcek(product, hwId, tcb);
+        const why = refusal(der, product, hwId, tcb, now);
+        if (why) {
+          result = 'refused';
+          s.lastError = why;
+        } else {
+          s.der = der;
+          s.notAfter = parseCertificate(der).notAfter;
+          s.fetchedAt = now;
+          s.lastError = undefined;
+        }
+      } catch (err) {
+        const status = (err as { status?: unknown }).status;
+        result = status === 404 ? 'not_found' : 'error';
+        s.lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (s.lastError) this.options.logger?.warn('VCEK fetch failed', { key: s.key, error: s.lastError });
+      this.options.metrics?.fetches.inc({ family: 'sev-snp', kind: 'vcek', result });
+      return s.der;
+    })().finally(() => {
+      s.inFlight = undefined;
+    });
+    return s.inFlight;
+  }
+
+  status(now: Date): CollateralEntryStatus[] {
+    return [...this.slots.values()]
+      .map((s): CollateralEntryStatus => ({
+        family: 'sev-snp',
+        kind: 'vcek',
+        key: s.key.replace(/^vcek\/v1\//, ''),
+        state: !s.notAfter ? 'missing' : now.getTime() > s.notAfter.getTime() ? 'stale' : 'fresh',
+        ...(s.der ? { source: 'endpoint' as const, nextUpdate: s.notAfter!.toISOString(), fetchedAt: s.fetchedAt!.toISOString() } : {}),
+        ...(s.lastAttemptAt ? { lastAttemptAt: s.lastAttemptAt.toISOString() } : {}),
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+      }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+  }
+}
