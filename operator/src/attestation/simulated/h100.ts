@@ -10,6 +10,8 @@ import { issue, type IssuedCertificate, type ValidityWindow } from './test-root.
 
 const OID_SHA384 = '2.16.840.1.101.3.4.2.2';
 const BLOCKS = 64;
+export const DEFAULT_DRIVER_VERSION = '550.90.07';
+export const DEFAULT_VBIOS_VERSION = '96.00.9F.00.01';
 
 export interface SimulatedGpuEvidence {
   evidence: Uint8Array;
@@ -107,13 +109,13 @@ export class SimulatedGpu {
     header.set([0x11, 0x60, 0x00, 0x00, BLOCKS], 0);
     header.writeUIntLE(record.length, 5, 3);
     const fields = [
-      tlv(OPAQUE_FIELD.VBIOS_VERSION, encodeVbiosVersion(request.vbiosVersion ?? '96.00.9F.00.01')),
+      tlv(OPAQUE_FIELD.VBIOS_VERSION, encodeVbiosVersion(request.vbiosVersion ?? DEFAULT_VBIOS_VERSION)),
       // GPU_INFO 0x180: a GH100, as in the real H100 reports (nvidia/gpu-model.ts).
       tlv(OPAQUE_FIELD.GPU_INFO, Uint8Array.of(0x80, 0x01, 0, 0, 0, 0, 0, 0)),
       tlv(OPAQUE_FIELD.CHIP_SKU, cString('882', 9)),
       tlv(OPAQUE_FIELD.PROJECT, cString('1010')),
       tlv(OPAQUE_FIELD.PROJECT_SKU, cString('0200')),
-      tlv(OPAQUE_FIELD.DRIVER_VERSION, cString(request.driverVersion ?? '550.90.07')),
+      tlv(OPAQUE_FIELD.DRIVER_VERSION, cString(request.driverVersion ?? DEFAULT_DRIVER_VERSION)),
       tlv(OPAQUE_FIELD.FWID, this.fwid),
     ];
     const feature = request.ccFeature === undefined ? 'spt' : request.ccFeature;

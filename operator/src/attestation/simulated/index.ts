@@ -2,9 +2,10 @@
 // writing the real byte formats for any nonce. Tests, the demo and the fleet simulator use it; a verifier
 // trusts it only with a policy { trustedRoots: [rootPem], allowSimulated: true } (see policy()).
 import type { VerifierPolicy } from '../policy.js';
-import { createGpuCas, SimulatedGpu, type GpuReportRequest, type SimulatedGpuEvidence } from './h100.js';
+import { createGpuCas, DEFAULT_DRIVER_VERSION, DEFAULT_VBIOS_VERSION, SimulatedGpu, type GpuReportRequest, type SimulatedGpuEvidence } from './h100.js';
 import { SimulatedSnpPlatform, type SimulatedSnpOptions, type SnpReportRequest, type SimulatedSnpEvidence } from './snp.js';
-import { createRoot, type IssuedCertificate, type ValidityWindow } from './test-root.js';
+import { signRim } from './rim.js';
+import { createRoot, issue, type IssuedCertificate, type ValidityWindow } from './test-root.js';
 
 export { SIMULATED_MEASUREMENT } from './snp.js';
 export type { GpuReportRequest, SimulatedGpuEvidence, SnpReportRequest, SimulatedSnpEvidence };
@@ -18,6 +19,8 @@ export interface SimulatedTeeOptions extends SimulatedSnpOptions {
 }
 
 export class SimulatedTee {
+  private rimSigner: IssuedCertificate | undefined;
+
   private constructor(
     readonly root: IssuedCertificate,
     readonly snp: SimulatedSnpPlatform,
@@ -47,6 +50,23 @@ export class SimulatedTee {
 
   snpReport(request: SnpReportRequest = {}): SimulatedSnpEvidence {
     return this.snp.report(request);
+  }
+
+  /**
+   * Signed reference values for this TEE's GPUs, as NVIDIA publishes them for real ones: a VBIOS RIM
+   * (measurement indexes 0-15) and a driver RIM (16-63) for the given versions (the simulated GPU's
+   * defaults otherwise), signed by a RIM signer under the simulated root. Every simulated GPU measures the
+   * same firmware, so one pair covers all of them.
+   */
+  referenceRims(versions: { driverVersion?: string; vbiosVersion?: string } = {}): { driver: string; vbios: string } {
+    this.rimSigner ??= issue(this.root, [['CN', 'Simulated RIM Signer'], ['O', 'Chrysalis Simulated TEE']], this.validity, { ca: false });
+    const values = this.gpus[0]?.measurementValues() ?? [];
+    const entries = (active: (i: number) => boolean) => values.map((v, index) => ({ index, active: active(index), values: [v] }));
+    const chain = [this.rimSigner, this.root];
+    return {
+      driver: signRim({ version: versions.driverVersion ?? DEFAULT_DRIVER_VERSION, entries: entries((i) => i >= 16), chain }),
+      vbios: signRim({ version: versions.vbiosVersion ?? DEFAULT_VBIOS_VERSION, entries: entries((i) => i < 16), chain }),
+    };
   }
 
   /** One report per GPU, all for the same nonce. */
