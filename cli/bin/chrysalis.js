@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Entry point for `chrysalis` and `kubectl-chrysalis`: runs the TypeScript CLI through tsx, so a checkout
-// works after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Entry point for `chrysalis` and `kubectl-chrysalis`. In a checkout the TypeScript source lies beside
+// this folder and runs through tsx, so `npm ci` is the only step; an installed package (`npm pack`
+// carries the compiled JavaScript and no TypeScript) runs dist/ with plain Node, no tsx.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const source = new URL('../src/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../../dist/cli/src/main.js');
+}

@@ -2,8 +2,7 @@
 // Idempotent (server-side apply), so every test file that needs the kinds can call it; concurrent callers
 // just apply the same content twice.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
   KubernetesObjectApi,
@@ -13,8 +12,9 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { packageRoot } from '../cluster/package-root.js';
 
-export const CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../crds');
+export const CRD_DIR = join(packageRoot(import.meta.url), 'crds');
 export const TEST_FIELD_MANAGER = 'chrysalis-tests';
 
 function crdFiles(dir: string): string[] {

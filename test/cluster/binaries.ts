@@ -2,12 +2,12 @@
 // scripts/build-control-plane.sh (which builds them on first use and is a no-op afterwards).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { packageRoot } from './package-root.js';
 
 const run = promisify(execFile);
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = packageRoot(import.meta.url);
 
 export interface ControlPlaneBinaries {
   binDir: string;
