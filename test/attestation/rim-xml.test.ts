@@ -64,7 +64,7 @@ test('XML outside the subset is refused, never read differently', (t) => {
   for (const input of [
     '<!DOCTYPE d><d/>', '<d><!-- c --></d>', '<d><![CDATA[x]]></d>', '<d><?pi x?></d>', '<d xml:lang="en"/>',
     '<p:d/>', '<d a="1" a="2"/>', '<d xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2"/>', '<d>&ent;</d>', '<d>&#0;</d>',
-    '<d/><e/>', 'x<d/>', '<d><e></d></e>', '<d>', '<d a=1/>', '<d a="<"/>',
+    '<d/><e/>', 'x<d/>', '<d><e></d></e>', '<d>', '<d a=1/>', '<d a="<"/>', '<d>\u000b</d>', '<d/>\u000b', '<d\u00a0a="1"/>',
   ]) {
     const err = t.throws(() => parseXml(bytes(input)), { instanceOf: AttestationError }, input);
     t.is(err?.code, 'MALFORMED_EVIDENCE', input);
@@ -89,4 +89,12 @@ test('a RIM signature in any other shape than NVIDIA\'s is refused (algorithm, r
     t.not(changed, realRim, what);
     t.deepEqual(codes(verifyText(changed)), ['MALFORMED_EVIDENCE'], what);
   }
+});
+
+test('a RIM whose KeyInfo carries a certificate off the signer\'s path is refused (KeyInfo is not signed)', (t) => {
+  // Append an altered copy (one serial byte changed) of the GH100 CA certificate after NVIDIA's root.
+  const certs = [...realRim.matchAll(/<ds:X509Certificate>([\s\S]*?)<\/ds:X509Certificate>/g)].map((m) => m[0]);
+  t.is(certs.length, 4);
+  const stray = realRim.replace(certs[3]!, `${certs[3]!}${certs[2]!.replace('MIICtjCCAj2gAwIBAgIRAMbb', 'MIICtjCCAj2gAwIBAgIRAMbc')}`);
+  t.deepEqual(codes(verifyText(stray)), ['CHAIN_UNTRUSTED']);
 });

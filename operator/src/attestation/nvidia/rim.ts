@@ -99,6 +99,13 @@ export function verifyRim(bytes: Uint8Array, anchors: TrustAnchor[], now: Date):
     const reasons: Reason[] = [];
     const chain = verifyChain(signer, certs.slice(1), anchors, now, { leafKeyUsage: { usage: 'digitalSignature', required: true } });
     reasons.push(...chain.reasons.map((r) => reason(r.code, `RIM signer chain: ${r.message}`)));
+    // KeyInfo is outside what the signature covers: accept it only when every certificate in it is on the
+    // signer's verified path (a stray or altered certificate there is refused, not ignored).
+    if (chain.ok) {
+      const onPath = new Set([...chain.path.map((c) => c.fingerprint), chain.anchor.cert.fingerprint]);
+      const stray = certs.filter((c) => !onPath.has(c.fingerprint));
+      if (stray.length > 0) reasons.push(reason('CHAIN_UNTRUSTED', `RIM KeyInfo holds ${stray.length} certificate(s) not on the signer's path to ${chain.anchor.name} (${stray.map((c) => `"${c.subjectCommonName ?? c.subject}"`).join(', ')})`));
+    }
     if (!signature.digestMatches) reasons.push(reason('SIGNATURE_INVALID', 'RIM: the document does not match the signed digest (it was changed after signing)'));
     if (!signature.verifyWith(signer.publicKey)) reasons.push(reason('SIGNATURE_INVALID', `RIM: the signature does not verify with the signer certificate "${signer.subjectCommonName ?? signer.subject}"`));
     if (!chain.ok || reasons.length > 0) return { ok: false, reasons: reasons.length ? reasons : [reason('CHAIN_UNTRUSTED', 'RIM signer chain did not verify')] };

@@ -79,10 +79,12 @@ export function parseXml(bytes: Uint8Array): XmlElement {
   } catch {
     fail('the document is not valid UTF-8');
   }
+  // XML 1.0 §2.2: a document holds no control characters but tab, LF and CR (nor U+FFFE, U+FFFF).
+  if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(text)) fail('the document holds a character XML does not allow');
   // XML 1.0 §2.11: every CR LF and lone CR is read as LF.
   text = text.replace(/\r\n?/g, '\n');
   let pos = 0;
-  const decl = /^<\?xml\s[^?<>]*\?>/.exec(text);
+  const decl = /^<\?xml[ \t\n][^?<>]*\?>/.exec(text);
   if (decl) pos = decl[0].length;
 
   let root: XmlElement | undefined;
@@ -94,7 +96,7 @@ export function parseXml(bytes: Uint8Array): XmlElement {
       const raw = text.slice(pos, textEnd);
       const parent = stack[stack.length - 1];
       if (!parent) {
-        if (raw.trim() !== '') fail('text outside the root element');
+        if (!/^[ \t\n]*$/.test(raw)) fail('text outside the root element');
       } else {
         if (raw.includes('>') && raw.includes(']]>')) fail('"]]>" in text');
         parent.children.push({ kind: 'text', value: decodeReferences(raw, `the text of <${parent.qname}>`) });
@@ -107,7 +109,7 @@ export function parseXml(bytes: Uint8Array): XmlElement {
     if (text.startsWith('<!', pos)) fail('DOCTYPE and other declarations are not accepted');
     if (text.startsWith('<?', pos)) fail('processing instructions are not accepted');
     if (text.startsWith('</', pos)) {
-      const m = /^<\/([^\s>]+)\s*>/.exec(text.slice(pos, pos + 512));
+      const m = /^<\/([^ \t\n>]+)[ \t\n]*>/.exec(text.slice(pos, pos + 512));
       if (!m) fail('a malformed end tag');
       const open = stack.pop();
       if (!open || open.qname !== m[1]) fail(`end tag </${m[1]}> does not close <${open?.qname ?? '(nothing)'}>`);
@@ -115,14 +117,14 @@ export function parseXml(bytes: Uint8Array): XmlElement {
       continue;
     }
     // Start tag: name, attributes, then ">" or "/>".
-    const nameMatch = /^<([^\s/>]+)/.exec(text.slice(pos, pos + 512));
+    const nameMatch = /^<([^ \t\n/>]+)/.exec(text.slice(pos, pos + 512));
     if (!nameMatch || !NAME.test(nameMatch[1]!)) fail(`a malformed start tag at offset ${pos}`);
     const qname = nameMatch[1]!;
     pos += nameMatch[0].length;
     const rawAttributes: { qname: string; value: string }[] = [];
     let selfClosing = false;
     for (;;) {
-      const ws = /^\s*/.exec(text.slice(pos, pos + 4096))![0].length;
+      const ws = /^[ \t\n]*/.exec(text.slice(pos, pos + 4096))![0].length;
       pos += ws;
       if (text.startsWith('/>', pos)) {
         selfClosing = true;
@@ -134,7 +136,7 @@ export function parseXml(bytes: Uint8Array): XmlElement {
         break;
       }
       if (ws === 0) fail(`attributes of <${qname}> must be separated by whitespace`);
-      const a = /^([^\s=/>]+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/.exec(text.slice(pos, pos + 1_000_000));
+      const a = /^([^ \t\n=/>]+)[ \t\n]*=[ \t\n]*(?:"([^"<]*)"|'([^'<]*)')/.exec(text.slice(pos, pos + 1_000_000));
       if (!a || !NAME.test(a[1]!)) fail(`a malformed attribute in <${qname}>`);
       // XML 1.0 §3.3.3: literal whitespace characters in a value read as spaces (references are kept).
       const raw = (a[2] ?? a[3]!).replace(/[\t\n]/g, ' ');
