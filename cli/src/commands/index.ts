@@ -11,6 +11,7 @@ import { registerPlanCommand } from './plan.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerSettlementCommand } from './settlement.js';
 import { registerUsageCommand } from './usage.js';
+import { registerCollateralCommand } from './collateral.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   registerDemoCommand(program);
   registerSettlementCommand(program);
   registerUsageCommand(program);
+  registerCollateralCommand(program);
 }

@@ -80,6 +80,16 @@ export class RestClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** A GET whose answer is text, not JSON (a Pod's /metrics through the API server's proxy); rejects as request does. */
+  async getText(path: string): Promise<string> {
+    const res = await this.open('GET', path, {}, this.timeoutMs);
+    const text = await readBody(res);
+    this.options.metrics?.apiRequests.inc({ verb: 'GET', code: String(res.statusCode) });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, text, 'GET', path);
+    return text;
+  }
+
   /**
    * A watch stream: calls `onEvent` for each event line until the server ends the stream (resolves),
    * the connection fails (rejects) or `signal` aborts (resolves). A non-200 answer rejects with
