@@ -100,7 +100,7 @@ export function buildOperator(flags: OperatorFlags): Manager {
 export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>) {
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
   const fence = manager.elector ?? NO_FENCE;
-  const ingest = new UsageIngest({ client: manager.client, rest: manager.rest, fence, events: manager.events });
+  const ingest = new UsageIngest({ client: manager.client, fence, events: manager.events });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();

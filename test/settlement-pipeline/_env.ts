@@ -50,7 +50,7 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
   const ns = await useNamespace(t, opts.prefix ?? 'settle');
   const sandboxRoot = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
   const stateDir = join(sandboxRoot, ns, 'acct');
-  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, rest, events }), sandboxRoot, stateDir, account: 'acct', providerNodes: [] };
+  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, events }), sandboxRoot, stateDir, account: 'acct', providerNodes: [] };
   t.teardown(async () => {
     for (const n of env.providerNodes) {
       await client.delete(ProviderNodes, n).catch(() => undefined);

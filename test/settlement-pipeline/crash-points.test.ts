@@ -213,7 +213,7 @@ async function runHistory(t: ExecutionContext, seed: number) {
     await observer.close();
     await claimant.close();
   });
-  const newIngest = () => new UsageIngest({ client: env.client, rest: env.rest, events: env.events });
+  const newIngest = () => new UsageIngest({ client: env.client, events: env.events });
   let ingest = newIngest();
   let reconciler = newReconciler();
 
@@ -265,7 +265,7 @@ async function runHistory(t: ExecutionContext, seed: number) {
       if (random() < 0.2) {
         // The fold is killed after computing and before writing: nothing is written; it restarts and the
         // attester resends to the new one.
-        const dying = new UsageIngest({ client: env.client, rest: env.rest, beforeWrite: () => { throw new SimulatedCrash('fold killed'); } });
+        const dying = new UsageIngest({ client: env.client, beforeWrite: () => { throw new SimulatedCrash('fold killed'); } });
         await t.throwsAsync(dying.ingest(signed), { instanceOf: SimulatedCrash }, where);
         ingest = newIngest();
         count('fold killed');

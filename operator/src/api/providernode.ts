@@ -95,7 +95,11 @@ export interface ProviderNodeStatus {
    * replicas were evicted).
    */
   conditions?: Condition[];
-  /** The host's current challenge and the result of its last verified evidence. */
+  /**
+   * The host's current challenge and the result of its last verified evidence. Two writers share it,
+   * each owning its own fields: the operator's controller issues the challenge, the attestation service
+   * records verdicts and consumes the challenge.
+   */
   attestation?: ProviderNodeStatusAttestation;
   /**
    * The usage-signing keys of the replica Pods on this host whose evidence passed, as the attestation
@@ -124,7 +128,11 @@ export interface ProviderNodeStatus {
   quarantine?: ProviderNodeStatusQuarantine;
 }
 
-/** The host's current challenge and the result of its last verified evidence. */
+/**
+ * The host's current challenge and the result of its last verified evidence. Two writers share it,
+ * each owning its own fields: the operator's controller issues the challenge, the attestation service
+ * records verdicts and consumes the challenge.
+ */
 export interface ProviderNodeStatusAttestation {
   /**
    * The fresh nonce the host's attester must bind into its next evidence (report_data = SHA-512(nonce ‖

@@ -18,6 +18,11 @@ export interface ApplyOptions {
    * what it applies; a conflict left unresolved would stall the reconcile forever.
    */
   force?: boolean;
+  /**
+   * Apply only onto this version of the object (metadata.resourceVersion in the applied object is a
+   * precondition): 409 Conflict if anyone wrote since. For a plan that read fields other writers own.
+   */
+  resourceVersion?: string;
 }
 
 export interface ListResult<T> {
@@ -129,12 +134,13 @@ export class KubeClient {
    * JSON merge patch (RFC 7386), for the few fields server-side apply cannot share safely (atomic lists
    * such as Node taints): lists in it replace the whole list. With `metadata.resourceVersion` in the
    * body it is an optimistic update: a concurrent writer makes it fail with 409 Conflict. Unlike
-   * apply, it never creates a missing object (404).
+   * apply, it never creates a missing object (404). `fieldManager` names a writer other than the
+   * controllers (metering), whose fields the controllers' applies must never take over.
    */
-  async patchMerge<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, body: unknown, subresource?: string): Promise<T> {
+  async patchMerge<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, body: unknown, subresource?: string, options: { fieldManager?: string } = {}): Promise<T> {
     this.fence.assertLeader();
     return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       body,
       contentType: 'application/merge-patch+json',
     });
@@ -144,11 +150,12 @@ export class KubeClient {
     const name = obj.metadata?.name;
     if (!name) throw new Error(`apply ${resource.kind}: metadata.name is required`);
     if (!obj.apiVersion || !obj.kind) throw new Error(`apply ${resource.kind} ${name}: apiVersion and kind are required by server-side apply`);
+    const body = options.resourceVersion ? { ...obj, metadata: { ...obj.metadata, resourceVersion: options.resourceVersion } } : obj;
     // The fence is checked last, right before the request leaves.
     this.fence.assertLeader();
     return this.rest.request<T>('PATCH', resourcePath(resource, obj.metadata?.namespace, name, subresource), {
       query: { fieldManager: FIELD_MANAGER, force: options.force ?? true },
-      body: obj,
+      body,
       contentType: APPLY_PATCH,
     });
   }

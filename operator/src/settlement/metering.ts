@@ -19,9 +19,10 @@
 // (the attester resends); a crash after it leaves the cursor ahead, so the resent report is a duplicate;
 // two concurrent folds cannot both win (the loser gets 409 and re-folds against the new cursor).
 //
-// Why an update (PUT) and not server-side apply: the ProviderNode controller applies status with the
-// same field manager; an apply that omitted usage would remove it. Fields written by an Update belong to
-// a separate managedFields entry, so the controller's applies leave them alone.
+// Whose fields: metering owns status.usage and status.usageCursors and writes nothing else, under its
+// own field manager (chrysalis-metering), by a JSON merge patch of those two fields conditioned on the
+// resourceVersion the fold was computed from. The ProviderNode controller applies only its own fields
+// (see its plan.ts), so neither can put back what the other wrote.
 //
 // Payees: each folded delta is also attributed, in the same write, to the host's payout address as it
 // stands in the ProviderNode object the update is conditioned on (status.usage[].payees). Entitlements
@@ -46,12 +47,15 @@ import type { KubeClient } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer } from '../kube/informer.js';
 import { NO_FENCE, type Fence } from '../kube/leader-election.js';
-import { Pods, resourcePath, type KubeObject } from '../kube/resource.js';
-import { isConflict, type RestClient } from '../kube/rest.js';
+import { Pods, type KubeObject } from '../kube/resource.js';
+import { isConflict } from '../kube/rest.js';
 import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { UNITS_MAX } from './entitlements.js';
 import { InferencePools, ProviderNodes, type Kube } from './resources.js';
+
+/** The field manager of metering's writes (status.usage, status.usageCursors). */
+export const METERING_FIELD_MANAGER = 'chrysalis-metering';
 
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
@@ -343,10 +347,8 @@ interface PodLike extends KubeObject {
 }
 
 export interface UsageIngestDeps {
-  /** For reads (Pods, InferencePools, ProviderNodes). */
+  /** Reads (Pods, InferencePools, ProviderNodes) and the resourceVersion-conditioned status patch. */
   client: KubeClient;
-  /** For the resourceVersion-conditioned status update. */
-  rest: RestClient;
   /** Checked before every write (default: none; folds are safe without it, the update is conditioned). */
   fence?: Fence;
   /** Warning Events on the Pod for refused reports. */
@@ -420,18 +422,16 @@ export class UsageIngest {
       const payee = payeeOf(node.spec?.payoutAddress);
       const limit = usageLimitRejection(node.status?.usage, account, payee, fold.delta);
       if (limit) return this.refused(pod, limit);
-      const status: ProviderNodeStatus = {
-        ...node.status,
+      const status: Pick<ProviderNodeStatus, 'usage' | 'usageCursors'> = {
         usage: addUsage(node.status?.usage, account, payee, fold.delta),
         usageCursors: putCursor(node.status?.usageCursors, fold.newState!),
       };
       await this.deps.beforeWrite?.();
       try {
         this.fence.assertLeader();
-        await this.deps.rest.request('PUT', resourcePath(ProviderNodes, undefined, pnodeName, 'status'), {
-          // metadata.resourceVersion makes the update conditional: 409 if anyone wrote in between.
-          body: { ...node, status },
-        });
+        // metadata.resourceVersion makes the patch conditional: 409 if anyone wrote in between. The lists
+        // are replaced whole (merge patch), computed from exactly that version.
+        await this.deps.client.patchMerge(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
       } catch (err) {
         if (isConflict(err)) {
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))));

@@ -1,16 +1,24 @@
 // The ProviderNode controller's decisions, as a pure function of what it observed.
 //
-// Who writes what (so two writers never fight over a field):
-//   - the attestation service records verdicts in status.attestation (verifiedAt, expiresAt, claims,
-//     lastFailure) and consumes the challenge;
-//   - this controller derives everything else from those facts and the clock: the challenge (issued
-//     when attestation is needed), the conditions Attested / Quarantined / Schedulable, capacity, and the
-//     marks on the Node (label, taint, cordon) — and which replica Pods must leave a quarantined node.
+// Who writes what. ProviderNode status has three writers; each owns its fields under its own field
+// manager and writes only those, so none can put back what another changed:
+//   - this controller (field manager chrysalis-operator, server-side apply of ControllerStatus below):
+//     observedGeneration, the conditions Attested / Quarantined / Schedulable, capacity, allocated,
+//     quarantine, and attestation.challenge (issued when attestation is needed, withdrawn when not).
+//     Its apply is conditioned on the resourceVersion the plan was made from: a plan from a cache that
+//     lags behind another writer is refused (409) and made again from the newer object, so a challenge
+//     the service consumed meanwhile is never issued again.
+//   - the attestation service (chrysalis-attestation-service, merge patches conditioned on the
+//     resourceVersion it checked): the verdict in status.attestation (verifiedAt, expiresAt, the claims,
+//     publicKey, pendingRejections, lastFailure), the challenge's consumption, status.attestedReplicas.
+//   - metering (chrysalis-metering, merge patches conditioned likewise): status.usage, status.usageCursors.
+// The controller derives its fields from the others' facts and the clock, and also puts the marks on the
+// Node (label, taint, cordon) and decides which replica Pods must leave a quarantined node.
 // Fail closed: a node is attested only while a verdict says so and has not lapsed, and only while the
 // AttestationPolicy it is verified against exists. A policyRef that names no policy (a typo, a deleted
 // policy, no "default" installed) never falls back to "no constraints": the node is not attested and is
 // not challenged until the policy appears.
-import type { ProviderNode, ProviderNodeStatus } from '../../api/providernode.js';
+import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 
 export interface ObservedNode {
@@ -72,8 +80,33 @@ export interface PlannedEvent {
   message: string;
 }
 
+/** The fields of ProviderNode status this controller owns (see the header); nothing else is applied. */
+export interface ControllerStatus {
+  observedGeneration?: ProviderNodeStatus['observedGeneration'];
+  conditions?: ProviderNodeStatus['conditions'];
+  attestation?: { challenge?: ProviderNodeStatusAttestationChallenge };
+  capacity?: ProviderNodeStatus['capacity'];
+  allocated?: ProviderNodeStatus['allocated'];
+  quarantine?: ProviderNodeStatus['quarantine'];
+}
+
+/** The controller's fields of a status as it stands, to compare with a plan (no write when equal). */
+export function controllerStatusOf(status: ProviderNodeStatus | undefined): ControllerStatus {
+  const s = status ?? {};
+  const challenge = s.attestation?.challenge;
+  return {
+    ...(s.observedGeneration !== undefined ? { observedGeneration: s.observedGeneration } : {}),
+    ...(s.conditions ? { conditions: s.conditions } : {}),
+    ...(challenge ? { attestation: { challenge } } : {}),
+    ...(s.capacity ? { capacity: s.capacity } : {}),
+    ...(s.allocated ? { allocated: s.allocated } : {}),
+    ...(s.quarantine ? { quarantine: s.quarantine } : {}),
+  };
+}
+
 export interface ProviderNodePlan {
-  status: ProviderNodeStatus;
+  /** Only the controller's own fields: applying it leaves every other writer's fields as they are. */
+  status: ControllerStatus;
   marks: NodeMarks;
   /** Replica Pods to remove from the node (quarantine). */
   evict: ReplicaOnNode[];
@@ -214,17 +247,16 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
   if (wasQuarantined && !quarantine) events.push({ type: 'Normal', reason: 'Recovered', action: 'Verify', message: 'fresh evidence passed; quarantine lifted' });
 
-  const status: ProviderNodeStatus = {
-    ...prev,
+  // Only the controller's fields: a field left out that the controller set before (a withdrawn
+  // challenge, a lifted quarantine) is removed by the apply; the others' fields are not touched.
+  const status: ControllerStatus = {
     observedGeneration: generation,
     conditions: conditions as ProviderNodeStatus['conditions'],
-    attestation: { ...(prev.attestation ?? {}), ...(challenge ? { challenge } : {}) },
+    ...(challengeWanted && challenge ? { attestation: { challenge } } : {}),
     capacity: { gpus: o.node.exists ? o.node.allocatableGpus : 0 },
     allocated: { gpus: o.replicas.filter((r) => !r.terminating).reduce((n, r) => n + r.gpus, 0) },
+    ...(quarantine ? { quarantine: { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() } } : {}),
   };
-  if (!challengeWanted && status.attestation) delete status.attestation.challenge;
-  if (quarantine) status.quarantine = { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() };
-  else delete status.quarantine;
 
   const evict = quarantine ? o.replicas.filter((r) => !r.terminating) : [];
   for (const r of evict) events.push({ type: 'Warning', reason: 'ReplicaEvicted', action: 'Evict', message: `evicting ${r.namespace}/${r.name}: node quarantined (${quarantine!.reason})` });

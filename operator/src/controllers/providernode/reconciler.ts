@@ -1,5 +1,6 @@
-// The ProviderNode controller: observe (informer caches) → plan (plan.ts, pure) → act (status through
-// the status subresource, Node marks, evictions, events), every write through the fenced KubeClient.
+// The ProviderNode controller: observe (informer caches) → plan (plan.ts, pure) → act (its own status
+// fields through the status subresource, Node marks, evictions, events), every write through the fenced
+// KubeClient.
 import { randomBytes } from 'node:crypto';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from '../../api/attestationpolicy.js';
@@ -15,7 +16,8 @@ import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../k
 import { isNotFound } from '../../kube/rest.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { attestationPolicyController } from '../attestationpolicy/reconciler.js';
-import { planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
+import { statusEqual } from '../../kube/status.js';
+import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
 export interface ProviderNodeDeps {
   client: KubeClient;
@@ -50,13 +52,23 @@ export class ProviderNodeReconciler implements Reconciler {
       newNonce: () => randomBytes(32).toString('hex'),
     });
 
-    let updated: ProviderNode & KubeObject;
-    try {
-      ({ object: updated } = await this.deps.client.applyStatusIfChanged(ProviderNodes, pn, plan.status));
-    } catch (err) {
-      // Deleted after our cache saw it: the informer's delete event ends this key; nothing to retry.
-      if (isNotFound(err)) return;
-      throw err;
+    let updated: ProviderNode & KubeObject = pn;
+    if (!statusEqual(controllerStatusOf(pn.status), plan.status)) {
+      try {
+        // Only the controller's fields (plan.ts says whose fields are whose), with force over them alone,
+        // and only onto the object the plan was made from: if the attestation service or metering wrote
+        // since our cache saw it, the apiserver answers 409 and the key is retried from the newer object.
+        // So a stale plan writes nothing and acts on nothing (no marks, evictions or events below).
+        updated = await this.deps.client.applyStatus(ProviderNodes, {
+          apiVersion: pn.apiVersion ?? 'chrysalis.dev/v1alpha1', kind: KIND,
+          metadata: { name: pn.metadata.name },
+          status: plan.status,
+        } as ProviderNode & KubeObject, { resourceVersion: pn.metadata.resourceVersion });
+      } catch (err) {
+        // Deleted after our cache saw it: the informer's delete event ends this key; nothing to retry.
+        if (isNotFound(err)) return;
+        throw err;
+      }
     }
     if (node) await this.markNode(node, pn, plan.marks);
     for (const replica of plan.evict) {

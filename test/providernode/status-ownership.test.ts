@@ -1,0 +1,178 @@
+// ProviderNode status has three writers: this controller (conditions, the challenge it issues, capacity,
+// allocation, quarantine), the attestation service (verdicts, the challenge's consumption, replica keys)
+// and metering (usage and its cursors). The controller plans from an informer cache that may lag behind
+// the others' writes. A plan made from such a cache must move none of their fields backwards: no consumed
+// challenge comes back (it could be answered again), no older verdict, no revoked replica key (it could
+// sign usage again), no older usage (units already folded would be folded twice).
+//
+// Against the real apiserver with the real service (real bound tokens) and the real metering; the
+// reconciler reads from caches the test fills by hand, so "stale" is exact rather than a matter of timing.
+import test from 'ava';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
+import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
+import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
+import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
+import { KubeClient } from '../../operator/src/kube/apply.js';
+import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import type { EventRecorder } from '../../operator/src/kube/events.js';
+import type { Informer } from '../../operator/src/kube/informer.js';
+import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
+import { cacheKeyOf, Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { isConflict } from '../../operator/src/kube/rest.js';
+import { LABEL_POOL } from '../../operator/src/marks.js';
+import { UsageIngest } from '../../operator/src/settlement/metering.js';
+import { InferencePools } from '../../operator/src/settlement/resources.js';
+import { silentLogger } from '../../operator/src/util/log.js';
+import { ATTESTER_SA, boundToken, getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
+import { replicaKey, report, signReport } from '../settlement-pipeline/_usage.js';
+
+/** An informer whose cache the test controls. */
+class HandFedInformer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
+  list(): T[] { return [...this.cache.values()]; }
+  set(obj: T): void { this.cache.set(cacheKeyOf(obj), obj); }
+}
+
+const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
+const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };
+
+/** A replica's challenge and evidence through the service, as its sidecar sends them. */
+async function attestReplica(s: NodeSetup, verdict: VerifyOutcome, pod: V1Pod, publicKey: string): Promise<void> {
+  const svc = service(s, () => verdict);
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
+  const challenge = await until('a replica challenge', async () => {
+    const c = await post(svc, '/v1/challenge', token, { subject });
+    return c.status === 503 ? undefined : c;
+  });
+  if (challenge.status !== 200) throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
+  const nonce = (challenge.body as { nonce: string }).nonce;
+  const r = await post(svc, '/v1/evidence', token, { subject, nonce, publicKey, cpu: { type: 'sev-snp', report: Buffer.alloc(1184).toString('base64') }, gpus: [] });
+  if (r.status !== 200 || (r.body as { verified: boolean }).verified !== verdict.verified) throw new Error(`replica evidence: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+/** The fields of the other two writers, which no reconcile may change. */
+function othersFields(status: ProviderNodeStatus | undefined) {
+  const { challenge, ...verdict } = status?.attestation ?? {};
+  return { challenge, verdict, attestedReplicas: status?.attestedReplicas ?? [], usage: status?.usage ?? [], usageCursors: status?.usageCursors ?? [] };
+}
+
+test('a reconcile planned from a stale cache brings back no consumed challenge, older verdict, revoked replica key or older usage', async (t) => {
+  const s = await nodeSetup(t);
+  const client = new KubeClient(s.rest, NO_FENCE);
+  // The Node offers one GPU, as the ProviderNode declares (else the plan would quarantine it).
+  await s.rest.request('PATCH', resourcePath(Nodes, undefined, s.node, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { capacity: { 'nvidia.com/gpu': '1' }, allocatable: { 'nvidia.com/gpu': '1' } } },
+  });
+  // A pool billing an account, and one replica of it on the node.
+  await client.create(InferencePools, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: 'llm', namespace: s.tenantNs },
+    spec: {
+      model: { name: 'm', source: 'hf://org/m@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
+      replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
+      settlementAccountRef: { name: 'acct' },
+    },
+  });
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const key = replicaKey(91);
+  const metering = new UsageIngest({ client });
+  const usage = async (sequence: number, prompt: number) => {
+    const r = await metering.ingest(signReport(key, report({ namespace: s.tenantNs, pod: 'llm-0', sequence, prompt, gen: 0 })));
+    if (!r.accepted) throw new Error(`usage ${sequence} refused: ${JSON.stringify(r.reasons)}`);
+  };
+
+  // The controller, reading from hand-fed caches.
+  const providerNodes = new HandFedInformer<ProviderNode & KubeObject>();
+  const nodes = new HandFedInformer<V1Node & KubeObject>();
+  const pods = new HandFedInformer<V1Pod & KubeObject>();
+  const policies = new HandFedInformer<AttestationPolicy & KubeObject>();
+  policies.set((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
+  const events = { record: async () => true } as unknown as EventRecorder;
+  const reconciler = new ProviderNodeReconciler({
+    client, events, config: s.config,
+    providerNodes: providerNodes as unknown as Informer<ProviderNode & KubeObject>,
+    nodes: nodes as unknown as Informer<V1Node & KubeObject>,
+    pods: pods as unknown as Informer<V1Pod & KubeObject>,
+    policies: policies as unknown as Informer<AttestationPolicy & KubeObject>,
+  });
+  const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
+  /** A reconcile from caches filled from the server just now (retried if the Node changes under it). */
+  const reconcileFresh = async () => {
+    for (let attempt = 1; ; attempt++) {
+      providerNodes.set((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
+      nodes.set((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+      try {
+        return await reconcile();
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 5) throw err;
+      }
+    }
+  };
+
+  // 1. The replica is attested (its key K on the host's status) and meters 10 units.
+  await attestReplica(s, passed, pod, key.publicKey.toString('hex'));
+  await usage(1, 10);
+  // 2. The controller reconciles from a current cache; the node keeps its pending challenge X.
+  pods.set((await client.get<V1Pod & KubeObject>(Pods, 'llm-0', s.tenantNs))!);
+  await reconcileFresh();
+  const stale = (await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!;
+  t.is(stale.status?.attestation?.challenge?.nonce, s.nonce);
+  t.is(stale.status?.attestedReplicas?.length, 1);
+  t.is(stale.status?.usage?.[0]?.units, '10');
+  t.is(stale.status?.conditions?.find((c) => c.type === 'Attested')?.status, 'True');
+
+  // 3. The others write; the controller's ProviderNode cache does not see it yet.
+  //    The node's attester answers X: a newer verdict, and X is consumed.
+  const nodeToken = await boundToken(s.rest, s.attesterNs, ATTESTER_SA, { kind: 'Node', name: s.node, uid: s.nodeUid });
+  const answer = await post(service(s, () => passed), '/v1/evidence', nodeToken, {
+    subject: { kind: 'node', nodeName: s.node }, nonce: s.nonce, publicKey: 'ef'.repeat(32),
+    cpu: { type: 'sev-snp', report: Buffer.alloc(1184).toString('base64') }, gpus: [],
+  });
+  t.true((answer.body as { verified?: boolean }).verified, JSON.stringify(answer.body));
+  //    The replica meters 20 more units, then fails re-attestation: K is revoked.
+  await usage(2, 30);
+  await attestReplica(s, rejected, pod, key.publicKey.toString('hex'));
+  const latest = await getProviderNode(s.rest, s.node);
+  t.is(latest.status?.attestation?.challenge, undefined, 'X was consumed');
+  t.not(latest.status?.attestation?.verifiedAt, stale.status?.attestation?.verifiedAt, 'a newer verdict');
+  t.deepEqual(latest.status?.attestedReplicas ?? [], [], 'K was revoked');
+  t.is(latest.status?.usage?.[0]?.units, '30');
+
+  // 4. The controller reconciles from the stale ProviderNode; its Pod cache has seen a second replica
+  //    (one GPU), so its plan has something new to write.
+  providerNodes.set(stale);
+  nodes.set((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+  pods.set({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'llm-1', namespace: s.tenantNs, uid: 'uid-llm-1', labels: { [LABEL_POOL]: 'llm' } },
+    spec: { nodeName: s.node, containers: [{ name: 'runtime', image: 'registry.invalid/r:1', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+  } as V1Pod & KubeObject);
+  const staleOutcome = await reconcile().then(() => undefined, (err: unknown) => err);
+  const after = await getProviderNode(s.rest, s.node);
+  t.deepEqual(othersFields(after.status), othersFields(latest.status), 'no field of the service or metering moved');
+  t.true(isConflict(staleOutcome), `the stale plan is refused by the apiserver, not applied: ${String(staleOutcome)}`);
+
+  // 5. From a current cache the controller catches up: attested on the newer verdict, two GPUs
+  //    allocated, no challenge (the verdict is fresh) — and still nothing of the others moved.
+  await reconcileFresh();
+  const caughtUp = await getProviderNode(s.rest, s.node);
+  t.deepEqual(othersFields(caughtUp.status), othersFields(latest.status));
+  t.like(caughtUp.status?.conditions?.find((c) => c.type === 'Attested'), { status: 'True', reason: 'Verified' });
+  t.regex(caughtUp.status?.conditions?.find((c) => c.type === 'Attested')?.message ?? '', new RegExp(latest.status!.attestation!.verifiedAt!));
+  t.is(caughtUp.status?.allocated?.gpus, 1);
+  t.is(caughtUp.status?.observedGeneration, caughtUp.metadata.generation);
+
+  // Each writer owns its own fields under its own manager: the controller none of the others'.
+  const owned = (manager: string) => {
+    const entries = (caughtUp.metadata.managedFields ?? []).filter((f) => f.manager === manager && f.subresource === 'status');
+    return Object.assign({}, ...entries.map((f) => (f.fieldsV1 as { 'f:status'?: Record<string, unknown> })['f:status'] ?? {})) as Record<string, Record<string, unknown> | undefined>;
+  };
+  const controller = owned('chrysalis-operator');
+  t.deepEqual(Object.keys(controller).sort(), ['f:allocated', 'f:capacity', 'f:conditions', 'f:observedGeneration'], 'the controller owns only its fields');
+  t.true('f:usage' in owned('chrysalis-metering') && 'f:usageCursors' in owned('chrysalis-metering'), 'metering writes usage under its own manager');
+  t.truthy(owned('chrysalis-attestation-service')['f:attestation']?.['f:verifiedAt'], 'the service writes verdicts under its own manager');
+});
