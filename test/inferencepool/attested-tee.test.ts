@@ -4,30 +4,17 @@
 import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/index.js';
 import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
-import type { Informer } from '../../operator/src/kube/informer.js';
-import { cacheKeyOf, type KubeObject } from '../../operator/src/kube/resource.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
 
 const GPU = 'nvidia.com/gpu';
 
-class HandFedInformer<T extends KubeObject> {
-  readonly cache = new Map<string, T>();
-  private readonly adds: Array<(o: T) => void> = [];
-  onAdd(fn: (o: T) => void): this { this.adds.push(fn); return this; }
-  onUpdate(): this { return this; }
-  onDelete(): this { return this; }
-  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
-  put(obj: T): void {
-    this.cache.set(cacheKeyOf(obj), obj);
-    for (const fn of this.adds) fn(obj);
-  }
-}
-
 function viewWith(name: string, declared: 'sev-snp' | 'tdx', simulated: boolean | undefined): FleetView {
-  const pods = new HandFedInformer<KubeObject>();
-  const nodes = new HandFedInformer<KubeObject>();
-  const providerNodes = new HandFedInformer<ProviderNode & KubeObject>();
+  const pods = new Store<KubeObject>();
+  const nodes = new Store<KubeObject>();
+  const providerNodes = new Store<ProviderNode & KubeObject>();
   const view = new FleetView({ gpuResourceName: GPU });
-  view.attach(providerNodes as unknown as Informer<ProviderNode & KubeObject>, nodes as unknown as Informer<KubeObject>, pods as unknown as Informer<KubeObject>);
+  view.attach(providerNodes, nodes, pods);
   nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
   providerNodes.put({
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name },

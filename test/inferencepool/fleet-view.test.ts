@@ -1,30 +1,18 @@
-// FleetView against informers the test feeds by hand: a bound Pod takes its GPUs, and the objects the
-// informers cached are cut down to what the operator reads (a Pod to its names, owners, node, GPU
-// requests, phase and conditions; managedFields only where the operator reads its own).
+// FleetView over the operator's caches, fed by hand: a bound Pod takes its GPUs, and the objects the
+// caches keep are cut down by the transforms the Manager gives the operator's informers (a Pod to its
+// names, owners, node, GPU requests, phase and conditions; managedFields only where the operator reads
+// its own).
 import test from 'ava';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/index.js';
 import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
-import type { Informer } from '../../operator/src/kube/informer.js';
-import { cacheKeyOf, type KubeObject } from '../../operator/src/kube/resource.js';
+import { cachedShapeOf } from '../../operator/src/kube/cached-shape.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { Manager } from '../../operator/src/kube/manager.js';
+import { Nodes, Pods, type KubeObject } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
 
 const GPU = 'nvidia.com/gpu';
-
-class HandFedInformer<T extends KubeObject> {
-  readonly cache = new Map<string, T>();
-  private readonly adds: Array<(o: T) => void> = [];
-  private readonly updates: Array<(old: T, o: T) => void> = [];
-  onAdd(fn: (o: T) => void): this { this.adds.push(fn); return this; }
-  onUpdate(fn: (old: T, o: T) => void): this { this.updates.push(fn); return this; }
-  onDelete(): this { return this; }
-  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
-  /** As the informer does: the object it caches is the one its handlers get. */
-  put(obj: T): void {
-    const old = this.cache.get(cacheKeyOf(obj));
-    this.cache.set(cacheKeyOf(obj), obj);
-    if (old) for (const fn of this.updates) fn(old, obj);
-    else for (const fn of this.adds) fn(obj);
-  }
-}
 
 const ours = { manager: 'chrysalis-operator', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:unschedulable': {} } } };
 const kwoks = { manager: 'kwok', operation: 'Update', subresource: 'status', fieldsV1: { 'f:status': { 'f:conditions': {} } } };
@@ -51,11 +39,11 @@ function pod(name: string, node: string | undefined, gpus: number): KubeObject {
 }
 
 test('a cached Pod keeps what the operator reads, takes its GPUs, and drops the rest', (t) => {
-  const pods = new HandFedInformer<KubeObject>();
-  const nodes = new HandFedInformer<KubeObject>();
-  const providerNodes = new HandFedInformer<ProviderNode & KubeObject>();
+  const pods = new Store<KubeObject>({ transform: cachedShapeOf(Pods) });
+  const nodes = new Store<KubeObject>({ transform: cachedShapeOf(Nodes) });
+  const providerNodes = new Store<ProviderNode & KubeObject>({ transform: cachedShapeOf(ProviderNodes) });
   const view = new FleetView({ gpuResourceName: GPU });
-  view.attach(providerNodes as unknown as Informer<ProviderNode & KubeObject>, nodes as unknown as Informer<KubeObject>, pods as unknown as Informer<KubeObject>);
+  view.attach(providerNodes, nodes, pods);
   nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-1', managedFields }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
   providerNodes.put({
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'gpu-1', managedFields },
@@ -69,16 +57,104 @@ test('a cached Pod keeps what the operator reads, takes its GPUs, and drops the 
   pods.put(pod('llama-1', 'gpu-1', 1));
   t.is(view.index.node('gpu-1')?.gpuFree, 5);
   const { managedFields: _dropped, ...metadata } = pod('llama-1', 'gpu-1', 1).metadata ?? {};
-  t.deepEqual(pods.cache.get('team/llama-1'), {
+  t.deepEqual(pods.get('team', 'llama-1'), {
     apiVersion: 'v1', kind: 'Pod',
     metadata,
     spec: { nodeName: 'gpu-1', schedulerName: 'chrysalis', containers: [{ name: 'server', resources: { limits: { [GPU]: '1' } } }, { name: 'attester' }] },
     status: { phase: 'Running', conditions: [gate] },
   } as unknown as KubeObject);
-  for (const cached of pods.cache.values()) t.false('managedFields' in (cached.metadata ?? {}));
+  for (const cached of pods.list()) t.false('managedFields' in (cached.metadata ?? {}));
   t.deepEqual(view.replicaPods('team/llama').map((p) => p.metadata?.name).sort(), ['llama-0', 'llama-1']);
   // Nodes keep the operator's own entries (the ProviderNode controller reads who owns
   // spec.unschedulable) and no one else's; ProviderNodes keep none.
-  t.deepEqual(nodes.cache.get('gpu-1')?.metadata?.managedFields, [ours]);
-  t.false('managedFields' in (providerNodes.cache.get('gpu-1')?.metadata ?? {}));
+  t.deepEqual(nodes.get(undefined, 'gpu-1')?.metadata?.managedFields, [ours]);
+  t.false('managedFields' in (providerNodes.get(undefined, 'gpu-1')?.metadata ?? {}));
+});
+
+function fleet() {
+  const pods = new Store<KubeObject>({ transform: cachedShapeOf(Pods) });
+  const nodes = new Store<KubeObject>({ transform: cachedShapeOf(Nodes) });
+  const providerNodes = new Store<ProviderNode & KubeObject>({ transform: cachedShapeOf(ProviderNodes) });
+  const view = new FleetView({ gpuResourceName: GPU });
+  const woken: string[] = [];
+  view.attach(providerNodes, nodes, pods).onPoolChanged((p) => woken.push(p));
+  const providerNode = (name: string, node: string, conditions = [{ type: 'Attested', status: 'True' }]) => ({
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name },
+    spec: { nodeName: node, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:abc', priceCoefficient: 1000 },
+    status: { conditions: conditions.map((c) => ({ ...c, reason: 'R', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' })) },
+  } as unknown as ProviderNode & KubeObject);
+  for (const n of ['gpu-1', 'gpu-2']) nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: n }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
+  return { pods, nodes, providerNodes, view, woken, providerNode };
+}
+
+test('a ProviderNode that names another Node leaves the first one unplaceable and makes the second placeable', (t) => {
+  const { providerNodes, view, providerNode } = fleet();
+  providerNodes.put(providerNode('host', 'gpu-1'));
+  t.truthy(view.index.node('gpu-1'));
+  t.is(view.index.node('gpu-2'), undefined);
+  providerNodes.put(providerNode('host', 'gpu-2'));
+  t.is(view.index.node('gpu-1'), undefined);
+  t.is(view.index.node('gpu-2')?.gpuFree, 8);
+  t.is(view.nodeHealth('gpu-1'), 'gone');
+  providerNodes.remove(providerNode('host', 'gpu-2'));
+  t.is(view.index.node('gpu-2'), undefined);
+});
+
+test('two ProviderNodes naming one Node take it out of placement until one of them goes', (t) => {
+  const { providerNodes, view, providerNode } = fleet();
+  providerNodes.put(providerNode('a', 'gpu-1'));
+  providerNodes.put(providerNode('b', 'gpu-1'));
+  t.is(view.index.node('gpu-1'), undefined);
+  providerNodes.remove(providerNode('b', 'gpu-1'));
+  t.is(view.index.node('gpu-1')?.gpuFree, 8);
+});
+
+test('a finished or deleted Pod gives its GPUs back, and a Pod being deleted still holds them', (t) => {
+  const { pods, providerNodes, view, providerNode } = fleet();
+  providerNodes.put(providerNode('host', 'gpu-1'));
+  pods.put(pod('llama-0', 'gpu-1', 2));
+  pods.put(pod('llama-1', 'gpu-1', 3));
+  t.is(view.index.node('gpu-1')?.gpuFree, 3);
+  const deleting = pod('llama-0', 'gpu-1', 2);
+  (deleting.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2025-01-01T00:00:00Z';
+  pods.put(deleting);
+  t.is(view.index.node('gpu-1')?.gpuFree, 3);
+  pods.remove(pod('llama-0', 'gpu-1', 2));
+  t.is(view.index.node('gpu-1')?.gpuFree, 5);
+  const finished = pod('llama-1', 'gpu-1', 3);
+  (finished.status as { phase: string }).phase = 'Succeeded';
+  pods.put(finished);
+  t.is(view.index.node('gpu-1')?.gpuFree, 8);
+  t.deepEqual(view.replicaPods('team/llama').map((p) => p.metadata?.name), ['llama-1']);
+});
+
+test('a quarantined node wakes the pools with replicas or assumed replicas on it, and no other pool', (t) => {
+  const { pods, providerNodes, view, woken, providerNode } = fleet();
+  providerNodes.put(providerNode('host-1', 'gpu-1'));
+  providerNodes.put(providerNode('host-2', 'gpu-2'));
+  pods.put(pod('llama-0', 'gpu-1', 1));
+  view.assume({ pool: 'team/mistral', namespace: 'team', name: 'mistral-0', node: 'gpu-1', gpus: 1, tee: 'sev-snp' });
+  view.assume({ pool: 'team/other', namespace: 'team', name: 'other-0', node: 'gpu-2', gpus: 1, tee: 'sev-snp' });
+  woken.length = 0;
+  providerNodes.put(providerNode('host-1', 'gpu-1', [{ type: 'Attested', status: 'True' }, { type: 'Quarantined', status: 'True' }]));
+  t.is(view.nodeHealth('gpu-1'), 'quarantined');
+  t.deepEqual([...new Set(woken)].sort(), ['team/llama', 'team/mistral']);
+  view.unassume('team', 'mistral-0');
+  t.is(view.index.node('gpu-1')?.gpuFree, 7);
+});
+
+test('the operator\'s informers cache Pods, Nodes and ProviderNodes in that shape, and one cache never takes two shapes', (t) => {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+  });
+  const manager = new Manager({ kubeConfig, leaderElection: false, health: false });
+  t.teardown(() => manager.rest.close());
+  const pods = manager.informer<KubeObject>(Pods);
+  t.is(pods.transform, cachedShapeOf(Pods));
+  t.is(manager.informer<KubeObject>(Nodes).transform, cachedShapeOf(Nodes));
+  t.is(manager.informer<KubeObject>(ProviderNodes).transform, cachedShapeOf(ProviderNodes));
+  t.is(manager.informer<KubeObject>(Pods), pods, 'shared');
+  t.throws(() => manager.informer<KubeObject>(Pods, { transform: (o) => o }), { message: /already caches another shape/ });
 });

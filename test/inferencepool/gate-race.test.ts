@@ -15,27 +15,14 @@ import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/po
 import { InferencePoolReconciler } from '../../operator/src/controllers/inferencepool/reconciler.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
 import type { Informer } from '../../operator/src/kube/informer.js';
-import { cacheKeyOf, objectKey, Pods, resourcePath, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
+import { objectKey, Pods, resourcePath, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
 import { KubeApiError } from '../../operator/src/kube/rest.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { adminClient, createPool, eventually, getPool, poolObject, TEST_CONFIG, uniqueSuffix } from './kube-fixtures.js';
 
 const ServiceAccounts: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
-
-/** An informer whose cache and events the test controls. */
-class HandFedInformer<T extends KubeObject> {
-  private readonly cache = new Map<string, T>();
-  private readonly adds: Array<(o: T) => void> = [];
-  onAdd(fn: (o: T) => void): this { this.adds.push(fn); return this; }
-  onUpdate(): this { return this; }
-  onDelete(): this { return this; }
-  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
-  add(obj: T): void {
-    this.cache.set(cacheKeyOf(obj), obj);
-    for (const fn of this.adds) fn(obj);
-  }
-}
 
 const gateOf = (pod: KubeObject | undefined) =>
   ((pod?.status as { conditions?: Array<{ type: string; status: string; reason?: string }> } | undefined)?.conditions ?? [])
@@ -73,13 +60,13 @@ test('a gate flip planned from a stale Pod does not overwrite the Verified verdi
   });
 
   // The reconciler's cache still has g-0 from before the verdict.
-  const pods = new HandFedInformer<KubeObject>();
-  const pools = new HandFedInformer<InferencePool & KubeObject>();
+  const pods = new Store<KubeObject>();
+  const pools = new Store<InferencePool & KubeObject>();
   const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
-  view.attach(new HandFedInformer<ProviderNode & KubeObject>() as unknown as Informer<ProviderNode & KubeObject>, new HandFedInformer() as unknown as Informer<KubeObject>, pods as unknown as Informer<KubeObject>);
-  pods.add(stale);
-  pods.add(unchanged);
-  pools.add(pool as InferencePool & KubeObject);
+  view.attach(new Store<ProviderNode & KubeObject>(), new Store(), pods);
+  pods.put(stale);
+  pods.put(unchanged);
+  pools.put(pool as InferencePool & KubeObject);
   const recorded: string[] = [];
   const events = { record: async (_obj: KubeObject, e: { reason: string }) => { recorded.push(e.reason); return true; } } as unknown as EventRecorder;
   const reconciler = new InferencePoolReconciler({
@@ -102,8 +89,8 @@ test('a gate flip planned from a stale Pod does not overwrite the Verified verdi
   await eventually('the Unattest event for g-1 only', async () => (recorded.filter((r) => r === 'AttestationMissing').length === 1 ? true : undefined), 5_000);
 
   // Retried from the newer Pod, the reconcile leaves the Verified gate alone.
-  pods.add((await client.get<KubeObject>(Pods, 'g-0', namespace)) as KubeObject);
-  pods.add(flipped as KubeObject);
+  pods.put((await client.get<KubeObject>(Pods, 'g-0', namespace)) as KubeObject);
+  pods.put(flipped as KubeObject);
   await reconciler.reconcile(objectKey('InferencePool', namespace, 'g'), { log: silentLogger(), signal: new AbortController().signal });
   t.like(gateOf(await client.get<KubeObject>(Pods, 'g-0', namespace)), { status: 'True', reason: 'Verified' });
 });

@@ -11,6 +11,8 @@
 //    the cache and the new snapshot — deletes included, which a plain re-watch could never show.
 //  - A watchdog restarts a watch that has delivered nothing (not even a bookmark) for
 //    `silenceTimeoutMs`: a half-open TCP connection otherwise looks exactly like a quiet resource.
+//  - The cache itself is a Store (store.ts): each object passes the transform before it is kept, and
+//    indexes (addIndexer, byIndex) answer "which objects have this value" without a scan.
 //
 // Handlers get objects; controllers turn them into keys (controller.ts) — watches enqueue keys, never
 // payloads.
@@ -18,10 +20,11 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { OperatorMetrics } from './metrics.js';
-import { cacheKey, cacheKeyOf, resourcePath, type KubeObject, type ResourceType } from './resource.js';
+import { resourcePath, type KubeObject, type ResourceType } from './resource.js';
 import { isGone, KubeApiError, type RestClient, type WatchEvent } from './rest.js';
+import { Store, type Transform } from './store.js';
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   client: RestClient;
   resource: ResourceType;
   /** Watch one namespace; omit for all namespaces (or a cluster-scoped resource). */
@@ -38,19 +41,16 @@ export interface InformerOptions {
   backoff?: BackoffPolicy;
   /** List page size (default 500). */
   pageSize?: number;
+  /** Applied to every object before it is cached (see Store). */
+  transform?: Transform<T>;
 }
 
 export type RestartReason = 'closed' | 'error' | 'gone' | 'silent';
 
-type AddHandler<T> = (obj: T) => void;
-type UpdateHandler<T> = (oldObj: T, newObj: T) => void;
-type DeleteHandler<T> = (obj: T) => void;
-
-export class Informer<T extends KubeObject = KubeObject> {
+export class Informer<T extends KubeObject = KubeObject> extends Store<T> {
   readonly resource: ResourceType;
   /** The watched namespace; undefined for all namespaces or a cluster-scoped resource. */
   readonly namespace: string | undefined;
-  private readonly cache = new Map<string, T>();
   private rv = '';
   private synced = false;
   private stopped = false;
@@ -58,32 +58,21 @@ export class Informer<T extends KubeObject = KubeObject> {
   private current: AbortController | undefined;
   private wakeSleep: (() => void) | undefined;
   private readonly syncWaiters: Array<() => void> = [];
-  private readonly adds: AddHandler<T>[] = [];
-  private readonly updates: UpdateHandler<T>[] = [];
-  private readonly deletes: DeleteHandler<T>[] = [];
-  private readonly log: Logger;
   private readonly label: string;
 
-  constructor(private readonly options: InformerOptions) {
+  constructor(private readonly options: InformerOptions<T>) {
+    const label = options.resource.group ? `${options.resource.plural}.${options.resource.group}` : options.resource.plural;
+    super({ transform: options.transform, logger: (options.logger ?? silentLogger()).child({ informer: label, namespace: options.namespace }) });
     this.resource = options.resource;
     this.namespace = options.namespace;
-    this.label = options.resource.group ? `${options.resource.plural}.${options.resource.group}` : options.resource.plural;
-    this.log = (options.logger ?? silentLogger()).child({ informer: this.label, namespace: options.namespace });
+    this.label = label;
   }
-
-  onAdd(fn: AddHandler<T>): this { this.adds.push(fn); return this; }
-  onUpdate(fn: UpdateHandler<T>): this { this.updates.push(fn); return this; }
-  onDelete(fn: DeleteHandler<T>): this { this.deletes.push(fn); return this; }
 
   /** True once the first list has filled the cache. */
   hasSynced(): boolean { return this.synced; }
 
   /** The resourceVersion the cache reflects (of the last list, event or bookmark). */
   get resourceVersion(): string { return this.rv; }
-
-  list(): T[] { return [...this.cache.values()]; }
-  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(cacheKey(namespace, name)); }
-  getByKey(key: string): T | undefined { return this.cache.get(key); }
 
   start(): void {
     if (this.loop) throw new Error(`informer ${this.label} already started`);
@@ -146,7 +135,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Lists everything and brings the cache to the snapshot, emitting one event per difference. */
   private async relist(): Promise<void> {
     const path = resourcePath(this.resource, this.options.namespace);
-    const items = new Map<string, T>();
+    const items: T[] = [];
     let cont: string | undefined;
     let rv = '';
     do {
@@ -155,27 +144,15 @@ export class Informer<T extends KubeObject = KubeObject> {
       });
       for (const item of page.items) {
         // List items carry no apiVersion/kind; fill them in so handlers see whole objects.
-        const obj = { apiVersion: this.apiVersion(), kind: this.resource.kind, ...item } as T;
-        items.set(cacheKeyOf(obj), obj);
+        items.push({ apiVersion: this.apiVersion(), kind: this.resource.kind, ...item } as T);
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
 
-    for (const [key, obj] of items) {
-      const old = this.cache.get(key);
-      this.cache.set(key, obj);
-      if (!old) this.emitAdd(obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emitUpdate(old, obj);
-    }
-    for (const [key, old] of [...this.cache]) {
-      if (!items.has(key)) {
-        this.cache.delete(key);
-        this.emitDelete(old);
-      }
-    }
+    this.replace(items);
     this.rv = rv;
-    this.log.debug('listed', { count: items.size, resourceVersion: rv });
+    this.log.debug('listed', { count: items.length, resourceVersion: rv });
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -237,22 +214,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        const key = cacheKeyOf(obj);
-        const old = this.cache.get(key);
-        this.cache.set(key, obj);
+        // Read before put: the transform may cut the object down in place.
         this.rv = obj.metadata?.resourceVersion ?? this.rv;
-        if (old) this.emitUpdate(old, obj);
-        else this.emitAdd(obj);
+        this.put(obj);
         return undefined;
       }
-      case 'DELETED': {
-        const key = cacheKeyOf(obj);
-        const old = this.cache.get(key);
-        this.cache.delete(key);
+      case 'DELETED':
         this.rv = obj.metadata?.resourceVersion ?? this.rv;
-        this.emitDelete(old ?? obj);
+        this.remove(obj);
         return undefined;
-      }
       case 'BOOKMARK':
         this.rv = obj.metadata?.resourceVersion ?? this.rv;
         return undefined;
@@ -262,19 +232,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       }
       default:
         return new KubeApiError(500, 'UnknownEventType', `watch event type ${String((event as { type: unknown }).type)}`, 'WATCH', this.label);
-    }
-  }
-
-  private emitAdd(obj: T): void { for (const h of this.adds) this.safely(() => h(obj)); }
-  private emitUpdate(old: T, obj: T): void { for (const h of this.updates) this.safely(() => h(old, obj)); }
-  private emitDelete(obj: T): void { for (const h of this.deletes) this.safely(() => h(obj)); }
-
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      // A broken handler must not stop the cache from following the server.
-      this.log.error('informer handler threw', { error: String(err) });
     }
   }
 

@@ -13,6 +13,7 @@ import { KubeClient } from './apply.js';
 import { Controller, type ControllerOptions } from './controller.js';
 import { EventRecorder } from './events.js';
 import { HealthServer, type Readiness } from './health.js';
+import { cachedShapeOf } from './cached-shape.js';
 import { Informer, type InformerOptions } from './informer.js';
 import { DEFAULT_CLIENT_RATE_LIMIT, type ClientRateLimit } from './kube-config.js';
 import { defaultIdentity, LeaderElector, NO_FENCE, type Fence } from './leader-election.js';
@@ -89,14 +90,22 @@ export class Manager {
     this.exited = new Promise((r) => { this.resolveExit = r; });
   }
 
-  /** An informer run by this manager (started by run()). */
-  informer<T extends KubeObject>(resource: ResourceType, options: Omit<InformerOptions, 'client' | 'resource' | 'metrics' | 'logger'> = {}): Informer<T> {
+  /**
+   * An informer run by this manager (started by run()). Pods, Nodes and ProviderNodes are cached in the
+   * operator's shape (cached-shape.ts) unless `transform` says otherwise.
+   */
+  informer<T extends KubeObject>(resource: ResourceType, options: Omit<InformerOptions<T>, 'client' | 'resource' | 'metrics' | 'logger'> = {}): Informer<T> {
     // Controllers that watch the same objects share one informer (one list, one watch, one cache):
     // several ask for ProviderNodes, Nodes and Pods, and each copy would cost the apiserver and memory.
     const key = [resource.group, resource.version, resource.plural, options.namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? ''].join('|');
     const shared = this.informersByKey.get(key);
-    if (shared) return shared as unknown as Informer<T>;
-    const informer = new Informer<T>({ ...options, client: this.rest, resource, metrics: this.metrics, logger: this.log });
+    const transform = options.transform ?? cachedShapeOf<T>(resource);
+    if (shared) {
+      // One cache has one shape: a reader asking for another would read objects cut for someone else.
+      if (options.transform && (shared.transform as unknown) !== options.transform) throw new Error(`the shared ${resource.plural} informer already caches another shape`);
+      return shared as unknown as Informer<T>;
+    }
+    const informer = new Informer<T>({ ...options, transform, client: this.rest, resource, metrics: this.metrics, logger: this.log });
     this.informers.push(informer as unknown as Informer<KubeObject>);
     this.informersByKey.set(key, informer as unknown as Informer<KubeObject>);
     return informer;

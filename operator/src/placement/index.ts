@@ -12,6 +12,7 @@ export type {
 export { FleetIndex, isSchedulable } from './fleet-index.js';
 export type { FleetIndexStats, UnschedulableCounts } from './fleet-index.js';
 export { planPlacements } from './plan.js';
+export { podGpus } from './pod-gpus.js';
 export { measureStranding } from './stranded.js';
 export type { StrandingReport } from './stranded.js';
 export {
