@@ -1,6 +1,7 @@
 // `chrysalis demo` as a newcomer runs it (no --until-ready): the screen carries progress a person reads,
 // the operator's JSON logs go to the file the demo names first, and Ctrl-C after "converged" is a clean
-// stop with the summary. --verbose puts the logs back on the screen.
+// stop with the summary; during the setup it stops at the next step. --verbose puts the logs back on the
+// screen.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -88,4 +89,18 @@ test.serial('with --verbose the operator\'s JSON logs are on the screen, and Ctr
   demo.child.kill('SIGINT');
   t.is(await demo.exited, 1);
   t.regex(demo.stderr(), /^not converged; at the stop: /m);
+});
+
+test.serial('Ctrl-C during the setup stops the demo before it starts the next part, and exits 1', async (t) => {
+  t.timeout(600_000);
+  const demo = startDemo(['--nodes', '2', '--pools', '1']);
+  t.teardown(() => demo.child.kill('SIGKILL'));
+  await demo.waitFor('the control plane', (l) => l.startsWith('  kubeconfig: '));
+  demo.child.kill('SIGINT');
+  t.is(await demo.exited, 1);
+  const afterStart = demo.stderr().slice(demo.stderr().indexOf('  kubeconfig: '));
+  t.regex(afterStart, /^stop requested: ending after the current setup step…$/m);
+  t.notRegex(afterStart, /^(fleet: |applied )/m, 'no fleet or pools started after the Ctrl-C');
+  t.notRegex(afterStart, /demo failed/);
+  t.regex(afterStart, /^not converged; at the stop: /m);
 });

@@ -50,6 +50,9 @@ export function demoConverged(run: { untilReady: boolean; failed: boolean; conve
   return run.untilReady ? run.convergedAtEnd : run.announcedConverged;
 }
 
+/** Thrown at a setup step's end when Ctrl-C came during the setup: a stop, not a failure. */
+class StopRequested extends Error {}
+
 interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; keep?: boolean; timeout: string; output: string; verbose?: boolean }
 
 function intFlag(value: string, flag: string, min: number, max: number): number {
@@ -110,9 +113,22 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     stopping = true;
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
+  // A stop asked for during the setup ends it at the next step (a step in flight is not cut short, so
+  // what it started is known and stopped); a second Ctrl-C ends the process at once.
+  let settingUp = true;
+  let stopRequested = false;
   const interrupted = new Promise<'interrupted'>((resolve) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve('interrupted'));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        stopRequested = true;
+        if (settingUp) say('stop requested: ending after the current setup step…');
+        resolve('interrupted');
+      });
+    }
   });
+  const checkpoint = () => {
+    if (stopRequested) throw new StopRequested();
+  };
 
   let keptSummaryPrinted = false;
   let failed = false;
@@ -123,14 +139,18 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     const plane = await startControlPlane({ log: (l) => say(`  control plane: ${l}`) });
     stops.push(() => plane.stop());
     say(`  kubeconfig: ${plane.kubeconfigPath}`);
+    checkpoint();
     const kc = plane.kubeConfig();
     await installCrds(kc);
+    checkpoint();
     const operator = await startLocalOperator(plane.kubeconfigPath);
     stops.push(() => operator.stop());
     say(`operator running; attestation service at ${operator.serviceUrl}`);
+    checkpoint();
     const fleet = await createFleet(kc, { nodes: o.nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: Math.max(1, Math.ceil(o.nodes / 3)), namePrefix: 'gpu', teeMix: ['sev-snp', 'tdx'], usageIntervalMs: 5000 });
     stops.unshift(() => fleet.stop());
     say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers`);
+    checkpoint();
 
     const rest = new RestClient(kc);
     await create(rest, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
@@ -141,8 +161,12 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     // Pools are applied once the fleet has attested (or after a minute): placement never moves a
     // running replica, so pools applied into a fleet of one attested node would all land on it.
     const attestedBy = Date.now() + 60_000;
-    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < o.nodes) await new Promise((r) => setTimeout(r, 1000));
+    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < o.nodes) {
+      checkpoint();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     for (let i = 0; i < o.pools; i++) {
+      checkpoint();
       await create(rest, `${GROUP}/namespaces/${NS}/inferencepools`, {
         apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: `demo-${i}` },
         spec: {
@@ -162,6 +186,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     const { providerClaims } = await import('../../../test/fleet/claims.js');
     const claims = await providerClaims(rest, NS, operator.sandboxDir, say);
     stops.push(() => claims.close());
+    settingUp = false;
+    checkpoint();
 
     const deadline = started + o.timeoutSeconds * 1000;
     let last = '';
@@ -198,8 +224,10 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
       await interrupted;
     }
   } catch (err) {
-    failed = true;
-    say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof StopRequested)) {
+      failed = true;
+      say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   } finally {
     say('stopping everything the demo started…');
     await stopAll();
