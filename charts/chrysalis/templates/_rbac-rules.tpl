@@ -121,10 +121,10 @@
   resources: ["providernodes"]
   verbs: ["get", "list"]
 # record the verdict of node evidence (resourceVersion precondition)
-# fold usage into the provider's counters (update conditioned on resourceVersion)
+# fold usage into the provider's counters (merge patch of usage and usageCursors conditioned on resourceVersion)
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes/status"]
-  verbs: ["update", "patch"]
+  verbs: ["patch"]
 # Warning events on replica Pods whose usage reports are refused
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

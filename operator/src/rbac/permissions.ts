@@ -96,7 +96,7 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
       { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a usage report is from' },
       { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get'], scope: 'cluster', why: 'the SettlementAccount a replica\'s pool bills to' },
       { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list'], scope: 'cluster', why: 'the ProviderNode of the replica\'s node' },
-      { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['update'], scope: 'cluster', why: 'fold usage into the provider\'s counters (update conditioned on resourceVersion)' },
+      { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'fold usage into the provider\'s counters (merge patch of usage and usageCursors conditioned on resourceVersion)' },
       { apiGroup: 'events.k8s.io', resource: 'events', verbs: ['create'], scope: 'cluster', why: 'Warning events on replica Pods whose usage reports are refused' },
     ],
     core: [
