@@ -11,6 +11,8 @@ export interface CollateralConfig {
   amdKdsUrl?: string;
   /** The Intel SGX Root CA CRL's URL when the endpoint does not serve /sgx/certification/v4/rootcacrl (Intel's PCS). */
   intelRootCrlUrl?: string;
+  /** Directory of an offline bundle (`chrysalis collateral import`; the chart mounts its ConfigMap here). */
+  bundleDir?: string;
   /** PEM file of the CA that signed an https:// PCCS's (or KDS cache's) certificate (a PCCS usually has its own). */
   caFile?: string;
   /** Refetch an item this many seconds before its nextUpdate. */
@@ -64,8 +66,9 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
         out[key] = url(v, `${field}.${key}`);
         break;
       case 'caFile':
-        if (typeof v !== 'string' || v === '') throw new Error(`${field}.caFile must be the path of a PEM file`);
-        out.caFile = v;
+      case 'bundleDir':
+        if (typeof v !== 'string' || v === '') throw new Error(`${field}.${key} must be a path`);
+        out[key] = v;
         break;
       case 'refreshBeforeSeconds':
       case 'refreshIntervalSeconds':
@@ -77,7 +80,7 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
         break;
       }
       default:
-        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, caFile, ${Object.keys(LIMITS).join(', ')})`);
+        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, bundleDir, caFile, ${Object.keys(LIMITS).join(', ')})`);
     }
   }
   if (out.intelRootCrlUrl && !out.intelPcsUrl) throw new Error(`${field}.intelRootCrlUrl needs intelPcsUrl (the endpoint of the other items)`);

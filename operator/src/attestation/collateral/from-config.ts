@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import { AmdKdsClient } from './amd-kds.js';
+import { bundleFromDir } from './bundle-dir.js';
 import type { CollateralConfig } from './config.js';
 import { IntelPcsClient } from './intel-pcs.js';
 import { CollateralMetrics } from './metrics.js';
@@ -31,6 +32,7 @@ export function collateralSources(config: CollateralConfig, deps: { registry?: R
     refreshBeforeMs: config.refreshBeforeSeconds * 1000,
     refreshIntervalMs: config.refreshIntervalSeconds * 1000,
     retryAfterMs: config.retryAfterSeconds * 1000,
+    ...(config.bundleDir ? { bundle: bundleFromDir(config.bundleDir) } : {}),
     ...common,
   });
   const snp = new SnpVcekCache({

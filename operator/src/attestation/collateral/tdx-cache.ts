@@ -1,6 +1,7 @@
 // The TDX collateral the attestation service verifies quotes with: Intel's TCB info for the quote's FMSPC,
 // the TD_QE identity, the CRL of the quote's PCK CA and the Intel SGX Root CA CRL. A TDX quote carries
-// only its PCK chain, so for each item the order is: the cache, then the configured PCS/PCCS endpoint.
+// only its PCK chain, so for each item the order is: the cache, then the configured PCS/PCCS endpoint,
+// then an offline bundle a user imported (newer items in the bundle win over older cached ones).
 //
 // Nothing is trusted for where it came from. A fetched body enters the cache only when it parses and its
 // signature verifies (TCB info and QE identity by the TCB signing chain to the pinned Intel root; a CRL by
@@ -36,6 +37,11 @@ export interface TdxCollateralCacheOptions {
   refreshIntervalMs: number;
   /** After a failed fetch, wait this long before trying that item again. */
   retryAfterMs: number;
+  /**
+   * An offline bundle a user imported (`chrysalis collateral import`), read when an item is due: used
+   * when the endpoint is absent or fails, and whenever it holds a newer item than the cache.
+   */
+  bundle?: () => TdxCollateral;
   metrics?: CollateralMetrics;
   /** The clock metrics are read with (verification passes its own time). */
   clock?: () => Date;
@@ -63,6 +69,14 @@ interface Slot {
   inFlight?: Promise<void>;
   /** The certificate that signs this CRL (the PCK CA comes from a quote's chain). */
   crlIssuer?: ParsedCertificate;
+}
+
+/** A body from some source, before it is admitted. */
+interface Candidate {
+  text?: string;
+  der?: Uint8Array;
+  issuerChain: Uint8Array[];
+  source: 'endpoint' | 'import';
 }
 
 /** Why a fetched body was not admitted to the cache. */
@@ -180,7 +194,16 @@ export class TdxCollateralCache {
   }
 
   private async ensure(slot: Slot, now: Date): Promise<void> {
-    if (!this.options.pcs || !this.due(slot, now)) return;
+    if (!this.due(slot, now)) return;
+    if (this.options.bundle) {
+      try {
+        this.fromBundle(slot, this.options.bundle(), now);
+      } catch (err) {
+        this.options.logger?.warn('the imported collateral bundle cannot be read', { error: (err as Error).message });
+      }
+      if (!this.due(slot, now)) return;
+    }
+    if (!this.options.pcs) return;
     if (slot.inFlight) return slot.inFlight;
     const last = slot.lastAttemptAt?.getTime();
     if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return;
@@ -194,7 +217,7 @@ export class TdxCollateralCache {
     slot.lastAttemptAt = now;
     let result = 'ok';
     try {
-      const held = await this.fetchAndAdmit(slot, pcs, now);
+      const held = this.admit(slot, await this.fetch(slot, pcs), now);
       const current = slot.held;
       if (current && (held.evaluation < current.evaluation || held.issuedAt.getTime() < current.issuedAt.getTime())) {
         // An endpoint serving older collateral than the cache has (a lagging mirror, a rollback) must not
@@ -214,33 +237,70 @@ export class TdxCollateralCache {
     this.options.metrics?.fetches.inc({ family: 'tdx', kind: slot.kind, result });
   }
 
-  private async fetchAndAdmit(slot: Slot, pcs: IntelPcsClient, now: Date): Promise<Held> {
-    const base = { source: 'endpoint' as const, fetchedAt: now };
+  private async fetch(slot: Slot, pcs: IntelPcsClient): Promise<Candidate> {
+    switch (slot.kind) {
+      case 'tcb-info':
+        return { ...(await pcs.tdxTcbInfo(slot.key)), source: 'endpoint' };
+      case 'qe-identity':
+        return { ...(await pcs.tdQeIdentity()), source: 'endpoint' };
+      case 'pck-crl':
+        return { der: await pcs.pckCrl(slot.key as PckCa), issuerChain: [], source: 'endpoint' };
+      case 'root-crl':
+        return { der: await pcs.rootCrl(), issuerChain: [], source: 'endpoint' };
+    }
+  }
+
+  /** What may enter the cache for `slot`, wherever it came from (the endpoint, an imported bundle). */
+  private admit(slot: Slot, candidate: Candidate, now: Date): Held {
+    const base = { source: candidate.source, fetchedAt: now, issuerChain: candidate.issuerChain };
     switch (slot.kind) {
       case 'tcb-info': {
-        const answer = await pcs.tdxTcbInfo(slot.key);
-        const parsed = this.parse(() => parseTcbInfo(answer.text), 'TCB info');
+        const text = candidate.text ?? '';
+        const parsed = this.parse(() => parseTcbInfo(text), 'TCB info');
         if (parsed.body.id !== 'TDX' || parsed.body.fmspc.toLowerCase() !== slot.key) {
           throw new Refused(`asked for the TDX TCB info of FMSPC ${slot.key}, got ${parsed.body.id} for ${parsed.body.fmspc}`);
         }
-        signedBy(parsed, answer.issuerChain, now, `TCB info for FMSPC ${slot.key}`);
-        return { ...base, text: answer.text, issuerChain: answer.issuerChain, issuedAt: date(parsed.body.issueDate, 'TCB info issueDate'), nextUpdate: date(parsed.body.nextUpdate, 'TCB info nextUpdate'), evaluation: parsed.body.tcbEvaluationDataNumber };
+        signedBy(parsed, candidate.issuerChain, now, `TCB info for FMSPC ${slot.key}`);
+        return { ...base, text, issuedAt: date(parsed.body.issueDate, 'TCB info issueDate'), nextUpdate: date(parsed.body.nextUpdate, 'TCB info nextUpdate'), evaluation: parsed.body.tcbEvaluationDataNumber };
       }
       case 'qe-identity': {
-        const answer = await pcs.tdQeIdentity();
-        const parsed = this.parse(() => parseQeIdentity(answer.text), 'QE identity');
+        const text = candidate.text ?? '';
+        const parsed = this.parse(() => parseQeIdentity(text), 'QE identity');
         if (parsed.body.id !== 'TD_QE') throw new Refused(`asked for the TD_QE identity, got ${parsed.body.id}`);
-        signedBy(parsed, answer.issuerChain, now, 'TD_QE identity');
-        return { ...base, text: answer.text, issuerChain: answer.issuerChain, issuedAt: date(parsed.body.issueDate, 'QE identity issueDate'), nextUpdate: date(parsed.body.nextUpdate, 'QE identity nextUpdate'), evaluation: parsed.body.tcbEvaluationDataNumber };
+        signedBy(parsed, candidate.issuerChain, now, 'TD_QE identity');
+        return { ...base, text, issuedAt: date(parsed.body.issueDate, 'QE identity issueDate'), nextUpdate: date(parsed.body.nextUpdate, 'QE identity nextUpdate'), evaluation: parsed.body.tcbEvaluationDataNumber };
       }
       case 'pck-crl':
       case 'root-crl': {
-        const der = slot.kind === 'pck-crl' ? await pcs.pckCrl(slot.key as PckCa) : await pcs.rootCrl();
+        const der = candidate.der ?? new Uint8Array();
         const crl = this.parse(() => parseCrl(der), 'CRL');
         const issuer = slot.crlIssuer!;
         if (!crlIssuedBy(crl, issuer) || !crlSignatureValid(crl, issuer)) throw new Refused(`the ${slot.kind} is not validly signed by "${issuer.subjectCommonName}"`);
         if (!crl.nextUpdate) throw new Refused(`the ${slot.kind} has no nextUpdate, so when to refresh it is unknown`);
-        return { ...base, der, issuerChain: [], issuedAt: crl.thisUpdate, nextUpdate: crl.nextUpdate, evaluation: 0 };
+        return { ...base, der, issuedAt: crl.thisUpdate, nextUpdate: crl.nextUpdate, evaluation: 0 };
+      }
+    }
+  }
+
+  /** The bundle's items for `slot`: the newest that is admitted replaces an older held copy. */
+  private fromBundle(slot: Slot, bundle: TdxCollateral, now: Date): void {
+    const chain = bundle.issuerChain ?? [];
+    const candidates: Candidate[] =
+      slot.kind === 'tcb-info' ? (bundle.tcbInfos ?? []).map((text) => ({ text, issuerChain: chain, source: 'import' }))
+      : slot.kind === 'qe-identity' ? (bundle.qeIdentities ?? []).map((text) => ({ text, issuerChain: chain, source: 'import' }))
+      : (bundle.crls ?? []).map((der) => ({ der, issuerChain: [], source: 'import' }));
+    for (const candidate of candidates) {
+      let held: Held;
+      try {
+        held = this.admit(slot, candidate, now);
+      } catch {
+        // Items for other slots (another FMSPC, the other CRL) or unusable ones: the import command checked
+        // them when they were imported; the verifier never sees what is not admitted here.
+        continue;
+      }
+      const current = slot.held;
+      if (!current || held.evaluation > current.evaluation || (held.evaluation === current.evaluation && held.issuedAt.getTime() > current.issuedAt.getTime())) {
+        slot.held = held;
       }
     }
   }
