@@ -1,5 +1,5 @@
-// The container images cannot be built on this machine (no registry to pull the base images from; see
-// images/README.md), so this checks what a build would need and what the images promise: a complete build
+// What a build needs and what the images promise, checked without building (scripts/build-images.sh builds
+// them here on Debian-package bases; see images/README.md): a complete build
 // context, digest-pinned bases, a shell-less non-root runtime stage, an entrypoint tsc actually emits, and
 // the chart's defaults pointing at these images.
 import test from 'ava';
@@ -18,7 +18,10 @@ interface Stage {
   instructions: Instruction[];
 }
 
-/** Dockerfile → stages (comments dropped, line continuations joined). */
+/**
+ * Dockerfile → stages (comments dropped, line continuations joined). A FROM naming a global ARG (one
+ * declared before the first FROM) is read with that ARG's default: what a plain `docker build` uses.
+ */
 function parseDockerfile(text: string): Stage[] {
   const lines: string[] = [];
   let pending = '';
@@ -34,13 +37,18 @@ function parseDockerfile(text: string): Stage[] {
     if (full) lines.push(full);
   }
   const stages: Stage[] = [];
+  const globalArgs = new Map<string, string>();
   for (const line of lines) {
     const m = /^(\S+)\s+(.*)$/.exec(line);
     if (!m) continue;
     const op = m[1]!.toUpperCase();
     const args = m[2]!;
-    if (op === 'FROM') {
-      const parts = args.split(/\s+/).filter((p) => !p.startsWith('--'));
+    if (op === 'ARG' && stages.length === 0) {
+      const arg = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(args.trim());
+      if (arg) globalArgs.set(arg[1]!, arg[2] ?? '');
+    } else if (op === 'FROM') {
+      const expanded = args.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => globalArgs.get(name) ?? '');
+      const parts = expanded.split(/\s+/).filter((p) => !p.startsWith('--'));
       stages.push({ from: parts[0]!, name: /^as$/i.test(parts[1] ?? '') ? parts[2] : undefined, instructions: [] });
     } else if (stages.length > 0) {
       stages[stages.length - 1]!.instructions.push({ op, args });
