@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-// Entry point for `chrysalis-attester`. In a checkout the TypeScript source lies beside this folder and
-// runs through tsx, so `npm ci` is the only step; an installed package (`npm pack` carries the compiled
-// JavaScript and no TypeScript) runs dist/ with plain Node, no tsx. The images run dist/ directly.
-import { existsSync } from 'node:fs';
+// Entry point for `chrysalis-attester` (cli/bin/run-entry.js: TypeScript in a checkout, dist/ when
+// installed). The images run dist/attester/src/main.js directly.
+import { runEntry } from '../../cli/bin/run-entry.js';
 
-const source = new URL('../src/main.ts', import.meta.url);
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
-} else {
-  await import('../../dist/attester/src/main.js');
-}
+await runEntry(new URL('../src/main.ts', import.meta.url), new URL('../../dist/attester/src/main.js', import.meta.url));

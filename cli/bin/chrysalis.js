@@ -1,14 +1,5 @@
 #!/usr/bin/env node
-// Entry point for `chrysalis` and `kubectl-chrysalis`. In a checkout the TypeScript source lies beside
-// this folder and runs through tsx, so `npm ci` is the only step; an installed package (`npm pack`
-// carries the compiled JavaScript and no TypeScript) runs dist/ with plain Node, no tsx.
-import { existsSync } from 'node:fs';
+// Entry point for `chrysalis` and `kubectl-chrysalis` (run-entry.js: TypeScript in a checkout, dist/ when installed).
+import { runEntry } from './run-entry.js';
 
-const source = new URL('../src/main.ts', import.meta.url);
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
-} else {
-  await import('../../dist/cli/src/main.js');
-}
+await runEntry(new URL('../src/main.ts', import.meta.url), new URL('../../dist/cli/src/main.js', import.meta.url));

@@ -48,7 +48,7 @@ test('the tarball carries the compiled JavaScript, the CRDs, the chart and the b
   t.timeout(600_000);
   const files = (await packed).files.map((f) => f.path);
   for (const need of [
-    'cli/bin/chrysalis.js', 'attester/bin/chrysalis-attester.js',
+    'cli/bin/chrysalis.js', 'cli/bin/run-entry.js', 'attester/bin/chrysalis-attester.js',
     'dist/cli/src/main.js', 'dist/operator/src/main.js', 'dist/attester/src/main.js',
     'dist/cli/src/commands/demo.js', 'dist/operator/src/settlement/contract/settlement.tolk',
     'crds/chrysalis.dev_providernodes.yaml', 'charts/chrysalis/Chart.yaml', 'scripts/build-control-plane.sh',
