@@ -48,7 +48,8 @@ interface ContainerLike {
 /**
  * Cuts a Pod down, in place, to what the operator reads from cached Pods: metadata without
  * managedFields (names, uid, resourceVersion, labels, annotations, owners, deletion), spec.nodeName and
- * schedulerName, each container's name and resources (GPU requests), and status.phase and conditions
+ * schedulerName, each container's name and resources (GPU requests), an init container's restartPolicy
+ * (a sidecar's GPUs count beside the app's: placement/pod-gpus.ts), and status.phase and conditions
  * (the readiness gate, Ready). The rest of a Pod — environment, volumes, security contexts, container
  * statuses — is most of its heap, and other workloads' Pods are often far larger than a replica. The
  * readers: the FleetView, the InferencePool reconciler (observePod, the gate flip, which rewrites
@@ -60,7 +61,7 @@ export function slimPod<T extends KubeObject>(obj: T): T {
   const spec = pod.spec as { nodeName?: string; schedulerName?: string; containers?: ContainerLike[]; initContainers?: ContainerLike[] } | undefined;
   if (spec) {
     const slimContainers = (list: ContainerLike[] | undefined) =>
-      list?.map((c) => ({ name: c.name, ...(c.resources ? { resources: c.resources } : {}) }));
+      list?.map((c) => ({ name: c.name, ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}), ...(c.resources ? { resources: c.resources } : {}) }));
     const containers = slimContainers(spec.containers);
     const initContainers = slimContainers(spec.initContainers);
     pod.spec = {

@@ -14,6 +14,7 @@ import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
+import { podGpus } from '../../placement/index.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { attestationPolicyController } from '../attestationpolicy/reconciler.js';
 import { statusEqual } from '../../kube/status.js';
@@ -153,14 +154,6 @@ function observeNode(node: V1Node | undefined, gpuResource: string, pn: Provider
     cordonedByOthers: node.spec?.unschedulable === true && !(quarantinedBefore && ownsUnschedulable(node)),
     allocatableGpus: Number.parseInt(String(node.status?.allocatable?.[gpuResource] ?? '0'), 10) || 0,
   };
-}
-
-export function podGpus(pod: V1Pod, gpuResource: string): number {
-  let n = 0;
-  for (const c of pod.spec?.containers ?? []) {
-    n += Number.parseInt(String(c.resources?.limits?.[gpuResource] ?? c.resources?.requests?.[gpuResource] ?? '0'), 10) || 0;
-  }
-  return n;
 }
 
 /**
