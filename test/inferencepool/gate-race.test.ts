@@ -86,7 +86,7 @@ test('a gate flip planned from a stale Pod does not overwrite the Verified verdi
   // The flip kept the Pod's other conditions.
   const before = ((unchanged.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type).sort();
   t.deepEqual(((flipped?.status as { conditions?: Array<{ type: string }> }).conditions ?? []).map((c) => c.type).sort(), before);
-  await eventually('the Unattest event for g-1 only', async () => (recorded.filter((r) => r === 'AttestationMissing').length === 1 ? true : undefined), 5_000);
+  await eventually('the Unattest event for g-1 only', async () => (recorded.filter((r) => r === 'AttestationMissing').length === 1 ? true : undefined));
 
   // Retried from the newer Pod, the reconcile leaves the Verified gate alone.
   pods.put((await client.get<KubeObject>(Pods, 'g-0', namespace)) as KubeObject);
