@@ -9,6 +9,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { Pods } from '../../../operator/src/kube/resource.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
 import { connect, UsageError } from '../kube.js';
+import { registerCollateralImport } from './collateral-import.js';
 import { colour, health } from '../views/colour.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
 import { renderTable } from '../views/table.js';
@@ -102,6 +103,7 @@ function metricsPort(pod: V1Pod): number | undefined {
 
 export function registerCollateralCommand(program: Command): void {
   const collateral = program.command('collateral').summary('the attestation service\'s collateral (TDX TCB info, QE identity, CRLs; SEV-SNP VCEKs)');
+  registerCollateralImport(collateral);
   collateral
     .command('status')
     .summary('what each attestation service replica has cached; exit 1 when an item is stale or missing')

@@ -116,6 +116,16 @@ function signedBy<T>(collateral: SignedCollateral<T>, issuerChain: Uint8Array[],
   if (!collateralSignatureValid(collateral, signer)) throw new Refused(`${what}: the signature does not verify over its text`);
 }
 
+/** Why a TCB info or QE identity would not be admitted for its signature (undefined: it would be). */
+export function collateralSignatureProblem<T>(collateral: SignedCollateral<T>, issuerChain: Uint8Array[], now: Date, what: string): string | undefined {
+  try {
+    signedBy(collateral, issuerChain, now, what);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function date(value: string, what: string): Date {
   const d = new Date(value);
   if (!Number.isFinite(d.getTime())) throw new Refused(`${what} has no valid date (${JSON.stringify(value)})`);
