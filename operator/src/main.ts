@@ -17,22 +17,24 @@ import { inferencePoolController } from './controllers/inferencepool/index.js';
 import { settlementController } from './controllers/settlement/controller.js';
 import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
-import { AttestationService } from './attestation/service/service.js';
+import { AttestationService, type EvidenceVerifier } from './attestation/service/service.js';
 import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
 import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
+import { KubeClient } from './kube/apply.js';
+import { EventRecorder } from './kube/events.js';
 import { UsageIngest } from './settlement/metering.js';
 
 /** What one operator process runs. */
 export type OperatorComponent = 'controllers' | 'attestation-service';
 export const OPERATOR_COMPONENTS: readonly OperatorComponent[] = ['controllers', 'attestation-service'];
 
-/** Each part leads through its own Lease, so the two Deployments of the chart elect independently. */
-export const LEASE_NAMES: Readonly<Record<OperatorComponent, string>> = {
-  controllers: 'chrysalis-operator',
-  'attestation-service': 'chrysalis-attestation',
-};
+/**
+ * The controllers' Lease: one replica runs them. The attestation service takes no Lease: every replica
+ * serves (see startAttestationService).
+ */
+export const CONTROLLERS_LEASE_NAME = 'chrysalis-operator';
 
 /** `--components controllers,attestation-service`: a non-empty list of known components. */
 export function parseComponents(value: string): OperatorComponent[] {
@@ -75,7 +77,7 @@ export function buildOperator(flags: OperatorFlags): Manager {
   const runsControllers = components.includes('controllers');
   const manager = new Manager({
     kubeConfig: loadKubeConfig({ kubeconfig: flags.kubeconfig }),
-    leaderElection: flags.leaderElect ? { namespace: flags.leaseNamespace, name: LEASE_NAMES[runsControllers ? 'controllers' : 'attestation-service'] } : false,
+    leaderElection: flags.leaderElect && runsControllers ? { namespace: flags.leaseNamespace, name: CONTROLLERS_LEASE_NAME } : false,
     health: { port: flags.metricsPort },
     clientRateLimit: { qps: flags.qps, burst: flags.burst },
   });
@@ -97,15 +99,21 @@ export function buildOperator(flags: OperatorFlags): Manager {
 }
 
 /** The attestation service of this operator process, sharing the manager's client and fence. */
-export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>) {
+export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>, replace: { verify?: EvidenceVerifier } = {}) {
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
-  const fence = manager.elector ?? NO_FENCE;
-  const ingest = new UsageIngest({ client: manager.client, fence, events: manager.events });
+  // Every replica serves, leader or not: each write the service makes is conditioned on the
+  // resourceVersion it read (a nonce is consumed by one answer, a usage fold lands once), so two replicas
+  // are no different from two concurrent requests on one, and a leader fence would only turn away the
+  // attesters the Service sends to a standby. Its writes go through a KubeClient of their own, unfenced.
+  const fence = NO_FENCE;
+  const client = new KubeClient(manager.rest, fence);
+  const events = new EventRecorder({ client: manager.rest, fence, instance: manager.identity, metrics: manager.metrics, logger: componentLogger('events') });
+  const ingest = new UsageIngest({ client, fence, events });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
-    rest: manager.rest, fence, config, verify: verifierWithCollateral(collateral),
+    rest: manager.rest, fence, config, verify: replace.verify ?? verifierWithCollateral(collateral),
     usage: { ingest: (report) => ingest.ingest(report) },
     logger: componentLogger('attestation-service'),
   });
@@ -121,7 +129,7 @@ export function operatorProgram(): Command {
     .option('--components <list>', `what this process runs, comma-separated: ${OPERATOR_COMPONENTS.join(', ')}`, parseComponents, [...OPERATOR_COMPONENTS])
     .option('--kubeconfig <path>', 'kubeconfig (default: KUBECONFIG, then in-cluster)')
     .option('--config <path>', 'operator config YAML (see operator/src/config.ts)')
-    .option('--leader-elect', 'run leader election (required with more than one replica)', false)
+    .option('--leader-elect', 'elect one replica to run the controllers (required with more than one replica; the attestation service needs none: every replica serves)', false)
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'chrysalis-system')
     .option('--metrics-port <port>', 'port of /metrics /healthz /readyz', (v) => Number.parseInt(v, 10), 8080)
     .option('--attestation-port <port>', 'HTTPS port of the attestation service (0 disables it)', (v) => Number.parseInt(v, 10), 8443)

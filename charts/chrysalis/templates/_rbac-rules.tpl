@@ -130,11 +130,3 @@
   resources: ["events"]
   verbs: ["create"]
 {{- end }}
-
-{{- /* ServiceAccount "attestationService", scope "leaseNamespace". */ -}}
-{{- define "chrysalis.rbac.attestationService.leaseRules" -}}
-# the attestation service's own leader election (Lease chrysalis-attestation): one replica writes verdicts at a time
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["get", "create", "update"]
-{{- end }}

@@ -99,9 +99,6 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
       { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'fold usage into the provider\'s counters (merge patch of usage and usageCursors conditioned on resourceVersion)' },
       { apiGroup: 'events.k8s.io', resource: 'events', verbs: ['create'], scope: 'cluster', why: 'Warning events on replica Pods whose usage reports are refused' },
     ],
-    core: [
-      { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], scope: 'leaseNamespace', why: 'the attestation service\'s own leader election (Lease chrysalis-attestation): one replica writes verdicts at a time' },
-    ],
   },
 };
 

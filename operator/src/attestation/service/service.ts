@@ -9,9 +9,10 @@
 //   replica verdict   Pod condition chrysalis.dev/attested, and the bound key and its expiry in the
 //                     host's ProviderNode status.attestedReplicas (replica-keys.ts). Never Pod metadata:
 //                     whoever may patch Pods in the namespace could replace it.
-// Every verdict write is conditioned on the resourceVersion the check read. Writes pass the leader
-// fence: a standby answers 503 and the attester retries. Verification that cannot run, and evidence
-// whose AttestationPolicy does not exist, are rejections, never a pass.
+// Every verdict write is conditioned on the resourceVersion the check read, so every replica of the
+// service may serve (the operator gives it no leader fence): two replicas are no different from two
+// concurrent requests on one — a nonce is consumed by one answer, a count loses no increment. Verification
+// that cannot run, and evidence whose AttestationPolicy does not exist, are rejections, never a pass.
 //
 // Who may call (caller-identity.ts): node challenges and evidence only from the node attesters'
 // ServiceAccount bound to that node; replica challenges, evidence and usage only from a token bound to
