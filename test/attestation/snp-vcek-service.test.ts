@@ -72,3 +72,23 @@ test('a VLEK-signed report without its certificate is not looked up (AMD issues 
   t.deepEqual(codes(answer), ['COLLATERAL_MISSING']);
   t.deepEqual(l.kds.requests, []);
 });
+
+test('chip ids nobody has (made-up reports) do not push a VCEK in use out of a full cache', async (t) => {
+  const { SnpVcekCache } = await import('../../operator/src/attestation/collateral/snp-cache.js');
+  const { AmdKdsClient } = await import('../../operator/src/attestation/collateral/amd-kds.js');
+  const kds = await startKds();
+  t.teardown(() => kds.close());
+  kds.vceks.set(PATH, readVector('sev-snp', 'virtee-sev/vcek_milan.der'));
+  const cache = new SnpVcekCache({ kds: new AmdKdsClient({ baseUrl: kds.url }), retryAfterMs: 60_000, maxEntries: 3 });
+  const genuine = reportBytes(REPORT);
+  t.truthy(await cache.vcekFor(genuine, SNP_TIME));
+  for (let i = 0; i < 5; i++) {
+    const madeUp = Uint8Array.from(genuine);
+    madeUp[0x1a0] = i + 1; // another chip id
+    t.is(await cache.vcekFor(madeUp, SNP_TIME), undefined);
+  }
+  const before = kds.requests.length;
+  t.truthy(await cache.vcekFor(genuine, SNP_TIME));
+  t.is(kds.requests.length, before, 'the genuine VCEK was still cached');
+  t.true(cache.status(SNP_TIME).length <= 3);
+});

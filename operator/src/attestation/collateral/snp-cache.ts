@@ -94,10 +94,14 @@ export class SnpVcekCache {
     if (!slot) {
       slot = { product, key };
       this.slots.set(key, slot);
+      // Reports are looked up before their signature can be checked, so chip ids an attester makes up
+      // must not push out certificates in use: slots that never got one go first, oldest first.
       const max = this.options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-      for (const oldest of this.slots.keys()) {
-        if (this.slots.size <= max) break;
-        this.slots.delete(oldest);
+      for (const pass of [(x: Slot) => !x.der, () => true]) {
+        for (const [k, x] of this.slots) {
+          if (this.slots.size <= max) break;
+          if (x !== slot && pass(x)) this.slots.delete(k);
+        }
       }
     }
     if (slot.der && slot.notAfter && now.getTime() <= slot.notAfter.getTime()) return slot.der;
