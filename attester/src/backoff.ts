@@ -1,17 +1,22 @@
-// Retrying transient failures with jittered exponential backoff. Only errors that say they are transient
+// Retrying transient failures with the operator's jittered exponential backoff (one backoff for the
+// whole project; it is pure and imports nothing). Only errors that say they are transient
 // (AttesterError.transient: the service was unreachable or busy) are retried; a refused token or a
 // missing TEE will not fix itself and is returned at once.
 import { setTimeout as delay } from 'node:timers/promises';
+import { backoffDelay, type BackoffPolicy } from '../../operator/src/kube/backoff.js';
 import { AttesterError } from './errors.js';
 
-export interface RetryPolicy {
-  /** First delay (ms); each retry doubles it. */
-  initialMs: number;
-  /** Cap on one delay (ms). */
-  maxMs: number;
+export interface RetryPolicy extends BackoffPolicy {
   /** Total tries including the first; Infinity retries forever (daemon mode). */
   maxAttempts: number;
 }
+
+/**
+ * The attester's jitter: a delay anywhere in [½, 1] of the doubling step, wider than the operator's
+ * default, because a whole fleet of attesters restarts together (a node pool reboot, a service rollout)
+ * and must not retry in lockstep.
+ */
+const ATTESTER_JITTER = 0.5;
 
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 500, maxMs: 30_000, maxAttempts: 6 };
 
@@ -22,13 +27,9 @@ export const realSleep: Sleep = async (ms, signal) => {
   await delay(ms, undefined, signal ? { signal } : undefined);
 };
 
-/**
- * Delay before retry number `retry` (1-based): min(maxMs, initialMs·2^(retry−1)), scaled into
- * [½, 1] of that by `random()` so that many attesters restarted together do not retry in lockstep.
- */
-export function backoffDelay(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, retry - 1));
-  return Math.round(ceiling * (0.5 + 0.5 * random()));
+/** Delay before retry number `retry` (1-based): the shared backoff of attempt retry − 1, jitter ½ unless the policy says. */
+export function retryDelay(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  return backoffDelay(retry - 1, { ...policy, jitter: policy.jitter ?? ATTESTER_JITTER }, random);
 }
 
 export interface RetryHooks {
@@ -47,7 +48,7 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, policy: R
       return await attempt(n);
     } catch (err) {
       if (!(err instanceof AttesterError) || !err.transient || n >= policy.maxAttempts || hooks.signal?.aborted) throw err;
-      const ms = backoffDelay(n, policy, hooks.random);
+      const ms = retryDelay(n, policy, hooks.random);
       hooks.onRetry?.(err, n, ms);
       await sleep(ms, hooks.signal);
     }

@@ -4,7 +4,7 @@
 export { Attester, renewalDelayMs, type AttesterOptions, type AttestationOutcome } from './attester.js';
 export { AttesterIdentity, parseNonce, reportDataFor } from './identity.js';
 export { AttesterError, ATTESTER_ERROR_CODES, exitCodeFor, type AttesterErrorCode } from './errors.js';
-export { backoffDelay, withRetry, DEFAULT_RETRY, type RetryPolicy, type Sleep } from './backoff.js';
+export { retryDelay, withRetry, DEFAULT_RETRY, type RetryPolicy, type Sleep } from './backoff.js';
 export { HttpsTransport, tokenFromFile, DEFAULT_TOKEN_FILE, type Transport, type HttpsTransportOptions } from './transport.js';
 export { TsmCpuSource, cpuEvidenceFromTsm, type CpuEvidenceSource } from './cpu/source.js';
 export { tsmReport, requireTsm, nodeTsmIo, DEFAULT_TSM_ROOT, type TsmIo, type TsmOptions, type TsmReport, type TsmProvider } from './cpu/tsm.js';

@@ -1,5 +1,8 @@
-// The names Chrysalis puts on other people's objects — Nodes, Pods — in one place, so the controllers,
-// the chart, the CLI and the tests agree on them.
+// Every name Chrysalis writes onto objects — labels, annotations, taints, readiness gates, field
+// managers, the events' reporting controller — in one place, so the controllers, the attestation
+// service, settlement, the CLI and the tests agree on them. No other file defines such a name.
+
+// ---- on Nodes (the ProviderNode controller) ----------------------------------------------------------
 
 /** Set to "true" on a Node whose ProviderNode is attested and not quarantined. */
 export const LABEL_ATTESTED = 'chrysalis.dev/attested';
@@ -11,13 +14,50 @@ export const LABEL_GPU_MODEL = 'chrysalis.dev/gpu-model';
 /** The ProviderNode a Node belongs to. */
 export const LABEL_PROVIDER_NODE = 'chrysalis.dev/provider-node';
 
+// ---- on replica Pods (the InferencePool controller, the attestation service) -------------------------
+
 /** On replica Pods: the owning pool's name, and the replica's stable index within the pool. */
 export const LABEL_POOL = 'chrysalis.dev/pool';
 export const LABEL_REPLICA = 'chrysalis.dev/replica';
 /** Pod readiness gate flipped to True when the replica's own evidence passes. */
 export const READINESS_GATE_ATTESTED = 'chrysalis.dev/attested';
-
-/** The operator's field manager for server-side apply. */
-export const FIELD_MANAGER = 'chrysalis-operator';
+/** The replica's pending challenge, `<nonce> <expiresAt>`, written by the attestation service. */
+export const ANNOTATION_CHALLENGE = 'chrysalis.dev/attestation-challenge';
+/**
+ * Annotations where earlier versions put a replica's key and expiry. Nothing reads them; the service
+ * removes them from a replica Pod with its next verdict so no one mistakes them for attestation.
+ */
+export const LEGACY_KEY_ANNOTATIONS = ['chrysalis.dev/attestation-key', 'chrysalis.dev/attestation-expires'] as const;
 /** The scheduler name replica Pods carry: kube-scheduler leaves them to the operator. */
 export const SCHEDULER_NAME = 'chrysalis';
+
+// ---- on settlement's Secrets and ConfigMaps ------------------------------------------------------------
+
+/** The label (and value) a Secret must carry before the operator uses it as a wallet or operator key. */
+export const LABEL_WALLET = 'chrysalis.dev/wallet';
+export const LABEL_WALLET_VALUE = 'true';
+/** An epoch's leaves ConfigMaps: the account and epoch they belong to, and what they add up to. */
+export const LABEL_SETTLEMENT_ACCOUNT = 'chrysalis.dev/settlement-account';
+export const LABEL_EPOCH = 'chrysalis.dev/epoch';
+export const ANNOTATION_ROOT = 'chrysalis.dev/root';
+export const ANNOTATION_TOTAL = 'chrysalis.dev/total';
+export const ANNOTATION_PAYEES = 'chrysalis.dev/payees';
+export const ANNOTATION_PARTS = 'chrysalis.dev/parts';
+/** On the ConfigMap `chrysalis collateral import` fills: it holds a TDX collateral bundle. */
+export const LABEL_COLLATERAL_BUNDLE = 'chrysalis.dev/collateral-bundle';
+/** The standard label saying which application an object belongs to. */
+export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
+export const PART_OF_CHRYSALIS = 'chrysalis';
+
+// ---- who wrote it ----------------------------------------------------------------------------------------
+
+/** The controllers' field manager for server-side apply and their other writes. */
+export const FIELD_MANAGER = 'chrysalis-operator';
+/** The attestation service's writes: its own manager, so the controllers' applies never remove them. */
+export const SERVICE_FIELD_MANAGER = 'chrysalis-attestation-service';
+/** Metering's writes (ProviderNode status.usage, status.usageCursors). */
+export const METERING_FIELD_MANAGER = 'chrysalis-metering';
+/** The CLI's writes (`chrysalis collateral import`). */
+export const CLI_FIELD_MANAGER = 'chrysalis-cli';
+/** The reportingController of the operator's Events. */
+export const REPORTING_CONTROLLER = 'chrysalis.dev/operator';

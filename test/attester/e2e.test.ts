@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { InferencePool } from '../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ANNOTATION_CHALLENGE } from '../../operator/src/attestation/service/service.js';
+import { ANNOTATION_CHALLENGE } from '../../operator/src/marks.js';
 import { attestedReplicaKey } from '../../operator/src/attestation/service/replica-keys.js';
 import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { Attester, renewalDelayMs } from '../../attester/src/attester.js';
-import { backoffDelay } from '../../attester/src/backoff.js';
+import { retryDelay } from '../../attester/src/backoff.js';
 import type { CpuEvidenceSource } from '../../attester/src/cpu/source.js';
 import { AttesterError } from '../../attester/src/errors.js';
 import { NoGpuSource } from '../../attester/src/gpu/source.js';
@@ -55,10 +55,10 @@ test('the attester retries a busy service (503) with growing jittered backoff, t
 
 test('backoff delays double up to the cap and stay within the jitter band', (t) => {
   const policy = { initialMs: 500, maxMs: 30_000, maxAttempts: Infinity };
-  t.is(backoffDelay(1, policy, () => 1), 500);
-  t.is(backoffDelay(4, policy, () => 1), 4000);
-  t.is(backoffDelay(20, policy, () => 1), 30_000);
-  t.is(backoffDelay(20, policy, () => 0), 15_000);
+  t.is(retryDelay(1, policy, () => 0), 500);
+  t.is(retryDelay(4, policy, () => 0), 4000);
+  t.is(retryDelay(20, policy, () => 0), 30_000);
+  t.is(retryDelay(20, policy, () => 1), 15_000);
 });
 
 test('a service that stays unavailable ends in SERVICE_UNAVAILABLE after the allowed tries', async (t) => {

@@ -19,7 +19,7 @@ import type { Manager } from '../../operator/src/kube/manager.js';
 import { resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { buildOperator, startAttestationService, type OperatorComponent } from '../../operator/src/main.js';
-import { LABEL_SETTLEMENT_ACCOUNT } from '../../operator/src/settlement/leaves-store.js';
+import { LABEL_SETTLEMENT_ACCOUNT } from '../../operator/src/marks.js';
 import { operatorKeySecretName } from '../../operator/src/settlement/keys.js';
 import { installCrds } from '../api/install-crds.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';

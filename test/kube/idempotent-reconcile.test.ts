@@ -9,7 +9,7 @@ import { testCluster, useNamespace } from '../cluster/index.js';
 import { setCondition, type Condition } from '../../operator/src/kube/conditions.js';
 import { Manager } from '../../operator/src/kube/manager.js';
 import { ConfigMaps, Events, parseObjectKey, Services, type KubeObject } from '../../operator/src/kube/resource.js';
-import { FIELD_MANAGER } from '../../operator/src/kube/apply.js';
+import { FIELD_MANAGER } from '../../operator/src/marks.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { configMap, directClient, until } from './informer-harness.js';
 

@@ -9,7 +9,8 @@ import type { SettlementAccount } from '../../operator/src/api/settlementaccount
 import { SettlementReconciler } from '../../operator/src/controllers/settlement/reconciler.js';
 import { EndpointUnreachableError, type SettlementChain } from '../../operator/src/settlement/chain/chain.js';
 import { keyPairFromMnemonic } from '../../operator/src/settlement/chain/ton-client-chain.js';
-import { LABEL_WALLET, operatorKeySecretName } from '../../operator/src/settlement/keys.js';
+import { operatorKeySecretName } from '../../operator/src/settlement/keys.js';
+import { LABEL_WALLET } from '../../operator/src/marks.js';
 import { Events, Secrets } from '../../operator/src/kube/resource.js';
 import { SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
 import { listProviderNodes, setUpEnv } from './_env.js';

@@ -15,6 +15,7 @@ import { collateralFromFiles, parseQeIdentity, parseTcbInfo } from '../../../ope
 import { intelAnchor } from '../../../operator/src/attestation/tdx/intel-root.js';
 import { ConfigMaps, resourcePath } from '../../../operator/src/kube/resource.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
+import { CLI_FIELD_MANAGER, LABEL_COLLATERAL_BUNDLE, LABEL_PART_OF, PART_OF_CHRYSALIS } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
 import { renderTable } from '../views/table.js';
 
@@ -105,7 +106,7 @@ export function bundleConfigMap(files: readonly BundleFile[], namespace: string)
   }
   return {
     apiVersion: 'v1', kind: 'ConfigMap',
-    metadata: { name: BUNDLE_CONFIGMAP, namespace, labels: { 'app.kubernetes.io/part-of': 'chrysalis', 'chrysalis.dev/collateral-bundle': 'true' } },
+    metadata: { name: BUNDLE_CONFIGMAP, namespace, labels: { [LABEL_PART_OF]: PART_OF_CHRYSALIS, [LABEL_COLLATERAL_BUNDLE]: 'true' } },
     data, binaryData,
   };
 }
@@ -143,7 +144,7 @@ export function registerCollateralImport(collateral: Command): void {
       try {
         await rest.request('PATCH', resourcePath(ConfigMaps, cluster.namespace, BUNDLE_CONFIGMAP), {
           contentType: 'application/apply-patch+yaml',
-          query: { fieldManager: 'chrysalis-cli', force: 'true' },
+          query: { fieldManager: CLI_FIELD_MANAGER, force: 'true' },
           body: bundleConfigMap(files, cluster.namespace),
         });
       } catch (err) {

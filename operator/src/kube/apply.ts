@@ -6,9 +6,8 @@ import type { Fence } from './leader-election.js';
 import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from './resource.js';
 import { isNotFound, type RestClient } from './rest.js';
 import { isSubset, statusEqual } from './status.js';
+import { FIELD_MANAGER } from '../marks.js';
 
-/** The field manager of every write the operator makes. */
-export const FIELD_MANAGER = 'chrysalis-operator';
 
 const APPLY_PATCH = 'application/apply-patch+yaml';
 

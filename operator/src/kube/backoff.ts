@@ -1,6 +1,7 @@
 // Jittered exponential backoff, pure: the attempt number, the policy and the random source come in as
 // arguments so the bounds can be tested exactly. Used by the work queue (per-key failure backoff), the
-// informer (watch reconnects) and leader election (retries).
+// informer (watch reconnects), leader election (retries) and the attester (retries of transient
+// failures); it imports nothing, so the attester takes it without taking the operator.
 
 export interface BackoffPolicy {
   /** Delay of the first retry (attempt 0). */

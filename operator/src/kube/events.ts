@@ -14,8 +14,7 @@ import { microTime } from './leader-election.js';
 import type { OperatorMetrics } from './metrics.js';
 import { Events, resourcePath, type KubeObject } from './resource.js';
 import { isConflict, type RestClient } from './rest.js';
-
-export const REPORTING_CONTROLLER = 'chrysalis.dev/operator';
+import { REPORTING_CONTROLLER } from '../marks.js';
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -28,6 +28,7 @@ import type { SettlementAccount } from '../api/settlementaccount.js';
 import type { KubeClient } from '../kube/apply.js';
 import { Secrets, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
+import { LABEL_PART_OF, LABEL_WALLET, LABEL_WALLET_VALUE, PART_OF_CHRYSALIS } from '../marks.js';
 import type { SettlementChain } from './chain/chain.js';
 import { SandboxChain, type SandboxChainOptions } from './chain/sandbox-chain.js';
 import { keyPairFromMnemonic, TonClientChain } from './chain/ton-client-chain.js';
@@ -36,9 +37,6 @@ interface SecretLike extends KubeObject {
   data?: Record<string, string>;
 }
 
-/** The label (and value) a Secret must carry before the operator uses it as a wallet or operator key. */
-export const LABEL_WALLET = 'chrysalis.dev/wallet';
-export const LABEL_WALLET_VALUE = 'true';
 
 /**
  * A SettlementAccount whose spec (or the Secret it names) the operator cannot use as it stands; `reason` is
@@ -87,7 +85,7 @@ export async function operatorKeySecret(client: KubeClient, account: SettlementA
       try {
         secret = await client.create<SecretLike>(Secrets, {
           apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-          metadata: { name: secretName, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'chrysalis', [LABEL_WALLET]: LABEL_WALLET_VALUE } },
+          metadata: { name: secretName, namespace: ns, labels: { [LABEL_PART_OF]: PART_OF_CHRYSALIS, [LABEL_WALLET]: LABEL_WALLET_VALUE } },
           data: { secretKey: keyPair.secretKey.toString('base64') },
         });
       } catch (err) {

@@ -18,14 +18,9 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KubeClient } from '../kube/apply.js';
 import { ConfigMaps, type KubeObject } from '../kube/resource.js';
+import { ANNOTATION_PARTS, ANNOTATION_PAYEES, ANNOTATION_ROOT, ANNOTATION_TOTAL, LABEL_EPOCH, LABEL_PART_OF, LABEL_SETTLEMENT_ACCOUNT, PART_OF_CHRYSALIS } from '../marks.js';
 import { loadEpochLeaves, saveEpochLeaves, type Entitlements, type EpochLeaves } from './entitlements.js';
 
-export const LABEL_SETTLEMENT_ACCOUNT = 'chrysalis.dev/settlement-account';
-export const LABEL_EPOCH = 'chrysalis.dev/epoch';
-export const ANNOTATION_ROOT = 'chrysalis.dev/root';
-export const ANNOTATION_TOTAL = 'chrysalis.dev/total';
-export const ANNOTATION_PAYEES = 'chrysalis.dev/payees';
-export const ANNOTATION_PARTS = 'chrysalis.dev/parts';
 const DATA_KEY = 'leaves.json.gz';
 export const PART_BYTES = 768 * 1024;
 
@@ -69,7 +64,7 @@ export async function saveLeaves(client: KubeClient, namespace: string, account:
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: {
         name, namespace,
-        labels: { [LABEL_SETTLEMENT_ACCOUNT]: accountLabel(account), [LABEL_EPOCH]: epoch.toString(), 'app.kubernetes.io/part-of': 'chrysalis' },
+        labels: { [LABEL_SETTLEMENT_ACCOUNT]: accountLabel(account), [LABEL_EPOCH]: epoch.toString(), [LABEL_PART_OF]: PART_OF_CHRYSALIS },
         annotations: {
           [ANNOTATION_ROOT]: meta.root, [ANNOTATION_TOTAL]: meta.total, [ANNOTATION_PAYEES]: String(leaves.size),
           [ANNOTATION_PARTS]: String(parts.length),

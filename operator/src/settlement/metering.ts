@@ -49,13 +49,10 @@ import type { Informer } from '../kube/informer.js';
 import { NO_FENCE, type Fence } from '../kube/leader-election.js';
 import { Pods, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
-import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../marks.js';
+import { LABEL_POOL, METERING_FIELD_MANAGER, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { UNITS_MAX } from './entitlements.js';
 import { InferencePools, ProviderNodes, type Kube } from './resources.js';
-
-/** The field manager of metering's writes (status.usage, status.usageCursors). */
-export const METERING_FIELD_MANAGER = 'chrysalis-metering';
 
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;

@@ -43,7 +43,7 @@ import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resourc
 import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
 import { Pods, resourcePath } from '../../kube/resource.js';
 import { isNotFound, KubeApiError, type RestClient } from '../../kube/rest.js';
-import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { ANNOTATION_CHALLENGE, LABEL_POOL, LEGACY_KEY_ANNOTATIONS, READINESS_GATE_ATTESTED, SERVICE_FIELD_MANAGER } from '../../marks.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { randomBytes } from 'node:crypto';
@@ -54,14 +54,6 @@ import { livePodKey, withAttestedReplica, withoutAttestedReplica } from './repli
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
-export const ANNOTATION_CHALLENGE = 'chrysalis.dev/attestation-challenge';
-/**
- * Annotations where earlier versions put a replica's key and expiry. Nothing reads them; the service
- * removes them from a replica Pod with its next verdict so no one mistakes them for attestation.
- */
-const LEGACY_KEY_ANNOTATIONS = ['chrysalis.dev/attestation-key', 'chrysalis.dev/attestation-expires'] as const;
-/** Service writes use their own field manager so the controllers' server-side applies never remove them. */
-export const SERVICE_FIELD_MANAGER = 'chrysalis-attestation-service';
 /** Rejected answers to one node challenge before the rejection becomes the node's verdict (see the header). */
 export const MAX_REJECTED_NODE_ANSWERS = 3;
 

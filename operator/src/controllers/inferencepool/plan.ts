@@ -34,6 +34,7 @@ import type { InferencePool, InferencePoolStatus, InferencePoolStatusPlacement }
 import type { TeeType } from '../../config.js';
 import type { Unplaced } from '../../placement/index.js';
 import { degradedCondition } from '../../placement/index.js';
+import { READINESS_GATE_ATTESTED } from '../../marks.js';
 
 /** How long a True gate without a readable expiry is tolerated before it is turned False. */
 export const DEFAULT_GATE_GRACE_MS = 30_000;
@@ -166,7 +167,7 @@ export function planReplicas(
     if (r.attestationExpires === undefined) {
       const graceEnds = (r.gateSince?.getTime() ?? 0) + gateGraceMs;
       if (graceEnds <= now.getTime()) {
-        gateFlips.push({ name: r.name, reason: 'AttestationMissing', message: `the ${'chrysalis.dev/attested'} gate was True without an attestation the service recorded for this Pod (its ProviderNode's status.attestedReplicas); a verdict without an expiry is not attestation` });
+        gateFlips.push({ name: r.name, reason: 'AttestationMissing', message: `the ${READINESS_GATE_ATTESTED} gate was True without an attestation the service recorded for this Pod (its ProviderNode's status.attestedReplicas); a verdict without an expiry is not attestation` });
       } else {
         visitAt(graceEnds);
       }

@@ -20,12 +20,12 @@ import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
 import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { KubeObject } from '../../kube/resource.js';
+// The audience the attestation service requires of the projected token the attester sidecar presents.
+import { ATTESTATION_AUDIENCE } from '../../attestation/service/protocol.js';
 
 /** Container names, so tests and the reconciler agree. */
 export const SERVER_CONTAINER = 'server';
 export const ATTESTER_CONTAINER = 'attester';
-/** Audience of the projected token the attester sidecar presents to the attestation service. */
-export const ATTESTATION_TOKEN_AUDIENCE = 'chrysalis-attestation';
 /** Where the attester reads that token (its --token-file default). */
 export const ATTESTATION_TOKEN_DIR = '/var/run/secrets/chrysalis';
 /** A non-root uid/gid for both containers (the distroless `nonroot` user). */
@@ -157,7 +157,7 @@ export function buildReplicaPod({ pool, index, tee, node, config }: ReplicaPodIn
           name: 'attestation-token',
           projected: {
             defaultMode: 0o444,
-            sources: [{ serviceAccountToken: { audience: ATTESTATION_TOKEN_AUDIENCE, expirationSeconds: 3600, path: 'token' } }],
+            sources: [{ serviceAccountToken: { audience: ATTESTATION_AUDIENCE, expirationSeconds: 3600, path: 'token' } }],
           },
         },
       ],
