@@ -101,7 +101,7 @@ export function buildOperator(flags: OperatorFlags): Manager {
 /** The attestation service of this operator process, sharing the manager's client and fence. */
 export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>, replace: { verify?: EvidenceVerifier } = {}) {
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
-  // Every replica serves, leader or not: each write the service makes is conditioned on the
+  // Every replica serves, leader or not: each request is decided by a write conditioned on the
   // resourceVersion it read (a nonce is consumed by one answer, a usage fold lands once), so two replicas
   // are no different from two concurrent requests on one, and a leader fence would only turn away the
   // attesters the Service sends to a standby. Its writes go through a KubeClient of their own, unfenced.
