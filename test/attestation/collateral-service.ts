@@ -21,6 +21,8 @@ export interface CollateralService {
   sources: CollateralSources;
   registry: Registry;
   clock: { now: Date };
+  /** The status patches the service sent, in order (what the ProviderNode controller turns into conditions). */
+  writes: Array<{ path: string; body: { status?: { attestation?: Record<string, unknown> } } }>;
   answer(evidence: Evidence, policy: AttestationPolicySpec): Promise<EvidenceResponse>;
 }
 
@@ -28,13 +30,14 @@ export function collateralService(configYaml: string, start: Date): CollateralSe
   const config = parseOperatorConfig(configYaml, 'test config');
   const registry = new Registry();
   const clock = { now: start };
+  const writes: CollateralService['writes'] = [];
   const sources = collateralSources(config.collateral, { registry, clock: () => clock.now });
   const answer: CollateralService['answer'] = async (evidence, policy) => {
     const nonce = new Uint8Array(randomBytes(32));
     const { cpu, publicKey = new Uint8Array(randomBytes(32)), gpus = [] } = evidence(nonce);
     const issuedAt = clock.now.toISOString();
     const rest = {
-      request: async (method: string, path: string) => {
+      request: async (method: string, path: string, options?: { body?: unknown }) => {
         if (method === 'GET' && path.endsWith('/providernodes/gpu-1')) {
           return {
             metadata: { name: 'gpu-1', resourceVersion: '7' },
@@ -43,7 +46,10 @@ export function collateralService(configYaml: string, start: Date): CollateralSe
           };
         }
         if (method === 'GET' && path.endsWith('/attestationpolicies/fleet')) return { metadata: { name: 'fleet' }, spec: policy };
-        if (method === 'PATCH') return {};
+        if (method === 'PATCH') {
+          writes.push({ path, body: options?.body as CollateralService['writes'][number]['body'] });
+          return {};
+        }
         throw new Error(`unexpected ${method} ${path}`);
       },
     } as unknown as RestClient;
@@ -56,5 +62,5 @@ export function collateralService(configYaml: string, start: Date): CollateralSe
     if (res.status !== 200) throw new Error(`the service answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body as EvidenceResponse;
   };
-  return { sources, registry, clock, answer };
+  return { sources, registry, clock, writes, answer };
 }

@@ -59,6 +59,9 @@ test('with the real collateral from the PCCS, the service refuses the recorded q
   t.false(answer.verified);
   t.deepEqual(codes(answer), ['BINDING_MISMATCH'], JSON.stringify(answer.reasons));
   t.regex(answer.reasons[0]!.message, /report_data/);
+  // What the service records: a rejected answer for this challenge, code BINDING_MISMATCH, no verdict.
+  t.like(l.writes.at(-1)!.body.status?.attestation?.pendingRejections, { code: 'BINDING_MISMATCH', count: 1 });
+  t.false('verifiedAt' in (l.writes.at(-1)!.body.status?.attestation ?? {}));
   t.deepEqual(l.pccs.requests.sort(), [
     'GET /sgx/certification/v4/pckcrl?ca=platform&encoding=der',
     'GET /sgx/certification/v4/rootcacrl',
@@ -233,6 +236,10 @@ test('the simulated TEE, whose binding is live, reaches verified through the sam
   t.deepEqual(answer.reasons, []);
   t.true(answer.verified);
   t.deepEqual(l.pccs.requests, [], 'no TDX collateral is fetched for other evidence');
+  // The verdict the service records, from which the ProviderNode controller sets Attested=True.
+  const verdict = l.writes.at(-1)!;
+  t.regex(verdict.path, /\/providernodes\/gpu-1\/status$/);
+  t.like(verdict.body.status?.attestation, { verifiedAt: TDX_TIME.toISOString(), lastFailure: null });
 });
 
 test('the cache state is in the operator\'s metrics: each item fresh, with its nextUpdate, and the fetches counted', async (t) => {
