@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../api/install-crds.js';
-import { InferencePools } from '../../operator/src/controllers/inferencepool/resources.js';
+import { InferencePools } from '../../operator/src/kube/chrysalis-resources.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';

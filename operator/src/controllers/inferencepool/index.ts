@@ -15,7 +15,7 @@ import { Nodes, objectKey, Pods, type KubeObject } from '../../kube/resource.js'
 import { LABEL_POOL } from '../../marks.js';
 import { FleetView } from './fleet-view.js';
 import { InferencePoolReconciler } from './reconciler.js';
-import { InferencePools, ProviderNodes } from './resources.js';
+import { InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
 
 export interface InferencePoolControllerDeps {
   manager: Manager;

@@ -40,7 +40,7 @@ import { poolKey, type FleetView } from './fleet-view.js';
 import { setCondition } from '../../kube/conditions.js';
 import { DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
-import { InferencePools } from './resources.js';
+import { InferencePools } from '../../kube/chrysalis-resources.js';
 import { RequestBudget } from './request-budget.js';
 
 interface PodCondition {
