@@ -142,7 +142,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (options.kwok ?? true) {
       const stages = (await readdir(kwokStagesDir)).filter((f) => f.endsWith('.yaml')).map((f) => `--config=${join(kwokStagesDir, f)}`);
       const kwok = new ManagedProcess('kwok', bin('kwok'), [
-        `--kubeconfig=${kubeconfigPath}`, '--manage-all-nodes=true', ...stages,
+        // Only the simulated fleet's nodes (labelled type=kwok): a real node's kubelet owns its own status and Pods.
+        `--kubeconfig=${kubeconfigPath}`, '--manage-nodes-with-label-selector=type=kwok', ...stages,
         `--server-address=127.0.0.1:${kwokPort}`, '--node-ip=127.0.0.1', '--node-lease-duration-seconds=40',
       ], dir);
       processes.push(kwok);

@@ -9,7 +9,8 @@ let plane: ControlPlane;
 let node: RealNode;
 
 test.before(async () => {
-  plane = await startControlPlane({ kwok: false });
+  // kwok runs too, as in every plane: it must leave the real node and its Pods to the real kubelet.
+  plane = await startControlPlane();
   node = await startRealNode(plane);
 });
 
@@ -22,7 +23,7 @@ test('a Pod scheduled onto the real node runs the Debian busybox image and its o
   const kc = plane.kubeConfig();
   const namespace = 'realnode-pod';
   await createNamespace(kc, namespace);
-  // The scheduler places it: the real node is the only node of this plane.
+  // The scheduler places it: the real node is the only node of this plane (no kwok node was made).
   await createPod(kc, namespace, {
     metadata: { name: 'hello' },
     spec: {
