@@ -37,7 +37,7 @@ export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache,
   };
 }
 
-function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt }: VerifierContext, tdxCollateral: TdxCollateral | undefined): VerifyOutcome {
+function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, declared }: VerifierContext, tdxCollateral: TdxCollateral | undefined): VerifyOutcome {
   let parsed;
   try {
     // parsePolicy refuses a missing policy (POLICY_NOT_FOUND), whatever a caller passes.
@@ -48,7 +48,7 @@ function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt }: 
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
-    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(tdxCollateral ? { tdxCollateral } : {}) },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(declared ? { declared } : {}), ...(tdxCollateral ? { tdxCollateral } : {}) },
   );
   const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
   const claims: AttestationClaims = {
@@ -60,7 +60,8 @@ function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt }: 
     ...(cpu?.tcb && typeof cpu.tcb === 'object' ? { tcb: { bootloader: cpu.tcb.bootloader, tee: cpu.tcb.tee, snp: cpu.tcb.snp, microcode: cpu.tcb.microcode } } : {}),
     gpus: result.claims.gpus.map((g, index) => ({
       index: request.gpus[index]?.index ?? index,
-      model: 'H100',
+      // The model the GPU's signed fields prove (nvidia/), never assumed.
+      ...(g.model ? { model: g.model } : {}),
       ...(g.driverVersion ? { driverVersion: g.driverVersion } : {}),
       ...(g.vbiosVersion ? { vbiosVersion: g.vbiosVersion } : {}),
       ...(g.deviceId ? { deviceId: g.deviceId } : {}),

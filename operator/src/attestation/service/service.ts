@@ -38,6 +38,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
 import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
+import type { DeclaredNode } from '../declared-vs-proven.js';
 import type { OperatorConfig } from '../../config.js';
 import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
@@ -78,7 +79,14 @@ export interface VerifyOutcome {
  * always passes a policy (none found is a rejection before the verifier runs); a verifier given none
  * must reject (POLICY_NOT_FOUND).
  */
-export type EvidenceVerifier = (request: EvidenceRequest, context: { policy: AttestationPolicySpec | undefined; now: Date; nonceIssuedAt: Date }) => Promise<VerifyOutcome> | VerifyOutcome;
+/**
+ * The verifier as the service sees it. `declared` is the ProviderNode's spec.tee and spec.gpus for node
+ * evidence (the evidence must prove them: DECLARED_MISMATCH otherwise); a replica declares nothing.
+ */
+export type EvidenceVerifier = (
+  request: EvidenceRequest,
+  context: { policy: AttestationPolicySpec | undefined; now: Date; nonceIssuedAt: Date; declared?: DeclaredNode },
+) => Promise<VerifyOutcome> | VerifyOutcome;
 
 export interface UsageSink {
   ingest(report: SignedUsageReport, now: Date): Promise<UsageResponse>;
@@ -256,7 +264,8 @@ export class AttestationService {
       return { verified: false, reasons };
     }
     const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
-    const outcome = await this.verifySafely(request, policy.spec, now, issuedAt);
+    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus.model, count: pn.spec.gpus.count } };
+    const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
     const expiresAt = this.expiry(policy.spec, now);
     let attestation: Record<string, unknown>;
     let final = true;
@@ -369,10 +378,10 @@ export class AttestationService {
   }
 
   /** A verifier that throws has not verified anything: that is a rejection (fail closed). */
-  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec, now: Date, nonceIssuedAt: Date): Promise<VerifyOutcome> {
+  private async verifySafely(request: EvidenceRequest, policy: AttestationPolicySpec, now: Date, nonceIssuedAt: Date, declared?: DeclaredNode): Promise<VerifyOutcome> {
     try {
       // The evidence-age limit is measured from when the nonce was issued (the verifier fails closed without it).
-      const outcome = await this.deps.verify(request, { policy, now, nonceIssuedAt });
+      const outcome = await this.deps.verify(request, { policy, now, nonceIssuedAt, ...(declared ? { declared } : {}) });
       if (outcome.verified && outcome.reasons.length > 0) return { ...outcome, verified: false };
       return outcome;
     } catch (err) {
