@@ -83,6 +83,7 @@ async function tryRun(command: string, args: string[]): Promise<boolean> {
 export async function startRealNode(plane: ControlPlane, options: RealNodeOptions = {}): Promise<RealNode> {
   const log = options.log ?? (() => {});
   const bins = await nodeBinaries();
+  await sweepStaleNodes(log);
   const id = randomBytes(3).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), `chrysalis-node-${id}-`));
   const footprint: RealNodeFootprint = {
@@ -417,6 +418,8 @@ const TUNABLES_FILE = '/run/chrysalis-real-node-sysctls.json';
  */
 const SHARED_FILES = ['/var/lib/kubelet/device-plugins/kubelet.sock'];
 const SHARED_DIRS = ['/var/lib/kubelet/device-plugins', '/var/lib/kubelet', '/run/containerd/s', '/run/containerd'];
+/** Where containerd 1.6's runc shims put their sockets, whatever containerd's state directory. */
+const SHIM_SOCKETS = '/run/containerd/s';
 
 const tunablePath = (key: string) => `/proc/sys/${key.replace(/\./g, '/')}`;
 
@@ -434,6 +437,12 @@ async function releaseMachineWide(): Promise<void> {
     await rm(TUNABLES_FILE, { force: true });
   }
   for (const path of SHARED_FILES) await rm(path, { force: true });
+  // A shim killed with its node (a crashed run) leaves its socket; none is listening on it any more.
+  const listening = readFileSync('/proc/net/unix', 'utf8');
+  for (const entry of existsSync(SHIM_SOCKETS) ? readdirSync(SHIM_SOCKETS) : []) {
+    const path = join(SHIM_SOCKETS, entry);
+    if (!listening.includes(path)) await rm(path, { force: true });
+  }
   for (const path of SHARED_DIRS) await rmdir(path).catch(() => undefined);
 }
 
@@ -447,6 +456,44 @@ function otherNodes(fp: RealNodeFootprint): string[] {
 }
 
 // ---- cleanup ----
+
+/** Named namespaces with an interface linked into the node's namespace: its Pods' (their veth peers). */
+async function netnsLinkedTo(netns: string): Promise<string[]> {
+  if (!existsSync(join(NETNS_DIR, netns))) return [];
+  const ids = await sh('ip', ['-n', netns, 'netns', 'list-id']).catch(() => '');
+  return [...ids.matchAll(/iproute2 netns name: (\S+?)\)/g)].map((m) => join(NETNS_DIR, m[1]!)).filter((path) => path !== join(NETNS_DIR, netns));
+}
+
+/**
+ * Nodes whose owning process is gone (a test run killed before it could stop them) are torn down before a
+ * new node starts, so a crash leaves the machine dirty only until the next run.
+ */
+async function sweepStaleNodes(log: (line: string) => void): Promise<void> {
+  for (const entry of readdirSync(tmpdir())) {
+    const m = /^chrysalis-node-([0-9a-f]{6})-/.exec(entry);
+    if (!m) continue;
+    const dir = join(tmpdir(), entry);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (isAlive(owner)) continue;
+    const id = m[1]!;
+    log(`removing stale node ${id} (its owner ${owner} is gone)`);
+    await teardown({ id, dir, netns: `chrysalis-${id}`, hostVeth: `chrh-${id}`, cgroup: `chrysalis-${id}`, podNetns: [] }, [], undefined, log);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Network namespaces of the node's Pod sandboxes, as containerd recorded them. */
 async function sandboxNetns(socket: string): Promise<string[]> {
@@ -470,8 +517,9 @@ async function teardown(fp: RealNodeFootprint, processes: ManagedProcess[], rela
   const containerd = processes.find((p) => p.name === 'containerd');
   for (const p of [...processes].reverse()) if (p !== containerd) await p.stop();
   const podNetns = fp.podNetns;
+  for (const path of await netnsLinkedTo(fp.netns)) if (!podNetns.includes(path)) podNetns.push(path);
   if (containerd?.running) {
-    podNetns.push(...await sandboxNetns(socket).catch(() => []));
+    for (const path of await sandboxNetns(socket).catch(() => [])) if (!podNetns.includes(path)) podNetns.push(path);
     const ctr = (...args: string[]) => tryRun('ctr', ['--address', socket, '-n', 'k8s.io', ...args]);
     const tasks = (await sh('ctr', ['--address', socket, '-n', 'k8s.io', 'tasks', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
     for (const task of tasks) await ctr('tasks', 'kill', '--signal', 'SIGKILL', '--all', task);
@@ -555,7 +603,7 @@ async function unmountUnder(dir: string, lazy = false): Promise<void> {
  * Empty after a clean stop.
  */
 export async function realNodeLeftovers(fp: RealNodeFootprint): Promise<string[]> {
-  const podNetns = fp.podNetns;
+  const podNetns = [...new Set([...fp.podNetns, ...await netnsLinkedTo(fp.netns)])];
   const left: string[] = [];
   for (const { pid, cmd } of nodeProcesses(fp, podNetns)) left.push(`process ${pid}: ${cmd}`);
   for (const point of mountsUnder(fp.dir)) left.push(`mount ${point}`);
