@@ -16,24 +16,16 @@ import { ProviderNodeReconciler } from '../../operator/src/controllers/providern
 import { KubeClient } from '../../operator/src/kube/apply.js';
 import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
-import type { Informer } from '../../operator/src/kube/informer.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { cacheKeyOf, Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
+import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { InferencePools } from '../../operator/src/settlement/resources.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { ATTESTER_SA, boundToken, getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
 import { replicaKey, report, signReport } from '../settlement-pipeline/_usage.js';
-
-/** An informer whose cache the test controls. */
-class HandFedInformer<T extends KubeObject> {
-  private readonly cache = new Map<string, T>();
-  get(namespace: string | undefined, name: string): T | undefined { return this.cache.get(namespace ? `${namespace}/${name}` : name); }
-  list(): T[] { return [...this.cache.values()]; }
-  set(obj: T): void { this.cache.set(cacheKeyOf(obj), obj); }
-}
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
 const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };
@@ -86,25 +78,19 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   };
 
   // The controller, reading from hand-fed caches.
-  const providerNodes = new HandFedInformer<ProviderNode & KubeObject>();
-  const nodes = new HandFedInformer<V1Node & KubeObject>();
-  const pods = new HandFedInformer<V1Pod & KubeObject>();
-  const policies = new HandFedInformer<AttestationPolicy & KubeObject>();
-  policies.set((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const nodes = new Store<V1Node & KubeObject>();
+  const pods = new Store<V1Pod & KubeObject>();
+  const policies = new Store<AttestationPolicy & KubeObject>();
+  policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
   const events = { record: async () => true } as unknown as EventRecorder;
-  const reconciler = new ProviderNodeReconciler({
-    client, events, config: s.config,
-    providerNodes: providerNodes as unknown as Informer<ProviderNode & KubeObject>,
-    nodes: nodes as unknown as Informer<V1Node & KubeObject>,
-    pods: pods as unknown as Informer<V1Pod & KubeObject>,
-    policies: policies as unknown as Informer<AttestationPolicy & KubeObject>,
-  });
+  const reconciler = new ProviderNodeReconciler({ client, events, config: s.config, providerNodes, nodes, pods, policies });
   const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
   /** A reconcile from caches filled from the server just now (retried if the Node changes under it). */
   const reconcileFresh = async () => {
     for (let attempt = 1; ; attempt++) {
-      providerNodes.set((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-      nodes.set((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+      providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
+      nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
       try {
         return await reconcile();
       } catch (err) {
@@ -117,7 +103,7 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   await attestReplica(s, passed, pod, key.publicKey.toString('hex'));
   await usage(1, 10);
   // 2. The controller reconciles from a current cache; the node keeps its pending challenge X.
-  pods.set((await client.get<V1Pod & KubeObject>(Pods, 'llm-0', s.tenantNs))!);
+  pods.put((await client.get<V1Pod & KubeObject>(Pods, 'llm-0', s.tenantNs))!);
   await reconcileFresh();
   const stale = (await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!;
   t.is(stale.status?.attestation?.challenge?.nonce, s.nonce);
@@ -144,9 +130,9 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
 
   // 4. The controller reconciles from the stale ProviderNode; its Pod cache has seen a second replica
   //    (one GPU), so its plan has something new to write.
-  providerNodes.set(stale);
-  nodes.set((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
-  pods.set({
+  providerNodes.put(stale);
+  nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+  pods.put({
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: 'llm-1', namespace: s.tenantNs, uid: 'uid-llm-1', labels: { [LABEL_POOL]: 'llm' } },
     spec: { nodeName: s.node, containers: [{ name: 'runtime', image: 'registry.invalid/r:1', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },

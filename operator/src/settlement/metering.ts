@@ -45,7 +45,8 @@ import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters 
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
 import type { KubeClient } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer } from '../kube/informer.js';
+import { BY_NODE_NAME, nodeNameOf } from '../kube/indexes.js';
+import type { Store } from '../kube/store.js';
 import { NO_FENCE, type Fence } from '../kube/leader-election.js';
 import { Pods, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
@@ -351,7 +352,7 @@ export interface UsageIngestDeps {
   /** Warning Events on the Pod for refused reports. */
   events?: EventRecorder;
   /** A ProviderNode cache to find a Node's ProviderNode without a list per report. */
-  providerNodes?: Informer<Kube<ProviderNode>>;
+  providerNodes?: Store<Kube<ProviderNode>>;
   now?: () => Date;
   logger?: Logger;
   /** Test hook: called after the fold is computed and before it is written (crash injection). */
@@ -385,6 +386,7 @@ export class UsageIngest {
     this.log = (deps.logger ?? silentLogger()).child({ component: 'metering' });
     this.now = deps.now ?? (() => new Date());
     this.fence = deps.fence ?? NO_FENCE;
+    deps.providerNodes?.addIndexer(BY_NODE_NAME, nodeNameOf);
   }
 
   async ingest(signed: SignedUsageReport): Promise<UsageIngestResult> {
@@ -443,7 +445,7 @@ export class UsageIngest {
   }
 
   private async providerNodeFor(nodeName: string): Promise<string | undefined> {
-    const cached = this.deps.providerNodes?.list().find((n) => n.spec?.nodeName === nodeName);
+    const cached = this.deps.providerNodes?.byIndex(BY_NODE_NAME, nodeName)[0];
     if (cached) return cached.metadata.name;
     const { items } = await this.deps.client.list<Kube<ProviderNode>>(ProviderNodes);
     return items.find((n) => n.spec?.nodeName === nodeName)?.metadata.name;

@@ -7,10 +7,12 @@ import type { KubeClient } from '../../kube/apply.js';
 import { AttestationPolicies } from '../../kube/chrysalis-resources.js';
 import type { ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';
+import { BY_POLICY, policyNameIndexer } from '../../kube/indexes.js';
 import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
+import type { Store } from '../../kube/store.js';
 import { policyNameOf } from '../providernode/plan.js';
 import { planPolicyStatus } from './plan.js';
 
@@ -20,19 +22,22 @@ export interface AttestationPolicyDeps {
   client: KubeClient;
   events: EventRecorder;
   config: OperatorConfig;
-  policies: Informer<AttestationPolicy & KubeObject>;
-  providerNodes: Informer<ProviderNode & KubeObject>;
+  policies: Store<AttestationPolicy & KubeObject>;
+  /** Indexed by the policy each names (BY_POLICY): a policy's count without a scan of every node. */
+  providerNodes: Store<ProviderNode & KubeObject>;
   now?: () => Date;
 }
 
 export class AttestationPolicyReconciler implements Reconciler {
-  constructor(private readonly deps: AttestationPolicyDeps) {}
+  constructor(private readonly deps: AttestationPolicyDeps) {
+    deps.providerNodes.addIndexer(BY_POLICY, policyNameIndexer(deps.config.defaultPolicyName));
+  }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { name } = parseObjectKey(key);
     const policy = this.deps.policies.get(undefined, name);
     if (!policy) return; // deleted: its ProviderNodes say PolicyNotFound
-    const nodes = this.deps.providerNodes.list().filter((pn) => policyNameOf(pn, this.deps.config.defaultPolicyName) === name).length;
+    const nodes = this.deps.providerNodes.countByIndex(BY_POLICY, name);
     const plan = planPolicyStatus({ policy, nodes, now: (this.deps.now ?? (() => new Date()))() });
     let updated: AttestationPolicy & KubeObject;
     try {

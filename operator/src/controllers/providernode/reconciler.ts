@@ -10,10 +10,12 @@ import type { KubeClient } from '../../kube/apply.js';
 import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';
+import { BY_NODE_NAME, BY_POLICY, nodeNameOf, policyNameIndexer } from '../../kube/indexes.js';
 import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
+import type { Store } from '../../kube/store.js';
 import { podGpus } from '../../placement/index.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { attestationPolicyController } from '../attestationpolicy/reconciler.js';
@@ -24,17 +26,20 @@ export interface ProviderNodeDeps {
   client: KubeClient;
   events: EventRecorder;
   config: OperatorConfig;
-  providerNodes: Informer<ProviderNode & KubeObject>;
-  nodes: Informer<V1Node & KubeObject>;
-  pods: Informer<V1Pod & KubeObject>;
-  policies: Informer<AttestationPolicy & KubeObject>;
+  providerNodes: Store<ProviderNode & KubeObject>;
+  nodes: Store<V1Node & KubeObject>;
+  /** Indexed by node name here (BY_NODE_NAME): a node's replicas without a scan of every Pod. */
+  pods: Store<V1Pod & KubeObject>;
+  policies: Store<AttestationPolicy & KubeObject>;
   now?: () => Date;
 }
 
 const KIND = 'ProviderNode';
 
 export class ProviderNodeReconciler implements Reconciler {
-  constructor(private readonly deps: ProviderNodeDeps) {}
+  constructor(private readonly deps: ProviderNodeDeps) {
+    deps.pods.addIndexer(BY_NODE_NAME, nodeNameOf);
+  }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { name } = parseObjectKey(key);
@@ -87,8 +92,8 @@ export class ProviderNodeReconciler implements Reconciler {
   }
 
   private replicasOn(nodeName: string): ReplicaOnNode[] {
-    return this.deps.pods.list()
-      .filter((p) => p.spec?.nodeName === nodeName && p.metadata?.labels?.[LABEL_POOL] && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+    return this.deps.pods.byIndex(BY_NODE_NAME, nodeName)
+      .filter((p) => p.metadata?.labels?.[LABEL_POOL] && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
       .map((p) => ({
         namespace: p.metadata!.namespace!, name: p.metadata!.name!, uid: p.metadata!.uid!,
         gpus: podGpus(p, this.deps.config.gpuResourceName), terminating: Boolean(p.metadata?.deletionTimestamp),
@@ -168,8 +173,9 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
 }) {
   const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers });
   const controller = manager.controller({ name: 'providernode', reconciler, workers: 4 });
-  const byNode = (nodeName: string | undefined) =>
-    nodeName ? informers.providerNodes.list().filter((pn) => pn.spec.nodeName === nodeName).map((pn) => objectKey(KIND, undefined, pn.metadata.name!)) : [];
+  const keyOf = (pn: ProviderNode & KubeObject) => objectKey(KIND, undefined, pn.metadata.name!);
+  informers.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf).addIndexer(BY_POLICY, policyNameIndexer(config.defaultPolicyName));
+  const byNode = (nodeName: string | undefined) => nodeName ? informers.providerNodes.byIndex(BY_NODE_NAME, nodeName).map(keyOf) : [];
   controller
     .watch(informers.providerNodes)
     .watch(informers.nodes, (n) => byNode(n.metadata?.name))
@@ -179,9 +185,7 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
   // A policy that appears, disappears or changes its spec (generation) concerns every node naming it;
   // a status write (AllowsAnyImage, node count) concerns none of them, and must not re-queue the fleet.
   const usersOf = (pol: AttestationPolicy) => {
-    for (const pn of informers.providerNodes.list()) {
-      if (policyNameOf(pn, config.defaultPolicyName) === pol.metadata.name) controller.enqueue(objectKey(KIND, undefined, pn.metadata.name!));
-    }
+    for (const pn of informers.providerNodes.byIndex(BY_POLICY, pol.metadata.name!)) controller.enqueue(keyOf(pn));
   };
   informers.policies
     .onAdd(usersOf)
