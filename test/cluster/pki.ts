@@ -54,7 +54,8 @@ export async function createPki(dir: string): Promise<ControlPlanePki> {
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+    // 10.96.0.1: the `kubernetes` Service's ClusterIP, which Pods on a real node dial (in-cluster config).
+    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
   ].join('\n') + '\n');
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', servingKey], dir);
   await openssl(['req', '-new', '-key', servingKey, '-subj', '/CN=kube-apiserver', '-out', servingCsr], dir);

@@ -152,6 +152,7 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
     // kube-proxy is up once it has written its service chain into the node's namespace.
     await until('kube-proxy', kubeProxy,
       () => tryRun('ip', ['netns', 'exec', footprint.netns, 'iptables', '-w', '5', '-t', 'nat', '-S', 'KUBE-SERVICES']), 60_000);
+    await publishApiserver(plane, footprint, hostIP, relayPort);
     log(`node ${name} ready`);
 
     return {
@@ -229,6 +230,28 @@ function relayTcp(host: string, targetHost: string, targetPort: number): Promise
     server.once('error', reject);
     server.listen(0, host, () => resolveServer(server));
   });
+}
+
+/**
+ * Pods reach the apiserver as in any cluster, through the `kubernetes` Service (in-cluster config dials its
+ * ClusterIP): the plane runs no endpoint reconciler, so the node publishes the relay as that Service's
+ * endpoint, and Pod traffic leaving the node's namespace for it is masqueraded to the node's address (the
+ * host has no route to the Pod subnet). One real node per plane: a second would re-point the endpoint.
+ */
+async function publishApiserver(plane: ControlPlane, fp: RealNodeFootprint, hostIP: string, relayPort: number): Promise<void> {
+  await sh('ip', ['netns', 'exec', fp.netns, 'iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-s', POD_SUBNET,
+    '-o', `chrn-${fp.id}`, '-m', 'comment', '--comment', 'chrysalis real node: Pods to the host', '-j', 'MASQUERADE']);
+  const { DiscoveryV1Api } = await import('@kubernetes/client-node');
+  const discovery = plane.kubeConfig().makeApiClient(DiscoveryV1Api);
+  const body = {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'chrysalis-real-node' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [hostIP], conditions: { ready: true } }],
+    ports: [{ name: 'https', port: relayPort, protocol: 'TCP' }],
+  };
+  await discovery.deleteNamespacedEndpointSlice({ name: 'kubernetes', namespace: 'default' }).catch(() => undefined);
+  await discovery.createNamespacedEndpointSlice({ namespace: 'default', body });
 }
 
 // ---- cgroups: the node's Pods live under /chrysalis-<id> in every hierarchy ----

@@ -33,7 +33,7 @@ test.after.always(async () => {
   if (archives) await rm(archives, { recursive: true, force: true });
 });
 
-test('the locally built operator and attester images run as non-root Pods on the real node and answer --version', async (t) => {
+test.serial('the locally built operator and attester images run as non-root Pods on the real node and answer --version', async (t) => {
   const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const kc = plane.kubeConfig();
   await createNamespace(kc, 'realnode-images');
@@ -57,4 +57,40 @@ test('the locally built operator and attester images run as non-root Pods on the
     t.is(pod.status?.phase, 'Succeeded', JSON.stringify(pod.status?.containerStatuses));
     t.is((await logContaining(kc, 'realnode-images', component, version)).trim(), version);
   }
+});
+
+test.serial('a Pod of the operator image on the real node reaches the apiserver through the kubernetes Service as its ServiceAccount', async (t) => {
+  const kc = plane.kubeConfig();
+  await createNamespace(kc, 'realnode-in-cluster');
+  const imported = await node.importImage(join(archives, 'operator.oci.tar'));
+  const image = imported.find((name) => name.includes('/chrysalis-operator:'));
+  // What in-cluster config does: the Service's ClusterIP from the environment, the mounted token and CA.
+  const script = `
+    const fs = require('node:fs'), https = require('node:https');
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
+    const req = https.request({
+      host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, method: 'POST',
+      path: '/apis/authentication.k8s.io/v1/selfsubjectreviews', ca: fs.readFileSync(sa + 'ca.crt'),
+      headers: { authorization: 'Bearer ' + fs.readFileSync(sa + 'token', 'utf8'), 'content-type': 'application/json' },
+    }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => console.log('review', process.env.KUBERNETES_SERVICE_HOST, res.statusCode, JSON.parse(body).status.userInfo.username));
+    });
+    req.on('error', (err) => { console.log('error', err.message); process.exitCode = 1; });
+    req.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));`;
+  await createPod(kc, 'realnode-in-cluster', {
+    metadata: { name: 'whoami' },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [{
+        name: 'whoami', image, imagePullPolicy: 'Never', command: ['/nodejs/bin/node', '-e', script],
+        securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }],
+    },
+  });
+  const pod = await waitForPhase(kc, 'realnode-in-cluster', 'whoami', ['Succeeded', 'Failed']);
+  const log = (await logContaining(kc, 'realnode-in-cluster', 'whoami', 'review')).trim();
+  t.is(pod.status?.phase, 'Succeeded', log);
+  t.is(log, 'review 10.96.0.1 201 system:serviceaccount:realnode-in-cluster:default');
 });
