@@ -12,9 +12,9 @@ import { AttestationPolicies, ProviderNodes } from './kube/chrysalis-resources.j
 import { loadKubeConfig } from './kube/kube-config.js';
 import { Manager } from './kube/manager.js';
 import { Nodes, Pods, type KubeObject } from './kube/resource.js';
-import { providerNodeController } from './controllers/providernode/reconciler.js';
-import { inferencePoolController } from './controllers/inferencepool/index.js';
-import { settlementController } from './controllers/settlement/controller.js';
+import { providerNodeController } from './controllers/providernode/controller.js';
+import { inferencePoolController } from './controllers/inferencepool/controller.js';
+import { settlementController } from './controllers/settlementaccount/controller.js';
 import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
 import { AttestationService, type EvidenceVerifier } from './attestation/service/service.js';

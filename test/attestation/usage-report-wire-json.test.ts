@@ -8,7 +8,7 @@ import { canonicalJson } from '../../operator/src/attestation/service/protocol.j
 import { parseSignedUsageReport } from '../../operator/src/attestation/service/validate.js';
 import { parseStrictJson, StrictJsonError } from '../../operator/src/attestation/strict-json.js';
 import { foldUsage } from '../../operator/src/settlement/metering.js';
-import { replicaKey, report, signReport } from '../settlement-pipeline/_usage.js';
+import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 
 const key = replicaKey(7);
 const attested = { pod: 'ns/r-0', publicKey: Buffer.from(key.publicKey).toString('hex'), attested: true, expiresAt: '2099-01-01T00:00:00Z' };

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { InferencePool } from '../../operator/src/api/index.js';
 import { DEFAULT_CONFIG, type OperatorConfig, type TeeType } from '../../operator/src/config.js';
-import { inferencePoolController, type InferencePoolControllerParts } from '../../operator/src/controllers/inferencepool/index.js';
+import { inferencePoolController, type InferencePoolControllerParts } from '../../operator/src/controllers/inferencepool/controller.js';
 import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { KubeClient } from '../../operator/src/kube/apply.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';

@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, type V1Node, type V1Pod } from '@kubernete
 import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { DEFAULT_CONFIG } from '../../operator/src/config.js';
-import { providerNodeController } from '../../operator/src/controllers/providernode/reconciler.js';
+import { providerNodeController } from '../../operator/src/controllers/providernode/controller.js';
 import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Manager } from '../../operator/src/kube/manager.js';
 import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';

@@ -25,7 +25,7 @@ import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { InferencePools } from '../../operator/src/settlement/resources.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { ATTESTER_SA, boundToken, getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
-import { replicaKey, report, signReport } from '../settlement-pipeline/_usage.js';
+import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
 const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };

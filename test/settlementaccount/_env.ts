@@ -46,7 +46,7 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
   await crds;
   const rest = new RestClient(kc, { qps: 200, burst: 400 });
   const client = new KubeClient(rest, NO_FENCE);
-  const events = new EventRecorder({ client: rest, fence: NO_FENCE, instance: 'settlement-pipeline-test', windowMs: 0 });
+  const events = new EventRecorder({ client: rest, fence: NO_FENCE, instance: 'settlementaccount-test', windowMs: 0 });
   const ns = await useNamespace(t, opts.prefix ?? 'settle');
   const sandboxRoot = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
   const stateDir = join(sandboxRoot, ns, 'acct');

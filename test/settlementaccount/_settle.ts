@@ -1,6 +1,6 @@
 // Drives the settlement reconciler by hand against a fake chain clock. Not a test file.
 import type { Address } from '@ton/core';
-import { SettlementReconciler, type SettlementReconcilerDeps } from '../../operator/src/controllers/settlement/reconciler.js';
+import { SettlementReconciler, type SettlementReconcilerDeps } from '../../operator/src/controllers/settlementaccount/reconciler.js';
 import { readContract, type ContractView } from '../../operator/src/settlement/chain/chain.js';
 import { SandboxChain } from '../../operator/src/settlement/chain/sandbox-chain.js';
 import { Settlement } from '../../operator/src/settlement/contract/Settlement.js';

@@ -33,7 +33,7 @@ import type { ExecutionContext } from 'ava';
 import { Address, toNano } from '@ton/core';
 import type { KeyPair } from '@ton/crypto';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
-import { pendingOf, type CrashPoint, type SettlementReconciler } from '../../operator/src/controllers/settlement/reconciler.js';
+import { pendingOf, type CrashPoint, type SettlementReconciler } from '../../operator/src/controllers/settlementaccount/reconciler.js';
 import { claimAll, CLAIM_VALUE } from '../../operator/src/settlement/claims.js';
 import { EndpointUnreachableError, type ChainSession, type SettlementChain } from '../../operator/src/settlement/chain/chain.js';
 import type { SandboxChain } from '../../operator/src/settlement/chain/sandbox-chain.js';
@@ -451,7 +451,7 @@ for (let run = 0; run < RUNS; run++) {
   test(`killing the settlement controller, the usage fold and the chain endpoint at random points loses and duplicates no unit (seed ${seed})`, async (t) => {
     t.timeout(180_000);
     // Shown with a failure (and with --verbose).
-    t.log(`reproduce: CHRYSALIS_CRASH_SEED=${seed} CHRYSALIS_CRASH_RUNS=1 npx tsx test/run.ts test/settlement-pipeline/crash-points.test.ts`);
+    t.log(`reproduce: CHRYSALIS_CRASH_SEED=${seed} CHRYSALIS_CRASH_RUNS=1 npx tsx test/run.ts test/settlementaccount/crash-points.test.ts`);
     await runHistory(t, seed);
   });
 }

@@ -6,7 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { Address } from '@ton/core';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { payeeTotals } from '../../operator/src/controllers/settlement/plan.js';
+import { payeeTotals } from '../../operator/src/controllers/settlementaccount/plan.js';
 import { buildEntitlements, payeeKey, UNITS_MAX } from '../../operator/src/settlement/entitlements.js';
 import { addUsage, MAX_PAYEES, payeeOf, usageLimitRejection, ZERO_DELTA, type UsageDelta } from '../../operator/src/settlement/metering.js';
 

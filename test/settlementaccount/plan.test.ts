@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { payeeTotals, plan, type PlanInput } from '../../operator/src/controllers/settlement/plan.js';
+import { payeeTotals, plan, type PlanInput } from '../../operator/src/controllers/settlementaccount/plan.js';
 import { payeeKey } from '../../operator/src/settlement/entitlements.js';
 import { payeeOf } from '../../operator/src/settlement/metering.js';
 import { newPayout } from './_env.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
-import { SettlementReconciler } from '../../operator/src/controllers/settlement/reconciler.js';
+import { SettlementReconciler } from '../../operator/src/controllers/settlementaccount/reconciler.js';
 import { AccountConfigError, sandboxStateDir } from '../../operator/src/settlement/keys.js';
 import { SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
 import { listProviderNodes, setUpEnv } from './_env.js';

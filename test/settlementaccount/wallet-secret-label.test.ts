@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { mnemonicNew, type KeyPair } from '@ton/crypto';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
-import { SettlementReconciler } from '../../operator/src/controllers/settlement/reconciler.js';
+import { SettlementReconciler } from '../../operator/src/controllers/settlementaccount/reconciler.js';
 import { EndpointUnreachableError, type SettlementChain } from '../../operator/src/settlement/chain/chain.js';
 import { keyPairFromMnemonic } from '../../operator/src/settlement/chain/ton-client-chain.js';
 import { operatorKeySecretName } from '../../operator/src/settlement/keys.js';

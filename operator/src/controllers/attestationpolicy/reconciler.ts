@@ -8,15 +8,12 @@ import { AttestationPolicies } from '../../kube/chrysalis-resources.js';
 import type { ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';
 import { BY_POLICY, policyNameIndexer } from '../../kube/indexes.js';
-import type { Informer } from '../../kube/informer.js';
-import type { Manager } from '../../kube/manager.js';
-import { objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
+import { parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
-import { policyNameOf } from '../providernode/plan.js';
 import { planPolicyStatus } from './plan.js';
 
-const KIND = 'AttestationPolicy';
+export const KIND = 'AttestationPolicy';
 
 export interface AttestationPolicyDeps {
   client: KubeClient;
@@ -48,28 +45,4 @@ export class AttestationPolicyReconciler implements Reconciler {
     }
     for (const event of plan.events) await this.deps.events.record(updated, event);
   }
-}
-
-/** Wires the controller: every policy, and a policy's key again whenever a ProviderNode starts or stops naming it. */
-export function attestationPolicyController(manager: Manager, config: OperatorConfig, informers: {
-  policies: Informer<AttestationPolicy & KubeObject>;
-  providerNodes: Informer<ProviderNode & KubeObject>;
-}) {
-  const reconciler = new AttestationPolicyReconciler({ client: manager.client, events: manager.events, config, ...informers });
-  const controller = manager.controller({ name: 'attestationpolicy', reconciler, workers: 1 });
-  const keyOf = (pn: ProviderNode) => objectKey(KIND, undefined, policyNameOf(pn, config.defaultPolicyName));
-  controller
-    .watch(informers.policies)
-    // Registered for its cache sync only: a node's status changes often and never changes a count.
-    .watch(informers.providerNodes, () => []);
-  informers.providerNodes
-    .onAdd((pn) => controller.enqueue(keyOf(pn)))
-    .onDelete((pn) => controller.enqueue(keyOf(pn)))
-    // A ProviderNode that changes its policyRef moves from one policy's count to another's.
-    .onUpdate((old, pn) => {
-      if (keyOf(old) === keyOf(pn)) return;
-      controller.enqueue(keyOf(old));
-      controller.enqueue(keyOf(pn));
-    });
-  return { controller, reconciler };
 }

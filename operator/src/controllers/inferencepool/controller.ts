@@ -84,6 +84,3 @@ export function inferencePoolController(deps: InferencePoolControllerDeps): Infe
   });
   return { controller, informers: { pools, pods, nodes, providerNodes }, view };
 }
-
-export { planPoolDryRun } from './dry-run.js';
-export type { DryRunResult } from './dry-run.js';

@@ -7,18 +7,15 @@ import type { AttestationPolicy } from '../../api/attestationpolicy.js';
 import type { ProviderNode } from '../../api/providernode.js';
 import type { OperatorConfig } from '../../config.js';
 import type { KubeClient } from '../../kube/apply.js';
-import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
+import { ProviderNodes } from '../../kube/chrysalis-resources.js';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';
-import { BY_NODE_NAME, BY_POLICY, nodeNameOf, policyNameIndexer } from '../../kube/indexes.js';
-import type { Informer } from '../../kube/informer.js';
-import type { Manager } from '../../kube/manager.js';
-import { Nodes, Pods, objectKey, parseObjectKey, type KubeObject } from '../../kube/resource.js';
+import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
+import { Nodes, Pods, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 import { podGpus } from '../../placement/index.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
-import { attestationPolicyController } from '../attestationpolicy/reconciler.js';
 import { statusEqual } from '../../kube/status.js';
 import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
@@ -34,7 +31,7 @@ export interface ProviderNodeDeps {
   now?: () => Date;
 }
 
-const KIND = 'ProviderNode';
+export const KIND = 'ProviderNode';
 
 export class ProviderNodeReconciler implements Reconciler {
   constructor(private readonly deps: ProviderNodeDeps) {
@@ -160,39 +157,3 @@ function observeNode(node: V1Node | undefined, gpuResource: string, pn: Provider
     allocatableGpus: Number.parseInt(String(node.status?.allocatable?.[gpuResource] ?? '0'), 10) || 0,
   };
 }
-
-/**
- * Wires the controller into a manager: informers, watches (keys only), and the reconciler; and, beside
- * it, the status of the AttestationPolicies the nodes are verified against (AllowsAnyImage, node count).
- */
-export function providerNodeController(manager: Manager, config: OperatorConfig, informers: {
-  providerNodes: Informer<ProviderNode & KubeObject>;
-  nodes: Informer<V1Node & KubeObject>;
-  pods: Informer<V1Pod & KubeObject>;
-  policies: Informer<AttestationPolicy & KubeObject>;
-}) {
-  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers });
-  const controller = manager.controller({ name: 'providernode', reconciler, workers: 4 });
-  const keyOf = (pn: ProviderNode & KubeObject) => objectKey(KIND, undefined, pn.metadata.name!);
-  informers.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf).addIndexer(BY_POLICY, policyNameIndexer(config.defaultPolicyName));
-  const byNode = (nodeName: string | undefined) => nodeName ? informers.providerNodes.byIndex(BY_NODE_NAME, nodeName).map(keyOf) : [];
-  controller
-    .watch(informers.providerNodes)
-    .watch(informers.nodes, (n) => byNode(n.metadata?.name))
-    .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
-    // Registered for its cache sync only: a policy's users are enqueued by the handlers below.
-    .watch(informers.policies, () => []);
-  // A policy that appears, disappears or changes its spec (generation) concerns every node naming it;
-  // a status write (AllowsAnyImage, node count) concerns none of them, and must not re-queue the fleet.
-  const usersOf = (pol: AttestationPolicy) => {
-    for (const pn of informers.providerNodes.byIndex(BY_POLICY, pol.metadata.name!)) controller.enqueue(keyOf(pn));
-  };
-  informers.policies
-    .onAdd(usersOf)
-    .onUpdate((old, pol) => { if (old.metadata.generation !== pol.metadata.generation || old.metadata.uid !== pol.metadata.uid) usersOf(pol); })
-    .onDelete(usersOf);
-  const policyStatus = attestationPolicyController(manager, config, { policies: informers.policies, providerNodes: informers.providerNodes });
-  return { controller, reconciler, policyStatus };
-}
-
-export { AttestationPolicies };

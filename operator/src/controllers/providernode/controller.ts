@@ -1,0 +1,48 @@
+// Wiring of the ProviderNode controller into a Manager (main.ts calls it once with the shared informers):
+// the reconciler, the watches that turn Node, Pod and policy changes into ProviderNode keys through the
+// cache's indexes, and beside it the AttestationPolicy status controller.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { AttestationPolicy } from '../../api/attestationpolicy.js';
+import type { ProviderNode } from '../../api/providernode.js';
+import type { OperatorConfig } from '../../config.js';
+import { BY_NODE_NAME, BY_POLICY, nodeNameOf, policyNameIndexer } from '../../kube/indexes.js';
+import type { Informer } from '../../kube/informer.js';
+import type { Manager } from '../../kube/manager.js';
+import { objectKey, type KubeObject } from '../../kube/resource.js';
+import { attestationPolicyController } from '../attestationpolicy/controller.js';
+import { KIND, ProviderNodeReconciler } from './reconciler.js';
+
+/**
+ * Wires the controller into a manager: informers, watches (keys only), and the reconciler; and, beside
+ * it, the status of the AttestationPolicies the nodes are verified against (AllowsAnyImage, node count).
+ */
+export function providerNodeController(manager: Manager, config: OperatorConfig, informers: {
+  providerNodes: Informer<ProviderNode & KubeObject>;
+  nodes: Informer<V1Node & KubeObject>;
+  pods: Informer<V1Pod & KubeObject>;
+  policies: Informer<AttestationPolicy & KubeObject>;
+}) {
+  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers });
+  const controller = manager.controller({ name: 'providernode', reconciler, workers: 4 });
+  const keyOf = (pn: ProviderNode & KubeObject) => objectKey(KIND, undefined, pn.metadata.name!);
+  informers.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf).addIndexer(BY_POLICY, policyNameIndexer(config.defaultPolicyName));
+  const byNode = (nodeName: string | undefined) => nodeName ? informers.providerNodes.byIndex(BY_NODE_NAME, nodeName).map(keyOf) : [];
+  controller
+    .watch(informers.providerNodes)
+    .watch(informers.nodes, (n) => byNode(n.metadata?.name))
+    .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
+    // Registered for its cache sync only: a policy's users are enqueued by the handlers below.
+    .watch(informers.policies, () => []);
+  // A policy that appears, disappears or changes its spec (generation) concerns every node naming it;
+  // a status write (AllowsAnyImage, node count) concerns none of them, and must not re-queue the fleet.
+  const usersOf = (pol: AttestationPolicy) => {
+    for (const pn of informers.providerNodes.byIndex(BY_POLICY, pol.metadata.name!)) controller.enqueue(keyOf(pn));
+  };
+  informers.policies
+    .onAdd(usersOf)
+    .onUpdate((old, pol) => { if (old.metadata.generation !== pol.metadata.generation || old.metadata.uid !== pol.metadata.uid) usersOf(pol); })
+    .onDelete(usersOf);
+  const policyStatus = attestationPolicyController(manager, config, { policies: informers.policies, providerNodes: informers.providerNodes });
+  return { controller, reconciler, policyStatus };
+}
+
