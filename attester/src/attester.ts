@@ -2,12 +2,17 @@
 // and keeps the attestation fresh. It owns no process state (no env, no signals, no timers that outlive
 // `run`), so the fleet simulator can run hundreds of them in one process; the CLI in main.ts wires one
 // to the real TEE, NVML and HTTPS.
+//
+// A node attester whose GPU source has the driver's "GPUs ready" switch (NVML, the simulated NVML) also
+// decides, in `run`, whether the node's GPUs take work: only while its evidence is verified
+// (gpu/ready-gate.ts says when exactly). Replica attesters, `attestOnce` and `--once` never touch it.
 import type { Logger } from 'winston';
 import type { ChallengeResponse, EvidenceRequest, Reason, Subject } from '../../operator/src/attestation/service/protocol.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { DEFAULT_RETRY, realSleep, withRetry, type RetryPolicy, type Sleep } from './backoff.js';
 import type { CpuEvidenceSource } from './cpu/source.js';
 import { AttesterError } from './errors.js';
+import { GpuReadyGate, type GpusReadyStatus } from './gpu/ready-gate.js';
 import type { GpuEvidenceSource } from './gpu/source.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { AttesterIdentity, parseNonce, reportDataFor } from './identity.js';
@@ -72,6 +77,8 @@ export class Attester {
   readonly #sleep: Sleep;
   readonly #log: Logger;
   #last: AttestationOutcome | undefined;
+  /** Node attesters with a GPU ready switch: the driver's GPUs-ready state follows the verdicts. */
+  readonly #gate: GpuReadyGate | undefined;
   /** Resolves the wait in `run` early: set while `run` sleeps between attestations. */
   #wake: (() => void) | undefined;
   #wakeRequested = false;
@@ -90,6 +97,16 @@ export class Attester {
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? realSleep;
     this.#log = options.logger ?? silentLogger();
+    const gpu = options.gpu;
+    this.#gate = this.subject.kind === 'node' && gpu.setGpusReady ? new GpuReadyGate((accepting) => gpu.setGpusReady!(accepting), this.#now, this.#log) : undefined;
+  }
+
+  /**
+   * The driver's GPUs-ready state as this attester last wrote it (node attesters with NVML or the
+   * simulated NVML; undefined otherwise). `released` is true only while a verified attestation holds.
+   */
+  get gpusReady(): (GpusReadyStatus & { released: boolean }) | undefined {
+    return this.#gate ? { ...this.#gate.status, released: this.#gate.released } : undefined;
   }
 
   /** The latest outcome, if any. */
@@ -125,6 +142,7 @@ export class Attester {
     const policy = { ...this.#retry, ...retry };
     const outcome = await withRetry(
       async (n) => {
+        await this.#gate?.sync();
         // A challenge found by polling answers the first try; every retry fetches a fresh one.
         const challenge = n === 1 && firstChallenge ? firstChallenge : await this.#transport.challenge({ subject: this.subject }, signal);
         const request = await this.buildEvidence(challenge.nonce);
@@ -137,7 +155,7 @@ export class Attester {
       },
       policy,
       {
-        sleep: this.#sleep,
+        sleep: this.#sleepWatchingLapse,
         random: this.#random,
         ...(signal ? { signal } : {}),
         onRetry: (err, n, ms) => this.#log.warn('attestation attempt failed, retrying', { code: err.code, error: err.message, retry: n, delayMs: ms }),
@@ -159,8 +177,21 @@ export class Attester {
    * Attests until `signal` aborts: renews before the attestation lapses (or every reattestIntervalMs),
    * retries rejections after rejectedRetryMs and transient failures forever with backoff. Throws only
    * for a setup that cannot work (non-transient AttesterError) — the process should exit and say why.
+   * A node attester with a GPU ready switch withholds the GPUs first, releases them on each verified
+   * answer and withholds them on a rejection, a lapse and on leaving (gpu/ready-gate.ts).
    */
   async run(signal: AbortSignal, onOutcome?: (outcome: AttestationOutcome) => void): Promise<void> {
+    const gate = this.#gate;
+    await gate?.withhold('the attester started; no verdict yet');
+    try {
+      await this.#loop(signal, onOutcome);
+    } finally {
+      await gate?.withhold('the attester stopped; nothing renews the attestation');
+    }
+  }
+
+  async #loop(signal: AbortSignal, onOutcome?: (outcome: AttestationOutcome) => void): Promise<void> {
+    const gate = this.#gate;
     let polled: ChallengeResponse | undefined;
     while (!signal.aborted) {
       this.#wakeRequested = false;
@@ -169,6 +200,7 @@ export class Attester {
       try {
         const outcome = await this.attestOnce(signal, { maxAttempts: Infinity }, polled);
         polled = undefined;
+        if (gate) await this.#followVerdict(gate, outcome);
         onOutcome?.(outcome);
         if (outcome.verified) verifiedNonce = outcome.nonce;
         waitMs = !outcome.verified
@@ -181,6 +213,7 @@ export class Attester {
         // GPU CC off is the host's state, not a broken setup: say so and look again later.
         if (err instanceof AttesterError && err.code === 'GPU_CC_DISABLED') {
           this.#log.error(err.oneLine());
+          await gate?.withhold(`GPU confidential computing is not on: ${err.message}`);
           waitMs = this.#rejectedRetryMs;
         } else {
           throw err;
@@ -192,6 +225,34 @@ export class Attester {
     }
   }
 
+  /** The GPUs follow the service's answer: released until its expiresAt when verified, withheld otherwise. */
+  async #followVerdict(gate: GpuReadyGate, outcome: AttestationOutcome): Promise<void> {
+    if (!outcome.verified) {
+      const codes = [...new Set(outcome.reasons.map((r) => r.code))].join(', ') || 'no reason given';
+      await gate.withhold(`the attestation service rejected the node's evidence (${codes})`);
+    } else if (!outcome.expiresAt) {
+      // A release with no end would outlive any renewal that fails; the service always sends one.
+      await gate.withhold('the attestation service answered verified without an expiresAt; GPUs are released only until a known time');
+    } else {
+      await gate.release(outcome.expiresAt, `the attestation service verified the node's evidence (nonce ${outcome.nonce.slice(0, 16)}…)`);
+    }
+  }
+
+  /**
+   * #sleep, except that when a released attestation lapses during the sleep the GPUs are withheld at
+   * that moment, not when the sleep (a backoff of up to 30 s, a renewal wait) ends.
+   */
+  readonly #sleepWatchingLapse: Sleep = async (ms, signal) => {
+    const lapseIn = this.#gate?.msUntilLapse();
+    if (lapseIn === undefined || lapseIn >= ms) {
+      await this.#sleep(ms, signal);
+      return;
+    }
+    await this.#sleep(lapseIn, signal);
+    await this.#gate!.sync();
+    await this.#sleep(ms - lapseIn, signal);
+  };
+
   /**
    * Waits up to `totalMs`, asking every challengePollMs whether the service has a challenge other than
    * the one just answered. Returns it if so; undefined when the wait ended (renewal due, woken, aborted).
@@ -202,6 +263,7 @@ export class Attester {
       const left = until - this.#now();
       if (left <= 0 || signal.aborted || this.#wakeRequested) return undefined;
       await this.#waitOrWake(Math.min(this.#challengePollMs!, left), signal);
+      await this.#gate?.sync();
       if (signal.aborted || this.#wakeRequested || this.#now() >= until) return undefined;
       try {
         const challenge = await this.#transport.challenge({ subject: this.subject }, signal);
@@ -222,7 +284,7 @@ export class Attester {
     signal.addEventListener('abort', onAbort, { once: true });
     this.#wake = () => local.abort();
     try {
-      await this.#sleep(ms, local.signal);
+      await this.#sleepWatchingLapse(ms, local.signal);
     } catch {
       // Woken or aborted: the loop condition decides which.
     } finally {

@@ -27,9 +27,38 @@ export class SimulatedCpuSource implements CpuEvidenceSource {
   }
 }
 
+/**
+ * The simulated GPUs' driver state: NVML's confidential-computing "GPUs ready" switch, FALSE at start as
+ * a CC-mode driver boots. Tests and the fleet simulator read it; `failNext` makes the next writes fail as
+ * NVML would (e.g. NVML_ERROR_NO_PERMISSION when the attester runs unprivileged).
+ */
+export class SimulatedGpusReadyState {
+  accepting = false;
+  /** Every value written, in order. */
+  readonly writes: boolean[] = [];
+  /** While above zero, each write fails with NVML_FAILED and leaves the state as it was. */
+  failNext = 0;
+  write(accepting: boolean): void {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new AttesterError('NVML_FAILED', `nvmlSystemSetConfComputeGpusReadyState(${accepting ? 1 : 0}) failed: Insufficient Permissions (nvmlReturn_t 4) [simulated]`);
+    }
+    this.writes.push(accepting);
+    this.accepting = accepting;
+  }
+}
+
 export class SimulatedGpuSource implements GpuEvidenceSource {
   readonly name = 'simulated';
+  /** The simulated NVML's ready state, which a node attester sets from its verdicts. */
+  readonly readyState = new SimulatedGpusReadyState();
   constructor(private readonly tee: SimulatedTee, private readonly settings: SimulatedGpuSettings = {}) {}
+  setGpusReady(accepting: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      this.readyState.write(accepting);
+      resolve();
+    });
+  }
   collect(nonce: Uint8Array): Promise<GpuEvidence[]> {
     return Promise.resolve(
       this.tee.gpuReports({ ...this.settings, nonce }).map((g, index) => ({ index, report: b64(g.evidence), certChain: g.chainPem })),

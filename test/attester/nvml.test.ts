@@ -25,6 +25,7 @@ function fakeNvml(state: ConfComputeState, gpus = 2): NvmlBinding & { calls: str
     vbiosVersion: (i) => `96.00.9F.00.0${i}`,
     confComputeState: () => state,
     gpusReadyState: () => 0,
+    setGpusReadyState: (v) => void calls.push(`set ready ${v}`),
     attestationReport: (i, nonce) => {
       calls.push(`report ${i}`);
       nonces.push(nonce);

@@ -10,6 +10,7 @@
 //   nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t, char *version, unsigned int length); // 32-byte buffer
 //   nvmlReturn_t nvmlSystemGetConfComputeState(nvmlConfComputeSystemState_t *state);
 //   nvmlReturn_t nvmlSystemGetConfComputeGpusReadyState(unsigned int *isAcceptingWork);
+//   nvmlReturn_t nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork);
 //   nvmlReturn_t nvmlDeviceGetConfComputeGpuAttestationReport(nvmlDevice_t, nvmlConfComputeGpuAttestationReport_t *);
 //   nvmlReturn_t nvmlDeviceGetConfComputeGpuCertificate(nvmlDevice_t, nvmlConfComputeGpuCertificate_t *);
 // The structs are passed as plain byte buffers at the offsets below: every member is an unsigned int or
@@ -29,8 +30,10 @@ export interface ConfComputeState {
 
 export const CC_FEATURE_ENABLED = 1;
 export const CC_DEVTOOLS_ON = 1;
-/** NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE. */
+/** NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE: the GPUs in CC mode accept new work. */
 export const CC_GPUS_READY = 1;
+/** NVML_CC_ACCEPTING_CLIENT_REQUESTS_FALSE: what a CC-mode driver starts with; no new work is accepted. */
+export const CC_GPUS_NOT_READY = 0;
 
 export const NVML_CC_NONCE_BYTES = 0x20; // NVML_CC_GPU_CEC_NONCE_SIZE
 
@@ -56,8 +59,14 @@ export interface NvmlBinding {
   driverVersion(): string;
   vbiosVersion(index: number): string;
   confComputeState(): ConfComputeState;
-  /** nvmlSystemGetConfComputeGpusReadyState: 1 when the GPUs accept work. */
+  /** nvmlSystemGetConfComputeGpusReadyState: CC_GPUS_READY (1) when the GPUs accept work, CC_GPUS_NOT_READY (0) otherwise. */
   gpusReadyState(): number;
+  /**
+   * nvmlSystemSetConfComputeGpusReadyState(CC_GPUS_READY or CC_GPUS_NOT_READY): whether the GPUs (all of
+   * them: the state is system-wide) accept new work. The attester's only write to the driver; CC mode itself
+   * is never changed.
+   */
+  setGpusReadyState(isAcceptingWork: number): void;
   attestationReport(index: number, nonce: Uint8Array): GpuAttestationReport;
   certificates(index: number): GpuCertificates;
 }
@@ -149,7 +158,9 @@ export function loadNvml(libraryPath?: string): NvmlBinding {
     throw new AttesterError('NVML_UNAVAILABLE', `libnvidia-ml.so cannot be loaded (${failures.join('; ')}); install the NVIDIA driver (R535 or newer) or pass --nvml-lib, or --gpu none on a host without GPUs`);
   }
 
-  const device = koffi.pointer('nvmlDevice_t', koffi.opaque());
+  // Anonymous, not named 'nvmlDevice_t': koffi's names are process-wide, and a second loadNvml (a probe
+  // beside the daemon's source, a test) would fail with 'Duplicate type name'.
+  const device = koffi.pointer(koffi.opaque());
   let fn: Record<string, (...args: unknown[]) => number>;
   let errorString: (code: number) => string;
   try {
@@ -162,6 +173,7 @@ export function loadNvml(libraryPath?: string): NvmlBinding {
       vbios: lib.func('nvmlDeviceGetVbiosVersion', 'int', [device, koffi.out(koffi.pointer('uint8_t')), 'uint32_t']),
       ccState: lib.func('int nvmlSystemGetConfComputeState(_Inout_ uint8_t *state)'),
       ready: lib.func('int nvmlSystemGetConfComputeGpusReadyState(_Out_ uint32_t *isAcceptingWork)'),
+      setReady: lib.func('int nvmlSystemSetConfComputeGpusReadyState(uint32_t isAcceptingWork)'),
       report: lib.func('nvmlDeviceGetConfComputeGpuAttestationReport', 'int', [device, koffi.inout(koffi.pointer('uint8_t'))]),
       cert: lib.func('nvmlDeviceGetConfComputeGpuCertificate', 'int', [device, koffi.inout(koffi.pointer('uint8_t'))]),
     };
@@ -206,6 +218,13 @@ export function loadNvml(libraryPath?: string): NvmlBinding {
       const out = [0];
       check('nvmlSystemGetConfComputeGpusReadyState', fn.ready!(out));
       return out[0]!;
+    },
+    setGpusReadyState: (isAcceptingWork) => {
+      // nvml.h knows two values; anything else would reach the driver as NVML_ERROR_INVALID_ARGUMENT at best.
+      if (isAcceptingWork !== CC_GPUS_READY && isAcceptingWork !== CC_GPUS_NOT_READY) {
+        throw new AttesterError('NVML_FAILED', `the GPUs' ready state is ${CC_GPUS_NOT_READY} or ${CC_GPUS_READY}, not ${isAcceptingWork}`);
+      }
+      check(`nvmlSystemSetConfComputeGpusReadyState(${isAcceptingWork})`, fn.setReady!(isAcceptingWork));
     },
     attestationReport: (index, nonce) => {
       if (nonce.length !== NVML_CC_NONCE_BYTES) throw new AttesterError('NVML_FAILED', `GPU nonce must be ${NVML_CC_NONCE_BYTES} bytes, got ${nonce.length}`);

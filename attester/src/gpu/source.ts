@@ -5,7 +5,7 @@
 import type { GpuEvidence } from '../../../operator/src/attestation/service/protocol.js';
 import { AttesterError } from '../errors.js';
 import { certificateAsPem } from '../cpu/source.js';
-import { CC_DEVTOOLS_ON, CC_FEATURE_ENABLED, CC_GPUS_READY, loadNvml, type ConfComputeState, type NvmlBinding } from './nvml.js';
+import { CC_DEVTOOLS_ON, CC_FEATURE_ENABLED, CC_GPUS_NOT_READY, CC_GPUS_READY, loadNvml, type ConfComputeState, type NvmlBinding } from './nvml.js';
 
 export interface GpuEvidenceSource {
   readonly name: string;
@@ -17,6 +17,12 @@ export interface GpuEvidenceSource {
   collect(nonce: Uint8Array): Promise<GpuEvidence[]>;
   /** Cheap check that the source can work at all (the CLI runs it before contacting the service). */
   preflight?(): Promise<void>;
+  /**
+   * The driver's confidential-computing "GPUs ready" switch, where the source has one (NVML, the simulated
+   * NVML): sets it and resolves only once the driver reports the value set; rejects (AttesterError)
+   * otherwise. The node attester's GpuReadyGate is its only caller.
+   */
+  setGpusReady?(accepting: boolean): Promise<void>;
 }
 
 /** What `--probe` prints: the host's GPU confidential-computing state, without producing evidence. */
@@ -140,6 +146,26 @@ export class NvmlGpuSource implements GpuEvidenceSource {
           return out;
         }),
       );
+    });
+  }
+
+  /**
+   * nvmlSystemSetConfComputeGpusReadyState, then nvmlSystemGetConfComputeGpusReadyState: the write counts
+   * only when NVML reports the value written. Releasing (true) requires production CC mode, as evidence
+   * does; withholding (false) is tried whatever the mode, since refusing to withhold is never safer.
+   */
+  setGpusReady(accepting: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      this.session((nvml) => {
+        if (accepting) NvmlGpuSource.requireCc(nvml);
+        const wanted = accepting ? CC_GPUS_READY : CC_GPUS_NOT_READY;
+        nvml.setGpusReadyState(wanted);
+        const now = nvml.gpusReadyState();
+        if (now !== wanted) {
+          throw new AttesterError('NVML_FAILED', `nvmlSystemSetConfComputeGpusReadyState(${wanted}) succeeded but NVML then reports ready state ${now}`);
+        }
+      });
+      resolve();
     });
   }
 
