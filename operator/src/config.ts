@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { SCHEDULER_NAME } from './marks.js';
 import { DEFAULT_COLLATERAL_CONFIG, parseCollateralConfig, type CollateralConfig } from './attestation/collateral/config.js';
-
-export type TeeType = 'sev-snp' | 'tdx' | 'simulated';
+import type { TeeType } from './placement/types.js';
 
 export interface OperatorConfig {
   /** Scheduler name on replica Pods; the operator binds them itself. */

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { InferencePool } from '../../operator/src/api/index.js';
-import { DEFAULT_CONFIG, type OperatorConfig, type TeeType } from '../../operator/src/config.js';
+import { DEFAULT_CONFIG, type OperatorConfig } from '../../operator/src/config.js';
+import type { TeeType } from '../../operator/src/placement/index.js';
 import { inferencePoolController, type InferencePoolControllerParts } from '../../operator/src/controllers/inferencepool/controller.js';
 import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { KubeClient } from '../../operator/src/kube/apply.js';

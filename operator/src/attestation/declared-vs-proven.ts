@@ -4,13 +4,12 @@
 // "simulated" whatever its format), one GPU report per declared GPU, and each GPU's model as its signed
 // fields give it. A GPU whose evidence names no model cannot confirm a declared one and is refused.
 // Pure; the bundle verifier runs it after the evidence itself verified.
+import type { ProviderNodeSpec } from '../api/providernode.js';
 import { reason, type Reason } from './reasons.js';
-
-export type TeeType = 'sev-snp' | 'tdx' | 'simulated';
 
 /** The ProviderNode's claims (spec.tee, spec.gpus). */
 export interface DeclaredNode {
-  tee: TeeType;
+  tee: ProviderNodeSpec['tee'];
   gpus: { model: string; count: number };
 }
 
@@ -23,7 +22,7 @@ export interface ProvenNode {
 }
 
 /** The TEE the evidence proves: simulated whenever any part is, otherwise the CPU evidence's family. */
-export function provenTee(proven: ProvenNode): TeeType | undefined {
+export function provenTee(proven: ProvenNode): ProviderNodeSpec['tee'] | undefined {
   if (proven.simulated || proven.cpuType === 'simulated') return 'simulated';
   return proven.cpuType;
 }

@@ -6,40 +6,20 @@
 // bundle verifier rejects evidence given none, so a lookup that found nothing can never become "allow
 // any image". What a policy leaves open is named by unconstrainedChecks, and a policy without an image
 // allow list is flagged by allowsAnyImage (the AttestationPolicy's AllowsAnyImage condition).
+import type { AttestationPolicySpec, AttestationPolicySpecGpu, AttestationPolicySpecMinimumTcb, AttestationPolicySpecTdx } from '../api/attestationpolicy.js';
 import { AttestationError, reason, type Reason } from './reasons.js';
 
-export interface MinimumTcb {
-  /** SEV-SNP TCB_VERSION components, compared with the report's reported_tcb. */
-  bootloader?: number;
-  tee?: number;
-  snp?: number;
-  microcode?: number;
-  /** Turin only (FMC firmware SPL). */
-  fmc?: number;
-  /** SEV-SNP guest_svn. */
-  guestSvn?: number;
-  /** TDX: TEE_TCB_SVN byte 0 (TDX module SVN, minor). */
-  tdxModuleSvn?: number;
-  /** TDX: TEE_TCB_SVN compared component by component (16 values). */
-  tdxTeeTcbSvn?: number[];
-  /** TDX: the PCK certificate's PCESVN. */
-  pceSvn?: number;
-  /** TDX: the quoting enclave's ISVSVN. */
-  qeSvn?: number;
-}
+/** SEV-SNP TCB_VERSION components and guest_svn; TDX TEE_TCB_SVN, PCESVN and QE ISVSVN minimums. */
+export type MinimumTcb = AttestationPolicySpecMinimumTcb;
 
-export interface GpuPolicy {
-  /** Allowed driver versions ("550.90.07"); absent = any. */
-  driverVersions?: string[];
-  /** Allowed VBIOS versions ("96.00.9F.00.01", case-insensitive); absent = any. */
-  vbiosVersions?: string[];
-  /** Require evidence that the GPU is in confidential-computing mode (default false: see nvidia/verify.ts). */
-  ccModeRequired?: boolean;
-}
+/** GPU firmware allow lists and CC mode (ccModeRequired defaults to false: see nvidia/verify.ts). */
+export type GpuPolicy = AttestationPolicySpecGpu;
 
-export interface TdxPolicy {
-  /** Require TCB info, QE identity and CRLs (default true: without them TDX evidence is "not attested"). */
-  collateralRequired?: boolean;
+/**
+ * TDX collateral and accepted TCB statuses. The API's type with acceptedTcbStatuses widened to strings:
+ * parsePolicy also reads policy files the CLI is given, and checks them as lists of strings.
+ */
+export interface TdxPolicy extends Omit<AttestationPolicySpecTdx, 'acceptedTcbStatuses'> {
   /**
    * TCB statuses accepted after the SVN comparison. Default: every status except Revoked (Intel's
    * "OutOfDate" platforms are still genuine TDX; pin a stricter list to demand patched platforms).
@@ -47,32 +27,15 @@ export interface TdxPolicy {
   acceptedTcbStatuses?: string[];
 }
 
-export interface VerifierPolicy {
-  /** Extra root certificates (PEM). Only for the simulated TEE, and only honoured with allowSimulated. */
-  trustedRoots?: string[];
-  allowSimulated?: boolean;
-  /** Allowed launch measurements, hex (SNP measurement, TDX MRTD). Absent = any. */
-  allowedMeasurements?: string[];
-  /** Allowed Cocoon-style image hashes (SHA-256, hex), see image-hash.ts. Absent = any. */
-  allowedImageHashes?: string[];
-  /**
-   * Allowed SEV-SNP HOST_DATA values (32 bytes, hex): what the host fixed at launch, e.g. the digest of
-   * the Kata initdata (agent policy). Absent = any; ignored for TDX and GPU evidence.
-   */
-  allowedHostData?: string[];
-  minimumTcb?: MinimumTcb;
-  /** Default false: a debuggable guest is never attested. */
-  debugAllowed?: boolean;
-  /** SEV-SNP policy bit 18 (a migration agent may be associated). Default false. */
-  migrationAgentAllowed?: boolean;
-  /** SEV-SNP policy bit 16 (SMT may be enabled on the host). Default true. */
-  smtAllowed?: boolean;
-  /** Allowed SEV-SNP VMPLs. Absent = any. */
-  allowedVmpls?: number[];
+/** AttestationPolicy spec fields that steer the operator (when to re-attest, when to quarantine), not a verdict. */
+type OperationalSpecField = 'reattestIntervalSeconds' | 'quarantineGraceSeconds';
+
+/**
+ * The AttestationPolicy spec as the verifier uses it (the API's type, each field documented there): the
+ * operational fields left out, tdx as TdxPolicy. trustedRoots is honoured only with allowSimulated.
+ */
+export interface VerifierPolicy extends Omit<AttestationPolicySpec, OperationalSpecField | 'tdx'> {
   tdx?: TdxPolicy;
-  gpu?: GpuPolicy;
-  /** Maximum seconds between the nonce being issued and verification. Absent = no limit. */
-  maxEvidenceAgeSeconds?: number;
 }
 
 /**

@@ -1,9 +1,11 @@
 // The placement engine's own vocabulary. These types are deliberately decoupled from the CRDs: the
 // InferencePool controller (and the CLI's dry run) translate ProviderNode / InferencePool objects into
-// these shapes, so the engine can be tested, benchmarked and sharded without Kubernetes in sight.
+// these shapes, so the engine can be tested, benchmarked and sharded without Kubernetes in sight. Only
+// the TEE vocabulary is the API's own (a type, so nothing of Kubernetes comes with it).
+import type { ProviderNodeSpec } from '../api/providernode.js';
 
-/** The confidential-computing technology a node's CPU runs in. */
-export type TeeType = 'sev-snp' | 'tdx' | 'simulated';
+/** The confidential-computing technology a node's CPU runs in: the API's ProviderNode spec.tee. */
+export type TeeType = ProviderNodeSpec['tee'];
 
 /** One GPU host as the engine sees it: what it is, what it has free, and whether it may take work. */
 export interface NodeCapacity {

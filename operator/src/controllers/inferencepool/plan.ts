@@ -31,7 +31,7 @@
 import type { Condition } from '../../kube/conditions.js';
 import { setCondition } from '../../kube/conditions.js';
 import type { InferencePool, InferencePoolStatus, InferencePoolStatusPlacement } from '../../api/index.js';
-import type { TeeType } from '../../config.js';
+import type { TeeType } from '../../placement/index.js';
 import type { Unplaced } from '../../placement/index.js';
 import { degradedCondition } from '../../placement/index.js';
 import { READINESS_GATE_ATTESTED } from '../../marks.js';

@@ -15,7 +15,8 @@
 //  - runtimeClassName by the chosen node's TEE (set at creation, hence the node is chosen first);
 //  - the restricted Pod Security profile on every container, and no ServiceAccount token in the
 //    inference server (it never talks to the Kubernetes API).
-import type { OperatorConfig, TeeType } from '../../config.js';
+import type { OperatorConfig } from '../../config.js';
+import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
 import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
