@@ -22,7 +22,7 @@ import { verifierWithCollateral } from './attestation/service/bundle-verifier.js
 import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
-import { KubeClient } from './kube/apply.js';
+import { KubeClient } from './kube/kube-client.js';
 import { EventRecorder } from './kube/events.js';
 import { UsageIngest } from './settlement/metering.js';
 

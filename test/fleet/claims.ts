@@ -2,7 +2,7 @@
 // every payee claims what the epoch entitles it to (Merkle proof from the stored leaves), through its own
 // client on the chain's state directory — so paid catches up with committed, as real providers would.
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
-import { KubeClient } from '../../operator/src/kube/apply.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { resourcePath } from '../../operator/src/kube/resource.js';

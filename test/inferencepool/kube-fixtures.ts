@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG, type OperatorConfig } from '../../operator/src/config.j
 import type { TeeType } from '../../operator/src/placement/index.js';
 import { inferencePoolController, type InferencePoolControllerParts } from '../../operator/src/controllers/inferencepool/controller.js';
 import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
-import { KubeClient } from '../../operator/src/kube/apply.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Manager } from '../../operator/src/kube/manager.js';
 import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';

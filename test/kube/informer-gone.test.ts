@@ -6,7 +6,7 @@
 import test from 'ava';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { ConfigMaps } from '../../operator/src/kube/resource.js';
-import type { KubeClient } from '../../operator/src/kube/apply.js';
+import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';
 import { TcpProxy } from './tcp-proxy.js';
 

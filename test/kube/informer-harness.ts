@@ -2,7 +2,7 @@
 // every handler call, and the convergence check "the cache equals a fresh list from the server".
 import type { ExecutionContext } from 'ava';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../../operator/src/kube/apply.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { Informer, type InformerOptions } from '../../operator/src/kube/informer.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { OperatorMetrics } from '../../operator/src/kube/metrics.js';

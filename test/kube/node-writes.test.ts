@@ -4,7 +4,7 @@
 // deleted after the cache saw it (apply alone is an upsert).
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { KubeClient } from '../../operator/src/kube/apply.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, type KubeObject } from '../../operator/src/kube/resource.js';
 import { isConflict, isNotFound, RestClient } from '../../operator/src/kube/rest.js';

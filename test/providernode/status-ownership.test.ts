@@ -13,8 +13,8 @@ import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
-import { KubeClient } from '../../operator/src/kube/apply.js';
-import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
+import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
@@ -22,7 +22,6 @@ import { isConflict } from '../../operator/src/kube/rest.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
-import { InferencePools } from '../../operator/src/settlement/resources.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { ATTESTER_SA, boundToken, getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';

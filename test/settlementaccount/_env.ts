@@ -10,15 +10,15 @@ import type { KeyPair } from '@ton/crypto';
 import { Address } from '@ton/core';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
-import { KubeClient } from '../../operator/src/kube/apply.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { EventRecorder } from '../../operator/src/kube/events.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
-import { InferencePools, ProviderNodes, SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
+import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import { installCrds } from '../api/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 
@@ -63,7 +63,7 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount',
     metadata: { name: env.account, namespace: ns },
     spec: { network: 'sandbox', pricePerUnitNanoton: opts.price ?? '1000000', commitPeriodSeconds: 10 },
-  } as Kube<SettlementAccount>);
+  } as SettlementAccount & KubeObject);
   await client.create(InferencePools, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool',
     metadata: { name: 'pool', namespace: ns },
@@ -95,7 +95,7 @@ export async function addProviderNode(env: Env, payout: Address): Promise<string
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
     metadata: { name },
     spec: { nodeName: `${name}-node`, tee: 'simulated', gpus: { model: 'H100', count: 8 }, payoutAddress: payout.toRawString() },
-  } as Kube<ProviderNode>);
+  } as ProviderNode & KubeObject);
   return name;
 }
 
@@ -138,7 +138,7 @@ export async function addReplica(env: Env, providerNode: string, pod: string, ke
 /** Writes (replaces) a Pod's entry in the ProviderNode's status.attestedReplicas, as the attestation service does. */
 export async function recordAttestedKey(env: Env, providerNode: string, entry: NonNullable<NonNullable<ProviderNode['status']>['attestedReplicas']>[number]): Promise<void> {
   for (;;) {
-    const node = (await env.client.get<Kube<ProviderNode>>(ProviderNodes, providerNode))!;
+    const node = (await env.client.get<ProviderNode & KubeObject>(ProviderNodes, providerNode))!;
     const others = (node.status?.attestedReplicas ?? []).filter((e) => !(e.namespace === entry.namespace && e.pod === entry.pod));
     try {
       await env.rest.request('PUT', resourcePath(ProviderNodes, undefined, providerNode, 'status'), {
@@ -152,12 +152,12 @@ export async function recordAttestedKey(env: Env, providerNode: string, entry: N
 }
 
 export async function listProviderNodes(env: Env): Promise<ProviderNode[]> {
-  const all = (await env.client.list<Kube<ProviderNode>>(ProviderNodes)).items;
+  const all = (await env.client.list<ProviderNode & KubeObject>(ProviderNodes)).items;
   return all.filter((n) => env.providerNodes.includes(n.metadata.name!));
 }
 
-export async function getAccount(env: Env): Promise<Kube<SettlementAccount>> {
-  return (await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, env.account, env.ns))!;
+export async function getAccount(env: Env): Promise<SettlementAccount & KubeObject> {
+  return (await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, env.account, env.ns))!;
 }
 
 export function accountKey(env: Env): string {

@@ -41,7 +41,8 @@ import { Settlement } from '../../operator/src/settlement/contract/Settlement.js
 import { buildEntitlements, entitlementProof, payeeKey } from '../../operator/src/settlement/entitlements.js';
 import { loadLeaves, type StoredEpoch } from '../../operator/src/settlement/leaves-store.js';
 import { meteredUnitsOf, UsageIngest } from '../../operator/src/settlement/metering.js';
-import { SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
+import { SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
 import { accountKey, addProviderNode, addReplica, getAccount, listProviderNodes, newPayout, setUpEnv, type Env } from './_env.js';
 import { Clock, reconcilerOf, sandboxOf, settle } from './_settle.js';
 import { replicaKey, report, signReport } from './_usage.js';
@@ -152,7 +153,7 @@ async function runHistory(t: ExecutionContext, seed: number) {
   const env: Env = await setUpEnv(t, { prefix: `crash-${seed}`, price: PRICE.toString() });
   const feeAddress = newPayout();
   // A commission to a fee address of its own, set before the first reconcile deploys the contract.
-  await env.client.patchMerge<Kube<SettlementAccount>>(SettlementAccounts, env.account, env.ns, {
+  await env.client.patchMerge<SettlementAccount & KubeObject>(SettlementAccounts, env.account, env.ns, {
     spec: { commissionBasisPoints: Number(COMMISSION_BPS), feeAddress: feeAddress.toRawString() },
   });
   const clock = new Clock();

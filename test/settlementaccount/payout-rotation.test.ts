@@ -3,7 +3,8 @@ import { Address } from '@ton/core';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { claimAll } from '../../operator/src/settlement/claims.js';
 import { payeeKey } from '../../operator/src/settlement/entitlements.js';
-import { ProviderNodes, type Kube } from '../../operator/src/settlement/resources.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
 import { addProviderNode, addReplica, getAccount, newPayout, setUpEnv } from './_env.js';
 import { chainView, Clock, paidUnits, reconcilerOf, sandboxOf, settle } from './_settle.js';
 import { replicaKey, report, signReport } from './_usage.js';
@@ -32,7 +33,7 @@ test('rotating a ProviderNode\'s payout address every period pays no unit twice'
     // The provider moves its payout to a fresh address for the next period.
     const next = newPayout();
     addresses.push(next);
-    await env.client.patchMerge<Kube<ProviderNode>>(ProviderNodes, pn, undefined, { spec: { payoutAddress: next.toRawString() } });
+    await env.client.patchMerge<ProviderNode & KubeObject>(ProviderNodes, pn, undefined, { spec: { payoutAddress: next.toRawString() } });
     clock.advance(11);
   }
   const acct = await getAccount(env);

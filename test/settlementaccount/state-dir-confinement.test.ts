@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
 import { SettlementReconciler } from '../../operator/src/controllers/settlementaccount/reconciler.js';
 import { AccountConfigError, sandboxStateDir } from '../../operator/src/settlement/keys.js';
-import { SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
+import { SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
 import { listProviderNodes, setUpEnv } from './_env.js';
 
 function account(stateDir?: string): SettlementAccount {
@@ -64,7 +65,7 @@ test('the apiserver refuses an absolute or climbing stateDir, naming spec.sandbo
     const err = await t.throwsAsync(env.client.create(SettlementAccounts, {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'escape', namespace: env.ns },
       spec: { network: 'sandbox', pricePerUnitNanoton: '1', sandbox: { stateDir } },
-    } as Kube<SettlementAccount>));
+    } as SettlementAccount & KubeObject));
     t.regex(err!.message, /spec\.sandbox\.stateDir/, stateDir);
   }
 });
@@ -77,11 +78,11 @@ test('an account whose stateDir passes through a symbolic link gets InvalidState
   await env.client.create(SettlementAccounts, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'linked', namespace: env.ns },
     spec: { network: 'sandbox', pricePerUnitNanoton: '1', sandbox: { stateDir: 'escape' } },
-  } as Kube<SettlementAccount>);
+  } as SettlementAccount & KubeObject);
   const reconciler = new SettlementReconciler({ client: env.client, events: env.events, listProviderNodes: () => listProviderNodes(env), chain: { sandboxRoot: env.sandboxRoot } });
   t.teardown(() => reconciler.close());
   await t.throwsAsync(reconciler.reconcile(`SettlementAccount/${env.ns}/linked`));
-  const acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'linked', env.ns);
+  const acct = await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, 'linked', env.ns);
   const synced = acct?.status?.conditions?.find((c) => c.type === 'Synced');
   t.is(synced?.status, 'False');
   t.is(synced?.reason, 'InvalidStateDir');

@@ -11,8 +11,8 @@ import { EndpointUnreachableError, type SettlementChain } from '../../operator/s
 import { keyPairFromMnemonic } from '../../operator/src/settlement/chain/ton-client-chain.js';
 import { operatorKeySecretName } from '../../operator/src/settlement/keys.js';
 import { LABEL_WALLET } from '../../operator/src/marks.js';
-import { Events, Secrets } from '../../operator/src/kube/resource.js';
-import { SettlementAccounts, type Kube } from '../../operator/src/settlement/resources.js';
+import { Events, Secrets, type KubeObject } from '../../operator/src/kube/resource.js';
+import { SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import { listProviderNodes, setUpEnv } from './_env.js';
 
 test('an account naming an unlabelled Secret gets WalletSecretNotLabelled, and nothing from the Secret is used or shown', async (t) => {
@@ -27,7 +27,7 @@ test('an account naming an unlabelled Secret gets WalletSecretNotLabelled, and n
   await env.client.create(SettlementAccounts, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'live', namespace: env.ns },
     spec: { network: 'testnet', endpoint: 'https://testnet.toncenter.com/api/v2/jsonRPC', pricePerUnitNanoton: '1', walletSecretRef: { name: 'someone-elses' } },
-  } as Kube<SettlementAccount>);
+  } as SettlementAccount & KubeObject);
 
   const lines: string[] = [];
   const logger = winston.createLogger({
@@ -49,7 +49,7 @@ test('an account naming an unlabelled Secret gets WalletSecretNotLabelled, and n
   const r = await reconciler.reconcile(key);
   t.is(opened.length, 0, 'no chain was opened with a key taken from the unlabelled Secret');
   t.true((r.requeueAfterMs ?? 0) > 0, 'looks again later: a label added to the Secret is not watched');
-  let acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'live', env.ns);
+  let acct = await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, 'live', env.ns);
   const synced = acct?.status?.conditions?.find((c) => c.type === 'Synced');
   t.is(synced?.status, 'False');
   t.is(synced?.reason, 'WalletSecretNotLabelled');
@@ -65,14 +65,14 @@ test('an account naming an unlabelled Secret gets WalletSecretNotLabelled, and n
   await t.throwsAsync(reconciler.reconcile(key), { instanceOf: EndpointUnreachableError });
   t.is(opened.length, 1);
   t.deepEqual(opened[0]!.publicKey, (await keyPairFromMnemonic(mnemonic)).publicKey);
-  acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'live', env.ns);
+  acct = await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, 'live', env.ns);
   t.is(acct?.status?.conditions?.find((c) => c.type === 'EndpointUnreachable')?.status, 'True');
 
   // The label taken away again: the key derived from it is not used any more either.
   await env.client.patchMerge(Secrets, 'someone-elses', env.ns, { metadata: { labels: { [LABEL_WALLET]: null } } });
   await reconciler.reconcile(key);
   t.is(opened.length, 1);
-  acct = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'live', env.ns);
+  acct = await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, 'live', env.ns);
   t.is(acct?.status?.conditions?.find((c) => c.type === 'Synced')?.reason, 'WalletSecretNotLabelled');
 });
 
@@ -86,7 +86,7 @@ test('a sandbox operator-key Secret planted without the label is refused; the on
     await env.client.create(SettlementAccounts, {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name, namespace: env.ns },
       spec: { network: 'sandbox', pricePerUnitNanoton: '1' },
-    } as Kube<SettlementAccount>);
+    } as SettlementAccount & KubeObject);
   }
   const opened: string[] = [];
   const reconciler = new SettlementReconciler({
@@ -98,7 +98,7 @@ test('a sandbox operator-key Secret planted without the label is refused; the on
   });
   t.teardown(() => reconciler.close());
   await reconciler.reconcile(`SettlementAccount/${env.ns}/planted`);
-  const planted = await env.client.get<Kube<SettlementAccount>>(SettlementAccounts, 'planted', env.ns);
+  const planted = await env.client.get<SettlementAccount & KubeObject>(SettlementAccounts, 'planted', env.ns);
   t.is(planted?.status?.conditions?.find((c) => c.type === 'Synced')?.reason, 'WalletSecretNotLabelled');
   await t.throwsAsync(reconciler.reconcile(`SettlementAccount/${env.ns}/fresh`), { instanceOf: EndpointUnreachableError });
   t.deepEqual(opened, ['fresh']);

@@ -5,7 +5,7 @@
 // unusable input.
 import { Command } from 'commander';
 import type { ProviderNode } from '../../../operator/src/api/providernode.js';
-import { ProviderNodes } from '../../../operator/src/settlement/resources.js';
+import { ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
 import { connect, UsageError, type Cluster } from '../kube.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
 import { renderTable } from '../views/table.js';

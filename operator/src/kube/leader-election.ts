@@ -32,7 +32,7 @@ export class NotLeaderError extends Error {
   }
 }
 
-/** Checked before every write (apply.ts, events.ts). */
+/** Checked before every write (kube-client.ts, events.ts). */
 export interface Fence {
   /** Throws NotLeaderError unless writes are allowed right now. */
   assertLeader(): void;

@@ -9,7 +9,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
 import { componentLogger } from '../util/log.js';
-import { KubeClient } from './apply.js';
+import { KubeClient } from './kube-client.js';
 import { Controller, type ControllerOptions } from './controller.js';
 import { EventRecorder } from './events.js';
 import { HealthServer, type Readiness } from './health.js';

@@ -1,6 +1,6 @@
 // The one HTTP transport to the Kubernetes API: plain requests and streaming watches over Node's
 // https with the credentials from a KubeConfig, a client-side token bucket (QPS/burst, like client-go's
-// rest.Config) and a per-request timeout. Higher layers (apply.ts, informer.ts, leader-election.ts,
+// rest.Config) and a per-request timeout. Higher layers (kube-client.ts, informer.ts, leader-election.ts,
 // events.ts) build on it; nothing here knows about leadership or caching.
 //
 // Why not KubernetesObjectApi: it has no subresource support (status, binding) and no streaming with

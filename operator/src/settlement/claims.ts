@@ -7,12 +7,13 @@
 // metered; `chrysalis settlement claim --payee` calls claimFor.
 import { toNano, type Address } from '@ton/core';
 import type { SettlementAccount } from '../api/settlementaccount.js';
-import type { KubeClient } from '../kube/apply.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import { parseAddress, readContract, type ChainSession, type SettlementChain } from './chain/chain.js';
 import { Settlement } from './contract/Settlement.js';
 import { entitlementProof, payeeAddress } from './entitlements.js';
 import { loadLeaves, type StoredEpoch } from './leaves-store.js';
-import { SettlementAccounts, type Kube } from './resources.js';
+import { SettlementAccounts } from '../kube/chrysalis-resources.js';
+import type { KubeObject } from '../kube/resource.js';
 
 /** Value attached to a claim for gas; what is left is forwarded to the payee. */
 export const CLAIM_VALUE = toNano('0.05');
@@ -78,7 +79,7 @@ export async function claimFor(chain: SettlementChain, committed: CommittedLeave
 
 /** Claims for every payee of the account's committed epoch that has something to claim. */
 export async function claimAll(client: KubeClient, chain: SettlementChain, account: { namespace: string; name: string } | SettlementAccount, value = CLAIM_VALUE): Promise<{ epoch: bigint; results: ClaimResult[] }> {
-  const acct = 'spec' in account ? account : await client.get<Kube<SettlementAccount>>(SettlementAccounts, account.name, account.namespace);
+  const acct = 'spec' in account ? account : await client.get<SettlementAccount & KubeObject>(SettlementAccounts, account.name, account.namespace);
   if (!acct) throw new Error('SettlementAccount not found');
   const committed = await committedLeaves(client, chain, acct);
   if (!committed) return { epoch: 0n, results: [] };

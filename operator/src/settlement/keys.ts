@@ -25,7 +25,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { keyPairFromSecretKey, keyPairFromSeed, type KeyPair } from '@ton/crypto';
 import type { SettlementAccount } from '../api/settlementaccount.js';
-import type { KubeClient } from '../kube/apply.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import { Secrets, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
 import { LABEL_PART_OF, LABEL_WALLET, LABEL_WALLET_VALUE, PART_OF_CHRYSALIS } from '../marks.js';

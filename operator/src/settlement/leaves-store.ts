@@ -16,7 +16,7 @@
 // epoch and carry no owner reference: they are the payees' evidence and outlive the account object.
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { KubeClient } from '../kube/apply.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import { ConfigMaps, type KubeObject } from '../kube/resource.js';
 import { ANNOTATION_PARTS, ANNOTATION_PAYEES, ANNOTATION_ROOT, ANNOTATION_TOTAL, LABEL_EPOCH, LABEL_PART_OF, LABEL_SETTLEMENT_ACCOUNT, PART_OF_CHRYSALIS } from '../marks.js';
 import { loadEpochLeaves, saveEpochLeaves, type Entitlements, type EpochLeaves } from './entitlements.js';

@@ -2,6 +2,9 @@
 // totals held in Kubernetes (ProviderNode status.usage, one entry per SettlementAccount).
 //
 // Trust (fail closed): a report counts only when
+//   - the Pod is a replica: controlled by the InferencePool its chrysalis.dev/pool label names, that pool
+//     existing with the uid the owner reference names (replica-owner.ts; a label alone is Pod metadata
+//     anyone who may create Pods can write), and that pool names the SettlementAccount billed;
 //   - the replica Pod exists, its `chrysalis.dev/attested` condition is True, and its host's ProviderNode
 //     holds an unexpired key for exactly this Pod (namespace, name and uid) in status.attestedReplicas —
 //     written only by the attestation service when the replica's evidence passed, through the status
@@ -43,17 +46,18 @@ import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, Provide
 import type { InferencePool } from '../api/inferencepool.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
-import type { KubeClient } from '../kube/apply.js';
+import { claimedPool, whyNotAReplica } from '../attestation/service/replica-owner.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { BY_NODE_NAME, nodeNameOf } from '../kube/indexes.js';
 import type { Store } from '../kube/store.js';
 import { NO_FENCE, type Fence } from '../kube/leader-election.js';
 import { Pods, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
-import { LABEL_POOL, METERING_FIELD_MANAGER, READINESS_GATE_ATTESTED } from '../marks.js';
+import { METERING_FIELD_MANAGER, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { UNITS_MAX } from './entitlements.js';
-import { InferencePools, ProviderNodes, type Kube } from './resources.js';
+import { InferencePools, ProviderNodes } from '../kube/chrysalis-resources.js';
 
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
@@ -352,7 +356,7 @@ export interface UsageIngestDeps {
   /** Warning Events on the Pod for refused reports. */
   events?: EventRecorder;
   /** A ProviderNode cache to find a Node's ProviderNode without a list per report. */
-  providerNodes?: Store<Kube<ProviderNode>>;
+  providerNodes?: Store<ProviderNode & KubeObject>;
   now?: () => Date;
   logger?: Logger;
   /** Test hook: called after the fold is computed and before it is written (crash injection). */
@@ -396,9 +400,11 @@ export class UsageIngest {
     const pod = await this.deps.client.get<PodLike>(Pods, r.pod, r.namespace);
     if (!pod) return this.refused(undefined, { code: 'UNKNOWN_REPLICA', message: `no replica Pod ${r.namespace}/${r.pod}` });
     const podKey = `${r.namespace}/${r.pod}`;
-    const poolName = pod.metadata?.labels?.[LABEL_POOL];
-    if (!poolName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `Pod ${podKey} has no ${LABEL_POOL} label` });
-    const pool = await this.deps.client.get<Kube<InferencePool>>(InferencePools, poolName, r.namespace);
+    // A replica is a Pod its InferencePool controls (replica-owner.ts): the pool label alone is anyone's to write.
+    const poolName = claimedPool(pod);
+    const pool = poolName ? await this.deps.client.get<InferencePool & KubeObject>(InferencePools, poolName, r.namespace) : undefined;
+    const notReplica = whyNotAReplica(pod, pool);
+    if (notReplica) return this.refused(pod, { code: 'NOT_A_REPLICA', message: notReplica });
     const accountName = pool?.spec?.settlementAccountRef?.name;
     if (!accountName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `InferencePool ${r.namespace}/${poolName} of Pod ${podKey} is missing or has no settlementAccountRef` });
     const account = `${r.namespace}/${accountName}`;
@@ -407,7 +413,7 @@ export class UsageIngest {
     if (!pnodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node with a ProviderNode` });
 
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-      const node = await this.deps.client.get<Kube<ProviderNode>>(ProviderNodes, pnodeName);
+      const node = await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, pnodeName);
       if (!node) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
       const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
       const now = this.now();
@@ -447,7 +453,7 @@ export class UsageIngest {
   private async providerNodeFor(nodeName: string): Promise<string | undefined> {
     const cached = this.deps.providerNodes?.byIndex(BY_NODE_NAME, nodeName)[0];
     if (cached) return cached.metadata.name;
-    const { items } = await this.deps.client.list<Kube<ProviderNode>>(ProviderNodes);
+    const { items } = await this.deps.client.list<ProviderNode & KubeObject>(ProviderNodes);
     return items.find((n) => n.spec?.nodeName === nodeName)?.metadata.name;
   }
 

@@ -3,7 +3,7 @@
 import type { AttestationPolicy } from '../../api/attestationpolicy.js';
 import type { ProviderNode } from '../../api/providernode.js';
 import type { OperatorConfig } from '../../config.js';
-import type { KubeClient } from '../../kube/apply.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import { AttestationPolicies } from '../../kube/chrysalis-resources.js';
 import type { ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';

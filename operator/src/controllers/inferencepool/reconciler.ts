@@ -27,7 +27,7 @@
 // unbound), a bind that already happened answers Conflict.
 import type { OperatorConfig } from '../../config.js';
 import type { InferencePool, InferencePoolStatus } from '../../api/index.js';
-import type { KubeClient } from '../../kube/apply.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder, RecordedEvent } from '../../kube/events.js';
 import type { Informer } from '../../kube/informer.js';

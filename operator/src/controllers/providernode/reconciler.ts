@@ -6,7 +6,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from '../../api/attestationpolicy.js';
 import type { ProviderNode } from '../../api/providernode.js';
 import type { OperatorConfig } from '../../config.js';
-import type { KubeClient } from '../../kube/apply.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import { ProviderNodes } from '../../kube/chrysalis-resources.js';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';

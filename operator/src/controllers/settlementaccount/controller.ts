@@ -10,7 +10,8 @@ import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import type { ChainFactoryOptions } from '../../settlement/keys.js';
 import { DEFAULT_SANDBOX_ROOT } from '../../settlement/keys.js';
-import { ProviderNodes, SettlementAccounts, type Kube } from '../../settlement/resources.js';
+import { ProviderNodes, SettlementAccounts } from '../../kube/chrysalis-resources.js';
+import type { KubeObject } from '../../kube/resource.js';
 import { SettlementReconciler, type SettlementReconcilerDeps } from './reconciler.js';
 
 export interface SettlementControllerOptions extends Partial<Omit<SettlementReconcilerDeps, 'client' | 'events' | 'listProviderNodes'>> {
@@ -21,13 +22,13 @@ export interface SettlementControllerOptions extends Partial<Omit<SettlementReco
 
 export interface SettlementControllerParts {
   controller: Controller;
-  informers: { accounts: Informer<Kube<SettlementAccount>>; providerNodes: Informer<Kube<ProviderNode>> };
+  informers: { accounts: Informer<SettlementAccount & KubeObject>; providerNodes: Informer<ProviderNode & KubeObject> };
   reconciler: SettlementReconciler;
 }
 
 export function settlementController(manager: Manager, options: SettlementControllerOptions = {}): SettlementControllerParts {
-  const accounts = manager.informer<Kube<SettlementAccount>>(SettlementAccounts);
-  const providerNodes = manager.informer<Kube<ProviderNode>>(ProviderNodes);
+  const accounts = manager.informer<SettlementAccount & KubeObject>(SettlementAccounts);
+  const providerNodes = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
   const { workers, ...rest } = options;
   const reconciler = new SettlementReconciler({
     ...rest,

@@ -14,11 +14,11 @@
 import type { KeyPair } from '@ton/crypto';
 import type { ProviderNode } from '../../api/providernode.js';
 import type { SettlementAccount, SettlementAccountStatus } from '../../api/settlementaccount.js';
-import type { KubeClient } from '../../kube/apply.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import { setCondition, toKubeTime, type Condition } from '../../kube/conditions.js';
 import { TerminalError, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../kube/controller.js';
 import type { EventRecorder } from '../../kube/events.js';
-import { parseObjectKey } from '../../kube/resource.js';
+import { parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { statusEqual } from '../../kube/status.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import {
@@ -28,7 +28,7 @@ import { Settlement } from '../../settlement/contract/Settlement.js';
 import { buildEntitlements } from '../../settlement/entitlements.js';
 import { AccountConfigError, keyPairFromSecret, openChain, operatorKeySecret, type ChainFactoryOptions } from '../../settlement/keys.js';
 import { loadLeaves, saveLeaves, type StoredEpoch } from '../../settlement/leaves-store.js';
-import { SettlementAccounts, type Kube } from '../../settlement/resources.js';
+import { SettlementAccounts } from '../../kube/chrysalis-resources.js';
 import { toNano } from '@ton/core';
 import { payeeTotals, plan, type PendingCommit, type Plan, type Unpayable } from './plan.js';
 
@@ -87,7 +87,7 @@ export class SettlementReconciler implements Reconciler {
     if (!namespace) throw new TerminalError('BadKey', `SettlementAccount key ${key} has no namespace`);
     const log = ctx?.log ?? this.log.child({ key });
     const accountId = `${namespace}/${name}`;
-    let account = await this.deps.client.get<Kube<SettlementAccount>>(SettlementAccounts, name, namespace);
+    let account = await this.deps.client.get<SettlementAccount & KubeObject>(SettlementAccounts, name, namespace);
     if (!account) {
       await this.forget(accountId);
       return {};
@@ -311,7 +311,7 @@ export class SettlementReconciler implements Reconciler {
     await entry?.chain.close();
   }
 
-  private async writeStatus(account: Kube<SettlementAccount>, status: SettlementAccountStatus, opts: { conditioned?: boolean } = {}): Promise<Kube<SettlementAccount>> {
+  private async writeStatus(account: SettlementAccount & KubeObject, status: SettlementAccountStatus, opts: { conditioned?: boolean } = {}): Promise<SettlementAccount & KubeObject> {
     if (!opts.conditioned && statusEqual(account.status, status)) return account;
     const body = {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount',
@@ -321,11 +321,11 @@ export class SettlementReconciler implements Reconciler {
         ...(opts.conditioned ? { resourceVersion: account.metadata.resourceVersion } : {}),
       },
       status,
-    } as unknown as Kube<SettlementAccount>;
+    } as unknown as SettlementAccount & KubeObject;
     return this.deps.client.applyStatus(SettlementAccounts, body);
   }
 
-  private async event(account: Kube<SettlementAccount>, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  private async event(account: SettlementAccount & KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     await this.deps.events?.record({ ...account, apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount' }, { type, reason, action: 'Settle', message });
   }
 }
