@@ -28,6 +28,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ "$(id -u)" -eq 0 ]] || { log "building images needs root (mmdebstrap and buildah write root-owned layers); run as root"; exit 1; }
+# One build at a time on this machine (test files run in parallel and each asks for the images).
+exec 9>"/run/lock/chrysalis-build-images.lock"
+flock 9
 for tool in mmdebstrap buildah podman node; do
   command -v "$tool" >/dev/null || { log "$tool not found: run scripts/install-node-deps.sh"; exit 1; }
 done

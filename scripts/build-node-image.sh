@@ -21,6 +21,9 @@ for tool in mmdebstrap podman apt-cache; do
 done
 
 VERSION="$(apt-cache policy busybox-static | sed -n 's/^ *Candidate: *//p')"
+# One build at a time on this machine (test files run in parallel and each asks for the images).
+exec 9>"/run/lock/chrysalis-build-node-image.lock"
+flock 9
 [[ -n "$VERSION" && "$VERSION" != "(none)" ]] || { log "busybox-static is not in the apt sources (apt-get update?)"; exit 1; }
 TAG="$(echo "$VERSION" | tr -c 'A-Za-z0-9_.\n-' '_')"
 IMAGE="localhost/chrysalis-node/busybox:$TAG"
