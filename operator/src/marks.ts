@@ -21,13 +21,9 @@ export const LABEL_POOL = 'chrysalis.dev/pool';
 export const LABEL_REPLICA = 'chrysalis.dev/replica';
 /** Pod readiness gate flipped to True when the replica's own evidence passes. */
 export const READINESS_GATE_ATTESTED = 'chrysalis.dev/attested';
-/** The replica's pending challenge, `<nonce> <expiresAt>`, written by the attestation service. */
-export const ANNOTATION_CHALLENGE = 'chrysalis.dev/attestation-challenge';
-/**
- * Annotations where earlier versions put a replica's key and expiry. Nothing reads them; the service
- * removes them from a replica Pod with its next verdict so no one mistakes them for attestation.
- */
-export const LEGACY_KEY_ANNOTATIONS = ['chrysalis.dev/attestation-key', 'chrysalis.dev/attestation-expires'] as const;
+// A replica's challenge, key and key expiry are never Pod annotations (anyone who may patch Pods could
+// write them): they live on its host's ProviderNode status. The annotations earlier versions wrote
+// (chrysalis.dev/attestation-challenge, -key, -expires) are neither read nor written.
 /** The scheduler name replica Pods carry: kube-scheduler leaves them to the operator. */
 export const SCHEDULER_NAME = 'chrysalis';
 

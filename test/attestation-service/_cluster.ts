@@ -8,7 +8,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { AttestationService, type EvidenceVerifier } from '../../operator/src/attestation/service/service.js';
 import { DEFAULT_CONFIG, type OperatorConfig } from '../../operator/src/config.js';
-import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
@@ -86,14 +86,40 @@ export async function nodeSetup(t: ExecutionContext, options: { policy?: boolean
   return { rest, node, nodeUid: created.metadata.uid, policy, attesterNs, tenantNs, nonce, config };
 }
 
-/** A Pod bound to `node` (no scheduler, no kubelet: it only has to exist for a token to be bound to it). */
-export async function podOn(rest: RestClient, namespace: string, name: string, node: string, options: { serviceAccount?: string; replicaOf?: string } = {}): Promise<V1Pod> {
+/**
+ * An InferencePool named `name` in `namespace` (created if absent; no controller acts on it here): what a
+ * replica Pod must be controlled by. Its uid is what the Pod's owner reference names.
+ */
+export async function replicaPool(rest: RestClient, namespace: string, name: string): Promise<{ name: string; uid: string }> {
+  const path = resourcePath(InferencePools, namespace, name);
+  const existing = await rest.request<{ metadata: { uid: string } }>('GET', path).catch(() => undefined);
+  const pool = existing ?? await rest.request<{ metadata: { uid: string } }>('POST', resourcePath(InferencePools, namespace), { body: {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name },
+    spec: {
+      model: { name: 'm', source: 'hf://org/m@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
+      replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
+      settlementAccountRef: { name: 'acct' },
+    },
+  } });
+  return { name, uid: pool.metadata.uid };
+}
+
+/**
+ * A Pod bound to `node` (no scheduler, no kubelet: it only has to exist for a token to be bound to it).
+ * `replicaOf`: a replica as the InferencePool controller makes it — labelled with the pool and controlled
+ * by it (the pool is created if absent). `labels` and `ownerReferences` are put on as given (an impostor's).
+ */
+export async function podOn(rest: RestClient, namespace: string, name: string, node: string, options: { serviceAccount?: string; replicaOf?: string; labels?: Record<string, string>; ownerReferences?: unknown[] } = {}): Promise<V1Pod> {
   // The namespace's ServiceAccount appears shortly after the namespace (kube-controller-manager).
   const account = options.serviceAccount ?? 'default';
   await until(`ServiceAccount ${namespace}/${account}`, () => rest.request('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}`));
+  const pool = options.replicaOf ? await replicaPool(rest, namespace, options.replicaOf) : undefined;
+  const labels = { ...(pool ? { [LABEL_POOL]: pool.name } : {}), ...options.labels };
+  const ownerReferences = pool ? [{ apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', name: pool.name, uid: pool.uid, controller: true, blockOwnerDeletion: true }] : options.ownerReferences;
   return rest.request<V1Pod>('POST', resourcePath(Pods, namespace), { body: {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, ...(options.replicaOf ? { labels: { [LABEL_POOL]: options.replicaOf } } : {}) },
+    metadata: { name, ...(Object.keys(labels).length ? { labels } : {}), ...(ownerReferences ? { ownerReferences } : {}) },
     spec: { nodeName: node, serviceAccountName: account, automountServiceAccountToken: false, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
   } });
 }

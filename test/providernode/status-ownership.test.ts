@@ -1,7 +1,7 @@
 // ProviderNode status has three writers: this controller (conditions, the challenge it issues, capacity,
-// allocation, quarantine), the attestation service (verdicts, the challenge's consumption, replica keys)
-// and metering (usage and its cursors). The controller plans from an informer cache that may lag behind
-// the others' writes. A plan made from such a cache must move none of their fields backwards: no consumed
+// allocation, quarantine), the attestation service (verdicts, the challenge's consumption, replica keys,
+// replica challenges) and metering (usage and its cursors). The controller plans from an informer cache
+// that may lag behind the others' writes. A plan made from such a cache must move none of their fields backwards: no consumed
 // challenge comes back (it could be answered again), no older verdict, no revoked replica key (it could
 // sign usage again), no older usage (units already folded would be folded twice).
 //
@@ -29,9 +29,9 @@ import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
 const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };
 
-/** A replica's challenge and evidence through the service, as its sidecar sends them. */
-async function attestReplica(s: NodeSetup, verdict: VerifyOutcome, pod: V1Pod, publicKey: string): Promise<void> {
-  const svc = service(s, () => verdict);
+/** A replica's challenge through the service, as its sidecar asks for it: the nonce. */
+async function replicaChallenge(s: NodeSetup, pod: V1Pod): Promise<string> {
+  const svc = service(s, () => passed);
   const token = await podToken(s.rest, pod);
   const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
   const challenge = await until('a replica challenge', async () => {
@@ -39,7 +39,15 @@ async function attestReplica(s: NodeSetup, verdict: VerifyOutcome, pod: V1Pod, p
     return c.status === 503 ? undefined : c;
   });
   if (challenge.status !== 200) throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
-  const nonce = (challenge.body as { nonce: string }).nonce;
+  return (challenge.body as { nonce: string }).nonce;
+}
+
+/** A replica's challenge and evidence through the service, as its sidecar sends them. */
+async function attestReplica(s: NodeSetup, verdict: VerifyOutcome, pod: V1Pod, publicKey: string): Promise<void> {
+  const svc = service(s, () => verdict);
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
+  const nonce = await replicaChallenge(s, pod);
   const r = await post(svc, '/v1/evidence', token, { subject, nonce, publicKey, cpu: { type: 'sev-snp', report: Buffer.alloc(1184).toString('base64') }, gpus: [] });
   if (r.status !== 200 || (r.body as { verified: boolean }).verified !== verdict.verified) throw new Error(`replica evidence: ${r.status} ${JSON.stringify(r.body)}`);
 }
@@ -47,7 +55,7 @@ async function attestReplica(s: NodeSetup, verdict: VerifyOutcome, pod: V1Pod, p
 /** The fields of the other two writers, which no reconcile may change. */
 function othersFields(status: ProviderNodeStatus | undefined) {
   const { challenge, ...verdict } = status?.attestation ?? {};
-  return { challenge, verdict, attestedReplicas: status?.attestedReplicas ?? [], usage: status?.usage ?? [], usageCursors: status?.usageCursors ?? [] };
+  return { challenge, verdict, attestedReplicas: status?.attestedReplicas ?? [], replicaChallenges: status?.replicaChallenges ?? [], usage: status?.usage ?? [], usageCursors: status?.usageCursors ?? [] };
 }
 
 test('a reconcile planned from a stale cache brings back no consumed challenge, older verdict, revoked replica key or older usage', async (t) => {
@@ -121,7 +129,10 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   //    The replica meters 20 more units, then fails re-attestation: K is revoked.
   await usage(2, 30);
   await attestReplica(s, rejected, pod, key.publicKey.toString('hex'));
+  //    The replica asks for a new challenge: it is pending on the host, where only the service writes.
+  const pending = await replicaChallenge(s, pod);
   const latest = await getProviderNode(s.rest, s.node);
+  t.deepEqual(latest.status?.replicaChallenges?.map((c) => c.nonce), [pending]);
   t.is(latest.status?.attestation?.challenge, undefined, 'X was consumed');
   t.not(latest.status?.attestation?.verifiedAt, stale.status?.attestation?.verifiedAt, 'a newer verdict');
   t.deepEqual(latest.status?.attestedReplicas ?? [], [], 'K was revoked');
@@ -160,4 +171,5 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   t.deepEqual(Object.keys(controller).sort(), ['f:allocated', 'f:capacity', 'f:conditions', 'f:observedGeneration'], 'the controller owns only its fields');
   t.true('f:usage' in owned('chrysalis-metering') && 'f:usageCursors' in owned('chrysalis-metering'), 'metering writes usage under its own manager');
   t.truthy(owned('chrysalis-attestation-service')['f:attestation']?.['f:verifiedAt'], 'the service writes verdicts under its own manager');
+  t.truthy(owned('chrysalis-attestation-service')['f:replicaChallenges'], 'and replica challenges');
 });

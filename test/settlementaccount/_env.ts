@@ -105,9 +105,13 @@ export async function addProviderNode(env: Env, payout: Address): Promise<string
  * attested condition is set. `annotations` are put on the Pod as given (metering must ignore them).
  */
 export async function addReplica(env: Env, providerNode: string, pod: string, key: KeyPair, opts: { attested?: boolean; expires?: string; annotations?: Record<string, string> } = {}): Promise<void> {
+  // Controlled by the env's pool, as the InferencePool controller makes replicas (metering refuses a Pod
+  // that only carries the pool label).
+  const owner = (await env.client.get<KubeObject>(InferencePools, 'pool', env.ns))!;
+  const ownerReferences = [{ apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', name: 'pool', uid: owner.metadata!.uid!, controller: true, blockOwnerDeletion: true }];
   const body = {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: pod, namespace: env.ns, labels: { [LABEL_POOL]: 'pool' }, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    metadata: { name: pod, namespace: env.ns, labels: { [LABEL_POOL]: 'pool' }, ownerReferences, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
     spec: { nodeName: `${providerNode}-node`, automountServiceAccountToken: false, containers: [{ name: 'runtime', image: 'registry.invalid/runtime:1' }] },
   };
   let uid = '';

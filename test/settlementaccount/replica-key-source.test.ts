@@ -2,7 +2,7 @@
 // (the host ProviderNode's status.attestedReplicas). Pod annotations can be replaced by anyone who may patch
 // Pods in the namespace: a key or expiry put there must buy nothing.
 import test from 'ava';
-import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { CONDITION_ATTESTED } from '../../operator/src/settlement/metering.js';
 import { addProviderNode, addReplica, listProviderNodes, newPayout, recordAttestedKey, setUpEnv } from './_env.js';
 import { replicaKey, report, signReport } from './_usage.js';
@@ -33,11 +33,13 @@ test('a Pod with a key only in its annotations is not attested', async (t) => {
   const pn = await addProviderNode(env, newPayout());
   const attacker = replicaKey(83);
   await addReplica(env, pn, 'r-0', replicaKey(84));
-  // A second Pod the attestation service never attested, carrying a key and expiry in its annotations...
+  // A second Pod the attestation service never attested, carrying a key and expiry in its annotations
+  // (and r-0's controller reference, copied, so that it is refused for its key rather than as no replica)...
+  const { ownerReferences } = (await env.client.get<KubeObject>(Pods, 'r-0', env.ns))!.metadata!;
   await env.client.create(Pods, {
     apiVersion: 'v1', kind: 'Pod',
     metadata: {
-      name: 'r-1', namespace: env.ns, labels: { 'chrysalis.dev/pool': 'pool' },
+      name: 'r-1', namespace: env.ns, labels: { 'chrysalis.dev/pool': 'pool' }, ownerReferences,
       annotations: { 'chrysalis.dev/attestation-key': attacker.publicKey.toString('hex'), 'chrysalis.dev/attestation-expires': FUTURE() },
     },
     spec: { nodeName: `${pn}-node`, automountServiceAccountToken: false, containers: [{ name: 'runtime', image: 'registry.invalid/runtime:1' }] },

@@ -109,6 +109,14 @@ export interface ProviderNodeStatus {
    * that are gone or expired are pruned whenever the list is written.
    */
   attestedReplicas?: ProviderNodeStatusAttestedReplica[];
+  /**
+   * The pending challenges of the replica Pods on this host: the nonce each replica's attester must bind
+   * into its next evidence. Written only by the attestation service (through the status subresource,
+   * which users are not granted), so whoever may patch Pods can neither choose a replica's nonce nor its
+   * issue time (from which the policy's evidence age is measured). An answer consumes its entry; entries
+   * of Pods that are gone or expired are pruned whenever the list is written.
+   */
+  replicaChallenges?: ProviderNodeStatusReplicaChallenge[];
   /** GPUs the host offers to placement. */
   capacity?: ProviderNodeStatusCapacity;
   /** GPUs taken by replicas bound to the host. */
@@ -257,6 +265,22 @@ export interface ProviderNodeStatusAttestedReplica {
   /** The replica attester's Ed25519 public key bound into its evidence, 64 hex characters. */
   publicKey: string;
   /** When this attestation lapses unless the replica re-attests. */
+  expiresAt: string;
+}
+
+/** One replica Pod's pending challenge. */
+export interface ProviderNodeStatusReplicaChallenge {
+  /** Namespace of the replica Pod. */
+  namespace: string;
+  /** Name of the replica Pod. */
+  pod: string;
+  /** metadata.uid of the Pod, so a later Pod of the same name does not inherit the challenge. */
+  uid: string;
+  /** 32 random bytes as 64 lowercase hex characters. */
+  nonce: string;
+  /** When the attestation service issued the nonce. */
+  issuedAt: string;
+  /** After this time evidence bound to the nonce is rejected. */
   expiresAt: string;
 }
 

@@ -59,6 +59,17 @@ export function attestedReplicaKey(providerNode: AttestedReplicaSource | undefin
   return { publicKey: entry.publicKey, expiresAt: new Date(expires) };
 }
 
+/**
+ * What an entry of a per-Pod list on the host's status has (status.attestedReplicas, and
+ * status.replicaChallenges in replica-challenges.ts, are pruned and replaced alike).
+ */
+export interface PodEntry {
+  namespace: string;
+  pod: string;
+  uid: string;
+  expiresAt: string;
+}
+
 /** Pods still present on the host, by namespace/name → uid: what pruning keeps. */
 export type LivePods = ReadonlyMap<string, string>;
 
@@ -68,7 +79,7 @@ export const livePodKey = (namespace: string, name: string): string => `${namesp
  * The list without entries of Pods that are gone (absent from `live`, or present with another uid) or
  * whose attestation expired at `now`.
  */
-export function pruneAttestedReplicas(entries: readonly ProviderNodeStatusAttestedReplica[], live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+export function pruneAttestedReplicas<T extends PodEntry = ProviderNodeStatusAttestedReplica>(entries: readonly T[], live: LivePods, now: Date): T[] {
   return entries.filter((e) => {
     if (live.get(livePodKey(e.namespace, e.pod)) !== e.uid) return false;
     const expires = Date.parse(e.expiresAt);
@@ -77,17 +88,17 @@ export function pruneAttestedReplicas(entries: readonly ProviderNodeStatusAttest
 }
 
 /** The pruned list with this Pod's entry replaced by `entry` (a passing verdict). */
-export function withAttestedReplica(entries: readonly ProviderNodeStatusAttestedReplica[], entry: ProviderNodeStatusAttestedReplica, live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+export function withAttestedReplica<T extends PodEntry = ProviderNodeStatusAttestedReplica>(entries: readonly T[], entry: T, live: LivePods, now: Date): T[] {
   const others = pruneAttestedReplicas(entries, live, now).filter((e) => !(e.namespace === entry.namespace && e.pod === entry.pod));
   return [...others, entry].sort(byPod);
 }
 
 /** The pruned list without any entry for this Pod (a failed verdict revokes the key it had). */
-export function withoutAttestedReplica(entries: readonly ProviderNodeStatusAttestedReplica[], namespace: string, pod: string, live: LivePods, now: Date): ProviderNodeStatusAttestedReplica[] {
+export function withoutAttestedReplica<T extends PodEntry = ProviderNodeStatusAttestedReplica>(entries: readonly T[], namespace: string, pod: string, live: LivePods, now: Date): T[] {
   return pruneAttestedReplicas(entries, live, now).filter((e) => !(e.namespace === namespace && e.pod === pod)).sort(byPod);
 }
 
-function byPod(a: ProviderNodeStatusAttestedReplica, b: ProviderNodeStatusAttestedReplica): number {
+function byPod(a: PodEntry, b: PodEntry): number {
   const ka = livePodKey(a.namespace, a.pod);
   const kb = livePodKey(b.namespace, b.pod);
   return ka < kb ? -1 : ka > kb ? 1 : 0;

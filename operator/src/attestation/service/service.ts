@@ -5,10 +5,14 @@
 //   node challenges   ProviderNode status.attestation.challenge (issued by the ProviderNode controller)
 //   node verdicts     ProviderNode status.attestation (verifiedAt/expiresAt/claims or lastFailure;
 //                     pendingRejections while the pending challenge has rejected answers)
-//   replica challenge Pod annotation chrysalis.dev/attestation-challenge = "<nonce> <expiresAt>"
+//   replica challenge the host's ProviderNode status.replicaChallenges, for the Pod's uid
+//                     (replica-challenges.ts); the chrysalis.dev/attestation-challenge annotation of
+//                     earlier versions is neither read nor written
 //   replica verdict   Pod condition chrysalis.dev/attested, and the bound key and its expiry in the
 //                     host's ProviderNode status.attestedReplicas (replica-keys.ts). Never Pod metadata:
-//                     whoever may patch Pods in the namespace could replace it.
+//                     whoever may patch Pods in the namespace could replace it (choose a nonce, an issue
+//                     time, a key).
+// A replica is a Pod its InferencePool controls (replica-owner.ts), not any Pod carrying the pool label.
 // Every verdict write is conditioned on the resourceVersion the check read, so every replica of the
 // service may serve (the operator gives it no leader fence): two replicas are no different from two
 // concurrent requests on one — a nonce is consumed by one answer, a count loses no increment. Verification
@@ -37,21 +41,23 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
-import type { ProviderNode, ProviderNodeStatusAttestedReplica } from '../../api/providernode.js';
+import type { ProviderNode, ProviderNodeStatusAttestedReplica, ProviderNodeStatusReplicaChallenge } from '../../api/providernode.js';
 import type { DeclaredNode } from '../declared-vs-proven.js';
 import type { OperatorConfig } from '../../config.js';
-import { AttestationPolicies, ProviderNodes } from '../../kube/chrysalis-resources.js';
+import { AttestationPolicies, InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
 import { Pods, resourcePath } from '../../kube/resource.js';
 import { isNotFound, KubeApiError, type RestClient } from '../../kube/rest.js';
-import { ANNOTATION_CHALLENGE, LABEL_POOL, LEGACY_KEY_ANNOTATIONS, READINESS_GATE_ATTESTED, SERVICE_FIELD_MANAGER } from '../../marks.js';
+import { READINESS_GATE_ATTESTED, SERVICE_FIELD_MANAGER } from '../../marks.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { randomBytes } from 'node:crypto';
 import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, reviewToken, type CallerIdentity } from './caller-identity.js';
 import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
-import { livePodKey, withAttestedReplica, withoutAttestedReplica } from './replica-keys.js';
+import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
+import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
+import { claimedPool, whyNotAReplica } from './replica-owner.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
@@ -237,13 +243,28 @@ export class AttestationService {
     }
     const pod = await this.replicaPod(subject);
     authorizeReplicaPod(caller, pod);
-    const existing = parseChallengeAnnotation(pod.metadata?.annotations?.[ANNOTATION_CHALLENGE]);
-    if (existing && Date.parse(existing.expiresAt) > now.getTime()) return existing;
-    const fresh = { nonce: randomBytes(32).toString('hex'), expiresAt: new Date(now.getTime() + this.deps.config.challengeTtlSeconds * 1000).toISOString() };
-    await this.patch(resourcePath(Pods, subject.namespace, subject.pod), pod.metadata!.resourceVersion!, {
-      metadata: { annotations: { [ANNOTATION_CHALLENGE]: `${fresh.nonce} ${fresh.expiresAt}` } },
-    });
-    return fresh;
+    const nodeName = pod.spec?.nodeName;
+    if (!nodeName) throw new Conflict(`pod ${subject.namespace}/${subject.pod} is not bound to a node yet; its challenge is kept on its host's ProviderNode — retry once it is bound`, 503);
+    // The challenge goes where only this service writes (replica-challenges.ts), conditioned on the
+    // ProviderNode as read; retried on a newer one (other writers share the object).
+    for (let attempt = 1; ; attempt++) {
+      const host = await this.providerNodeFor(nodeName);
+      const pending = pendingReplicaChallenge(host, pod, now);
+      if (pending) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
+      const fresh: ProviderNodeStatusReplicaChallenge = {
+        namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, nonce: randomBytes(32).toString('hex'),
+        issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.deps.config.challengeTtlSeconds * 1000).toISOString(),
+      };
+      const existing = host.status?.replicaChallenges ?? [];
+      const next = withReplicaChallenge(existing, fresh, await this.livePods(existing, pod), now);
+      if (next.length > MAX_REPLICA_CHALLENGES) throw new Conflict(`node ${nodeName} already has ${MAX_REPLICA_CHALLENGES} replica challenges pending; retry later`, 503);
+      try {
+        await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status: { replicaChallenges: next } });
+        return { nonce: fresh.nonce, expiresAt: fresh.expiresAt };
+      } catch (err) {
+        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+      }
+    }
   }
 
   private async evidence(request: EvidenceRequest, caller: CallerIdentity): Promise<EvidenceResponse> {
@@ -289,35 +310,49 @@ export class AttestationService {
     const now = this.now();
     const pod = await this.replicaPod(subject);
     authorizeReplicaPod(caller, pod);
-    const challenge = parseChallengeAnnotation(pod.metadata?.annotations?.[ANNOTATION_CHALLENGE]);
+    const nodeName = pod.spec?.nodeName;
+    let host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
+    const challenge = pendingReplicaChallenge(host, pod, now);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
-    const host = pod.spec?.nodeName ? await this.providerNodeFor(pod.spec.nodeName).catch(() => undefined) : undefined;
-    const hostAttested = host?.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
-    const policy = await this.policy(host?.spec.policyRef?.name);
-    let outcome: VerifyOutcome = policy.found
-      ? await this.verifySafely(request, policy.spec, now, this.issuedAtFromExpiry(challenge!.expiresAt))
-      : { verified: false, reasons: [policyNotFound(policy.name, host ? `ProviderNode ${host.metadata.name}` : 'the operator default')], claims: { simulated: false, gpus: [] } };
-    if (outcome.verified && !hostAttested) {
-      outcome = { ...outcome, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${pod.spec?.nodeName ?? '(unbound)'} is not attested` }] };
-    }
+    const policy = await this.policy(host!.spec.policyRef?.name);
+    const verified: VerifyOutcome = policy.found
+      // The evidence-age limit is measured from when this service issued the nonce, as it recorded it.
+      ? await this.verifySafely(request, policy.spec, now, new Date(challenge!.issuedAt))
+      : { verified: false, reasons: [policyNotFound(policy.name, `ProviderNode ${host!.metadata.name}`)], claims: { simulated: false, gpus: [] } };
     const expiresAt = this.expiry(policy.found ? policy.spec : undefined, now);
-    // 1. The verdict consumes the challenge (conditioned on the Pod as read): a nonce answers once.
-    //    Key annotations of earlier versions go with it.
-    await this.patch(resourcePath(Pods, subject.namespace, subject.pod), pod.metadata!.resourceVersion!, {
-      metadata: { annotations: { [ANNOTATION_CHALLENGE]: null, ...Object.fromEntries(LEGACY_KEY_ANNOTATIONS.map((a) => [a, null])) } },
-    });
+    const keyEntry: ProviderNodeStatusAttestedReplica = { namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, publicKey: request.publicKey, expiresAt };
+    // 1. One write to the host's status, conditioned on the ProviderNode as read: it consumes the challenge
+    //    (a nonce answers once) and records the key of a pass or revokes the key of a failure. On a newer
+    //    ProviderNode it is judged again against that one, as long as the same challenge is still pending.
+    let outcome: VerifyOutcome;
+    for (let attempt = 1; ; attempt++) {
+      const hostAttested = host!.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+      outcome = verified.verified && !hostAttested
+        ? { ...verified, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${nodeName} is not attested` }] }
+        : verified;
+      const challenges = host!.status?.replicaChallenges ?? [];
+      const keys = host!.status?.attestedReplicas ?? [];
+      const live = await this.livePods([...challenges, ...keys], pod);
+      const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
+      const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
+      if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
+      try {
+        await this.patch(resourcePath(ProviderNodes, undefined, host!.metadata.name, 'status'), host!.metadata.resourceVersion!, { status });
+        break;
+      } catch (err) {
+        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+      }
+      host = await this.providerNodeFor(nodeName!);
+      if (pendingReplicaChallenge(host, pod, now)?.nonce !== request.nonce) {
+        throw new Conflict('NONCE_MISMATCH: the challenge was answered meanwhile; fetch a new challenge');
+      }
+    }
+    // 2. The gate, after the key: a gate says True only once the key it stands for is recorded. A failure
+    //    revoked the key in step 1 already; readers need both, so the gate closing just after is no gap.
     const condition = outcome.verified
       ? { type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: `replica evidence verified; valid until ${expiresAt}`, lastTransitionTime: now.toISOString() }
       : { type: READINESS_GATE_ATTESTED, status: 'False', reason: toReason(outcome.reasons[0]?.code), message: summarize(outcome.reasons), lastTransitionTime: now.toISOString() };
-    if (outcome.verified) {
-      // 2. The key where only this service writes, before the gate says attested.
-      await this.recordReplicaKey(pod, { namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, publicKey: request.publicKey, expiresAt }, now);
-      await this.writeGate(subject, condition);
-    } else {
-      // 2. The gate closes first; then the key it had, if any, is revoked.
-      await this.writeGate(subject, condition);
-      await this.recordReplicaKey(pod, undefined, now);
-    }
+    await this.writeGate(subject, condition);
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
@@ -330,34 +365,8 @@ export class AttestationService {
     });
   }
 
-  /**
-   * Writes the replica's entry (or removes it when `entry` is undefined) in its host's
-   * status.attestedReplicas, pruning entries of Pods that are gone or expired. A merge patch conditioned
-   * on the resourceVersion read, retried on a newer ProviderNode: the list is never written from a stale copy.
-   */
-  private async recordReplicaKey(pod: V1Pod, entry: ProviderNodeStatusAttestedReplica | undefined, now: Date): Promise<void> {
-    const nodeName = pod.spec?.nodeName;
-    if (!nodeName) return; // unbound: nothing was or can be recorded (a pass needs an attested host)
-    const namespace = pod.metadata!.namespace!;
-    const name = pod.metadata!.name!;
-    for (let attempt = 1; ; attempt++) {
-      const pn = entry ? await this.providerNodeFor(nodeName) : await this.providerNodeFor(nodeName).catch(() => undefined);
-      if (!pn) return; // no host record, so no key to revoke
-      const existing = pn.status?.attestedReplicas ?? [];
-      const live = await this.livePods(existing, pod);
-      const next = entry ? withAttestedReplica(existing, entry, live, now) : withoutAttestedReplica(existing, namespace, name, live, now);
-      if (!entry && next.length === existing.length) return; // nothing to revoke or prune
-      try {
-        await this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestedReplicas: next } });
-        return;
-      } catch (err) {
-        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
-      }
-    }
-  }
-
   /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
-  private async livePods(entries: readonly ProviderNodeStatusAttestedReplica[], pod: V1Pod): Promise<Map<string, string>> {
+  private async livePods(entries: readonly PodEntry[], pod: V1Pod): Promise<Map<string, string>> {
     const live = new Map<string, string>([[livePodKey(pod.metadata!.namespace!, pod.metadata!.name!), pod.metadata!.uid!]]);
     await Promise.all(entries.map(async (e) => {
       const key = livePodKey(e.namespace, e.pod);
@@ -372,7 +381,7 @@ export class AttestationService {
     return live;
   }
 
-  /** A replica challenge records only its expiry; it was issued one TTL before. */
+  /** A node challenge without issuedAt (written before it was recorded) was issued one TTL before its expiry. */
   private issuedAtFromExpiry(expiresAt: string): Date {
     return new Date(Date.parse(expiresAt) - this.deps.config.challengeTtlSeconds * 1000);
   }
@@ -420,14 +429,24 @@ export class AttestationService {
   }
 
   private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>): Promise<V1Pod> {
+    let pod: V1Pod;
     try {
-      const pod = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, subject.namespace, subject.pod));
-      if (!pod.metadata?.labels?.[LABEL_POOL]) throw new Conflict(`pod ${subject.namespace}/${subject.pod} is not a Chrysalis replica`);
-      return pod;
+      pod = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, subject.namespace, subject.pod));
     } catch (err) {
       if (isNotFound(err)) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
       throw err;
     }
+    // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
+    const poolName = claimedPool(pod);
+    const pool = poolName
+      ? await this.deps.rest.request<{ metadata?: { name?: string; namespace?: string; uid?: string } }>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      })
+      : undefined;
+    const notReplica = whyNotAReplica(pod, pool);
+    if (notReplica) throw new Conflict(`not a Chrysalis replica: ${notReplica}`);
+    return pod;
   }
 
   /** JSON merge patch conditioned on the resourceVersion the decision was based on. */
@@ -451,11 +470,6 @@ function checkNonce(got: string, expected: string | undefined, expiresAt: string
   if (!expected || !expiresAt) throw new Conflict('no challenge is pending for this subject; fetch one first', 503);
   if (got !== expected) throw new Conflict('NONCE_MISMATCH: the evidence answers a challenge that is not the pending one (replayed or stale); fetch a new challenge');
   if (Date.parse(expiresAt) <= now.getTime()) throw new Conflict('the challenge expired before the evidence arrived; fetch a new challenge', 503);
-}
-
-function parseChallengeAnnotation(value: string | undefined): ChallengeResponse | undefined {
-  const m = /^([0-9a-f]{64}) (\S+)$/.exec(value ?? '');
-  return m ? { nonce: m[1]!, expiresAt: m[2]! } : undefined;
 }
 
 function claimsForStatus(c: AttestationClaims): Record<string, unknown> {
