@@ -94,11 +94,11 @@
 
 {{- /* ServiceAccount "attestationService", scope "cluster". */ -}}
 {{- define "chrysalis.rbac.attestationService.clusterRules" -}}
-# a replica's challenge and verdict marks on its Pod (resourceVersion precondition)
+# the replica Pod a request speaks for (it writes no Pod metadata: challenges and keys live on the host's ProviderNode status)
 # the replica Pod a usage report is from
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "patch"]
+  verbs: ["get"]
 # set the chrysalis.dev/attested readiness-gate condition of an attested replica
 - apiGroups: [""]
   resources: ["pods/status"]
@@ -111,6 +111,7 @@
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies"]
   verbs: ["get"]
+# a replica is a Pod its InferencePool controls: the pool's uid against the Pod's owner reference
 # the SettlementAccount a replica's pool bills to
 - apiGroups: ["chrysalis.dev"]
   resources: ["inferencepools"]
@@ -120,7 +121,7 @@
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes"]
   verbs: ["get", "list"]
-# record the verdict of node evidence (resourceVersion precondition)
+# record node verdicts, replica challenges and replica keys (resourceVersion precondition)
 # fold usage into the provider's counters (merge patch of usage and usageCursors conditioned on resourceVersion)
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes/status"]

@@ -87,9 +87,10 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
     attestation: [
       { apiGroup: 'authentication.k8s.io', resource: 'tokenreviews', verbs: ['create'], scope: 'cluster', why: 'authenticate attesters by their projected ServiceAccount token (audience chrysalis-attestation)' },
       { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list'], scope: 'cluster', why: 'the challenge a node attester answers, and the ProviderNode of a replica\'s node (by name, else by spec.nodeName)' },
-      { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'record the verdict of node evidence (resourceVersion precondition)' },
+      { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'record node verdicts, replica challenges and replica keys (resourceVersion precondition)' },
       { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['get'], scope: 'cluster', why: 'the policy evidence is verified against' },
-      { apiGroup: '', resource: 'pods', verbs: ['get', 'patch'], scope: 'cluster', why: 'a replica\'s challenge and verdict marks on its Pod (resourceVersion precondition)' },
+      { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a request speaks for (it writes no Pod metadata: challenges and keys live on the host\'s ProviderNode status)' },
+      { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get'], scope: 'cluster', why: 'a replica is a Pod its InferencePool controls: the pool\'s uid against the Pod\'s owner reference' },
       { apiGroup: '', resource: 'pods/status', verbs: ['patch'], scope: 'cluster', why: 'set the chrysalis.dev/attested readiness-gate condition of an attested replica' },
     ],
     metering: [
