@@ -50,7 +50,7 @@ test('the tarball carries the compiled JavaScript, the CRDs, the chart and the b
   for (const need of [
     'cli/bin/chrysalis.js', 'cli/bin/run-entry.js', 'attester/bin/chrysalis-attester.js',
     'dist/cli/src/main.js', 'dist/operator/src/main.js', 'dist/attester/src/main.js',
-    'dist/cli/src/commands/demo.js', 'dist/operator/src/settlement/contract/settlement.tolk',
+    'dist/cli/src/commands/demo.js', 'dist/operator/src/settlement/contract/settlement.compiled.json',
     'crds/chrysalis.dev_providernodes.yaml', 'charts/chrysalis/Chart.yaml', 'scripts/build-control-plane.sh',
   ]) t.true(files.includes(need), `${need} is in the package`);
   t.deepEqual(files.filter((f) => /\.(ts|map)$/.test(f) && !f.endsWith('.d.ts')), [], 'no TypeScript source or source map');

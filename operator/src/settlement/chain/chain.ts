@@ -5,7 +5,7 @@
 // The controller, the claims and the CLI talk to the Settlement wrapper through these providers either
 // way, so the same code drives both.
 import { Address, toNano, type ContractProvider, type Sender, type StateInit } from '@ton/core';
-import { compileSettlement } from '../contract/compile.js';
+import { settlementCode } from '../contract/code.js';
 import { Settlement, type CommittedView, type SettlementParams } from '../contract/Settlement.js';
 
 export type Network = 'sandbox' | 'testnet' | 'mainnet';
@@ -87,7 +87,7 @@ export async function settlementFor(owner: Address, opts: Omit<DeployOptions, 'v
     owner, feeAddress: opts.feeAddress ?? owner, pricePerUnit: opts.pricePerUnit,
     commissionBps: opts.commissionBps, minReserve: opts.minReserve ?? DEFAULT_MIN_RESERVE,
   };
-  return Settlement.createFromConfig({ operatorPublicKey: opts.operatorPublicKey, params }, await compileSettlement());
+  return Settlement.createFromConfig({ operatorPublicKey: opts.operatorPublicKey, params }, settlementCode());
 }
 
 /**

@@ -1,5 +1,6 @@
-// Compiles the project's Tolk contracts with the real compiler (@ton/tolk-js, WASM) at runtime and caches
-// the resulting code cell per process, so tests and benchmarks always run the source that is checked in.
+// Compiles the project's Tolk contracts with the real compiler (@ton/tolk-js, WASM) and caches the
+// resulting code cell per process: for tests, benchmarks and scripts/compile-contract.ts, which writes the
+// compiled code the operator deploys (code.ts). Nothing the operator or the CLI runs imports this file.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
