@@ -2,7 +2,7 @@
 // names an existing cluster), runs ava with the given arguments, and stops everything it started —
 // also on Ctrl-C. The exit code is ava's.
 import { spawn } from 'node:child_process';
-import { startControlPlane, type ControlPlane } from './cluster/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../dev/cluster/control-plane.js';
 import { TEST_KUBECONFIG_ENV } from './cluster/env.js';
 
 const args = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { ApiException, KubernetesObjectApi, PatchStrategy, type KubernetesObject
 import { parse } from 'yaml';
 import { RESOURCES, type KindName } from '../../operator/src/api/index.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { CRD_DIR, TEST_FIELD_MANAGER, installCrds } from './install-crds.js';
+import { CRD_DIR, TEST_FIELD_MANAGER, installCrds } from '../../dev/install-crds.js';
 
 const cluster = await testCluster();
 const kc = cluster.kubeConfig();

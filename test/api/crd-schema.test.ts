@@ -3,7 +3,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { CRD_DIR, loadCrds } from './install-crds.js';
+import { CRD_DIR, loadCrds } from '../../dev/install-crds.js';
 
 type Schema = Record<string, any>;
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parsePolicy } from '../../operator/src/attestation/policy.js';
-import { CRD_DIR, loadCrds } from './install-crds.js';
+import { CRD_DIR, loadCrds } from '../../dev/install-crds.js';
 
 type Schema = Record<string, any>;
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { ApiException, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { testCluster } from '../cluster/index.js';
-import { TEST_FIELD_MANAGER, installCrds } from './install-crds.js';
+import { TEST_FIELD_MANAGER, installCrds } from '../../dev/install-crds.js';
 
 const cluster = await testCluster();
 const kc = cluster.kubeConfig();

@@ -13,7 +13,7 @@ import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 
 export const AUDIENCE = 'chrysalis-attestation';

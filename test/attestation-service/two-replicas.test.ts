@@ -12,7 +12,7 @@ import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { resourcePath } from '../../operator/src/kube/resource.js';
 import { buildOperator, startAttestationService } from '../../operator/src/main.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { freePort } from '../cluster/ports.js';
+import { freePort } from '../../dev/cluster/ports.js';
 import { ATTESTER_SA, boundToken, getProviderNode, junkEvidence, nodeSetup, post, type NodeSetup } from './_cluster.js';
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [] } };

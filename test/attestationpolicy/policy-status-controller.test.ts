@@ -12,7 +12,7 @@ import { Manager } from '../../operator/src/kube/manager.js';
 import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { testCluster } from '../cluster/index.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'chrysalis.dev/test-run';

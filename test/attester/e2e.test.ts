@@ -33,8 +33,8 @@ import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { HttpsTransport } from '../../attester/src/transport.js';
-import type { ControlPlane } from '../cluster/control-plane.js';
-import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../fleet/operator.js';
+import type { ControlPlane } from '../../dev/cluster/control-plane.js';
+import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../../dev/fleet/operator.js';
 
 const BIN = fileURLToPath(new URL('../../attester/bin/chrysalis-attester.js', import.meta.url));
 const NODE = 'e2e-gpu-0';

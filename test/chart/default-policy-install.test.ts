@@ -4,7 +4,7 @@
 // that use it are not left with PolicyNotFound.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { chartDir, helm, kubectl } from './helm.js';
 
 let cp: ControlPlane | undefined;

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { controlPlaneBinaries } from '../cluster/binaries.js';
+import { controlPlaneBinaries } from '../../dev/cluster/binaries.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const chartDir = join(repoRoot, 'charts/chrysalis');

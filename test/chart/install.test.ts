@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { chartDir, ciValuesFiles, helm, kubectl, parseManifests, repoRoot, type K8sObject } from './helm.js';
 
 let cp: ControlPlane | undefined;

@@ -21,11 +21,11 @@ import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { buildOperator, startAttestationService, type OperatorComponent } from '../../operator/src/main.js';
 import { LABEL_SETTLEMENT_ACCOUNT } from '../../operator/src/marks.js';
 import { operatorKeySecretName } from '../../operator/src/settlement/keys.js';
-import { installCrds } from '../api/install-crds.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { freePort } from '../cluster/ports.js';
-import { createFleet, LABEL_FLEET, type Fleet } from '../fleet/fleet.js';
-import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../fleet/operator.js';
+import { installCrds } from '../../dev/install-crds.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { freePort } from '../../dev/cluster/ports.js';
+import { createFleet, LABEL_FLEET, type Fleet } from '../../dev/fleet/fleet.js';
+import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../../dev/fleet/operator.js';
 import { applyChartRbac, forbiddenRequestCount, impersonatingKubeconfig, recordForbidden, serviceAccountUser } from './as-serviceaccount.js';
 import { render } from './helm.js';
 

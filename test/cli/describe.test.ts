@@ -5,7 +5,7 @@ import type { ProviderNode } from '../../operator/src/api/index.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Events, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { attestedStatus, condition, createPool, createProviderNode, runCli, uniqueRun } from './helpers.js';
 

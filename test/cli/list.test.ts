@@ -1,7 +1,7 @@
 // `chrysalis nodes`, `pools` and `status` against the real apiserver, run as a user runs them: a child
 // process with KUBECONFIG set, output read from its stdout, exit codes checked.
 import test from 'ava';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { attestedStatus, createAccount, condition, createPool, createProviderNode, quarantinedStatus, runCli, RUN_LABEL, uniqueRun } from './helpers.js';
 

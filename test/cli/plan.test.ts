@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { testCluster } from '../cluster/index.js';
 import { attestedStatus, createProviderNode, POOL_SPEC, runCli, RUN_LABEL, uniqueRun } from './helpers.js';
 

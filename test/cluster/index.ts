@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { TEST_KUBECONFIG_ENV } from './env.js';
 
 export interface TestCluster {

@@ -8,9 +8,9 @@ import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { isNotFound, RestClient } from '../../operator/src/kube/rest.js';
 import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
-import type { ControlPlane } from '../cluster/control-plane.js';
-import { createFleet, LABEL_FLEET, type FaultKind } from './fleet.js';
-import { startPrivateOperator, type LocalOperator, type PrivateOperator } from './operator.js';
+import type { ControlPlane } from '../../dev/cluster/control-plane.js';
+import { createFleet, LABEL_FLEET, type FaultKind } from '../../dev/fleet/fleet.js';
+import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../../dev/fleet/operator.js';
 
 let stack: PrivateOperator;
 let plane: ControlPlane;

@@ -12,9 +12,9 @@ import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operat
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, LABEL_POOL, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
-import type { ControlPlane } from '../cluster/control-plane.js';
-import { createFleet, LABEL_FLEET, type Fleet } from './fleet.js';
-import { startPrivateOperator, type LocalOperator, type PrivateOperator } from './operator.js';
+import type { ControlPlane } from '../../dev/cluster/control-plane.js';
+import { createFleet, LABEL_FLEET, type Fleet } from '../../dev/fleet/fleet.js';
+import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../../dev/fleet/operator.js';
 
 const NODES = 50;
 const REPLICAS = 8;

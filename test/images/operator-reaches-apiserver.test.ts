@@ -6,10 +6,10 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { installCrds } from '../api/install-crds.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { delay } from '../cluster/managed-process.js';
-import { freePort } from '../cluster/ports.js';
+import { installCrds } from '../../dev/install-crds.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { delay } from '../../dev/cluster/managed-process.js';
+import { freePort } from '../../dev/cluster/ports.js';
 import { localImages, startPodmanService, type PodmanService } from './podman-service.js';
 
 let podman: PodmanService;

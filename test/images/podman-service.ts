@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ManagedProcess, delay } from '../cluster/managed-process.js';
-import { requireRealNodeHost } from '../cluster/node-binaries.js';
+import { ManagedProcess, delay } from '../../dev/cluster/managed-process.js';
+import { requireRealNodeHost } from '../../dev/cluster/node-binaries.js';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -3,7 +3,7 @@
 // quarantined node, scales, and leaves cleanup of a deleted pool to the garbage collector.
 import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { InferencePools } from '../../operator/src/kube/chrysalis-resources.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { Pods, type KubeObject } from '../../operator/src/kube/resource.js';
 import { LABEL_REPLICA } from '../../operator/src/marks.js';
 import { adminClient, createGpuFleet, createPool, eventually, getPool, GPU, nodeOf, poolObject, poolPods, uniqueSuffix } from './kube-fixtures.js';

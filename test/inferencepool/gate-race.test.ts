@@ -8,7 +8,7 @@
 // so "stale" is exact rather than a matter of timing.
 import test from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
 import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';

@@ -4,7 +4,7 @@
 // sees in production. The informer must relist and emit synthetic events for every difference,
 // including deletes it could not otherwise know about.
 import test from 'ava';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { ConfigMaps } from '../../operator/src/kube/resource.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';

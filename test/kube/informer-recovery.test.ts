@@ -3,7 +3,7 @@
 // the cache equals a fresh list, and every create/update/delete made while the watch was down was
 // delivered to the handlers (deletes included).
 import test from 'ava';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { ConfigMaps } from '../../operator/src/kube/resource.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';

@@ -9,9 +9,9 @@ import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chry
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
-import { installCrds } from '../api/install-crds.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { freePort } from '../cluster/ports.js';
+import { installCrds } from '../../dev/install-crds.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { freePort } from '../../dev/cluster/ports.js';
 
 const LEASE_NS = 'chrysalis-system';
 let plane: ControlPlane;

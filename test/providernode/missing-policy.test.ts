@@ -14,7 +14,7 @@ import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/k
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { testCluster } from '../cluster/index.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 
 const run = randomBytes(3).toString('hex');
 const runLabel = 'chrysalis.dev/test-run';

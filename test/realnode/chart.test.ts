@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { chartDir, helm } from '../chart/helm.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { delay } from '../cluster/managed-process.js';
-import { startRealNode, type RealNode } from '../cluster/real-node.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { delay } from '../../dev/cluster/managed-process.js';
+import { startRealNode, type RealNode } from '../../dev/cluster/real-node.js';
 import { repoRoot } from '../images/podman-service.js';
 
 const run = promisify(execFile);

@@ -4,8 +4,8 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startControlPlane } from '../cluster/control-plane.js';
-import { realNodeLeftovers, startRealNode } from '../cluster/real-node.js';
+import { startControlPlane } from '../../dev/cluster/control-plane.js';
+import { realNodeLeftovers, startRealNode } from '../../dev/cluster/real-node.js';
 import { createNamespace, createPod, waitForPhase } from './pods.js';
 
 const run = promisify(execFile);

@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { startRealNode, type RealNode } from '../cluster/real-node.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { startRealNode, type RealNode } from '../../dev/cluster/real-node.js';
 import { repoRoot } from '../images/podman-service.js';
 import { createNamespace, createPod, logContaining, waitForPhase } from './pods.js';
 

@@ -1,7 +1,7 @@
 // Run as its own process by orphan.test.ts: starts a plane and a real node running one Pod, prints the
 // node's footprint as one JSON line, then waits to be killed (-9), leaving the node orphaned.
-import { startControlPlane } from '../cluster/control-plane.js';
-import { startRealNode } from '../cluster/real-node.js';
+import { startControlPlane } from '../../dev/cluster/control-plane.js';
+import { startRealNode } from '../../dev/cluster/real-node.js';
 import { createNamespace, createPod, waitForPhase } from './pods.js';
 
 const plane = await startControlPlane({ kwok: false });

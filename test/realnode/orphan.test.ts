@@ -3,8 +3,8 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { startControlPlane } from '../cluster/control-plane.js';
-import { realNodeLeftovers, startRealNode, type RealNodeFootprint } from '../cluster/real-node.js';
+import { startControlPlane } from '../../dev/cluster/control-plane.js';
+import { realNodeLeftovers, startRealNode, type RealNodeFootprint } from '../../dev/cluster/real-node.js';
 
 test('a real node orphaned by a killed test run is removed when the next node starts', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/realnode/orphan-node.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,8 +1,8 @@
 // A Pod scheduled onto the real node runs: sandbox, CNI bridge address, service-account token volume,
 // the container's process and its log, all for real (no kwok). Needs root; fails, not skips, without it.
 import test from 'ava';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { startRealNode, type RealNode } from '../cluster/real-node.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { startRealNode, type RealNode } from '../../dev/cluster/real-node.js';
 import { createNamespace, createPod, logContaining, waitForPhase } from './pods.js';
 
 let plane: ControlPlane;

@@ -1,7 +1,7 @@
 // Pods on the real node, for the real-node tests: create one pinned to the node, wait for a phase, read
 // its log through the apiserver (which asks the node's kubelet).
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { delay } from '../cluster/managed-process.js';
+import { delay } from '../../dev/cluster/managed-process.js';
 
 /** A namespace whose default ServiceAccount exists (Pods are refused until the controller made it). */
 export async function createNamespace(kc: KubeConfig, name: string, timeoutMs = 60_000): Promise<void> {

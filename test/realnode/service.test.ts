@@ -3,8 +3,8 @@
 // by the Service's ClusterIP.
 import test from 'ava';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { startRealNode, type RealNode } from '../cluster/real-node.js';
+import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
+import { startRealNode, type RealNode } from '../../dev/cluster/real-node.js';
 import { createNamespace, createPod, logContaining, waitForPhase } from './pods.js';
 
 let plane: ControlPlane;

@@ -19,7 +19,7 @@ import { LABEL_POOL } from '../../operator/src/marks.js';
 import { CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
 import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../../dev/install-crds.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 
 export interface Env {

@@ -101,10 +101,10 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     say(`operator logs: ${logFile} (--verbose shows them here)`);
   }
   // Heavy parts are imported here so `chrysalis --help` stays fast.
-  const { startControlPlane } = await import('../../../test/cluster/control-plane.js');
-  const { installCrds } = await import('../../../test/api/install-crds.js');
-  const { startLocalOperator } = await import('../../../test/fleet/operator.js');
-  const { createFleet } = await import('../../../test/fleet/fleet.js');
+  const { startControlPlane } = await import('../../../dev/cluster/control-plane.js');
+  const { installCrds } = await import('../../../dev/install-crds.js');
+  const { startLocalOperator } = await import('../../../dev/fleet/operator.js');
+  const { createFleet } = await import('../../../dev/fleet/fleet.js');
 
   const stops: Array<() => Promise<unknown>> = [];
   let stopping = false;
@@ -183,7 +183,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
 
     // The providers' side: after each confirmed epoch, every payee claims what the epoch entitles it to
     // (on the same sandbox chain the operator commits to), so paid catches up with committed.
-    const { providerClaims } = await import('../../../test/fleet/claims.js');
+    const { providerClaims } = await import('../../../dev/fleet/claims.js');
     const claims = await providerClaims(rest, NS, operator.sandboxDir, say);
     stops.push(() => claims.close());
     settingUp = false;

@@ -12,7 +12,7 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { packageRoot } from '../cluster/package-root.js';
+import { packageRoot } from './cluster/package-root.js';
 
 export const CRD_DIR = join(packageRoot(import.meta.url), 'crds');
 export const TEST_FIELD_MANAGER = 'chrysalis-tests';

@@ -8,7 +8,7 @@ import { buildOperator, startAttestationService } from '../../operator/src/main.
 import type { Manager } from '../../operator/src/kube/manager.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { RestClient } from '../../operator/src/kube/rest.js';
-import { installCrds } from '../api/install-crds.js';
+import { installCrds } from '../install-crds.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { freePort } from '../cluster/ports.js';
 
