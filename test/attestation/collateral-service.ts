@@ -41,7 +41,7 @@ export function collateralService(configYaml: string, start: Date): CollateralSe
         if (method === 'GET' && path.endsWith('/providernodes/gpu-1')) {
           return {
             metadata: { name: 'gpu-1', resourceVersion: '7' },
-            spec: { nodeName: 'gpu-1', tee: cpu.type, policyRef: { name: 'fleet' } },
+            spec: { nodeName: 'gpu-1', tee: cpu.type, gpus: { model: 'H100', count: gpus.length }, policyRef: { name: 'fleet' } },
             status: { attestation: { challenge: { nonce: Buffer.from(nonce).toString('hex'), issuedAt, expiresAt: new Date(clock.now.getTime() + 300_000).toISOString() } } },
           };
         }

@@ -285,7 +285,8 @@ export class AttestationService {
       return { verified: false, reasons };
     }
     const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
-    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus.model, count: pn.spec.gpus.count } };
+    // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
+    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: pn.spec.gpus?.count ?? 0 } };
     const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
     const expiresAt = this.expiry(policy.spec, now);
     let attestation: Record<string, unknown>;
