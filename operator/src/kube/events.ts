@@ -78,7 +78,7 @@ export class EventRecorder {
       reportingInstance: this.options.instance.slice(0, 128),
       action: event.action,
       reason: event.reason,
-      note: event.message.slice(0, 1024),
+      note: truncateUtf8(event.message, NOTE_MAX_BYTES),
       type: event.type,
       regarding: {
         apiVersion: regarding.apiVersion, kind: regarding.kind, name: meta.name, namespace: meta.namespace,
@@ -106,4 +106,21 @@ export class EventRecorder {
     if (this.recent.size < 10_000) return;
     for (const [k, t] of this.recent) if (now - t >= windowMs) this.recent.delete(k);
   }
+}
+
+/** The apiserver limits an Event's note to 1024 bytes (Go's len, so UTF-8 bytes, not characters). */
+const NOTE_MAX_BYTES = 1024;
+
+/** The longest prefix of `text` whose UTF-8 encoding fits in `maxBytes`, never cutting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch, 'utf8');
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += ch.length;
+  }
+  return text.slice(0, end);
 }
