@@ -3,7 +3,7 @@
 // accepts parses to what JSON.parse gives.
 import test from 'ava';
 import fc from 'fast-check';
-import { decodeUtf8Strict, MAX_DEPTH, parseStrictJson, parseStrictJsonObject, StrictJsonError } from '../../operator/src/attestation/strict-json.js';
+import { MAX_DEPTH, parseStrictJson, parseStrictJsonObject, StrictJsonError } from '../../operator/src/attestation/strict-json.js';
 
 const rejects = (text: string, pattern: RegExp) => (t: import('ava').ExecutionContext) => {
   const err = t.throws(() => parseStrictJson(text), { instanceOf: StrictJsonError });
@@ -59,12 +59,6 @@ test('parseStrictJsonObject gives each top-level member with the exact text of i
   t.deepEqual(members.get('tcbInfo')!.value, { k: 'v}', n: { m: 1 } });
   t.is(members.get('signature')!.raw, '"00"');
   t.throws(() => parseStrictJsonObject('[1]'), { message: /not a JSON object/ });
-});
-
-test('decodeUtf8Strict refuses invalid UTF-8 instead of replacing it', (t) => {
-  t.is(decodeUtf8Strict(new Uint8Array(Buffer.from('{"a":"é"}'))), '{"a":"é"}');
-  t.is(decodeUtf8Strict(Uint8Array.of(0x7b, 0xff, 0x7d)), undefined);
-  t.is(decodeUtf8Strict(Uint8Array.of(0xed, 0xa0, 0x80)), undefined); // an encoded lone surrogate
 });
 
 test('on any JSON text it either agrees with JSON.parse or refuses with a StrictJsonError', (t) => {

@@ -55,3 +55,9 @@ test('the ConfigMap keeps text as data and DER as binaryData, and mounted it is 
   t.is(bundle.crls?.length, 2);
   t.is(bundle.issuerChain?.length, 2);
 });
+
+test('a text file led by a byte-order mark is held in the ConfigMap with its bytes unchanged', (t) => {
+  const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from('-----BEGIN CERTIFICATE-----\n')]);
+  const cm = bundleConfigMap([{ name: 'chain.pem', bytes }], 'chrysalis-system') as { data: Record<string, string> };
+  t.deepEqual(new Uint8Array(Buffer.from(cm.data['chain.pem']!, 'utf8')), bytes);
+});

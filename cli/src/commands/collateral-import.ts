@@ -14,6 +14,7 @@ import { collateralState } from '../../../operator/src/attestation/collateral/st
 import { collateralFromFiles, parseQeIdentity, parseTcbInfo } from '../../../operator/src/attestation/tdx/collateral.js';
 import { intelAnchor } from '../../../operator/src/attestation/tdx/intel-root.js';
 import { ConfigMaps, resourcePath } from '../../../operator/src/kube/resource.js';
+import { decodeUtf8Strict } from '../../../operator/src/util/strict-utf8.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
 import { CLI_FIELD_MANAGER, LABEL_COLLATERAL_BUNDLE, LABEL_PART_OF, PART_OF_CHRYSALIS } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
@@ -94,13 +95,8 @@ export function bundleConfigMap(files: readonly BundleFile[], namespace: string)
   const data: Record<string, string> = {};
   const binaryData: Record<string, string> = {};
   for (const f of files) {
-    const text = (() => {
-      try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(f.bytes);
-      } catch {
-        return undefined;
-      }
-    })();
+    // The BOM is kept: the ConfigMap must hold the file's bytes, which the operator checks as they are.
+    const text = decodeUtf8Strict(f.bytes, { keepBom: true });
     if (text !== undefined && f.bytes[0] !== 0x30) data[f.name] = text;
     else binaryData[f.name] = Buffer.from(f.bytes).toString('base64');
   }

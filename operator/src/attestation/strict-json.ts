@@ -206,12 +206,3 @@ export function parseStrictJsonObject(text: string): Map<string, RawMember> {
   }
   return reader.topLevel;
 }
-
-/** UTF-8 bytes → text, refusing invalid UTF-8 instead of replacing it (the bytes may be signed). */
-export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-}

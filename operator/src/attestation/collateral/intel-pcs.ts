@@ -6,6 +6,7 @@
 //                                                         publishes it elsewhere: rootCrlUrl)
 // Issuer chains come URL-encoded (PEM) in a header. CRLs may come as DER, PEM or hex text (older PCCS
 // versions). This file only fetches and decodes; whether the bytes are genuine is decided by signature.
+import { decodeUtf8Strict } from '../../util/strict-utf8.js';
 import { decodeCertificates, pemBlocks } from '../evidence-input.js';
 import { CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
 
@@ -34,11 +35,9 @@ const TCB_INFO_CHAIN_HEADERS = ['tcb-info-issuer-chain', 'sgx-tcb-info-issuer-ch
 const QE_IDENTITY_CHAIN_HEADERS = ['sgx-enclave-identity-issuer-chain', 'enclave-identity-issuer-chain'];
 
 function utf8(bytes: Uint8Array, what: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new CollateralFetchError(`${what} is not UTF-8 text`);
-  }
+  const text = decodeUtf8Strict(bytes, { keepBom: false });
+  if (text === undefined) throw new CollateralFetchError(`${what} is not UTF-8 text`);
+  return text;
 }
 
 /** A CRL answer as DER: DER as is, a PEM "X509 CRL" block, or hex text. */

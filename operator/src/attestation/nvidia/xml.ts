@@ -10,6 +10,7 @@
 // A RIM that needs more is refused as MALFORMED_EVIDENCE rather than canonicalized differently from its
 // signer: any difference would only make a valid signature fail, but a reader that silently differs from
 // the signer's about what the document says is how signature-wrapping bugs start.
+import { decodeUtf8Strict } from '../../util/strict-utf8.js';
 import { AttestationError } from '../reasons.js';
 
 export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
@@ -73,12 +74,8 @@ function splitName(qname: string): { prefix: string; local: string } {
 
 /** Parses a RIM's bytes (UTF-8) into its root element. */
 export function parseXml(bytes: Uint8Array): XmlElement {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    fail('the document is not valid UTF-8');
-  }
+  // XML 1.0 Appendix F: a leading byte-order mark is the encoding signature, not content.
+  let text = decodeUtf8Strict(bytes, { keepBom: false }) ?? fail('the document is not valid UTF-8');
   // XML 1.0 §2.2: a document holds no control characters but tab, LF and CR (nor U+FFFE, U+FFFF).
   if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(text)) fail('the document holds a character XML does not allow');
   // XML 1.0 §2.11: every CR LF and lone CR is read as LF.

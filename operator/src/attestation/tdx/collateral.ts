@@ -6,7 +6,8 @@ import { verify as verifySignature } from 'node:crypto';
 import { fromHex } from '../bytes.js';
 import { decodeCertificates } from '../evidence-input.js';
 import { AttestationError } from '../reasons.js';
-import { decodeUtf8Strict, parseStrictJson, parseStrictJsonObject, type RawMember } from '../strict-json.js';
+import { decodeUtf8Strict } from '../../util/strict-utf8.js';
+import { parseStrictJson, parseStrictJsonObject, type RawMember } from '../strict-json.js';
 import type { ParsedCertificate } from '../x509.js';
 
 /** Everything a TDX verification may use besides the quote. JSON-serialisable apart from the DER bytes. */
@@ -154,8 +155,9 @@ export function collateralSignatureValid(c: SignedCollateral<unknown>, signer: P
 export function collateralFromFiles(files: { name: string; bytes: Uint8Array }[]): TdxCollateral {
   const out: Required<TdxCollateral> = { tcbInfos: [], qeIdentities: [], issuerChain: [], crls: [] };
   for (const { name, bytes } of files) {
-    // Strict decoding: a lossy one would hand the signature check other bytes than the file's.
-    const text = decodeUtf8Strict(bytes);
+    // Strict decoding: a lossy one would hand the signature check other bytes than the file's; a BOM is
+    // kept so the strict JSON reader refuses it rather than the signature covering other bytes.
+    const text = decodeUtf8Strict(bytes, { keepBom: true });
     if (text === undefined) {
       if (bytes[0] === 0x30) {
         out.crls.push(bytes);
