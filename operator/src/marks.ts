@@ -21,6 +21,14 @@ export const LABEL_POOL = 'chrysalis.dev/pool';
 export const LABEL_REPLICA = 'chrysalis.dev/replica';
 /** Pod readiness gate flipped to True when the replica's own evidence passes. */
 export const READINESS_GATE_ATTESTED = 'chrysalis.dev/attested';
+/**
+ * Set to "true" on a replica Pod by the InferencePool controller only while its attestation is verified
+ * and fresh, and removed before the gate is turned back False: the pool's Service and Gateway API
+ * InferencePool select on it, so routing drops a lapsing replica before readiness does. The same key as
+ * the Nodes' label (different objects); only the controllers may add it (the chart's admission policy).
+ */
+export const LABEL_REPLICA_ATTESTED = LABEL_ATTESTED;
+export const LABEL_REPLICA_ATTESTED_VALUE = 'true';
 // A replica's challenge, key and key expiry are never Pod annotations (anyone who may patch Pods could
 // write them): they live on its host's ProviderNode status. The annotations earlier versions wrote
 // (chrysalis.dev/attestation-challenge, -key, -expires) are neither read nor written.

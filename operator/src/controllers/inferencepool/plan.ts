@@ -62,6 +62,8 @@ export interface ReplicaObservation {
   attestationExpires?: Date;
   /** The Pod's Ready condition is True. */
   podReady: boolean;
+  /** The Pod carries chrysalis.dev/attested=true, the label routing selects on (attested-label.ts). */
+  attestedLabel?: boolean;
 }
 
 export type NodeHealth = 'ok' | 'gone' | 'quarantined';
