@@ -1,10 +1,11 @@
-// `npm run bench -- placement [--quick] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
+// `npm run bench -- placement [--quick] [--nodes N] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
 // how long until every replica is bound, the InferencePool controller (ours) against kube-scheduler
 // (baseline), on one private control plane in one run, with the same fleet, the same replicas and the
 // same client request budget.
 //
 // Fleet: 2,000 kwok nodes × 8 GPUs (--quick: 200), each with an Attested ProviderNode and the labels the
 //   ProviderNode controller keeps on attested Nodes. Workload: 1,000 pools × 8 replicas (--quick: 100),
+//   (--nodes N: N kwok nodes and N/2 pools; 5,000 → 20,000 replicas),
 //   three in four pools of 1-GPU replicas, one in four of 2-GPU replicas — 62.5% of the fleet's GPUs,
 //   so a perfect packing (every used node full) exists and both schedulers can bind everything.
 // Ours: the controller runs in a child process (its peak RSS is read from /proc/<pid>/status VmHWM) as
@@ -72,8 +73,9 @@ interface PhaseResult {
 }
 
 export default async function placement({ quick, args }: BenchOptions): Promise<BenchResult> {
-  const nodes = quick ? 200 : 2000;
-  const pools = quick ? 100 : 1000;
+  // --nodes N scales the whole workload with the fleet: N/2 pools of 8 replicas (5,000 nodes → 20,000 replicas).
+  const nodes = flag(args, '--nodes', quick ? 200 : 2000);
+  const pools = Math.max(1, Math.round(nodes / 2));
   const replicas = pools * REPLICAS_PER_POOL;
   // The operator's client budget, given to kube-scheduler too (its clientConnection qps/burst).
   const qps = flag(args, '--qps', 500);
@@ -85,7 +87,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   const burst = flag(args, '--burst', 1000);
   // Replica requests the operator keeps in flight (its default is 32); kube-scheduler binds without a cap.
   const maxInFlight = args.includes('--max-in-flight') ? flag(args, '--max-in-flight', 32) : undefined;
-  const deadlineMs = (quick ? 120 : 900) * 1000;
+  const deadlineMs = Math.max(120, Math.ceil(nodes * 0.45)) * 1000;
   const apiserverArgs = ['--max-requests-inflight=0', '--max-mutating-requests-inflight=0', '--enable-priority-and-fairness=false'];
   const totalGpus = Array.from({ length: pools }, (_, i) => gpusOfPool(i) * REPLICAS_PER_POOL).reduce((a, b) => a + b, 0);
 
