@@ -248,7 +248,7 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   await rest.request('POST', resourcePath(InferencePools, NS), { body: {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: POOL },
     spec: {
-      model: { name: 'demo/model', source: 'hf://demo/model@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      model: { name: 'demo/model', source: 'pvc://models/model', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
       runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
       replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'],
       tee: { types: ['simulated'], gpuCCRequired: true },

@@ -137,7 +137,7 @@ test.serial('with only the chart\'s RBAC, nodes attest, a pool is placed and att
   await admin.request('POST', resourcePath(InferencePools, TENANT), { body: {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: 'pool' },
     spec: {
-      model: { name: 'demo/model', source: 'hf://demo/model@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      model: { name: 'demo/model', source: 'pvc://models/model', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
       runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
       replicas: { min: REPLICAS, max: REPLICAS }, gpusPerReplica: 2, gpuModels: ['H100'],
       tee: { types: ['simulated'] }, maxPriceCoefficient: 1500, settlementAccountRef: { name: 'sandbox' },

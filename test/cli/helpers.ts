@@ -66,7 +66,7 @@ export async function createProviderNode(
 }
 
 export const POOL_SPEC = {
-  model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'hf://meta-llama/Llama-3.1-8B-Instruct', hash: 'a'.repeat(64) },
+  model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'pvc://models/llama-3.1-8b-instruct', hash: 'a'.repeat(64) },
   runtime: { image: `docker.io/vllm/vllm-openai@sha256:${'0'.repeat(64)}` },
   replicas: { min: 2, max: 2 },
   gpusPerReplica: 2,

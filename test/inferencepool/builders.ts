@@ -7,7 +7,7 @@ export const IMAGE = 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d
 
 export function poolSpec(replicas: number, overrides: Partial<InferencePool['spec']> = {}): InferencePool['spec'] {
   return {
-    model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f', hash: MODEL_HASH },
+    model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'pvc://models/llama-3.1-8b-instruct', hash: MODEL_HASH },
     runtime: { image: IMAGE, args: ['--tensor-parallel-size=1'], port: 8000 },
     replicas: { min: replicas, max: replicas },
     gpusPerReplica: 1,

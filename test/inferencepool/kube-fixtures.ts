@@ -140,7 +140,7 @@ export function poolObject(name: string, namespace: string, replicas: number, gp
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool',
     metadata: { name, namespace },
     spec: {
-      model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      model: { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'pvc://models/llama-3.1-8b-instruct', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
       runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
       replicas: { min: replicas, max: replicas },
       gpusPerReplica: 1,

@@ -70,7 +70,7 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   await client.create(InferencePools, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: 'llm', namespace: s.tenantNs },
     spec: {
-      model: { name: 'm', source: 'hf://org/m@0e9e39f249a16976918f6564b8830bc894c89659', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+      model: { name: 'm', source: 'pvc://models/m', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
       runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
       replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
       settlementAccountRef: { name: 'acct' },
@@ -139,12 +139,12 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   t.is(latest.status?.usage?.[0]?.units, '30');
 
   // 4. The controller reconciles from the stale ProviderNode; its Pod cache has seen a second replica
-  //    (one GPU), so its plan has something new to write.
+  //    (one GPU, controlled by the pool as llm-0 is), so its plan has something new to write.
   providerNodes.put(stale);
   nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
   pods.put({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'llm-1', namespace: s.tenantNs, uid: 'uid-llm-1', labels: { [LABEL_POOL]: 'llm' } },
+    metadata: { name: 'llm-1', namespace: s.tenantNs, uid: 'uid-llm-1', labels: { [LABEL_POOL]: 'llm' }, ownerReferences: pod.metadata!.ownerReferences },
     spec: { nodeName: s.node, containers: [{ name: 'runtime', image: 'registry.invalid/r:1', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
   } as V1Pod & KubeObject);
   const staleOutcome = await reconcile().then(() => undefined, (err: unknown) => err);

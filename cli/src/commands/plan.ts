@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG } from '../../../operator/src/config.js';
 import { fleetNodesFromObjects, planPoolDryRun } from '../../../operator/src/controllers/inferencepool/dry-run.js';
 import { ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, Pods, type KubeObject } from '../../../operator/src/kube/resource.js';
+import { ModelSourceError, parseModelSource } from '../../../operator/src/model/model-source.js';
 import { connect, UsageError } from '../kube.js';
 import { colour } from '../views/colour.js';
 import { formatData, OUTPUT_FORMATS, type OutputFormat } from '../views/output.js';
@@ -46,7 +47,12 @@ export function validatePool(doc: unknown): InferencePool {
   if (!isObject(spec.model)) fail('spec.model', 'is required');
   str(spec.model.name, 'spec.model.name');
   const source = str(spec.model.source, 'spec.model.source');
-  if (!/^(hf|s3|pvc):\/\/./.test(source)) fail('spec.model.source', `must start with hf://, s3:// or pvc://, got "${source}"`);
+  try {
+    parseModelSource(source);
+  } catch (err) {
+    if (!(err instanceof ModelSourceError)) throw err;
+    throw new UsageError(err.message);
+  }
   if (!HEX64.test(str(spec.model.hash, 'spec.model.hash'))) fail('spec.model.hash', 'must be 64 lowercase hex characters (SHA-256)');
   if (!isObject(spec.runtime)) fail('spec.runtime', 'is required');
   if (!/@sha256:[0-9a-f]{64}$/.test(str(spec.runtime.image, 'spec.runtime.image'))) fail('spec.runtime.image', 'must be pinned by digest (image@sha256:<64 hex>)');

@@ -21,7 +21,10 @@ export interface InferencePool {
 
 /** The model to serve and the hosts it may run on. */
 export interface InferencePoolSpec {
-  /** The model the replicas load, pinned by content hash. */
+  /**
+   * The model the replicas load, pinned by content hash. Every replica's model check (an init container)
+   * computes the hash from the files it got and the server starts only when it equals spec.model.hash.
+   */
   model: InferencePoolSpecModel;
   /** The inference server container every replica runs. */
   runtime: InferencePoolSpecRuntime;
@@ -53,18 +56,31 @@ export interface InferencePoolSpec {
   settlementAccountRef: InferencePoolSpecSettlementAccountRef;
 }
 
-/** The model the replicas load, pinned by content hash. */
+/**
+ * The model the replicas load, pinned by content hash. Every replica's model check (an init container)
+ * computes the hash from the files it got and the server starts only when it equals spec.model.hash.
+ */
 export interface InferencePoolSpecModel {
   /** Model name clients ask for, e.g. meta-llama/Llama-3.1-70B-Instruct. */
   name: string;
   /**
-   * Where the weights come from: hf://<repo>[@<revision>] (Hugging Face), s3://<bucket>/<path> or
-   * pvc://<claim>/<path>.
+   * Where the model's files come from. pvc://<claim>[/<path>]: a PersistentVolumeClaim in the pool's
+   * namespace, mounted read-only, the model being the directory <path> in it (the whole volume when
+   * absent); checked in place. http://<host>/<path> or https://<host>/<path>: a tar archive (optionally
+   * gzip-compressed) on a cluster-local mirror, fetched and unpacked into the replica's own volume, then
+   * checked. OCI artifacts, hf:// and s3:// are not supported yet.
    */
   source: string;
   /**
-   * SHA-256 content hash of the model, 64 lowercase hex characters. As in Cocoon, the hash of the string
-   * name@commit:verity_root.
+   * The model's commit (e.g. the Hugging Face git commit the files were taken from): the commit in the
+   * model hash name@commit:root. Absent means the empty string.
+   */
+  revision?: string;
+  /**
+   * SHA-256 of the UTF-8 string name@commit:root (Cocoon's model hash), 64 lowercase hex characters,
+   * where name is spec.model.name, commit spec.model.revision and root the chrysalis-tree-v1 digest of
+   * the model's files (docs/ARCHITECTURE.md), which the model check computes and never takes from the
+   * source.
    */
   hash: string;
 }
@@ -72,14 +88,26 @@ export interface InferencePoolSpecModel {
 /** The inference server container every replica runs. */
 export interface InferencePoolSpecRuntime {
   /**
+   * Which server the image runs, so the operator can build its arguments: vllm (the default; vLLM's
+   * OpenAI-compatible server), llama-cpp (a llama.cpp OpenAI-compatible server), or custom
+   * (spec.runtime.args are passed as given). For vllm and llama-cpp the operator passes --model /model
+   * --served-model-name <spec.model.name> --host 127.0.0.1 --port <spec.runtime.port> (vllm also
+   * --tensor-parallel-size <spec.gpusPerReplica>), then spec.runtime.args.
+   * @default "vllm"
+   */
+  server?: 'vllm' | 'llama-cpp' | 'custom';
+  /**
    * Container image pinned by digest, e.g. vllm/vllm-openai@sha256:<64 hex>. A tag alone can be moved to
    * other bytes, which attestation could not notice.
    */
   image: string;
-  /** Arguments passed to the image's entrypoint. */
+  /**
+   * For vllm and llama-cpp, extra arguments after the ones the operator builds (e.g.
+   * --max-model-len=32768); for custom, every argument passed to the image's entrypoint.
+   */
   args?: string[];
   /**
-   * Port the inference server listens on inside the Pod.
+   * Port the inference server listens on, on the Pod's loopback interface only.
    * @default 8000
    */
   port?: number;
