@@ -38,16 +38,29 @@ export function whyNotAReplica(pod: ReplicaPodMeta, pool: PoolMeta | undefined):
   const podKey = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const name = claimedPool(pod);
   if (!name) return `Pod ${podKey} has no ${LABEL_POOL} label`;
-  const controllers = (pod.metadata?.ownerReferences ?? []).filter((r) => r.controller === true);
-  const ref = controllers[0];
-  if (controllers.length !== 1 || ref!.apiVersion !== API_VERSION || ref!.kind !== 'InferencePool' || ref!.name !== name) {
+  const ref = controllerRefToClaimedPool(pod);
+  if (!ref) {
     return `Pod ${podKey} is labelled ${LABEL_POOL}=${name} but is not controlled by InferencePool ${name} (no controller ownerReference to it)`;
   }
   if (!pool?.metadata?.uid || pool.metadata.name !== name || (pool.metadata.namespace !== undefined && pool.metadata.namespace !== pod.metadata?.namespace)) {
     return `Pod ${podKey} is not controlled by InferencePool ${name}: no such pool in namespace ${pod.metadata?.namespace}`;
   }
-  if (ref!.uid !== pool.metadata.uid) {
-    return `Pod ${podKey} is not controlled by InferencePool ${name}: its owner reference names uid ${ref!.uid}, the pool's is ${pool.metadata.uid}`;
+  if (ref.uid !== pool.metadata.uid) {
+    return `Pod ${podKey} is not controlled by InferencePool ${name}: its owner reference names uid ${ref.uid}, the pool's is ${pool.metadata.uid}`;
   }
   return undefined;
+}
+
+/**
+ * The Pod's one controller reference when it names the chrysalis.dev InferencePool its pool label names;
+ * undefined otherwise (no label, no controller, two controllers, another kind or another name). It reads
+ * the Pod alone: whether that pool exists with the referenced uid takes the pool (whyNotAReplica).
+ */
+export function controllerRefToClaimedPool(pod: ReplicaPodMeta): { uid?: string } | undefined {
+  const name = claimedPool(pod);
+  if (!name) return undefined;
+  const controllers = (pod.metadata?.ownerReferences ?? []).filter((r) => r.controller === true);
+  const ref = controllers[0];
+  if (controllers.length !== 1 || ref!.apiVersion !== API_VERSION || ref!.kind !== 'InferencePool' || ref!.name !== name) return undefined;
+  return ref;
 }

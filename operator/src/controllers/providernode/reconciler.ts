@@ -15,7 +15,9 @@ import { Nodes, Pods, parseObjectKey, type KubeObject } from '../../kube/resourc
 import { isNotFound } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 import { podGpus } from '../../placement/index.js';
-import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_POOL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
+import { claimedPool, controllerRefToClaimedPool } from '../../attestation/service/replica-owner.js';
+import { replicaIndexOf } from '../inferencepool/pod-builder.js';
+import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { statusEqual } from '../../kube/status.js';
 import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
@@ -89,12 +91,7 @@ export class ProviderNodeReconciler implements Reconciler {
   }
 
   private replicasOn(nodeName: string): ReplicaOnNode[] {
-    return this.deps.pods.byIndex(BY_NODE_NAME, nodeName)
-      .filter((p) => p.metadata?.labels?.[LABEL_POOL] && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
-      .map((p) => ({
-        namespace: p.metadata!.namespace!, name: p.metadata!.name!, uid: p.metadata!.uid!,
-        gpus: podGpus(p, this.deps.config.gpuResourceName), terminating: Boolean(p.metadata?.deletionTimestamp),
-      }));
+    return replicasAmong(this.deps.pods.byIndex(BY_NODE_NAME, nodeName), this.deps.config.gpuResourceName);
   }
 
   /**
@@ -128,6 +125,26 @@ export class ProviderNodeReconciler implements Reconciler {
       });
     }
   }
+}
+
+/**
+ * The replicas among a node's Pods: running Pods an InferencePool controls (its one controller reference is
+ * the chrysalis.dev InferencePool the pool label names) and named as that pool's replicas are
+ * (`<pool>-<index>`). The pool label alone is anyone's to write, and what is counted here is allocated on
+ * the node's status and evicted at quarantine: a Pod that only carries the label is neither.
+ */
+export function replicasAmong(pods: readonly V1Pod[], gpuResourceName: string): ReplicaOnNode[] {
+  return pods
+    .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && isReplicaPod(p))
+    .map((p) => ({
+      namespace: p.metadata!.namespace!, name: p.metadata!.name!, uid: p.metadata!.uid!,
+      gpus: podGpus(p, gpuResourceName), terminating: Boolean(p.metadata?.deletionTimestamp),
+    }));
+}
+
+function isReplicaPod(pod: V1Pod): boolean {
+  const pool = claimedPool(pod);
+  return pool !== undefined && controllerRefToClaimedPool(pod) !== undefined && replicaIndexOf(pool, pod.metadata?.name ?? '') !== undefined;
 }
 
 /**
