@@ -186,6 +186,13 @@ export interface InferencePoolStatus {
   replicas?: InferencePoolStatusReplicas;
   /** GPUs allocated to placed replicas (placed × spec.gpusPerReplica). */
   gpus?: number;
+  /**
+   * Where clients reach the pool: a ClusterIP Service of the pool's name in its namespace, owned by the
+   * pool, that selects only replicas labelled chrysalis.dev/attested=true (set by the operator while the
+   * replica's attestation is verified and fresh, removed before its readiness gate turns False) on their
+   * RA-TLS port. Absent while the Service is not in place.
+   */
+  endpoint?: InferencePoolStatusEndpoint;
   /** Where each replica runs. */
   placements?: InferencePoolStatusPlacement[];
 }
@@ -200,6 +207,25 @@ export interface InferencePoolStatusReplicas {
   attested?: number;
   /** Attested replicas whose server is ready and takes traffic. */
   ready?: number;
+}
+
+/**
+ * Where clients reach the pool: a ClusterIP Service of the pool's name in its namespace, owned by the
+ * pool, that selects only replicas labelled chrysalis.dev/attested=true (set by the operator while the
+ * replica's attestation is verified and fresh, removed before its readiness gate turns False) on their
+ * RA-TLS port. Absent while the Service is not in place.
+ */
+export interface InferencePoolStatusEndpoint {
+  /** Name of the Service in the pool's namespace. */
+  service: string;
+  /** The Service's in-cluster HTTPS address, https://<service>.<namespace>.svc. */
+  url: string;
+  /**
+   * Name of the inference.networking.k8s.io/v1 InferencePool (Gateway API Inference Extension) the
+   * operator keeps for the pool, with the same selector, when that CRD is installed; an HTTPRoute's
+   * backendRef names it.
+   */
+  gatewayInferencePool?: string;
 }
 
 /** One placed replica. */
