@@ -1,5 +1,5 @@
 // Replica Pods: the restricted security context, the attestation readiness gate, the runtimeClass of the
-// chosen node's TEE, the model pinned in the environment, and the owner reference to the pool.
+// chosen node's TEE on a pod-cvm host and the configfs-tsm mount on a node-cvm host, the model pinned in the environment, and the owner reference to the pool.
 import test from 'ava';
 import { DEFAULT_CONFIG, type OperatorConfig } from '../../operator/src/config.js';
 import {
@@ -20,8 +20,8 @@ const config: OperatorConfig = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const build = (tee: 'sev-snp' | 'tdx' | 'simulated' = 'sev-snp', gpus = 2): any =>
-  buildReplicaPod({ pool: pool('llama', 3, { gpusPerReplica: gpus }), index: 2, tee, config });
+const build = (tee: 'sev-snp' | 'tdx' | 'simulated' = 'sev-snp', gpus = 2, topology: 'node-cvm' | 'pod-cvm' = 'pod-cvm'): any =>
+  buildReplicaPod({ pool: pool('llama', 3, { gpusPerReplica: gpus }), index: 2, tee, topology, config });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const container = (pod: any, name: string) => pod.spec.containers.find((c: { name: string }) => c.name === name);
@@ -51,16 +51,40 @@ test('the operator is the scheduler and the attested readiness gate is required'
 
 test('a replica is created bound to the node chosen for it, or unbound when none is given', (t) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const bound: any = buildReplicaPod({ pool: pool('llama', 3), index: 0, tee: 'tdx', node: 'gpu-7', config });
+  const bound: any = buildReplicaPod({ pool: pool('llama', 3), index: 0, tee: 'tdx', node: 'gpu-7', topology: 'pod-cvm', config });
   t.is(bound.spec.nodeName, 'gpu-7');
   t.is(bound.spec.runtimeClassName, 'kata-qemu-tdx');
   t.false('nodeName' in build().spec);
 });
 
-test('the runtimeClass follows the TEE of the chosen node, and is absent where none is configured', (t) => {
+test('on a pod-cvm host the runtimeClass follows the TEE of the chosen node, and is absent where none is configured', (t) => {
   t.is(build('sev-snp').spec.runtimeClassName, 'kata-qemu-snp');
   t.is(build('tdx').spec.runtimeClassName, 'kata-qemu-tdx');
   t.false('runtimeClassName' in build('simulated').spec);
+  // Its sidecar reads configfs-tsm inside its own VM: no host path.
+  t.false(build('sev-snp').spec.volumes.some((v: { hostPath?: unknown }) => v.hostPath));
+});
+
+test('on a node-cvm host the replica gets no runtimeClass and its sidecar gets the host\'s configfs-tsm', (t) => {
+  for (const tee of ['sev-snp', 'tdx'] as const) {
+    const pod = build(tee, 2, 'node-cvm');
+    t.false('runtimeClassName' in pod.spec, tee);
+    t.deepEqual(pod.spec.volumes.find((v: { name: string }) => v.name === 'tsm'), { name: 'tsm', hostPath: { path: '/sys/kernel/config/tsm', type: 'Directory' } });
+    const attester = container(pod, ATTESTER_CONTAINER);
+    t.deepEqual(attester.volumeMounts.find((m: { name: string }) => m.name === 'tsm'), { name: 'tsm', mountPath: '/run/chrysalis/tsm' });
+    t.deepEqual(attester.args.slice(-2), ['--tsm-root', '/run/chrysalis/tsm/report']);
+    // configfs-tsm entries are root's: uid 0, but no capability, escalation or writable root filesystem.
+    t.like(attester.securityContext, { runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    t.falsy(attester.securityContext.privileged);
+    t.true(container(pod, SERVER_CONTAINER).securityContext.runAsNonRoot, 'the inference server stays non-root');
+    t.false(container(pod, SERVER_CONTAINER).volumeMounts.some((m: { name: string }) => m.name === 'tsm'));
+  }
+  // The topology defaults to node-cvm, as the CRD does; simulated evidence needs no device.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const byDefault: any = buildReplicaPod({ pool: pool('llama', 3), index: 0, tee: 'sev-snp', config });
+  t.false('runtimeClassName' in byDefault.spec);
+  t.true(byDefault.spec.volumes.some((v: { name: string }) => v.name === 'tsm'));
+  t.false(build('simulated', 2, 'node-cvm').spec.volumes.some((v: { name: string }) => v.name === 'tsm'));
 });
 
 test('the GPUs are requested under the configured resource name', (t) => {

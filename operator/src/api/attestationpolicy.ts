@@ -46,6 +46,20 @@ export interface AttestationPolicySpec {
    */
   allowedImageHashes?: string[];
   /**
+   * Launch measurements accepted from replicas on pod-cvm hosts (each replica Pod its own confidential
+   * VM), 96 hex characters. A list apart from allowedMeasurements: node evidence is checked against
+   * allowedMeasurements/allowedImageHashes only, and a pod-cvm replica's against
+   * replicaMeasurements/replicaImageHashes only. With neither replica list, no pod-cvm replica is
+   * accepted. Replicas on node-cvm hosts run in the node's own guest and must show the node's
+   * measurement instead; these lists do not apply to them.
+   */
+  replicaMeasurements?: string[];
+  /**
+   * Image hashes (Cocoon's format, as allowedImageHashes) accepted from replicas on pod-cvm hosts; see
+   * replicaMeasurements.
+   */
+  replicaImageHashes?: string[];
+  /**
    * SEV-SNP HOST_DATA values accepted (32 bytes, 64 hex characters): what the host fixed at launch for
    * the guest, e.g. the SHA-256 of the Kata initdata (agent policy). Absent means any; ignored for TDX
    * and GPU evidence.

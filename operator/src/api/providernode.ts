@@ -32,6 +32,17 @@ export interface ProviderNodeSpec {
    * allowSimulated).
    */
   tee: 'sev-snp' | 'tdx' | 'simulated';
+  /**
+   * Where the confidential VM boundary lies on this host. node-cvm: the Kubernetes Node is itself the
+   * confidential VM (kubelet, attester and replicas share one guest with passthrough GPUs); a replica's
+   * CPU evidence comes from that guest and must show the node's chip and launch measurement. pod-cvm:
+   * the Node is an ordinary host running a confidential runtime class (Kata); each replica Pod is its
+   * own CVM, gets its GPUs and attests from inside it against the policy's replica allow lists, and the
+   * node's own evidence proves the TEE only (no GPU evidence). Immutable: delete and recreate the
+   * ProviderNode to change it.
+   * @default "node-cvm"
+   */
+  topology?: 'node-cvm' | 'pod-cvm';
   /** The GPUs the host offers. Every GPU on one host is the same model. */
   gpus: ProviderNodeSpecGpus;
   /**

@@ -179,7 +179,7 @@ export function parsePolicy(input: unknown): VerifierPolicy {
   }
   checkKeys(
     spec,
-    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'allowedHostData', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
+    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'replicaMeasurements', 'replicaImageHashes', 'allowedHostData', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
     '',
     OPERATIONAL_FIELDS,
   );
@@ -192,6 +192,9 @@ export function parsePolicy(input: unknown): VerifierPolicy {
   set('allowSimulated', bool(spec.allowSimulated, 'allowSimulated'));
   set('allowedMeasurements', strings(spec.allowedMeasurements, 'allowedMeasurements', HEX_DIGEST, 'must be a 48-byte (or 32-byte) hex digest')?.map((s) => s.toLowerCase()));
   set('allowedImageHashes', strings(spec.allowedImageHashes, 'allowedImageHashes', /^[0-9a-fA-F]{64}$/, 'must be a SHA-256 hex digest')?.map((s) => s.toLowerCase()));
+  // Pod-cvm replicas' own allow lists (attestation/service/replica-policy.ts swaps them in for a replica).
+  set('replicaMeasurements', strings(spec.replicaMeasurements, 'replicaMeasurements', HEX_DIGEST, 'must be a 48-byte (or 32-byte) hex digest')?.map((s) => s.toLowerCase()));
+  set('replicaImageHashes', strings(spec.replicaImageHashes, 'replicaImageHashes', /^[0-9a-f]{64}$/i, 'must be a SHA-256 hex digest')?.map((s) => s.toLowerCase()));
   set('allowedHostData', strings(spec.allowedHostData, 'allowedHostData', /^[0-9a-fA-F]{64}$/, 'must be 32 bytes of SEV-SNP HOST_DATA as 64 hex characters')?.map((s) => s.toLowerCase()));
   set('debugAllowed', bool(spec.debugAllowed, 'debugAllowed'));
   set('migrationAgentAllowed', bool(spec.migrationAgentAllowed, 'migrationAgentAllowed'));

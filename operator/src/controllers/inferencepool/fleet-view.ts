@@ -148,6 +148,12 @@ export class FleetView {
     return this.index.node(node)?.tee;
   }
 
+  /** The topology the node's ProviderNode declares (the replica Pod's runtime class and TEE access follow it). */
+  topologyOf(node: string): 'node-cvm' | 'pod-cvm' | undefined {
+    const providers = this.providerNodes.byIndex(BY_NODE_NAME, node);
+    return providers.length === 1 ? (providers[0] as ProviderNodeObject).spec.topology ?? 'node-cvm' : undefined;
+  }
+
   /** GPU models offered by schedulable nodes (a pool with no gpuModels accepts any of them). */
   gpuModels(): string[] {
     const models = new Set<string>();

@@ -12,7 +12,8 @@
 //  - nodeName, the attested node the placement engine chose: the replica is created bound (one write,
 //    never observable unbound; see the reconciler for why not create-then-Binding);
 //  - readiness gate chrysalis.dev/attested: no traffic until the replica's own evidence passed;
-//  - runtimeClassName by the chosen node's TEE (set at creation, hence the node is chosen first);
+//  - runtimeClassName and the sidecar's TEE access by the chosen node's TEE and topology (set at
+//    creation, hence the node is chosen first; replica-tee-access.ts);
 //  - the restricted Pod Security profile on every container, and no ServiceAccount token in the
 //    inference server (it never talks to the Kubernetes API).
 import type { OperatorConfig } from '../../config.js';
@@ -21,6 +22,7 @@ import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
 import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { KubeObject } from '../../kube/resource.js';
+import { replicaTeeAccess, type Topology } from './replica-tee-access.js';
 // The audience the attestation service requires of the projected token the attester sidecar presents.
 import { ATTESTATION_AUDIENCE } from '../../attestation/service/protocol.js';
 
@@ -62,6 +64,8 @@ export interface ReplicaPodInput {
    * kube-scheduler baseline build).
    */
   node?: string;
+  /** The chosen node's ProviderNode spec.topology (node-cvm when left out, as the CRD defaults it). */
+  topology?: Topology;
   config: OperatorConfig;
 }
 
@@ -78,24 +82,25 @@ const restrictedContainerSecurity = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-export function buildReplicaPod({ pool, index, tee, node, config }: ReplicaPodInput): KubeObject {
+export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm', config }: ReplicaPodInput): KubeObject {
   const name = pool.metadata.name;
   const namespace = pool.metadata.namespace;
   const uid = pool.metadata.uid;
   if (!name || !namespace || !uid) throw new Error('buildReplicaPod: the pool needs metadata.name, namespace and uid (read it from the API)');
   const gpus = gpusPerReplica(pool);
   const port = pool.spec.runtime.port ?? 8000;
-  const runtimeClassName = config.runtimeClassByTee[tee];
+  const teeAccess = replicaTeeAccess(tee, topology, config);
+  const runtimeClassName = teeAccess.runtimeClassName;
 
   const attesterArgs = [
     '--mode', 'replica',
     '--service', config.attestationServiceUrl,
     '--gpus', String(gpus),
-    '--metrics-url', `http://127.0.0.1:${port}/metrics`,
   ];
   // On a simulated host there is no TSM device nor NVML: the sidecar uses the simulated sources, and
   // the policy must say allowSimulated for it to pass (fail closed otherwise).
   if (tee === 'simulated') attesterArgs.push('--tee', 'simulated', '--gpu', 'simulated');
+  attesterArgs.push(...teeAccess.attesterArgs);
 
   return {
     apiVersion: 'v1',
@@ -145,10 +150,11 @@ export function buildReplicaPod({ pool, index, tee, node, config }: ReplicaPodIn
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
             { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
           ],
-          securityContext: restrictedContainerSecurity,
+          securityContext: { ...restrictedContainerSecurity, ...teeAccess.attesterSecurity },
           volumeMounts: [
             { name: 'attestation-token', mountPath: ATTESTATION_TOKEN_DIR, readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },
+            ...teeAccess.attesterMounts,
           ],
         },
       ],
@@ -161,6 +167,7 @@ export function buildReplicaPod({ pool, index, tee, node, config }: ReplicaPodIn
             sources: [{ serviceAccountToken: { audience: ATTESTATION_AUDIENCE, expirationSeconds: 3600, path: 'token' } }],
           },
         },
+        ...teeAccess.volumes,
       ],
     },
   };

@@ -193,7 +193,7 @@ export class InferencePoolReconciler implements Reconciler {
           await this.bind(namespace, p.replicaId, uid, p.node);
         } else {
           const index = replicaIndexOf(name, p.replicaId) as number;
-          const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', node: p.node, config: this.deps.config });
+          const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', topology: view.topologyOf(p.node) ?? 'node-cvm', node: p.node, config: this.deps.config });
           try {
             const created = await this.budget.run('create', () => this.deps.client.create<KubeObject>(Pods, pod));
             uid = created.metadata?.uid;
