@@ -2,70 +2,23 @@
 // (so no attester can get evidence verified against an empty policy), a verdict written anyway does not
 // attest the node, and Attested says PolicyNotFound with the ref. Creating the policy starts attestation.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, type V1Node, type V1Pod } from '@kubernetes/client-node';
-import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { DEFAULT_CONFIG } from '../../operator/src/config.js';
-import { providerNodeController } from '../../operator/src/controllers/providernode/controller.js';
-import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
-import { Manager } from '../../operator/src/kube/manager.js';
-import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
-import { testCluster } from '../cluster/index.js';
-import { installCrds } from '../../dev/install-crds.js';
-
-const run = randomBytes(3).toString('hex');
-const runLabel = 'chrysalis.dev/test-run';
-const group = { group: 'chrysalis.dev', version: 'v1alpha1' };
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { eventually, providerNodeRun } from '../fixtures/provider-node-controller.js';
 
 test('a node whose policyRef is misspelt is not attested until the policy it names exists', async (t) => {
-  const cluster = await testCluster();
-  const kc = cluster.kubeConfig();
-  await installCrds(kc);
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const nodeName = `pn-nopolicy-${run}`;
-  const policyName = `strcit-${run}`; // the operator meant "strict-…"; no policy of this name exists
-  await core.createNode({ body: {
-    metadata: { name: nodeName, labels: { type: 'kwok', [runLabel]: run } },
-    spec: { taints: [{ key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }] },
-    status: { capacity: { cpu: '32', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' }, allocatable: { cpu: '32', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' } },
-  } });
-  t.teardown(() => core.deleteNode({ name: nodeName }).then(() => undefined, () => undefined));
-  await custom.createClusterCustomObject({ ...group, plural: 'providernodes', body: {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
-    metadata: { name: nodeName, labels: { [runLabel]: run } },
-    spec: { nodeName, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: `0:${'c'.repeat(64)}`, policyRef: { name: policyName } },
-  } });
-  t.teardown(() => custom.deleteClusterCustomObject({ ...group, plural: 'providernodes', name: nodeName }).then(() => undefined, () => undefined));
-  t.teardown(() => custom.deleteClusterCustomObject({ ...group, plural: 'attestationpolicies', name: policyName }).then(() => undefined, () => undefined));
+  const fx = await providerNodeRun(t);
+  const { core, kc } = fx;
+  const nodeName = `pn-nopolicy-${fx.run}`;
+  const policyName = `strcit-${fx.run}`; // the operator meant "strict-…"; no policy of this name exists
+  await fx.createGpuNode(nodeName);
+  await fx.createProviderNode(nodeName, policyName);
+  fx.startController();
 
-  const manager = new Manager({ kubeConfig: kc, leaderElection: false, health: false });
-  const selector = `${runLabel}=${run}`;
-  providerNodeController(manager, DEFAULT_CONFIG, {
-    providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes, { labelSelector: selector }),
-    nodes: manager.informer<V1Node & KubeObject>(Nodes, { labelSelector: selector }),
-    pods: manager.informer<V1Pod & KubeObject>(Pods, { labelSelector: `chrysalis.dev/pool,${selector}` }),
-    // Scoped too: the controller also writes the status of every policy it watches, and another test's
-    // operator counts other nodes.
-    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies, { labelSelector: selector }),
-  });
-  void manager.run();
-  t.teardown(() => manager.stop());
-
-  const getPn = async () => (await custom.getClusterCustomObject({ ...group, plural: 'providernodes', name: nodeName })) as ProviderNode;
+  const getPn = () => fx.getProviderNode(nodeName);
   const attestedCondition = (pn: ProviderNode) => pn.status?.conditions?.find((c) => c.type === 'Attested');
   const missing = await eventually('Attested=False PolicyNotFound', async () => {
     const pn = await getPn();
@@ -79,9 +32,7 @@ test('a node whose policyRef is misspelt is not attested until the policy it nam
   t.true((node.spec?.taints ?? []).some((tn) => tn.key === TAINT_UNATTESTED), 'the unattested taint stays');
 
   // The policy appears: its informer event re-queues the node, which is challenged.
-  await custom.createClusterCustomObject({ ...group, plural: 'attestationpolicies', body: {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policyName, labels: { [runLabel]: run } }, spec: {},
-  } });
+  await fx.createPolicy(policyName);
   const challenged = await eventually('a challenge once the policy exists', async () => {
     const pn = await getPn();
     return pn.status?.attestation?.challenge?.nonce ? pn : undefined;
@@ -100,7 +51,7 @@ test('a node whose policyRef is misspelt is not attested until the policy it nam
   });
 
   // … and deleting the policy takes the attestation away at once, fresh verdict or not.
-  await custom.deleteClusterCustomObject({ ...group, plural: 'attestationpolicies', name: policyName });
+  await fx.custom.deleteClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'attestationpolicies', name: policyName });
   const lost = await eventually('Attested=False PolicyNotFound after the policy is deleted', async () => {
     const pn = await getPn();
     return attestedCondition(pn)?.reason === 'PolicyNotFound' ? pn : undefined;
