@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { SCHEDULER_NAME } from './marks.js';
 import { DEFAULT_COLLATERAL_CONFIG, parseCollateralConfig, type CollateralConfig } from './attestation/collateral/config.js';
 import type { TeeType } from './placement/types.js';
+import { DEFAULT_GATEWAY_INFERENCE_EXTENSION, type GatewayInferenceExtensionConfig } from './controllers/inferencepool/gateway-inference-pool.js';
 
 export interface OperatorConfig {
   /** Scheduler name on replica Pods; the operator binds them itself. */
@@ -36,6 +37,11 @@ export interface OperatorConfig {
   requestBurstPerCaller: number;
   /** Where the attestation service gets TDX collateral and when it refreshes it (attestation/collateral/config.ts). */
   collateral: CollateralConfig;
+  /**
+   * The Gateway API Inference Extension InferencePool written beside each pool while that CRD is
+   * installed: on or off, and the endpoint picker it names (controllers/inferencepool/gateway-inference-pool.ts).
+   */
+  gatewayInferenceExtension: GatewayInferenceExtensionConfig;
 }
 
 export interface ServiceAccountRef {
@@ -57,6 +63,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   requestsPerCallerPerSecond: 2,
   requestBurstPerCaller: 20,
   collateral: DEFAULT_COLLATERAL_CONFIG,
+  gatewayInferenceExtension: DEFAULT_GATEWAY_INFERENCE_EXTENSION,
 };
 
 export class ConfigError extends Error {}
@@ -112,6 +119,9 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
           throw new ConfigError((err as Error).message);
         }
         break;
+      case 'gatewayInferenceExtension':
+        config.gatewayInferenceExtension = parseGatewayInferenceExtension(value, source);
+        break;
       case 'runtimeClassByTee':
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${source}: runtimeClassByTee must be a mapping of TEE type to RuntimeClass name`);
         for (const [tee, cls] of Object.entries(value as Record<string, unknown>)) {
@@ -125,6 +135,38 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
     }
   }
   return config;
+}
+
+function parseGatewayInferenceExtension(value: unknown, source: string): GatewayInferenceExtensionConfig {
+  const field = `${source}: gatewayInferenceExtension`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${field} must be a mapping with enabled and endpointPicker`);
+  const out: GatewayInferenceExtensionConfig = { ...DEFAULT_GATEWAY_INFERENCE_EXTENSION, endpointPicker: { ...DEFAULT_GATEWAY_INFERENCE_EXTENSION.endpointPicker } };
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (key === 'enabled') {
+      if (typeof v !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false`);
+      out.enabled = v;
+    } else if (key === 'endpointPicker') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${field}.endpointPicker must be a mapping with serviceSuffix, port and failureMode`);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (k === 'serviceSuffix') {
+          // Appended to a pool name (at most 63 characters) it must still name a Service.
+          if (typeof x !== 'string' || !/^[-a-z0-9]{0,40}$/.test(x)) throw new ConfigError(`${field}.endpointPicker.serviceSuffix must be at most 40 lowercase letters, digits or '-' (e.g. -epp), appended to the pool's name`);
+          out.endpointPicker.serviceSuffix = x;
+        } else if (k === 'port') {
+          if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 65535) throw new ConfigError(`${field}.endpointPicker.port must be a port number between 1 and 65535 (the extension's default is 9002)`);
+          out.endpointPicker.port = x;
+        } else if (k === 'failureMode') {
+          if (x !== 'FailClose' && x !== 'FailOpen') throw new ConfigError(`${field}.endpointPicker.failureMode must be FailClose or FailOpen`);
+          out.endpointPicker.failureMode = x;
+        } else {
+          throw new ConfigError(`${field}.endpointPicker: unknown key "${k}" (known: serviceSuffix, port, failureMode)`);
+        }
+      }
+    } else {
+      throw new ConfigError(`${field}: unknown key "${key}" (known: enabled, endpointPicker)`);
+    }
+  }
+  return out;
 }
 
 export function loadOperatorConfig(path: string | undefined, overrides: { attesterServiceAccount?: string } = {}): OperatorConfig {

@@ -9,9 +9,10 @@
   verbs: ["get", "list", "watch", "patch"]
 # find the replicas on a quarantined node and delete them (uid precondition)
 # create the replica Pods a pool owns, already bound to their node; scale down and re-place
+# set the routing label chrysalis.dev/attested=true on a replica while its attestation is verified and fresh, and remove it before the gate turns False
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # bind a replica Pod found unbound to the chosen node (the operator is its scheduler)
 - apiGroups: [""]
   resources: ["pods/binding"]
@@ -20,6 +21,14 @@
 - apiGroups: [""]
   resources: ["pods/status"]
   verbs: ["patch"]
+# each pool's Service, selecting only attested replicas (server-side apply: create the first time, patch after; watched to repair edits)
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["list", "watch", "create", "patch"]
+# notice the Gateway API Inference Extension CRD (inferencepools.inference.networking.k8s.io) being installed or removed (watched by name)
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
 # the policy a ProviderNode is verified against (re-attestation interval, quarantine grace)
 # watch AttestationPolicies to report on each one
 - apiGroups: ["chrysalis.dev"]
@@ -63,6 +72,10 @@
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+# the Gateway API InferencePool kept beside each pool while that CRD is installed (read before the first apply, so one someone else made is never taken over)
+- apiGroups: ["inference.networking.k8s.io"]
+  resources: ["inferencepools"]
+  verbs: ["get", "create", "patch"]
 {{- end }}
 
 {{- /* ServiceAccount "controllers", scope "leaseNamespace". */ -}}

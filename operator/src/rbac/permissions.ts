@@ -69,6 +69,10 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
       { apiGroup: '', resource: 'pods', verbs: ['get', 'list', 'watch', 'create', 'delete'], scope: 'cluster', why: 'create the replica Pods a pool owns, already bound to their node; scale down and re-place' },
       { apiGroup: '', resource: 'pods/binding', verbs: ['create'], scope: 'cluster', why: 'bind a replica Pod found unbound to the chosen node (the operator is its scheduler)' },
       { apiGroup: '', resource: 'pods/status', verbs: ['patch'], scope: 'cluster', why: 'turn the chrysalis.dev/attested readiness gate False when a replica\'s attestation lapses' },
+      { apiGroup: '', resource: 'pods', verbs: ['patch'], scope: 'cluster', why: 'set the routing label chrysalis.dev/attested=true on a replica while its attestation is verified and fresh, and remove it before the gate turns False' },
+      { apiGroup: '', resource: 'services', verbs: ['list', 'watch', 'create', 'patch'], scope: 'cluster', why: 'each pool\'s Service, selecting only attested replicas (server-side apply: create the first time, patch after; watched to repair edits)' },
+      { apiGroup: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['list', 'watch'], scope: 'cluster', why: 'notice the Gateway API Inference Extension CRD (inferencepools.inference.networking.k8s.io) being installed or removed (watched by name)' },
+      { apiGroup: 'inference.networking.k8s.io', resource: 'inferencepools', verbs: ['get', 'create', 'patch'], scope: 'cluster', why: 'the Gateway API InferencePool kept beside each pool while that CRD is installed (read before the first apply, so one someone else made is never taken over)' },
     ],
     settlement: [
       { apiGroup: GROUP, resource: 'settlementaccounts', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'watch SettlementAccounts' },

@@ -34,7 +34,9 @@ import type { Informer } from '../../kube/informer.js';
 import { NotLeaderError } from '../../kube/leader-election.js';
 import { parseObjectKey, Pods, type KubeObject } from '../../kube/resource.js';
 import { isConflict, isNotFound, KubeApiError } from '../../kube/rest.js';
-import { LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { LABEL_REPLICA_ATTESTED, LABEL_REPLICA_ATTESTED_VALUE, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { DEFAULT_LABEL_LEAD_MS, planAttestedLabels } from './attested-label.js';
+import type { PoolRouting } from './routing.js';
 import { planPlacements, podGpus, type Placement, type ReplicaRequest, type TeeType } from '../../placement/index.js';
 import { poolKey, type FleetView } from './fleet-view.js';
 import { setCondition } from '../../kube/conditions.js';
@@ -72,6 +74,13 @@ export interface InferencePoolReconcilerDeps {
    * 32), handed out bindings first, then creates, then Events (request-budget.ts).
    */
   maxInFlight?: number;
+  /**
+   * The pool's Service and Gateway API InferencePool (routing.ts). Absent (tests that drive the
+   * reconciler alone), no routing object is written; the routing label is kept either way.
+   */
+  routing?: PoolRouting;
+  /** How long before a recorded attestation expiry the routing label goes (default 15 s). */
+  labelLeadMs?: number;
 }
 
 export class InferencePoolReconciler implements Reconciler {
@@ -94,8 +103,9 @@ export class InferencePoolReconciler implements Reconciler {
     const pk = poolKey(namespace, name);
     const pool = pools.get(namespace, name);
     if (!pool || pool.metadata.deletionTimestamp) {
-      // The garbage collector deletes the replicas through their owner references.
+      // The garbage collector deletes the replicas (and the routing objects) through their owner references.
       view.setWaiting(pk, false);
+      this.deps.routing?.forgetPool(namespace, name);
       return;
     }
     if (name.length > MAX_POOL_NAME_LENGTH) {
@@ -133,6 +143,29 @@ export class InferencePoolReconciler implements Reconciler {
       events.push([poolRef, { type: 'Warning', reason: 'ReplicaReplaced', action: 'Delete', message: `deleted replica ${d.name} because ${why}; a replacement is placed on another attested node` }]);
     }
 
+    // 2a. The routing label leaves first: a replica whose attestation lapses (or was never recorded) is
+    //     unlabelled before its gate is turned False below, so routing, which selects on the label, drops
+    //     it before readiness does. A removal needs no precondition (it only ever narrows routing); a gate
+    //     flip whose label could not be removed waits for the next reconcile.
+    const labels = planAttestedLabels(plan.kept, now, this.deps.labelLeadMs ?? DEFAULT_LABEL_LEAD_MS);
+    const stillLabelled = new Set<string>();
+    await Promise.all(labels.removes.map(async (podName) => {
+      try {
+        const updated = await this.budget.run('bind', () => this.deps.client.patchMerge<KubeObject>(Pods, podName, namespace, { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: null } } }));
+        const before = observed.get(podName);
+        // The gate flip is conditioned on the Pod it was planned from. Our own label write moved the
+        // resourceVersion on; if the gate is as planned in the answer, plan the flip on that version,
+        // otherwise (a verdict arrived meanwhile) leave it to the reconcile the change triggers.
+        if (before && JSON.stringify(gateCondition(updated)) === JSON.stringify(gateCondition(before))) observed.set(podName, updated);
+        else observed.delete(podName);
+      } catch (err) {
+        if (!isNotFound(err)) {
+          stillLabelled.add(podName);
+          failures.push(err);
+        }
+      }
+    }));
+
     // 2. Readiness gates whose attestation lapsed (or never carried an expiry) go False — but only on the
     //    Pod as it was planned from. The attestation service writes its verdict to the same condition; a
     //    flip planned from a cache that has not shown that verdict yet must not overwrite it. So the patch
@@ -141,6 +174,7 @@ export class InferencePoolReconciler implements Reconciler {
     //    unchanged Pod, it can replace the conditions list it read as a whole (a JSON merge patch).
     const unattested = new Set<string>();
     await Promise.all(plan.gateFlips.map(async (flip) => {
+      if (stillLabelled.has(flip.name)) return;
       const pod = observed.get(flip.name);
       const resourceVersion = pod?.metadata?.resourceVersion;
       if (!pod || !resourceVersion) return; // only Pods from the cache carry a gate to flip
@@ -155,6 +189,18 @@ export class InferencePoolReconciler implements Reconciler {
         // NotFound: the Pod is gone, nothing to un-gate. Conflict: the Pod changed (a verdict, perhaps);
         // retrying re-plans from the newer Pod.
         if (!isNotFound(err)) failures.push(err);
+      }
+    }));
+
+    // 2b. The routing label on replicas a fresh verdict made attested, conditioned on the Pod as observed
+    //     (a 409 means it changed, perhaps a failed verdict: the reconcile that change triggers decides).
+    await Promise.all(labels.adds.map(async (podName) => {
+      const resourceVersion = observed.get(podName)?.metadata?.resourceVersion;
+      if (!resourceVersion) return;
+      try {
+        await this.budget.run('bind', () => this.deps.client.patchMerge(Pods, podName, namespace, { metadata: { resourceVersion, labels: { [LABEL_REPLICA_ATTESTED]: LABEL_REPLICA_ATTESTED_VALUE } } }));
+      } catch (err) {
+        if (!isNotFound(err) && !isConflict(err)) failures.push(err);
       }
     }));
 
@@ -232,10 +278,17 @@ export class InferencePoolReconciler implements Reconciler {
       binds: plan.binds.filter((r) => !bound.has(r.name)).length,
       deletes: plan.deletes.length - deleted,
     };
-    const status = poolStatus({
-      pool, plan: { ...plan, gateFlips: plan.gateFlips.filter((f) => unattested.has(f.name)) }, replicas: after,
-      unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now, pending,
-    });
+    // The pool's Service and Gateway API InferencePool, before the status that reports them.
+    const routed = this.deps.routing ? await this.deps.routing.reconcile(pool) : undefined;
+    for (const e of routed?.events ?? []) events.push([poolRef, e]);
+    failures.push(...(routed?.failures ?? []));
+    const status = {
+      ...poolStatus({
+        pool, plan: { ...plan, gateFlips: plan.gateFlips.filter((f) => unattested.has(f.name)) }, replicas: after,
+        unplaced: placementPlan.unplaced, providerOf: (n) => view.providerOf(n), now, pending,
+      }),
+      ...(routed?.endpoint ? { endpoint: routed.endpoint } : {}),
+    };
     try {
       await this.writeStatus(pool, status);
     } catch (err) {
@@ -251,7 +304,8 @@ export class InferencePoolReconciler implements Reconciler {
       ctx.log.warn('some replica operations failed; retrying', { failures: failures.length, first: String(failures[0]) });
       throw failures[0];
     }
-    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+    const requeues = [plan.requeueAfterMs, labels.requeueAfterMs].filter((ms): ms is number => ms !== undefined);
+    return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : undefined;
   }
 
   /**
@@ -349,7 +403,12 @@ function observePod(pod: KubeObject, index: number, terminating: boolean, assume
     ...(gate?.reason ? { gateReason: gate.reason } : {}),
     ...(expires ? { attestationExpires: expires } : {}),
     podReady: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    attestedLabel: pod.metadata?.labels?.[LABEL_REPLICA_ATTESTED] === LABEL_REPLICA_ATTESTED_VALUE,
   };
+}
+
+function gateCondition(pod: KubeObject): PodCondition | undefined {
+  return ((pod.status as { conditions?: PodCondition[] } | undefined)?.conditions ?? []).find((c) => c.type === READINESS_GATE_ATTESTED);
 }
 
 function poolObject(pool: InferencePool): KubeObject {
