@@ -3,13 +3,13 @@
 import { Command } from 'commander';
 import type { ProviderNode } from '../../../operator/src/api/index.js';
 import { ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
-import { connect, type Cluster } from '../kube.js';
+import type { Cluster } from '../kube.js';
 import { age, duration } from '../views/age.js';
 import { colour, health } from '../views/colour.js';
 import { asList, formatData, outputOption, type OutputFormat } from '../views/output.js';
 import { nodeState } from '../views/state.js';
 import { renderTable } from '../views/table.js';
-import { watchLoop } from '../views/watch.js';
+import { listOnceOrWatch, watchOption } from '../views/watch.js';
 
 interface NodesFlags {
   output: OutputFormat;
@@ -53,14 +53,6 @@ export function registerNodesCommand(program: Command): void {
     .description('List GPU hosts (ProviderNodes): attested, quarantined and why, GPUs allocated/capacity, attestation expiry.\nExit 0: listed; 2: the cluster cannot be used (the message says how to fix it).')
     .addOption(outputOption())
     .option('-l, --selector <selector>', 'label selector, e.g. chrysalis.dev/gpu-model=H100')
-    .option('-w, --watch', 'keep watching: re-render every 2 s when something changed (Ctrl-C exits 0)')
-    .action(async (flags: NodesFlags, command: Command) => {
-      const cluster = connect(command);
-      try {
-        if (flags.watch) await watchLoop(() => render(cluster, flags));
-        else process.stdout.write(await render(cluster, flags));
-      } finally {
-        cluster.close();
-      }
-    });
+    .addOption(watchOption())
+    .action((flags: NodesFlags, command: Command) => listOnceOrWatch(command, flags.watch, (cluster) => render(cluster, flags)));
 }

@@ -3,13 +3,13 @@
 import { Command } from 'commander';
 import type { InferencePool } from '../../../operator/src/api/index.js';
 import { InferencePools } from '../../../operator/src/kube/chrysalis-resources.js';
-import { connect, type Cluster } from '../kube.js';
+import type { Cluster } from '../kube.js';
 import { age } from '../views/age.js';
 import { colour, health } from '../views/colour.js';
 import { asList, formatData, outputOption, type OutputFormat } from '../views/output.js';
 import { poolReady, poolReason } from '../views/state.js';
 import { renderTable } from '../views/table.js';
-import { watchLoop } from '../views/watch.js';
+import { listOnceOrWatch, watchOption } from '../views/watch.js';
 
 interface PoolsFlags {
   output: OutputFormat;
@@ -54,14 +54,6 @@ export function registerPoolsCommand(program: Command): void {
     .description('List InferencePools in the namespace (-A: all): model, ready/desired, placed, attested, GPUs, Ready and why not.\nExit 0: listed; 2: the cluster cannot be used (the message says how to fix it).')
     .addOption(outputOption())
     .option('-l, --selector <selector>', 'label selector, e.g. team=search')
-    .option('-w, --watch', 'keep watching: re-render every 2 s when something changed (Ctrl-C exits 0)')
-    .action(async (flags: PoolsFlags, command: Command) => {
-      const cluster = connect(command);
-      try {
-        if (flags.watch) await watchLoop(() => render(cluster, flags));
-        else process.stdout.write(await render(cluster, flags));
-      } finally {
-        cluster.close();
-      }
-    });
+    .addOption(watchOption())
+    .action((flags: PoolsFlags, command: Command) => listOnceOrWatch(command, flags.watch, (cluster) => render(cluster, flags)));
 }

@@ -16,7 +16,7 @@ import { colour, health } from '../views/colour.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
 import { nodeState, policyWarnings, poolReady, poolReason, settlementHealth, type PolicyWarning } from '../views/state.js';
 import { renderTable } from '../views/table.js';
-import { watchLoop } from '../views/watch.js';
+import { watchLoop, watchOption } from '../views/watch.js';
 
 interface StatusFlags {
   output: OutputFormat;
@@ -123,7 +123,7 @@ export function registerStatusCommand(program: Command): void {
     .description('The fleet on one screen: pools ready/attested, nodes attested/quarantined and why, usage, settlement health,\nand a WARNING line for each AttestationPolicy in use that allows any guest image (shown, not counted in the exit code).\nPools and settlement accounts are those in the namespace (-A: all namespaces); nodes are cluster-wide.\nExit 0: healthy (every pool Ready, no node quarantined, no settlement account EndpointUnreachable/Underfunded/not Synced);\n1: something is not healthy (listed); 2: the cluster cannot be used.')
     .addOption(outputOption())
     .option('-l, --selector <selector>', 'label selector applied to pools, nodes and settlement accounts')
-    .option('-w, --watch', 'keep watching: re-render every 2 s when something changed (Ctrl-C exits 0)')
+    .addOption(watchOption())
     .action(async (flags: StatusFlags, command: Command) => {
       const cluster = connect(command);
       try {
