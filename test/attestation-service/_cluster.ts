@@ -32,6 +32,13 @@ export interface NodeSetup {
   config: OperatorConfig;
 }
 
+/**
+ * What the host's last verified evidence recorded (nodeSetup writes it): a replica on a node-cvm host must
+ * show the same chip and launch measurement (replica-topology.ts), so a fake verifier's passing replica
+ * outcome carries these claims.
+ */
+export const HOST_CLAIMS = { measurement: '5a'.repeat(48), imageHash: 'c3'.repeat(32), chipId: '9e'.repeat(64), simulated: true } as const;
+
 export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -46,7 +53,7 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, t
  * A Node (not kwok's: nothing runs on it), its ProviderNode attested an hour ago and now challenged, its
  * policy (or none, with `policy: false`), the attesters' namespace and ServiceAccount, a tenant namespace.
  */
-export async function nodeSetup(t: ExecutionContext, options: { policy?: boolean } = {}): Promise<NodeSetup> {
+export async function nodeSetup(t: ExecutionContext, options: { policy?: boolean; policySpec?: Record<string, unknown>; topology?: 'node-cvm' | 'pod-cvm' } = {}): Promise<NodeSetup> {
   const cluster = await testCluster();
   const kc = cluster.kubeConfig();
   await installCrds(kc);
@@ -58,12 +65,12 @@ export async function nodeSetup(t: ExecutionContext, options: { policy?: boolean
   const created = await rest.request<{ metadata: { uid: string } }>('POST', resourcePath(Nodes), { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: node } } });
   t.teardown(() => rest.request('DELETE', resourcePath(Nodes, undefined, node)).catch(() => undefined));
   if (options.policy !== false) {
-    await rest.request('POST', resourcePath(AttestationPolicies), { body: { apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policy }, spec: { reattestIntervalSeconds: 3600 } } });
+    await rest.request('POST', resourcePath(AttestationPolicies), { body: { apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: policy }, spec: { reattestIntervalSeconds: 3600, ...options.policySpec } } });
     t.teardown(() => rest.request('DELETE', resourcePath(AttestationPolicies, undefined, policy)).catch(() => undefined));
   }
   await rest.request('POST', resourcePath(ProviderNodes), { body: {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
-    spec: { nodeName: node, tee: 'simulated', gpus: { model: 'H100', count: 1, ccMode: 'on' }, payoutAddress: `0:${'ab'.repeat(32)}`, priceCoefficient: 1000, policyRef: { name: policy } },
+    spec: { nodeName: node, tee: 'simulated', gpus: { model: 'H100', count: 1, ccMode: 'on' }, payoutAddress: `0:${'ab'.repeat(32)}`, priceCoefficient: 1000, policyRef: { name: policy }, ...(options.topology ? { topology: options.topology } : {}) },
   } });
   t.teardown(() => rest.request('DELETE', resourcePath(ProviderNodes, undefined, node)).catch(() => undefined));
   // What the controller and an earlier verdict leave: attested an hour ago, a challenge pending now.
@@ -74,7 +81,7 @@ export async function nodeSetup(t: ExecutionContext, options: { policy?: boolean
     body: { status: {
       conditions: [{ type: 'Attested', status: 'True', reason: 'Verified', message: 'test', lastTransitionTime: new Date(now - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z') }],
       attestation: {
-        verifiedAt: new Date(now - 3_600_000).toISOString(), expiresAt: new Date(now + 300_000).toISOString(), publicKey: 'cd'.repeat(32),
+        verifiedAt: new Date(now - 3_600_000).toISOString(), expiresAt: new Date(now + 300_000).toISOString(), publicKey: 'cd'.repeat(32), ...HOST_CLAIMS,
         challenge: { nonce, issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + 300_000).toISOString() },
       },
     } },

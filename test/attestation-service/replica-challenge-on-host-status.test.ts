@@ -8,7 +8,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
-import { getProviderNode, junkEvidence, nodeSetup, podOn, podToken, post, service, until } from './_cluster.js';
+import { getProviderNode, junkEvidence, nodeSetup, podOn, podToken, post, service, until, HOST_CLAIMS } from './_cluster.js';
 
 test('a nonce written into the Pod\'s annotation by someone who can patch Pods is not the replica\'s challenge', async (t) => {
   const s = await nodeSetup(t);
@@ -16,7 +16,7 @@ test('a nonce written into the Pod\'s annotation by someone who can patch Pods i
   const issuedAtSeen: Date[] = [];
   const svc = service(s, (_request, context) => {
     issuedAtSeen.push(context.nonceIssuedAt);
-    return { verified: true, reasons: [], claims: { simulated: true, gpus: [] } } satisfies VerifyOutcome;
+    return { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } } satisfies VerifyOutcome;
   });
   const token = await podToken(s.rest, pod);
   const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };

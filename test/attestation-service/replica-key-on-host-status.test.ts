@@ -9,9 +9,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { attestedReplicaKey } from '../../operator/src/attestation/service/replica-keys.js';
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
-import { getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from './_cluster.js';
+import { getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup, HOST_CLAIMS } from './_cluster.js';
 
-const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [] } };
+const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } };
 const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };
 
 /** Challenge and evidence for `pod` through the service, as its sidecar would; the verdict is the verifier's. */

@@ -12,16 +12,18 @@ import type { VerifyOutcome } from '../../operator/src/attestation/service/servi
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { LABEL_POOL, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
-import { getProviderNode, junkEvidence, nodeSetup, podOn, podToken, post, replicaPool, service, until, type NodeSetup } from './_cluster.js';
+import { getProviderNode, junkEvidence, nodeSetup, podOn, podToken, post, replicaPool, service, until, type NodeSetup, HOST_CLAIMS } from './_cluster.js';
 
 let verifierCalls = 0;
 const passing = (): VerifyOutcome => {
   verifierCalls++;
-  return { verified: true, reasons: [], claims: { simulated: true, gpus: [] } };
+  return { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } };
 };
 
 /** What a namespace editor can do to their own Pod: make it look, to the key lookup, as attested. */
@@ -59,7 +61,10 @@ async function impostorIsRefused(t: import('ava').ExecutionContext, s: NodeSetup
 
   const key = replicaKey(77);
   await pretendAttested(s, impostor, key.publicKey.toString('hex'));
-  const metering = new UsageIngest({ client: new KubeClient(s.rest, NO_FENCE) });
+  // The operator's ProviderNode cache, holding the host (the refusal comes before it is read).
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  providerNodes.put(before as ProviderNode & KubeObject);
+  const metering = new UsageIngest({ client: new KubeClient(s.rest, NO_FENCE), providerNodes });
   const usage = await metering.ingest(signReport(key, report({ namespace: s.tenantNs, pod: impostor.metadata!.name!, sequence: 1, prompt: 1000, gen: 1000 })));
   t.false(usage.accepted, 'usage of a Pod its pool does not control is not metered');
   t.is(usage.reasons[0]?.code, 'NOT_A_REPLICA', JSON.stringify(usage.reasons));

@@ -55,7 +55,8 @@ function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, de
     simulated: result.claims.simulated,
     ...(cpu?.measurement ? { measurement: cpu.measurement } : {}),
     ...(cpu?.imageHash ? { imageHash: cpu.imageHash } : {}),
-    ...(cpu?.chipId ? { chipId: cpu.chipId } : {}),
+    // The chip identity: SEV-SNP CHIP_ID, or the TDX PCK certificate's PPID (replica-topology.ts compares it).
+    ...(cpu?.chipId ? { chipId: cpu.chipId } : cpu?.deviceId ? { chipId: cpu.deviceId.toLowerCase() } : {}),
     ...(cpu?.tcbStatus ? { tcbStatus: cpu.tcbStatus } : {}),
     ...(cpu?.tcb && typeof cpu.tcb === 'object' ? { tcb: { bootloader: cpu.tcb.bootloader, tee: cpu.tcb.tee, snp: cpu.tcb.snp, microcode: cpu.tcb.microcode } } : {}),
     gpus: result.claims.gpus.map((g, index) => ({

@@ -58,6 +58,7 @@ import { KeyedTokenBuckets } from './rate-limit.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, whyNotAReplica } from './replica-owner.js';
+import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
@@ -286,7 +287,10 @@ export class AttestationService {
     }
     const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
     // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
-    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: pn.spec.gpus?.count ?? 0 } };
+    // A pod-cvm node's own VM holds no GPU (each replica's VM gets its GPUs and proves them, see
+    // replica-topology.ts): its evidence proves the TEE and must carry no GPU report.
+    const nodeGpus = topologyOf(pn) === 'pod-cvm' ? 0 : pn.spec.gpus?.count ?? 0;
+    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: nodeGpus } };
     const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
     const expiresAt = this.expiry(policy.spec, now);
     let attestation: Record<string, unknown>;
@@ -316,10 +320,8 @@ export class AttestationService {
     const challenge = pendingReplicaChallenge(host, pod, now);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
     const policy = await this.policy(host!.spec.policyRef?.name);
-    const verified: VerifyOutcome = policy.found
-      // The evidence-age limit is measured from when this service issued the nonce, as it recorded it.
-      ? await this.verifySafely(request, policy.spec, now, new Date(challenge!.issuedAt))
-      : { verified: false, reasons: [policyNotFound(policy.name, `ProviderNode ${host!.metadata.name}`)], claims: { simulated: false, gpus: [] } };
+    const topology = topologyOf(host!);
+    const verified = await this.verifyReplica(request, policy, host!, pod, now, new Date(challenge!.issuedAt));
     const expiresAt = this.expiry(policy.found ? policy.spec : undefined, now);
     const keyEntry: ProviderNodeStatusAttestedReplica = { namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, publicKey: request.publicKey, expiresAt };
     // 1. One write to the host's status, conditioned on the ProviderNode as read: it consumes the challenge
@@ -328,9 +330,11 @@ export class AttestationService {
     let outcome: VerifyOutcome;
     for (let attempt = 1; ; attempt++) {
       const hostAttested = host!.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+      // Judged against the host as read now: its last verified evidence is what the replica must match.
+      const notOnHost = verified.verified && hostAttested ? replicaHostMismatch(topology, host!.status?.attestation, verified.claims, nodeName!) : [];
       outcome = verified.verified && !hostAttested
         ? { ...verified, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${nodeName} is not attested` }] }
-        : verified;
+        : notOnHost.length > 0 ? { ...verified, verified: false, reasons: notOnHost } : verified;
       const challenges = host!.status?.replicaChallenges ?? [];
       const keys = host!.status?.attestedReplicas ?? [];
       const live = await this.livePods([...challenges, ...keys], pod);
@@ -356,6 +360,22 @@ export class AttestationService {
     await this.writeGate(subject, condition);
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
+  }
+
+  /**
+   * The verifier's outcome for replica evidence, by the host's topology (replica-topology.ts): on a
+   * node-cvm host against the host's policy as it is (the node lists; the host comparison comes after);
+   * on a pod-cvm host against the replica allow lists, proving the host's TEE and GPU model and the Pod's
+   * GPU count. The evidence-age limit is measured from when this service issued the nonce.
+   */
+  private async verifyReplica(request: EvidenceRequest, policy: PolicyLookup, host: ProviderNode, pod: V1Pod, now: Date, issuedAt: Date): Promise<VerifyOutcome> {
+    const refused = (reason: Reason): VerifyOutcome => ({ verified: false, reasons: [reason], claims: { simulated: false, gpus: [] } });
+    if (!policy.found) return refused(policyNotFound(policy.name, `ProviderNode ${host.metadata.name}`));
+    if (topologyOf(host) === 'node-cvm') return this.verifySafely(request, policy.spec, now, issuedAt);
+    const replicaPolicy = podCvmReplicaPolicy(policy.spec, policy.name);
+    if ('reason' in replicaPolicy) return refused(replicaPolicy.reason);
+    const declared: DeclaredNode = { tee: host.spec.tee, gpus: { model: host.spec.gpus?.model ?? '', count: podGpuCount(pod, this.deps.config.gpuResourceName) } };
+    return this.verifySafely(request, replicaPolicy.spec, now, issuedAt, declared);
   }
 
   private async writeGate(subject: Extract<Subject, { kind: 'replica' }>, condition: Record<string, string>): Promise<void> {

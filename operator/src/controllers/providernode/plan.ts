@@ -161,6 +161,8 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   const verdict = attestationVerdict(prev, now);
   const attestedGpuCount = prev.attestation?.gpus?.length;
   const expectedGpus = pn.spec.gpus.count;
+  // A pod-cvm node's own evidence carries no GPU (each replica's VM proves its GPUs): 0 attested is expected.
+  const expectedAttestedGpus = (pn.spec.topology ?? 'node-cvm') === 'pod-cvm' ? 0 : expectedGpus;
   const requeue: number[] = [];
 
   // --- Quarantine: evidence that once passed no longer does. ---
@@ -173,8 +175,8 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     else requeue.push(graceEnds - nowMs);
   } else if (verdict.state === 'attested' && o.node.exists && o.node.allocatableGpus !== expectedGpus) {
     quarantine = { reason: 'GpuStateChanged', message: `node advertises ${o.node.allocatableGpus} GPUs but ${expectedGpus} were declared and attested` };
-  } else if (verdict.state === 'attested' && attestedGpuCount !== undefined && attestedGpuCount !== expectedGpus) {
-    quarantine = { reason: 'GpuStateChanged', message: `evidence covered ${attestedGpuCount} GPUs but ${expectedGpus} are declared` };
+  } else if (verdict.state === 'attested' && attestedGpuCount !== undefined && attestedGpuCount !== expectedAttestedGpus) {
+    quarantine = { reason: 'GpuStateChanged', message: `evidence covered ${attestedGpuCount} GPUs but ${expectedAttestedGpus} are expected (${expectedGpus} declared, topology ${pn.spec.topology ?? 'node-cvm'})` };
   }
   // A quarantine stays until evidence passes again after it began.
   const wasQuarantined = getCondition(prev.conditions, 'Quarantined')?.status === 'True';
