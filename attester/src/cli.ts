@@ -16,10 +16,17 @@ import { AttesterError, asAttesterError, exitCodeFor } from './errors.js';
 import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source.js';
 import { parseNonce } from './identity.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
+import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.js';
 import { prometheusScraper, UsageReporter, VLLM_METRICS } from './usage/reporter.js';
 
 interface Flags {
-  mode: 'node' | 'replica';
+  mode: 'node' | 'replica' | 'model-check';
+  modelSource?: string;
+  modelDir?: string;
+  modelName?: string;
+  modelRevision: string;
+  expectedHash?: string;
+  terminationLog: string;
   service?: string;
   ca?: string;
   tokenFile: string;
@@ -101,6 +108,19 @@ const offlineTransport: Transport = {
 };
 
 async function execute(flags: Flags, out: (line: string) => void): Promise<number> {
+  if (flags.mode === 'model-check') {
+    // The replica's init container: no evidence, no service; the model's files and spec.model only.
+    if (!flags.modelDir) throw new AttesterError('CONFIG_INVALID', '--model-dir is required with --mode model-check: the directory the model is in (or is unpacked into)');
+    if (!flags.modelName) throw new AttesterError('CONFIG_INVALID', '--model-name is required with --mode model-check: spec.model.name, the name in name@commit:root');
+    return modelCheckCommand({
+      dir: flags.modelDir,
+      name: flags.modelName,
+      revision: flags.modelRevision,
+      terminationLog: flags.terminationLog,
+      ...(flags.modelSource !== undefined ? { source: flags.modelSource } : {}),
+      ...(flags.expectedHash !== undefined ? { expectedHash: flags.expectedHash } : {}),
+    }, out);
+  }
   if (flags.probe) {
     if (flags.gpu !== 'nvml') throw new AttesterError('CONFIG_INVALID', '--probe reads NVML: use it with --gpu nvml (the default)');
     out(JSON.stringify(new NvmlGpuSource(flags.nvmlLib ? { libraryPath: flags.nvmlLib } : {}).probe(), null, 2));
@@ -183,7 +203,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .name('chrysalis-attester')
     .version('0.1.0')
     .description('Answers the Chrysalis attestation service with TEE (SEV-SNP/TDX via configfs TSM) and NVIDIA GPU evidence')
-    .addOption(new Option('--mode <mode>', 'what is attested: the GPU host, or one replica pod').choices(['node', 'replica']).default('node'))
+    .addOption(new Option('--mode <mode>', 'what is attested: the GPU host, or one replica pod; model-check: verify a model\'s files against spec.model.hash').choices(['node', 'replica', 'model-check']).default('node'))
     .option('--service <url>', 'attestation service base URL (https)', process.env.CHRYSALIS_ATTESTATION_URL)
     .option('--ca <file>', "PEM CA bundle for the service's certificate")
     .option('--token-file <file>', 'projected ServiceAccount token (audience chrysalis-attestation)', DEFAULT_TOKEN_FILE)
@@ -206,6 +226,12 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--metrics-url <url>', "replica mode: the inference server's Prometheus endpoint; enables usage reports")
     .option('--usage-interval <seconds>', 'seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
+    .option('--model-source <uri>', 'model-check: spec.model.source; an http(s) archive is fetched into --model-dir, pvc:// (or none) is checked in place')
+    .option('--model-dir <dir>', 'model-check: the directory the model is in, or is unpacked into')
+    .option('--model-name <name>', 'model-check: spec.model.name')
+    .option('--model-revision <commit>', 'model-check: spec.model.revision (the commit in name@commit:root)', '')
+    .option('--expected-hash <hex>', 'model-check: spec.model.hash; without it the computed hash is printed and nothing is compared')
+    .option('--termination-log <file>', 'model-check: where the one-line report is written for the Pod status', DEFAULT_TERMINATION_LOG)
     .option('--prompt-metric <name>', 'prompt-token counter', VLLM_METRICS.promptTokens)
     .option('--generation-metric <name>', 'generated-token counter', VLLM_METRICS.generationTokens)
     .showHelpAfterError('(run with --help for usage)')
