@@ -1,8 +1,9 @@
 // The attester's identity: an Ed25519 key pair made in memory when the attester starts. The CPU report
 // binds its public key (report_data = SHA-512(nonce ‖ publicKey)), so once the service has verified the
-// report, anything signed by this key (usage reports) provably comes from inside that TEE. The private
-// key lives only in this process: it is never exported, written to disk or logged, and a restart makes a
-// new key (and so needs a new attestation).
+// report, anything signed by this key (usage reports, the replica's RA-TLS certificate and handshakes)
+// provably comes from inside that TEE. The private key lives only in this process: it is never written to
+// disk, sent or logged (the TLS stack gets it as in-memory PEM), and a restart makes a new key (and so
+// needs a new attestation).
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { AttesterError } from './errors.js';
 
@@ -38,6 +39,15 @@ export class AttesterIdentity {
   sign(message: Uint8Array | string): Uint8Array {
     const data = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
     return new Uint8Array(sign(null, data, this.#privateKey));
+  }
+
+  /**
+   * The private key as PKCS#8 PEM, for the replica's RA-TLS endpoint only (attester/src/gateway/): node:tls
+   * takes a key as PEM or DER bytes, never as a KeyObject. The text stays in this process's memory like
+   * the KeyObject; it is never written, logged or sent.
+   */
+  tlsPrivateKeyPem(): string {
+    return this.#privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   }
 
   /** Keeps the private key out of JSON.stringify, util.inspect and therefore out of every log line. */

@@ -124,16 +124,18 @@ export function decodeOid(node: DerNode): string {
   if (node.tag !== DER.OID) fail('expected an OBJECT IDENTIFIER');
   const c = node.content;
   if (c.length === 0) fail('empty OID');
-  const parts: number[] = [];
-  let value = 0;
+  // Arcs are unbounded (a 2.25.<UUID> arc is a 128-bit integer), so they are accumulated as BigInt: a
+  // JavaScript number would silently round an arc above 2^53 and two OIDs could read as one.
+  const parts: bigint[] = [];
+  let value = 0n;
   for (let i = 0; i < c.length; i++) {
-    value = value * 128 + (c[i]! & 0x7f);
+    value = value * 128n + BigInt(c[i]! & 0x7f);
     if ((c[i]! & 0x80) === 0) {
       if (parts.length === 0) {
-        const first = value < 80 ? Math.floor(value / 40) : 2;
-        parts.push(first, value - first * 40);
+        const first = value < 80n ? value / 40n : 2n;
+        parts.push(first, value - first * 40n);
       } else parts.push(value);
-      value = 0;
+      value = 0n;
     } else if (i === c.length - 1) fail('truncated OID');
   }
   return parts.join('.');

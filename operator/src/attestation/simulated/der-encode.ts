@@ -64,16 +64,17 @@ export function derBitString(bytes: Uint8Array, unused = 0): Uint8Array {
   return tlv(0x03, concat([Uint8Array.of(unused), bytes]));
 }
 
+/** OBJECT IDENTIFIER; arcs as BigInt, since a 2.25.<UUID> arc is a 128-bit integer. */
 export function derOid(oid: string): Uint8Array {
-  const parts = oid.split('.').map(Number);
-  const out: number[] = [parts[0]! * 40 + parts[1]!];
-  for (const part of parts.slice(2)) {
+  const parts = oid.split('.').map((arc) => BigInt(arc));
+  const out: number[] = [];
+  for (const part of [parts[0]! * 40n + parts[1]!, ...parts.slice(2)]) {
     const chunk: number[] = [];
     let v = part;
     do {
-      chunk.unshift((v & 0x7f) | (chunk.length ? 0x80 : 0));
-      v = Math.floor(v / 128);
-    } while (v > 0);
+      chunk.unshift(Number(v & 0x7fn) | (chunk.length ? 0x80 : 0));
+      v >>= 7n;
+    } while (v > 0n);
     out.push(...chunk);
   }
   return tlv(0x06, out);
