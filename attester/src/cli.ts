@@ -17,7 +17,8 @@ import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source
 import { parseNonce } from './identity.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.js';
-import { prometheusScraper, UsageReporter, VLLM_METRICS } from './usage/reporter.js';
+import { UsageReporter } from './usage/reporter.js';
+import { TokenCounter } from './usage/token-counter.js';
 
 interface Flags {
   mode: 'node' | 'replica' | 'model-check';
@@ -46,11 +47,8 @@ interface Flags {
   nonce?: string;
   reattestInterval: number;
   challengePoll?: number;
-  metricsUrl?: string;
   usageInterval: number;
   gpus: number;
-  promptMetric: string;
-  generationMetric: string;
 }
 
 function wholeNumber(flag: string, min: number) {
@@ -173,14 +171,16 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
   process.on('SIGHUP', () => attester.requestReattest());
   const tasks = [attester.run(stop.signal)];
-  if (flags.metricsUrl) {
-    if (subject.kind !== 'replica') throw new AttesterError('CONFIG_INVALID', '--metrics-url is for replica mode (--mode replica)');
+  if (subject.kind === 'replica') {
+    // The replica's tokens are counted where the client's TLS ends, in this process (usage/openai-usage.ts
+    // feeds this counter from the responses the gateway forwards); the server's own /metrics are not read.
+    const tokens = new TokenCounter();
     const reporter = new UsageReporter({
       identity: attester.identity,
       namespace: subject.namespace,
       pod: subject.pod,
       transport,
-      scrape: prometheusScraper(flags.metricsUrl, { promptTokens: flags.promptMetric, generationTokens: flags.generationMetric }),
+      tokens,
       gpus: flags.gpus,
       intervalMs: flags.usageInterval * 1000,
       isAttested: () => attester.attested,
@@ -223,8 +223,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--probe', 'print the GPUs\' confidential-computing state from NVML and exit')
     .option('--reattest-interval <seconds>', 'renew at least this often', wholeNumber('--reattest-interval', 1), 3600)
     .option('--challenge-poll <seconds>', 'while attested, look for an early re-attestation challenge this often (0 = off; default 30 for nodes, 0 for replicas)', wholeNumber('--challenge-poll', 0))
-    .option('--metrics-url <url>', "replica mode: the inference server's Prometheus endpoint; enables usage reports")
-    .option('--usage-interval <seconds>', 'seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
+    .option('--usage-interval <seconds>', 'replica mode: seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
     .option('--model-source <uri>', 'model-check: spec.model.source; an http(s) archive is fetched into --model-dir, pvc:// (or none) is checked in place')
     .option('--model-dir <dir>', 'model-check: the directory the model is in, or is unpacked into')
@@ -232,8 +231,6 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--model-revision <commit>', 'model-check: spec.model.revision (the commit in name@commit:root)', '')
     .option('--expected-hash <hex>', 'model-check: spec.model.hash; without it the computed hash is printed and nothing is compared')
     .option('--termination-log <file>', 'model-check: where the one-line report is written for the Pod status', DEFAULT_TERMINATION_LOG)
-    .option('--prompt-metric <name>', 'prompt-token counter', VLLM_METRICS.promptTokens)
-    .option('--generation-metric <name>', 'generated-token counter', VLLM_METRICS.generationTokens)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .action(async (flags: Flags) => {

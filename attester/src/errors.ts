@@ -21,8 +21,6 @@ export const ATTESTER_ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
   /** The attestation service refused the request itself (401/403/4xx) or answered something unparseable. */
   'SERVICE_ERROR',
-  /** The Prometheus endpoint could not be scraped or its text is not valid exposition format. */
-  'METRICS_UNAVAILABLE',
 ] as const;
 
 export type AttesterErrorCode = (typeof ATTESTER_ERROR_CODES)[number];

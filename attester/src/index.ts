@@ -12,5 +12,6 @@ export { parseCertTable, buildCertTable, SNP_CERT_GUIDS, type SnpCertKind, type 
 export { NvmlGpuSource, NoGpuSource, chainAsPem, type GpuEvidenceSource, type GpuProbe, type NvmlGpuSourceOptions } from './gpu/source.js';
 export { loadNvml, type NvmlBinding, type ConfComputeState, type GpuAttestationReport, type GpuCertificates } from './gpu/nvml.js';
 export { SimulatedCpuSource, SimulatedGpuSource, createSimulatedSources, type SimulatedSnpSettings, type SimulatedGpuSettings } from './simulated.js';
-export { UsageReporter, UsageAccumulator, prometheusScraper, VLLM_METRICS, type UsageReporterOptions, type TokenSample } from './usage/reporter.js';
-export { parsePrometheusText, counterTotal, type PromSample, type PromText } from './usage/prometheus.js';
+export { UsageReporter, GpuClock, reportCounters, type UsageReporterOptions, type TokenSource } from './usage/reporter.js';
+export { TokenCounter, type TokenTotals } from './usage/token-counter.js';
+export { OpenAIUsageMeter, createUsageTap, prepareRequest, readUsage, isMeteredPath, SseDataReader, METERED_PATHS, type TokenUsage, type UsageTap } from './usage/openai-usage.js';

@@ -285,10 +285,13 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       identity: attester.identity, namespace: ns, pod: name, transport, gpus: podGpus,
       intervalMs: options.usageIntervalMs ?? 5000,
       isAttested: () => attester.attested,
-      scrape: () => {
-        // After stopTraffic the counters stay where they are: the replica keeps reporting, nothing new.
-        const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
-        return Promise.resolve({ promptTokens: Math.floor(s * rate), generationTokens: Math.floor(s * rate / 4) });
+      tokens: {
+        // Simulated traffic: what a gateway would have counted. After stopTraffic the counters stay where
+        // they are: the replica keeps reporting, nothing new.
+        snapshot: () => {
+          const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
+          return { promptTokens: BigInt(Math.floor(s * rate)), completionTokens: BigInt(Math.floor(s * rate / 4)) };
+        },
       },
     });
     let counted = false;

@@ -4,7 +4,6 @@ import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpsTransport } from '../../attester/src/transport.js';
@@ -136,6 +135,8 @@ for (const [what, args, env, pattern] of [
   ['a missing token file', ['--once', '--tee', 'simulated', '--gpu', 'none', '--node-name', 'n', '--service', 'https://127.0.0.1:9', '--token-file', '/nonexistent/token'], {}, /^error: TOKEN_UNAVAILABLE: .*\/nonexistent\/token/],
   ['an http:// service', ['--once', '--tee', 'simulated', '--gpu', 'none', '--node-name', 'n', '--service', 'http://127.0.0.1:9'], {}, /^error: CONFIG_INVALID: --service must be an https:\/\/ URL/],
   ['an unknown flag', ['--frobnicate'], {}, /unknown option '--frobnicate'/],
+  // Tokens are counted where the client's TLS ends; the inference server's /metrics are no longer read.
+  ['the removed --metrics-url', ['--mode', 'replica', '--metrics-url', 'http://127.0.0.1:9/metrics'], {}, /unknown option '--metrics-url'/],
 ] as const) {
   test(`${what} exits 2 with one line naming the fix`, async (t) => {
     const r = await run([...args], { ...env });
@@ -147,13 +148,6 @@ for (const [what, args, env, pattern] of [
 }
 
 test('as a replica sidecar daemon it attests, sends signed usage reports, re-attests on SIGHUP and exits 0 on SIGTERM', async (t) => {
-  let prompt = 0;
-  const metrics = createServer((_q, res) => {
-    prompt += 100;
-    res.end(`vllm:prompt_tokens_total{model_name="m"} ${prompt}\nvllm:generation_tokens_total{model_name="m"} ${prompt / 10}\n`);
-  });
-  await new Promise<void>((r) => metrics.listen(0, '127.0.0.1', r));
-  const mport = (metrics.address() as { port: number }).port;
   const evidence: EvidenceRequest[] = [];
   const usage: unknown[] = [];
   const svc = await startTestService((path, body) => {
@@ -166,14 +160,11 @@ test('as a replica sidecar daemon it attests, sends signed usage reports, re-att
     usage.push(parseSignedUsageReport(body));
     return { status: 200, body: { accepted: true, reasons: [] } };
   });
-  t.teardown(async () => {
-    await svc.close();
-    await new Promise((r) => metrics.close(r));
-  });
+  t.teardown(() => svc.close());
   const child = spawn(
     process.execPath,
     [BIN, '--mode', 'replica', '--tee', 'simulated', '--gpu', 'simulated', '--service', svc.url, '--ca', svc.caFile, '--token-file', svc.tokenFile,
-      '--metrics-url', `http://127.0.0.1:${mport}/metrics`, '--usage-interval', '1', '--gpus', '2'],
+      '--usage-interval', '1', '--gpus', '2'],
     { env: { ...process.env, POD_NAMESPACE: 'team-a', POD_NAME: 'llama-0', CHRYSALIS_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -183,7 +174,7 @@ test('as a replica sidecar daemon it attests, sends signed usage reports, re-att
     for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
     if (!cond()) t.fail(`timed out waiting for ${what}; stderr: ${stderr}`);
   };
-  await until(() => usage.length >= 3, 'three usage reports');
+  await until(() => usage.length >= 3, 'three usage reports (replica mode reports without any --metrics-url)');
   child.kill('SIGHUP');
   await until(() => evidence.length >= 2, 're-attestation after SIGHUP');
   child.kill('SIGTERM');
@@ -194,6 +185,7 @@ test('as a replica sidecar daemon it attests, sends signed usage reports, re-att
   t.true(reports.every((u) => verify(null, Buffer.from(canonicalJson(u.report)), key, Buffer.from(u.signature, 'hex'))), 'signed by the attested key');
   t.deepEqual(reports.map((u) => u.report.sequence), reports.map((_, i) => i + 1));
   t.is(new Set(reports.map((u) => u.report.bootId)).size, 1);
-  t.true(Number(reports.at(-1)!.report.counters.promptTokens) > 0);
+  // No request passed through this sidecar: the terminator counted no tokens, and nothing else is read.
+  t.true(reports.every((u) => u.report.counters.promptTokens === '0'));
   t.is(evidence[1]!.publicKey, evidence[0]!.publicKey, 're-attestation binds the same in-memory key');
 });

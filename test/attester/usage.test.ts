@@ -1,11 +1,12 @@
-// Usage reports: counters scraped from the inference server's Prometheus endpoint, GPU-seconds, signed
-// with the attested key, sent over HTTPS with an increasing sequence.
+// Usage reports: the terminator's own token counters (a TokenCounter fed by the OpenAI usage tap), and
+// GPU-seconds, signed with the attested key, sent over HTTPS with an increasing sequence.
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
-import { createServer } from 'node:http';
 import { AttesterIdentity } from '../../attester/src/identity.js';
 import { HttpsTransport, tokenFromFile } from '../../attester/src/transport.js';
-import { prometheusScraper, UsageAccumulator, UsageReporter } from '../../attester/src/usage/reporter.js';
+import { createUsageTap } from '../../attester/src/usage/openai-usage.js';
+import { GpuClock, UsageReporter } from '../../attester/src/usage/reporter.js';
+import { TokenCounter } from '../../attester/src/usage/token-counter.js';
 import { canonicalJson, type SignedUsageReport } from '../../operator/src/attestation/service/protocol.js';
 import { startTestService } from './_fixture.js';
 
@@ -14,62 +15,40 @@ function verifies(publicKey: Uint8Array, signed: SignedUsageReport): boolean {
   return verify(null, Buffer.from(canonicalJson(signed.report)), key, Buffer.from(signed.signature, 'hex'));
 }
 
-/** A vLLM-like /metrics endpoint whose counters the test sets. */
-async function fakeVllm(): Promise<{ url: string; set(prompt: number, gen: number): void; down(d: boolean): void; close(): Promise<void> }> {
-  let prompt = 0;
-  let gen = 0;
-  let isDown = false;
-  const server = createServer((_req, res) => {
-    if (isDown) {
-      res.writeHead(503).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(
-      `# TYPE vllm:prompt_tokens_total counter\nvllm:prompt_tokens_total{model_name="m"} ${prompt}.0\n` +
-        `# TYPE vllm:generation_tokens_total counter\nvllm:generation_tokens_total{model_name="m"} ${gen}.0\n`,
-    );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}/metrics`,
-    set: (p, g) => {
-      prompt = p;
-      gen = g;
-    },
-    down: (d) => {
-      isDown = d;
-    },
-    close: () => new Promise((r) => server.close(() => r())),
-  };
+/** One response forwarded through the gateway's tap. */
+function serve(counter: TokenCounter, prompt: number, completion: number): void {
+  const tap = createUsageTap('/v1/chat/completions', Buffer.from('{"stream":true}'), counter);
+  tap.write(Buffer.from(`data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\ndata: {"choices":[],"usage":{"prompt_tokens":${prompt},"completion_tokens":${completion}}}\n\ndata: [DONE]\n\n`));
+  tap.end();
 }
 
-test('usage reports are signed with the attested key, sequence-increasing, and carry scraped counters', async (t) => {
+const quietTransport = (usage: (s: SignedUsageReport) => Promise<{ accepted: boolean; reasons: [] }>) => ({
+  challenge: () => Promise.reject(new Error('unused')),
+  evidence: () => Promise.reject(new Error('unused')),
+  usage,
+});
+
+test('usage reports are signed with the attested key, sequence-increasing, and carry the tapped token counters', async (t) => {
   const svc = await startTestService(() => ({ status: 200, body: { accepted: true, reasons: [] } }));
-  const vllm = await fakeVllm();
-  t.teardown(async () => {
-    await svc.close();
-    await vllm.close();
-  });
+  t.teardown(() => svc.close());
   const identity = AttesterIdentity.generate();
+  const tokens = new TokenCounter();
   let now = 1_700_000_000_000;
   const reporter = new UsageReporter({
     identity,
     namespace: 'team-a',
     pod: 'llama-0',
     transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    scrape: prometheusScraper(vllm.url),
+    tokens,
     gpus: 2,
     now: () => now,
   });
-  vllm.set(100, 10); // baseline at start
   await reporter.tick();
-  vllm.set(250, 60);
+  serve(tokens, 100, 40);
+  serve(tokens, 50, 10);
   now += 30_000;
   await reporter.tick();
-  vllm.set(20, 5); // the server restarted: its counters began again
+  serve(tokens, 20, 5);
   now += 30_000;
   await reporter.tick();
 
@@ -89,14 +68,43 @@ test('usage reports are signed with the attested key, sequence-increasing, and c
   t.false(verifies(AttesterIdentity.generate().publicKey, sent[2]!));
 });
 
-test('GPU-seconds stop while the inference server is down', (t) => {
-  const acc = new UsageAccumulator(4);
-  acc.observe(0, { promptTokens: 0, generationTokens: 0 });
-  acc.observe(10_000, { promptTokens: 5, generationTokens: 1 });
-  acc.observe(20_000, undefined); // down
-  acc.observe(50_000, { promptTokens: 5, generationTokens: 1 }); // back: the gap is not billed
-  acc.observe(60_000, { promptTokens: 9, generationTokens: 3 });
-  t.deepEqual(acc.counters(), { promptTokens: '9', generationTokens: '3', gpuSeconds: '80' });
+test('the reporter reads no inference-server endpoint: a response without usage adds nothing to the report', async (t) => {
+  const tokens = new TokenCounter();
+  const reports: SignedUsageReport[] = [];
+  const reporter = new UsageReporter({
+    identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', gpus: 0, tokens,
+    transport: quietTransport(async (s) => (reports.push(s), { accepted: true, reasons: [] })),
+  });
+  const tap = createUsageTap('/v1/chat/completions', Buffer.from('{}'), tokens);
+  tap.write(Buffer.from('{"choices":[{"message":{"content":"hello"}}]}'));
+  tap.end();
+  serve(tokens, 7, 3);
+  await reporter.tick();
+  t.deepEqual(reports[0]!.report.counters, { promptTokens: '7', generationTokens: '3', gpuSeconds: '0' });
+  t.is(tokens.snapshot().uncountedResponses, 1n);
+});
+
+test('counters past 2^53 are reported exactly', async (t) => {
+  const big = 2n ** 60n + 3n;
+  const reports: SignedUsageReport[] = [];
+  const reporter = new UsageReporter({
+    identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', gpus: 1,
+    tokens: { snapshot: () => ({ promptTokens: big, completionTokens: big + 1n }) },
+    transport: quietTransport(async (s) => (reports.push(s), { accepted: true, reasons: [] })),
+  });
+  await reporter.tick();
+  t.is(reports[0]!.report.counters.promptTokens, big.toString());
+  t.is(reports[0]!.report.counters.generationTokens, (big + 1n).toString());
+});
+
+test('GPU-seconds count only while the replica is attested', (t) => {
+  const clock = new GpuClock(4);
+  clock.observe(0, true);
+  clock.observe(10_000, true);
+  clock.observe(20_000, false); // lapsed: the interval until it is attested again is not counted
+  clock.observe(50_000, true);
+  clock.observe(60_000, true);
+  t.is(clock.gpuSeconds, 80n);
 });
 
 test('nothing is sent while the key is not attested, and a refused report asks for re-attestation', async (t) => {
@@ -110,7 +118,7 @@ test('nothing is sent while the key is not attested, and a refused report asks f
     namespace: 'ns',
     pod: 'p',
     transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    scrape: async () => ({ promptTokens: 1, generationTokens: 1 }),
+    tokens: new TokenCounter(),
     gpus: 1,
     isAttested: () => attested,
     onRefused: () => reattests++,
@@ -141,7 +149,7 @@ test('a report lost on the network keeps its sequence number for the next try', 
         return { accepted: true, reasons: [] };
       },
     },
-    scrape: async () => ({ promptTokens: 1, generationTokens: 1 }),
+    tokens: new TokenCounter(),
     gpus: 1,
   });
   await t.throwsAsync(reporter.tick());
