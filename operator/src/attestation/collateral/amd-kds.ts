@@ -5,7 +5,7 @@
 // This file only fetches; whether the certificate is genuine and belongs to the report is decided by
 // its chain to the pinned ARK and its extensions.
 import type { Generation, SnpTcb } from '../sev-snp/tcb.js';
-import { CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
+import { baseUrlOf, CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
 
 export interface AmdKdsOptions {
   /** e.g. https://kdsintf.amd.com (any path prefix is kept). */
@@ -23,7 +23,7 @@ export class AmdKdsClient {
   private readonly get: HttpGet;
 
   constructor(private readonly options: AmdKdsOptions) {
-    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.base = baseUrlOf(options.baseUrl);
     this.get = options.get ?? httpGet;
   }
 

@@ -8,7 +8,7 @@
 // versions). This file only fetches and decodes; whether the bytes are genuine is decided by signature.
 import { decodeUtf8Strict } from '../../util/strict-utf8.js';
 import { decodeCertificates, pemBlocks } from '../evidence-input.js';
-import { CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
+import { baseUrlOf, CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
 
 export type PckCa = 'platform' | 'processor';
 
@@ -58,7 +58,7 @@ export class IntelPcsClient {
   private readonly get: HttpGet;
 
   constructor(private readonly options: IntelPcsOptions) {
-    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.base = baseUrlOf(options.baseUrl);
     this.get = options.get ?? httpGet;
   }
 
