@@ -97,7 +97,7 @@ test('the model is pinned in the server environment', (t) => {
   t.deepEqual(env.slice(0, 3), [
     { name: 'CHRYSALIS_MODEL_HASH', value: MODEL_HASH },
     { name: 'CHRYSALIS_MODEL_NAME', value: 'meta-llama/Llama-3.1-8B-Instruct' },
-    { name: 'CHRYSALIS_MODEL_SOURCE', value: 'hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f' },
+    { name: 'CHRYSALIS_MODEL_SOURCE', value: 'pvc://models/llama-3.1-8b-instruct' },
   ]);
 });
 
@@ -107,7 +107,8 @@ test('every container runs under the restricted Pod Security profile', (t) => {
   t.deepEqual(pod.spec.securityContext.seccompProfile, { type: 'RuntimeDefault' });
   t.false(pod.spec.automountServiceAccountToken);
   t.is(pod.spec.containers.length, 2);
-  for (const c of pod.spec.containers) {
+  t.is(pod.spec.initContainers.length, 1);
+  for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
     t.deepEqual(c.securityContext, {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

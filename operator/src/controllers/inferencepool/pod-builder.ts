@@ -15,13 +15,21 @@
 //  - runtimeClassName and the sidecar's TEE access by the chosen node's TEE and topology (set at
 //    creation, hence the node is chosen first; replica-tee-access.ts);
 //  - the restricted Pod Security profile on every container, and no ServiceAccount token in the
-//    inference server (it never talks to the Kubernetes API).
+//    inference server (it never talks to the Kubernetes API);
+//  - the model check, an init container (the attester image, --mode model-check) that gets the model
+//    (a claim mounted read-only, or an archive unpacked into the Pod's own volume), computes its hash and
+//    fails on a mismatch with spec.model.hash, so the server starts only on the checked bytes, which it
+//    mounts read-only at /model (operator/src/model/model-volume.ts);
+//  - the server's arguments built from spec.runtime.server (vLLM by default), listening on 127.0.0.1
+//    only (operator/src/model/server-args.ts).
 import type { OperatorConfig } from '../../config.js';
 import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
 import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { KubeObject } from '../../kube/resource.js';
+import { MODEL_CHECK_CONTAINER, replicaModel } from '../../model/model-volume.js';
+import { serverArgs } from '../../model/server-args.js';
 import { replicaTeeAccess, type Topology } from './replica-tee-access.js';
 // The audience the attestation service requires of the projected token the attester sidecar presents.
 import { ATTESTATION_AUDIENCE } from '../../attestation/service/protocol.js';
@@ -91,6 +99,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
   const port = pool.spec.runtime.port ?? 8000;
   const teeAccess = replicaTeeAccess(tee, topology, config);
   const runtimeClassName = teeAccess.runtimeClassName;
+  const model = replicaModel(pool);
 
   const attesterArgs = [
     '--mode', 'replica',
@@ -125,11 +134,23 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
         fsGroup: REPLICA_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      initContainers: [
+        {
+          name: MODEL_CHECK_CONTAINER,
+          image: config.attesterImage,
+          args: model.checkArgs,
+          // The one-line report (both hashes on a mismatch) is what the InferencePool controller reads.
+          terminationMessagePath: '/dev/termination-log',
+          terminationMessagePolicy: 'File',
+          securityContext: restrictedContainerSecurity,
+          volumeMounts: [model.checkMount, { name: 'tmp', mountPath: '/tmp' }],
+        },
+      ],
       containers: [
         {
           name: SERVER_CONTAINER,
           image: pool.spec.runtime.image,
-          ...(pool.spec.runtime.args?.length ? { args: [...pool.spec.runtime.args] } : {}),
+          args: serverArgs(pool),
           ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
           env: [
             { name: 'CHRYSALIS_MODEL_HASH', value: pool.spec.model.hash },
@@ -140,7 +161,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           // Extended resources are requested through limits (requests default to them).
           resources: { limits: { [config.gpuResourceName]: String(gpus) } },
           securityContext: restrictedContainerSecurity,
-          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [model.serverMount, { name: 'tmp', mountPath: '/tmp' }],
         },
         {
           name: ATTESTER_CONTAINER,
@@ -160,6 +181,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
       ],
       volumes: [
         { name: 'tmp', emptyDir: {} },
+        model.volume,
         {
           name: 'attestation-token',
           projected: {
