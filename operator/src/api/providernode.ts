@@ -176,7 +176,10 @@ export interface ProviderNodeStatusAttestation {
   tcb?: ProviderNodeStatusAttestationTcb;
   /** The TDX TCB status computed from Intel's TCB info, e.g. UpToDate. */
   tcbStatus?: string;
-  /** Hardware identity of the CPU (SEV-SNP CHIP_ID), hex. */
+  /**
+   * Hardware identity of the CPU (SEV-SNP CHIP_ID, or the TDX PCK certificate's PPID), hex. A replica's
+   * evidence must show the same (spec.topology).
+   */
   chipId?: string;
   /** The attester's Ed25519 public key bound into the evidence, 64 hex characters. */
   publicKey?: string;
@@ -317,7 +320,11 @@ export interface ProviderNodeStatusUsage {
   generationTokens?: string;
   /** GPU-seconds consumed, decimal. */
   gpuSeconds?: string;
-  /** Billable units (what settlement multiplies by the account's price), decimal. */
+  /**
+   * Billable units (what settlement multiplies by the account's price), decimal: tokens priced by the
+   * account's tokenPriceMultipliers and this host's priceCoefficient when they were folded (one unit =
+   * one token at 1.0× on a 1.0× host).
+   */
   units?: string;
   /**
    * The same units by the payout address they are owed to: each unit is attributed, when its report is
@@ -336,6 +343,12 @@ export interface ProviderNodeStatusUsagePayee {
   payee: string;
   /** Billable units folded while this was the payout address, decimal. */
   units: string;
+  /**
+   * The fraction of a unit priced but not yet credited, in ten-millionths of a unit (below 10000000),
+   * decimal: units are the floor of the exact priced amount and the fraction is carried into the next
+   * fold, so rounding loses nothing.
+   */
+  remainder?: string;
 }
 
 /** The metering cursor of one replica Pod. */
