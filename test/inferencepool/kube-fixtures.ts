@@ -186,15 +186,16 @@ export interface RunningController {
 export const TEST_CONFIG: OperatorConfig = { ...DEFAULT_CONFIG, runtimeClassByTee: {}, gpuResourceName: GPU };
 
 /** The InferencePool controller alone, in this process, watching one namespace. */
-export function startController(kc: KubeConfig, options: { namespace?: string; gateGraceMs?: number; qps?: number; burst?: number; workers?: number } = {}): RunningController {
+export function startController(kc: KubeConfig, options: { namespace?: string; gateGraceMs?: number; qps?: number; burst?: number; workers?: number; labelLeadMs?: number; config?: OperatorConfig } = {}): RunningController {
   const manager = new Manager({
     kubeConfig: kc, leaderElection: false, health: false, logger: process.env.CHRYSALIS_TEST_LOGS ? undefined : silentLogger(),
     clientRateLimit: { qps: options.qps ?? 200, burst: options.burst ?? 400 },
     identity: `test-${uniqueSuffix()}`,
   });
   const parts = inferencePoolController({
-    manager, config: TEST_CONFIG,
+    manager, config: options.config ?? TEST_CONFIG,
     ...(options.namespace ? { watchNamespace: options.namespace } : {}),
+    ...(options.labelLeadMs !== undefined ? { labelLeadMs: options.labelLeadMs } : {}),
     ...(options.gateGraceMs !== undefined ? { gateGraceMs: options.gateGraceMs } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
   });

@@ -1,0 +1,183 @@
+// Routing only to attested replicas, against the real local control plane (kwok plays the GPU nodes and
+// their kubelets): the pool's Service selects its replicas by the chrysalis.dev/attested label, which the
+// controller sets after a verdict and removes — before it turns the gate False — when the attestation
+// lapses, and sets again only after a new verdict. A watch on the replica Pod records every version, so
+// the order of the two writes is read from the apiserver, not from timing.
+import test from 'ava';
+import { testCluster, useNamespace } from '../cluster/index.js';
+import { installCrds } from '../../dev/install-crds.js';
+import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
+import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
+import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
+import { InferencePoolReconciler } from '../../operator/src/controllers/inferencepool/reconciler.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import type { EventRecorder } from '../../operator/src/kube/events.js';
+import type { Informer } from '../../operator/src/kube/informer.js';
+import { KubeClient } from '../../operator/src/kube/kube-client.js';
+import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
+import { objectKey, Pods, resourcePath, Services, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
+import { LABEL_POOL, LABEL_REPLICA_ATTESTED, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
+import { silentLogger } from '../../operator/src/util/log.js';
+import {
+  adminClient, createGpuFleet, createPool, eventually, getPool, nodeOf, poolObject, startController, TEST_CONFIG, uniqueSuffix,
+} from './kube-fixtures.js';
+
+const EndpointSlices: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true };
+const ServiceAccounts: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
+
+interface Condition { type: string; status: string; reason?: string }
+const gateOf = (pod: KubeObject | undefined) => ((pod?.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === READINESS_GATE_ATTESTED);
+const labelOf = (pod: KubeObject | undefined) => pod?.metadata?.labels?.[LABEL_REPLICA_ATTESTED];
+const seconds = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.before(async () => {
+  await installCrds((await testCluster()).kubeConfig());
+});
+
+/** What the attestation service writes for a passing verdict: the key and expiry on the host, then the gate. */
+async function verdict(client: KubeClient, namespace: string, pod: KubeObject, expires: Date): Promise<void> {
+  await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeOf(pod) as string, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { attestedReplicas: [{ namespace, pod: pod.metadata?.name, uid: pod.metadata?.uid, publicKey: 'cd'.repeat(32), expiresAt: expires.toISOString() }] } },
+  });
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, pod.metadata?.name as string, 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: 'replica evidence verified', lastTransitionTime: seconds(new Date()) }] } },
+  });
+}
+
+/** The endpoints of the pool's Service, by Pod name. */
+async function endpointPods(client: KubeClient, namespace: string, service: string): Promise<string[]> {
+  const slices = await client.list<KubeObject & { endpoints?: Array<{ targetRef?: { name?: string } }> }>(EndpointSlices, { namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+  return slices.items.flatMap((s) => s.endpoints ?? []).map((e) => e.targetRef?.name ?? '').sort();
+}
+
+test('a lapsing replica loses the routing label before its gate turns False, leaves the Service\'s endpoints, and is labelled again only after a fresh verdict', async (t) => {
+  const kc = (await testCluster()).kubeConfig();
+  const namespace = await useNamespace(t, 'route');
+  const suffix = uniqueSuffix();
+  const model = `L${suffix}`;
+  const fleet = await createGpuFleet(kc, { prefix: `ip-route-${suffix}`, count: 2, gpuModel: model, providers: 2 });
+  // No lead time: the label removal and the gate flip fall due in the same reconcile, so the order is the
+  // reconciler's, not the clock's.
+  const controller = startController(kc, { namespace, gateGraceMs: 1000, labelLeadMs: 0 });
+  const client = adminClient(kc);
+  t.teardown(async () => {
+    await controller.stop();
+    await fleet.cleanup();
+    client.rest.close();
+  });
+  await createPool(client, poolObject('chat', namespace, 1, model));
+
+  // The Service, owned by the pool, selecting its attested replicas on their https port; the status says where.
+  const svc = await eventually('the pool\'s Service', async () => client.get<KubeObject & { spec: Record<string, unknown> }>(Services, 'chat', namespace));
+  t.deepEqual(svc.spec.selector, { [LABEL_POOL]: 'chat', [LABEL_REPLICA_ATTESTED]: 'true' });
+  t.like((svc.spec.ports as unknown[])[0], { port: 443, targetPort: 'https' });
+  const pool = await getPool(client, namespace, 'chat') as InferencePool;
+  t.is(svc.metadata?.ownerReferences?.[0]?.uid, pool.metadata.uid);
+  await eventually('status.endpoint', async () => ((await getPool(client, namespace, 'chat'))?.status?.endpoint?.url === `https://chat.${namespace}.svc` ? true : undefined));
+
+  // kwok's kubelet turns the gate True with no verdict: never labelled; the controller turns it False.
+  const placed = await eventually('the replica bound, its kwok gate turned False', async () => {
+    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
+    return p && nodeOf(p) && gateOf(p)?.reason === 'AttestationMissing' ? p : undefined;
+  });
+  t.is(labelOf(placed), undefined);
+
+  // A verdict valid for a few seconds: the label follows, and the Service's endpoints include the replica.
+  await verdict(client, namespace, placed, new Date(Date.now() + 6_000));
+  const labelled = await eventually('the routing label', async () => {
+    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
+    return labelOf(p) === 'true' ? p : undefined;
+  });
+  await eventually('the replica among the Service\'s endpoints', async () => ((await endpointPods(client, namespace, 'chat')).includes('chat-0') ? true : undefined), 30_000);
+
+  // Every version of the Pod from here on, in the apiserver's order.
+  const versions: Array<{ label: string | undefined; gate: string | undefined; reason: string | undefined }> = [];
+  const abort = new AbortController();
+  const watching = client.rest.watch(resourcePath(Pods, namespace), { fieldSelector: 'metadata.name=chat-0', resourceVersion: labelled.metadata?.resourceVersion }, (e) => {
+    if (e.type !== 'MODIFIED') return;
+    const pod = e.object as KubeObject;
+    versions.push({ label: labelOf(pod), gate: gateOf(pod)?.status, reason: gateOf(pod)?.reason });
+  }, abort.signal).catch(() => undefined);
+  await eventually('the gate turned False at the expiry', async () => (versions.some((v) => v.gate === 'False') ? true : undefined), 30_000);
+  abort.abort();
+  await watching;
+
+  const unlabelledAt = versions.findIndex((v) => v.label === undefined);
+  const flippedAt = versions.findIndex((v) => v.gate === 'False');
+  t.true(unlabelledAt >= 0 && unlabelledAt < flippedAt, `label removed before the gate flip: ${JSON.stringify(versions)}`);
+  t.like(versions[unlabelledAt], { gate: 'True' }, 'the label went while the gate was still True');
+  t.false(versions.some((v) => v.gate === 'False' && v.label !== undefined), 'never a False gate with the label');
+  t.is(versions[flippedAt]?.reason, 'AttestationExpired');
+  await eventually('the replica gone from the Service\'s endpoints', async () => (!(await endpointPods(client, namespace, 'chat')).includes('chat-0') ? true : undefined), 30_000);
+
+  // No verdict, no label: the reconciles after the flip leave it off.
+  await sleep(2_000);
+  const lapsed = await client.get<KubeObject>(Pods, 'chat-0', namespace) as KubeObject;
+  t.is(labelOf(lapsed), undefined);
+  // A fresh verdict brings it back.
+  await verdict(client, namespace, lapsed, new Date(Date.now() + 3_600_000));
+  await eventually('the routing label after the fresh verdict', async () => (labelOf(await client.get<KubeObject>(Pods, 'chat-0', namespace)) === 'true' ? true : undefined));
+});
+
+test('a gate flip waits while the routing label cannot be removed, and goes through once it is', async (t) => {
+  // The reconciler runs against the real apiserver from caches the test fills, with a client that
+  // refuses label removals first.
+  const kc = (await testCluster()).kubeConfig();
+  const namespace = await useNamespace(t, 'route-order');
+  const client = adminClient(kc);
+  t.teardown(() => client.rest.close());
+  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+
+  const node = `route-order-${uniqueSuffix()}`;
+  await createPool(client, poolObject('o', namespace, 1, `O${uniqueSuffix()}`));
+  const pool = await getPool(client, namespace, 'o') as InferencePool;
+  // Bound to a node the caches know (no such Node exists in the cluster; nothing runs the Pod).
+  const pod = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', node, config: TEST_CONFIG }));
+  await client.patchMerge(Pods, 'o-0', namespace, { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } });
+  const expired = new Date(Date.now() - 1_000);
+  const live = await client.rest.request<KubeObject>('PATCH', resourcePath(Pods, namespace, 'o-0', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: 'verified', lastTransitionTime: seconds(new Date(Date.now() - 60_000)) }] } },
+  });
+
+  const pods = new Store<KubeObject>();
+  const pools = new Store<InferencePool & KubeObject>();
+  const nodes = new Store<KubeObject>();
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
+  view.attach(providerNodes, nodes, pods);
+  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
+  providerNodes.put({
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
+    spec: { nodeName: node } as ProviderNode['spec'],
+    status: { attestedReplicas: [{ namespace, pod: 'o-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: expired.toISOString() }] },
+  } as ProviderNode & KubeObject);
+  pods.put(live);
+  pools.put(pool as InferencePool & KubeObject);
+  const events = { record: async () => true } as unknown as EventRecorder;
+
+  class RefusesLabelRemoval extends KubeClient {
+    override async patchMerge<T extends KubeObject>(...args: Parameters<KubeClient['patchMerge']>): Promise<T> {
+      const body = args[3] as { metadata?: { labels?: Record<string, unknown> } };
+      if (body.metadata?.labels?.[LABEL_REPLICA_ATTESTED] === null) throw new Error('injected: the label removal fails');
+      return super.patchMerge<T>(...args);
+    }
+  }
+  const refusing = new RefusesLabelRemoval(client.rest, NO_FENCE);
+  const reconcile = (c: KubeClient) => new InferencePoolReconciler({ client: c, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG, labelLeadMs: 0 })
+    .reconcile(objectKey('InferencePool', namespace, 'o'), { log: silentLogger(), signal: new AbortController().signal });
+
+  await t.throwsAsync(reconcile(refusing), { message: /injected/ });
+  const held = await client.get<KubeObject>(Pods, 'o-0', namespace);
+  t.is(labelOf(held), 'true');
+  t.like(gateOf(held), { status: 'True', reason: 'Verified' }, 'the gate stays while the label could not go');
+
+  await reconcile(client);
+  const after = await client.get<KubeObject>(Pods, 'o-0', namespace);
+  t.is(labelOf(after), undefined);
+  t.like(gateOf(after), { status: 'False', reason: 'AttestationExpired' });
+});
