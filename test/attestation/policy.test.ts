@@ -43,3 +43,27 @@ test('a policy root that is not self-signed makes verification fail closed with 
   const v = verifySevSnp({ report: readVector('sev-snp', 'trustee/test-report.bin'), certificates: certsOf('sev-snp', 'trustee/test-vcek.der') }, { now: SNP_TIME, policy: { trustedRoots: [pem] } });
   t.deepEqual(codes(v), ['POLICY_INVALID']);
 });
+
+// Fail closed on what the apiserver would refuse: a CLI policy file is checked as the CRD checks a resource.
+for (const [title, input, message] of [
+  ['a misspelt TDX TCB status', { tdx: { acceptedTcbStatuses: ['UpToDate', 'OutofDate'] } },
+    /^policy field tdx\.acceptedTcbStatuses\[1\]: "OutofDate" is not a TDX TCB status a policy may accept \(allowed: UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded\)$/],
+  ['Revoked as an accepted TCB status', { tdx: { acceptedTcbStatuses: ['UpToDate', 'Revoked'] } }, /tdx\.acceptedTcbStatuses\[1\]: "Revoked" is not a TDX TCB status/],
+  ['accepted TCB statuses without UpToDate', { tdx: { acceptedTcbStatuses: ['OutOfDate'] } }, /^policy field tdx\.acceptedTcbStatuses: must include UpToDate/],
+  ['an accepted TCB status listed twice', { tdx: { acceptedTcbStatuses: ['UpToDate', 'UpToDate'] } }, /tdx\.acceptedTcbStatuses\[1\]: UpToDate is listed twice/],
+  ['an operational field the CRD does not have', { gracePeriodSeconds: 60 }, /^policy field gracePeriodSeconds: unknown field \(allowed: .*reattestIntervalSeconds, quarantineGraceSeconds\)$/],
+  ['a misspelt re-attestation interval', { reattestationIntervalSeconds: 600 }, /^policy field reattestationIntervalSeconds: unknown field/],
+  ['a re-attestation interval below the CRD minimum', { reattestIntervalSeconds: 5 }, /^policy field reattestIntervalSeconds: must be an integer 30\.\.604800$/],
+  ['a quarantine grace that is not a number', { quarantineGraceSeconds: '5m' }, /^policy field quarantineGraceSeconds: must be an integer 0\.\.86400$/],
+] as const) {
+  test(`${title} is POLICY_INVALID naming the field and what is allowed`, (t) => {
+    const err = t.throws(() => parsePolicy(input), { instanceOf: AttestationError });
+    t.is(err?.code, 'POLICY_INVALID');
+    t.regex(err!.message, message);
+  });
+}
+
+test('the CRD\'s operational fields are accepted and left out of the verifier\'s policy; known TCB statuses are kept', (t) => {
+  const policy = parsePolicy({ reattestIntervalSeconds: 3600, quarantineGraceSeconds: 0, tdx: { acceptedTcbStatuses: ['UpToDate', 'SWHardeningNeeded'] } });
+  t.deepEqual(policy, { tdx: { acceptedTcbStatuses: ['UpToDate', 'SWHardeningNeeded'] } });
+});

@@ -16,27 +16,19 @@ export type MinimumTcb = AttestationPolicySpecMinimumTcb;
 export type GpuPolicy = AttestationPolicySpecGpu;
 
 /**
- * TDX collateral and accepted TCB statuses. The API's type with acceptedTcbStatuses widened to strings:
- * parsePolicy also reads policy files the CLI is given, and checks them as lists of strings.
+ * TDX collateral and accepted TCB statuses (acceptedTcbStatuses defaults to every status but Revoked:
+ * Intel's "OutOfDate" platforms are still genuine TDX; pin a stricter list to demand patched platforms).
  */
-export interface TdxPolicy extends Omit<AttestationPolicySpecTdx, 'acceptedTcbStatuses'> {
-  /**
-   * TCB statuses accepted after the SVN comparison. Default: every status except Revoked (Intel's
-   * "OutOfDate" platforms are still genuine TDX; pin a stricter list to demand patched platforms).
-   */
-  acceptedTcbStatuses?: string[];
-}
+export type TdxPolicy = AttestationPolicySpecTdx;
 
 /** AttestationPolicy spec fields that steer the operator (when to re-attest, when to quarantine), not a verdict. */
 type OperationalSpecField = 'reattestIntervalSeconds' | 'quarantineGraceSeconds';
 
 /**
  * The AttestationPolicy spec as the verifier uses it (the API's type, each field documented there): the
- * operational fields left out, tdx as TdxPolicy. trustedRoots is honoured only with allowSimulated.
+ * operational fields left out. trustedRoots is honoured only with allowSimulated.
  */
-export interface VerifierPolicy extends Omit<AttestationPolicySpec, OperationalSpecField | 'tdx'> {
-  tdx?: TdxPolicy;
-}
+export type VerifierPolicy = Omit<AttestationPolicySpec, OperationalSpecField>;
 
 /**
  * What a verifier applies when its caller passes no policy at all: only the checks the verifier makes on
@@ -113,6 +105,7 @@ export function checkHostDataPolicy(policy: VerifierPolicy, hostDataHex: string 
   return [];
 }
 
+/** Every TDX TCB status a policy may accept (the CRD's enum): all Intel's statuses but Revoked. */
 export const DEFAULT_ACCEPTED_TCB_STATUSES = [
   'UpToDate',
   'SWHardeningNeeded',
@@ -122,8 +115,14 @@ export const DEFAULT_ACCEPTED_TCB_STATUSES = [
   'OutOfDateConfigurationNeeded',
 ] as const;
 
-/** AttestationPolicy spec fields that steer the operator, not the verifier: accepted and ignored here. */
-const OPERATIONAL_FIELDS = new Set(['reattestationIntervalSeconds', 'reattestIntervalSeconds', 'graceSeconds', 'gracePeriodSeconds', 'quarantineGraceSeconds', 'description']);
+/**
+ * AttestationPolicy spec fields that steer the operator, not the verifier, with the CRD's bounds: checked
+ * (a CLI policy file the apiserver would refuse is refused here too), then left out of the VerifierPolicy.
+ */
+const OPERATIONAL_FIELDS: Record<OperationalSpecField, { min: number; max: number }> = {
+  reattestIntervalSeconds: { min: 30, max: 604800 },
+  quarantineGraceSeconds: { min: 0, max: 86400 },
+};
 
 function fail(path: string, message: string): never {
   throw new AttestationError('POLICY_INVALID', `policy field ${path}: ${message}`);
@@ -133,9 +132,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string, extraIgnored = new Set<string>()): void {
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
   for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key) && !extraIgnored.has(key)) fail(`${path}${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(key)) fail(`${path}${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
   }
 }
 
@@ -145,9 +144,9 @@ function bool(v: unknown, path: string): boolean | undefined {
   return v;
 }
 
-function uint(v: unknown, path: string, max = 2 ** 32 - 1): number | undefined {
+function uint(v: unknown, path: string, max = 2 ** 32 - 1, min = 0): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(path, `must be an integer 0..${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `must be an integer ${min}..${max}`);
   return v;
 }
 
@@ -158,6 +157,23 @@ function strings(v: unknown, path: string, pattern?: RegExp, hint?: string): str
     if (typeof item !== 'string' || (pattern && !pattern.test(item))) fail(`${path}[${i}]`, hint ?? 'must be a string');
     return item;
   });
+}
+
+/**
+ * tdx.acceptedTcbStatuses as the CRD allows it: each one of Intel's statuses but Revoked, UpToDate among
+ * them. A misspelt status fails here rather than being a string no platform's status ever equals.
+ */
+function tcbStatuses(v: unknown): TdxPolicy['acceptedTcbStatuses'] {
+  const path = 'tdx.acceptedTcbStatuses';
+  const allowed: readonly string[] = DEFAULT_ACCEPTED_TCB_STATUSES;
+  const list = strings(v, path);
+  if (!list) return undefined;
+  list.forEach((s, i) => {
+    if (!allowed.includes(s)) fail(`${path}[${i}]`, `${JSON.stringify(s)} is not a TDX TCB status a policy may accept (allowed: ${allowed.join(', ')})`);
+    if (list.indexOf(s) !== i) fail(`${path}[${i}]`, `${s} is listed twice`);
+  });
+  if (!list.includes('UpToDate')) fail(path, 'must include UpToDate, or no TDX host could ever pass');
+  return list as NonNullable<TdxPolicy['acceptedTcbStatuses']>;
 }
 
 const HEX_DIGEST = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{96})$/;
@@ -179,10 +195,10 @@ export function parsePolicy(input: unknown): VerifierPolicy {
   }
   checkKeys(
     spec,
-    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'replicaMeasurements', 'replicaImageHashes', 'allowedHostData', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds'],
+    ['trustedRoots', 'allowSimulated', 'allowedMeasurements', 'allowedImageHashes', 'replicaMeasurements', 'replicaImageHashes', 'allowedHostData', 'minimumTcb', 'debugAllowed', 'migrationAgentAllowed', 'smtAllowed', 'allowedVmpls', 'tdx', 'gpu', 'maxEvidenceAgeSeconds', ...Object.keys(OPERATIONAL_FIELDS)],
     '',
-    OPERATIONAL_FIELDS,
   );
+  for (const [field, { min, max }] of Object.entries(OPERATIONAL_FIELDS)) uint(spec[field], field, max, min);
   const policy: VerifierPolicy = {};
   const roots = strings(spec.trustedRoots, 'trustedRoots', /-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate');
   if (roots) policy.trustedRoots = roots;
@@ -232,7 +248,7 @@ export function parsePolicy(input: unknown): VerifierPolicy {
     const tdx: TdxPolicy = {};
     const req = bool(spec.tdx.collateralRequired, 'tdx.collateralRequired');
     if (req !== undefined) tdx.collateralRequired = req;
-    const st = strings(spec.tdx.acceptedTcbStatuses, 'tdx.acceptedTcbStatuses');
+    const st = tcbStatuses(spec.tdx.acceptedTcbStatuses);
     if (st) tdx.acceptedTcbStatuses = st;
     policy.tdx = tdx;
   }
