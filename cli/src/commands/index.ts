@@ -12,6 +12,7 @@ import { registerCompletionCommand } from './completion.js';
 import { registerSettlementCommand } from './settlement.js';
 import { registerUsageCommand } from './usage.js';
 import { registerCollateralCommand } from './collateral.js';
+import { registerChatCommand } from './chat.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -27,4 +28,5 @@ export function registerCommands(program: Command): void {
   registerSettlementCommand(program);
   registerUsageCommand(program);
   registerCollateralCommand(program);
+  registerChatCommand(program);
 }
