@@ -108,7 +108,9 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const fence = NO_FENCE;
   const client = new KubeClient(manager.rest, fence);
   const events = new EventRecorder({ client: manager.rest, fence, instance: manager.identity, metrics: manager.metrics, logger: componentLogger('events') });
-  const ingest = new UsageIngest({ client, fence, events });
+  // The ProviderNode cache is the manager's shared informer (started by manager.run(), also when this
+  // process runs only the service): metering finds a Node's ProviderNode by index, not by a list per report.
+  const ingest = new UsageIngest({ client, fence, events, providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes) });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();

@@ -14,7 +14,7 @@ import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/pr
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
-import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
@@ -76,9 +76,16 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
       settlementAccountRef: { name: 'acct' },
     },
   });
+  // The account the pool bills: metering prices tokens with its multipliers, and refuses an account that is not there.
+  await client.create(SettlementAccounts, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'acct', namespace: s.tenantNs },
+    spec: { network: 'sandbox', pricePerUnitNanoton: '1' },
+  });
   const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   const key = replicaKey(91);
-  const metering = new UsageIngest({ client });
+  const meteringCache = new Store<ProviderNode & KubeObject>();
+  meteringCache.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
+  const metering = new UsageIngest({ client, providerNodes: meteringCache });
   const usage = async (sequence: number, prompt: number) => {
     const r = await metering.ingest(signReport(key, report({ namespace: s.tenantNs, pod: 'llm-0', sequence, prompt, gen: 0 })));
     if (!r.accepted) throw new Error(`usage ${sequence} refused: ${JSON.stringify(r.reasons)}`);

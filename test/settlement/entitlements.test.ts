@@ -98,3 +98,17 @@ test('loading epoch leaves that do not hash to the recorded root fails', (t) => 
   t.throws(() => loadEpochLeaves('{"version":2}'), { message: /version/ });
   t.throws(() => loadEpochLeaves(JSON.stringify({ ...json, leaves: { XYZ: '1' } })), { message: /64 lowercase hex/ });
 });
+
+test('published leaves carry what each payee earned at the price, and a tampered earned amount is refused', (t) => {
+  const leaves = new Map<bigint, bigint>([[5n, 500n], [7n, 3n]]);
+  const text = saveEpochLeaves(3n, leaves, 2_000n);
+  const loaded = loadEpochLeaves(text);
+  t.is(loaded.pricePerUnitNanoton, 2_000n);
+  t.deepEqual(loaded.earnedNanoton, new Map([[5n, 1_000_000n], [7n, 6_000n]]));
+  const json = JSON.parse(text) as { earnedNanoton: Record<string, string> };
+  const k5 = 5n.toString(16).padStart(64, '0');
+  json.earnedNanoton[k5] = '1000001';
+  t.throws(() => loadEpochLeaves(JSON.stringify(json)), { message: /earnedNanoton of .* is not its units × pricePerUnitNanoton/ });
+  // Leaves written before pricing (no price) still load, without earned amounts.
+  t.is(loadEpochLeaves(saveEpochLeaves(3n, leaves)).earnedNanoton, undefined);
+});

@@ -15,6 +15,7 @@ import { EventRecorder } from '../../operator/src/kube/events.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
+import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { CONDITION_ATTESTED, UsageIngest } from '../../operator/src/settlement/metering.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
@@ -35,6 +36,8 @@ export interface Env {
   account: string;
   /** ProviderNode names created by this env (cluster-scoped) */
   providerNodes: string[];
+  /** What the operator's ProviderNode informer would hold: every ProviderNode addProviderNode made. */
+  providerNodeCache: Store<ProviderNode & KubeObject>;
 }
 
 let crds: Promise<void> | undefined;
@@ -50,7 +53,8 @@ export async function setUpEnv(t: ExecutionContext, opts: { prefix?: string; pri
   const ns = await useNamespace(t, opts.prefix ?? 'settle');
   const sandboxRoot = mkdtempSync(join(tmpdir(), 'chrysalis-settle-'));
   const stateDir = join(sandboxRoot, ns, 'acct');
-  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, events }), sandboxRoot, stateDir, account: 'acct', providerNodes: [] };
+  const providerNodeCache = new Store<ProviderNode & KubeObject>();
+  const env: Env = { ns, rest, client, events, ingest: new UsageIngest({ client, events, providerNodes: providerNodeCache }), sandboxRoot, stateDir, account: 'acct', providerNodes: [], providerNodeCache };
   t.teardown(async () => {
     for (const n of env.providerNodes) {
       await client.delete(ProviderNodes, n).catch(() => undefined);
@@ -91,11 +95,11 @@ export async function addProviderNode(env: Env, payout: Address): Promise<string
     apiVersion: 'v1', kind: 'Node', metadata: { name: `${name}-node`, labels: { type: 'kwok' } },
     status: { capacity: resources, allocatable: resources },
   });
-  await env.client.create(ProviderNodes, {
+  env.providerNodeCache.put(await env.client.create<ProviderNode & KubeObject>(ProviderNodes, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
     metadata: { name },
     spec: { nodeName: `${name}-node`, tee: 'simulated', gpus: { model: 'H100', count: 8 }, payoutAddress: payout.toRawString() },
-  } as ProviderNode & KubeObject);
+  } as ProviderNode & KubeObject));
   return name;
 }
 

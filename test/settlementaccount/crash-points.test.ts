@@ -214,7 +214,7 @@ async function runHistory(t: ExecutionContext, seed: number) {
     await observer.close();
     await claimant.close();
   });
-  const newIngest = () => new UsageIngest({ client: env.client, events: env.events });
+  const newIngest = () => new UsageIngest({ client: env.client, events: env.events, providerNodes: env.providerNodeCache });
   let ingest = newIngest();
   let reconciler = newReconciler();
 
@@ -266,7 +266,7 @@ async function runHistory(t: ExecutionContext, seed: number) {
       if (random() < 0.2) {
         // The fold is killed after computing and before writing: nothing is written; it restarts and the
         // attester resends to the new one.
-        const dying = new UsageIngest({ client: env.client, beforeWrite: () => { throw new SimulatedCrash('fold killed'); } });
+        const dying = new UsageIngest({ client: env.client, providerNodes: env.providerNodeCache, beforeWrite: () => { throw new SimulatedCrash('fold killed'); } });
         await t.throwsAsync(dying.ingest(signed), { instanceOf: SimulatedCrash }, where);
         ingest = newIngest();
         count('fold killed');

@@ -36,7 +36,7 @@ test('concurrent folds into one ProviderNode lose no delta (the update is condit
   const keys = Array.from({ length: 6 }, (_, i) => replicaKey(40 + i));
   for (let i = 0; i < keys.length; i++) await addReplica(env, pn, `r-${i}`, keys[i]!);
   // Separate ingest objects, as two operator replicas or handler calls would be.
-  const ingests = keys.map(() => new UsageIngest({ client: env.client }));
+  const ingests = keys.map(() => new UsageIngest({ client: env.client, providerNodes: env.providerNodeCache }));
   const results = await Promise.all(keys.flatMap((k, i) => [1, 2, 3].map(async (seq) => {
     await new Promise((r) => setTimeout(r, seq * 5));
     return ingests[i]!.ingest(signReport(k, report({ namespace: env.ns, pod: `r-${i}`, sequence: seq, prompt: seq * 10, gen: 0 })));
@@ -63,7 +63,7 @@ test('the operator key never reaches the logs, and a mnemonic never reaches an e
   const clock = new Clock();
   const pn = await addProviderNode(env, newPayout());
   await addReplica(env, pn, 'r-0', replicaKey(50));
-  await new UsageIngest({ client: env.client, logger }).ingest(signReport(replicaKey(50), report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 5, gen: 5 })));
+  await new UsageIngest({ client: env.client, logger, providerNodes: env.providerNodeCache }).ingest(signReport(replicaKey(50), report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 5, gen: 5 })));
   const reconciler = reconcilerOf(env, clock, { logger });
   t.teardown(() => reconciler.close());
   await settle(env, reconciler, clock, 10n);

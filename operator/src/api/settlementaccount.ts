@@ -46,9 +46,18 @@ export interface SettlementAccountSpec {
   walletSecretRef?: SettlementAccountSpecWalletSecretRef;
   /**
    * Price of one billable unit in nanoton (1 TON = 10^9 nanoton), as a decimal string because amounts
-   * outgrow JavaScript's safe integers.
+   * outgrow JavaScript's safe integers. A unit is one token at 1.0× (see tokenPriceMultipliers) on a
+   * host of priceCoefficient 1000.
    */
   pricePerUnitNanoton: string;
+  /**
+   * Price multipliers per token kind, in ten-thousandths as in Cocoon (10000 = 1.0×, 15000 = 1.5×). A
+   * host earns tokens × multiplier / 10000 × its ProviderNode priceCoefficient / 1000 units, and each
+   * unit is paid pricePerUnitNanoton, so pricePerUnitNanoton is the price of one token at 1.0× on a 1.0×
+   * host. Units are the floor of the exact amount per payee; the fraction is carried to the next report.
+   * A change prices only tokens metered afterwards.
+   */
+  tokenPriceMultipliers?: SettlementAccountSpecTokenPriceMultipliers;
   /**
    * Commission kept from every payout in basis points (100 = 1%, 10000 = 100%); paid to feeAddress.
    * @default 0
@@ -85,6 +94,26 @@ export interface SettlementAccountSpecWalletSecretRef {
    * @default "mnemonic"
    */
   key?: string;
+}
+
+/**
+ * Price multipliers per token kind, in ten-thousandths as in Cocoon (10000 = 1.0×, 15000 = 1.5×). A
+ * host earns tokens × multiplier / 10000 × its ProviderNode priceCoefficient / 1000 units, and each
+ * unit is paid pricePerUnitNanoton, so pricePerUnitNanoton is the price of one token at 1.0× on a 1.0×
+ * host. Units are the floor of the exact amount per payee; the fraction is carried to the next report.
+ * A change prices only tokens metered afterwards.
+ */
+export interface SettlementAccountSpecTokenPriceMultipliers {
+  /**
+   * Multiplier of prompt (input) tokens, ten-thousandths.
+   * @default 10000
+   */
+  promptTokens?: number;
+  /**
+   * Multiplier of completion (generated) tokens, ten-thousandths.
+   * @default 10000
+   */
+  completionTokens?: number;
 }
 
 /** Settings for the embedded sandbox chain; only with network sandbox. */

@@ -77,6 +77,10 @@ export interface EpochLeaves {
   root: bigint;
   total: bigint;
   leaves: Map<bigint, bigint>;
+  /** The account's price per unit when the epoch was committed (absent in leaves written before pricing). */
+  pricePerUnitNanoton?: bigint;
+  /** What each payee's cumulative units earn at that price, before the contract's commission. */
+  earnedNanoton?: Map<bigint, bigint>;
 }
 
 interface EpochLeavesJson {
@@ -84,22 +88,34 @@ interface EpochLeavesJson {
   epoch: string;
   root: string;
   total: string;
-  /** payee key (64 hex digits) -> cumulative units (decimal string) */
+  /** payee key (64 hex digits) -> cumulative units (decimal string); these are what the root commits */
   leaves: Record<string, string>;
+  /** decimal; with earnedNanoton */
+  pricePerUnitNanoton?: string;
+  /** payee key -> units × pricePerUnitNanoton (decimal): what was earned; informative, not on chain */
+  earnedNanoton?: Record<string, string>;
 }
 
-/** Serialises an epoch's leaves to JSON (bigints as strings) together with the root they hash to. */
-export function saveEpochLeaves(epoch: bigint, leaves: ReadonlyMap<bigint, bigint>): string {
+const keyHex = (k: bigint) => k.toString(16).padStart(64, '0');
+
+/**
+ * Serialises an epoch's leaves to JSON (bigints as strings) together with the root they hash to and,
+ * given the account's price, what each payee earned (units × price, before commission). The root commits
+ * only the units: the contract pays (units − paid) × its price, so earned is what the units are worth at
+ * the price of the commit.
+ */
+export function saveEpochLeaves(epoch: bigint, leaves: ReadonlyMap<bigint, bigint>, pricePerUnitNanoton?: bigint): string {
   const built = buildEntitlements(leaves);
+  const sorted = [...leaves].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const json: EpochLeavesJson = {
     version: 1,
     epoch: epoch.toString(),
     root: built.root.toString(16).padStart(64, '0'),
     total: built.total.toString(),
-    leaves: Object.fromEntries(
-      [...leaves].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k.toString(16).padStart(64, '0'), v.toString()]),
-    ),
+    leaves: Object.fromEntries(sorted.map(([k, v]) => [keyHex(k), v.toString()])),
+    ...(pricePerUnitNanoton !== undefined
+      ? { pricePerUnitNanoton: pricePerUnitNanoton.toString(), earnedNanoton: Object.fromEntries(sorted.map(([k, v]) => [keyHex(k), (v * pricePerUnitNanoton).toString()])) }
+      : {}),
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -125,5 +141,24 @@ export function loadEpochLeaves(text: string): EpochLeaves & { entitlements: Ent
   const root = BigInt(`0x${raw.root}`);
   if (entitlements.root !== root) throw new Error('epoch leaves: leaves do not hash to the recorded root');
   if (entitlements.total !== BigInt(raw.total)) throw new Error('epoch leaves: leaves do not sum to the recorded total');
-  return { epoch: BigInt(raw.epoch), root, total: entitlements.total, leaves, entitlements };
+  const priced = pricedLeaves(raw, leaves);
+  return { epoch: BigInt(raw.epoch), root, total: entitlements.total, leaves, entitlements, ...priced };
+}
+
+/** The price and earned amounts of published leaves, checked: every payee's earned is exactly units × price. */
+function pricedLeaves(raw: Partial<EpochLeavesJson>, leaves: ReadonlyMap<bigint, bigint>): Pick<EpochLeaves, 'pricePerUnitNanoton' | 'earnedNanoton'> {
+  if (raw.pricePerUnitNanoton === undefined && raw.earnedNanoton === undefined) return {};
+  if (typeof raw.pricePerUnitNanoton !== 'string' || !/^[0-9]+$/.test(raw.pricePerUnitNanoton) || typeof raw.earnedNanoton !== 'object' || raw.earnedNanoton === null) {
+    throw new Error('epoch leaves: "pricePerUnitNanoton" (decimal) and "earnedNanoton" come together');
+  }
+  const price = BigInt(raw.pricePerUnitNanoton);
+  const earned = new Map<bigint, bigint>();
+  for (const [k, v] of Object.entries(raw.earnedNanoton)) {
+    const key = /^[0-9a-f]{64}$/.test(k) ? BigInt(`0x${k}`) : undefined;
+    if (key === undefined || !leaves.has(key)) throw new Error(`epoch leaves: earnedNanoton names ${k}, which has no leaf`);
+    if (!/^[0-9]+$/.test(v) || BigInt(v) !== leaves.get(key)! * price) throw new Error(`epoch leaves: earnedNanoton of ${k} is not its units × pricePerUnitNanoton`);
+    earned.set(key, BigInt(v));
+  }
+  if (earned.size !== leaves.size) throw new Error('epoch leaves: earnedNanoton does not name every payee');
+  return { pricePerUnitNanoton: price, earnedNanoton: earned };
 }

@@ -2,7 +2,8 @@
 // CLI, a payee's own tooling) can rebuild a Merkle proof against the committed root.
 //
 // Layout: ConfigMap `<account>-leaves-e<epoch>` (hash-shortened when the name would be too long) with
-//   binaryData["leaves.json.gz"]  gzip of saveEpochLeaves(epoch, leaves): the published JSON format;
+//   binaryData["leaves.json.gz"]  gzip of saveEpochLeaves(epoch, leaves, price): the published JSON format
+//                                  (units per payee, and what they earned at the account's price);
 //   annotations                    chrysalis.dev/root, chrysalis.dev/total, chrysalis.dev/payees,
 //                                  chrysalis.dev/parts;
 //   labels                         chrysalis.dev/settlement-account, chrysalis.dev/epoch.
@@ -49,8 +50,8 @@ export interface StoredEpoch extends EpochLeaves {
 }
 
 /** Stores an epoch's leaves (idempotent: the same content is applied again). Returns the ConfigMap names. */
-export async function saveLeaves(client: KubeClient, namespace: string, account: string, epoch: bigint, leaves: ReadonlyMap<bigint, bigint>): Promise<string[]> {
-  const json = saveEpochLeaves(epoch, leaves);
+export async function saveLeaves(client: KubeClient, namespace: string, account: string, epoch: bigint, leaves: ReadonlyMap<bigint, bigint>, pricePerUnitNanoton?: bigint): Promise<string[]> {
+  const json = saveEpochLeaves(epoch, leaves, pricePerUnitNanoton);
   const meta = JSON.parse(json) as { root: string; total: string };
   const gz = gzipSync(Buffer.from(json, 'utf8'), { level: 9 });
   const parts: Buffer[] = [];

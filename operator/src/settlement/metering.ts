@@ -37,9 +37,14 @@
 // totals, past 2^64 - 1 is refused here (COUNTER_OUT_OF_RANGE), so it can never reach a commit and stall
 // settlement for the account's other payees.
 //
-// Units: unitsOf(counters) = promptTokens + generationTokens: one billable unit per token, the price per
-// unit is the SettlementAccount's. GPU-seconds are metered and reported (capacity accounting, the CLI)
-// but not billed; ProviderNode priceCoefficient is a placement filter today and does not scale units.
+// Units (pricing.ts): the tokens of each folded delta are priced in Cocoon's shape — the SettlementAccount's
+// tokenPriceMultipliers per token kind and the host's ProviderNode priceCoefficient, as they stand in the
+// objects read for the fold — into billable units, which the contract pays pricePerUnitNanoton each. Per
+// payee the credited units are the floor of the exact amount and the fraction is carried in
+// status.usage[].payees[].remainder, written in the same conditioned update. A report for a
+// SettlementAccount that does not exist cannot be priced and is refused (UNKNOWN_ACCOUNT). The cursor's
+// units count the replica's billable tokens (prompt + generation), unpriced. GPU-seconds are metered and
+// reported (capacity accounting, the CLI) but not billed.
 import { Address } from '@ton/core';
 import { signVerify } from '@ton/crypto';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor, ProviderNodeStatusUsagePayee } from '../api/index.js';
@@ -57,7 +62,9 @@ import { isConflict } from '../kube/rest.js';
 import { METERING_FIELD_MANAGER, READINESS_GATE_ATTESTED } from '../marks.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { UNITS_MAX } from './entitlements.js';
-import { InferencePools, ProviderNodes } from '../kube/chrysalis-resources.js';
+import { InferencePools, ProviderNodes, SettlementAccounts } from '../kube/chrysalis-resources.js';
+import type { SettlementAccount } from '../api/settlementaccount.js';
+import { creditUnits, pricingOf, scaledUnits } from './pricing.js';
 
 /** Pod condition set True by the attestation service when the replica's evidence passed. */
 export const CONDITION_ATTESTED = READINESS_GATE_ATTESTED;
@@ -85,6 +92,7 @@ export type UsageRejectionCode =
   | 'COUNTER_DECREASED'
   | 'COUNTER_OUT_OF_RANGE'
   | 'TOO_MANY_PAYEES'
+  | 'UNKNOWN_ACCOUNT'
   | 'DUPLICATE_REPORT';
 
 export interface UsageRejection {
@@ -302,7 +310,7 @@ function payeesOf(entry: ProviderNodeStatusUsage | undefined): ProviderNodeStatu
  * `payee` (pure). Units an entry holds beyond its payees (written before attribution existed) are
  * attributed to `payee` too, once: from then on the entry's payees sum to its units.
  */
-export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, payee: string, delta: UsageDelta): ProviderNodeStatusUsage[] {
+export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, account: string, payee: string, delta: UsageDelta, remainder?: bigint): ProviderNodeStatusUsage[] {
   const list = [...(usage ?? [])];
   const i = list.findIndex((u) => u.account === account);
   const old = i >= 0 ? list[i]! : { account };
@@ -311,9 +319,13 @@ export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, 
   const attributed = payees.reduce((sum, p) => sum + BigInt(p.units), 0n);
   const unattributed = BigInt(old.units ?? '0') - attributed;
   const credit = delta.units + (unattributed > 0n ? unattributed : 0n);
+  // The fraction of a unit this payee's priced tokens left over (pricing.ts creditUnits); none is written when 0.
+  const carried = remainder !== undefined && remainder > 0n ? { remainder: remainder.toString() } : {};
   const j = payees.findIndex((p) => p.payee === payee);
-  if (j >= 0) payees[j] = { payee, units: add(payees[j]!.units, credit) };
-  else payees.push({ payee, units: credit.toString() });
+  if (j >= 0) {
+    const { remainder: _old, ...rest } = payees[j]!;
+    payees[j] = { ...rest, payee, units: add(payees[j]!.units, credit), ...(remainder === undefined && _old ? { remainder: _old } : carried) };
+  } else payees.push({ payee, units: credit.toString(), ...carried });
   const next: ProviderNodeStatusUsage = {
     account,
     promptTokens: add(old.promptTokens, delta.promptTokens),
@@ -355,8 +367,12 @@ export interface UsageIngestDeps {
   fence?: Fence;
   /** Warning Events on the Pod for refused reports. */
   events?: EventRecorder;
-  /** A ProviderNode cache to find a Node's ProviderNode without a list per report. */
-  providerNodes?: Store<ProviderNode & KubeObject>;
+  /**
+   * The ProviderNode cache (the operator's shared informer): a Node's ProviderNode is found through its
+   * spec.nodeName index, never by listing every ProviderNode per report. A Node the cache does not know
+   * (yet) is refused as UNKNOWN_PROVIDER; the attester's next report carries the same cumulative counters.
+   */
+  providerNodes: Pick<Store<ProviderNode & KubeObject>, 'addIndexer' | 'byIndex'>;
   now?: () => Date;
   logger?: Logger;
   /** Test hook: called after the fold is computed and before it is written (crash injection). */
@@ -366,6 +382,7 @@ export interface UsageIngestDeps {
 export interface UsageIngestResult {
   accepted: boolean;
   reasons: Reason[];
+  /** The folded tokens, with units = the billable units credited for them (priced, whole). */
   delta?: UsageDelta;
   providerNode?: string;
   account?: string;
@@ -390,7 +407,7 @@ export class UsageIngest {
     this.log = (deps.logger ?? silentLogger()).child({ component: 'metering' });
     this.now = deps.now ?? (() => new Date());
     this.fence = deps.fence ?? NO_FENCE;
-    deps.providerNodes?.addIndexer(BY_NODE_NAME, nodeNameOf);
+    deps.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf);
   }
 
   async ingest(signed: SignedUsageReport): Promise<UsageIngestResult> {
@@ -408,13 +425,26 @@ export class UsageIngest {
     const accountName = pool?.spec?.settlementAccountRef?.name;
     if (!accountName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `InferencePool ${r.namespace}/${poolName} of Pod ${podKey} is missing or has no settlementAccountRef` });
     const account = `${r.namespace}/${accountName}`;
+    const settlementAccount = await this.deps.client.get<SettlementAccount & KubeObject>(SettlementAccounts, accountName, r.namespace);
+    if (!settlementAccount) return this.refused(pod, { code: 'UNKNOWN_ACCOUNT', message: `SettlementAccount ${account} that InferencePool ${r.namespace}/${poolName} bills does not exist; its tokens cannot be priced` });
     const nodeName = pod.spec?.nodeName;
-    const pnodeName = nodeName ? await this.providerNodeFor(nodeName) : undefined;
-    if (!pnodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node with a ProviderNode` });
+    if (!nodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node` });
+    const named = this.deps.providerNodes.byIndex(BY_NODE_NAME, nodeName).map((n) => n.metadata.name!);
+    if (named.length !== 1) {
+      return this.refused(pod, {
+        code: 'UNKNOWN_PROVIDER',
+        message: named.length === 0
+          ? `Pod ${podKey} is bound to Node ${nodeName}, which no ProviderNode (in the operator's cache) names in spec.nodeName`
+          : `Pod ${podKey} is bound to Node ${nodeName}, which ${named.length} ProviderNodes name (${named.sort().join(', ')}); whose usage it is cannot be told`,
+      });
+    }
+    const pnodeName = named[0]!;
 
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const node = await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, pnodeName);
       if (!node) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
+      // The cache may lag: the object the fold is written to must still name the Pod's Node.
+      if (node.spec?.nodeName !== nodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} no longer names Node ${nodeName} (spec.nodeName is ${node.spec?.nodeName ?? 'empty'})` });
       const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
       const now = this.now();
       // The key is read from the same ProviderNode object the fold is written to, so a key revoked by the
@@ -425,10 +455,14 @@ export class UsageIngest {
       // The payout address of this very object: the update below is conditioned on its resourceVersion,
       // so a payoutAddress changed meanwhile makes it conflict and the delta is attributed afresh.
       const payee = payeeOf(node.spec?.payoutAddress);
-      const limit = usageLimitRejection(node.status?.usage, account, payee, fold.delta);
+      // Priced with the coefficient of this very object (a change meanwhile makes the update conflict).
+      const carried = node.status?.usage?.find((u) => u.account === account)?.payees?.find((p) => p.payee === payee)?.remainder;
+      const credit = creditUnits(BigInt(carried ?? '0'), scaledUnits(fold.delta, pricingOf(settlementAccount, node)));
+      const priced: UsageDelta = { ...fold.delta, units: credit.units };
+      const limit = usageLimitRejection(node.status?.usage, account, payee, priced);
       if (limit) return this.refused(pod, limit);
       const status: Pick<ProviderNodeStatus, 'usage' | 'usageCursors'> = {
-        usage: addUsage(node.status?.usage, account, payee, fold.delta),
+        usage: addUsage(node.status?.usage, account, payee, priced, credit.remainder),
         usageCursors: putCursor(node.status?.usageCursors, fold.newState!),
       };
       await this.deps.beforeWrite?.();
@@ -444,17 +478,10 @@ export class UsageIngest {
         }
         throw err;
       }
-      this.log.debug('usage folded', { pod: podKey, providerNode: pnodeName, account, units: fold.delta.units.toString() });
-      return { accepted: true, reasons: [], delta: fold.delta, providerNode: pnodeName, account };
+      this.log.debug('usage folded', { pod: podKey, providerNode: pnodeName, account, units: priced.units.toString() });
+      return { accepted: true, reasons: [], delta: priced, providerNode: pnodeName, account };
     }
     throw new Error(`usage of ${podKey}: ProviderNode ${pnodeName} kept changing; ${MAX_CONFLICTS} conflicting updates in a row`);
-  }
-
-  private async providerNodeFor(nodeName: string): Promise<string | undefined> {
-    const cached = this.deps.providerNodes?.byIndex(BY_NODE_NAME, nodeName)[0];
-    if (cached) return cached.metadata.name;
-    const { items } = await this.deps.client.list<ProviderNode & KubeObject>(ProviderNodes);
-    return items.find((n) => n.spec?.nodeName === nodeName)?.metadata.name;
   }
 
   private async refused(pod: PodLike | undefined, rejection: UsageRejection): Promise<UsageIngestResult> {

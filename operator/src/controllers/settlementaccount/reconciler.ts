@@ -211,7 +211,8 @@ export class SettlementReconciler implements Reconciler {
       case 'send': {
         if (p.action === 'commit') {
           // Leaves first: a root never reaches the chain without them.
-          await saveLeaves(this.deps.client, namespace, name, p.pending.epoch, totals.leaves);
+          // The leaves publish units and what they earn at the account's price (units × pricePerUnitNanoton).
+          await saveLeaves(this.deps.client, namespace, name, p.pending.epoch, totals.leaves, BigInt(account!.spec.pricePerUnitNanoton));
           this.leaves.set(cacheKey(accountId, p.pending.epoch, p.pending.root), { epoch: p.pending.epoch, root: desired.root, total: desired.total, leaves: totals.leaves, entitlements: desired });
           await this.deps.crashPoint?.('before-pending-write', accountId);
           account = await this.writeStatus(account, observedStatus(view, { pending: pendingStatus(p.pending) }), { conditioned: true });
