@@ -5,7 +5,8 @@ import { KubeApiError, type RestClient } from '../../operator/src/kube/rest.js';
 export class FakeLeaseApi {
   lease: Record<string, any> | undefined;
   private rv = 0;
-  writes: Array<{ holder: string | undefined }> = [];
+  /** Every stored write: whose record it is and when it was stored (performance.now(), as the electors' clocks). */
+  writes: Array<{ holder: string | undefined; at: number }> = [];
   failAll = false;
 
   /** A client of this API; set `link.down` to cut this one client off (the others still reach it). */
@@ -33,7 +34,7 @@ export class FakeLeaseApi {
 
   private store(body: any): unknown {
     this.lease = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++this.rv) } };
-    this.writes.push({ holder: body.spec?.holderIdentity });
+    this.writes.push({ holder: body.spec?.holderIdentity, at: performance.now() });
     return structuredClone(this.lease);
   }
 }
