@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiError, RestClient } from '../../operator/src/kube/rest.js';
-import { LABEL_POOL } from '../../operator/src/marks.js';
+import { LABEL_POOL, LABEL_REPLICA_ATTESTED } from '../../operator/src/marks.js';
 import { loadKubeConfig, testCluster, useNamespace } from '../cluster/index.js';
 import { impersonatingKubeconfig, serviceAccountUser } from './as-serviceaccount.js';
 import { one, render } from './helm.js';
@@ -111,4 +111,19 @@ test('a Pod copying a replica\'s pool label is refused to anyone but the control
   t.regex(patched?.message ?? '', /may create replica Pods/);
   t.is(await refusal(asUser.request('PATCH', `${pods}/plain`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { app: 'still-mine' } } } })), undefined,
     'the user still edits other labels of their Pod');
+
+  // The routing label: the pools' Services send traffic to Pods that carry it.
+  const routed = await refusal(asUser.request('POST', pods, { body: pod('routed', { [LABEL_REPLICA_ATTESTED]: 'true' }) }));
+  t.is(routed?.code, 403, 'a Pod created with the routing label by an ordinary user is refused');
+  t.regex(routed?.message ?? '', new RegExp(`only the Chrysalis controllers \\(${controllers}\\) may give a Pod the label ${LABEL_REPLICA_ATTESTED}`));
+  const labelled = await refusal(asUser.request('PATCH', `${pods}/plain`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } } }));
+  t.is(labelled?.code, 403, 'the user cannot add the routing label to a Pod by patch');
+  t.is(await refusal(asControllers.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } } })), undefined,
+    'the controllers\' ServiceAccount labels a replica');
+  const changed = await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'yes' } } } }));
+  t.is(changed?.code, 403, 'the user cannot change the routing label\'s value');
+  t.is(await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: null } } } })), undefined,
+    'removing the routing label passes: it only takes a Pod out of routing');
+  const readded = await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } } }));
+  t.is(readded?.code, 403, 'nor put it back');
 });
