@@ -5,6 +5,7 @@ import { FIELD_MANAGER } from '../marks.js';
 import { ProviderNodes } from './chrysalis-resources.js';
 import { Nodes, Pods, type KubeObject, type ResourceType } from './resource.js';
 import type { Transform } from './store.js';
+import { MODEL_CHECK_CONTAINER } from '../model/model-volume.js';
 
 /** The transform the operator's informer of `resource` caches through (none: kept whole). */
 export function cachedShapeOf<T extends KubeObject = KubeObject>(resource: ResourceType): Transform<T> | undefined {
@@ -39,6 +40,25 @@ export function trimNodeManagedFields<T extends KubeObject>(node: T): T {
   return trimManagedFields(node, FIELD_MANAGER);
 }
 
+interface TerminatedLike {
+  exitCode?: number;
+  message?: string;
+}
+
+interface InitStatusLike {
+  name: string;
+  state?: { terminated?: TerminatedLike };
+  lastState?: { terminated?: TerminatedLike };
+}
+
+/** A replica's model-check status: only its exit code and report (controllers/inferencepool/model-verified.ts). */
+function slimInitStatus(s: InitStatusLike): InitStatusLike {
+  const term = (t: TerminatedLike | undefined) => (t ? { terminated: { ...(t.exitCode !== undefined ? { exitCode: t.exitCode } : {}), ...(t.message !== undefined ? { message: t.message } : {}) } } : undefined);
+  const state = term(s.state?.terminated);
+  const lastState = term(s.lastState?.terminated);
+  return { name: s.name, ...(state ? { state } : {}), ...(lastState ? { lastState } : {}) };
+}
+
 interface ContainerLike {
   name: string;
   restartPolicy?: string;
@@ -49,8 +69,9 @@ interface ContainerLike {
  * Cuts a Pod down, in place, to what the operator reads from cached Pods: metadata without
  * managedFields (names, uid, resourceVersion, labels, annotations, owners, deletion), spec.nodeName and
  * schedulerName, each container's name and resources (GPU requests), an init container's restartPolicy
- * (a sidecar's GPUs count beside the app's: placement/pod-gpus.ts), and status.phase and conditions
- * (the readiness gate, Ready). The rest of a Pod — environment, volumes, security contexts, container
+ * (a sidecar's GPUs count beside the app's: placement/pod-gpus.ts), status.phase and conditions
+ * (the readiness gate, Ready), and the model-check init container's exit code and report (the pool's
+ * ModelVerified condition). The rest of a Pod — environment, volumes, security contexts, container
  * statuses — is most of its heap, and other workloads' Pods are often far larger than a replica. The
  * readers: the FleetView, the InferencePool reconciler (observePod, the gate flip, which rewrites
  * status.conditions whole and so keeps them whole here) and the ProviderNode controller (replicas on a
@@ -71,11 +92,13 @@ export function slimPod<T extends KubeObject>(obj: T): T {
       ...(initContainers ? { initContainers } : {}),
     };
   }
-  const status = pod.status as { phase?: string; conditions?: unknown[] } | undefined;
+  const status = pod.status as { phase?: string; conditions?: unknown[]; initContainerStatuses?: InitStatusLike[] } | undefined;
   if (status) {
+    const modelCheck = status.initContainerStatuses?.filter((s) => s.name === MODEL_CHECK_CONTAINER).map(slimInitStatus);
     pod.status = {
       ...(status.phase !== undefined ? { phase: status.phase } : {}),
       ...(status.conditions !== undefined ? { conditions: status.conditions } : {}),
+      ...(modelCheck?.length ? { initContainerStatuses: modelCheck } : {}),
     };
   }
   return obj;

@@ -27,7 +27,8 @@
 //    instance) is not attestation: after a short grace, for a cache that shows the gate before the
 //    ProviderNode, it is turned False (AttestationMissing). Fail closed.
 //  - ready = attested AND the Pod's own Ready condition True (a kubelet that ignores gates cannot make
-//    a replica ready on its own).
+//    a replica ready on its own) AND its model check did not fail (a mismatch or a failed check is never
+//    ready, whatever the kubelet says). The pool's ModelVerified condition says why (model-verified.ts).
 import type { Condition } from '../../kube/conditions.js';
 import { setCondition } from '../../kube/conditions.js';
 import type { InferencePool, InferencePoolStatus, InferencePoolStatusPlacement } from '../../api/index.js';
@@ -35,6 +36,7 @@ import type { TeeType } from '../../placement/index.js';
 import type { Unplaced } from '../../placement/index.js';
 import { degradedCondition } from '../../placement/index.js';
 import { READINESS_GATE_ATTESTED } from '../../marks.js';
+import { modelCheckFailed, modelVerifiedCondition, type ModelCheckObservation } from './model-verified.js';
 
 /** How long a True gate without a readable expiry is tolerated before it is turned False. */
 export const DEFAULT_GATE_GRACE_MS = 30_000;
@@ -62,6 +64,8 @@ export interface ReplicaObservation {
   attestationExpires?: Date;
   /** The Pod's Ready condition is True. */
   podReady: boolean;
+  /** The model check's outcome (its init container's status); absent when the Pod shows none. */
+  modelCheck?: ModelCheckObservation;
   /** The Pod carries chrysalis.dev/attested=true, the label routing selects on (attested-label.ts). */
   attestedLabel?: boolean;
 }
@@ -108,7 +112,7 @@ export function isAttested(r: ReplicaObservation, now: Date): boolean {
 }
 
 export function isReady(r: ReplicaObservation, now: Date): boolean {
-  return isAttested(r, now) && r.podReady;
+  return isAttested(r, now) && r.podReady && !modelCheckFailed(r.modelCheck);
 }
 
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
@@ -231,7 +235,7 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   const flipped = new Set(plan.gateFlips.map((f) => f.name));
   const bound = replicas.filter((r) => r.node !== undefined);
   const attested = bound.filter((r) => !flipped.has(r.name) && isAttested(r, now));
-  const ready = attested.filter((r) => r.podReady);
+  const ready = attested.filter((r) => r.podReady && !modelCheckFailed(r.modelCheck));
   // A gate someone turned False (expired, revoked, rejected) is a verdict; an absent gate is work in progress.
   const lostAttestation = bound.filter((r) => flipped.has(r.name) || r.gate === 'False');
 
@@ -275,6 +279,7 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
     degraded = { status: 'False', reason: 'AllReplicasPlaced', message: `all ${desired} replicas placed` };
   }
   conditions = setCondition(conditions, { type: 'Degraded', ...degraded, ...gen }, now);
+  conditions = setCondition(conditions, { ...modelVerifiedCondition(bound, pool.spec.model.hash), ...gen }, now);
 
   return {
     ...gen,

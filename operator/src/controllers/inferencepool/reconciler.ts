@@ -41,6 +41,7 @@ import { planPlacements, podGpus, type Placement, type ReplicaRequest, type TeeT
 import { poolKey, type FleetView } from './fleet-view.js';
 import { setCondition } from '../../kube/conditions.js';
 import { DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
+import { modelCheckOf } from './model-verified.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from '../../kube/chrysalis-resources.js';
 import { RequestBudget } from './request-budget.js';
@@ -352,7 +353,7 @@ export class InferencePoolReconciler implements Reconciler {
       if (index === undefined) continue; // carries our label but not our naming: not a replica of ours
       const owned = pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === pool.metadata.uid) ?? false;
       pods.set(podName, pod);
-      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName, view.attestationExpiry(pod)));
+      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName, view.attestationExpiry(pod), pool.spec.model.hash));
     }
     for (const a of view.unseenAssumptions(pk)) {
       const index = replicaIndexOf(name, a.name);
@@ -383,7 +384,7 @@ export class InferencePoolReconciler implements Reconciler {
   }
 }
 
-function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined): ReplicaObservation {
+function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined, expectedModelHash: string): ReplicaObservation {
   const spec = pod.spec as { nodeName?: string } | undefined;
   const status = pod.status as { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; lastTransitionTime?: string }> } | undefined;
   const gate = status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED);
@@ -403,6 +404,7 @@ function observePod(pod: KubeObject, index: number, terminating: boolean, assume
     ...(gate?.reason ? { gateReason: gate.reason } : {}),
     ...(expires ? { attestationExpires: expires } : {}),
     podReady: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    modelCheck: modelCheckOf((pod.status as { initContainerStatuses?: Parameters<typeof modelCheckOf>[0] } | undefined)?.initContainerStatuses, expectedModelHash),
     attestedLabel: pod.metadata?.labels?.[LABEL_REPLICA_ATTESTED] === LABEL_REPLICA_ATTESTED_VALUE,
   };
 }

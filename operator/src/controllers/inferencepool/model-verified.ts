@@ -1,0 +1,106 @@
+// The pool's ModelVerified condition, from what each replica's model check (the init container,
+// operator/src/model/model-volume.ts) reported. Pure.
+//
+//   modelCheckOf(pod status)     → the check's outcome for one replica, read from the init container's
+//                                  terminated state (or, while the kubelet retries it, its last one);
+//   modelVerifiedCondition(...)  → the pool's condition:
+//       False ModelHashMismatch  some replica computed another hash than spec.model.hash (message names
+//                                both hashes and the replica);
+//       False ModelCheckFailed   some replica could not compute one (source unreachable, archive or tree
+//                                invalid), or its check failed without a readable report;
+//       True  HashMatches        at least one replica computed spec.model.hash and none disagrees;
+//       Unknown AwaitingModelCheck otherwise.
+//
+// A replica whose check failed is never counted ready (plan.ts isReady): its server does not run on a
+// real kubelet, and a kubelet that says otherwise is not believed. A check that exited 0 with a report
+// for another hash (the pool's spec.model.hash changed after the Pod was built) is not a verification of
+// the current model either.
+import { MODEL_CHECK_CONTAINER } from '../../model/model-volume.js';
+import { mismatchMessage, parseModelCheckReport } from '../../model/model-check-report.js';
+
+export type ModelCheckObservation =
+  | { state: 'pending' }
+  | { state: 'verified'; hash: string }
+  | { state: 'mismatch'; expected: string; computed: string }
+  | { state: 'failed'; reason: string; message: string };
+
+interface TerminatedState {
+  exitCode?: number;
+  message?: string;
+}
+
+interface ContainerStatusLike {
+  name: string;
+  state?: { terminated?: TerminatedState };
+  lastState?: { terminated?: TerminatedState };
+}
+
+/** The model check's outcome from a Pod's status.initContainerStatuses; pending when it has none yet. */
+export function modelCheckOf(initContainerStatuses: readonly ContainerStatusLike[] | undefined, expectedHash: string): ModelCheckObservation {
+  const status = initContainerStatuses?.find((s) => s.name === MODEL_CHECK_CONTAINER);
+  const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
+  if (!terminated || terminated.exitCode === undefined) return { state: 'pending' };
+  const report = parseModelCheckReport(terminated.message);
+  if (terminated.exitCode === 0) {
+    // The check exits 0 only when the hash it computed is the one the Pod was built with; the report
+    // (when the kubelet kept it) also says which hash that was.
+    if (report?.result === 'verified' && report.hash !== expectedHash) {
+      return { state: 'failed', reason: 'ModelOutdated', message: `the replica verified hash ${report.hash}, not the current spec.model.hash ${expectedHash}; delete it to have it rebuilt with the current model` };
+    }
+    return { state: 'verified', hash: expectedHash };
+  }
+  if (report?.result === 'mismatch') return { state: 'mismatch', expected: report.expected, computed: report.computed };
+  if (report?.result === 'failed') return { state: 'failed', reason: report.reason, message: report.message };
+  return { state: 'failed', reason: 'ModelCheckFailed', message: `the model check exited ${terminated.exitCode} without a readable report` };
+}
+
+export function modelCheckFailed(check: ModelCheckObservation | undefined): boolean {
+  return check?.state === 'mismatch' || check?.state === 'failed';
+}
+
+export interface ModelVerifiedCondition {
+  type: 'ModelVerified';
+  status: 'True' | 'False' | 'Unknown';
+  reason: 'ModelHashMismatch' | 'ModelCheckFailed' | 'HashMatches' | 'AwaitingModelCheck';
+  message: string;
+}
+
+function more(n: number): string {
+  return n > 0 ? ` (and ${n} more replica${n === 1 ? '' : 's'})` : '';
+}
+
+export function modelVerifiedCondition(
+  replicas: ReadonlyArray<{ name: string; modelCheck?: ModelCheckObservation }>,
+  expectedHash: string,
+): ModelVerifiedCondition {
+  const sorted = [...replicas].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const mismatched = sorted.filter((r) => r.modelCheck?.state === 'mismatch');
+  if (mismatched.length > 0) {
+    const first = mismatched[0]!;
+    const check = first.modelCheck as Extract<ModelCheckObservation, { state: 'mismatch' }>;
+    return {
+      type: 'ModelVerified', status: 'False', reason: 'ModelHashMismatch',
+      message: `replica ${first.name}: ${mismatchMessage(check.expected, check.computed)}${more(mismatched.length - 1)}`,
+    };
+  }
+  const failed = sorted.filter((r) => r.modelCheck?.state === 'failed');
+  if (failed.length > 0) {
+    const first = failed[0]!;
+    const check = first.modelCheck as Extract<ModelCheckObservation, { state: 'failed' }>;
+    return {
+      type: 'ModelVerified', status: 'False', reason: 'ModelCheckFailed',
+      message: `replica ${first.name}: ${check.reason}: ${check.message}${more(failed.length - 1)}`.slice(0, 2048),
+    };
+  }
+  const verified = sorted.filter((r) => r.modelCheck?.state === 'verified');
+  if (verified.length > 0) {
+    return {
+      type: 'ModelVerified', status: 'True', reason: 'HashMatches',
+      message: `${verified.length} of ${sorted.length} replicas computed spec.model.hash ${expectedHash} from the model's files`,
+    };
+  }
+  return {
+    type: 'ModelVerified', status: 'Unknown', reason: 'AwaitingModelCheck',
+    message: `no replica has finished checking the model against spec.model.hash ${expectedHash} yet`,
+  };
+}
