@@ -1,4 +1,4 @@
-// `npm run bench -- placement [--quick] [--nodes N] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
+// `npm run bench -- placement [--quick] [--nodes N] [--runs N] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
 // how long until every replica is bound, the InferencePool controller (ours) against kube-scheduler
 // (baseline), on one private control plane in one run, with the same fleet, the same replicas and the
 // same client request budget.
@@ -76,6 +76,8 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   // --nodes N scales the whole workload with the fleet: N/2 pools of 8 replicas (5,000 nodes → 20,000 replicas).
   const nodes = flag(args, '--nodes', quick ? 200 : 2000);
   const pools = Math.max(1, Math.round(nodes / 2));
+  // --runs N repeats the three phases N times on the same fleet and reports each phase's median run.
+  const runs = flag(args, '--runs', 1);
   const replicas = pools * REPLICAS_PER_POOL;
   // The operator's client budget, given to kube-scheduler too (its clientConnection qps/burst).
   const qps = flag(args, '--qps', 500);
@@ -108,69 +110,93 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     await waitForReadyNodes(client.rest, nodes);
     log(`fleet ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await waitForSettledNodes(kc, 'before the fleet is used');
-    for (const ns of ['bench-ours', 'bench-baseline', 'bench-floor']) {
-      await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
-      await waitFor(`ServiceAccount default in ${ns}`, async () => {
-        try { await client.rest.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`); return true; } catch { return false; }
-      }, 60_000);
+    // Each run has namespaces of its own, so a run's pools (left behind, watched by no one) never meet the next run's.
+    const ns = (phase: 'ours' | 'baseline' | 'floor', run: number) => (runs === 1 ? `bench-${phase}` : `bench-${phase}-${run}`);
+    for (let run = 1; run <= runs; run++) {
+      for (const name of [ns('ours', run), ns('baseline', run), ns('floor', run)]) {
+        await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+        await waitFor(`ServiceAccount default in ${name}`, async () => {
+          try { await client.rest.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`); return true; } catch { return false; }
+        }, 60_000);
+      }
     }
+    const oursRuns: PhaseResult[] = [];
+    const baselineRuns: PhaseResult[] = [];
+    const floorRuns: PhaseResult[] = [];
+    let rssMb = 0;
+    for (let run = 1; run <= runs; run++) {
+      if (runs > 1) log(`---- run ${run} of ${runs}`);
+      if (run > 1) await waitForSettledNodes(kc, `before run ${run}`);
 
-    // ---- ours ---------------------------------------------------------------------------------------
-    // The operator runs as JavaScript, as in its image (tsc output, plain node): the tsx loader that the
-    // tests use would add its own ~100 MB to the RSS measured here.
-    const entry = await transpileForNode(join(here, '../inferencepool/fixtures/run-controller.ts'), join(here, '../../.tmp/bench-operator'));
-    log(`operator: the InferencePool controller alone, as JavaScript (${relative(join(here, '../..'), entry)}), in its own process`);
-    const operator = spawn(process.execPath, [...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
-      // kwok sets every readiness gate True itself; the controller would turn them back False after the
-      // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
-      env: {
-        ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), WORKERS: String(workers), GATE_GRACE_MS: String(deadlineMs),
-        ...(maxInFlight !== undefined ? { MAX_IN_FLIGHT: String(maxInFlight) } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolveReady, rejectReady) => {
-      operator.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolveReady(); });
-      operator.on('exit', (code) => rejectReady(new Error(`operator exited with ${code} before it was ready`)));
-    });
-    const ours = await timedPhase(kc, 'bench-ours', replicas, deadlineMs, async () => {
-      await inBatches(Array.from({ length: pools }, (_, i) => i), 64, async (i) => {
-        await client.create({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'inferencepools', kind: 'InferencePool', namespaced: true },
-          poolObject(`pool-${i}`, 'bench-ours', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i), placement: { spreadAcrossProviders: spread } }));
+      // ---- ours ---------------------------------------------------------------------------------------
+      // The operator runs as JavaScript, as in its image (tsc output, plain node): the tsx loader that the
+      // tests use would add its own ~100 MB to the RSS measured here.
+      const entry = await transpileForNode(join(here, '../inferencepool/fixtures/run-controller.ts'), join(here, '../../.tmp/bench-operator'));
+      log(`operator: the InferencePool controller alone, as JavaScript (${relative(join(here, '../..'), entry)}), in its own process`);
+      const operator = spawn(process.execPath, [...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
+        // kwok sets every readiness gate True itself; the controller would turn them back False after the
+        // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
+        env: {
+          ...process.env, KUBECONFIG: plane.kubeconfigPath, QPS: String(qps), BURST: String(burst), WORKERS: String(workers), GATE_GRACE_MS: String(deadlineMs),
+          ...(maxInFlight !== undefined ? { MAX_IN_FLIGHT: String(maxInFlight) } : {}),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
-    }, fleet.names, { ...plane.pids(), operator: operator.pid, bench: process.pid });
-    const rssMb = peakRssMb(operator.pid as number);
-    operator.kill('SIGTERM');
-    await new Promise((r) => operator.once('exit', r));
-    log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
+      await new Promise<void>((resolveReady, rejectReady) => {
+        operator.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('READY')) resolveReady(); });
+        operator.on('exit', (code) => rejectReady(new Error(`operator exited with ${code} before it was ready`)));
+      });
+      const ours = await timedPhase(kc, ns('ours', run), replicas, deadlineMs, async () => {
+        await inBatches(Array.from({ length: pools }, (_, i) => i), 64, async (i) => {
+          await client.create({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'inferencepools', kind: 'InferencePool', namespaced: true },
+            poolObject(`pool-${i}`, ns('ours', run), REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i), placement: { spreadAcrossProviders: spread } }));
+        });
+      }, fleet.names, { ...plane.pids(), operator: operator.pid, bench: process.pid });
+      rssMb = Math.max(rssMb, peakRssMb(operator.pid as number));
+      operator.kill('SIGTERM');
+      await new Promise((r) => operator.once('exit', r));
+      log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
 
-    await deleteAllPods(kc, client.rest, 'bench-ours');
+      await deleteAllPods(kc, client.rest, ns('ours', run));
 
-    // ---- baseline -----------------------------------------------------------------------------------
-    await waitForSettledNodes(kc, 'before the baseline');
-    const baselinePods: KubeObject[] = [];
-    for (let i = 0; i < pools; i++) {
-      const pool = poolObject(`pool-${i}`, 'bench-baseline', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i) }) as unknown as InferencePool;
-      pool.metadata.uid = 'unused';
-      for (let r = 0; r < REPLICAS_PER_POOL; r++) baselinePods.push(baselinePod(pool, r));
+      // ---- baseline -----------------------------------------------------------------------------------
+      await waitForSettledNodes(kc, 'before the baseline');
+      const baselinePods: KubeObject[] = [];
+      for (let i = 0; i < pools; i++) {
+        const pool = poolObject(`pool-${i}`, ns('baseline', run), REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpusOfPool(i) }) as unknown as InferencePool;
+        pool.metadata.uid = 'unused';
+        for (let r = 0; r < REPLICAS_PER_POOL; r++) baselinePods.push(baselinePod(pool, r));
+      }
+      const baseline = await timedPhase(kc, ns('baseline', run), replicas, deadlineMs, async () => {
+        await inBatches(baselinePods, 64, async (pod) => { await client.create(Pods, pod); });
+      }, fleet.names, { ...plane.pids(), bench: process.pid });
+      log(`kube-scheduler: ${baseline.bound}/${replicas} bound in ${baseline.seconds.toFixed(2)} s; stranded ${baseline.stranding.strandedGpus} GPUs on ${baseline.stranding.partlyUsedNodes} partly used nodes, ${baseline.stranding.idleNodes} idle nodes`);
+
+      // ---- floor --------------------------------------------------------------------------------------
+      await deleteAllPods(kc, client.rest, ns('baseline', run));
+      await waitForSettledNodes(kc, 'before the floor');
+      // The same submission as ours (each pool, now watched by no one), each followed by its replicas' Pods.
+      const floorWrites = boundByFirstFit(pools, fleet.names, ns('floor', run)).flatMap(({ pool, pods: podsOfPool }) => [
+        () => client.create(InferencePools, pool), ...podsOfPool.map((pod) => () => client.create(Pods, pod)),
+      ]);
+      const floor = await timedPhase(kc, ns('floor', run), replicas, deadlineMs, async () => {
+        await inBatches(floorWrites, 64, async (write) => { await write(); });
+      }, fleet.names, { ...plane.pids(), bench: process.pid });
+      log(`floor (the bench submits the pools and creates their Pods already bound, no controller): ${floor.bound}/${replicas} bound in ${floor.seconds.toFixed(2)} s; floor/kube-scheduler ${(floor.seconds / baseline.seconds).toFixed(2)}, ours/floor ${(ours.seconds / floor.seconds).toFixed(2)}`);
+      oursRuns.push(ours);
+      baselineRuns.push(baseline);
+      floorRuns.push(floor);
+        if (run < runs) await deleteAllPods(kc, client.rest, ns('floor', run));
     }
-    const baseline = await timedPhase(kc, 'bench-baseline', replicas, deadlineMs, async () => {
-      await inBatches(baselinePods, 64, async (pod) => { await client.create(Pods, pod); });
-    }, fleet.names, { ...plane.pids(), bench: process.pid });
-    log(`kube-scheduler: ${baseline.bound}/${replicas} bound in ${baseline.seconds.toFixed(2)} s; stranded ${baseline.stranding.strandedGpus} GPUs on ${baseline.stranding.partlyUsedNodes} partly used nodes, ${baseline.stranding.idleNodes} idle nodes`);
-
-    // ---- floor --------------------------------------------------------------------------------------
-    await deleteAllPods(kc, client.rest, 'bench-baseline');
-    await waitForSettledNodes(kc, 'before the floor');
-    // The same submission as ours (each pool, now watched by no one), each followed by its replicas' Pods.
-    const floorWrites = boundByFirstFit(pools, fleet.names).flatMap(({ pool, pods: podsOfPool }) => [
-      () => client.create(InferencePools, pool), ...podsOfPool.map((pod) => () => client.create(Pods, pod)),
-    ]);
-    const floor = await timedPhase(kc, 'bench-floor', replicas, deadlineMs, async () => {
-      await inBatches(floorWrites, 64, async (write) => { await write(); });
-    }, fleet.names, { ...plane.pids(), bench: process.pid });
-    log(`floor (the bench submits the pools and creates their Pods already bound, no controller): ${floor.bound}/${replicas} bound in ${floor.seconds.toFixed(2)} s; floor/kube-scheduler ${(floor.seconds / baseline.seconds).toFixed(2)}, ours/floor ${(ours.seconds / floor.seconds).toFixed(2)}`);
     client.rest.close();
+    // The run whose time is the median stands for each phase (its stranding and bound count with it).
+    const ours = medianRun(oursRuns);
+    const baseline = medianRun(baselineRuns);
+    const floor = medianRun(floorRuns);
+    if (runs > 1) {
+      log(`median of ${runs} runs: ours ${ours.seconds.toFixed(2)} s (${oursRuns.map((r) => r.seconds.toFixed(1)).join(', ')}), kube-scheduler ${baseline.seconds.toFixed(2)} s (${baselineRuns.map((r) => r.seconds.toFixed(1)).join(', ')}), floor ${floor.seconds.toFixed(2)} s (${floorRuns.map((r) => r.seconds.toFixed(1)).join(', ')})`);
+      log(`ours/floor ${(ours.seconds / floor.seconds).toFixed(2)}, ours/kube-scheduler ${(ours.seconds / baseline.seconds).toFixed(2)}`);
+    }
 
     const finished = (p: PhaseResult) => p.bound === replicas;
     if (!finished(ours) || !finished(baseline) || !finished(floor)) log(`not every replica was bound within ${deadlineMs / 1000} s: the time shown is the deadline`);
@@ -182,6 +208,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       baseline: round(baseline.seconds),
       ratio: round(ours.seconds / baseline.seconds),
       params: {
+        runs, oursRunsSeconds: oursRuns.map((r) => round(r.seconds)), baselineRunsSeconds: baselineRuns.map((r) => round(r.seconds)), floorRunsSeconds: floorRuns.map((r) => round(r.seconds)),
         nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, requestedGpus: totalGpus, qps, burst, apiserverArgs, spreadAcrossProviders: spread, workers,
         ...(maxInFlight !== undefined ? { maxInFlight } : {}),
         oursBound: ours.bound, baselineBound: baseline.bound,
@@ -317,6 +344,8 @@ function strandingOf(pods: KubeObject[], nodeNames: string[]): StrandingReport {
  */
 async function deleteAllPods(kc: KubeConfig, rest: RestClient, namespace: string): Promise<void> {
   const patient = new RestClient(kc, { qps: 5000, burst: 5000, timeoutMs: 600_000 });
+  // The pools go first: an operator started for a later run would otherwise place their replicas again.
+  await patient.request('DELETE', resourcePath(InferencePools, namespace)).catch(() => undefined);
   let nextDelete = 0;
   await waitFor(`the Pods of ${namespace} gone`, async () => {
     const left = await rest.request<{ items: unknown[] }>('GET', resourcePath(Pods, namespace), { query: { limit: 1 } }).catch(() => undefined);
@@ -335,13 +364,13 @@ async function deleteAllPods(kc: KubeConfig, rest: RestClient, namespace: string
  * first fit over the nodes in order (a replica that does not fit the current node's free GPUs moves to the next node).
  * No controller decides anything; only the writes are left.
  */
-function boundByFirstFit(pools: number, nodeNames: string[]): Array<{ pool: KubeObject; pods: KubeObject[] }> {
+function boundByFirstFit(pools: number, nodeNames: string[], namespace: string): Array<{ pool: KubeObject; pods: KubeObject[] }> {
   const out: Array<{ pool: KubeObject; pods: KubeObject[] }> = [];
   let node = 0;
   let free = GPUS_PER_NODE;
   for (let i = 0; i < pools; i++) {
     const gpus = gpusOfPool(i);
-    const poolObj = poolObject(`pool-${i}`, 'bench-floor', REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpus });
+    const poolObj = poolObject(`pool-${i}`, namespace, REPLICAS_PER_POOL, MODEL, { gpusPerReplica: gpus });
     const pool = structuredClone(poolObj) as unknown as InferencePool;
     pool.metadata.uid = 'unused';
     const pods: KubeObject[] = [];
@@ -473,6 +502,12 @@ function cpuSeconds(pids: Record<string, number | undefined>): Record<string, nu
     }
   }
   return out;
+}
+
+/** The run with the median time (the lower middle of an even count). */
+function medianRun(runs: PhaseResult[]): PhaseResult {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 function round(n: number): number {
