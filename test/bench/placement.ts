@@ -186,7 +186,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       oursRuns.push(ours);
       baselineRuns.push(baseline);
       floorRuns.push(floor);
-        if (run < runs) await deleteAllPods(kc, client.rest, ns('floor', run));
+      if (run < runs) await deleteAllPods(kc, client.rest, ns('floor', run));
     }
     client.rest.close();
     // The run whose time is the median stands for each phase (its stranding and bound count with it).
