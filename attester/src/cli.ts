@@ -17,6 +17,8 @@ import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source
 import { parseNonce } from './identity.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.js';
+import { RaTlsGateway } from './gateway/gateway.js';
+import { OpenAIUsageMeter } from './usage/openai-usage.js';
 import { UsageReporter } from './usage/reporter.js';
 import { TokenCounter } from './usage/token-counter.js';
 
@@ -49,6 +51,9 @@ interface Flags {
   challengePoll?: number;
   usageInterval: number;
   gpus: number;
+  httpsPort?: number;
+  upstreamPort?: number;
+  raTlsValidity: number;
 }
 
 function wholeNumber(flag: string, min: number) {
@@ -126,6 +131,10 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
   }
   if (flags.print && !flags.nonce) throw new AttesterError('CONFIG_INVALID', '--print needs --nonce HEX (the 32-byte challenge to answer)');
   if (flags.nonce && !flags.print) throw new AttesterError('CONFIG_INVALID', '--nonce is only used with --print; otherwise the service supplies the challenge');
+  if (flags.httpsPort !== undefined && flags.mode !== 'replica') throw new AttesterError('CONFIG_INVALID', '--https-port is for replica mode (--mode replica): only a replica serves RA-TLS');
+  if ((flags.httpsPort === undefined) !== (flags.upstreamPort === undefined)) {
+    throw new AttesterError('CONFIG_INVALID', '--https-port and --upstream-port go together: the RA-TLS port to serve and the inference server port on 127.0.0.1 to forward to');
+  }
   const subject = subjectFrom(flags, process.env);
   const { cpu, gpu } = await sourcesFrom(flags);
   const log = componentLogger('attester', { subject });
@@ -188,6 +197,23 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       logger: log,
     });
     tasks.push(reporter.run(stop.signal));
+    if (flags.httpsPort !== undefined) {
+      // The RA-TLS endpoint (gateway/): clients verify this key's evidence themselves, and every token it
+      // forwards is counted into `tokens` by the meter.
+      const gateway = new RaTlsGateway({
+        identity: attester.identity,
+        makeEvidence: async (nonce) => {
+          const { subject: _subject, ...bundle } = await attester.buildEvidence(Buffer.from(nonce).toString('hex'));
+          return bundle;
+        },
+        upstreamPort: flags.upstreamPort!,
+        usage: new OpenAIUsageMeter(tokens, log),
+        validityMs: flags.raTlsValidity * 1000,
+        logger: log,
+      });
+      await gateway.listen(flags.httpsPort);
+      stop.signal.addEventListener('abort', () => void gateway.close(), { once: true });
+    }
   }
   try {
     await Promise.all(tasks);
@@ -225,6 +251,9 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--challenge-poll <seconds>', 'while attested, look for an early re-attestation challenge this often (0 = off; default 30 for nodes, 0 for replicas)', wholeNumber('--challenge-poll', 0))
     .option('--usage-interval <seconds>', 'replica mode: seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
+    .option('--https-port <port>', "replica mode: serve RA-TLS here (TLS 1.3, certificate key = the attested key, evidence inside) and forward to the inference server", wholeNumber('--https-port', 1))
+    .option('--upstream-port <port>', "replica mode, with --https-port: the inference server's port on 127.0.0.1", wholeNumber('--upstream-port', 1))
+    .option('--ra-tls-validity <seconds>', 'replica mode: lifetime of each RA-TLS certificate (a new one every half of it)', wholeNumber('--ra-tls-validity', 120), 600)
     .option('--model-source <uri>', 'model-check: spec.model.source; an http(s) archive is fetched into --model-dir, pvc:// (or none) is checked in place')
     .option('--model-dir <dir>', 'model-check: the directory the model is in, or is unpacked into')
     .option('--model-name <name>', 'model-check: spec.model.name')

@@ -28,6 +28,7 @@ import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
 import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { KubeObject } from '../../kube/resource.js';
+import { REPLICA_HTTPS_PORT, REPLICA_HTTPS_PORT_NAME } from './endpoint.js';
 import { MODEL_CHECK_CONTAINER, replicaModel } from '../../model/model-volume.js';
 import { serverArgs } from '../../model/server-args.js';
 import { replicaTeeAccess, type Topology } from './replica-tee-access.js';
@@ -105,6 +106,10 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
     '--mode', 'replica',
     '--service', config.attestationServiceUrl,
     '--gpus', String(gpus),
+    // The RA-TLS endpoint clients verify the replica through (attester/src/gateway/); the Service's
+    // target port is the container port named https.
+    '--https-port', String(REPLICA_HTTPS_PORT),
+    '--upstream-port', String(port),
   ];
   // On a simulated host there is no TSM device nor NVML: the sidecar uses the simulated sources, and
   // the policy must say allowSimulated for it to pass (fail closed otherwise).
@@ -167,6 +172,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           name: ATTESTER_CONTAINER,
           image: config.attesterImage,
           args: attesterArgs,
+          ports: [{ name: REPLICA_HTTPS_PORT_NAME, containerPort: REPLICA_HTTPS_PORT, protocol: 'TCP' }],
           env: [
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
             { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
