@@ -12,6 +12,7 @@ import { silentLogger } from '../../operator/src/util/log.js';
 import { DEFAULT_RETRY, realSleep, withRetry, type RetryPolicy, type Sleep } from './backoff.js';
 import type { CpuEvidenceSource } from './cpu/source.js';
 import { AttesterError } from './errors.js';
+import { quarantineWithholds } from './gpu/quarantine.js';
 import { GpuReadyGate, type GpusReadyStatus } from './gpu/ready-gate.js';
 import type { GpuEvidenceSource } from './gpu/source.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
@@ -265,6 +266,7 @@ export class Attester {
       await this.#waitOrWake(Math.min(this.#challengePollMs!, left), signal);
       await this.#gate?.sync();
       if (signal.aborted || this.#wakeRequested || this.#now() >= until) return undefined;
+      await this.#followStanding(signal);
       try {
         const challenge = await this.#transport.challenge({ subject: this.subject }, signal);
         if (challenge.nonce !== answered) {
@@ -275,6 +277,22 @@ export class Attester {
         // "No challenge pending" (503) is the usual answer while attested; only other failures are worth a line.
         if (!(err instanceof AttesterError && err.transient)) this.#log.warn('challenge poll failed', { error: err instanceof Error ? err.message : String(err) });
       }
+    }
+  }
+
+  /**
+   * While the GPUs are released: asks the service for the node's standing and withholds them when the
+   * operator quarantined the node after its last verified evidence (gpu/quarantine.ts). Nothing here
+   * releases: only a fresh verified answer does (#followVerdict).
+   */
+  async #followStanding(signal: AbortSignal): Promise<void> {
+    const gate = this.#gate;
+    if (!gate?.released || !this.#transport.standing) return;
+    try {
+      const why = quarantineWithholds(await this.#transport.standing({ subject: this.subject }, signal));
+      if (why) await gate.withhold(why);
+    } catch (err) {
+      if (!(err instanceof AttesterError && err.transient)) this.#log.warn('standing poll failed', { error: err instanceof Error ? err.message : String(err) });
     }
   }
 

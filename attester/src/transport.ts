@@ -10,6 +10,7 @@ import {
   type ChallengeResponse,
   type EvidenceRequest,
   type EvidenceResponse,
+  type NodeStanding,
   type SignedUsageReport,
   type UsageResponse,
 } from '../../operator/src/attestation/service/protocol.js';
@@ -19,6 +20,8 @@ export interface Transport {
   challenge(request: ChallengeRequest, signal?: AbortSignal): Promise<ChallengeResponse>;
   evidence(request: EvidenceRequest, signal?: AbortSignal): Promise<EvidenceResponse>;
   usage(request: SignedUsageReport, signal?: AbortSignal): Promise<UsageResponse>;
+  /** The node's standing (quarantine) as the operator sees it; a node attester's GPU gate follows it (gpu/quarantine.ts). */
+  standing?(request: ChallengeRequest, signal?: AbortSignal): Promise<NodeStanding>;
 }
 
 /** The default path of the projected token (audience chrysalis-attestation) the chart mounts. */
@@ -76,6 +79,18 @@ export class HttpsTransport implements Transport {
       throw new AttesterError('SERVICE_ERROR', `${PATHS.challenge} answered without nonce/expiresAt`);
     }
     return { nonce: r.nonce, expiresAt: r.expiresAt };
+  }
+
+  async standing(request: ChallengeRequest, signal?: AbortSignal): Promise<NodeStanding> {
+    const r = (await this.post(PATHS.standing, request, signal)) as Partial<NodeStanding>;
+    if (typeof r.quarantined !== 'boolean') throw new AttesterError('SERVICE_ERROR', `${PATHS.standing} answered without quarantined`);
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const out: NodeStanding = { quarantined: r.quarantined };
+    for (const k of ['verifiedAt', 'quarantineReason', 'quarantineMessage', 'quarantinedSince'] as const) {
+      const v = str(r[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
   }
 
   async evidence(request: EvidenceRequest, signal?: AbortSignal): Promise<EvidenceResponse> {

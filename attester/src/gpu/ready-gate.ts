@@ -7,12 +7,13 @@
 //   FALSE  at start, before any verdict; after a rejected answer; when GPU CC mode is found off; when the
 //          verified attestation lapses without a fresh verified answer; when the attester stops.
 //
-// Quarantine: the attester hears only the answers to its own evidence, so it cannot see the operator's
-// Quarantined condition. Two of its three causes reach it anyway, before the operator acts: a rejected
-// re-attestation (ReattestationFailed) withholds at the first rejected answer, and an attestation that
-// expired (AttestationExpired) withholds at its expiresAt, before the quarantine grace. The third
-// (GpuStateChanged: the Node advertises another GPU count than attested) is not visible here; the
-// operator's cordon, taint and evictions stop placement on such a node, the driver state does not.
+// Quarantine: two of its three causes reach the attester through its own verdicts, before the operator
+// acts: a rejected re-attestation (ReattestationFailed) withholds at the first rejected answer, and an
+// attestation that expired (AttestationExpired) withholds at its expiresAt, before the quarantine grace.
+// The third (GpuStateChanged: the Node advertises another GPU count than attested) the attester reads
+// from the service's /v1/standing while the GPUs are released, and withholds them when the quarantine
+// came after the last verified evidence; only a fresh verified answer releases them again
+// (gpu/quarantine.ts, Attester's challenge poll).
 //
 // A write that fails, or that NVML does not then report back, is never "ready": the state is `failed`,
 // logged as an error with NVML's message, retried at the next check, and `released` stays false.

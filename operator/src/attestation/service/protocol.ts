@@ -20,12 +20,14 @@ export const MAX_BODY_BYTES = {
   '/v1/challenge': 4 * 1024,
   '/v1/evidence': 384 * 1024,
   '/v1/usage': 8 * 1024,
+  '/v1/standing': 4 * 1024,
 } as const;
 
 export const PATHS = {
   challenge: '/v1/challenge',
   evidence: '/v1/evidence',
   usage: '/v1/usage',
+  standing: '/v1/standing',
 } as const;
 
 /** Who is being attested: a GPU host (its ProviderNode) or one replica Pod of an InferencePool. */
@@ -42,6 +44,22 @@ export interface ChallengeResponse {
   nonce: string;
   /** ISO-8601; evidence for this nonce arriving later is rejected. */
   expiresAt: string;
+}
+
+/**
+ * A node's standing as the operator sees it (POST /v1/standing with a node subject, from the node's own
+ * attester): how the attester learns of a quarantine it did not cause by its own answers (GpuStateChanged),
+ * so the GPUs stop taking work. Times are the apiserver's, comparable with each other.
+ */
+export interface NodeStanding {
+  /** When the node's last evidence passed (ProviderNode status.attestation.verifiedAt). */
+  verifiedAt?: string;
+  /** The operator's Quarantined condition is True. */
+  quarantined: boolean;
+  /** With quarantined: the condition's reason and message and when it became True. */
+  quarantineReason?: string;
+  quarantineMessage?: string;
+  quarantinedSince?: string;
 }
 
 export type CpuEvidence =

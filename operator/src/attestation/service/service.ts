@@ -53,7 +53,7 @@ import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { randomBytes } from 'node:crypto';
 import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, reviewToken, type CallerIdentity } from './caller-identity.js';
-import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
+import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type NodeStanding, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
@@ -202,6 +202,12 @@ export class AttestationService {
           authorize(caller, request.subject, this.deps.config.attesterServiceAccount);
           return { status: 200, body: await this.evidence(request, caller) };
         }
+        case PATHS.standing: {
+          const { subject } = parseChallengeRequest(body);
+          if (subject.kind !== 'node') throw new BadRequest(`${PATHS.standing} answers for nodes only (subject.kind node); a replica's standing is its Pod's chrysalis.dev/attested condition`);
+          authorize(caller, subject, this.deps.config.attesterServiceAccount);
+          return { status: 200, body: await this.standing(subject.nodeName) };
+        }
         case PATHS.usage: {
           const report = parseSignedUsageReport(body);
           const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
@@ -266,6 +272,17 @@ export class AttestationService {
         if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
       }
     }
+  }
+
+  /** The node's standing from its ProviderNode status, as the node's own attester may read it (protocol.ts NodeStanding). */
+  private async standing(nodeName: string): Promise<NodeStanding> {
+    const pn = await this.providerNodeFor(nodeName);
+    const quarantine = pn.status?.conditions?.find((c) => c.type === 'Quarantined' && c.status === 'True');
+    return {
+      ...(pn.status?.attestation?.verifiedAt ? { verifiedAt: pn.status.attestation.verifiedAt } : {}),
+      quarantined: quarantine !== undefined,
+      ...(quarantine ? { quarantineReason: quarantine.reason, quarantineMessage: quarantine.message.slice(0, 500), quarantinedSince: quarantine.lastTransitionTime } : {}),
+    };
   }
 
   private async evidence(request: EvidenceRequest, caller: CallerIdentity): Promise<EvidenceResponse> {
