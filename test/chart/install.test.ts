@@ -105,6 +105,17 @@ test.serial('helm install, upgrade and uninstall keep the CRDs and the custom re
   t.not(role.code, 0, 'the ClusterRole is removed');
 });
 
+/** The chart's Pods of a component once there are `count` of them, or those there are at a 3-minute deadline. */
+async function podsOf(namespace: string, component: string, count: number): Promise<K8sObject[]> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const r = await k(['get', 'pods', '-n', namespace, '-l', `app.kubernetes.io/component=${component}`, '-o', 'json']);
+    const pods = (JSON.parse(r.stdout || '{"items":[]}') as { items: K8sObject[] }).items;
+    if (pods.length >= count || Date.now() > deadline) return pods;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
 test.serial('the simulated scenario installs into a namespace that enforces the restricted Pod Security Standard', async (t) => {
   const namespace = `chrysalis-restricted-${suffix}`;
   const release = `sim-${suffix}`;
@@ -120,20 +131,11 @@ test.serial('the simulated scenario installs into a namespace that enforces the 
   const live = await liveObjects(file, namespace);
   for (const o of objects) t.true(live.has(keyOf(o, namespace, CLUSTER_SCOPED)), `${o.kind} ${o.metadata.name} exists in the apiserver`);
   // kube-controller-manager creates the operator's Pods; PodSecurity admission (enforce=restricted) lets them in.
-  let pods: K8sObject[] = [];
-  for (let i = 0; i < 60 && pods.length < 2; i++) {
-    const r = await k(['get', 'pods', '-n', namespace, '-l', 'app.kubernetes.io/component=operator', '-o', 'json']);
-    pods = (JSON.parse(r.stdout || '{"items":[]}') as { items: K8sObject[] }).items;
-    if (pods.length < 2) await new Promise((res) => setTimeout(res, 500));
-  }
+  // Waited for by a deadline generous for a loaded machine, not a fixed number of polls.
+  const pods = await podsOf(namespace, 'operator', 2);
   const events = await k(['get', 'events', '-n', namespace, '-o', 'json']);
   t.is(pods.length, 2, `operator pods admitted under enforce=restricted; events: ${events.stdout.slice(0, 2000)}`);
-  let servicePods: K8sObject[] = [];
-  for (let i = 0; i < 60 && servicePods.length < 2; i++) {
-    const r = await k(['get', 'pods', '-n', namespace, '-l', 'app.kubernetes.io/component=attestation-service', '-o', 'json']);
-    servicePods = (JSON.parse(r.stdout || '{"items":[]}') as { items: K8sObject[] }).items;
-    if (servicePods.length < 2) await new Promise((res) => setTimeout(res, 500));
-  }
+  const servicePods = await podsOf(namespace, 'attestation-service', 2);
   t.is(servicePods.length, 2, 'attestation service pods admitted under enforce=restricted');
   const uninstall = await h(['uninstall', release, '-n', namespace]);
   t.is(uninstall.code, 0, uninstall.stderr);

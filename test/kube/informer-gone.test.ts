@@ -7,6 +7,7 @@ import test from 'ava';
 import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { ConfigMaps } from '../../operator/src/kube/resource.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
+import { KubeApiError } from '../../operator/src/kube/rest.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -44,10 +45,18 @@ test('after a 410 the informer relists, reports every change made while it was a
   await client.apply(ConfigMaps, configMap(ns, 'd', { v: '1' }));
   await client.apply(ConfigMaps, configMap(ns, 'b', { v: '2' }));
   await client.delete(ConfigMaps, 'c', ns);
-  // Push etcd's compacted revision past the informer's resourceVersion: more writes, then wait for two
-  // compaction intervals.
+  // Push etcd's compacted revision past the informer's resourceVersion: more writes, then wait until
+  // etcd has compacted it (a list at exactly that revision is then 410), however long the compactor
+  // takes on this machine, rather than for a fixed two compaction intervals.
   for (let i = 0; i < 5; i++) await client.apply(ConfigMaps, configMap(ns, 'churn', { i: String(i) }));
-  await new Promise((r) => setTimeout(r, 3500));
+  await until('etcd compacted past the informer\'s resourceVersion', async () => {
+    try {
+      await client.rest.request('GET', `/api/v1/namespaces/${ns}/configmaps`, { query: { resourceVersion: rvBefore, resourceVersionMatch: 'Exact' } });
+      return false;
+    } catch (err) {
+      return err instanceof KubeApiError && err.code === 410;
+    }
+  }, 60_000);
   proxy.release();
 
   await until('a 410 was seen', async () => ((await restarts()).gone ?? 0) >= 1, 30_000);
