@@ -39,6 +39,7 @@ interface Flags {
   gpu: 'nvml' | 'simulated' | 'none';
   nvmlLib?: string;
   simulatedRootOut?: string;
+  simulatedState?: string;
   simulatedGpus: number;
   nodeName?: string;
   namespace?: string;
@@ -82,7 +83,7 @@ async function sourcesFrom(flags: Flags): Promise<{ cpu: CpuEvidenceSource; gpu:
   // The simulated TEE (and its certificate library) is loaded only when asked for: production never runs it.
   const simulated =
     flags.tee === 'simulated' || flags.gpu === 'simulated'
-      ? await (await import('./simulated.js')).createSimulatedSources(flags.simulatedGpus, flags.simulatedRootOut)
+      ? await (await import('./simulated.js')).createSimulatedSources(flags.simulatedGpus, flags.simulatedRootOut, flags.simulatedState)
       : undefined;
   const cpu = flags.tee === 'simulated' ? simulated!.cpu : new TsmCpuSource({ root: flags.tsmRoot, ...(flags.privlevel !== undefined ? { privlevel: flags.privlevel } : {}) });
   const gpu =
@@ -239,6 +240,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .addOption(new Option('--gpu <source>', 'GPU evidence: NVML, the simulated GPU, or none').choices(['nvml', 'simulated', 'none']).default('nvml'))
     .option('--nvml-lib <path>', 'path of libnvidia-ml.so (default: the loader search path)')
     .option('--simulated-root-out <file>', 'with the simulated TEE: write its root certificate (PEM, public) here for the policy')
+    .option('--simulated-state <file>', 'with the simulated TEE: issue under this root (JSON {certificate, privateKey}, the chart\'s attester.simulated.stateSecret) instead of a fresh one')
     .option('--simulated-gpus <n>', 'number of simulated GPUs', wholeNumber('--simulated-gpus', 0), 1)
     .option('--node-name <name>', 'node mode: the Node (default $NODE_NAME)')
     .option('--namespace <ns>', 'replica mode: pod namespace (default $POD_NAMESPACE)')

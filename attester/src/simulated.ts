@@ -5,9 +5,9 @@
 // The fleet simulator passes one SimulatedTee to many attesters in one process. The CLI makes its own at
 // start and, with --simulated-root-out, writes the root *certificate* (public) where a test harness can
 // put it into the AttestationPolicy; the simulated private keys stay in memory like the attester's own.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { CpuEvidence, GpuEvidence } from '../../operator/src/attestation/service/protocol.js';
-import { SimulatedTee, type GpuReportRequest, type SnpReportRequest } from '../../operator/src/attestation/simulated/index.js';
+import { SimulatedTee, type GpuReportRequest, type SimulatedRootState, type SnpReportRequest } from '../../operator/src/attestation/simulated/index.js';
 import type { CpuEvidenceSource } from './cpu/source.js';
 import { AttesterError } from './errors.js';
 import type { GpuEvidenceSource } from './gpu/source.js';
@@ -66,9 +66,27 @@ export class SimulatedGpuSource implements GpuEvidenceSource {
   }
 }
 
-/** For the CLI: a fresh simulated TEE with `gpus` GPUs; its root certificate written to `rootOut` if given. */
-export async function createSimulatedSources(gpus: number, rootOut?: string): Promise<{ tee: SimulatedTee; cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
-  const tee = await SimulatedTee.create({ gpus });
+/**
+ * For the CLI: a simulated TEE with `gpus` GPUs, under the root in `statePath` (--simulated-state: JSON
+ * { certificate, privateKey }, the root a policy already trusts) or a fresh one; its root certificate
+ * written to `rootOut` if given.
+ */
+export async function createSimulatedSources(gpus: number, rootOut?: string, statePath?: string): Promise<{ tee: SimulatedTee; cpu: CpuEvidenceSource; gpu: GpuEvidenceSource }> {
+  let root: SimulatedRootState | undefined;
+  if (statePath) {
+    try {
+      root = JSON.parse(await readFile(statePath, 'utf8')) as SimulatedRootState;
+      if (typeof root.certificate !== 'string' || typeof root.privateKey !== 'string') throw new Error('it needs "certificate" and "privateKey" (PEM strings)');
+    } catch (err) {
+      throw new AttesterError('CONFIG_INVALID', `--simulated-state ${statePath} is not a simulated root state: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  let tee: SimulatedTee;
+  try {
+    tee = SimulatedTee.create({ gpus, ...(root ? { root } : {}) });
+  } catch (err) {
+    throw new AttesterError('CONFIG_INVALID', `--simulated-state ${statePath}: ${(err as Error).message}`);
+  }
   if (rootOut) {
     try {
       await writeFile(rootOut, tee.rootPem);
