@@ -4,7 +4,11 @@
 // platforms refused, an SNP firmware floor, evidence age and re-attestation. The image allow list is the
 // operator's to fill in; until then the policy is flagged AllowsAnyImage.
 import test from 'ava';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { allowsAnyImage, parsePolicy, unconstrainedChecks } from '../../operator/src/attestation/policy.js';
+import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import { ciValuesFiles, find, one, render, type K8sObject } from './helm.js';
 
 type Policy = K8sObject & { spec: Record<string, any> };
@@ -52,4 +56,17 @@ test('the values schema refuses a misspelt default-policy key and a malformed im
     const err = await t.throwsAsync(render({ set: [set] }));
     t.regex(err!.message, /defaultPolicy/, set);
   }
+});
+
+test('defaultPolicy.allowSimulated with trustedRoots renders a policy that trusts that simulated root; without a root the chart refuses', async (t) => {
+  const tee = SimulatedTee.create({ gpus: 1 });
+  const values = join(await mkdtemp(join(tmpdir(), 'chrysalis-policy-values-')), 'values.json');
+  await writeFile(values, JSON.stringify({ defaultPolicy: { allowSimulated: true, trustedRoots: [tee.rootPem] } }));
+  const policy = policyOf(await render({ valuesFiles: [values] }));
+  t.is(policy.spec.allowSimulated, true);
+  t.deepEqual(policy.spec.trustedRoots, [tee.rootPem]);
+  t.like(policy.spec, { debugAllowed: false, gpu: { ccModeRequired: true } }, 'the rest stays strict');
+  t.deepEqual(parsePolicy(policy).trustedRoots, [tee.rootPem]);
+  const err = await t.throwsAsync(render({ set: ['defaultPolicy.allowSimulated=true'] }));
+  t.regex(err!.message, /defaultPolicy\.trustedRoots/);
 });
