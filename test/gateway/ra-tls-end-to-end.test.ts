@@ -34,7 +34,7 @@ function evidenceMaker(identity: AttesterIdentity) {
 }
 
 /** A fake OpenAI-compatible server: counts every request it sees; streams three words when asked. */
-async function fakeModelServer(): Promise<{ server: Server; port: number; requests: { path: string; body: string }[] }> {
+async function fakeModelServer(holdAfterFirstWord?: Promise<void>): Promise<{ server: Server; port: number; requests: { path: string; body: string }[] }> {
   const requests: { path: string; body: string }[] = [];
   const server = createServer(async (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
@@ -46,6 +46,7 @@ async function fakeModelServer(): Promise<{ server: Server; port: number; reques
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const word of ['attested ', 'hello ', 'world']) {
         res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })}\n\n`);
+        if (word === 'attested ' && holdAfterFirstWord) await holdAfterFirstWord;
         await new Promise((r) => setTimeout(r, 5));
       }
       res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } })}\n\n`);
@@ -78,8 +79,8 @@ function recordingUsage() {
   return { hooks, prepared, taps };
 }
 
-async function replica(t: { teardown(fn: () => unknown): void }, options: { identity?: AttesterIdentity; makeEvidence?: (nonce: Uint8Array) => Promise<EvidenceBundle> } = {}) {
-  const upstream = await fakeModelServer();
+async function replica(t: { teardown(fn: () => unknown): void }, options: { identity?: AttesterIdentity; makeEvidence?: (nonce: Uint8Array) => Promise<EvidenceBundle>; holdAfterFirstWord?: Promise<void> } = {}) {
+  const upstream = await fakeModelServer(options.holdAfterFirstWord);
   const identity = options.identity ?? AttesterIdentity.generate();
   const usage = recordingUsage();
   const gateway = new RaTlsGateway({ identity, makeEvidence: options.makeEvidence ?? evidenceMaker(identity), upstreamPort: upstream.port, usage: usage.hooks });
@@ -126,6 +127,26 @@ test('a streamed answer arrives piece by piece through the proxy, and the tap se
   t.true(tapped.endsWith('data: [DONE]\n\n'));
   t.is(tapped.split('data: ').length - 1, 5);
   t.is(r.usage.taps[0]!.ended, 1);
+});
+
+test('streaming is not buffered: the first piece reaches the client while the server still holds the rest', async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const r = await replica(t, { holdAfterFirstWord: held });
+  const connection = await connectAttested({ host: '127.0.0.1', port: r.port, policy });
+  t.teardown(() => connection.close());
+  const pieces: string[] = [];
+  // The server writes the second word only once the client has the first: a proxy that buffered the
+  // response (or the tap) would never deliver it, and the test would time out.
+  const answer = await Promise.race([
+    chatCompletion(connection, { model: 'tiny', prompt: 'stream', stream: true }, (p) => {
+      pieces.push(p);
+      release();
+    }),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the first piece never arrived: the response was buffered')), 10_000)),
+  ]);
+  t.is(pieces[0], 'attested ');
+  t.is(answer.content, 'attested hello world');
 });
 
 test('a replica whose certificate key is not the key its evidence binds gets nothing (BINDING_MISMATCH)', async (t) => {

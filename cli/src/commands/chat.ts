@@ -9,8 +9,9 @@
 // Pod IPs route: in the cluster, on a node). Replicas that cannot be reached are skipped; a replica that
 // is reached and refused ends the command (a refusal is news, not something to route around silently).
 // Which policy: --policy NAME, else the policy of the ProviderNode hosting the pool's replicas (what the
-// attestation service verifies them against; `default` when a host names none); --policy-file reads one
-// from YAML without the cluster.
+// attestation service verifies them against; `default` when a host names none), with the replica allow
+// lists in place of the node ones when the hosts are pod-cvm (as the service does); --policy-file reads
+// one from YAML without the cluster, applied as written.
 //
 // Exit codes: 0 verified and answered; 1 refused (the reason code is printed), unreachable, or the
 // replica's answer was an error; 2 unusable input (a flag, the pool, the cluster).
@@ -20,6 +21,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AttestationPolicy, InferencePool, ProviderNode } from '../../../operator/src/api/index.js';
 import { parsePolicy, type VerifierPolicy } from '../../../operator/src/attestation/policy.js';
 import { AttestationError } from '../../../operator/src/attestation/reasons.js';
+import { podCvmReplicaPolicy, topologyOf, type Topology } from '../../../operator/src/attestation/service/replica-topology.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Pods, type KubeObject } from '../../../operator/src/kube/resource.js';
 import { LABEL_POOL } from '../../../operator/src/marks.js';
@@ -112,24 +114,36 @@ function targetsFor(pool: InferencePool, replicas: PodShape[]): Target[] {
   return targets;
 }
 
-/** The AttestationPolicy name the service verifies these replicas with: their hosts' policyRef. */
-async function hostPolicyName(cluster: Cluster, replicas: PodShape[]): Promise<string> {
+/**
+ * What the attestation service verifies these replicas with: their hosts' policyRef (`default` when a host
+ * names none) and topology (a pod-cvm replica is its own VM, checked against the policy's replica lists).
+ */
+async function hostsOf(cluster: Cluster, replicas: PodShape[]): Promise<{ policyName: string; topology: Topology }> {
   const nodes = new Set(replicas.map((p) => p.spec?.nodeName).filter((n): n is string => !!n));
-  if (nodes.size === 0) return DEFAULT_POLICY_NAME;
+  if (nodes.size === 0) return { policyName: DEFAULT_POLICY_NAME, topology: 'node-cvm' };
   const pnodes = await cluster.list<ProviderNode>(ProviderNodes);
   const names = new Set<string>();
+  const topologies = new Set<Topology>();
   for (const node of nodes) {
     const pn = pnodes.find((p) => p.spec.nodeName === node);
     names.add(pn?.spec.policyRef?.name ?? DEFAULT_POLICY_NAME);
+    topologies.add(pn ? topologyOf(pn) : 'node-cvm');
   }
   if (names.size > 1) throw new UsageError(`the pool's replicas run on hosts verified under different AttestationPolicies (${[...names].sort().join(', ')}); pass --policy NAME`);
-  return [...names][0]!;
+  if (topologies.size > 1) throw new UsageError("the pool's replicas run on both node-cvm and pod-cvm hosts, whose replicas are checked against different allow lists; pass --endpoint to pick one replica");
+  return { policyName: [...names][0]!, topology: [...topologies][0]! };
 }
 
-async function clusterPolicy(cluster: Cluster, name: string): Promise<VerifierPolicy> {
+async function clusterPolicy(cluster: Cluster, name: string, topology: Topology): Promise<VerifierPolicy> {
   const policy = await cluster.get<AttestationPolicy>(AttestationPolicies, name);
+  let spec = policy.spec;
+  if (topology === 'pod-cvm') {
+    const replicaPolicy = podCvmReplicaPolicy(spec, name);
+    if ('reason' in replicaPolicy) throw new RefusedBeforeConnecting(replicaPolicy.reason.code, replicaPolicy.reason.message);
+    spec = replicaPolicy.spec;
+  }
   try {
-    return parsePolicy({ kind: 'AttestationPolicy', apiVersion: policy.apiVersion, spec: policy.spec });
+    return parsePolicy({ kind: 'AttestationPolicy', apiVersion: policy.apiVersion, spec });
   } catch (err) {
     throw new RefusedBeforeConnecting(err instanceof AttestationError ? err.code : 'POLICY_INVALID', `AttestationPolicy "${name}": ${(err as Error).message}`);
   }
@@ -169,10 +183,11 @@ async function runChat(poolName: string, prompt: string, flags: ChatFlags, comma
     const pool = cluster ? await cluster.get<InferencePool>(InferencePools, poolName) : undefined;
     const replicas = cluster && pool ? await readyReplicas(cluster, pool) : [];
     const targets: Target[] = explicit ? [{ ...explicit, label: `--endpoint` }] : targetsFor(pool!, replicas);
-    const policyName = flags.policyFile ?? flags.policy ?? (await hostPolicyName(cluster!, replicas));
+    const hosts = flags.policyFile ? undefined : await hostsOf(cluster!, replicas);
+    const policyName = flags.policyFile ?? flags.policy ?? hosts!.policyName;
     let policy: VerifierPolicy;
     try {
-      policy = flags.policyFile ? readPolicyFile(flags.policyFile) : await clusterPolicy(cluster!, policyName);
+      policy = flags.policyFile ? readPolicyFile(flags.policyFile) : await clusterPolicy(cluster!, policyName, hosts!.topology);
     } catch (err) {
       if (!(err instanceof RefusedBeforeConnecting)) throw err;
       if (flags.output === 'json') out(JSON.stringify({ verified: false, code: err.code, reasons: [{ code: err.code, message: err.message }], policy: policyName }));
