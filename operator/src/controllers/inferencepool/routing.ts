@@ -94,6 +94,8 @@ export class PoolRouting {
           await this.deps.client.applyIfChanged(Services, current, buildPoolService(pool));
           serviceInPlace = true;
         } catch (err) {
+          // A Service of the pool's that is already there still serves while the write is retried.
+          serviceInPlace = current !== undefined;
           failures.push(err);
         }
       }
