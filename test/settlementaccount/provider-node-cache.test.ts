@@ -52,3 +52,24 @@ test('a cached ProviderNode that no longer names the Pod\'s Node, or a Node two 
   t.is(ambiguous.reasons[0]?.code, 'UNKNOWN_PROVIDER');
   t.regex(ambiguous.reasons[0]!.message, /2 ProviderNodes name/);
 });
+
+test('right after start a report waits for the ProviderNode cache to sync instead of being refused', async (t) => {
+  const env = await setUpEnv(t, { prefix: 'settle-pncache3' });
+  const pn = await addProviderNode(env, newPayout());
+  const key = replicaKey(33);
+  await addReplica(env, pn, 'r-0', key);
+  const live = (await env.client.get<ProviderNode & KubeObject>(ProviderNodes, pn))!;
+  // A cache whose first list has not landed yet: it fills when waited for.
+  let synced = false;
+  const cache = Object.assign(new Store<ProviderNode & KubeObject>(), {
+    hasSynced: () => synced,
+    waitForSync: async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      cache.put(live);
+      synced = true;
+    },
+  });
+  const r = await new UsageIngest({ client: env.client, providerNodes: cache }).ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 4, gen: 1 })));
+  t.true(r.accepted, JSON.stringify(r.reasons));
+  t.is(r.providerNode, pn);
+});

@@ -56,6 +56,7 @@ import type { KubeClient } from '../kube/kube-client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { BY_NODE_NAME, nodeNameOf } from '../kube/indexes.js';
 import type { Store } from '../kube/store.js';
+import type { Informer } from '../kube/informer.js';
 import { NO_FENCE, type Fence } from '../kube/leader-election.js';
 import { Pods, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
@@ -372,7 +373,7 @@ export interface UsageIngestDeps {
    * spec.nodeName index, never by listing every ProviderNode per report. A Node the cache does not know
    * (yet) is refused as UNKNOWN_PROVIDER; the attester's next report carries the same cumulative counters.
    */
-  providerNodes: Pick<Store<ProviderNode & KubeObject>, 'addIndexer' | 'byIndex'>;
+  providerNodes: Pick<Store<ProviderNode & KubeObject>, 'addIndexer' | 'byIndex'> & Partial<Pick<Informer<ProviderNode & KubeObject>, 'hasSynced' | 'waitForSync'>>;
   now?: () => Date;
   logger?: Logger;
   /** Test hook: called after the fold is computed and before it is written (crash injection). */
@@ -393,6 +394,9 @@ export interface UsageIngestResult {
  * jittered pause so that the replicas of one busy host do not keep colliding).
  */
 const MAX_CONFLICTS = 30;
+
+/** How long a report waits for an unsynced ProviderNode cache (right after start) before it is refused. */
+const CACHE_SYNC_WAIT_MS = 10_000;
 
 /**
  * The `/v1/usage` handler's back end: finds the replica's attestation, folds the report into its
@@ -429,7 +433,12 @@ export class UsageIngest {
     if (!settlementAccount) return this.refused(pod, { code: 'UNKNOWN_ACCOUNT', message: `SettlementAccount ${account} that InferencePool ${r.namespace}/${poolName} bills does not exist; its tokens cannot be priced` });
     const nodeName = pod.spec?.nodeName;
     if (!nodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node` });
-    const named = this.deps.providerNodes.byIndex(BY_NODE_NAME, nodeName).map((n) => n.metadata.name!);
+    let named = this.providerNodesNaming(nodeName);
+    if (named.length === 0 && this.deps.providerNodes.hasSynced?.() === false) {
+      // Just started: the informer's first list has not filled the cache yet. Wait for it (bounded) once.
+      await this.deps.providerNodes.waitForSync?.(CACHE_SYNC_WAIT_MS).catch(() => undefined);
+      named = this.providerNodesNaming(nodeName);
+    }
     if (named.length !== 1) {
       return this.refused(pod, {
         code: 'UNKNOWN_PROVIDER',
@@ -482,6 +491,10 @@ export class UsageIngest {
       return { accepted: true, reasons: [], delta: priced, providerNode: pnodeName, account };
     }
     throw new Error(`usage of ${podKey}: ProviderNode ${pnodeName} kept changing; ${MAX_CONFLICTS} conflicting updates in a row`);
+  }
+
+  private providerNodesNaming(nodeName: string): string[] {
+    return this.deps.providerNodes.byIndex(BY_NODE_NAME, nodeName).map((n) => n.metadata.name!);
   }
 
   private async refused(pod: PodLike | undefined, rejection: UsageRejection): Promise<UsageIngestResult> {
