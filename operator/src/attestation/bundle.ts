@@ -33,6 +33,8 @@ export interface BundleOptions extends Omit<VerifyOptions, 'publicKey' | 'nonce'
   nonce: Uint8Array;
   /** TDX collateral (the operator caches it from Intel PCS). */
   tdxCollateral?: TdxCollateral;
+  /** AMD CRLs for sev-snp evidence (sev-snp/revocation.ts); given, the ARK's is required. Not applied to simulated evidence. */
+  amdCrls?: readonly Uint8Array[];
   /**
    * NVIDIA driver and VBIOS RIMs (signed SWID XML) to compare every GPU's measurements with. Given, each
    * GPU needs verified RIMs for its versions (COLLATERAL_MISSING otherwise); absent, the GPUs' claims say
@@ -97,7 +99,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
           certificates: cpu.vcek ? [base64(cpu.vcek, 'cpu.vcek')] : [],
           ...(cpu.chain ? { chain: decodeCertificates(cpu.chain, 'cpu.chain') } : {}),
         },
-        common,
+        cpu.type === 'sev-snp' && options.amdCrls ? { ...common, amdCrls: options.amdCrls } : common,
       );
       claims.cpu = v.claims;
       claims.simulated ||= v.claims.simulated === true;

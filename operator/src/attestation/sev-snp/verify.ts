@@ -18,6 +18,7 @@ import { amdAnchors, amdIntermediates, type AmdAnchor } from './amd-roots.js';
 import { hclBindingHolds, isHclReport, parseHclReport, type HclReport } from './hcl.js';
 import { parseSnpReport, policyBit, POLICY_BITS, SIG_ALGO_ECDSA_P384_SHA384, SNP_REPORT_SIZE, type SnpReport } from './report.js';
 import { decodeTcb, generationFromCpuid, generationFromProductName, type Generation, type SnpTcb } from './tcb.js';
+import { snpRevocationReasons } from './revocation.js';
 import { readAmdKeyCertificate, type AmdKeyCertificate } from './vcek.js';
 
 export interface SnpEvidence {
@@ -163,7 +164,15 @@ function minimumTcbReasons(report: SnpReport, tcb: SnpTcb, policy: VerifierPolic
   return out;
 }
 
-export function verifySevSnp(evidence: SnpEvidence, options: VerifyOptions): Verdict<SnpClaims> {
+export interface SnpVerifyOptions extends VerifyOptions {
+  /**
+   * AMD CRLs (DER) to judge the chain by (revocation.ts). Given (even empty), the ARK's CRL is required;
+   * absent, revocation is not checked (the offline verifier without collateral).
+   */
+  amdCrls?: readonly Uint8Array[];
+}
+
+export function verifySevSnp(evidence: SnpEvidence, options: SnpVerifyOptions): Verdict<SnpClaims> {
   const policy = options.policy ?? DEFAULT_POLICY;
   const reasons: Reason[] = [];
   let claims: SnpClaims = {};
@@ -194,6 +203,7 @@ export function verifySevSnp(evidence: SnpEvidence, options: VerifyOptions): Ver
       claims.root = chain.anchor.name;
       claims.simulated = chain.anchor.simulated;
       reasons.push(...simulatedAnchorReasons(chain.anchor, policy));
+      if (options.amdCrls) reasons.push(...snpRevocationReasons(chain.path, options.amdCrls, options.now));
     }
 
     // The signature is checked even when the chain failed, so a report that is both badly chained and
