@@ -370,8 +370,9 @@ export interface UsageIngestDeps {
   events?: EventRecorder;
   /**
    * The ProviderNode cache (the operator's shared informer): a Node's ProviderNode is found through its
-   * spec.nodeName index, never by listing every ProviderNode per report. A Node the cache does not know
-   * (yet) is refused as UNKNOWN_PROVIDER; the attester's next report carries the same cumulative counters.
+   * spec.nodeName index, never by listing every ProviderNode per report. Before the informer's first sync
+   * a report waits for it (bounded); a Node the cache then does not know is refused as UNKNOWN_PROVIDER,
+   * and the attester's next report carries the same cumulative counters.
    */
   providerNodes: Pick<Store<ProviderNode & KubeObject>, 'addIndexer' | 'byIndex'> & Partial<Pick<Informer<ProviderNode & KubeObject>, 'hasSynced' | 'waitForSync'>>;
   now?: () => Date;
