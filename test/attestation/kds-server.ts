@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface Kds {
   url: string;
-  /** DER VCEKs by "/vcek/v1/<product>/<hwid>?blSPL=…&teeSPL=…&snpSPL=…&ucodeSPL=…". */
+  /** DER VCEKs by "/vcek/v1/<product>/<hwid>?blSPL=…&teeSPL=…&snpSPL=…&ucodeSPL=…", and CRLs by "/vcek/v1/<product>/crl". */
   vceks: Map<string, Uint8Array>;
   requests: string[];
   close(): Promise<void>;

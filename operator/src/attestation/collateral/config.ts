@@ -2,13 +2,19 @@
 // collateral (an Intel PCS or a PCCS speaking its v4 API) and AMD VCEKs (AMD's KDS or a cache of it), and
 // when it refreshes them. Without intelPcsUrl nothing is fetched for TDX, and TDX evidence fails
 // COLLATERAL_MISSING under any policy that requires collateral; without amdKdsUrl an SEV-SNP report sent
-// without its VCEK fails COLLATERAL_MISSING.
+// without its VCEK fails COLLATERAL_MISSING. With amdKdsUrl every sev-snp report also needs its ARK's
+// current CRL from there (COLLATERAL_MISSING / COLLATERAL_INVALID otherwise) unless amdCrlRequired is false.
 
 export interface CollateralConfig {
   /** Base URL of an Intel PCS or PCCS (v4 API), e.g. https://pccs.kube-system.svc:8081. */
   intelPcsUrl?: string;
   /** Base URL of AMD's KDS or a KDS-compatible cache, e.g. https://kdsintf.amd.com: VCEKs for reports sent without one. */
   amdKdsUrl?: string;
+  /**
+   * With amdKdsUrl: judge every sev-snp report's ASK by the CRL its ARK signs, fetched from there
+   * (default true). false only where that endpoint serves VCEKs but no CRLs: revoked ASKs then pass.
+   */
+  amdCrlRequired: boolean;
   /** The Intel SGX Root CA CRL's URL when the endpoint does not serve /sgx/certification/v4/rootcacrl (Intel's PCS). */
   intelRootCrlUrl?: string;
   /** Directory of an offline bundle (`chrysalis collateral import`; the chart mounts its ConfigMap here). */
@@ -25,6 +31,7 @@ export interface CollateralConfig {
 }
 
 export const DEFAULT_COLLATERAL_CONFIG: CollateralConfig = {
+  amdCrlRequired: true,
   refreshBeforeSeconds: 86_400,
   refreshIntervalSeconds: 21_600,
   retryAfterSeconds: 60,
@@ -65,6 +72,10 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
       case 'amdKdsUrl':
         out[key] = url(v, `${field}.${key}`);
         break;
+      case 'amdCrlRequired':
+        if (typeof v !== 'boolean') throw new Error(`${field}.amdCrlRequired must be true or false`);
+        out.amdCrlRequired = v;
+        break;
       case 'caFile':
       case 'bundleDir':
         if (typeof v !== 'string' || v === '') throw new Error(`${field}.${key} must be a path`);
@@ -80,7 +91,7 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
         break;
       }
       default:
-        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, bundleDir, caFile, ${Object.keys(LIMITS).join(', ')})`);
+        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, amdCrlRequired, bundleDir, caFile, ${Object.keys(LIMITS).join(', ')})`);
     }
   }
   if (out.intelRootCrlUrl && !out.intelPcsUrl) throw new Error(`${field}.intelRootCrlUrl needs intelPcsUrl (the endpoint of the other items)`);

@@ -38,6 +38,9 @@ export function collateralSources(config: CollateralConfig, deps: { registry?: R
   const snp = new SnpVcekCache({
     ...(config.amdKdsUrl ? { kds: new AmdKdsClient({ baseUrl: config.amdKdsUrl, ...(ca ? { ca } : {}), timeoutMs }) } : {}),
     retryAfterMs: config.retryAfterSeconds * 1000,
+    crlRequired: config.amdCrlRequired,
+    refreshBeforeMs: config.refreshBeforeSeconds * 1000,
+    refreshIntervalMs: config.refreshIntervalSeconds * 1000,
     ...common,
   });
   return { tdx, snp, status: (now) => [...tdx.status(now), ...snp.status(now)] };

@@ -7,6 +7,16 @@
 // and belongs to the report (hwID = chip id, SPLs = reported TCB); the verifier checks it again, as any
 // certificate. A VCEK has no nextUpdate: it is used until its notAfter, after which the verifier refuses
 // it (CERT_EXPIRED) and the cache fetches a new one.
+//
+// AMD CRLs: per product the CRL its ARK signs (KDS /vcek/v1/{product}/crl). One enters the cache only when
+// the pinned ARK of that product validly signed it, it is current, and it is not older than the one held;
+// it is refetched `refreshBeforeMs` before its nextUpdate and at least every `refreshIntervalMs` (new
+// revocations); a failed refetch keeps the current copy, which the verifier refuses once it is past its
+// nextUpdate (COLLATERAL_INVALID). With `crlRequired` the service asks for them for every sev-snp report
+// (bundle-verifier.ts), and the verifier requires the ARK's (sev-snp/revocation.ts).
+import { crlIssuedBy, crlSignatureValid, parseCrl } from '../crl.js';
+import { amdAnchors } from '../sev-snp/amd-roots.js';
+import type { ParsedCertificate } from '../x509.js';
 import { decodeEvidenceBytes } from '../evidence-input.js';
 import { isHclReport, parseHclReport } from '../sev-snp/hcl.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from '../sev-snp/report.js';
@@ -17,7 +27,7 @@ import { parseCertificate } from '../x509.js';
 import { toHex } from '../bytes.js';
 import { AmdKdsClient } from './amd-kds.js';
 import type { CollateralMetrics } from './metrics.js';
-import type { CollateralEntryStatus } from './status.js';
+import { collateralState, type CollateralEntryStatus } from './status.js';
 
 export interface SnpVcekCacheOptions {
   kds?: AmdKdsClient;
@@ -27,7 +37,28 @@ export interface SnpVcekCacheOptions {
   metrics?: CollateralMetrics;
   clock?: () => Date;
   logger?: { warn(message: string, meta?: Record<string, unknown>): unknown };
+  /** Ask for the ARK's CRL of every sev-snp report (the KDS must be configured). */
+  crlRequired?: boolean;
+  /** Refetch a CRL this long before its nextUpdate (default 1 day). */
+  refreshBeforeMs?: number;
+  /** Refetch a CRL fetched longer ago than this (default 6 hours). */
+  refreshIntervalMs?: number;
+  /** The ARK a product's CRL must be signed by: the pinned one; tests substitute their own root. */
+  arkFor?: (product: Generation) => ParsedCertificate | undefined;
 }
+
+interface CrlSlot {
+  product: Generation;
+  der?: Uint8Array;
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+  fetchedAt?: Date;
+  lastAttemptAt?: Date;
+  lastError?: string;
+  inFlight?: Promise<Uint8Array | undefined>;
+}
+
+const pinnedArk = (product: Generation): ParsedCertificate | undefined => amdAnchors().find((a) => a.generation === product)?.cert;
 
 interface Slot {
   product: Generation;
@@ -66,8 +97,37 @@ function refusal(der: Uint8Array, product: Generation, hwId: string, tcb: SnpTcb
   return undefined;
 }
 
+/** Why a fetched CRL is not admitted, or undefined. */
+function crlRefusal(der: Uint8Array, product: Generation, ark: ParsedCertificate | undefined, held: CrlSlot, now: Date): string | undefined {
+  if (!ark) return `no pinned ARK for ${product}`;
+  let crl;
+  try {
+    crl = parseCrl(der);
+  } catch (err) {
+    return `the CRL does not parse: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (!crlIssuedBy(crl, ark) || !crlSignatureValid(crl, ark)) return `the CRL is not validly signed by ARK-${product}`;
+  if (crl.thisUpdate.getTime() > now.getTime() || (crl.nextUpdate && crl.nextUpdate.getTime() < now.getTime())) {
+    return `the CRL is not current at ${now.toISOString()} (${crl.thisUpdate.toISOString()}..${crl.nextUpdate?.toISOString() ?? '?'})`;
+  }
+  if (held.thisUpdate && crl.thisUpdate.getTime() < held.thisUpdate.getTime()) return `the CRL (thisUpdate ${crl.thisUpdate.toISOString()}) is older than the one held (${held.thisUpdate.toISOString()})`;
+  return undefined;
+}
+
+function productsOf(report: SnpReport): Generation[] {
+  // v3+ reports name their CPU; a v2 report does not, and only Milan and Genoa produce v2 reports.
+  const fromCpuid = report.cpuid && report.cpuid.family !== 0 ? generationFromCpuid(report.cpuid.family, report.cpuid.model) : undefined;
+  return fromCpuid ? [fromCpuid] : ['Milan', 'Genoa'];
+}
+
 export class SnpVcekCache {
   private readonly slots = new Map<string, Slot>();
+  private readonly crls = new Map<Generation, CrlSlot>();
+
+  /** Whether the service asks for AMD CRLs (a KDS is configured and CRLs are required). */
+  get checksCrls(): boolean {
+    return this.options.crlRequired === true && this.options.kds !== undefined;
+  }
 
   constructor(private readonly options: SnpVcekCacheOptions) {
     options.metrics?.watch(() => this.status((options.clock ?? (() => new Date()))()));
@@ -77,13 +137,75 @@ export class SnpVcekCache {
   async vcekFor(input: Uint8Array | string, now: Date): Promise<Uint8Array | undefined> {
     const report = reportOf(input);
     if (!report || report.signingKey !== 'vcek') return undefined;
-    // v3+ reports name their CPU; a v2 report does not, and only Milan and Genoa produce v2 reports.
-    const fromCpuid = report.cpuid && report.cpuid.family !== 0 ? generationFromCpuid(report.cpuid.family, report.cpuid.model) : undefined;
-    for (const product of fromCpuid ? [fromCpuid] : (['Milan', 'Genoa'] as const)) {
+    for (const product of productsOf(report)) {
       const der = await this.forProduct(report, product, now);
       if (der) return der;
     }
     return undefined;
+  }
+
+  /**
+   * The ARK-signed CRLs for the products a report may be from (its CPUID's, or Milan and Genoa for a v2
+   * report), fetched when due. What the cache holds is returned even when stale: the verifier judges it.
+   * Never throws.
+   */
+  async crlsFor(input: Uint8Array | string, now: Date): Promise<Uint8Array[]> {
+    const report = reportOf(input);
+    if (!report) return [];
+    const out: Uint8Array[] = [];
+    for (const product of productsOf(report)) {
+      const der = await this.crlFor(product, now);
+      if (der) out.push(der);
+    }
+    return out;
+  }
+
+  private async crlFor(product: Generation, now: Date): Promise<Uint8Array | undefined> {
+    let slot = this.crls.get(product);
+    if (!slot) {
+      slot = { product };
+      this.crls.set(product, slot);
+    }
+    const refreshBefore = this.options.refreshBeforeMs ?? 86_400_000;
+    const interval = this.options.refreshIntervalMs ?? 21_600_000;
+    const due = !slot.der
+      || (slot.nextUpdate !== undefined && now.getTime() >= slot.nextUpdate.getTime() - refreshBefore)
+      || (slot.fetchedAt !== undefined && now.getTime() - slot.fetchedAt.getTime() >= interval);
+    const kds = this.options.kds;
+    if (!due || !kds) return slot.der;
+    if (slot.inFlight) return slot.inFlight;
+    const last = slot.lastAttemptAt?.getTime();
+    if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return slot.der;
+    const s = slot;
+    s.inFlight = (async () => {
+      s.lastAttemptAt = now;
+      let result = 'ok';
+      try {
+        const der = await kds.crl(product);
+        const why = crlRefusal(der, product, (this.options.arkFor ?? pinnedArk)(product), s, now);
+        if (why) {
+          result = 'refused';
+          s.lastError = why;
+        } else {
+          const crl = parseCrl(der);
+          s.der = der;
+          s.thisUpdate = crl.thisUpdate;
+          s.nextUpdate = crl.nextUpdate;
+          s.fetchedAt = now;
+          s.lastError = undefined;
+        }
+      } catch (err) {
+        const status = (err as { status?: unknown }).status;
+        result = status === 404 ? 'not_found' : 'error';
+        s.lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (s.lastError) this.options.logger?.warn('AMD CRL fetch failed', { product, error: s.lastError });
+      this.options.metrics?.fetches.inc({ family: 'sev-snp', kind: 'crl', result });
+      return s.der;
+    })().finally(() => {
+      s.inFlight = undefined;
+    });
+    return s.inFlight;
   }
 
   private async forProduct(report: SnpReport, product: Generation, now: Date): Promise<Uint8Array | undefined> {
@@ -141,6 +263,20 @@ export class SnpVcekCache {
   }
 
   status(now: Date): CollateralEntryStatus[] {
+    const refreshBefore = this.options.refreshBeforeMs ?? 86_400_000;
+    const crls = [...this.crls.values()].map((s): CollateralEntryStatus => ({
+      family: 'sev-snp',
+      kind: 'crl',
+      key: s.product,
+      state: !s.der ? 'missing' : s.nextUpdate ? collateralState(now, s.nextUpdate, refreshBefore) : 'fresh',
+      ...(s.der ? { source: 'endpoint' as const, issuedAt: s.thisUpdate!.toISOString(), ...(s.nextUpdate ? { nextUpdate: s.nextUpdate.toISOString() } : {}), fetchedAt: s.fetchedAt!.toISOString() } : {}),
+      ...(s.lastAttemptAt ? { lastAttemptAt: s.lastAttemptAt.toISOString() } : {}),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+    }));
+    return [...crls, ...this.statusOfVceks(now)];
+  }
+
+  private statusOfVceks(now: Date): CollateralEntryStatus[] {
     return [...this.slots.values()]
       .map((s): CollateralEntryStatus => ({
         family: 'sev-snp',

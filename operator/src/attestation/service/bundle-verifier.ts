@@ -23,21 +23,28 @@ export const verifyWithPolicy: EvidenceVerifier = (request, context): VerifyOutc
  * other. Without them a TDX quote fails COLLATERAL_MISSING under a policy that requires collateral, and
  * so does a report without its VCEK.
  */
-export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache, 'collateralFor'>; snp?: Pick<SnpVcekCache, 'vcekFor'> }): EvidenceVerifier {
+export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache, 'collateralFor'>; snp?: Pick<SnpVcekCache, 'vcekFor'> & Partial<Pick<SnpVcekCache, 'crlsFor' | 'checksCrls'>> }): EvidenceVerifier {
   return async (request, context) => {
     const cpu = request.cpu;
     let collateral: TdxCollateral | undefined;
+    let amdCrls: Uint8Array[] | undefined;
     let withCertificate = request;
     if (cpu?.type === 'tdx' && typeof cpu.quote === 'string' && sources.tdx) collateral = await sources.tdx.collateralFor(cpu.quote, context.now);
-    if (cpu?.type === 'sev-snp' && !cpu.vcek && typeof cpu.report === 'string' && sources.snp) {
-      const vcek = await sources.snp.vcekFor(cpu.report, context.now);
-      if (vcek) withCertificate = { ...request, cpu: { ...cpu, vcek: Buffer.from(vcek).toString('base64') } };
+    if (cpu?.type === 'sev-snp' && typeof cpu.report === 'string' && sources.snp) {
+      let vcek = cpu.vcek;
+      if (!vcek) {
+        const fetched = await sources.snp.vcekFor(cpu.report, context.now);
+        if (fetched) vcek = Buffer.from(fetched).toString('base64');
+        if (vcek) withCertificate = { ...request, cpu: { ...cpu, vcek } };
+      }
+      // The ARK's CRL, once there is a certificate to judge (without one the report fails COLLATERAL_MISSING anyway).
+      if (vcek && sources.snp.checksCrls && sources.snp.crlsFor) amdCrls = await sources.snp.crlsFor(cpu.report, context.now);
     }
-    return verifyBundle(withCertificate, context, collateral);
+    return verifyBundle(withCertificate, context, collateral, amdCrls);
   };
 }
 
-function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, declared }: VerifierContext, tdxCollateral: TdxCollateral | undefined): VerifyOutcome {
+function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, declared }: VerifierContext, tdxCollateral: TdxCollateral | undefined, amdCrls?: Uint8Array[]): VerifyOutcome {
   let parsed;
   try {
     // parsePolicy refuses a missing policy (POLICY_NOT_FOUND), whatever a caller passes.
@@ -48,7 +55,7 @@ function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, de
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
-    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(declared ? { declared } : {}), ...(tdxCollateral ? { tdxCollateral } : {}) },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(declared ? { declared } : {}), ...(tdxCollateral ? { tdxCollateral } : {}), ...(amdCrls ? { amdCrls } : {}) },
   );
   const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
   const claims: AttestationClaims = {
