@@ -179,7 +179,8 @@ export interface InferencePoolStatus {
   /**
    * Current state as standard conditions: Ready (enough replicas are attested and ready), Progressing
    * (replicas are being placed or attested), Degraded (fewer replicas than wanted could be placed or
-   * kept).
+   * kept), ModelVerified (the replicas' model checks: False ModelHashMismatch names spec.model.hash and
+   * the hash computed from the files).
    */
   conditions?: Condition[];
   /** Replica counts, each a subset of the one before. */
