@@ -23,6 +23,13 @@ export interface OperatorConfig {
   /** URL replica sidecars and node probes use to reach the attestation service. */
   attestationServiceUrl: string;
   /**
+   * PEM file of the CA that signed the attestation service's certificate (the chart mounts its TLS
+   * Secret's ca.crt); read at start into attestationCa, which replica sidecars are given for --ca.
+   */
+  attestationCaFile?: string;
+  /** That CA's PEM; absent: the sidecars trust the system roots. */
+  attestationCa?: string;
+  /**
    * The node attesters' ServiceAccount (the chart's attester DaemonSet). Node challenges and node
    * evidence are accepted only from a token of this account bound to the node (or to a Pod on it): any
    * other Pod on the node can mount a token for the service's audience, and must not attest the node.
@@ -91,6 +98,7 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
       case 'defaultPolicyName':
       case 'attesterImage':
       case 'attestationServiceUrl':
+      case 'attestationCaFile':
         if (typeof value !== 'string' || value === '') throw new ConfigError(`${source}: ${key} must be a non-empty string`);
         config[key] = value;
         break;
@@ -169,8 +177,20 @@ function parseGatewayInferenceExtension(value: unknown, source: string): Gateway
   return out;
 }
 
+function readAttestationCa(file: string, source: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${source}: attestationCaFile ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); mount the attestation service's CA there or remove the key`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${source}: attestationCaFile ${file} holds no PEM certificate`);
+  return pem.trim() + '\n';
+}
+
 export function loadOperatorConfig(path: string | undefined, overrides: { attesterServiceAccount?: string } = {}): OperatorConfig {
-  const config = path ? parseOperatorConfig(readFileSync(path, 'utf8'), path) : DEFAULT_CONFIG;
+  const parsed = path ? parseOperatorConfig(readFileSync(path, 'utf8'), path) : DEFAULT_CONFIG;
+  const config = parsed.attestationCaFile ? { ...parsed, attestationCa: readAttestationCa(parsed.attestationCaFile, path ?? 'config') } : parsed;
   // Flags win over the file.
   if (overrides.attesterServiceAccount === undefined) return config;
   return { ...config, attesterServiceAccount: parseServiceAccountRef(overrides.attesterServiceAccount, '--attester-service-account') };

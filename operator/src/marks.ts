@@ -21,6 +21,8 @@ export const LABEL_POOL = 'chrysalis.dev/pool';
 export const LABEL_REPLICA = 'chrysalis.dev/replica';
 /** Pod readiness gate flipped to True when the replica's own evidence passes. */
 export const READINESS_GATE_ATTESTED = 'chrysalis.dev/attested';
+/** On a replica Pod: the attestation service's CA (PEM), projected into the sidecar as the file its --ca reads. */
+export const ANNOTATION_ATTESTATION_CA = 'chrysalis.dev/attestation-ca';
 /**
  * Set to "true" on a replica Pod by the InferencePool controller only while its attestation is verified
  * and fresh, and removed before the gate is turned back False: the pool's Service and Gateway API

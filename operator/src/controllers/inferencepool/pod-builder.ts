@@ -26,7 +26,7 @@ import type { OperatorConfig } from '../../config.js';
 import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
-import { LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { ANNOTATION_ATTESTATION_CA, LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
 import type { KubeObject } from '../../kube/resource.js';
 import { REPLICA_HTTPS_PORT, REPLICA_HTTPS_PORT_NAME } from './endpoint.js';
 import { MODEL_CHECK_CONTAINER, replicaModel } from '../../model/model-volume.js';
@@ -114,6 +114,9 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
   // On a simulated host there is no TSM device nor NVML: the sidecar uses the simulated sources, and
   // the policy must say allowSimulated for it to pass (fail closed otherwise).
   if (tee === 'simulated') attesterArgs.push('--tee', 'simulated', '--gpu', 'simulated');
+  // The attestation service's CA (the chart's), projected from the Pod's own annotation: the CA's Secret
+  // lives in the operator's namespace, which a Pod in the pool's namespace cannot mount.
+  if (config.attestationCa) attesterArgs.push('--ca', `${ATTESTATION_TOKEN_DIR}/ca.crt`);
   attesterArgs.push(...teeAccess.attesterArgs);
 
   return {
@@ -123,6 +126,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
       name: replicaPodName(name, index),
       namespace,
       labels: { [LABEL_POOL]: name, [LABEL_REPLICA]: String(index), [LABEL_TEE]: tee },
+      ...(config.attestationCa ? { annotations: { [ANNOTATION_ATTESTATION_CA]: config.attestationCa } } : {}),
       ownerReferences: [{ apiVersion: API_VERSION, kind: 'InferencePool', name, uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
@@ -192,7 +196,12 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           name: 'attestation-token',
           projected: {
             defaultMode: 0o444,
-            sources: [{ serviceAccountToken: { audience: ATTESTATION_AUDIENCE, expirationSeconds: 3600, path: 'token' } }],
+            sources: [
+              { serviceAccountToken: { audience: ATTESTATION_AUDIENCE, expirationSeconds: 3600, path: 'token' } },
+              ...(config.attestationCa
+                ? [{ downwardAPI: { items: [{ path: 'ca.crt', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION_ATTESTATION_CA}']` } }] } }]
+                : []),
+            ],
           },
         },
         ...teeAccess.volumes,
