@@ -17,7 +17,6 @@ import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source
 import { parseNonce } from './identity.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.js';
-import { DEFAULT_RETRY, withRetry } from './backoff.js';
 import { RaTlsGateway } from './gateway/gateway.js';
 import { OpenAIUsageMeter } from './usage/openai-usage.js';
 import { UsageReporter } from './usage/reporter.js';
@@ -204,12 +203,10 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       // forwards is counted into `tokens` by the meter.
       const gateway = new RaTlsGateway({
         identity: attester.identity,
-        // The attestation loop asks the same TSM and GPUs; a transient failure (a raced TSM entry) is retried.
-        makeEvidence: (nonce) =>
-          withRetry(async () => {
-            const { subject: _subject, ...bundle } = await attester.buildEvidence(Buffer.from(nonce).toString('hex'));
-            return bundle;
-          }, { ...DEFAULT_RETRY, maxAttempts: 4 }),
+        makeEvidence: async (nonce) => {
+          const { subject: _subject, ...bundle } = await attester.buildEvidence(Buffer.from(nonce).toString('hex'));
+          return bundle;
+        },
         upstreamPort: flags.upstreamPort!,
         usage: new OpenAIUsageMeter(tokens, log),
         validityMs: flags.raTlsValidity * 1000,

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'winston';
 import type { EvidenceBundle } from '../../../operator/src/attestation/bundle.js';
 import { silentLogger } from '../../../operator/src/util/log.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy, type Sleep } from '../backoff.js';
 import type { AttesterIdentity } from '../identity.js';
 import { WELL_KNOWN_PREFIX, evidenceHandler, type EvidenceMaker } from './evidence-endpoint.js';
 import { proxyHandler } from './proxy.js';
@@ -40,6 +41,12 @@ export interface RaTlsGatewayOptions {
   usage: UsageHooks;
   validityMs?: number;
   maxRequestBytes?: number;
+  /**
+   * Retry of transient evidence failures (AttesterError.transient, e.g. a configfs-tsm entry raced by the
+   * attestation loop, which asks the same TSM and GPUs): default 4 tries from 0.5 s.
+   */
+  retry?: Partial<RetryPolicy>;
+  sleep?: Sleep;
   now?: () => number;
   logger?: Logger;
 }
@@ -56,6 +63,7 @@ export class RaTlsGateway {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #validityMs: number;
+  readonly #makeEvidence: EvidenceMaker;
   #server: Server | undefined;
   #certificate: ServedCertificate | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
@@ -66,6 +74,8 @@ export class RaTlsGateway {
     this.#log = options.logger ?? silentLogger();
     this.#now = options.now ?? Date.now;
     this.#validityMs = options.validityMs ?? DEFAULT_CERTIFICATE_VALIDITY_MS;
+    const retry: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 4, ...options.retry };
+    this.#makeEvidence = (nonce) => withRetry(() => options.makeEvidence(nonce), retry, options.sleep ? { sleep: options.sleep } : {});
     if (!Number.isInteger(options.upstreamPort) || options.upstreamPort < 1 || options.upstreamPort > 65535) {
       throw new Error(`the inference server port must be 1..65535, got ${options.upstreamPort}`);
     }
@@ -82,7 +92,7 @@ export class RaTlsGateway {
     const identity = this.#options.identity;
     const notBefore = new Date(Math.floor((this.#now() - CLOCK_SKEW_ALLOWANCE_MS) / 1000) * 1000);
     const notAfter = new Date(notBefore.getTime() + this.#validityMs);
-    const evidence: EvidenceBundle = await this.#options.makeEvidence(raTlsNonce(notBefore));
+    const evidence: EvidenceBundle = await this.#makeEvidence(raTlsNonce(notBefore));
     const { der, pem } = buildRaTlsCertificate({ publicKey: identity.publicKey, sign: (tbs) => identity.sign(tbs), evidence, notBefore, notAfter });
     const certificate = { der, pem, notBefore, notAfter };
     this.#certificate = certificate;
@@ -98,7 +108,7 @@ export class RaTlsGateway {
   /** Issues the first certificate, then listens; renews in the background until close(). */
   async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
     const certificate = this.#certificate ?? (await this.renewCertificate());
-    const answerEvidence = evidenceHandler(this.#options.makeEvidence, this.#log);
+    const answerEvidence = evidenceHandler(this.#makeEvidence, this.#log);
     const forward = proxyHandler({
       upstreamHost: this.#options.upstreamHost ?? '127.0.0.1',
       upstreamPort: this.#options.upstreamPort,
