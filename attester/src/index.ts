@@ -15,3 +15,7 @@ export { SimulatedCpuSource, SimulatedGpuSource, createSimulatedSources, type Si
 export { UsageReporter, GpuClock, reportCounters, type UsageReporterOptions, type TokenSource } from './usage/reporter.js';
 export { TokenCounter, type TokenTotals } from './usage/token-counter.js';
 export { OpenAIUsageMeter, createUsageTap, prepareRequest, readUsage, isMeteredPath, SseDataReader, METERED_PATHS, type TokenUsage, type UsageTap } from './usage/openai-usage.js';
+export { RaTlsGateway, DEFAULT_CERTIFICATE_VALIDITY_MS, CLOCK_SKEW_ALLOWANCE_MS, type RaTlsGatewayOptions, type ServedCertificate } from './gateway/gateway.js';
+export { buildRaTlsCertificate, parseRaTlsCertificate, evidenceBundleFrom, raTlsNonce, CHRYSALIS_OID_ARC, RA_TLS_EVIDENCE_OID, RA_TLS_NONCE_DOMAIN, type RaTlsCertificate } from './gateway/ra-tls-certificate.js';
+export { EVIDENCE_PATH, type EvidenceMaker } from './gateway/evidence-endpoint.js';
+export type { UsageHooks } from './gateway/usage-hooks.js';
