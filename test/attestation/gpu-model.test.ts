@@ -27,6 +27,13 @@ test('a GPU whose evidence has no known GPU_INFO or board gets no model (never a
   t.deepEqual(gpuIdentity(new Map(), '1010', '0200'), {});
 });
 
+test('H200 boards (project G520, SKU 0280, as NVIDIA\'s verifier named them in VBIOS RIM ids) are told apart from H100 (G520/0202)', (t) => {
+  const gh100 = new Map([[OPAQUE_FIELD.GPU_INFO, Uint8Array.of(0x80, 0x01, 0, 0, 0, 0, 0, 0)]]);
+  t.deepEqual(gpuIdentity(gh100, 'G520', '0280'), { chip: 'GH100', model: 'H200' });
+  t.deepEqual(gpuIdentity(gh100, 'G520', '0202'), { chip: 'GH100', model: 'H100' });
+  t.deepEqual(gpuIdentity(gh100, 'G520', '0205'), { chip: 'GH100' }, 'a board no source names (H800) gets no model');
+});
+
 test('the simulated GPU reports itself as the real H100 reports do', (t) => {
   const tee = SimulatedTee.create({ now: new Date('2026-06-01T00:00:00Z') });
   const [g] = tee.gpuReports({ nonce: new Uint8Array(32) });

@@ -1,9 +1,12 @@
 // Which GPU the evidence proves, from signed fields only: the chip from the opaque GPU_INFO field (the
 // architecture/implementation id; GH100 is 0x180 in both H100 vectors) and the product from the board's
-// PROJECT and PROJECT_SKU fields. The table lists only what real evidence in test/vectors has shown; a
-// GPU not in it is reported by chip alone (model undefined), so a ProviderNode declaring a model cannot be
-// confirmed for it and is refused rather than trusted. H200 is a GH100 too: it will be told apart by its
-// project/SKU once evidence from one is in the vectors.
+// PROJECT and PROJECT_SKU fields. The table lists only boards documented from real evidence: the H100
+// reports in test/vectors, and the project/SKU pairs that NVIDIA's verifier put into the VBIOS RIM ids
+// (NV_GPU_VBIOS_<project>_<project SKU>_<chip SKU>_<VBIOS>, reference-values.ts) of H200 and H100 boards
+// reported in NVIDIA/nvtrust issues (test/vectors/nvidia-h100/SOURCE.md, "Board ids"); no H200 report
+// itself is in the vectors. A GPU not in the table is reported by chip alone (model undefined), so a
+// ProviderNode declaring a model cannot be confirmed for it and is refused rather than trusted. H200 is
+// a GH100 too: its GPU_INFO is assumed to be GH100's (if it is not, it gets no chip and no model).
 import { OPAQUE_FIELD } from './opaque.js';
 
 /** GPU_INFO value → chip. */
@@ -13,6 +16,11 @@ const CHIPS: ReadonlyMap<number, string> = new Map([[0x180, 'GH100']]);
 const MODELS: ReadonlyMap<string, string> = new Map([
   // NVIDIA/nvtrust hopperAttestationReport.txt and confidential-containers/trustee hopper_coco_report1.txt.
   ['GH100/1010/0200', 'H100'],
+  // NVIDIA/nvtrust issue 101: an H100 SXM board's VBIOS RIM id NV_GPU_VBIOS_G520_0202_885_….
+  ['GH100/G520/0202', 'H100'],
+  // NVIDIA/nvtrust issues 66 and 101: two H200 boards (VBIOS 96.00.9D.00.02 and 96.00.A5.00.03), RIM ids
+  // NV_GPU_VBIOS_G520_0280_895_….
+  ['GH100/G520/0280', 'H200'],
 ]);
 
 export interface GpuIdentity {
