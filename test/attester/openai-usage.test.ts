@@ -136,7 +136,7 @@ test('a stream without usage counts nothing, is recorded as uncounted and logged
   const tap = new OpenAIUsageMeter(counter, logger).createUsageTap('/v1/chat/completions', STREAM_REQUEST);
   tap.write(sse({ choices: [{ delta: { content: 'a' } }], usage: null }, '[DONE]'));
   tap.end();
-  t.deepEqual(counter.snapshot(), { promptTokens: 0n, completionTokens: 0n, countedResponses: 0n, uncountedResponses: 1n });
+  t.deepEqual(counter.snapshot(), { promptTokens: 0n, completionTokens: 0n, cachedPromptTokens: 0n, countedResponses: 0n, uncountedResponses: 1n });
   t.is(warnings.length, 1);
   t.regex(JSON.stringify(warnings[0]), /no event of the stream carried usage/);
 });
@@ -206,7 +206,7 @@ test('responses accumulate in one counter', (t) => {
     tap.write(body);
     tap.end();
   }
-  t.deepEqual(meter.counter.snapshot(), { promptTokens: 59n, completionTokens: 30n, countedResponses: 3n, uncountedResponses: 0n });
+  t.deepEqual(meter.counter.snapshot(), { promptTokens: 59n, completionTokens: 30n, cachedPromptTokens: 0n, countedResponses: 3n, uncountedResponses: 0n });
 });
 
 test('an oversized SSE line is skipped and the usage after it still counts', (t) => {
@@ -218,9 +218,26 @@ test('an oversized SSE line is skipped and the usage after it still counts', (t)
 });
 
 test('readUsage names what is wrong', (t) => {
-  t.deepEqual(readUsage({ usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 } }), { usage: { promptTokens: 1, completionTokens: 0 } });
+  t.deepEqual(readUsage({ usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 } }), { usage: { promptTokens: 1, completionTokens: 0, cachedPromptTokens: 0 } });
   t.deepEqual(readUsage({ usage: { prompt_tokens: 1, completion_tokens: 'x' } }), { missing: 'usage.completion_tokens is not a whole number ≥ 0' });
   t.deepEqual(readUsage([]), { missing: 'the body is not a JSON object' });
+});
+
+test('cached prompt tokens (prompt_tokens_details.cached_tokens) are counted as a part of the prompt tokens', (t) => {
+  const counter = new TokenCounter();
+  const tap = createUsageTap('/v1/chat/completions', STREAM_REQUEST, counter);
+  tap.write(sse({ choices: [], usage: { prompt_tokens: 40, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 32 } } }, '[DONE]'));
+  tap.end();
+  t.like(counter.snapshot(), { promptTokens: 40n, completionTokens: 5n, cachedPromptTokens: 32n, countedResponses: 1n });
+  t.deepEqual(readUsage({ usage: { prompt_tokens: 4, completion_tokens: 1, prompt_tokens_details: null } }), { usage: { promptTokens: 4, completionTokens: 1, cachedPromptTokens: 0 } });
+  t.deepEqual(readUsage({ usage: { prompt_tokens: 4, completion_tokens: 1, prompt_tokens_details: {} } }), { usage: { promptTokens: 4, completionTokens: 1, cachedPromptTokens: 0 } });
+});
+
+test('a usage claiming more cached tokens than prompt tokens, or a malformed cached count, counts nothing', (t) => {
+  for (const details of [{ cached_tokens: 5 }, { cached_tokens: -1 }, { cached_tokens: 1.5 }, { cached_tokens: '2' }, 7]) {
+    const body = Buffer.from(JSON.stringify({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1, prompt_tokens_details: details } }));
+    t.deepEqual(count('/v1/chat/completions', [body], PLAIN_REQUEST), UNCOUNTED, JSON.stringify(details));
+  }
 });
 
 // ---------------------------------------------------------------- prepareRequest

@@ -58,9 +58,9 @@ test('usage reports are signed with the attested key, sequence-increasing, and c
   t.true(sent.every((s) => verifies(identity.publicKey, s)));
   t.true(sent.every((s) => s.report.bootId === reporter.bootId && s.report.namespace === 'team-a' && s.report.pod === 'llama-0'));
   t.deepEqual(sent.map((s) => s.report.counters), [
-    { promptTokens: '0', generationTokens: '0', gpuSeconds: '0' },
-    { promptTokens: '150', generationTokens: '50', gpuSeconds: '60' },
-    { promptTokens: '170', generationTokens: '55', gpuSeconds: '120' },
+    { promptTokens: '0', generationTokens: '0', gpuSeconds: '0', cachedPromptTokens: '0' },
+    { promptTokens: '150', generationTokens: '50', gpuSeconds: '60', cachedPromptTokens: '0' },
+    { promptTokens: '170', generationTokens: '55', gpuSeconds: '120', cachedPromptTokens: '0' },
   ]);
   // A tampered report does not verify against the same key.
   const forged = { ...sent[2]!, report: { ...sent[2]!.report, counters: { ...sent[2]!.report.counters, promptTokens: '999999' } } };
@@ -80,7 +80,7 @@ test('the reporter reads no inference-server endpoint: a response without usage 
   tap.end();
   serve(tokens, 7, 3);
   await reporter.tick();
-  t.deepEqual(reports[0]!.report.counters, { promptTokens: '7', generationTokens: '3', gpuSeconds: '0' });
+  t.deepEqual(reports[0]!.report.counters, { promptTokens: '7', generationTokens: '3', gpuSeconds: '0', cachedPromptTokens: '0' });
   t.is(tokens.snapshot().uncountedResponses, 1n);
 });
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { addUsage, ZERO_DELTA } from '../../operator/src/settlement/metering.js';
 import { creditUnits, DEFAULT_PRICING, earnedNanoton, pricingOf, SCALE, scaledUnits, type TokenPricing } from '../../operator/src/settlement/pricing.js';
 
-const account = (m?: { promptTokens?: number; completionTokens?: number }) => ({ spec: { network: 'sandbox' as const, pricePerUnitNanoton: '1', ...(m ? { tokenPriceMultipliers: m } : {}) } });
+const account = (m?: { promptTokens?: number; completionTokens?: number; cachedPromptTokens?: number }) => ({ spec: { network: 'sandbox' as const, pricePerUnitNanoton: '1', ...(m ? { tokenPriceMultipliers: m } : {}) } });
 
 /** Units credited for one delta starting from no remainder. */
 const unitsOf = (prompt: bigint, completion: bigint, p: TokenPricing) => creditUnits(0n, scaledUnits({ promptTokens: prompt, generationTokens: completion }, p));
@@ -19,11 +19,21 @@ test('at the defaults a unit is a token and nothing is carried', (t) => {
 test('earned = tokens × price × multiplier × coefficient', (t) => {
   // prompt 0.5×, completion 3.0×, a 1.5× host, 2 nanoton per unit
   const p = pricingOf(account({ promptTokens: 5_000, completionTokens: 30_000 }), { spec: { priceCoefficient: 1_500 } as never });
-  t.deepEqual(p, { promptMultiplier: 5_000n, completionMultiplier: 30_000n, coefficient: 1_500n });
+  t.deepEqual(p, { promptMultiplier: 5_000n, completionMultiplier: 30_000n, cachedPromptMultiplier: 5_000n, coefficient: 1_500n });
   const credited = unitsOf(10n, 3n, p);
   // (10 × 0.5 + 3 × 3.0) × 1.5 = 21 units exactly; 21 × 2 = 42 nanoton
   t.deepEqual(credited, { units: 21n, remainder: 0n });
   t.is(earnedNanoton(credited.units, 2n), 42n);
+});
+
+test('cached prompt tokens are priced at their own multiplier, the prompt one when none is set', (t) => {
+  // 100 prompt tokens of which 80 cached: 20 × 1.0 + 80 × 0.1 = 28 units, + 10 completion tokens × 2.0 = 48
+  const p = pricingOf(account({ promptTokens: 10_000, completionTokens: 20_000, cachedPromptTokens: 1_000 } as never), undefined);
+  t.deepEqual(creditUnits(0n, scaledUnits({ promptTokens: 100n, cachedPromptTokens: 80n, generationTokens: 10n }, p)), { units: 48n, remainder: 0n });
+  const same = pricingOf(account({ promptTokens: 5_000 }), undefined);
+  t.is(same.cachedPromptMultiplier, 5_000n);
+  t.is(scaledUnits({ promptTokens: 100n, cachedPromptTokens: 80n, generationTokens: 0n }, same), scaledUnits({ promptTokens: 100n, generationTokens: 0n }, same));
+  t.throws(() => scaledUnits({ promptTokens: 1n, cachedPromptTokens: 2n, generationTokens: 0n }, same), { message: /cached prompt tokens 2 are not within the 1 prompt tokens/ });
 });
 
 test('the fraction below one unit is carried to the next report, never lost', (t) => {

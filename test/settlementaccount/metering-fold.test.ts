@@ -2,6 +2,7 @@ import test from 'ava';
 import {
   addUsage, foldUsage, unitsOf, type AttestedReplica, type UsageCursor, type UsageFold,
 } from '../../operator/src/settlement/metering.js';
+import { parseSignedUsageReport } from '../../operator/src/attestation/service/validate.js';
 import { replicaKey, report, signReport } from './_usage.js';
 
 const now = new Date('2025-06-15T12:00:00Z');
@@ -27,9 +28,9 @@ function run(steps: Array<Parameters<typeof report>[0]>, signer = key, who = rep
 test('the first report of a replica folds its whole counters and units are prompt plus generation tokens', (t) => {
   const [f] = run([{ sequence: 1, prompt: 100, gen: 50, gpu: 7 }]);
   t.is(f!.rejection, undefined);
-  t.deepEqual(f!.delta, { promptTokens: 100n, generationTokens: 50n, gpuSeconds: 7n, units: 150n });
+  t.deepEqual(f!.delta, { promptTokens: 100n, generationTokens: 50n, gpuSeconds: 7n, cachedPromptTokens: 0n, units: 150n });
   t.is(f!.newState?.units, '150');
-  t.is(unitsOf({ promptTokens: 3n, generationTokens: 4n, gpuSeconds: 1000n }), 7n);
+  t.is(unitsOf({ promptTokens: 3n, generationTokens: 4n, gpuSeconds: 1000n, cachedPromptTokens: 2n }), 7n);
 });
 
 test('later reports of the same boot fold only the increase', (t) => {
@@ -119,7 +120,7 @@ test('a cursor of an earlier Pod with the same name does not apply to a new Pod'
 });
 
 test('addUsage accumulates per account, attributes the units to the payee, and keeps other accounts', (t) => {
-  const d = { promptTokens: 1n, generationTokens: 2n, gpuSeconds: 3n, units: 3n };
+  const d = { promptTokens: 1n, generationTokens: 2n, gpuSeconds: 3n, cachedPromptTokens: 0n, units: 3n };
   let u = addUsage(undefined, 'ns/a', '0:aa', d);
   u = addUsage(u, 'ns/b', '0:aa', d);
   u = addUsage(u, 'ns/a', '0:bb', d);
@@ -128,4 +129,33 @@ test('addUsage accumulates per account, attributes the units to the payee, and k
     { account: 'ns/a', promptTokens: '3', generationTokens: '6', gpuSeconds: '9', units: '9', payees: [{ payee: '0:aa', units: '6' }, { payee: '0:bb', units: '3' }] },
     { account: 'ns/b', promptTokens: '1', generationTokens: '2', gpuSeconds: '3', units: '3', payees: [{ payee: '0:aa', units: '3' }] },
   ]);
+});
+
+test('cached prompt tokens are folded as a part of the prompt tokens, and never more than them', (t) => {
+  const [a, b] = run([{ sequence: 1, prompt: 100, gen: 5, cached: 60 }, { sequence: 2, prompt: 150, gen: 9, cached: 100 }]);
+  t.is(a!.delta.cachedPromptTokens, 60n);
+  t.is(a!.newState?.cachedPromptTokens, '60');
+  t.like(b!.delta, { promptTokens: 50n, cachedPromptTokens: 40n, units: 54n });
+  // More cached than prompt tokens in the report itself.
+  t.is(run([{ sequence: 1, prompt: 10, gen: 0, cached: 11 }])[0]!.rejection?.code, 'MALFORMED_REPORT');
+  // The cached count going down within a boot.
+  t.is(run([{ sequence: 1, prompt: 10, gen: 0, cached: 5 }, { sequence: 2, prompt: 12, gen: 0, cached: 4 }])[1]!.rejection?.code, 'COUNTER_DECREASED');
+  // A report adding more cached tokens than prompt tokens since the last one.
+  const bad = run([{ sequence: 1, prompt: 10, gen: 0, cached: 0 }, { sequence: 2, prompt: 12, gen: 0, cached: 5 }])[1]!;
+  t.is(bad.rejection?.code, 'MALFORMED_REPORT');
+  t.regex(bad.rejection!.message, /adds 5 cached prompt tokens but only 2 prompt tokens/);
+  // An exact resend with cached tokens is a duplicate, not a replay.
+  t.is(run([{ sequence: 1, prompt: 10, gen: 0, cached: 5 }, { sequence: 1, prompt: 10, gen: 0, cached: 5 }])[1]!.rejection?.code, 'DUPLICATE_REPORT');
+  t.is(run([{ sequence: 1, prompt: 10, gen: 0, cached: 5 }, { sequence: 1, prompt: 10, gen: 0, cached: 6 }])[1]!.rejection?.code, 'SEQUENCE_REPLAYED');
+});
+
+test('the service\'s validator keeps cachedPromptTokens as signed; a wire report stripped of it does not verify', (t) => {
+  const signed = signReport(key, report({ bootId: 'boot-cached', sequence: 1, prompt: 10, gen: 1, cached: 8 }));
+  const judged = parseSignedUsageReport(JSON.parse(JSON.stringify(signed)));
+  t.is(judged.report.counters.cachedPromptTokens, '8');
+  t.is(foldUsage(undefined, judged, replica, now).rejection, undefined);
+  const stripped = JSON.parse(JSON.stringify(signed)) as typeof signed;
+  delete stripped.report.counters.cachedPromptTokens;
+  t.is(foldUsage(undefined, parseSignedUsageReport(stripped), replica, now).rejection?.code, 'SIGNATURE_INVALID');
+  t.throws(() => parseSignedUsageReport({ ...signed, report: { ...signed.report, counters: { ...signed.report.counters, cachedPromptTokens: '-1' } } }), { message: /cachedPromptTokens/ });
 });

@@ -69,3 +69,17 @@ test('a report for a SettlementAccount that does not exist is refused with UNKNO
   t.regex(r.reasons[0]!.message, /SettlementAccount .*\/missing .* does not exist/);
   t.deepEqual((await listProviderNodes(env)).find((n) => n.metadata.name === pn)!.status?.usage ?? [], []);
 });
+
+test('prompt tokens read from the prefix cache are priced at the account\'s cachedPromptTokens multiplier', async (t) => {
+  const env = await setUpEnv(t, { prefix: 'settle-cached' });
+  await env.client.patchMerge(SettlementAccounts, env.account, env.ns, { spec: { tokenPriceMultipliers: { cachedPromptTokens: 1_000 } } });
+  const pn = await addProviderNode(env, newPayout());
+  const key = replicaKey(43);
+  await addReplica(env, pn, 'r-0', key);
+  // 100 prompt tokens, 80 of them cached (0.1×): 20 + 8 = 28 units, + 10 completion tokens = 38
+  const r = await env.ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 100, gen: 10, cached: 80 })));
+  t.true(r.accepted, JSON.stringify(r.reasons));
+  t.is(r.delta?.units, 38n);
+  const entry = (await listProviderNodes(env)).find((n) => n.metadata.name === pn)!.status!.usage!.find((u) => u.account === `${env.ns}/acct`)!;
+  t.like(entry, { promptTokens: '100', cachedPromptTokens: '80', generationTokens: '10', units: '38' });
+});

@@ -39,6 +39,8 @@ export const MAX_SSE_LINE_BYTES = 4 * 1024 * 1024;
 export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
+  /** Of promptTokens, those the server read from its prefix cache (usage.prompt_tokens_details.cached_tokens; 0 when absent). */
+  cachedPromptTokens: number;
 }
 
 export interface UsageTap {
@@ -56,7 +58,9 @@ export function isMeteredPath(path: string): boolean {
 
 /**
  * The usage of one response object, or why there is none: `usage` must be an object whose prompt_tokens
- * and completion_tokens are whole numbers ≥ 0. A null or absent usage is `missing`.
+ * and completion_tokens are whole numbers ≥ 0. A null or absent usage is `missing`. The cached prompt
+ * tokens (prompt_tokens_details.cached_tokens) are 0 when absent or null, and must otherwise be a whole
+ * number no larger than prompt_tokens: a usage that says otherwise is not counted at all.
  */
 export function readUsage(body: unknown): { usage: TokenUsage } | { missing: string } {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { missing: 'the body is not a JSON object' };
@@ -67,7 +71,16 @@ export function readUsage(body: unknown): { usage: TokenUsage } | { missing: str
   for (const [name, v] of [['prompt_tokens', prompt], ['completion_tokens', completion]] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return { missing: `usage.${name} is not a whole number ≥ 0` };
   }
-  return { usage: { promptTokens: prompt as number, completionTokens: completion as number } };
+  const details = (usage as { prompt_tokens_details?: unknown }).prompt_tokens_details;
+  let cached: unknown = 0;
+  if (details !== undefined && details !== null) {
+    if (typeof details !== 'object' || Array.isArray(details)) return { missing: 'usage.prompt_tokens_details is not an object' };
+    cached = (details as { cached_tokens?: unknown }).cached_tokens ?? 0;
+  }
+  if (typeof cached !== 'number' || !Number.isSafeInteger(cached) || cached < 0 || cached > (prompt as number)) {
+    return { missing: 'usage.prompt_tokens_details.cached_tokens is not a whole number between 0 and prompt_tokens' };
+  }
+  return { usage: { promptTokens: prompt as number, completionTokens: completion as number, cachedPromptTokens: cached } };
 }
 
 function isErrorBody(body: unknown): boolean {
@@ -362,7 +375,7 @@ export function createUsageTap(path: string, requestBody: Buffer, counter: Token
       const verdict = reader.end();
       if (!verdict || 'error' in verdict) return;
       if ('usage' in verdict) {
-        counter.add(verdict.usage.promptTokens, verdict.usage.completionTokens);
+        counter.add(verdict.usage.promptTokens, verdict.usage.completionTokens, verdict.usage.cachedPromptTokens);
         return;
       }
       counter.addUncounted();

@@ -16,7 +16,7 @@ import type { TokenTotals } from './token-counter.js';
 
 /** Where the reporter reads the cumulative token totals (a TokenCounter). */
 export interface TokenSource {
-  snapshot(): Pick<TokenTotals, 'promptTokens' | 'completionTokens'>;
+  snapshot(): Pick<TokenTotals, 'promptTokens' | 'completionTokens'> & Partial<Pick<TokenTotals, 'cachedPromptTokens'>>;
 }
 
 /**
@@ -44,11 +44,17 @@ export class GpuClock {
 }
 
 /** Counters as the protocol carries them: decimal integers. */
-export function reportCounters(tokens: Pick<TokenTotals, 'promptTokens' | 'completionTokens'>, gpuSeconds: bigint): UsageReport['counters'] {
-  for (const [name, v] of [['promptTokens', tokens.promptTokens], ['completionTokens', tokens.completionTokens]] as const) {
+export function reportCounters(tokens: ReturnType<TokenSource['snapshot']>, gpuSeconds: bigint): UsageReport['counters'] {
+  const cached = tokens.cachedPromptTokens ?? 0n;
+  for (const [name, v] of [['promptTokens', tokens.promptTokens], ['completionTokens', tokens.completionTokens], ['cachedPromptTokens', cached]] as const) {
     if (typeof v !== 'bigint' || v < 0n) throw new AttesterError('CONFIG_INVALID', `token counter ${name} is ${String(v)}, not a whole number ≥ 0`);
   }
-  return { promptTokens: tokens.promptTokens.toString(), generationTokens: tokens.completionTokens.toString(), gpuSeconds: gpuSeconds.toString() };
+  return {
+    promptTokens: tokens.promptTokens.toString(),
+    generationTokens: tokens.completionTokens.toString(),
+    gpuSeconds: gpuSeconds.toString(),
+    cachedPromptTokens: cached.toString(),
+  };
 }
 
 export interface UsageReporterOptions {

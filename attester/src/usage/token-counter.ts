@@ -9,6 +9,8 @@
 export interface TokenTotals {
   promptTokens: bigint;
   completionTokens: bigint;
+  /** Of promptTokens, those the server read from its prefix cache. */
+  cachedPromptTokens: bigint;
   /** Responses whose usage was counted. */
   countedResponses: bigint;
   /** Responses to a metered endpoint that carried no readable usage: nothing was counted for them. */
@@ -18,16 +20,22 @@ export interface TokenTotals {
 export class TokenCounter {
   #prompt = 0n;
   #completion = 0n;
+  #cached = 0n;
   #counted = 0n;
   #uncounted = 0n;
 
-  /** Adds one response's usage. Throws on a negative or fractional count: such a usage is never counted. */
-  add(promptTokens: number, completionTokens: number): void {
-    for (const [name, v] of [['promptTokens', promptTokens], ['completionTokens', completionTokens]] as const) {
+  /**
+   * Adds one response's usage. Throws on a negative or fractional count, or more cached prompt tokens than
+   * prompt tokens: such a usage is never counted.
+   */
+  add(promptTokens: number, completionTokens: number, cachedPromptTokens = 0): void {
+    for (const [name, v] of [['promptTokens', promptTokens], ['completionTokens', completionTokens], ['cachedPromptTokens', cachedPromptTokens]] as const) {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number ≥ 0, got ${v}`);
     }
+    if (cachedPromptTokens > promptTokens) throw new RangeError(`cachedPromptTokens ${cachedPromptTokens} exceeds promptTokens ${promptTokens}`);
     this.#prompt += BigInt(promptTokens);
     this.#completion += BigInt(completionTokens);
+    this.#cached += BigInt(cachedPromptTokens);
     this.#counted++;
   }
 
@@ -37,6 +45,6 @@ export class TokenCounter {
   }
 
   snapshot(): TokenTotals {
-    return { promptTokens: this.#prompt, completionTokens: this.#completion, countedResponses: this.#counted, uncountedResponses: this.#uncounted };
+    return { promptTokens: this.#prompt, completionTokens: this.#completion, cachedPromptTokens: this.#cached, countedResponses: this.#counted, uncountedResponses: this.#uncounted };
   }
 }

@@ -316,6 +316,8 @@ export interface ProviderNodeStatusUsage {
   account: string;
   /** Prompt (input) tokens processed, decimal. */
   promptTokens?: string;
+  /** Of the prompt tokens, those the server read from its prefix cache, decimal. */
+  cachedPromptTokens?: string;
   /** Generated (output) tokens, decimal. */
   generationTokens?: string;
   /** GPU-seconds consumed, decimal. */
@@ -369,6 +371,11 @@ export interface ProviderNodeStatusUsageCursor {
   sequence: number;
   /** Prompt tokens in the last folded report (cumulative within bootId), decimal. */
   promptTokens?: string;
+  /**
+   * Of the prompt tokens, those the server read from its prefix cache, in the last folded report
+   * (cumulative within bootId), decimal.
+   */
+  cachedPromptTokens?: string;
   /** Generated tokens in the last folded report (cumulative within bootId), decimal. */
   generationTokens?: string;
   /** GPU-seconds in the last folded report (cumulative within bootId), decimal. */

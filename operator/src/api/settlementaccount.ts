@@ -114,6 +114,12 @@ export interface SettlementAccountSpecTokenPriceMultipliers {
    * @default 10000
    */
   completionTokens?: number;
+  /**
+   * Multiplier of prompt tokens the server read from its prefix cache
+   * (usage.prompt_tokens_details.cached_tokens), ten-thousandths; absent means the promptTokens
+   * multiplier (cached tokens cost what other prompt tokens cost).
+   */
+  cachedPromptTokens?: number;
 }
 
 /** Settings for the embedded sandbox chain; only with network sandbox. */

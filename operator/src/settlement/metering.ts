@@ -110,13 +110,15 @@ export interface Counters {
   promptTokens: bigint;
   generationTokens: bigint;
   gpuSeconds: bigint;
+  /** Of promptTokens, those read from the server's prefix cache (0 from attesters that do not report them). */
+  cachedPromptTokens: bigint;
 }
 
 export interface UsageDelta extends Counters {
   units: bigint;
 }
 
-export const ZERO_DELTA: UsageDelta = Object.freeze({ promptTokens: 0n, generationTokens: 0n, gpuSeconds: 0n, units: 0n });
+export const ZERO_DELTA: UsageDelta = Object.freeze({ promptTokens: 0n, generationTokens: 0n, gpuSeconds: 0n, cachedPromptTokens: 0n, units: 0n });
 
 /** Billable units of a counter set: one unit per prompt or generated token (GPU-seconds are not billed). */
 export function unitsOf(c: Counters): bigint {
@@ -157,13 +159,17 @@ const HEX128 = /^[0-9a-f]{128}$/;
 function parseCounters(c: UsageCounters | undefined): Counters | undefined {
   if (!c || typeof c !== 'object') return undefined;
   const { promptTokens, generationTokens, gpuSeconds } = c;
-  for (const v of [promptTokens, generationTokens, gpuSeconds]) if (typeof v !== 'string' || !DECIMAL.test(v)) return undefined;
-  return { promptTokens: BigInt(promptTokens), generationTokens: BigInt(generationTokens), gpuSeconds: BigInt(gpuSeconds) };
+  const cachedPromptTokens = c.cachedPromptTokens ?? '0';
+  for (const v of [promptTokens, generationTokens, gpuSeconds, cachedPromptTokens]) if (typeof v !== 'string' || !DECIMAL.test(v)) return undefined;
+  const parsed = { promptTokens: BigInt(promptTokens), generationTokens: BigInt(generationTokens), gpuSeconds: BigInt(gpuSeconds), cachedPromptTokens: BigInt(cachedPromptTokens) };
+  return parsed.cachedPromptTokens <= parsed.promptTokens ? parsed : undefined;
 }
 
 function cursorCounters(c: UsageCursor): Counters {
-  return { promptTokens: BigInt(c.promptTokens ?? '0'), generationTokens: BigInt(c.generationTokens ?? '0'), gpuSeconds: BigInt(c.gpuSeconds ?? '0') };
+  return { promptTokens: BigInt(c.promptTokens ?? '0'), generationTokens: BigInt(c.generationTokens ?? '0'), gpuSeconds: BigInt(c.gpuSeconds ?? '0'), cachedPromptTokens: BigInt(c.cachedPromptTokens ?? '0') };
 }
+
+const COUNTER_FIELDS = ['promptTokens', 'generationTokens', 'gpuSeconds', 'cachedPromptTokens'] as const;
 
 /** Structural check of a decoded SignedUsageReport; a message naming the bad field, or undefined. */
 export function malformed(signed: SignedUsageReport): string | undefined {
@@ -172,7 +178,7 @@ export function malformed(signed: SignedUsageReport): string | undefined {
   if (typeof r.namespace !== 'string' || !r.namespace || typeof r.pod !== 'string' || !r.pod) return 'report.namespace and report.pod are required';
   if (typeof r.bootId !== 'string' || r.bootId.length < 1 || r.bootId.length > 128) return 'report.bootId must be 1..128 characters';
   if (!Number.isSafeInteger(r.sequence) || r.sequence < 0) return 'report.sequence must be a non-negative integer';
-  if (!parseCounters(r.counters)) return 'report.counters must hold promptTokens, generationTokens and gpuSeconds as decimal strings';
+  if (!parseCounters(r.counters)) return 'report.counters must hold promptTokens, generationTokens and gpuSeconds (and optionally cachedPromptTokens, at most promptTokens) as decimal strings';
   if (typeof signed.signature !== 'string' || !HEX128.test(signed.signature.toLowerCase())) return 'signature must be 64 bytes, hex';
   return undefined;
 }
@@ -209,7 +215,7 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   if (!valid) return reject(state, 'SIGNATURE_INVALID', `signature of the report from ${podKey} does not verify under its attested key`);
 
   const counters = parseCounters(r.counters)!;
-  for (const k of ['promptTokens', 'generationTokens', 'gpuSeconds'] as const) {
+  for (const k of COUNTER_FIELDS) {
     if (counters[k] > UNITS_MAX) {
       return reject(state, 'COUNTER_OUT_OF_RANGE', `report.counters.${k} of ${podKey} is ${counters[k]}, above 2^64 - 1 (the settlement contract's uint64)`);
     }
@@ -231,13 +237,12 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   if (cursor && cursor.bootId === r.bootId) {
     const last = cursorCounters(cursor);
     if (r.sequence <= cursor.sequence) {
-      const same = r.sequence === cursor.sequence && last.promptTokens === counters.promptTokens
-        && last.generationTokens === counters.generationTokens && last.gpuSeconds === counters.gpuSeconds;
+      const same = r.sequence === cursor.sequence && COUNTER_FIELDS.every((k) => last[k] === counters[k]);
       return same
         ? reject(state, 'DUPLICATE_REPORT', `report ${r.bootId}#${r.sequence} from ${podKey} was already folded`, true)
         : reject(state, 'SEQUENCE_REPLAYED', `report ${r.bootId}#${r.sequence} from ${podKey} is not after the last folded #${cursor.sequence}`);
     }
-    for (const k of ['promptTokens', 'generationTokens', 'gpuSeconds'] as const) {
+    for (const k of COUNTER_FIELDS) {
       if (counters[k] < last[k]) {
         return reject(state, 'COUNTER_DECREASED', `${k} of ${podKey} went down from ${last[k]} to ${counters[k]} within boot ${r.bootId}`);
       }
@@ -246,7 +251,11 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
       promptTokens: counters.promptTokens - last.promptTokens,
       generationTokens: counters.generationTokens - last.generationTokens,
       gpuSeconds: counters.gpuSeconds - last.gpuSeconds,
+      cachedPromptTokens: counters.cachedPromptTokens - last.cachedPromptTokens,
     };
+    if (delta.cachedPromptTokens > delta.promptTokens) {
+      return reject(state, 'MALFORMED_REPORT', `report ${r.bootId}#${r.sequence} from ${podKey} adds ${delta.cachedPromptTokens} cached prompt tokens but only ${delta.promptTokens} prompt tokens`);
+    }
   } else {
     if (cursor && retired.includes(r.bootId)) {
       return reject(state, 'BOOT_REPLAYED', `report from ${podKey} is under boot ${r.bootId}, which has already ended`);
@@ -263,6 +272,7 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
     promptTokens: counters.promptTokens.toString(),
     generationTokens: counters.generationTokens.toString(),
     gpuSeconds: counters.gpuSeconds.toString(),
+    ...(counters.cachedPromptTokens > 0n ? { cachedPromptTokens: counters.cachedPromptTokens.toString() } : {}),
     units: (foldedUnits + units).toString(),
     ...(retired.length ? { retiredBootIds: retired } : {}),
     at,
@@ -330,6 +340,7 @@ export function addUsage(usage: readonly ProviderNodeStatusUsage[] | undefined, 
   const next: ProviderNodeStatusUsage = {
     account,
     promptTokens: add(old.promptTokens, delta.promptTokens),
+    ...(old.cachedPromptTokens !== undefined || delta.cachedPromptTokens > 0n ? { cachedPromptTokens: add(old.cachedPromptTokens, delta.cachedPromptTokens) } : {}),
     generationTokens: add(old.generationTokens, delta.generationTokens),
     gpuSeconds: add(old.gpuSeconds, delta.gpuSeconds),
     units: add(old.units, delta.units),

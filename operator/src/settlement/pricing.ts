@@ -1,11 +1,13 @@
 // Pricing in Cocoon's shape: a price per token, a multiplier per token kind and a coefficient per worker.
 //
 //   SettlementAccount spec.pricePerUnitNanoton           the price of one unit (the contract's pricePerUnit)
-//   SettlementAccount spec.tokenPriceMultipliers         prompt and completion multipliers, ten-thousandths
-//                                                        (10000 = 1.0×, Cocoon's unit), default 10000 each
+//   SettlementAccount spec.tokenPriceMultipliers         prompt, completion and cached-prompt multipliers,
+//                                                        ten-thousandths (10000 = 1.0×, Cocoon's unit),
+//                                                        default 10000; cached defaults to the prompt one
 //   ProviderNode spec.priceCoefficient                   the host's coefficient, thousandths (1000 = 1.0×)
 //
-// A unit is one token at 1.0× on a 1.0× host. A host earns, per token kind,
+// A unit is one token at 1.0× on a 1.0× host. A host earns, per token kind (prompt tokens the server read
+// from its prefix cache are their own kind; the other prompt tokens are priced as prompt tokens),
 //   units = tokens × multiplier / 10000 × coefficient / 1000
 // and a unit is paid pricePerUnitNanoton by the contract, so earned nanotons = units × pricePerUnitNanoton.
 // Integer math throughout: the exact amount is kept in ten-millionths of a unit (SCALE = 10000 × 1000).
@@ -32,11 +34,13 @@ export interface TokenPricing {
   promptMultiplier: bigint;
   /** ten-thousandths */
   completionMultiplier: bigint;
+  /** ten-thousandths, for prompt tokens read from the server's prefix cache */
+  cachedPromptMultiplier: bigint;
   /** thousandths */
   coefficient: bigint;
 }
 
-export const DEFAULT_PRICING: TokenPricing = Object.freeze({ promptMultiplier: MULTIPLIER_ONE, completionMultiplier: MULTIPLIER_ONE, coefficient: COEFFICIENT_ONE });
+export const DEFAULT_PRICING: TokenPricing = Object.freeze({ promptMultiplier: MULTIPLIER_ONE, completionMultiplier: MULTIPLIER_ONE, cachedPromptMultiplier: MULTIPLIER_ONE, coefficient: COEFFICIENT_ONE });
 
 function wholeAtLeast(value: unknown, field: string, min: number, fallback: bigint): bigint {
   if (value === undefined || value === null) return fallback;
@@ -49,16 +53,23 @@ function wholeAtLeast(value: unknown, field: string, min: number, fallback: bigi
 /** The pricing of tokens a host folds for an account: the account's multipliers, the host's coefficient. */
 export function pricingOf(account: Pick<SettlementAccount, 'spec'>, host: Pick<ProviderNode, 'spec'> | undefined): TokenPricing {
   const m = account.spec.tokenPriceMultipliers;
+  const promptMultiplier = wholeAtLeast(m?.promptTokens, 'SettlementAccount spec.tokenPriceMultipliers.promptTokens', 0, MULTIPLIER_ONE);
   return {
-    promptMultiplier: wholeAtLeast(m?.promptTokens, 'SettlementAccount spec.tokenPriceMultipliers.promptTokens', 0, MULTIPLIER_ONE),
+    promptMultiplier,
     completionMultiplier: wholeAtLeast(m?.completionTokens, 'SettlementAccount spec.tokenPriceMultipliers.completionTokens', 0, MULTIPLIER_ONE),
+    cachedPromptMultiplier: wholeAtLeast(m?.cachedPromptTokens, 'SettlementAccount spec.tokenPriceMultipliers.cachedPromptTokens', 0, promptMultiplier),
     coefficient: wholeAtLeast(host?.spec?.priceCoefficient, 'ProviderNode spec.priceCoefficient', 1, COEFFICIENT_ONE),
   };
 }
 
-/** The exact units of a token delta, in 1/SCALE of a unit. */
-export function scaledUnits(tokens: { promptTokens: bigint; generationTokens: bigint }, p: TokenPricing): bigint {
-  return (tokens.promptTokens * p.promptMultiplier + tokens.generationTokens * p.completionMultiplier) * p.coefficient;
+/**
+ * The exact units of a token delta, in 1/SCALE of a unit. Cached prompt tokens are part of promptTokens
+ * (at most all of them); they are priced at their own multiplier, the rest at the prompt multiplier.
+ */
+export function scaledUnits(tokens: { promptTokens: bigint; generationTokens: bigint; cachedPromptTokens?: bigint }, p: TokenPricing): bigint {
+  const cached = tokens.cachedPromptTokens ?? 0n;
+  if (cached < 0n || cached > tokens.promptTokens) throw new RangeError(`cached prompt tokens ${cached} are not within the ${tokens.promptTokens} prompt tokens`);
+  return ((tokens.promptTokens - cached) * p.promptMultiplier + cached * p.cachedPromptMultiplier + tokens.generationTokens * p.completionMultiplier) * p.coefficient;
 }
 
 /**

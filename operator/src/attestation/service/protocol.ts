@@ -121,6 +121,8 @@ export interface UsageCounters {
   promptTokens: string;
   generationTokens: string;
   gpuSeconds: string;
+  /** Of promptTokens, those the server read from its prefix cache (priced by their own multiplier); absent means 0. */
+  cachedPromptTokens?: string;
 }
 
 export interface UsageReport {

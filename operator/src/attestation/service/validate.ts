@@ -61,7 +61,11 @@ export function parseSignedUsageReport(v: unknown): SignedUsageReport {
     report: {
       namespace: str(r.namespace, 'report.namespace', DNS, 63), pod: str(r.pod, 'report.pod', DNS, 253),
       bootId: str(r.bootId, 'report.bootId', /^[0-9a-zA-Z-]{8,64}$/, 64), sequence: r.sequence,
-      counters: { promptTokens: str(c.promptTokens, 'report.counters.promptTokens', digits), generationTokens: str(c.generationTokens, 'report.counters.generationTokens', digits), gpuSeconds: str(c.gpuSeconds, 'report.counters.gpuSeconds', digits) },
+      counters: {
+        promptTokens: str(c.promptTokens, 'report.counters.promptTokens', digits), generationTokens: str(c.generationTokens, 'report.counters.generationTokens', digits), gpuSeconds: str(c.gpuSeconds, 'report.counters.gpuSeconds', digits),
+        // Optional (attesters before cached-token metering send none); kept exactly as sent, since the signature covers it.
+        ...(c.cachedPromptTokens !== undefined ? { cachedPromptTokens: str(c.cachedPromptTokens, 'report.counters.cachedPromptTokens', digits) } : {}),
+      },
       at: str(r.at, 'report.at', /^\d{4}-\d\d-\d\dT/, 40),
     },
     signature: str(o.signature, 'signature', /^[0-9a-f]{128}$/),
