@@ -2,11 +2,9 @@
 // plan (plan.ts) → act (status through the status subresource, only when changed; events).
 import type { AttestationPolicy } from '../../api/attestationpolicy.js';
 import type { ProviderNode } from '../../api/providernode.js';
-import type { OperatorConfig } from '../../config.js';
-import type { KubeClient } from '../../kube/kube-client.js';
 import { AttestationPolicies } from '../../kube/chrysalis-resources.js';
 import type { ReconcileResult, Reconciler } from '../../kube/controller.js';
-import type { EventRecorder } from '../../kube/events.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 import { BY_POLICY, policyNameIndexer } from '../../kube/indexes.js';
 import { parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
@@ -15,14 +13,10 @@ import { planPolicyStatus } from './plan.js';
 
 export const KIND = 'AttestationPolicy';
 
-export interface AttestationPolicyDeps {
-  client: KubeClient;
-  events: EventRecorder;
-  config: OperatorConfig;
+export interface AttestationPolicyDeps extends ReconcilerDeps {
   policies: Store<AttestationPolicy & KubeObject>;
   /** Indexed by the policy each names (BY_POLICY): a policy's count without a scan of every node. */
   providerNodes: Store<ProviderNode & KubeObject>;
-  now?: () => Date;
 }
 
 export class AttestationPolicyReconciler implements Reconciler {

@@ -5,11 +5,10 @@ import { randomBytes } from 'node:crypto';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from '../../api/attestationpolicy.js';
 import type { ProviderNode } from '../../api/providernode.js';
-import type { OperatorConfig } from '../../config.js';
 import type { KubeClient } from '../../kube/kube-client.js';
 import { ProviderNodes } from '../../kube/chrysalis-resources.js';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/controller.js';
-import type { EventRecorder } from '../../kube/events.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
 import { Nodes, Pods, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isNotFound } from '../../kube/rest.js';
@@ -21,16 +20,12 @@ import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_PROVIDER_NODE, LA
 import { statusEqual } from '../../kube/status.js';
 import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
-export interface ProviderNodeDeps {
-  client: KubeClient;
-  events: EventRecorder;
-  config: OperatorConfig;
+export interface ProviderNodeDeps extends ReconcilerDeps {
   providerNodes: Store<ProviderNode & KubeObject>;
   nodes: Store<V1Node & KubeObject>;
   /** Indexed by node name here (BY_NODE_NAME): a node's replicas without a scan of every Pod. */
   pods: Store<V1Pod & KubeObject>;
   policies: Store<AttestationPolicy & KubeObject>;
-  now?: () => Date;
 }
 
 export const KIND = 'ProviderNode';
