@@ -18,7 +18,7 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy, type Sleep } from '../backo
 import type { AttesterIdentity } from '../identity.js';
 import { WELL_KNOWN_PREFIX, evidenceHandler, type EvidenceMaker } from './evidence-endpoint.js';
 import { proxyHandler } from './proxy.js';
-import { buildRaTlsCertificate, raTlsNonce } from './ra-tls-certificate.js';
+import { buildRaTlsCertificate, MAX_RA_TLS_CERTIFICATE_BYTES, raTlsNonce } from './ra-tls-certificate.js';
 import type { UsageHooks } from './usage-hooks.js';
 
 /** Default certificate lifetime: a new one every five minutes, each valid for ten. */
@@ -93,7 +93,13 @@ export class RaTlsGateway {
     const notBefore = new Date(Math.floor((this.#now() - CLOCK_SKEW_ALLOWANCE_MS) / 1000) * 1000);
     const notAfter = new Date(notBefore.getTime() + this.#validityMs);
     const evidence: EvidenceBundle = await this.#makeEvidence(raTlsNonce(notBefore));
-    const { der, pem } = buildRaTlsCertificate({ publicKey: identity.publicKey, sign: (tbs) => identity.sign(tbs), evidence, notBefore, notAfter });
+    const build = (bundle: EvidenceBundle) => buildRaTlsCertificate({ publicKey: identity.publicKey, sign: (tbs) => identity.sign(tbs), evidence: bundle, notBefore, notAfter });
+    let { der, pem } = build(evidence);
+    if (der.length > MAX_RA_TLS_CERTIFICATE_BYTES && evidence.gpus.length > 0) {
+      this.#log.info('GPU reports left out of the RA-TLS certificate: clients receive them in the answer to their nonce', { withGpus: der.length, limit: MAX_RA_TLS_CERTIFICATE_BYTES, gpus: evidence.gpus.length });
+      ({ der, pem } = build({ ...evidence, gpus: [] }));
+    }
+    if (der.length > MAX_RA_TLS_CERTIFICATE_BYTES) throw new Error(`the RA-TLS certificate is ${der.length} bytes even without GPU reports; TLS clients refuse more than ${MAX_RA_TLS_CERTIFICATE_BYTES}`);
     const certificate = { der, pem, notBefore, notAfter };
     this.#certificate = certificate;
     this.#server?.setSecureContext(this.#secureContextOptions(certificate));

@@ -14,7 +14,9 @@
 //     EvidenceBundle; binaries base64, nonce and key hex), with
 //       nonce     = SHA-256("chrysalis-ra-tls-v1" ‖ notBefore as 8-byte big-endian Unix seconds)
 //       publicKey = the certificate's own Ed25519 key (raw 32 bytes, hex)
-//     so report_data = SHA-512(nonce ‖ publicKey) exactly as for the service's challenges.
+//     so report_data = SHA-512(nonce ‖ publicKey) exactly as for the service's challenges. When the GPU
+//     reports would make the certificate larger than MAX_RA_TLS_CERTIFICATE_BYTES, gpus is [] (the CPU
+//     report still binds the key); the client-nonce answer carries them.
 //
 // Why the nonce comes from notBefore: a TLS client cannot see the nonce the service issued, and cannot
 // choose the nonce of a certificate made before it connected; a nonce derived from the certificate's own
@@ -36,6 +38,15 @@ import { AttestationError } from '../../../operator/src/attestation/reasons.js';
 import { derBitString, derExplicit, derInteger, derOctetString, derOid, derSequence, derSet, derTime, derUtf8String } from '../../../operator/src/attestation/simulated/der-encode.js';
 import { parseStrictJson } from '../../../operator/src/attestation/strict-json.js';
 import { OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, isSelfSigned, parseCertificate } from '../../../operator/src/attestation/x509.js';
+
+/**
+ * The largest certificate the gateway serves. OpenSSL clients (node:tls, curl, Python) refuse a peer
+ * certificate message over 100 KiB by default (SSL_MAX_CERT_LIST_DEFAULT) and node:tls cannot raise it;
+ * a bundle with many GPUs passes that (each GPU's SPDM report and device chain is about 9 KiB in the
+ * JSON), so the gateway then leaves the GPU reports out of the certificate (gpus: []). The client-nonce
+ * answer always carries every GPU, and the client requires it.
+ */
+export const MAX_RA_TLS_CERTIFICATE_BYTES = 96 * 1024;
 
 /** Chrysalis's private OID arc: the UUID arc 2.25.<UUID as an integer> (see the header). */
 export const CHRYSALIS_OID_ARC = '2.25.206541952249028145412590670932459874059';

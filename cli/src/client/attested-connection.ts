@@ -172,7 +172,8 @@ export async function connectAttested(options: AttestedConnectOptions): Promise<
   }
   const fresh = checkFreshEvidence(answer, nonce, issuedAt, certificate!, { ...check, now: now() });
   if (fresh.reasons.length > 0) refuse({ ...verdict, verified: false, reasons: fresh.reasons, freshEvidence: false });
-  verdict.freshEvidence = true;
+  // The claims reported are the fresh answer's (with every GPU; the certificate may carry none).
+  Object.assign(verdict, fresh.summary, { freshEvidence: true });
   return connection;
 }
 

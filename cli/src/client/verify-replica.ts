@@ -13,7 +13,8 @@
 //   4. the answer to the client's nonce binds the same key, answers that nonce, and verifies under the
 //      policy, its age measured from when the client drew the nonce.
 // The TLS 1.3 handshake proved the peer holds the certificate's private key; (1) and (4) tie that key
-// to the TEE the evidence describes, (4) also shows that TEE is alive now.
+// to the TEE the evidence describes, (4) also shows that TEE is alive now. The verdict's claims are those
+// of (4): a certificate may leave the GPU reports out (ra-tls-certificate.ts), the answer never does.
 import { verifyEvidenceBundle, type BundleClaims, type EvidenceBundle } from '../../../operator/src/attestation/bundle.js';
 import type { VerifierPolicy } from '../../../operator/src/attestation/policy.js';
 import { reason, reasonFromError, type Reason } from '../../../operator/src/attestation/reasons.js';
@@ -104,7 +105,7 @@ export function checkCertificate(der: Uint8Array, options: ReplicaCheckOptions):
  * Step 4: the replica's answer (the JSON text of GET /.well-known/chrysalis/evidence) to `nonce`, drawn
  * by the client at `nonceIssuedAt`, from the peer whose certificate `certificate` is.
  */
-export function checkFreshEvidence(answer: string, nonce: Uint8Array, nonceIssuedAt: Date, certificate: RaTlsCertificate, options: ReplicaCheckOptions): { reasons: Reason[]; claims?: BundleClaims } {
+export function checkFreshEvidence(answer: string, nonce: Uint8Array, nonceIssuedAt: Date, certificate: RaTlsCertificate, options: ReplicaCheckOptions): { reasons: Reason[]; claims?: BundleClaims; summary?: ReturnType<typeof summarise> } {
   let bundle: EvidenceBundle;
   try {
     bundle = evidenceBundleFrom(answer);
@@ -121,7 +122,7 @@ export function checkFreshEvidence(answer: string, nonce: Uint8Array, nonceIssue
     nonceIssuedAt,
     ...(options.tdxCollateral ? { tdxCollateral: options.tdxCollateral } : {}),
   });
-  return { reasons: prefixed('fresh evidence', result.reasons), claims: result.claims };
+  return { reasons: prefixed('fresh evidence', result.reasons), claims: result.claims, summary: summarise(result.claims) };
 }
 
 /** The code a refusal is reported under: the first reason's. */
