@@ -67,10 +67,18 @@ test('vLLM is the default server: the checked model, the served name, loopback, 
   ]);
 });
 
-test('the llama-cpp preset gets the model, loopback, the port and the served name', (t) => {
-  t.deepEqual(serverArgs(withModel({}, { server: 'llama-cpp' })), [
-    '--model', '/model', '--host', '127.0.0.1', '--port', '8000', '--served-model-name', 'meta-llama/Llama-3.1-8B-Instruct',
+test('the llama-cpp preset gets the model file, loopback, the port and the served name', (t) => {
+  t.deepEqual(serverArgs(withModel({ file: 'gguf/tiny.gguf' }, { server: 'llama-cpp' })), [
+    '--model', '/model/gguf/tiny.gguf', '--host', '127.0.0.1', '--port', '8000', '--served-model-name', 'meta-llama/Llama-3.1-8B-Instruct',
   ]);
+  t.throws(() => serverArgs(withModel({}, { server: 'llama-cpp' })), { message: /spec\.model\.file must name the GGUF file/ });
+  t.throws(() => serverArgs(withModel({ file: '../etc/passwd' }, { server: 'llama-cpp' })), { message: /spec\.model\.file/ });
+});
+
+test('the llama-cpp preset speaks the flags the engine in engine/ accepts', async (t) => {
+  const { parseEngineArgs } = await import('../../engine/src/args.js');
+  const parsed = parseEngineArgs(serverArgs(withModel({ file: 'tiny.gguf' }, { server: 'llama-cpp', port: 8123 })));
+  t.like(parsed, { model: '/model/tiny.gguf', host: '127.0.0.1', port: 8123, servedModelName: 'meta-llama/Llama-3.1-8B-Instruct' });
 });
 
 test('a custom server gets its arguments exactly as given, and must give some', (t) => {

@@ -72,6 +72,12 @@ export interface InferencePoolSpecModel {
    */
   source: string;
   /**
+   * The one file of the model a single-file server loads, relative to the model's directory, e.g.
+   * model.gguf: the llama-cpp server gets --model /model/<file>. Required for llama-cpp; the model check
+   * still hashes every file.
+   */
+  file?: string;
+  /**
    * The model's commit (e.g. the Hugging Face git commit the files were taken from): the commit in the
    * model hash name@commit:root. Absent means the empty string.
    */
@@ -90,9 +96,10 @@ export interface InferencePoolSpecRuntime {
   /**
    * Which server the image runs, so the operator can build its arguments: vllm (the default; vLLM's
    * OpenAI-compatible server), llama-cpp (a llama.cpp OpenAI-compatible server), or custom
-   * (spec.runtime.args are passed as given). For vllm and llama-cpp the operator passes --model /model
-   * --served-model-name <spec.model.name> --host 127.0.0.1 --port <spec.runtime.port> (vllm also
-   * --tensor-parallel-size <spec.gpusPerReplica>), then spec.runtime.args.
+   * (spec.runtime.args are passed as given). For vllm the operator passes --model /model
+   * --served-model-name <spec.model.name> --host 127.0.0.1 --port <spec.runtime.port>
+   * --tensor-parallel-size <spec.gpusPerReplica>, for llama-cpp --model /model/<spec.model.file> --host
+   * 127.0.0.1 --port <spec.runtime.port> --served-model-name <spec.model.name>, then spec.runtime.args.
    * @default "vllm"
    */
   server?: 'vllm' | 'llama-cpp' | 'custom';

@@ -3,8 +3,9 @@
 //   vllm       (default) vLLM's OpenAI-compatible server: --model <checked model> --served-model-name
 //              <spec.model.name> --host 127.0.0.1 --port <spec.runtime.port> --tensor-parallel-size
 //              <spec.gpusPerReplica>, then spec.runtime.args;
-//   llama-cpp  an OpenAI-compatible llama.cpp server: --model <checked model> --host 127.0.0.1 --port
-//              <port> --served-model-name <spec.model.name>, then spec.runtime.args;
+//   llama-cpp  an OpenAI-compatible llama.cpp server (engine/ is one): --model <checked model>/<spec.model.file>
+//              (it loads one GGUF file) --host 127.0.0.1 --port <port> --served-model-name
+//              <spec.model.name>, then spec.runtime.args;
 //   custom     spec.runtime.args exactly as given (the CRD requires some); the server must itself load
 //              the model from MODEL_MOUNT_PATH and listen on 127.0.0.1:<port>.
 //
@@ -41,7 +42,11 @@ export function serverArgs(pool: InferencePool): string[] {
   }
   const name = pool.spec.model.name;
   if (kind === 'llama-cpp') {
-    return ['--model', MODEL_MOUNT_PATH, '--host', SERVER_HOST, '--port', port, '--served-model-name', name, ...extra];
+    const file = pool.spec.model.file;
+    if (!file || file.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw new Error('spec.model.file must name the GGUF file inside the model (e.g. model.gguf) when spec.runtime.server is llama-cpp');
+    }
+    return ['--model', `${MODEL_MOUNT_PATH}/${file}`, '--host', SERVER_HOST, '--port', port, '--served-model-name', name, ...extra];
   }
   return [
     '--model', MODEL_MOUNT_PATH,
