@@ -19,9 +19,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { ControlPlane } from './control-plane.js';
+import type { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
+import { CLUSTER_DOMAIN, startClusterDns, type ClusterDns } from './cluster-dns.js';
 import { ManagedProcess, delay } from './managed-process.js';
 import { CNI_BIN_DIR, nodeBinaries, type NodeBinaries } from './node-binaries.js';
 import { issueClientCert, type ClientCert } from './pki.js';
+import { mountSimulatedTsm, type SimulatedTsm } from './simulated-tsm.js';
 
 const run = promisify(execFile);
 const PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
@@ -47,6 +50,11 @@ export interface RealNode {
   readonly nodeIP: string;
   /** busybox-static from Debian, present on the node: for Pods with `imagePullPolicy: Never`. */
   readonly busyboxImage: string;
+  /**
+   * With options.simulatedTee: the node's simulated configfs-TSM (the chart's attester.tsm.hostPath; reports
+   * under `<path>/report`).
+   */
+  readonly tsmPath?: string;
   /** Imports an OCI or Docker archive into the node's containerd (the CRI namespace); returns the image names. */
   importImage(archive: string): Promise<string[]>;
   pids(): Record<string, number | undefined>;
@@ -57,7 +65,18 @@ export interface RealNode {
 export interface RealNodeOptions {
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * GPUs the node advertises: the label NVIDIA's GPU feature discovery sets (nvidia.com/gpu.present=true)
+   * and the nvidia.com/gpu extended resource in the Node's status, written as a device plugin would.
+   */
+  gpus?: number;
+  /** Mount a simulated configfs-TSM backed by this TEE on the node (tsmPath). */
+  simulatedTee?: SimulatedTee;
 }
+
+/** Extended resource and label of a GPU node. */
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+export const GPU_PRESENT_LABEL = 'nvidia.com/gpu.present';
 
 /** The Pods' subnet, private to the node's namespace (another node's namespace may reuse it). */
 const POD_SUBNET = '10.244.0.0/24';
@@ -95,8 +114,11 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
 
   const processes: ManagedProcess[] = [];
   let relay: Server | undefined;
+  let dns: ClusterDns | undefined;
+  let tsm: SimulatedTsm | undefined;
   const stopAll = async () => {
-    await teardown(footprint, processes, relay, log);
+    await dns?.close();
+    await teardown(footprint, processes, relay, log, tsm);
     await deleteNode(plane, name);
   };
   try {
@@ -133,16 +155,23 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
     await ctr('images', 'import', bins.busyboxArchive);
 
     await saveKernelTunables();
-    const kubeletConfig = await writeKubeletConfig(dir, socket, plane.pki.caCert, footprint.cgroup);
+    if (options.simulatedTee) {
+      tsm = await mountSimulatedTsm(join(dir, 'tsm'), options.simulatedTee);
+      log(`simulated configfs-TSM at ${tsm.path}`);
+    }
+    dns = await startClusterDns(hostIP, plane.kubeConfig());
+    const kubeletConfig = await writeKubeletConfig(dir, socket, plane.pki.caCert, footprint.cgroup, hostIP);
     const kubelet = inNetns('kubelet', bins.kubelet, [
       `--config=${kubeletConfig}`, `--kubeconfig=${kubeletKubeconfig}`, `--root-dir=${join(dir, 'kubelet')}`,
       `--hostname-override=${name}`, `--node-ip=${nodeIP}`, `--cert-dir=${join(dir, 'kubelet-pki')}`, '--v=1',
+      ...(options.gpus ? [`--node-labels=${GPU_PRESENT_LABEL}=true`] : []),
     ]);
     processes.push(kubelet);
     log('starting kubelet');
     kubelet.start();
     const core = plane.kubeConfig();
     await until('kubelet', kubelet, () => nodeReady(core, name), 120_000);
+    if (options.gpus) await advertiseGpus(plane, name, options.gpus);
 
     const proxyConfig = await writeKubeProxyConfig(dir, proxyKubeconfig, name);
     const kubeProxy = inNetns('kube-proxy', bins.kubeProxy, [`--config=${proxyConfig}`, '--v=1']);
@@ -156,7 +185,7 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
     log(`node ${name} ready`);
 
     return {
-      name, footprint, nodeIP, busyboxImage: bins.busyboxImage,
+      name, footprint, nodeIP, busyboxImage: bins.busyboxImage, ...(tsm ? { tsmPath: tsm.path } : {}),
       async importImage(archive: string) {
         const out = await ctr('images', 'import', archive);
         return [...out.matchAll(/^unpacking (\S+) /gm)].map((m) => m[1]!);
@@ -350,7 +379,7 @@ async function writeContainerdConfig(dir: string, socket: string, bins: NodeBina
   return path;
 }
 
-async function writeKubeletConfig(dir: string, socket: string, caCert: string, cgroup: string): Promise<string> {
+async function writeKubeletConfig(dir: string, socket: string, caCert: string, cgroup: string, clusterDns: string): Promise<string> {
   const resolvConf = join(dir, 'resolv.conf');
   await writeFile(resolvConf, '');
   const path = join(dir, 'kubelet.yaml');
@@ -369,6 +398,9 @@ async function writeKubeletConfig(dir: string, socket: string, caCert: string, c
     readOnlyPort: 0,
     healthzBindAddress: '127.0.0.1',
     resolvConf,
+    // The harness's cluster DNS (cluster-dns.ts) on the host end of the node's link.
+    clusterDNS: [clusterDns],
+    clusterDomain: CLUSTER_DOMAIN,
     podLogsDir: join(dir, 'pod-logs'),
     serializeImagePulls: false,
     // A shared development disk may be fuller than kubelet's defaults allow; evict only when truly out.
@@ -419,6 +451,19 @@ async function nodeReady(kc: import('@kubernetes/client-node').KubeConfig, name:
   } catch {
     return false;
   }
+}
+
+/**
+ * What a device plugin does for its resource: the GPUs in the Node's status capacity and allocatable
+ * (a JSON patch of the status subresource; the kubelet keeps extended resources it does not manage).
+ */
+async function advertiseGpus(plane: ControlPlane, name: string, gpus: number): Promise<void> {
+  const { CoreV1Api, setHeaderOptions, PatchStrategy } = await import('@kubernetes/client-node');
+  const key = GPU_RESOURCE.replace('/', '~1');
+  await plane.kubeConfig().makeApiClient(CoreV1Api).patchNodeStatus({ name, body: [
+    { op: 'add', path: `/status/capacity/${key}`, value: String(gpus) },
+    { op: 'add', path: `/status/allocatable/${key}`, value: String(gpus) },
+  ] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
 }
 
 async function deleteNode(plane: ControlPlane, name: string): Promise<void> {
@@ -535,7 +580,7 @@ async function sandboxNetns(socket: string): Promise<string[]> {
   return [...paths];
 }
 
-async function teardown(fp: RealNodeFootprint, processes: ManagedProcess[], relay: Server | undefined, log: (line: string) => void): Promise<void> {
+async function teardown(fp: RealNodeFootprint, processes: ManagedProcess[], relay: Server | undefined, log: (line: string) => void, tsm?: SimulatedTsm): Promise<void> {
   const socket = join(fp.dir, 'containerd.sock');
   const containerd = processes.find((p) => p.name === 'containerd');
   for (const p of [...processes].reverse()) if (p !== containerd) await p.stop();
@@ -552,6 +597,8 @@ async function teardown(fp: RealNodeFootprint, processes: ManagedProcess[], rela
     await containerd.stop();
   }
   await killProcesses(fp, podNetns);
+  // The simulated TSM is served by this process: unmounted before anything walks the node's directory.
+  await tsm?.unmount();
   await unmountUnder(fp.dir);
   for (const path of podNetns) {
     await tryRun('umount', [path]);
