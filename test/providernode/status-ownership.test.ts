@@ -23,10 +23,11 @@ import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { silentLogger } from '../../operator/src/util/log.js';
-import { ATTESTER_SA, boundToken, getProviderNode, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
+import { ATTESTER_SA, boundToken, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 
-const passed: VerifyOutcome = { verified: true, reasons: [], claims: { simulated: true, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
+// A replica on this node-cvm host passes only with the host's chip and launch measurement (HOST_CLAIMS).
+const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
 const rejected: VerifyOutcome = { verified: false, reasons: [{ code: 'BINDING_MISMATCH', message: 'test' }], claims: { simulated: false, gpus: [] } };
 
 /** A replica's challenge through the service, as its sidecar asks for it: the nonce. */
