@@ -149,6 +149,15 @@ test('streaming is not buffered: the first piece reaches the client while the se
   t.is(answer.content, 'attested hello world');
 });
 
+test('a verified connection stays usable after idling longer than node\'s default keep-alive (5 s)', async (t) => {
+  const r = await replica(t);
+  const connection = await connectAttested({ host: '127.0.0.1', port: r.port, policy });
+  t.teardown(() => connection.close());
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  const answer = await chatCompletion(connection, { model: 'tiny', prompt: 'after a pause' });
+  t.is(answer.content, 'attested hello');
+});
+
 test('a replica whose certificate key is not the key its evidence binds gets nothing (BINDING_MISMATCH)', async (t) => {
   // The evidence is genuine (simulated TEE) for the attested key; the server's TLS key is another one,
   // claiming that evidence as its own.

@@ -112,7 +112,8 @@ export class RaTlsGateway {
   }
 
   /** Issues the first certificate, then listens; renews in the background until close(). */
-  async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+  /** Without `host`, every address of the Pod (IPv6 and IPv4 where the kernel has IPv6, as node:net decides). */
+  async listen(port: number, host?: string): Promise<AddressInfo> {
     const certificate = this.#certificate ?? (await this.renewCertificate());
     const answerEvidence = evidenceHandler(this.#makeEvidence, this.#log);
     const forward = proxyHandler({
@@ -130,13 +131,18 @@ export class RaTlsGateway {
         else res.destroy();
       });
     });
+    // A client verifies once and may then send several requests on the connection; an idle minute between
+    // them should not cost it a new handshake and verification (node's default is 5 s).
+    server.keepAliveTimeout = 60_000;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      const listening = () => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (host === undefined) server.listen(port, listening);
+      else server.listen(port, host, listening);
     });
     this.#schedule(this.#validityMs / 2);
     const address = server.address() as AddressInfo;
