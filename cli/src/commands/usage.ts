@@ -1,8 +1,8 @@
 // `chrysalis usage [--pool P] [--node N]`: metered usage as the operator folded it from signed replica
 // reports. Without --pool: one row per ProviderNode and SettlementAccount (cumulative totals, the numbers
 // settlement commits). With --pool: one row per replica of the pool (namespace from -n) from the metering
-// cursors — the units folded from each current replica over all its boots. Exit 0 when listed; 2 on
-// unusable input.
+// cursors — the billable tokens (unpriced; the per-host units are priced) folded from each current replica
+// over all its boots. Exit 0 when listed; 2 on unusable input.
 import { Command } from 'commander';
 import type { ProviderNode } from '../../../operator/src/api/providernode.js';
 import { ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
@@ -58,7 +58,7 @@ async function render(cluster: Cluster, flags: UsageFlags): Promise<string> {
     const rows = replicaRows(nodes, `${cluster.namespace}/${flags.pool}`);
     if (flags.output !== 'table') return formatData({ pool: `${cluster.namespace}/${flags.pool}`, replicas: rows, units: rows.reduce((s, r) => s + BigInt(r.units), 0n).toString() }, flags.output);
     if (rows.length === 0) return `No metered replicas of ${cluster.namespace}/${flags.pool}.\n`;
-    return renderTable(['pod', 'provider node', 'account', 'boot', 'seq', 'units', 'last report'],
+    return renderTable(['pod', 'provider node', 'account', 'boot', 'seq', 'tokens', 'last report'],
       rows.map((r) => [r.pod, r.providerNode, r.account, r.bootId, String(r.sequence), r.units, r.at ?? '']));
   }
   const rows = usageRows(nodes);

@@ -380,7 +380,11 @@ export interface ProviderNodeStatusUsageCursor {
   generationTokens?: string;
   /** GPU-seconds in the last folded report (cumulative within bootId), decimal. */
   gpuSeconds?: string;
-  /** Billable units folded from this Pod over all its boots, decimal. */
+  /**
+   * Billable tokens (prompt + generation) folded from this Pod over all its boots, decimal; unpriced:
+   * the host's usage[].units are these tokens priced (the fraction of a unit is carried per payee, so
+   * per-Pod priced units would not add up).
+   */
   units?: string;
   /** Earlier boot identifiers of this Pod; reports under them are refused as replays. */
   retiredBootIds?: string[];
