@@ -4,10 +4,11 @@
 //            replicas this process placed or deleted that the caches do not show yet;
 //   plan     planReplicas (pure, plan.ts) says what to delete, create, bind and un-gate; the placement
 //            engine chooses nodes for the replicas that need one, in the one shared FleetIndex;
-//   act      deletes (uid-preconditioned), readiness-gate flips (pods/status, preconditioned on the
-//            resourceVersion planned from), creates of new replicas already bound to their node, and
-//            bindings (pods/binding) of existing unbound replicas, then the pool's status through the
-//            status subresource when it changed.
+//   act      deletes (uid-preconditioned), routing-label removals (attested-label.ts) and only then
+//            readiness-gate flips (pods/status, preconditioned on the resourceVersion planned from),
+//            routing-label adds, creates of new replicas already bound to their node, and bindings
+//            (pods/binding) of existing unbound replicas, the pool's Service and Gateway API InferencePool
+//            (routing.ts), then the pool's status through the status subresource when it changed.
 //
 // Why a new replica is created bound (spec.nodeName) rather than created and then bound: the node is
 // chosen before the Pod exists (the Pod's runtimeClass depends on that node's TEE), so a Binding would
