@@ -47,28 +47,27 @@ export interface SnpVcekCacheOptions {
   arkFor?: (product: Generation) => ParsedCertificate | undefined;
 }
 
-interface CrlSlot {
-  product: Generation;
+/** What every cached item keeps of its fetching (fetchInto). */
+interface FetchSlot {
   der?: Uint8Array;
-  thisUpdate?: Date;
-  nextUpdate?: Date;
   fetchedAt?: Date;
   lastAttemptAt?: Date;
   lastError?: string;
   inFlight?: Promise<Uint8Array | undefined>;
 }
 
+interface CrlSlot extends FetchSlot {
+  product: Generation;
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+}
+
 const pinnedArk = (product: Generation): ParsedCertificate | undefined => amdAnchors().find((a) => a.generation === product)?.cert;
 
-interface Slot {
+interface Slot extends FetchSlot {
   product: Generation;
   key: string;
-  der?: Uint8Array;
   notAfter?: Date;
-  fetchedAt?: Date;
-  lastAttemptAt?: Date;
-  lastError?: string;
-  inFlight?: Promise<Uint8Array | undefined>;
 }
 
 const DEFAULT_MAX_ENTRIES = 4096;
@@ -173,39 +172,18 @@ export class SnpVcekCache {
       || (slot.fetchedAt !== undefined && now.getTime() - slot.fetchedAt.getTime() >= interval);
     const kds = this.options.kds;
     if (!due || !kds) return slot.der;
-    if (slot.inFlight) return slot.inFlight;
-    const last = slot.lastAttemptAt?.getTime();
-    if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return slot.der;
     const s = slot;
-    s.inFlight = (async () => {
-      s.lastAttemptAt = now;
-      let result = 'ok';
-      try {
-        const der = await kds.crl(product);
-        const why = crlRefusal(der, product, (this.options.arkFor ?? pinnedArk)(product), s, now);
-        if (why) {
-          result = 'refused';
-          s.lastError = why;
-        } else {
-          const crl = parseCrl(der);
-          s.der = der;
-          s.thisUpdate = crl.thisUpdate;
-          s.nextUpdate = crl.nextUpdate;
-          s.fetchedAt = now;
-          s.lastError = undefined;
-        }
-      } catch (err) {
-        const status = (err as { status?: unknown }).status;
-        result = status === 404 ? 'not_found' : 'error';
-        s.lastError = err instanceof Error ? err.message : String(err);
-      }
-      if (s.lastError) this.options.logger?.warn('AMD CRL fetch failed', { product, error: s.lastError });
-      this.options.metrics?.fetches.inc({ family: 'sev-snp', kind: 'crl', result });
-      return s.der;
-    })().finally(() => {
-      s.inFlight = undefined;
+    return this.fetchInto(s, now, {
+      kind: 'crl',
+      log: { message: 'AMD CRL fetch failed', product },
+      fetch: () => kds.crl(product),
+      refusal: (der) => crlRefusal(der, product, (this.options.arkFor ?? pinnedArk)(product), s, now),
+      admit: (der) => {
+        const crl = parseCrl(der);
+        s.thisUpdate = crl.thisUpdate;
+        s.nextUpdate = crl.nextUpdate;
+      },
     });
-    return s.inFlight;
   }
 
   private async forProduct(report: SnpReport, product: Generation, now: Date): Promise<Uint8Array | undefined> {
@@ -229,37 +207,63 @@ export class SnpVcekCache {
     if (slot.der && slot.notAfter && now.getTime() <= slot.notAfter.getTime()) return slot.der;
     const kds = this.options.kds;
     if (!kds) return slot.der;
+    const s = slot;
+    return this.fetchInto(s, now, {
+      kind: 'vcek',
+      log: { message: 'VCEK fetch failed', key: s.key },
+      fetch: () => kds.vcek(product, hwId, tcb),
+      refusal: (der) => refusal(der, product, hwId, tcb, now),
+      admit: (der) => {
+        s.notAfter = parseCertificate(der).notAfter;
+      },
+    });
+  }
+
+  /**
+   * One fetch into a slot that is due: at most one in flight per slot (callers share it), none within
+   * retryAfterMs of a failed one, and what is fetched is kept only when `refusal` finds nothing against
+   * it; a failure keeps the slot's current copy. Logged and counted either way. Resolves to what the slot
+   * holds afterwards.
+   */
+  private fetchInto(slot: FetchSlot, now: Date, how: {
+    kind: 'crl' | 'vcek';
+    log: { message: string } & Record<string, unknown>;
+    fetch: () => Promise<Uint8Array>;
+    refusal: (der: Uint8Array) => string | undefined;
+    /** Records what the slot's kind keeps of an admitted answer besides its bytes. */
+    admit: (der: Uint8Array) => void;
+  }): Promise<Uint8Array | undefined> {
     if (slot.inFlight) return slot.inFlight;
     const last = slot.lastAttemptAt?.getTime();
-    if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return slot.der;
-    const s = slot;
-    s.inFlight = (async () => {
-      s.lastAttemptAt = now;
+    if (slot.lastError !== undefined && last !== undefined && now.getTime() >= last && now.getTime() - last < this.options.retryAfterMs) return Promise.resolve(slot.der);
+    slot.inFlight = (async () => {
+      slot.lastAttemptAt = now;
       let result = 'ok';
       try {
-        const der = await kds.vcek(product, hwId, tcb);
-        const why = refusal(der, product, hwId, tcb, now);
+        const der = await how.fetch();
+        const why = how.refusal(der);
         if (why) {
           result = 'refused';
-          s.lastError = why;
+          slot.lastError = why;
         } else {
-          s.der = der;
-          s.notAfter = parseCertificate(der).notAfter;
-          s.fetchedAt = now;
-          s.lastError = undefined;
+          how.admit(der);
+          slot.der = der;
+          slot.fetchedAt = now;
+          slot.lastError = undefined;
         }
       } catch (err) {
         const status = (err as { status?: unknown }).status;
         result = status === 404 ? 'not_found' : 'error';
-        s.lastError = err instanceof Error ? err.message : String(err);
+        slot.lastError = err instanceof Error ? err.message : String(err);
       }
-      if (s.lastError) this.options.logger?.warn('VCEK fetch failed', { key: s.key, error: s.lastError });
-      this.options.metrics?.fetches.inc({ family: 'sev-snp', kind: 'vcek', result });
-      return s.der;
+      const { message, ...meta } = how.log;
+      if (slot.lastError) this.options.logger?.warn(message, { ...meta, error: slot.lastError });
+      this.options.metrics?.fetches.inc({ family: 'sev-snp', kind: how.kind, result });
+      return slot.der;
     })().finally(() => {
-      s.inFlight = undefined;
+      slot.inFlight = undefined;
     });
-    return s.inFlight;
+    return slot.inFlight;
   }
 
   status(now: Date): CollateralEntryStatus[] {
