@@ -4,7 +4,7 @@
 // and --stream); a replica whose evidence the policy refuses gives exit 1 with the reason code and the
 // server behind it sees no request; bad flags give exit 2.
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,7 +67,7 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
     await rm(dir, { recursive: true, force: true });
   });
   const base = ['chat', 'pool', 'hello there', '--endpoint', `127.0.0.1:${port}`, '--model', 'tiny-model'];
-  return { base, trusting, strict, requests, identity };
+  return { base, trusting, strict, requests, identity, dir };
 }
 
 test('chat prints the verdict and the answer of a verified replica (text, then -o json, then --stream)', async (t) => {
@@ -108,7 +108,7 @@ test('chat refuses a replica the policy does not accept: exit 1, the reason code
   t.deepEqual(s.requests, []);
 });
 
-test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpoint or --max-tokens is exit 2', async (t) => {
+test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpoint, --max-tokens or --collateral is exit 2', async (t) => {
   const s = await setup(t);
   const closed = await runCli(['chat', 'pool', 'hi', '--endpoint', '127.0.0.1:1', '--model', 'm', '--policy-file', s.trusting]);
   t.is(closed.code, 1);
@@ -119,4 +119,14 @@ test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpo
   const badTokens = await runCli([...s.base, '--policy-file', s.trusting, '--max-tokens', '0']);
   t.is(badTokens.code, 2);
   t.regex(badTokens.stderr, /--max-tokens must be a whole number/);
+  const noCollateral = await runCli([...s.base, '--policy-file', s.trusting, '--collateral', join(s.dir, 'absent')]);
+  t.is(noCollateral.code, 2);
+  t.regex(noCollateral.stderr, /--collateral .*absent: cannot be read/);
+  const junk = join(s.dir, 'junk');
+  await mkdir(junk);
+  await writeFile(join(junk, 'notes.txt'), 'not collateral');
+  const badCollateral = await runCli([...s.base, '--policy-file', s.trusting, '--collateral', junk]);
+  t.is(badCollateral.code, 2);
+  t.regex(badCollateral.stderr, /--collateral .*junk: collateral file notes\.txt is not TCB info/);
+  t.deepEqual(s.requests, []);
 });

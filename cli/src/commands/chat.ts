@@ -15,12 +15,14 @@
 //
 // Exit codes: 0 verified and answered; 1 refused (the reason code is printed), unreachable, or the
 // replica's answer was an error; 2 unusable input (a flag, the pool, the cluster).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { AttestationPolicy, InferencePool, ProviderNode } from '../../../operator/src/api/index.js';
 import { parsePolicy, type VerifierPolicy } from '../../../operator/src/attestation/policy.js';
 import { AttestationError } from '../../../operator/src/attestation/reasons.js';
+import { collateralFromFiles, type TdxCollateral } from '../../../operator/src/attestation/tdx/collateral.js';
 import { podCvmReplicaPolicy, topologyOf, type Topology } from '../../../operator/src/attestation/service/replica-topology.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Pods, type KubeObject } from '../../../operator/src/kube/resource.js';
@@ -41,6 +43,7 @@ interface ChatFlags {
   policy?: string;
   policyFile?: string;
   model?: string;
+  collateral?: string;
   timeout: number;
 }
 
@@ -65,6 +68,23 @@ export function parseEndpoint(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535) throw new UsageError(`--endpoint must be host:port (e.g. 10.0.0.7:8443 or [fd00::7]:8443), got "${text}"`);
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/** TDX collateral from a directory of Intel PCS files (as `chrysalis attest verify --collateral` reads). */
+function readCollateralDir(dir: string): TdxCollateral {
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new UsageError(`--collateral ${dir}: not a directory`);
+    names = readdirSync(dir).filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isFile()).sort();
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--collateral ${dir}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return collateralFromFiles(names.map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) })));
+  } catch (err) {
+    throw new UsageError(`--collateral ${dir}: ${(err as Error).message}; give a directory of Intel PCS TCB info and QE identity JSON, the TCB signing chain PEM and CRLs (DER)`);
+  }
 }
 
 function readPolicyFile(path: string): VerifierPolicy {
@@ -176,6 +196,7 @@ function verdictLines(verdict: ReplicaVerdict, policyName: string, target: Targe
 async function runChat(poolName: string, prompt: string, flags: ChatFlags, command: Command): Promise<void> {
   const explicit = flags.endpoint !== undefined ? parseEndpoint(flags.endpoint) : undefined;
   if (flags.policy !== undefined && flags.policyFile !== undefined) throw new UsageError('--policy and --policy-file name the policy two ways; give one');
+  const tdxCollateral = flags.collateral !== undefined ? readCollateralDir(flags.collateral) : undefined;
   const needsCluster = !(explicit && flags.model && flags.policyFile);
   const cluster = needsCluster ? connect(command) : undefined;
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -203,7 +224,7 @@ async function runChat(poolName: string, prompt: string, flags: ChatFlags, comma
     const unreachable: string[] = [];
     for (const candidate of targets) {
       try {
-        connection = await connectAttested({ host: candidate.host, port: candidate.port, policy, timeoutMs: flags.timeout * 1000 });
+        connection = await connectAttested({ host: candidate.host, port: candidate.port, policy, timeoutMs: flags.timeout * 1000, ...(tdxCollateral ? { tdxCollateral } : {}) });
         target = candidate;
         break;
       } catch (err) {
@@ -279,6 +300,7 @@ export function registerChatCommand(program: Command): void {
     .option('--policy <name>', "AttestationPolicy to verify against (default: the replicas' hosts' policy)")
     .option('--policy-file <file>', 'AttestationPolicy YAML (the resource or its spec) instead of one from the cluster')
     .option('--model <name>', "model name to request (default: the pool's spec.model.name)")
+    .option('--collateral <dir>', 'TDX replicas: Intel PCS TCB info and QE identity JSON, TCB signing chain PEM, CRLs (DER); without it a TDX replica fails COLLATERAL_MISSING under a policy that requires collateral')
     .option('--timeout <seconds>', 'limit for the TLS handshake and for the evidence answer, each', positiveInt('--timeout'), 30)
     .action(async (pool: string, prompt: string, flags: ChatFlags, command: Command) => {
       await runChat(pool, prompt, flags, command);
