@@ -25,9 +25,9 @@ test('a reconcile whose cached Service matches what it would apply sends nothing
 
   const writes: string[] = [];
   class Counting extends KubeClient {
-    override async apply<T extends KubeObject>(...args: Parameters<KubeClient['apply']>): Promise<T> {
-      writes.push(`${args[0].plural}/${args[1].metadata?.name}`);
-      return super.apply<T>(...args);
+    override async apply<T extends KubeObject>(resource: Parameters<KubeClient['apply']>[0], obj: T, options?: Parameters<KubeClient['apply']>[2]): Promise<T> {
+      writes.push(`${resource.plural}/${obj.metadata?.name}`);
+      return super.apply<T>(resource, obj, options);
     }
   }
   const client = new Counting(admin.rest, NO_FENCE);
