@@ -1,0 +1,289 @@
+// `npm run bench -- chaos [--quick] [--nodes N]`: faults at fleet scale, bounded in time. A placement plus
+// settlement runs on a simulated fleet (N nodes, default 200; --quick 40) with the operator deployed as the
+// chart deploys it — two controller processes electing a leader, and an attestation-service process —
+// and, while it runs:
+//   1. kill -9 of the controllers' leader during placement (a replacement process starts, as a
+//      Deployment would restart the Pod);
+//   2. a kube-apiserver restart once placement is done (etcd keeps the data), with a pool scaled up
+//      right after, so the recovery is the controller acting on a watch event again;
+//   3. a stalled chain endpoint: the sandbox chain's state lock is held by a live process for longer
+//      than the operator's lock timeout, so every unit of work hangs and then fails, as a chain endpoint
+//      that accepts connections and never answers;
+//   4. 5% of the nodes that host replicas quarantined (their next evidence has GPU CC off).
+// It then ends the sample traffic and waits until everything has settled, and checks what must hold:
+// no duplicate or orphan replica, every pool Ready with every replica on an Attested, unquarantined
+// node, and paid == committed == metered. Each recovery time is printed; the last line is JSON, whose
+// `ours` is the time from the last fault's end to that settled state and whose `baseline` is one commit
+// period (the ratio is in commit periods). Any invariant that does not hold fails the bench (exit 1).
+//
+// Size: the fleet simulator runs one attester per node and one per replica in this process; at 2,000
+// nodes and 8,000 replicas that alone exceeds what this 2-core machine can run beside the plane and
+// the operator, so the default is 200 nodes (--nodes raises it).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchOptions, BenchResult } from './run.js';
+import { startControlPlane } from '../../dev/cluster/control-plane.js';
+import { freePort } from '../../dev/cluster/ports.js';
+import { installCrds } from '../../dev/install-crds.js';
+import { createFleet } from '../../dev/fleet/fleet.js';
+import { providerClaims } from '../../dev/fleet/claims.js';
+import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../../dev/fleet/operator.js';
+import { selfSignedTls } from '../../operator/src/attestation/service/https-server.js';
+import type { InferencePool } from '../../operator/src/api/inferencepool.js';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
+import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
+import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { RestClient } from '../../operator/src/kube/rest.js';
+import { LABEL_POOL, LABEL_REPLICA } from '../../operator/src/marks.js';
+import { sandboxStateDir } from '../../operator/src/settlement/keys.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../..');
+const NS = 'chrysalis-chaos';
+const LEASE_NS = 'chrysalis-system';
+const COMMIT_PERIOD_SECONDS = 15;
+const REATTEST_SECONDS = 60;
+const REPLICAS_PER_POOL = 4;
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} needs a positive whole number, got ${args[i + 1] ?? 'nothing'}`);
+  return v;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`chaos: timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+const isTrue = (o: { status?: { conditions?: Array<{ type: string; status: string }> } }, type: string) =>
+  o.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+const seconds = (fromMs: number, toMs = Date.now()) => Math.round((toMs - fromMs) / 100) / 10;
+const num = (v: unknown) => (Number.isFinite(Number(v ?? 0)) ? Number(v ?? 0) : 0);
+
+interface Snapshot {
+  pools: InferencePool[];
+  nodes: ProviderNode[];
+  pods: Array<{ metadata: { name: string; labels?: Record<string, string>; ownerReferences?: Array<{ uid: string; controller?: boolean }>; deletionTimestamp?: string }; spec: { nodeName?: string } }>;
+  account: SettlementAccount | undefined;
+}
+
+async function snapshot(rest: RestClient): Promise<Snapshot> {
+  const [pools, nodes, pods, accounts] = await Promise.all([
+    rest.request<{ items: InferencePool[] }>('GET', resourcePath(InferencePools, NS)),
+    rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes)),
+    rest.request<{ items: Snapshot['pods'] }>('GET', resourcePath(Pods, NS), { query: { labelSelector: LABEL_POOL } }),
+    rest.request<{ items: SettlementAccount[] }>('GET', resourcePath(SettlementAccounts, NS)),
+  ]);
+  return { pools: pools.items, nodes: nodes.items, pods: pods.items, account: accounts.items[0] };
+}
+
+/** What must hold at the end; an empty list means everything does. */
+function violations(s: Snapshot): string[] {
+  const out: string[] = [];
+  const healthy = new Set(s.nodes.filter((n) => isTrue(n, 'Attested') && !isTrue(n, 'Quarantined')).map((n) => n.spec.nodeName));
+  const poolsByUid = new Map(s.pools.map((p) => [p.metadata.uid!, p]));
+  const seen = new Set<string>();
+  for (const pod of s.pods) {
+    if (pod.metadata.deletionTimestamp) continue;
+    const poolName = pod.metadata.labels?.[LABEL_POOL] ?? '';
+    const owner = pod.metadata.ownerReferences?.find((r) => r.controller);
+    const pool = owner ? poolsByUid.get(owner.uid) : undefined;
+    if (!pool || pool.metadata.name !== poolName) { out.push(`orphan replica ${pod.metadata.name} (no live pool owns it)`); continue; }
+    const key = `${poolName}/${pod.metadata.labels?.[LABEL_REPLICA]}`;
+    if (seen.has(key)) out.push(`duplicate replica ${key}`);
+    seen.add(key);
+    if (!pod.spec.nodeName || !healthy.has(pod.spec.nodeName)) out.push(`replica ${pod.metadata.name} on ${pod.spec.nodeName ?? 'no node'}, not an Attested, unquarantined node`);
+  }
+  for (const pool of s.pools) {
+    if (!isTrue(pool, 'Ready')) out.push(`pool ${pool.metadata.name} not Ready`);
+    const live = s.pods.filter((p) => p.metadata.labels?.[LABEL_POOL] === pool.metadata.name && !p.metadata.deletionTimestamp).length;
+    // A replacement replica takes a new index (the old name may still be terminating), so a duplicate
+    // shows as more live replicas than the pool wants, not as a repeated index.
+    if (live !== pool.spec.replicas.min) out.push(`pool ${pool.metadata.name} has ${live} live replicas, wants ${pool.spec.replicas.min}`);
+  }
+  const totals = (s.account?.status as { totals?: Record<string, unknown> } | undefined)?.totals;
+  const [metered, committed, paid] = [num(totals?.metered), num(totals?.committed), num(totals?.paid)];
+  if (!(metered > 0 && paid === committed && committed === metered)) out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}`);
+  return out;
+}
+
+export default async function chaos({ quick, args }: BenchOptions): Promise<BenchResult> {
+  const nodes = flag(args, '--nodes', quick ? 40 : 200);
+  const pools = Math.max(2, Math.round(nodes / REPLICAS_PER_POOL));
+  const quarantineCount = Math.max(1, Math.round(nodes * 0.05));
+  const stallSeconds = 45;
+  log(`chaos bench: ${nodes} simulated nodes × 8 GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas × 2 GPUs, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
+  log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
+
+  const plane = await startControlPlane();
+  const work = mkdtempSync(join(tmpdir(), 'chrysalis-chaos-'));
+  const children = new Set<ChildProcess>();
+  const logFd = openSync(join(work, 'operator.log'), 'a');
+  const spawnOperator = (extra: string[]) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...extra],
+      { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: 'warn' } });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
+  };
+  const recoveries: Record<string, number> = {};
+  try {
+    const kc = plane.kubeConfig();
+    await installCrds(kc);
+    const rest = new RestClient(kc, { qps: 500, burst: 1000 });
+    for (const ns of [LEASE_NS, NS]) await rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    const sandboxDir = join(work, 'sandbox');
+    mkdirSync(sandboxDir);
+    const tls = await selfSignedTls();
+    writeFileSync(join(work, 'tls.crt'), tls.cert);
+    writeFileSync(join(work, 'tls.key'), tls.key, { mode: 0o600 });
+    const attestationPort = await freePort();
+
+    // The operator as the chart deploys it.
+    spawnOperator(['--components', 'attestation-service', '--attestation-port', String(attestationPort), '--metrics-port', String(await freePort()),
+      '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT]);
+    const controllersArgs = async () => ['--components', 'controllers', '--leader-elect', '--lease-namespace', LEASE_NS,
+      '--metrics-port', String(await freePort()), '--sandbox-dir', sandboxDir, '--qps', '200', '--burst', '400'];
+    const controllers = [spawnOperator(await controllersArgs()), spawnOperator(await controllersArgs())];
+    log(`operator: two controller processes (pids ${controllers.map((c) => c.pid).join(', ')}) and the attestation service; logs in ${join(work, 'operator.log')}`);
+
+    const fleet = await createFleet(kc, {
+      nodes, serviceUrl: `https://127.0.0.1:${attestationPort}`, ca: tls.cert, providers: Math.max(1, Math.ceil(nodes / 10)),
+      namePrefix: 'chaos', reattestIntervalSeconds: REATTEST_SECONDS, usageIntervalMs: 5000, tokensPerSecond: 20,
+    });
+    await until('every node Attested', 600_000, async () => (await snapshot(rest)).nodes.filter((n) => isTrue(n, 'Attested')).length === nodes);
+    log(`fleet attested: ${nodes} nodes`);
+
+    await rest.request('POST', resourcePath(SettlementAccounts, NS), { body: {
+      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox', namespace: NS },
+      spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, pushThresholdUnits: '1000' },
+    } });
+    // The providers claim after each confirmed epoch, as in the demo, so paid catches up with committed.
+    const claims = await providerClaims(rest, NS, sandboxDir, () => {});
+    let endClaims!: () => void;
+    const claimsDone = new Promise<void>((r) => (endClaims = r));
+    const claimLoop = (async () => {
+      for (let stop = false; !stop; ) {
+        await claims.afterConfirmedEpochs().catch(() => undefined);
+        stop = await Promise.race([sleep(2000).then(() => false), claimsDone.then(() => true)]);
+      }
+    })();
+
+    // --- Placement, with the leader killed while it places. ---
+    const placementStart = Date.now();
+    for (let i = 0; i < pools; i++) {
+      await rest.request('POST', resourcePath(InferencePools, NS), { body: {
+        apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: `pool-${i}`, namespace: NS },
+        spec: {
+          model: { name: `chaos/model-${i}`, source: `pvc://models/chaos-model-${i}`, hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
+          runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
+          replicas: { min: REPLICAS_PER_POOL, max: REPLICAS_PER_POOL }, gpusPerReplica: 2, gpuModels: ['H100'],
+          tee: { types: ['simulated'] }, placement: { spreadAcrossProviders: true, maxPerNode: 2 },
+          settlementAccountRef: { name: 'sandbox' },
+        },
+      } });
+    }
+    const lease = async () => (await rest.request<{ spec?: { holderIdentity?: string } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/chrysalis-operator`)).spec?.holderIdentity;
+    const leaderIdentity = await until('a controllers leader', 120_000, lease);
+    const leader = controllers.find((c) => leaderIdentity.includes(`_${c.pid}_`));
+    if (!leader) throw new Error(`chaos: the Lease holder ${leaderIdentity} is none of the controller processes`);
+    const killedAt = Date.now();
+    leader.kill('SIGKILL');
+    log(`[fault 1] kill -9 of the leader (pid ${leader.pid}) ${seconds(placementStart, killedAt)} s into placement`);
+    const replacement = spawnOperator(await controllersArgs());
+    const newLeader = await until('another controllers leader', 180_000, async () => { const h = await lease(); return h && h !== leaderIdentity ? h : undefined; });
+    recoveries.leaderTakeoverSeconds = seconds(killedAt);
+    log(`  new leader ${newLeader} after ${recoveries.leaderTakeoverSeconds} s (the Lease's duration bounds it); replacement process pid ${replacement.pid}`);
+    await until('every pool Ready', 900_000, async () => { const s = await snapshot(rest); return s.pools.length === pools && s.pools.every((p) => isTrue(p, 'Ready')); });
+    recoveries.placementWithLeaderKillSeconds = seconds(placementStart);
+    log(`  placement complete: every pool Ready ${recoveries.placementWithLeaderKillSeconds} s after the pools were applied`);
+
+    // --- kube-apiserver restart, then a pool scaled up. ---
+    const restartAt = Date.now();
+    await plane.stopApiserver();
+    await sleep(5000);
+    await plane.startApiserver();
+    const backAt = Date.now();
+    log(`[fault 2] kube-apiserver restarted (down ${seconds(restartAt, backAt)} s)`);
+    await rest.request('PATCH', resourcePath(InferencePools, NS, 'pool-0'), { contentType: 'application/merge-patch+json', body: { spec: { replicas: { min: REPLICAS_PER_POOL + 1, max: REPLICAS_PER_POOL + 1 } } } });
+    await until('pool-0 Ready with one more replica', 300_000, async () => {
+      const s = await snapshot(rest);
+      const p = s.pools.find((x) => x.metadata.name === 'pool-0');
+      return p && isTrue(p, 'Ready') && num(p.status?.replicas?.ready) === REPLICAS_PER_POOL + 1;
+    });
+    recoveries.apiserverRestartSeconds = seconds(backAt);
+    log(`  the controllers acted again: pool-0 scaled and Ready ${recoveries.apiserverRestartSeconds} s after the apiserver came back`);
+
+    // --- Quarantine 5% of the nodes that host replicas, and stall the chain meanwhile. ---
+    const before = await snapshot(rest);
+    const hosting = [...new Set(before.pods.map((p) => p.spec.nodeName).filter((n): n is string => !!n))].sort();
+    const quarantined = hosting.slice(0, quarantineCount);
+    const quarantineAt = Date.now();
+    for (const node of quarantined) await fleet.injectFault(node, 'gpu-cc-off');
+    log(`[fault 3] ${quarantined.length} replica-hosting nodes now send evidence with GPU CC off (${quarantined.join(', ')})`);
+    const account = before.account!;
+    const stateDir = sandboxStateDir(account, sandboxDir);
+    const holder = spawn('sleep', [String(stallSeconds + 30)], { stdio: 'ignore' });
+    writeFileSync(join(stateDir, 'lock'), String(holder.pid));
+    const stallAt = Date.now();
+    log(`[fault 4] chain endpoint stalled: its state lock held by pid ${holder.pid} for ${stallSeconds} s`);
+    await sleep(stallSeconds * 1000);
+    const epochAtStallEnd = num(((await snapshot(rest)).account?.status as { lastConfirmed?: { epoch?: unknown } } | undefined)?.lastConfirmed?.epoch);
+    holder.kill('SIGKILL');
+    const stallEnd = Date.now();
+    await until('an epoch confirmed after the stall', 300_000, async () =>
+      num(((await snapshot(rest)).account?.status as { lastConfirmed?: { epoch?: unknown } } | undefined)?.lastConfirmed?.epoch) > epochAtStallEnd);
+    recoveries.chainStallSeconds = seconds(stallEnd);
+    log(`  settlement resumed: an epoch confirmed ${recoveries.chainStallSeconds} s after the stall ended (stall began ${seconds(stallAt, stallEnd)} s before)`);
+    await until('the quarantined nodes emptied and every pool Ready elsewhere', 600_000, async () => {
+      const s = await snapshot(rest);
+      const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))).map((n) => n.spec.nodeName));
+      return out.size === quarantined.length && !s.pods.some((p) => out.has(p.spec.nodeName ?? '')) && s.pools.every((p) => isTrue(p, 'Ready'));
+    });
+    recoveries.quarantineSeconds = seconds(quarantineAt);
+    log(`  quarantine: the ${quarantined.length} nodes refused, their replicas placed elsewhere and every pool Ready ${recoveries.quarantineSeconds} s after the fault (re-attestation every ${REATTEST_SECONDS} s)`);
+    const lastFaultEnd = Date.now();
+
+    // --- Drain: the traffic ends; everything metered must be committed and paid, exactly. ---
+    fleet.stopTraffic();
+    let last: string[] = [];
+    let nextReport = Date.now() + 30_000;
+    await until('paid == committed == metered, with every invariant holding', 600_000, async () => {
+      last = violations(await snapshot(rest));
+      if (last.length && Date.now() > nextReport) { nextReport += 30_000; log(`  settling: ${last.slice(0, 3).join('; ')}${last.length > 3 ? ` (+${last.length - 3})` : ''}`); }
+      return last.length === 0;
+    }).catch((err: Error) => { throw new Error(`${err.message}; still violated: ${last.slice(0, 10).join('; ')}`); });
+    const settledSeconds = seconds(lastFaultEnd);
+    const final = await snapshot(rest);
+    const totals = (final.account?.status as { totals?: Record<string, unknown> } | undefined)?.totals;
+    log(`settled ${settledSeconds} s after the last fault: no duplicate or orphan replica, every pool Ready on attested nodes, metered ${num(totals?.metered)} = committed ${num(totals?.committed)} = paid ${num(totals?.paid)}`);
+    endClaims();
+    await claimLoop;
+    await claims.close();
+    await fleet.stop();
+    rest.close();
+    return {
+      bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
+      ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
+      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: REATTEST_SECONDS, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), baselineIs: 'one commit period' },
+    };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await plane.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
