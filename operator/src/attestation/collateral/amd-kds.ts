@@ -6,28 +6,17 @@
 // This file only fetches; whether the certificate is genuine and belongs to the report is decided by
 // its chain to the pinned ARK and its extensions.
 import type { Generation, SnpTcb } from '../sev-snp/tcb.js';
-import { baseUrlOf, CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
+import { CollateralEndpoint, type EndpointOptions } from './endpoint.js';
+import { CollateralFetchError } from './http-get.js';
 
-export interface AmdKdsOptions {
-  /** e.g. https://kdsintf.amd.com (any path prefix is kept). */
-  baseUrl: string;
-  timeoutMs?: number;
-  ca?: string;
-  get?: HttpGet;
-}
+/** Where the KDS is (e.g. https://kdsintf.amd.com) and how to reach it. */
+export type AmdKdsOptions = EndpointOptions;
 
 /** A VCEK is about 1.3 KiB; AMD's CRLs about 1 KiB, more with many entries. */
 const MAX_VCEK_BYTES = 64 * 1024;
 const MAX_CRL_BYTES = 1024 * 1024;
 
-export class AmdKdsClient {
-  private readonly base: URL;
-  private readonly get: HttpGet;
-
-  constructor(private readonly options: AmdKdsOptions) {
-    this.base = baseUrlOf(options.baseUrl);
-    this.get = options.get ?? httpGet;
-  }
+export class AmdKdsClient extends CollateralEndpoint {
 
   /** The path a VCEK is asked at (also the cache's key). */
   static vcekPath(product: Generation, hwId: string, tcb: SnpTcb): string {
@@ -46,17 +35,13 @@ export class AmdKdsClient {
   }
 
   async crl(product: Generation): Promise<Uint8Array> {
-    const url = new URL(AmdKdsClient.crlPath(product), this.base);
-    const res = await this.get(url, { timeoutMs: this.options.timeoutMs ?? 10_000, maxBytes: MAX_CRL_BYTES, ...(this.options.ca ? { ca: this.options.ca } : {}) });
-    if (res.status !== 200) throw new CollateralFetchError(`CRL: ${url.origin}${url.pathname} answered ${res.status}`, res.status);
+    const res = await this.fetchOk(new URL(AmdKdsClient.crlPath(product), this.base), 'CRL', MAX_CRL_BYTES);
     if (res.body[0] !== 0x30) throw new CollateralFetchError('CRL: the answer is not a DER CRL');
     return res.body;
   }
 
   async vcek(product: Generation, hwId: string, tcb: SnpTcb): Promise<Uint8Array> {
-    const url = new URL(AmdKdsClient.vcekPath(product, hwId, tcb), this.base);
-    const res = await this.get(url, { timeoutMs: this.options.timeoutMs ?? 10_000, maxBytes: MAX_VCEK_BYTES, ...(this.options.ca ? { ca: this.options.ca } : {}) });
-    if (res.status !== 200) throw new CollateralFetchError(`VCEK: ${url.origin}${url.pathname} answered ${res.status}`, res.status);
+    const res = await this.fetchOk(new URL(AmdKdsClient.vcekPath(product, hwId, tcb), this.base), 'VCEK', MAX_VCEK_BYTES);
     if (res.body[0] !== 0x30) throw new CollateralFetchError('VCEK: the answer is not a DER certificate');
     return res.body;
   }

@@ -27,14 +27,6 @@ export class CollateralFetchError extends Error {
   }
 }
 
-/**
- * A service's base URL as the directory relative paths resolve under: without the trailing '/',
- * new URL('pck/crl', 'https://h/sgx/v4') would drop the base's last segment.
- */
-export function baseUrlOf(baseUrl: string): URL {
-  return new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-}
-
 export const httpGet: HttpGet = (url, options) =>
   new Promise((resolve, reject) => {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {

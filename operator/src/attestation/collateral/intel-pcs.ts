@@ -8,7 +8,8 @@
 // versions). This file only fetches and decodes; whether the bytes are genuine is decided by signature.
 import { decodeUtf8Strict } from '../../util/strict-utf8.js';
 import { decodeCertificates, pemBlocks } from '../evidence-input.js';
-import { baseUrlOf, CollateralFetchError, httpGet, type HttpGet } from './http-get.js';
+import { CollateralEndpoint, type EndpointOptions } from './endpoint.js';
+import { CollateralFetchError } from './http-get.js';
 
 export type PckCa = 'platform' | 'processor';
 
@@ -19,14 +20,10 @@ export interface SignedJsonAnswer {
   issuerChain: Uint8Array[];
 }
 
-export interface IntelPcsOptions {
-  /** e.g. https://pccs.example:8081 or https://api.trustedservices.intel.com (any path prefix is kept). */
-  baseUrl: string;
+/** Where the PCS or PCCS is (e.g. https://pccs.example:8081 or https://api.trustedservices.intel.com) and how to reach it. */
+export interface IntelPcsOptions extends EndpointOptions {
   /** Where the root CA CRL is; default <baseUrl>/sgx/certification/v4/rootcacrl (a PCCS). */
   rootCrlUrl?: string;
-  timeoutMs?: number;
-  ca?: string;
-  get?: HttpGet;
 }
 
 /** Collateral answers are a few KiB; a TCB info with many levels stays far below this. */
@@ -53,18 +50,9 @@ export function crlDer(body: Uint8Array, what: string): Uint8Array {
   throw new CollateralFetchError(`${what} is neither DER, PEM nor hex`);
 }
 
-export class IntelPcsClient {
-  private readonly base: URL;
-  private readonly get: HttpGet;
-
+export class IntelPcsClient extends CollateralEndpoint {
   constructor(private readonly options: IntelPcsOptions) {
-    this.base = baseUrlOf(options.baseUrl);
-    this.get = options.get ?? httpGet;
-  }
-
-  /** Where collateral comes from, for status and logs (no credentials are ever in it). */
-  get origin(): string {
-    return this.base.origin;
+    super(options);
   }
 
   private url(path: string, query: Record<string, string> = {}): URL {
@@ -73,14 +61,8 @@ export class IntelPcsClient {
     return url;
   }
 
-  private async fetch(url: URL, what: string) {
-    const res = await this.get(url, { timeoutMs: this.options.timeoutMs ?? 10_000, maxBytes: MAX_COLLATERAL_BYTES, ...(this.options.ca ? { ca: this.options.ca } : {}) });
-    if (res.status !== 200) throw new CollateralFetchError(`${what}: ${url.origin}${url.pathname} answered ${res.status}`, res.status);
-    return res;
-  }
-
   private async signedJson(url: URL, what: string, chainHeaders: string[]): Promise<SignedJsonAnswer> {
-    const res = await this.fetch(url, what);
+    const res = await this.fetchOk(url, what, MAX_COLLATERAL_BYTES);
     const header = chainHeaders.map((h) => res.headers[h]).find((v) => typeof v === 'string');
     let issuerChain: Uint8Array[] = [];
     if (typeof header === 'string' && header !== '') {
@@ -103,13 +85,13 @@ export class IntelPcsClient {
   }
 
   async pckCrl(ca: PckCa): Promise<Uint8Array> {
-    const res = await this.fetch(this.url('sgx/certification/v4/pckcrl', { ca, encoding: 'der' }), `PCK ${ca} CA CRL`);
+    const res = await this.fetchOk(this.url('sgx/certification/v4/pckcrl', { ca, encoding: 'der' }), `PCK ${ca} CA CRL`, MAX_COLLATERAL_BYTES);
     return crlDer(res.body, `PCK ${ca} CA CRL`);
   }
 
   async rootCrl(): Promise<Uint8Array> {
     const url = this.options.rootCrlUrl ? new URL(this.options.rootCrlUrl) : this.url('sgx/certification/v4/rootcacrl');
-    const res = await this.fetch(url, 'Intel SGX Root CA CRL');
+    const res = await this.fetchOk(url, 'Intel SGX Root CA CRL', MAX_COLLATERAL_BYTES);
     return crlDer(res.body, 'Intel SGX Root CA CRL');
   }
 }
