@@ -122,7 +122,7 @@ test('the Attested printer column reads the Attested condition', (t) => {
   const columns: Schema[] = byKind.get('ProviderNode')!.spec.versions[0].additionalPrinterColumns;
   t.deepEqual(
     columns.map((c) => c.name),
-    ['Node', 'TEE', 'GPUs', 'Attested', 'Expires', 'Age'],
+    ['Node', 'TEE', 'Topology', 'GPUs', 'Attested', 'Expires', 'Age'],
   );
   t.is(columns.find((c) => c.name === 'Attested')!.jsonPath, '.status.conditions[?(@.type=="Attested")].status');
 });
