@@ -11,7 +11,7 @@ import { CHRYSALIS_OID_ARC, RA_TLS_EVIDENCE_OID, buildRaTlsCertificate, parseRaT
 import { AttesterIdentity } from '../../attester/src/identity.js';
 import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
 import type { Transport } from '../../attester/src/transport.js';
-import { checkCertificate } from '../../cli/src/client/verify-replica.js';
+import { checkCertificate, checkFreshEvidence } from '../../cli/src/client/verify-replica.js';
 import type { EvidenceBundle } from '../../operator/src/attestation/bundle.js';
 import { children, decodeOid, readSingle } from '../../operator/src/attestation/der.js';
 import { derBitString, derOid, derSequence } from '../../operator/src/attestation/simulated/der-encode.js';
@@ -141,12 +141,26 @@ test('evidence made for another time, relabelled with the certificate\'s nonce, 
   t.true(verdict.reasons.some((r) => r.code === 'BINDING_MISMATCH'), JSON.stringify(verdict.reasons));
 });
 
-test('an expired certificate, or evidence older than the policy allows, is refused', (t) => {
+test('an expired certificate, or one not yet valid, is refused', (t) => {
   const late = checkCertificate(good.der, { policy, now: new Date(notAfter.getTime() + 1000) });
   t.true(late.verdict.reasons.some((r) => r.code === 'CERT_EXPIRED'));
-  const strict = checkCertificate(good.der, { policy: { ...policy, maxEvidenceAgeSeconds: 30 }, now });
-  t.true(strict.verdict.reasons.some((r) => r.code === 'EVIDENCE_TOO_OLD'), JSON.stringify(strict.verdict.reasons));
-  t.true(checkCertificate(good.der, { policy: { ...policy, maxEvidenceAgeSeconds: 120 }, now }).verdict.verified);
+  const early = checkCertificate(good.der, { policy, now: new Date(notBefore.getTime() - 1000) });
+  t.true(early.verdict.reasons.some((r) => r.code === 'CERT_NOT_YET_VALID'));
+});
+
+test("a certificate older than the policy's evidence age passes the certificate check; the age limit holds for the answer to the client's nonce", async (t) => {
+  // The chart's default policy allows 300 s; this certificate's evidence is 360 s old, within its validity.
+  const aged = { ...policy, maxEvidenceAgeSeconds: 300 };
+  const at = new Date(notBefore.getTime() + 360_000);
+  const { verdict, certificate } = checkCertificate(good.der, { policy: aged, now: at });
+  t.deepEqual(verdict.reasons, []);
+  // The fresh answer: made for the client's nonce now, it passes; the same answer judged as if the nonce
+  // had been drawn 400 s ago is too old.
+  const nonce = new Uint8Array(randomBytes(32));
+  const answer = JSON.stringify(await evidenceFor(identity, nonce));
+  t.deepEqual(checkFreshEvidence(answer, nonce, at, certificate!, { policy: aged, now: at }).reasons, []);
+  const stale = checkFreshEvidence(answer, nonce, new Date(at.getTime() - 400_000), certificate!, { policy: aged, now: at });
+  t.true(stale.reasons.some((r) => r.code === 'EVIDENCE_TOO_OLD'), JSON.stringify(stale.reasons));
 });
 
 test('a certificate without the evidence extension is not an RA-TLS certificate (MALFORMED_EVIDENCE)', (t) => {

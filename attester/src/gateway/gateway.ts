@@ -6,7 +6,7 @@
 // nonce knows the peer of this TLS connection is the TEE the evidence describes (cli/src/client/).
 //
 // Certificates are short-lived: one is made at start (no TLS is served before it exists) and a new one
-// every validity/2, so a verifier's maxEvidenceAgeSeconds can be met by the certificate alone. A failed
+// every validity/2 (the policy's evidence age limit applies to the client-nonce answers, not to it). A failed
 // renewal keeps serving the current certificate (clients refuse it once expired: fail closed) and is
 // retried after RENEW_RETRY_MS.
 import { createServer, type Server } from 'node:https';

@@ -20,10 +20,10 @@
 //
 // Why the nonce comes from notBefore: a TLS client cannot see the nonce the service issued, and cannot
 // choose the nonce of a certificate made before it connected; a nonce derived from the certificate's own
-// start time is one it can recompute, and the evidence's age is then measured from notBefore with the
-// policy's maxEvidenceAgeSeconds. It shows the evidence was made no earlier than notBefore, not that the
-// TEE is alive now: for that the client asks for evidence over a nonce of its own choosing on the same
-// connection (evidence-endpoint.ts). Certificates are short-lived and re-issued (gateway.ts).
+// start time is one it can recompute. It shows the evidence was made no earlier than notBefore (a time
+// the replica chose), not that the TEE is alive now: for that the client asks for evidence over a nonce
+// of its own choosing on the same connection (evidence-endpoint.ts), and applies the policy's
+// maxEvidenceAgeSeconds to that answer. Certificates are short-lived and re-issued (gateway.ts).
 //
 // The OIDs sit under 2.25.206541952249028145412590670932459874059, the UUID arc (ITU-T X.667) of the
 // UUID 9b628876-ad31-4b18-8bcb-39a525fb670b, made for this project. An arc under 2.25 needs no

@@ -9,9 +9,12 @@
 //      present once, the evidence binds the certificate's own key and answers raTlsNonce(notBefore)
 //      (attester/src/gateway/ra-tls-certificate.ts);
 //   2. now is within the certificate's validity;
-//   3. that evidence verifies under the policy, its age measured from notBefore;
+//   3. that evidence verifies under the policy, all but its maxEvidenceAgeSeconds: the certificate's own
+//      validity (minutes) bounds how old it is, and the replica chose notBefore, so its age says little;
 //   4. the answer to the client's nonce binds the same key, answers that nonce, and verifies under the
-//      policy, its age measured from when the client drew the nonce.
+//      whole policy, its age measured from when the client drew the nonce: the age limit is met here.
+// (Applying the age limit to the certificate would refuse a healthy replica whenever its certificate is
+// older than the limit: the chart's default policy allows 300 s, a certificate lives 600 s.)
 // The TLS 1.3 handshake proved the peer holds the certificate's private key; (1) and (4) tie that key
 // to the TEE the evidence describes, (4) also shows that TEE is alive now. The verdict's claims are those
 // of (4): a certificate may leave the GPU reports out (ra-tls-certificate.ts), the answer never does.
@@ -69,7 +72,7 @@ function prefixed(prefix: string, reasons: Reason[]): Reason[] {
   return reasons.map((r) => ({ code: r.code, message: `${prefix}: ${r.message}` }));
 }
 
-/** Steps 1–3: the certificate and the evidence it carries. */
+/** Steps 1–3: the certificate and the evidence it carries (the age limit is step 4's). */
 export function checkCertificate(der: Uint8Array, options: ReplicaCheckOptions): { verdict: ReplicaVerdict; certificate?: RaTlsCertificate } {
   let certificate: RaTlsCertificate;
   try {
@@ -81,9 +84,10 @@ export function checkCertificate(der: Uint8Array, options: ReplicaCheckOptions):
   const now = options.now.getTime();
   if (now < certificate.notBefore.getTime()) reasons.push(reason('CERT_NOT_YET_VALID', `the RA-TLS certificate is valid from ${certificate.notBefore.toISOString()}; the client's clock says ${options.now.toISOString()}`));
   if (now > certificate.notAfter.getTime()) reasons.push(reason('CERT_EXPIRED', `the RA-TLS certificate expired at ${certificate.notAfter.toISOString()}`));
+  const { maxEvidenceAgeSeconds: _ageIsCheckedOnTheFreshAnswer, ...certificatePolicy } = options.policy;
   const result = verifyEvidenceBundle(certificate.evidence, {
     nonce: certificate.nonce,
-    policy: options.policy,
+    policy: certificatePolicy,
     now: options.now,
     nonceIssuedAt: certificate.notBefore,
     ...(options.tdxCollateral ? { tdxCollateral: options.tdxCollateral } : {}),
