@@ -76,7 +76,7 @@ async function rejection(t: ExecutionContext, action: () => Promise<unknown>): P
 
 /** Fields the samples leave out that the apiserver fills in from the schema defaults. */
 const DEFAULTED: Record<KindName, Record<string, unknown>> = {
-  ProviderNode: {},
+  ProviderNode: { topology: 'node-cvm' },
   InferencePool: {},
   AttestationPolicy: { trustedRoots: [] },
   SettlementAccount: {},

@@ -37,6 +37,8 @@ test('the verifier knows every AttestationPolicy spec field', (t) => {
   spec.allowedMeasurements = ['a'.repeat(96)];
   spec.allowedImageHashes = ['b'.repeat(64)];
   spec.allowedHostData = ['c'.repeat(64)];
+  spec.replicaMeasurements = ['d'.repeat(96)];
+  spec.replicaImageHashes = ['e'.repeat(64)];
   t.notThrows(() => parsePolicy({ apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', spec }));
 });
 
