@@ -158,6 +158,18 @@ test('a verified connection stays usable after idling longer than node\'s defaul
   t.is(answer.content, 'attested hello');
 });
 
+test('a client that leaves mid-stream ends the tap once and the request to the server is cut', async (t) => {
+  const held = new Promise<void>(() => undefined); // the server never writes past the first word
+  const r = await replica(t, { holdAfterFirstWord: held });
+  const connection = await connectAttested({ host: '127.0.0.1', port: r.port, policy });
+  const res = await connection.request('POST', '/v1/chat/completions', JSON.stringify({ model: 'tiny', stream: true, messages: [] }), { 'content-type': 'application/json' });
+  await new Promise<void>((resolve) => res.once('data', () => resolve()));
+  connection.close();
+  for (let i = 0; i < 100 && r.usage.taps[0]!.ended === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(r.usage.taps[0]!.ended, 1);
+  t.regex(Buffer.concat(r.usage.taps[0]!.bytes).toString('utf8'), /attested /);
+});
+
 test('a replica whose certificate key is not the key its evidence binds gets nothing (BINDING_MISMATCH)', async (t) => {
   // The evidence is genuine (simulated TEE) for the attested key; the server's TLS key is another one,
   // claiming that evidence as its own.

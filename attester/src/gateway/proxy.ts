@@ -141,6 +141,7 @@ export function proxyHandler(options: ProxyOptions) {
     });
     upstream.on('error', (err) => {
       endTap();
+      if (res.destroyed || res.writableEnded) return; // the client left first; the upstream was cut for it
       log.warn('the inference server did not answer', { path, error: err.message });
       sendError(res, 502, 'the inference server did not answer');
     });
