@@ -130,15 +130,19 @@
   resources: ["inferencepools"]
   verbs: ["get"]
 # the challenge a node attester answers, and the ProviderNode of a replica's node (by name, else by spec.nodeName)
-# the ProviderNode of the replica's node
+# the ProviderNode of the replica's node, from a cache indexed by spec.nodeName (an informer: list and watch)
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes"]
-  verbs: ["get", "list"]
+  verbs: ["get", "list", "watch"]
 # record node verdicts, replica challenges and replica keys (resourceVersion precondition)
 # fold usage into the provider's counters (merge patch of usage and usageCursors conditioned on resourceVersion)
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes/status"]
   verbs: ["patch"]
+# the token price multipliers of the SettlementAccount a replica's pool bills to (pricing each folded delta)
+- apiGroups: ["chrysalis.dev"]
+  resources: ["settlementaccounts"]
+  verbs: ["get"]
 # Warning events on replica Pods whose usage reports are refused
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -100,7 +100,8 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
     metering: [
       { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a usage report is from' },
       { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get'], scope: 'cluster', why: 'the SettlementAccount a replica\'s pool bills to' },
-      { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list'], scope: 'cluster', why: 'the ProviderNode of the replica\'s node' },
+      { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'the ProviderNode of the replica\'s node, from a cache indexed by spec.nodeName (an informer: list and watch)' },
+      { apiGroup: GROUP, resource: 'settlementaccounts', verbs: ['get'], scope: 'cluster', why: 'the token price multipliers of the SettlementAccount a replica\'s pool bills to (pricing each folded delta)' },
       { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'fold usage into the provider\'s counters (merge patch of usage and usageCursors conditioned on resourceVersion)' },
       { apiGroup: 'events.k8s.io', resource: 'events', verbs: ['create'], scope: 'cluster', why: 'Warning events on replica Pods whose usage reports are refused' },
     ],
