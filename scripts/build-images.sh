@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the operator and attester images on this machine with no registry and no daemon (buildah):
+# Builds the operator, attester and engine-cpu images on this machine with no registry and no daemon (buildah):
 #
 # 1. Two base images made from Debian packages with mmdebstrap (through the machine's own apt sources),
 #    each with the Node.js of the machine's installed `nodejs` package — the same layout as the published
@@ -7,8 +7,8 @@
 #      localhost/chrysalis-base/node-build:<key>    minbase Debian + node + npm (a shell, for RUN)
 #      localhost/chrysalis-base/node-runtime:<key>  libc/libstdc++ only + /nodejs/bin/node, no shell
 #    <key> hashes this script, the Debian sources and the Node.js version; a base with that tag is reused.
-# 2. images/operator/Dockerfile and images/attester/Dockerfile, unchanged, with BUILD_BASE and
-#    RUNTIME_BASE pointing at those bases (buildah bud --layers: the shared build stage is built once and
+# 2. images/operator/Dockerfile, images/attester/Dockerfile and images/engine-cpu/Dockerfile, unchanged,
+#    with BUILD_BASE and RUNTIME_BASE pointing at those bases (buildah bud --layers: the shared build stage is built once and
 #    an unchanged tree rebuilds from cache), tagged localhost/chrysalis-dev/chrysalis-<name>:<version>.
 # 3. With --oci-dir DIR: each image also saved as DIR/<name>.oci.tar (an OCI archive for `ctr import`).
 #
@@ -112,7 +112,7 @@ mkdir -p "$NPM_CACHE"
 CA_VOLUME=()
 [[ -f "$HOST_CA_BUNDLE" ]] && CA_VOLUME=(--volume "$HOST_CA_BUNDLE:$BUILD_CA_PATH:ro")
 images=()
-for name in operator attester; do
+for name in operator attester engine-cpu; do
   image="localhost/chrysalis-dev/chrysalis-$name:$VERSION"
   log "building $image"
   buildah bud --isolation chroot --network host --layers \

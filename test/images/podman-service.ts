@@ -49,8 +49,8 @@ export async function startPodmanService(): Promise<PodmanService> {
   };
 }
 
-/** Builds (or finds, cached) the operator and attester images; returns their names by component. */
-export async function localImages(): Promise<{ operator: string; attester: string }> {
+/** Builds (or finds, cached) the operator, attester and engine-cpu images; returns their names by component. */
+export async function localImages(): Promise<{ operator: string; attester: string; engineCpu: string }> {
   requireRealNodeHost();
   let stdout: string;
   try {
@@ -65,5 +65,5 @@ export async function localImages(): Promise<{ operator: string; attester: strin
     if (!name) throw new Error(`scripts/build-images.sh printed no ${component} image: ${stdout}`);
     return name;
   };
-  return { operator: find('operator'), attester: find('attester') };
+  return { operator: find('operator'), attester: find('attester'), engineCpu: find('engine-cpu') };
 }
