@@ -92,3 +92,18 @@ test('a preset refuses arguments that would move the server off loopback or off 
   }
   t.notThrows(() => serverArgs(withModel({}, { args: ['--hostname-check=off', '--model-len=4'] })));
 });
+
+test('the presets run as the replica user on a read-only root: HOME on /tmp, vLLM offline, without usage stats, with /dev/shm', (t) => {
+  const vllm = named(podOf(withModel({}, { env: [{ name: 'DO_NOT_TRACK', value: '0' }] })).spec.containers, SERVER_CONTAINER);
+  const env = Object.fromEntries(vllm.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+  t.like(env, { HOME: '/tmp', HF_HUB_OFFLINE: '1', VLLM_NO_USAGE_STATS: '1', DO_NOT_TRACK: '0' });
+  t.is(vllm.env.filter((e: { name: string }) => e.name === 'DO_NOT_TRACK').length, 1, 'spec.runtime.env wins, once');
+  t.deepEqual(named(vllm.volumeMounts, 'dshm'), { name: 'dshm', mountPath: '/dev/shm' });
+  const custom = podOf(withModel({}, { server: 'custom', args: ['serve'] }));
+  const customServer = named(custom.spec.containers, SERVER_CONTAINER);
+  t.false(customServer.env.some((e: { name: string }) => e.name === 'HOME' || e.name === 'HF_HUB_OFFLINE'));
+  t.is(named(custom.spec.volumes, 'dshm'), undefined);
+  const llama = named(podOf(withModel({ file: 'm.gguf' }, { server: 'llama-cpp' })).spec.containers, SERVER_CONTAINER);
+  t.true(llama.env.some((e: { name: string; value: string }) => e.name === 'HOME' && e.value === '/tmp'));
+  t.false(llama.env.some((e: { name: string }) => e.name === 'HF_HUB_OFFLINE'));
+});

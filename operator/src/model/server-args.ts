@@ -57,3 +57,28 @@ export function serverArgs(pool: InferencePool): string[] {
     ...extra,
   ];
 }
+
+/**
+ * Environment the presets need to run as the replica's non-root user on a read-only root filesystem, and
+ * to load only the mounted model: HOME (caches, configuration) on the Pod's /tmp volume; for vLLM no
+ * Hugging Face Hub access (the model is the checked files, never a download) and no usage statistics
+ * sent out. A variable spec.runtime.env sets is left to it. None for custom servers.
+ */
+export function serverEnv(pool: InferencePool): Array<{ name: string; value: string }> {
+  const kind = serverKindOf(pool);
+  if (kind === 'custom') return [];
+  const preset = [{ name: 'HOME', value: '/tmp' }];
+  if (kind === 'vllm') {
+    preset.push({ name: 'HF_HUB_OFFLINE', value: '1' }, { name: 'VLLM_NO_USAGE_STATS', value: '1' }, { name: 'DO_NOT_TRACK', value: '1' });
+  }
+  const own = new Set((pool.spec.runtime.env ?? []).map((e) => e.name));
+  return preset.filter((e) => !own.has(e.name));
+}
+
+/** vLLM's workers share tensors through /dev/shm, which a container gets only 64 MiB of by default. */
+export const SHM_VOLUME = { name: 'dshm', emptyDir: { medium: 'Memory' } };
+export const SHM_MOUNT = { name: 'dshm', mountPath: '/dev/shm' };
+
+export function needsSharedMemory(pool: InferencePool): boolean {
+  return serverKindOf(pool) === 'vllm';
+}

@@ -30,7 +30,7 @@ import { ANNOTATION_ATTESTATION_CA, LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READIN
 import type { KubeObject } from '../../kube/resource.js';
 import { REPLICA_HTTPS_PORT, REPLICA_HTTPS_PORT_NAME } from './endpoint.js';
 import { MODEL_CHECK_CONTAINER, replicaModel } from '../../model/model-volume.js';
-import { serverArgs } from '../../model/server-args.js';
+import { needsSharedMemory, serverArgs, serverEnv, SHM_MOUNT, SHM_VOLUME } from '../../model/server-args.js';
 import { replicaTeeAccess, type Topology } from './replica-tee-access.js';
 // The audience the attestation service requires of the projected token the attester sidecar presents.
 import { ATTESTATION_AUDIENCE } from '../../attestation/service/protocol.js';
@@ -165,12 +165,13 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
             { name: 'CHRYSALIS_MODEL_HASH', value: pool.spec.model.hash },
             { name: 'CHRYSALIS_MODEL_NAME', value: pool.spec.model.name },
             { name: 'CHRYSALIS_MODEL_SOURCE', value: pool.spec.model.source },
+            ...serverEnv(pool),
             ...(pool.spec.runtime.env ?? []).map((e) => ({ name: e.name, value: e.value ?? '' })),
           ],
           // Extended resources are requested through limits (requests default to them).
           resources: { limits: { [config.gpuResourceName]: String(gpus) } },
           securityContext: restrictedContainerSecurity,
-          volumeMounts: [model.serverMount, { name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [model.serverMount, { name: 'tmp', mountPath: '/tmp' }, ...(needsSharedMemory(pool) ? [SHM_MOUNT] : [])],
         },
         {
           name: ATTESTER_CONTAINER,
@@ -192,6 +193,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
       volumes: [
         { name: 'tmp', emptyDir: {} },
         model.volume,
+        ...(needsSharedMemory(pool) ? [SHM_VOLUME] : []),
         {
           name: 'attestation-token',
           projected: {
