@@ -234,7 +234,7 @@ async function freeLinkAddresses(): Promise<[string, string]> {
 }
 
 /** Forwards TCP from host:0 to target; the kubelet and kube-proxy reach the loopback-only apiserver through it. */
-function relayTcp(host: string, targetHost: string, targetPort: number): Promise<Server> {
+export function relayTcp(host: string, targetHost: string, targetPort: number): Promise<Server> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = createConnection({ host: targetHost, port: targetPort });

@@ -30,6 +30,9 @@ export interface DemoSummary {
   unitsPaid: number;
   settlementTransactions: number;
   elapsedSeconds: number;
+  /** With --in-cluster: the operator ran as Pods the chart installed (their names at the end). */
+  operator?: 'in-cluster';
+  operatorPods?: string[];
 }
 
 /** What the demo tracks: the summary, plus whether the stack is serving (before the final settlement). */
@@ -53,7 +56,7 @@ export function demoConverged(run: { untilReady: boolean; failed: boolean; conve
 /** Thrown at a setup step's end when Ctrl-C came during the setup: a stop, not a failure. */
 class StopRequested extends Error {}
 
-interface DemoFlags { nodes: string; pools: string; untilReady?: boolean; keep?: boolean; timeout: string; output: string; verbose?: boolean }
+interface DemoFlags { nodes: string; pools: string; inCluster?: boolean; untilReady?: boolean; keep?: boolean; timeout: string; output: string; verbose?: boolean }
 
 function intFlag(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -72,6 +75,7 @@ export function registerDemoCommand(program: Command): void {
       'Exit 0: converged (without --until-ready, also Ctrl-C once "converged" is shown); 1: not converged (--timeout, or Ctrl-C before); 2: bad flags.')
     .option('--nodes <n>', 'simulated GPU nodes (8 GPUs each)', '10')
     .option('--pools <n>', 'sample InferencePools', '2')
+    .option('--in-cluster', 'install the operator, attestation service and attester with the chart, as Pods on a real node (containerd + kubelet, needs root; images built here); the kwok fleet still gives scale')
     .option('--until-ready', 'end the sample traffic once pools are Ready and a settlement confirmed, settle the last units, then stop (or give up at --timeout)')
     .option('--keep', 'with --until-ready: after the summary, leave everything running for kubectl until Ctrl-C')
     .option('--timeout <seconds>', 'give up after this many seconds', '600')
@@ -85,11 +89,11 @@ export function registerDemoCommand(program: Command): void {
         process.stderr.write(`error: -o/--output must be text or json, got "${flags.output}"\n`);
         process.exit(2);
       }
-      process.exit(await runDemo({ nodes, pools, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, keep: flags.keep ?? false, json: flags.output === 'json', verbose: flags.verbose ?? false }));
+      process.exit(await runDemo({ nodes, pools, inCluster: flags.inCluster ?? false, timeoutSeconds: timeout, untilReady: flags.untilReady ?? false, keep: flags.keep ?? false, json: flags.output === 'json', verbose: flags.verbose ?? false }));
     });
 }
 
-export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds: number; untilReady: boolean; keep?: boolean; json: boolean; verbose?: boolean }): Promise<number> {
+export async function runDemo(o: { nodes: number; pools: number; inCluster?: boolean; timeoutSeconds: number; untilReady: boolean; keep?: boolean; json: boolean; verbose?: boolean }): Promise<number> {
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`${line}\n`);
   // Before anything logs: the operator runs in this process and would interleave its JSON lines with the
@@ -133,6 +137,8 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
   let keptSummaryPrinted = false;
   let failed = false;
   let announcedConverged = false;
+  // With --in-cluster the real node is a provider too (one GPU, attested by the chart's attester Pod).
+  const totalNodes = o.nodes + (o.inCluster ? 1 : 0);
   let summary: Observed = { serving: false, converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
   try {
     say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
@@ -141,15 +147,31 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     say(`  kubeconfig: ${plane.kubeconfigPath}`);
     checkpoint();
     const kc = plane.kubeConfig();
-    await installCrds(kc);
+    let operator: { serviceUrl: string; ca: string; sandboxDir: string };
+    let inCluster: import('../../../dev/in-cluster.js').InClusterStack | undefined;
+    if (o.inCluster) {
+      // The chart installs the CRDs, the operator and the attesters (dev/in-cluster.ts).
+      const { installInCluster } = await import('../../../dev/in-cluster.js');
+      inCluster = await installInCluster(plane, { say: (l) => say(`  ${l}`), settlementNamespaces: [NS] });
+      stops.push(() => inCluster!.stop());
+      operator = { serviceUrl: inCluster.serviceUrl, ca: inCluster.ca, sandboxDir: await inCluster.sandboxDir() };
+      say(`operator running as Pods (${(await inCluster.operatorPods()).join(', ')}) on real node ${inCluster.node.name}; attestation service relayed at ${operator.serviceUrl}`);
+    } else {
+      await installCrds(kc);
+      checkpoint();
+      const local = await startLocalOperator(plane.kubeconfigPath);
+      stops.push(() => local.stop());
+      operator = local;
+      say(`operator running; attestation service at ${operator.serviceUrl}`);
+    }
     checkpoint();
-    const operator = await startLocalOperator(plane.kubeconfigPath);
-    stops.push(() => operator.stop());
-    say(`operator running; attestation service at ${operator.serviceUrl}`);
-    checkpoint();
-    const fleet = await createFleet(kc, { nodes: o.nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: Math.max(1, Math.ceil(o.nodes / 3)), namePrefix: 'gpu', teeMix: ['sev-snp', 'tdx'], usageIntervalMs: 5000 });
+    // In-cluster, the fleet's attesters act as the chart's attester ServiceAccount (the only one the
+    // service accepts node evidence from) and the fleet's simulated root gets a policy of its own
+    // beside the chart's default one.
+    const fleetPlacement = inCluster ? { namespace: 'chrysalis-system', policyName: 'fleet' } : {};
+    const fleet = await createFleet(kc, { nodes: o.nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: Math.max(1, Math.ceil(o.nodes / 3)), namePrefix: 'gpu', teeMix: ['sev-snp', 'tdx'], usageIntervalMs: 5000, ...fleetPlacement });
     stops.unshift(() => fleet.stop());
-    say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers`);
+    say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers${inCluster ? ', and the real node' : ''}`);
     checkpoint();
 
     const rest = new RestClient(kc);
@@ -161,7 +183,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     // Pools are applied once the fleet has attested (or after a minute): placement never moves a
     // running replica, so pools applied into a fleet of one attested node would all land on it.
     const attestedBy = Date.now() + 60_000;
-    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < o.nodes) {
+    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < totalNodes) {
       checkpoint();
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -198,7 +220,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     for (;;) {
       await claims.afterConfirmedEpochs();
       summary = await observe(rest, started, o.pools);
-      const line = demoProgressLine(summary, { nodes: o.nodes, replicas: o.pools * 2 });
+      const line = demoProgressLine(summary, { nodes: totalNodes, replicas: o.pools * 2 });
       if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
       last = line;
       if (o.untilReady) {
@@ -216,6 +238,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
       if (r === 'interrupted') break;
     }
     summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
+    if (inCluster) summary = { ...summary, operator: 'in-cluster', operatorPods: await inCluster.operatorPods() };
     if (o.untilReady && o.keep) {
       // The summary goes out now; the cluster stays up for inspection until a signal.
       if (o.json) process.stdout.write(`${JSON.stringify(publicSummary(summary))}\n`);
@@ -238,7 +261,7 @@ export async function runDemo(o: { nodes: number; pools: number; timeoutSeconds:
     summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
     if (o.json) process.stdout.write(`${JSON.stringify({ ...publicSummary(summary), converged })}\n`);
     else if (o.untilReady) say(converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
-    else say(`${converged ? 'stopped after converging' : 'not converged'}; at the stop: ${demoProgressLine(summary, { nodes: o.nodes, replicas: o.pools * 2 })}`);
+    else say(`${converged ? 'stopped after converging' : 'not converged'}; at the stop: ${demoProgressLine(summary, { nodes: totalNodes, replicas: o.pools * 2 })}`);
   }
   return converged ? 0 : 1;
 }
