@@ -5,6 +5,7 @@
 // The fleet simulator passes one SimulatedTee to many attesters in one process. The CLI makes its own at
 // start and, with --simulated-root-out, writes the root *certificate* (public) where a test harness can
 // put it into the AttestationPolicy; the simulated private keys stay in memory like the attester's own.
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CpuEvidence, GpuEvidence } from '../../operator/src/attestation/service/protocol.js';
 import { SimulatedTee, type GpuReportRequest, type SimulatedRootState, type SnpReportRequest } from '../../operator/src/attestation/simulated/index.js';
@@ -66,6 +67,11 @@ export class SimulatedGpuSource implements GpuEvidenceSource {
   }
 }
 
+/** The chip id of the simulated machine a root state stands for (64 bytes, as SEV-SNP's CHIP_ID). */
+export function simulatedChipId(root: SimulatedRootState): Uint8Array {
+  return new Uint8Array(createHash('sha512').update('chrysalis-simulated-chip\0').update(root.certificate).digest());
+}
+
 /**
  * For the CLI: a simulated TEE with `gpus` GPUs, under the root in `statePath` (--simulated-state: JSON
  * { certificate, privateKey }, the root a policy already trusts) or a fresh one; its root certificate
@@ -83,7 +89,10 @@ export async function createSimulatedSources(gpus: number, rootOut?: string, sta
   }
   let tee: SimulatedTee;
   try {
-    tee = SimulatedTee.create({ gpus, ...(root ? { root } : {}) });
+    // One root state stands for one simulated machine: every process given it (the node attester and the
+    // replica sidecars of a node-cvm host) reports the same chip id, as processes in one guest do on
+    // hardware; a fresh root is another machine with a chip of its own.
+    tee = SimulatedTee.create({ gpus, ...(root ? { root, chipId: simulatedChipId(root) } : {}) });
   } catch (err) {
     throw new AttesterError('CONFIG_INVALID', `--simulated-state ${statePath}: ${(err as Error).message}`);
   }

@@ -7,9 +7,11 @@
 // --simulated-root-out, so the test adds each process's root to the AttestationPolicy when the file
 // appears, as an operator would pin a vendor root. The node attester starts before its ProviderNode exists.
 // Until then the service answers 503 and the attester retries, so its first evidence is checked
-// against a policy that already trusts its root. The sidecar starts under a policy that does not trust
-// its root yet: its first evidence is refused (CHAIN_UNTRUSTED). The test then pins the root and sends SIGHUP,
-// which makes the sidecar attest again immediately. Before the sidecar runs, the test checks that forged
+// against a policy that already trusts its root. A first sidecar runs on another machine's simulated TEE
+// under a policy that does not trust its root yet: its first evidence is refused (CHAIN_UNTRUSTED); the
+// test pins the root and sends SIGHUP, which makes it attest again immediately, and the host (node-cvm)
+// refuses it as another chip (REPLICA_HOST_MISMATCH). The sidecar then shares the host's simulated TEE
+// (--simulated-state: one machine, one chip) and is attested. Before the sidecar runs, the test checks that forged
 // answers are refused and the gate stays False: evidence bound to another key, evidence bound to another
 // nonce, and a token bound to another pod.
 //
@@ -33,6 +35,7 @@ import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { isConflict, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_ATTESTED, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { HttpsTransport } from '../../attester/src/transport.js';
+import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import type { ControlPlane } from '../../dev/cluster/control-plane.js';
 import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../../dev/fleet/operator.js';
 
@@ -207,10 +210,12 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
 
   // 2. The node attester, started before its ProviderNode exists: it retries the service's 503 until the
   //    operator issues a challenge, by which time the policy trusts the root it wrote at start.
+  //    The host's simulated TEE is a root state the replica's sidecar shares later: one machine, one chip.
   const nodeRoot = join(dir, 'node-root.pem');
+  const hostTee = await writeSecret('host-tee.json', JSON.stringify(SimulatedTee.create().exportRoot()));
   const nodeAttester = spawnAttester(t, [
     '--mode', 'node', '--node-name', NODE, '--service', operator.serviceUrl, '--ca', caFile, '--token-file', nodeTokenFile,
-    ...simulatedArgs(GPUS, nodeRoot),
+    ...simulatedArgs(GPUS, nodeRoot), '--simulated-state', hostTee,
   ]);
   const nodeRootPem = await until('the node attester to write its simulated root', () => fileText(nodeRoot), 30_000, () => nodeAttester.stderr());
   const trusted = [nodeRootPem];
@@ -318,15 +323,17 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   t.not((await getPool()).status?.replicas?.attested, 1, 'still no attested replica');
   lap('forged answers refused');
 
-  // 5. The sidecar, as a process. Its root is not trusted yet, so its first evidence is refused
-  //    (CHAIN_UNTRUSTED). Once the root is pinned, SIGHUP makes it attest again at once.
+  // 5. A sidecar process on another machine's TEE (a root of its own): its root is not trusted yet, so
+  //    its first evidence is refused (CHAIN_UNTRUSTED). Once the root is pinned, SIGHUP makes it attest
+  //    again at once, and now the evidence verifies but comes from another chip than the node-cvm host's
+  //    (REPLICA_HOST_MISMATCH). The sidecar that then runs on the host's own TEE is attested.
   const sidecarRoot = join(dir, 'sidecar-root.pem');
-  const sidecar = spawnAttester(t, [
+  const stray = spawnAttester(t, [
     '--mode', 'replica', '--namespace', NS, '--pod', REPLICA, '--service', operator.serviceUrl, '--ca', caFile, '--token-file', replicaTokenFile,
     ...simulatedArgs(1, sidecarRoot),
   ]);
-  const sidecarRootPem = await until('the sidecar to write its simulated root', () => fileText(sidecarRoot), 30_000, () => sidecar.stderr());
-  const firstVerdict = await until('the sidecar\'s first verdict', async () => sidecar.logs().find((l) => l.message === 'attested' || l.message === 'attestation rejected'), 30_000, () => sidecar.stderr());
+  const sidecarRootPem = await until('the sidecar to write its simulated root', () => fileText(sidecarRoot), 30_000, () => stray.stderr());
+  const firstVerdict = await until('the sidecar\'s first verdict', async () => stray.logs().find((l) => l.message === 'attested' || l.message === 'attestation rejected'), 30_000, () => stray.stderr());
   t.is(firstVerdict.message, 'attestation rejected', 'a root the policy does not trust is refused');
   // One reason for the CPU report and one per GPU report, each chained to the same unpinned root.
   t.deepEqual(firstVerdict.reasons?.map((r) => r.code), ['CHAIN_UNTRUSTED', 'CHAIN_UNTRUSTED'], JSON.stringify(firstVerdict.reasons));
@@ -336,8 +343,18 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   t.not((await getPool()).status?.replicas?.attested, 1);
   trusted.push(sidecarRootPem);
   await applyPolicy(trusted);
-  sidecar.child.kill('SIGHUP');
+  stray.child.kill('SIGHUP');
   lap('sidecar refused under the old policy; root pinned, SIGHUP sent');
+  const secondVerdict = await until('the stray sidecar\'s verdict under the new policy', async () =>
+    stray.logs().find((l) => l.message === 'attested' || (l.message === 'attestation rejected' && l.reasons?.some((r) => r.code !== 'CHAIN_UNTRUSTED'))), 30_000, () => stray.stderr());
+  t.is(secondVerdict.message, 'attestation rejected', 'evidence from another machine does not speak for a replica of this node-cvm host');
+  t.deepEqual(secondVerdict.reasons?.map((r) => r.code), ['REPLICA_HOST_MISMATCH'], JSON.stringify(secondVerdict.reasons));
+  stray.child.kill('SIGTERM');
+  const sidecar = spawnAttester(t, [
+    '--mode', 'replica', '--namespace', NS, '--pod', REPLICA, '--service', operator.serviceUrl, '--ca', caFile, '--token-file', replicaTokenFile,
+    ...simulatedArgs(1, join(dir, 'sidecar-host-root.pem')), '--simulated-state', hostTee,
+  ]);
+  lap('stray sidecar refused as another machine; the sidecar on the host\'s TEE started');
 
   // 6. The service's verdict on the replica: gate True (Verified), the sidecar's key and expiry recorded.
   const attested = await until(`the ${READINESS_GATE_ATTESTED} gate True by the service`, async () => {
