@@ -4,12 +4,18 @@
 // a PCCS. Every file is checked first, and nothing is written unless all pass: each must be collateral,
 // TCB info and QE identity must be signed by a TCB signing chain (in the bundle) to the pinned Intel root,
 // the root CA CRL by the root. A PCK CA's CRL is checked against the quote's own CA when it is used.
-// The service checks everything again when it uses it. Exit codes: 0 imported, 2 unusable input or cluster.
+// AMD CRLs (DER) issued under a pinned ARK's name must be validly signed by it; NVIDIA OCSP responses (DER)
+// must parse as successful responses (their signer is judged against the certificate's issuer when they
+// are used). The service checks everything again when it uses it. Exit codes: 0 imported, 2 unusable
+// input or cluster.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { crlIssuedBy, crlSignatureValid, parseCrl } from '../../../operator/src/attestation/crl.js';
+import { isOcspResponse } from '../../../operator/src/attestation/collateral/bundle-dir.js';
 import { collateralSignatureProblem } from '../../../operator/src/attestation/collateral/tdx-cache.js';
+import { parseOcspResponse } from '../../../operator/src/attestation/ocsp.js';
+import { amdAnchors } from '../../../operator/src/attestation/sev-snp/amd-roots.js';
 import { collateralState } from '../../../operator/src/attestation/collateral/status.js';
 import { collateralFromFiles, parseQeIdentity, parseTcbInfo } from '../../../operator/src/attestation/tdx/collateral.js';
 import { intelAnchor } from '../../../operator/src/attestation/tdx/intel-root.js';
@@ -33,7 +39,7 @@ export interface BundleFile {
 
 export interface BundleItem {
   file: string;
-  kind: 'tcb-info' | 'qe-identity' | 'crl' | 'chain';
+  kind: 'tcb-info' | 'qe-identity' | 'crl' | 'amd-crl' | 'ocsp' | 'chain';
   key: string;
   issuedAt?: string;
   nextUpdate?: string;
@@ -43,11 +49,12 @@ export interface BundleItem {
 
 /** Checks every file of a bundle at `now`; throws UsageError naming the first file that fails. */
 export function inspectBundle(files: readonly BundleFile[], now: Date): BundleItem[] {
-  if (files.length === 0) throw new UsageError('the directory has no files: put the PCS files (TCB info, QE identity, TCB signing chain, CRLs) in it');
+  if (files.length === 0) throw new UsageError('the directory has no files: put the PCS files (TCB info, QE identity, TCB signing chain, CRLs), AMD CRLs or NVIDIA OCSP responses in it');
   const items: BundleItem[] = [];
   let chain: Uint8Array[] = [];
   for (const f of files) {
     if (!KEY.test(f.name)) throw new UsageError(`${f.name}: a ConfigMap key may hold only letters, digits, "-", "_" and "."; rename the file`);
+    if (isOcspResponse(f.bytes)) continue;
     let sorted;
     try {
       sorted = collateralFromFiles([f]);
@@ -58,6 +65,18 @@ export function inspectBundle(files: readonly BundleFile[], now: Date): BundleIt
   }
   const state = (next: Date) => collateralState(now, next, 0);
   for (const f of files) {
+    if (isOcspResponse(f.bytes)) {
+      let r;
+      try {
+        r = parseOcspResponse(f.bytes);
+      } catch (err) {
+        throw new UsageError(`${f.name}: ${(err as Error).message}`);
+      }
+      for (const single of r.responses) {
+        items.push({ file: f.name, kind: 'ocsp', key: `serial ${single.certId.serial} ${single.status}`, issuedAt: single.thisUpdate.toISOString(), ...(single.nextUpdate ? { nextUpdate: single.nextUpdate.toISOString(), state: state(single.nextUpdate) } : {}) });
+      }
+      continue;
+    }
     const one = collateralFromFiles([f]);
     for (const text of one.tcbInfos ?? []) {
       const parsed = parseTcbInfo(text);
@@ -77,6 +96,12 @@ export function inspectBundle(files: readonly BundleFile[], now: Date): BundleIt
         crl = parseCrl(der);
       } catch (err) {
         throw new UsageError(`${f.name}: not a CRL (${(err as Error).message})`);
+      }
+      const ark = amdAnchors().find((a) => crlIssuedBy(crl, a.cert));
+      if (ark) {
+        if (!crlSignatureValid(crl, ark.cert)) throw new UsageError(`${f.name}: names ${ark.name} as issuer but its signature does not verify`);
+        items.push({ file: f.name, kind: 'amd-crl', key: ark.generation, issuedAt: crl.thisUpdate.toISOString(), ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString(), state: state(crl.nextUpdate) } : {}) });
+        continue;
       }
       const root = intelAnchor().cert;
       const byRoot = crlIssuedBy(crl, root);
@@ -125,10 +150,10 @@ function readDir(dir: string): BundleFile[] {
 export function registerCollateralImport(collateral: Command): void {
   collateral
     .command('import')
-    .argument('<dir>', 'directory of Intel PCS files: TCB info and QE identity JSON, the TCB signing chain PEM, CRLs (DER)')
+    .argument('<dir>', 'directory of Intel PCS files (TCB info and QE identity JSON, the TCB signing chain PEM, CRLs), AMD CRLs and NVIDIA OCSP responses (DER)')
     .summary('store an offline collateral bundle for the attestation service (clusters without a PCCS)')
     .description(
-      `Checks every file in DIR (collateral, signed by Intel's TCB signing chain to the pinned root; the root CRL by the root) and stores them in the ConfigMap ${BUNDLE_CONFIGMAP} in the operator's namespace (-n), which the chart mounts into the attestation service (collateral.bundleDir). ` +
+      `Checks every file in DIR (collateral, signed by Intel's TCB signing chain to the pinned root; the root CRL by the root; an AMD CRL by its pinned ARK; an OCSP response parses) and stores them in the ConfigMap ${BUNDLE_CONFIGMAP} in the operator's namespace (-n), which the chart mounts into the attestation service (collateral.bundleDir). ` +
         'Nothing is written unless every file passes. The service checks them again when it uses them and prefers newer collateral from a PCCS.\n' +
         'Exit 0: imported; 2: a file is unusable or the cluster cannot be used.',
     )

@@ -41,6 +41,12 @@ export interface BundleOptions extends Omit<VerifyOptions, 'publicKey' | 'nonce'
    * referenceValues.checked = false. The collateral source supplies them; the verifier fetches nothing.
    */
   gpuRims?: (Uint8Array | string)[];
+  /**
+   * OCSP responses (DER) for the GPU device chains' and RIM signing chains' certificates
+   * (nvidia/revocation.ts). Given, each needs a current good status (CERT_REVOKED, COLLATERAL_MISSING,
+   * COLLATERAL_INVALID otherwise); absent, certificate status is not checked.
+   */
+  gpuOcspResponses?: Uint8Array[];
   /** How many GPUs the node must prove (ProviderNode spec); absent = as many as sent, zero allowed. */
   expectedGpuCount?: number;
   /**
@@ -120,7 +126,7 @@ export function verifyEvidenceBundle(bundle: EvidenceBundle, options: BundleOpti
     if (gpus.length > 0) {
       const v = verifyNvidiaGpus(
         gpus.map((g) => ({ evidence: base64(g.report, 'gpus[].report'), chain: g.certChain })),
-        { ...options, nonce: gpuNonceFor(options.nonce, publicKey), ...(options.gpuRims ? { rims: options.gpuRims } : {}) },
+        { ...options, nonce: gpuNonceFor(options.nonce, publicKey), ...(options.gpuRims ? { rims: options.gpuRims } : {}), ...(options.gpuOcspResponses ? { ocspResponses: options.gpuOcspResponses } : {}) },
       );
       claims.gpus = v.claims.gpus;
       claims.simulated ||= v.claims.gpus.some((g) => g.simulated === true);

@@ -3,7 +3,10 @@
 // when it refreshes them. Without intelPcsUrl nothing is fetched for TDX, and TDX evidence fails
 // COLLATERAL_MISSING under any policy that requires collateral; without amdKdsUrl an SEV-SNP report sent
 // without its VCEK fails COLLATERAL_MISSING. With amdKdsUrl every sev-snp report also needs its ARK's
-// current CRL from there (COLLATERAL_MISSING / COLLATERAL_INVALID otherwise) unless amdCrlRequired is false.
+// current CRL from there (COLLATERAL_MISSING / COLLATERAL_INVALID otherwise) unless amdCrlRequired is false;
+// without it, once the offline bundle carries AMD CRLs, from the bundle. With nvidiaOcspUrl (or OCSP
+// responses in the offline bundle) every GPU report's NVIDIA certificates need a current "good" OCSP
+// status unless nvidiaOcspRequired is false.
 
 export interface CollateralConfig {
   /** Base URL of an Intel PCS or PCCS (v4 API), e.g. https://pccs.kube-system.svc:8081. */
@@ -15,6 +18,13 @@ export interface CollateralConfig {
    * (default true). false only where that endpoint serves VCEKs but no CRLs: revoked ASKs then pass.
    */
   amdCrlRequired: boolean;
+  /** NVIDIA's OCSP service or a mirror, e.g. https://ocsp.ndis.nvidia.com: certificate status of GPU chains. */
+  nvidiaOcspUrl?: string;
+  /**
+   * With nvidiaOcspUrl or bundle responses: require a current good OCSP status for every NVIDIA-issued
+   * certificate of a GPU report (default true). false: certificate status is not checked, revoked GPUs pass.
+   */
+  nvidiaOcspRequired: boolean;
   /** The Intel SGX Root CA CRL's URL when the endpoint does not serve /sgx/certification/v4/rootcacrl (Intel's PCS). */
   intelRootCrlUrl?: string;
   /** Directory of an offline bundle (`chrysalis collateral import`; the chart mounts its ConfigMap here). */
@@ -32,6 +42,7 @@ export interface CollateralConfig {
 
 export const DEFAULT_COLLATERAL_CONFIG: CollateralConfig = {
   amdCrlRequired: true,
+  nvidiaOcspRequired: true,
   refreshBeforeSeconds: 86_400,
   refreshIntervalSeconds: 21_600,
   retryAfterSeconds: 60,
@@ -70,11 +81,16 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
       case 'intelPcsUrl':
       case 'intelRootCrlUrl':
       case 'amdKdsUrl':
+      case 'nvidiaOcspUrl':
         out[key] = url(v, `${field}.${key}`);
         break;
       case 'amdCrlRequired':
         if (typeof v !== 'boolean') throw new Error(`${field}.amdCrlRequired must be true or false`);
         out.amdCrlRequired = v;
+        break;
+      case 'nvidiaOcspRequired':
+        if (typeof v !== 'boolean') throw new Error(`${field}.nvidiaOcspRequired must be true or false`);
+        out.nvidiaOcspRequired = v;
         break;
       case 'caFile':
       case 'bundleDir':
@@ -91,7 +107,7 @@ export function parseCollateralConfig(value: unknown, source: string): Collatera
         break;
       }
       default:
-        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, amdCrlRequired, bundleDir, caFile, ${Object.keys(LIMITS).join(', ')})`);
+        throw new Error(`${field}: unknown key "${key}" (known: intelPcsUrl, intelRootCrlUrl, amdKdsUrl, amdCrlRequired, nvidiaOcspUrl, nvidiaOcspRequired, bundleDir, caFile, ${Object.keys(LIMITS).join(', ')})`);
     }
   }
   if (out.intelRootCrlUrl && !out.intelPcsUrl) throw new Error(`${field}.intelRootCrlUrl needs intelPcsUrl (the endpoint of the other items)`);

@@ -2,10 +2,12 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import { AmdKdsClient } from './amd-kds.js';
-import { bundleFromDir } from './bundle-dir.js';
+import { bundlePartsFromDir } from './bundle-dir.js';
 import type { CollateralConfig } from './config.js';
 import { IntelPcsClient } from './intel-pcs.js';
 import { CollateralMetrics } from './metrics.js';
+import { NvidiaOcspClient } from './nvidia-ocsp.js';
+import { OcspCache } from './ocsp-cache.js';
 import { SnpVcekCache } from './snp-cache.js';
 import type { CollateralEntryStatus } from './status.js';
 import { TdxCollateralCache } from './tdx-cache.js';
@@ -15,7 +17,9 @@ type Logger = { warn(message: string, meta?: Record<string, unknown>): unknown }
 export interface CollateralSources {
   tdx: TdxCollateralCache;
   snp: SnpVcekCache;
-  /** Every item both caches hold or have needed. */
+  /** NVIDIA certificate status (OCSP) of GPU device chains. */
+  nvidia: OcspCache;
+  /** Every item the caches hold or have needed. */
   status(now: Date): CollateralEntryStatus[];
 }
 
@@ -24,6 +28,7 @@ export function collateralSources(config: CollateralConfig, deps: { registry?: R
   const ca = config.caFile ? readFileSync(config.caFile, 'utf8') : undefined;
   const timeoutMs = config.fetchTimeoutSeconds * 1000;
   const metrics = deps.registry ? new CollateralMetrics(deps.registry) : undefined;
+  const bundle = config.bundleDir ? bundlePartsFromDir(config.bundleDir) : undefined;
   const common = { ...(metrics ? { metrics } : {}), ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.clock ? { clock: deps.clock } : {}) };
   const tdx = new TdxCollateralCache({
     ...(config.intelPcsUrl
@@ -32,7 +37,7 @@ export function collateralSources(config: CollateralConfig, deps: { registry?: R
     refreshBeforeMs: config.refreshBeforeSeconds * 1000,
     refreshIntervalMs: config.refreshIntervalSeconds * 1000,
     retryAfterMs: config.retryAfterSeconds * 1000,
-    ...(config.bundleDir ? { bundle: bundleFromDir(config.bundleDir) } : {}),
+    ...(bundle ? { bundle: () => bundle().tdx } : {}),
     ...common,
   });
   const snp = new SnpVcekCache({
@@ -41,7 +46,17 @@ export function collateralSources(config: CollateralConfig, deps: { registry?: R
     crlRequired: config.amdCrlRequired,
     refreshBeforeMs: config.refreshBeforeSeconds * 1000,
     refreshIntervalMs: config.refreshIntervalSeconds * 1000,
+    ...(bundle ? { bundleCrls: () => bundle().crls } : {}),
     ...common,
   });
-  return { tdx, snp, status: (now) => [...tdx.status(now), ...snp.status(now)] };
+  const nvidia = new OcspCache({
+    ...(config.nvidiaOcspUrl ? { client: new NvidiaOcspClient({ url: config.nvidiaOcspUrl, ...(ca ? { ca } : {}), timeoutMs }) } : {}),
+    ...(bundle ? { bundle: () => bundle().ocsp } : {}),
+    required: config.nvidiaOcspRequired,
+    retryAfterMs: config.retryAfterSeconds * 1000,
+    refreshBeforeMs: config.refreshBeforeSeconds * 1000,
+    refreshIntervalMs: config.refreshIntervalSeconds * 1000,
+    ...common,
+  });
+  return { tdx, snp, nvidia, status: (now) => [...tdx.status(now), ...snp.status(now), ...nvidia.status(now)] };
 }

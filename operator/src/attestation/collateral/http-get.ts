@@ -16,6 +16,8 @@ export interface HttpGetOptions {
   maxBytes: number;
   /** PEM CA bundle trusted for an https:// endpoint instead of the system's. */
   ca?: string;
+  /** Sent as a POST with this body and content type instead of a GET (an OCSP request). */
+  post?: { body: Uint8Array; contentType: string };
 }
 
 export type HttpGet = (url: URL, options: HttpGetOptions) => Promise<HttpResponse>;
@@ -34,7 +36,9 @@ export const httpGet: HttpGet = (url, options) =>
       return;
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: 'GET', timeout: options.timeoutMs, ...(options.ca && url.protocol === 'https:' ? { ca: options.ca } : {}) }, (res) => {
+    const method = options.post ? 'POST' : 'GET';
+    const headers = options.post ? { 'content-type': options.post.contentType, 'content-length': String(options.post.body.length) } : undefined;
+    const req = send(url, { method, timeout: options.timeoutMs, ...(headers ? { headers } : {}), ...(options.ca && url.protocol === 'https:' ? { ca: options.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -49,6 +53,6 @@ export const httpGet: HttpGet = (url, options) =>
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new CollateralFetchError(`no answer from ${url.origin}${url.pathname} within ${options.timeoutMs} ms`)));
-    req.on('error', (err) => reject(err instanceof CollateralFetchError ? err : new CollateralFetchError(`GET ${url.origin}${url.pathname}: ${err.message}`)));
-    req.end();
+    req.on('error', (err) => reject(err instanceof CollateralFetchError ? err : new CollateralFetchError(`${method} ${url.origin}${url.pathname}: ${err.message}`)));
+    req.end(options.post ? Buffer.from(options.post.body) : undefined);
   });

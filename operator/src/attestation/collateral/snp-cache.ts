@@ -13,7 +13,10 @@
 // it is refetched `refreshBeforeMs` before its nextUpdate and at least every `refreshIntervalMs` (new
 // revocations); a failed refetch keeps the current copy, which the verifier refuses once it is past its
 // nextUpdate (COLLATERAL_INVALID). With `crlRequired` the service asks for them for every sev-snp report
-// (bundle-verifier.ts), and the verifier requires the ARK's (sev-snp/revocation.ts).
+// (bundle-verifier.ts), and the verifier requires the ARK's (sev-snp/revocation.ts). A site without a KDS
+// imports them in the offline bundle (`bundleCrls`): a bundle CRL the ARK signed that is current and newer
+// than the one held is taken when the KDS (if any) gave none, and once the bundle carries an AMD CRL the
+// service asks for them as with a KDS.
 import { crlIssuedBy, crlSignatureValid, parseCrl } from '../crl.js';
 import { amdAnchors } from '../sev-snp/amd-roots.js';
 import type { ParsedCertificate } from '../x509.js';
@@ -45,6 +48,8 @@ export interface SnpVcekCacheOptions {
   refreshIntervalMs?: number;
   /** The ARK a product's CRL must be signed by: the pinned one; tests substitute their own root. */
   arkFor?: (product: Generation) => ParsedCertificate | undefined;
+  /** The offline bundle's DER CRLs (Intel's too: only those an ARK validly signed are taken). */
+  bundleCrls?: () => Uint8Array[];
 }
 
 /** What every cached item keeps of its fetching (fetchInto). */
@@ -60,6 +65,7 @@ interface CrlSlot extends FetchSlot {
   product: Generation;
   thisUpdate?: Date;
   nextUpdate?: Date;
+  source?: 'endpoint' | 'import';
 }
 
 const pinnedArk = (product: Generation): ParsedCertificate | undefined => amdAnchors().find((a) => a.generation === product)?.cert;
@@ -123,9 +129,44 @@ export class SnpVcekCache {
   private readonly slots = new Map<string, Slot>();
   private readonly crls = new Map<Generation, CrlSlot>();
 
-  /** Whether the service asks for AMD CRLs (a KDS is configured and CRLs are required). */
+  /** Whether the service asks for AMD CRLs: they are required, and a KDS is configured or the bundle carries one. */
   get checksCrls(): boolean {
-    return this.options.crlRequired === true && this.options.kds !== undefined;
+    if (this.options.crlRequired !== true) return false;
+    return this.options.kds !== undefined || this.bundleArkCrls().length > 0;
+  }
+
+  /** The bundle's CRLs issued under the name of some product's ARK (signatures are checked on admission). */
+  private bundleArkCrls(): Uint8Array[] {
+    let ders: Uint8Array[];
+    try {
+      ders = this.options.bundleCrls?.() ?? [];
+    } catch (err) {
+      this.options.logger?.warn('offline collateral bundle unreadable', { error: err instanceof Error ? err.message : String(err) });
+      return [];
+    }
+    const arks = (['Milan', 'Genoa', 'Turin'] as const).map((p) => (this.options.arkFor ?? pinnedArk)(p)).filter((a): a is ParsedCertificate => a !== undefined);
+    return ders.filter((der) => {
+      try {
+        const crl = parseCrl(der);
+        return arks.some((ark) => crlIssuedBy(crl, ark));
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Takes the newest bundle CRL the product's ARK signed, current and newer than the held one. */
+  private adoptCrlFromBundle(slot: CrlSlot, product: Generation, now: Date): void {
+    const ark = (this.options.arkFor ?? pinnedArk)(product);
+    let best: { der: Uint8Array; thisUpdate: Date; nextUpdate: Date | undefined } | undefined;
+    for (const der of this.bundleArkCrls()) {
+      if (crlRefusal(der, product, ark, slot, now)) continue;
+      const crl = parseCrl(der);
+      if (!best || crl.thisUpdate.getTime() > best.thisUpdate.getTime()) best = { der, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
+    }
+    if (!best) return;
+    if (slot.der && slot.thisUpdate && best.thisUpdate.getTime() <= slot.thisUpdate.getTime()) return;
+    Object.assign(slot, { der: best.der, thisUpdate: best.thisUpdate, nextUpdate: best.nextUpdate, source: 'import', fetchedAt: now });
   }
 
   constructor(private readonly options: SnpVcekCacheOptions) {
@@ -171,19 +212,25 @@ export class SnpVcekCache {
       || (slot.nextUpdate !== undefined && now.getTime() >= slot.nextUpdate.getTime() - refreshBefore)
       || (slot.fetchedAt !== undefined && now.getTime() - slot.fetchedAt.getTime() >= interval);
     const kds = this.options.kds;
-    if (!due || !kds) return slot.der;
+    if (!due) return slot.der;
     const s = slot;
-    return this.fetchInto(s, now, {
-      kind: 'crl',
-      log: { message: 'AMD CRL fetch failed', product },
-      fetch: () => kds.crl(product),
-      refusal: (der) => crlRefusal(der, product, (this.options.arkFor ?? pinnedArk)(product), s, now),
-      admit: (der) => {
-        const crl = parseCrl(der);
-        s.thisUpdate = crl.thisUpdate;
-        s.nextUpdate = crl.nextUpdate;
-      },
-    });
+    if (kds) {
+      await this.fetchInto(s, now, {
+        kind: 'crl',
+        log: { message: 'AMD CRL fetch failed', product },
+        fetch: () => kds.crl(product),
+        refusal: (der) => crlRefusal(der, product, (this.options.arkFor ?? pinnedArk)(product), s, now),
+        admit: (der) => {
+          const crl = parseCrl(der);
+          s.thisUpdate = crl.thisUpdate;
+          s.nextUpdate = crl.nextUpdate;
+          s.source = 'endpoint';
+        },
+      });
+    }
+    // The KDS gave nothing new now (none configured, unreachable, or it refused what it served).
+    if (s.fetchedAt?.getTime() !== now.getTime()) this.adoptCrlFromBundle(s, product, now);
+    return s.der;
   }
 
   private async forProduct(report: SnpReport, product: Generation, now: Date): Promise<Uint8Array | undefined> {
@@ -273,7 +320,7 @@ export class SnpVcekCache {
       kind: 'crl',
       key: s.product,
       state: !s.der ? 'missing' : s.nextUpdate ? collateralState(now, s.nextUpdate, refreshBefore) : 'fresh',
-      ...(s.der ? { source: 'endpoint' as const, issuedAt: s.thisUpdate!.toISOString(), ...(s.nextUpdate ? { nextUpdate: s.nextUpdate.toISOString() } : {}), fetchedAt: s.fetchedAt!.toISOString() } : {}),
+      ...(s.der ? { source: s.source ?? 'endpoint', issuedAt: s.thisUpdate!.toISOString(), ...(s.nextUpdate ? { nextUpdate: s.nextUpdate.toISOString() } : {}), fetchedAt: s.fetchedAt!.toISOString() } : {}),
       ...(s.lastAttemptAt ? { lastAttemptAt: s.lastAttemptAt.toISOString() } : {}),
       ...(s.lastError ? { lastError: s.lastError } : {}),
     }));

@@ -12,8 +12,8 @@ export type CollateralState =
   | 'missing';
 
 export interface CollateralEntryStatus {
-  family: 'tdx' | 'sev-snp';
-  /** tcb-info, qe-identity, pck-crl, root-crl. */
+  family: 'tdx' | 'sev-snp' | 'nvidia';
+  /** tcb-info, qe-identity, pck-crl, root-crl; vcek, crl; ocsp (NVIDIA certificate status). */
   kind: string;
   /** What distinguishes items of one kind: the FMSPC, the PCK CA (platform, processor), "td-qe", "root". */
   key: string;

@@ -7,7 +7,7 @@
 // (attributes in the xmlenc#sha384 namespace) are the values any one of which the block may have.
 import { verifyChain, type TrustAnchor } from '../chain.js';
 import { AttestationError, reason, reasonFromError, type Reason } from '../reasons.js';
-import { parseCertificate } from '../x509.js';
+import { parseCertificate, type ParsedCertificate } from '../x509.js';
 import { attribute, childElements, parseXml, type XmlElement } from './xml.js';
 import { readEnvelopedSignature } from './xmldsig.js';
 
@@ -35,6 +35,8 @@ export interface RimManifest {
   signer: string;
   root: string;
   simulated: boolean;
+  /** The signer's verified path, signer first, root last (its certificates' OCSP status is judged on it). */
+  path?: ParsedCertificate[];
 }
 
 export type RimResult = { ok: true; manifest: RimManifest; reasons: [] } | { ok: false; reasons: Reason[] };
@@ -119,6 +121,7 @@ export function verifyRim(bytes: Uint8Array, anchors: TrustAnchor[], now: Date):
       signer: signer.subjectCommonName ?? signer.subject,
       root: chain.anchor.name,
       simulated: chain.anchor.simulated,
+      path: chain.path,
     };
     return { ok: true, manifest, reasons: [] };
   } catch (err) {

@@ -22,6 +22,8 @@ import { compareWithReferences, NVDEC_DISABLED, rimIds, type RimIds } from './re
 import { verifyRim, type RimManifest } from './rim.js';
 import { nvidiaRimAnchor } from './rim-root.js';
 import { nvidiaAnchor } from './nvidia-root.js';
+import { chainOcspReasons, parseResponses } from './revocation.js';
+import type { ParsedOcspResponse } from '../ocsp.js';
 import { OPAQUE_FIELD, parseOpaqueData } from './opaque.js';
 import { NONCE_LENGTH, parseSpdmEvidence, REQUEST_LENGTH } from './spdm.js';
 
@@ -42,6 +44,12 @@ export interface GpuEvidenceInput {
  */
 export interface GpuReferenceOptions {
   rims?: (Uint8Array | string)[];
+  /**
+   * OCSP responses (DER) for the certificates of the GPU device chains and of the RIM signing chains
+   * (nvidia/revocation.ts). Given (even empty), every such certificate needs a current "good" response;
+   * absent, certificate status is not checked.
+   */
+  ocspResponses?: Uint8Array[];
 }
 
 export type GpuVerifyOptions = VerifyOptions & GpuReferenceOptions;
@@ -112,7 +120,8 @@ function chainDers(chain: GpuEvidenceInput['chain']): Uint8Array[] {
 
 /** One GPU's evidence. */
 export function verifyNvidiaGpu(input: GpuEvidenceInput, options: GpuVerifyOptions): Verdict<GpuClaims> {
-  return verifyOne(input, options, options.rims === undefined ? undefined : verifyRims(options.rims, options));
+  const ocsp = options.ocspResponses === undefined ? undefined : parseResponses(options.ocspResponses);
+  return verifyOne(input, options, options.rims === undefined ? undefined : verifyRims(options.rims, options, ocsp), ocsp);
 }
 
 interface VerifiedRims {
@@ -121,7 +130,7 @@ interface VerifiedRims {
 }
 
 /** Every RIM given must verify (a bad one is refused, not skipped). */
-function verifyRims(rims: (Uint8Array | string)[], options: VerifyOptions): VerifiedRims {
+function verifyRims(rims: (Uint8Array | string)[], options: VerifyOptions, ocsp: ParsedOcspResponse[] | undefined): VerifiedRims {
   const policy = options.policy ?? DEFAULT_POLICY;
   const out: VerifiedRims = { manifests: [], reasons: [] };
   let anchors;
@@ -135,6 +144,7 @@ function verifyRims(rims: (Uint8Array | string)[], options: VerifyOptions): Veri
     const v = verifyRim(typeof rim === 'string' ? new Uint8Array(Buffer.from(rim, 'utf8')) : rim, anchors, options.now);
     if (!v.ok) out.reasons.push(...v.reasons.map((r) => reason(r.code, `RIM ${i}: ${r.message}`)));
     else {
+      if (ocsp) out.reasons.push(...(v.manifest.path ? chainOcspReasons(v.manifest.path, 'rim', ocsp, options.now) : [reason('COLLATERAL_MISSING', 'its signer path is not known, so its certificates\' status cannot be checked')]).map((r) => reason(r.code, `RIM ${i} signer chain: ${r.message}`)));
       out.manifests.push(v.manifest);
       const anchor = anchors.find((a) => a.name === v.manifest.root);
       if (anchor) out.reasons.push(...simulatedAnchorReasons(anchor, policy).map((r) => reason(r.code, `RIM ${i}: ${r.message}`)));
@@ -167,7 +177,7 @@ function referenceReasons(claims: GpuClaims, blocks: Record<string, string>, nvd
   return comparison.reasons;
 }
 
-function verifyOne(input: GpuEvidenceInput, options: VerifyOptions, rims: VerifiedRims | undefined): Verdict<GpuClaims> {
+function verifyOne(input: GpuEvidenceInput, options: VerifyOptions, rims: VerifiedRims | undefined, ocsp: ParsedOcspResponse[] | undefined): Verdict<GpuClaims> {
   const policy = options.policy ?? DEFAULT_POLICY;
   const reasons: Reason[] = [];
   const claims: GpuClaims = {};
@@ -207,6 +217,7 @@ function verifyOne(input: GpuEvidenceInput, options: VerifyOptions, rims: Verifi
         reasons.push(reason('CHAIN_UNTRUSTED', `GPU chain has ${chain.path.length} certificate(s) from the signer to the root; a device identity chain has ${GPU_CHAIN_LENGTH}`));
       }
       reasons.push(...simulatedAnchorReasons(chain.anchor, policy));
+      if (ocsp) reasons.push(...chainOcspReasons(chain.path, 'gpu', ocsp, options.now));
     }
 
     const signatureOk = verifySignature('sha384', spdm.signedBytes, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, spdm.signature);
@@ -237,13 +248,14 @@ function verifyOne(input: GpuEvidenceInput, options: VerifyOptions, rims: Verifi
 
 /** Several GPUs of one host: each verified, all bound to the same nonce, no device twice. */
 export function verifyNvidiaGpus(inputs: GpuEvidenceInput[], options: GpuVerifyOptions): Verdict<{ gpus: GpuClaims[] }> {
-  const rims = options.rims === undefined ? undefined : verifyRims(options.rims, options);
+  const ocsp = options.ocspResponses === undefined ? undefined : parseResponses(options.ocspResponses);
+  const rims = options.rims === undefined ? undefined : verifyRims(options.rims, options, ocsp);
   const reasons: Reason[] = [];
   const gpus: GpuClaims[] = [];
   if (inputs.length === 0) reasons.push(reason('MALFORMED_EVIDENCE', 'no GPU evidence was given'));
   const seen = new Map<string, number>();
   inputs.forEach((input, i) => {
-    const v = verifyOne(input, options, rims);
+    const v = verifyOne(input, options, rims, ocsp);
     gpus.push(v.claims);
     reasons.push(...v.reasons.map((r) => ({ code: r.code, message: `GPU ${i}: ${r.message}` })));
     const id = v.claims.deviceId ?? v.claims.fwid;

@@ -6,6 +6,7 @@ import { parsePolicy } from '../policy.js';
 import { AttestationError } from '../reasons.js';
 import type { SnpClaims } from '../sev-snp/verify.js';
 import type { TdxClaims } from '../tdx/verify.js';
+import type { OcspCache } from '../collateral/ocsp-cache.js';
 import type { SnpVcekCache } from '../collateral/snp-cache.js';
 import type { TdxCollateralCache } from '../collateral/tdx-cache.js';
 import type { TdxCollateral } from '../tdx/collateral.js';
@@ -23,7 +24,12 @@ export const verifyWithPolicy: EvidenceVerifier = (request, context): VerifyOutc
  * other. Without them a TDX quote fails COLLATERAL_MISSING under a policy that requires collateral, and
  * so does a report without its VCEK.
  */
-export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache, 'collateralFor'>; snp?: Pick<SnpVcekCache, 'vcekFor'> & Partial<Pick<SnpVcekCache, 'crlsFor' | 'checksCrls'>> }): EvidenceVerifier {
+export function verifierWithCollateral(sources: {
+  tdx?: Pick<TdxCollateralCache, 'collateralFor'>;
+  snp?: Pick<SnpVcekCache, 'vcekFor'> & Partial<Pick<SnpVcekCache, 'crlsFor' | 'checksCrls'>>;
+  /** With checksOcsp, every GPU report's NVIDIA certificates are judged by the OCSP responses it holds or fetches. */
+  nvidia?: Pick<OcspCache, 'responsesFor' | 'checksOcsp'>;
+}): EvidenceVerifier {
   return async (request, context) => {
     const cpu = request.cpu;
     let collateral: TdxCollateral | undefined;
@@ -40,11 +46,15 @@ export function verifierWithCollateral(sources: { tdx?: Pick<TdxCollateralCache,
       // The ARK's CRL, once there is a certificate to judge (without one the report fails COLLATERAL_MISSING anyway).
       if (vcek && sources.snp.checksCrls && sources.snp.crlsFor) amdCrls = await sources.snp.crlsFor(cpu.report, context.now);
     }
-    return verifyBundle(withCertificate, context, collateral, amdCrls);
+    let gpuOcsp: Uint8Array[] | undefined;
+    if (sources.nvidia?.checksOcsp && Array.isArray(request.gpus) && request.gpus.length > 0) {
+      gpuOcsp = await sources.nvidia.responsesFor(request.gpus.map((g) => g.certChain).filter((c): c is string => typeof c === 'string'), context.now);
+    }
+    return verifyBundle(withCertificate, context, collateral, amdCrls, gpuOcsp);
   };
 }
 
-function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, declared }: VerifierContext, tdxCollateral: TdxCollateral | undefined, amdCrls?: Uint8Array[]): VerifyOutcome {
+function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, declared }: VerifierContext, tdxCollateral: TdxCollateral | undefined, amdCrls?: Uint8Array[], gpuOcsp?: Uint8Array[]): VerifyOutcome {
   let parsed;
   try {
     // parsePolicy refuses a missing policy (POLICY_NOT_FOUND), whatever a caller passes.
@@ -55,7 +65,7 @@ function verifyBundle(request: EvidenceRequest, { policy, now, nonceIssuedAt, de
   }
   const result = verifyEvidenceBundle(
     { nonce: request.nonce, publicKey: request.publicKey, cpu: request.cpu, gpus: request.gpus },
-    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(declared ? { declared } : {}), ...(tdxCollateral ? { tdxCollateral } : {}), ...(amdCrls ? { amdCrls } : {}) },
+    { nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')), policy: parsed, now, nonceIssuedAt, ...(declared ? { declared } : {}), ...(tdxCollateral ? { tdxCollateral } : {}), ...(amdCrls ? { amdCrls } : {}), ...(gpuOcsp ? { gpuOcspResponses: gpuOcsp } : {}) },
   );
   const cpu = result.claims.cpu as (SnpClaims & TdxClaims) | undefined;
   const claims: AttestationClaims = {
