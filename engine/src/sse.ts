@@ -6,7 +6,6 @@ export function startEventStream(res: ServerResponse): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
   });
   res.flushHeaders();
 }
