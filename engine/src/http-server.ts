@@ -85,6 +85,10 @@ export function createEngineServer(options: EngineServerOptions): Server {
       return;
     }
 
+    // What each chunk says about usage: the count so far (continuous_usage_stats), null (usage comes
+    // in its own last chunk), or nothing.
+    const chunkUsage = (completion: number) =>
+      request.continuousUsage ? usage(promptTokens.length, completion) : request.includeUsage ? null : undefined;
     let clientGone = false;
     res.on('close', () => {
       if (!res.writableFinished) clientGone = true;
@@ -102,8 +106,8 @@ export function createEngineServer(options: EngineServerOptions): Server {
           finish = step.value;
           break;
         }
-        writeEvent(res, tokenChunk(kind, header, step.value.text, completionTokens === 0, request.includeUsage));
         completionTokens++;
+        writeEvent(res, tokenChunk(kind, header, step.value.text, completionTokens === 1, chunkUsage(completionTokens)));
       }
     } catch (err) {
       // Headers are sent: the failure goes in the stream, and no [DONE] follows it.
@@ -112,7 +116,7 @@ export function createEngineServer(options: EngineServerOptions): Server {
       res.end();
       return;
     }
-    writeEvent(res, finishChunk(kind, header, finish, completionTokens > 0, request.includeUsage));
+    writeEvent(res, finishChunk(kind, header, finish, completionTokens > 0, chunkUsage(completionTokens)));
     if (request.includeUsage) writeEvent(res, usageChunk(kind, header, usage(promptTokens.length, completionTokens)));
     endEventStream(res);
     log(`${kind} ${header.id} (stream): prompt ${promptTokens.length} completion ${completionTokens} tokens, ${finish}`);

@@ -19,6 +19,11 @@ export interface CommonRequest {
   model: string | undefined;
   stream: boolean;
   includeUsage: boolean;
+  /**
+   * stream_options.continuous_usage_stats (vLLM's extension): every chunk carries the usage so far, so a
+   * meter that sees a stream cut short still knows how many tokens the client received.
+   */
+  continuousUsage: boolean;
   /** Undefined: as many as the context has room for (chat) or 16 (completions, as OpenAI's default). */
   maxTokens: number | undefined;
   temperature: number;
@@ -59,12 +64,18 @@ function common(body: Body, maxTokensFields: string[]): CommonRequest {
   if (present(stream) && typeof stream !== 'boolean') throw new RequestError(400, 'stream', 'stream must be true or false');
   const streamOptions = body.stream_options;
   let includeUsage = false;
+  let continuousUsage = false;
   if (present(streamOptions)) {
     if (typeof streamOptions !== 'object' || Array.isArray(streamOptions)) throw new RequestError(400, 'stream_options', 'stream_options must be an object');
     const include = (streamOptions as Body).include_usage;
     if (present(include) && typeof include !== 'boolean') throw new RequestError(400, 'stream_options.include_usage', 'stream_options.include_usage must be true or false');
     if (stream !== true) throw new RequestError(400, 'stream_options', 'stream_options is only allowed with stream: true');
     includeUsage = include === true;
+    const continuous = (streamOptions as Body).continuous_usage_stats;
+    if (present(continuous) && typeof continuous !== 'boolean') {
+      throw new RequestError(400, 'stream_options.continuous_usage_stats', 'stream_options.continuous_usage_stats must be true or false');
+    }
+    continuousUsage = continuous === true;
   }
   // One choice per request: n must be absent or 1.
   optionalNumber(body, 'n', 1, 1, true);
@@ -82,6 +93,7 @@ function common(body: Body, maxTokensFields: string[]): CommonRequest {
     model: model as string | undefined,
     stream: stream === true,
     includeUsage,
+    continuousUsage,
     maxTokens,
     temperature: optionalNumber(body, 'temperature', 0, 2, false) ?? 1,
     topP: optionalNumber(body, 'top_p', 0, 1, false),

@@ -1,7 +1,8 @@
 // The OpenAI-compatible response objects: whole answers, stream chunks and usage. A stream carries one
 // chunk per completion token (finish_reason null), then one chunk with the finish_reason and no text,
 // then — with stream_options.include_usage — a chunk with empty choices and the usage; so the token
-// chunks of a stream number exactly usage.completion_tokens.
+// chunks of a stream number exactly usage.completion_tokens. With stream_options.continuous_usage_stats
+// every token chunk and the finish chunk also carry the usage so far (the k-th token chunk says k).
 import { randomUUID } from 'node:crypto';
 import type { FinishReason } from './model-runner.js';
 
@@ -35,9 +36,12 @@ export function wholeResponse(kind: Kind, h: ResponseHeader, text: string, finis
   return { ...h, object: 'text_completion', choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], usage: u };
 }
 
+/** The `usage` member of a token or finish chunk: the usage so far, null, or absent. */
+export type ChunkUsage = Usage | null | undefined;
+
 /** One chunk per token; the first chat chunk also names the role. */
-export function tokenChunk(kind: Kind, h: ResponseHeader, text: string, first: boolean, includeUsage: boolean): object {
-  const extra = includeUsage ? { usage: null } : {};
+export function tokenChunk(kind: Kind, h: ResponseHeader, text: string, first: boolean, chunkUsage: ChunkUsage): object {
+  const extra = chunkUsage !== undefined ? { usage: chunkUsage } : {};
   if (kind === 'chat') {
     const delta = first ? { role: 'assistant', content: text } : { content: text };
     return { ...h, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: null }], ...extra };
@@ -46,8 +50,8 @@ export function tokenChunk(kind: Kind, h: ResponseHeader, text: string, first: b
 }
 
 /** The chunk that says why the stream ended; it carries no text. */
-export function finishChunk(kind: Kind, h: ResponseHeader, finish: FinishReason, sentRole: boolean, includeUsage: boolean): object {
-  const extra = includeUsage ? { usage: null } : {};
+export function finishChunk(kind: Kind, h: ResponseHeader, finish: FinishReason, sentRole: boolean, chunkUsage: ChunkUsage): object {
+  const extra = chunkUsage !== undefined ? { usage: chunkUsage } : {};
   if (kind === 'chat') {
     return { ...h, object: 'chat.completion.chunk', choices: [{ index: 0, delta: sentRole ? {} : { role: 'assistant' }, logprobs: null, finish_reason: finish }], ...extra };
   }

@@ -130,6 +130,20 @@ test('without stream_options.include_usage a stream has no usage chunk', async (
   t.is(events.filter((e) => (e.choices as { finish_reason: unknown }[])[0]?.finish_reason === null).length, 3);
 });
 
+test('with stream_options.continuous_usage_stats every chunk carries the usage so far: the k-th token chunk says k', async (t) => {
+  const res = await post('/v1/chat/completions', { messages, max_tokens: 10, seed: 8, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } });
+  const { events, done } = await readEventStream(res);
+  t.true(done);
+  const chunks = events as unknown as { choices: { finish_reason: string | null }[]; usage: Usage }[];
+  const tokenChunks = chunks.filter((c) => c.choices[0]?.finish_reason === null);
+  t.true(tokenChunks.length > 0);
+  tokenChunks.forEach((c, k) => t.is(c.usage.completion_tokens, k + 1));
+  const last = chunks.at(-1)!.usage;
+  t.is(last.completion_tokens, tokenChunks.length);
+  for (const c of chunks) t.is(c.usage.prompt_tokens, last.prompt_tokens);
+  t.like(await (await post('/v1/completions', { prompt: 'x', stream: true, stream_options: { continuous_usage_stats: 'yes' } })).json(), { error: { param: 'stream_options.continuous_usage_stats' } });
+});
+
 test('requests that arrive together are all answered (they take turns on the one sequence)', async (t) => {
   const answers = await Promise.all([1, 2, 3].map((seed) => post('/v1/completions', { prompt: 'abc', max_tokens: 4, seed }).then((r) => r.json() as Promise<{ usage: Usage }>)));
   for (const a of answers) t.is(a.usage.completion_tokens, 4);
