@@ -127,6 +127,9 @@ test('the attester sidecar attests this replica against the configured service a
   t.deepEqual(attester.env, [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    // pod-cvm with GPUs: the sidecar reads its VM's GPUs through NVML (pod-cvm-sidecar-gpus.test.ts).
+    { name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' },
+    { name: 'NVIDIA_DRIVER_CAPABILITIES', value: 'utility' },
   ]);
   t.false(attester.args.includes('simulated'));
   t.true(container(build('simulated'), ATTESTER_CONTAINER).args.join(' ').includes('--tee simulated --gpu simulated'));

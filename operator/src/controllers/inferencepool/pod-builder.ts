@@ -98,7 +98,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
   if (!name || !namespace || !uid) throw new Error('buildReplicaPod: the pool needs metadata.name, namespace and uid (read it from the API)');
   const gpus = gpusPerReplica(pool);
   const port = pool.spec.runtime.port ?? 8000;
-  const teeAccess = replicaTeeAccess(tee, topology, config);
+  const teeAccess = replicaTeeAccess(tee, topology, config, gpus);
   const runtimeClassName = teeAccess.runtimeClassName;
   const model = replicaModel(pool);
 
@@ -181,6 +181,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           env: [
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
             { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            ...teeAccess.attesterEnv,
           ],
           securityContext: { ...restrictedContainerSecurity, ...teeAccess.attesterSecurity },
           volumeMounts: [

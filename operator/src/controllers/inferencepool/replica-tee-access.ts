@@ -10,6 +10,13 @@
 //             confidential class) and its sidecar reads configfs-tsm inside that VM. No host path: the
 //             host's configfs is not the replica's TEE. A TEE with no class configured gets none, and such
 //             a replica cannot produce TEE evidence, so it is never attested (fail closed).
+//             The service requires that VM's evidence to prove the Pod's GPUs, so the sidecar reads them
+//             through NVML without asking for GPUs of its own (a second request would allocate other
+//             devices): it sets NVIDIA_VISIBLE_DEVICES=all and NVIDIA_DRIVER_CAPABILITIES=utility, and
+//             the NVIDIA container toolkit in the guest gives it the device nodes and libnvidia-ml. In a
+//             per-replica VM "all" is exactly the GPUs passed through for this Pod's request (the server
+//             container's limit), so it sees no other Pod's; on node-cvm it would be every GPU of the
+//             node, so it is never set there.
 //   simulated evidence needs neither.
 import type { OperatorConfig } from '../../config.js';
 import type { ProviderNodeSpec } from '../../api/providernode.js';
@@ -29,20 +36,30 @@ export interface ReplicaTeeAccess {
   /** Replaces fields of the attester container's securityContext. */
   attesterSecurity: Record<string, unknown>;
   attesterMounts: Array<Record<string, unknown>>;
+  /** Extra attester environment. */
+  attesterEnv: Array<{ name: string; value: string }>;
   volumes: Array<Record<string, unknown>>;
 }
 
-export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<OperatorConfig, 'runtimeClassByTee'>): ReplicaTeeAccess {
-  const none: ReplicaTeeAccess = { attesterArgs: [], attesterSecurity: {}, attesterMounts: [], volumes: [] };
+/** What the NVIDIA container toolkit reads to expose GPUs and NVML to a container that requests none. */
+export const POD_CVM_GPU_ENV = [
+  { name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' },
+  { name: 'NVIDIA_DRIVER_CAPABILITIES', value: 'utility' },
+];
+
+/** `gpus`: what the replica's server requests (the sidecar sees GPUs only when there are some). */
+export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<OperatorConfig, 'runtimeClassByTee'>, gpus = 0): ReplicaTeeAccess {
+  const none: ReplicaTeeAccess = { attesterArgs: [], attesterSecurity: {}, attesterMounts: [], attesterEnv: [], volumes: [] };
   if (tee === 'simulated') return none;
   if (topology === 'pod-cvm') {
     const runtimeClassName = config.runtimeClassByTee[tee];
-    return runtimeClassName ? { ...none, runtimeClassName } : none;
+    return runtimeClassName ? { ...none, runtimeClassName, attesterEnv: gpus > 0 ? POD_CVM_GPU_ENV : [] } : none;
   }
   return {
     attesterArgs: ['--tsm-root', `${TSM_MOUNT_PATH}/report`],
     attesterSecurity: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
     attesterMounts: [{ name: TSM_VOLUME, mountPath: TSM_MOUNT_PATH }],
+    attesterEnv: [],
     volumes: [{ name: TSM_VOLUME, hostPath: { path: TSM_HOST_PATH, type: 'Directory' } }],
   };
 }
