@@ -1,5 +1,5 @@
 // `chrysalis collateral status`: what collateral each attestation service replica holds (TDX TCB info,
-// QE identity, CRLs; SEV-SNP VCEKs), read from the replica's own metrics through the API server's Pod
+// QE identity, CRLs; SEV-SNP VCEKs and AMD CRLs; NVIDIA OCSP responses), read from the replica's own metrics through the API server's Pod
 // proxy, since every replica keeps its own cache. Exit codes:
 //   0  every item a replica has needed is current (fresh, or due for a refresh that has not failed it yet)
 //   1  an item is stale or missing, or a replica could not be read: evidence that needs it is refused
@@ -102,7 +102,7 @@ function metricsPort(pod: V1Pod): number | undefined {
 }
 
 export function registerCollateralCommand(program: Command): void {
-  const collateral = program.command('collateral').summary('the attestation service\'s collateral (TDX TCB info, QE identity, CRLs; SEV-SNP VCEKs)');
+  const collateral = program.command('collateral').summary('the attestation service\'s collateral (TDX TCB info, QE identity, CRLs; SEV-SNP VCEKs, AMD CRLs; NVIDIA OCSP)');
   registerCollateralImport(collateral);
   collateral
     .command('status')
