@@ -6,7 +6,7 @@
 // chart's default AttestationPolicy (allowSimulated with the harness's root, set by values for this test
 // only), makes the ProviderNode Attested. Nothing in that path holds an admin credential; the test
 // creates the inputs an operator of the cluster would (the state Secret, the ProviderNode) and otherwise
-// only observes.
+// only observes. helm uninstall then leaves only the kept CRDs and the default policy.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { chartDir, helm } from '../chart/helm.js';
+import { chartDir, helm, kubectl } from '../chart/helm.js';
 import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
 import { delay } from '../../dev/cluster/managed-process.js';
 import { GPU_RESOURCE, startRealNode, type RealNode } from '../../dev/cluster/real-node.js';
@@ -129,6 +129,27 @@ test('the chart\'s attester Pod attests the real node through the simulated conf
     { status?: Record<string, unknown> };
   t.regex(JSON.stringify(pn.status), /"simulated":true/, 'the status says the evidence was simulated');
 
+  // helm uninstall removes every object of the release but the kept CRDs and the default policy (a
+  // post-install hook that is the cluster operator's after install, as values.yaml says).
+  const released = async () => {
+    const r = await kubectl(['get', RELEASE_KINDS, '-A', '-l', 'app.kubernetes.io/instance=chrysalis', '-o', 'json', ...kubeconfig]);
+    t.is(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { items: { kind: string; metadata: { name: string } }[] }).items.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  };
+  const installed = await released();
+  for (const kind of ['Deployment', 'DaemonSet', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'ClusterRole', 'ValidatingAdmissionPolicy', 'CustomResourceDefinition']) {
+    t.true(installed.some((o) => o.startsWith(`${kind}/`)), `the check sees the release's ${kind}s`);
+  }
   const uninstall = await helm(['uninstall', 'chrysalis', '-n', NS, '--wait', ...kubeconfig]);
   t.is(uninstall.code, 0, uninstall.stderr);
+  t.deepEqual(await released(), [
+    'AttestationPolicy/default',
+    'CustomResourceDefinition/attestationpolicies.chrysalis.dev', 'CustomResourceDefinition/inferencepools.chrysalis.dev',
+    'CustomResourceDefinition/providernodes.chrysalis.dev', 'CustomResourceDefinition/settlementaccounts.chrysalis.dev',
+  ]);
+  await until('the release\'s Pods gone', async () => ((await core.listNamespacedPod({ namespace: NS })).items.length === 0 ? true : undefined), 120_000);
 });
+
+const RELEASE_KINDS = ['deployments', 'daemonsets', 'services', 'configmaps', 'secrets', 'serviceaccounts', 'roles', 'rolebindings', 'clusterroles',
+  'clusterrolebindings', 'poddisruptionbudgets', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'customresourcedefinitions',
+  'attestationpolicies'].join(',');
