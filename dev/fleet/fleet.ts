@@ -13,7 +13,8 @@ import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js'
 import { SIMULATED_MEASUREMENT, SimulatedSnpPlatform } from '../../operator/src/attestation/simulated/snp.js';
 import { SNP_SIGNED_END } from '../../operator/src/attestation/sev-snp/report.js';
 import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
-import { Nodes, Pods, resourcePath } from '../../operator/src/kube/resource.js';
+import { Nodes, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { Informer } from '../../operator/src/kube/informer.js';
 import { isConflict, isNotFound, RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { Attester } from '../../attester/src/attester.js';
@@ -309,11 +310,17 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     })();
   }
 
+  // The fleet's view of its ProviderNodes (for challenges) and of replica Pods comes from watches: a
+  // LIST of every ProviderNode each poll costs the apiserver more than the operator's own work at
+  // thousands of nodes, and real attesters, each on its own machine, never list the fleet.
+  const providerNodes = new Informer<ProviderNode & KubeObject>({ client: rest, resource: ProviderNodes, labelSelector: `${LABEL_FLEET}=${prefix}` });
+  const replicaPods = new Informer<V1Pod & KubeObject>({ client: rest, resource: Pods, labelSelector: LABEL_POOL });
+  providerNodes.start();
+  if (options.replicas ?? true) replicaPods.start();
   const loop = (async () => {
     while (!abort.signal.aborted) {
       try {
-        const list = await rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes), { query: { labelSelector: `${LABEL_FLEET}=${prefix}` } });
-        for (const pn of list.items) {
+        for (const pn of providerNodes.list()) {
           const state = states.get(pn.metadata.name ?? "");
           const nonce = pn.status?.attestation?.challenge?.nonce;
           if (!state || state.gone || state.busy || !nonce) continue;
@@ -321,10 +328,9 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
           if ((nonce === state.answered || state.lastVerified === false) && Date.now() - state.lastTry < 5000) continue;
           void answer(state, nonce);
         }
-        if (options.replicas ?? true) {
-          const pods = await rest.request<{ items: V1Pod[] }>('GET', '/api/v1/pods', { query: { labelSelector: LABEL_POOL } });
+        if ((options.replicas ?? true) && replicaPods.hasSynced()) {
           const live = new Set<string>();
-          for (const pod of pods.items) {
+          for (const pod of replicaPods.list()) {
             const node = pod.spec?.nodeName;
             if (!node || !states.has(node) || states.get(node)!.gone || pod.metadata?.deletionTimestamp) continue;
             const key = `${pod.metadata!.namespace}/${pod.metadata!.name}/${pod.metadata!.uid}`;
@@ -333,7 +339,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
           }
           for (const [key, stop] of replicas) if (!live.has(key)) { stop.abort(); replicas.delete(key); }
         }
-      } catch { /* apiserver busy: next round */ }
+      } catch { /* a replica attester could not start: next round */ }
       await sleep(pollMs);
     }
   })();
@@ -362,6 +368,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       abort.abort();
       for (const c of replicas.values()) c.abort();
       await loop;
+      await Promise.all([providerNodes.stop(), replicaPods.stop()]);
       if (opts.deleteObjects) {
         await Promise.all(nodeNames.flatMap((n) => [
           rest.request('DELETE', resourcePath(Nodes, undefined, n)).catch(() => undefined),
