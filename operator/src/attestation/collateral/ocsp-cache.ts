@@ -17,6 +17,7 @@ import { isSignedBy, namesIssuer, parseCertificate, type ParsedCertificate } fro
 import type { CollateralMetrics } from './metrics.js';
 import type { NvidiaOcspClient } from './nvidia-ocsp.js';
 import { collateralState, type CollateralEntryStatus } from './status.js';
+import { evictBeyond } from './bounded-slots.js';
 
 export interface OcspCacheOptions {
   client?: Pick<NvidiaOcspClient, 'status'>;
@@ -106,12 +107,7 @@ export class OcspCache {
       slot = { key, name: `${cert.subjectCommonName ?? cert.subject} ${cert.serialHex.replace(/^0+(?=.)/, '')}` };
       this.slots.set(key, slot);
       const max = this.options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-      for (const pass of [(x: Slot) => !x.der, () => true]) {
-        for (const [k, x] of this.slots) {
-          if (this.slots.size <= max) break;
-          if (x !== slot && pass(x)) this.slots.delete(k);
-        }
-      }
+      evictBeyond(this.slots, max, slot);
     }
     const refreshBefore = this.options.refreshBeforeMs ?? 86_400_000;
     const interval = this.options.refreshIntervalMs ?? 21_600_000;

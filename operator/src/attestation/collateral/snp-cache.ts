@@ -31,6 +31,7 @@ import { toHex } from '../bytes.js';
 import { AmdKdsClient } from './amd-kds.js';
 import type { CollateralMetrics } from './metrics.js';
 import { collateralState, type CollateralEntryStatus } from './status.js';
+import { evictBeyond } from './bounded-slots.js';
 
 export interface SnpVcekCacheOptions {
   kds?: AmdKdsClient;
@@ -244,12 +245,7 @@ export class SnpVcekCache {
       // Reports are looked up before their signature can be checked, so chip ids an attester makes up
       // must not push out certificates in use: slots that never got one go first, oldest first.
       const max = this.options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-      for (const pass of [(x: Slot) => !x.der, () => true]) {
-        for (const [k, x] of this.slots) {
-          if (this.slots.size <= max) break;
-          if (x !== slot && pass(x)) this.slots.delete(k);
-        }
-      }
+      evictBeyond(this.slots, max, slot);
     }
     if (slot.der && slot.notAfter && now.getTime() <= slot.notAfter.getTime()) return slot.der;
     const kds = this.options.kds;
