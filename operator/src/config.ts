@@ -36,6 +36,11 @@ export interface OperatorConfig {
    * Written `namespace/name`; the `--attester-service-account` flag overrides it.
    */
   attesterServiceAccount: ServiceAccountRef;
+  /**
+   * Where configfs-tsm is on the hosts (the chart's attester.tsm.hostPath): a node-cvm replica's
+   * attester sidecar mounts it from there, as the node attester does.
+   */
+  tsmHostPath: string;
   /** TokenReviews the attestation service may send per second for tokens it has not cached (all callers together). */
   tokenReviewsPerSecond: number;
   tokenReviewBurst: number;
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
   attestationServiceUrl: 'https://chrysalis-attestation.chrysalis-system.svc:8443',
   attesterServiceAccount: { namespace: 'chrysalis-system', name: 'chrysalis-attester' },
+  tsmHostPath: '/sys/kernel/config/tsm',
   tokenReviewsPerSecond: 50,
   tokenReviewBurst: 100,
   requestsPerCallerPerSecond: 2,
@@ -110,6 +116,12 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
         break;
       case 'attesterServiceAccount':
         config.attesterServiceAccount = parseServiceAccountRef(value, `${source}: attesterServiceAccount`);
+        break;
+      case 'tsmHostPath':
+        if (typeof value !== 'string' || !value.startsWith('/') || value.split('/').includes('..')) {
+          throw new ConfigError(`${source}: tsmHostPath must be an absolute host path without "..", e.g. /sys/kernel/config/tsm (got ${JSON.stringify(value)})`);
+        }
+        config.tsmHostPath = value;
         break;
       case 'tokenReviewsPerSecond':
       case 'tokenReviewBurst':

@@ -24,8 +24,7 @@ import type { TeeType } from '../../placement/index.js';
 
 export type Topology = NonNullable<ProviderNodeSpec['topology']>;
 
-/** Where the host's configfs-tsm is, and where the sidecar sees it (a path the container can mount on). */
-export const TSM_HOST_PATH = '/sys/kernel/config/tsm';
+/** Where the sidecar sees the host's configfs-tsm (config.tsmHostPath; a path the container can mount on). */
 export const TSM_MOUNT_PATH = '/run/chrysalis/tsm';
 export const TSM_VOLUME = 'tsm';
 
@@ -48,7 +47,7 @@ export const POD_CVM_GPU_ENV = [
 ];
 
 /** `gpus`: what the replica's server requests (the sidecar sees GPUs only when there are some). */
-export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<OperatorConfig, 'runtimeClassByTee'>, gpus = 0): ReplicaTeeAccess {
+export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<OperatorConfig, 'runtimeClassByTee' | 'tsmHostPath'>, gpus = 0): ReplicaTeeAccess {
   const none: ReplicaTeeAccess = { attesterArgs: [], attesterSecurity: {}, attesterMounts: [], attesterEnv: [], volumes: [] };
   if (tee === 'simulated') return none;
   if (topology === 'pod-cvm') {
@@ -60,6 +59,6 @@ export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<
     attesterSecurity: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
     attesterMounts: [{ name: TSM_VOLUME, mountPath: TSM_MOUNT_PATH }],
     attesterEnv: [],
-    volumes: [{ name: TSM_VOLUME, hostPath: { path: TSM_HOST_PATH, type: 'Directory' } }],
+    volumes: [{ name: TSM_VOLUME, hostPath: { path: config.tsmHostPath, type: 'Directory' } }],
   };
 }
