@@ -1,5 +1,6 @@
 // The replica request budget: never more than maxInFlight at once, bindings before creates before
-// Events, arrival order within a priority, and Events capped and deferred while replica requests wait.
+// Events, arrival order within a priority, and Events capped and deferred while replica requests wait
+// or are in flight.
 import test from 'ava';
 import { RequestBudget, type RequestPriority } from '../../operator/src/controllers/inferencepool/request-budget.js';
 
@@ -57,10 +58,36 @@ test('an Event does not start while a replica request waits, even with a free sl
   b.open();
   await p2;
   await tick();
-  // Nothing else waits now: the Event takes the free slot.
-  t.deepEqual(started, ['c3', 'e1']);
+  // Nothing waits now, but c3 is still in flight: the Event still waits for it.
+  t.deepEqual(started, ['c3']);
   c.open();
-  await Promise.all([p3, p4]);
+  await p3;
+  await tick();
+  // No replica request waits or runs: the Event goes.
+  t.deepEqual(started, ['c3', 'e1']);
+  await p4;
+});
+
+test('an Event does not start while a replica request is in flight, and starts when the last one ends', async (t) => {
+  const budget = new RequestBudget({ maxInFlight: 8 });
+  const a = gate();
+  const b = gate();
+  const started: string[] = [];
+  const p1 = budget.run('bind', () => a.done);
+  const p2 = budget.run('create', () => b.done);
+  const p3 = budget.run('event', async () => { started.push('e1'); });
+  await tick();
+  t.deepEqual(started, []);
+  t.deepEqual(budget.queued, { bind: 0, create: 0, event: 1 });
+  a.open();
+  await p1;
+  await tick();
+  t.deepEqual(started, []);
+  b.open();
+  await p2;
+  await p3;
+  t.deepEqual(started, ['e1']);
+  t.is(budget.inFlight, 0);
 });
 
 test('Events take at most maxEvents slots, leaving the rest to replica requests', async (t) => {

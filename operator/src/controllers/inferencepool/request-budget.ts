@@ -14,8 +14,10 @@
 //   bind   the binding of an existing unbound replica, a delete, a readiness-gate flip: finishes work
 //          already started;
 //   create a new replica Pod (created bound to its node);
-//   event  a Kubernetes Event: a courtesy to people, sent when no replica request waits, and at most
-//          `maxEvents` at once, so a burst of placements is not slowed by its own paper trail.
+//   event  a Kubernetes Event: a courtesy to people, sent only while no replica request waits or is in
+//          flight, and at most `maxEvents` at once, so a burst of placements is not slowed by its own
+//          paper trail (on a busy control plane every Event is a write the apiserver and etcd pay for
+//          while the replicas still wait for theirs).
 //
 // Within a priority, requests are served in arrival order. Nothing is dropped: an Event waits as long
 // as replica requests keep coming, which is also how client-go's event broadcaster behaves (its
@@ -70,9 +72,14 @@ export class RequestBudget {
 
   private canStart(priority: RequestPriority): boolean {
     if (this.active >= this.maxInFlight) return false;
-    if (priority === 'event') return this.activeEvents < this.maxEvents && this.waiting.bind.length === 0 && this.waiting.create.length === 0;
+    if (priority === 'event') return this.eventMayStart() && this.waiting.bind.length === 0 && this.waiting.create.length === 0;
     // A higher priority that waits goes first (it can only be waiting while the budget is full).
     return priority === 'bind' || this.waiting.bind.length === 0;
+  }
+
+  /** Below the Event cap, and no replica request in flight (one that waits is checked by the caller). */
+  private eventMayStart(): boolean {
+    return this.activeEvents < this.maxEvents && this.active === this.activeEvents;
   }
 
   private take(priority: RequestPriority): void {
@@ -86,7 +93,7 @@ export class RequestBudget {
     // Hand free slots to waiters, highest priority first.
     for (const p of ORDER) {
       const queue = this.waiting[p];
-      while (queue.length > 0 && this.active < this.maxInFlight && (p !== 'event' || this.activeEvents < this.maxEvents)) {
+      while (queue.length > 0 && this.active < this.maxInFlight && (p !== 'event' || this.eventMayStart())) {
         this.take(p);
         (queue.shift() as () => void)();
       }
