@@ -79,12 +79,13 @@ test('on a node-cvm host the replica gets no runtimeClass and its sidecar gets t
     t.true(container(pod, SERVER_CONTAINER).securityContext.runAsNonRoot, 'the inference server stays non-root');
     t.false(container(pod, SERVER_CONTAINER).volumeMounts.some((m: { name: string }) => m.name === 'tsm'));
   }
-  // The topology defaults to node-cvm, as the CRD does; simulated evidence needs no device.
+  // The topology defaults to node-cvm, as the CRD does.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const byDefault: any = buildReplicaPod({ pool: pool('llama', 3), index: 0, tee: 'sev-snp', config });
   t.false('runtimeClassName' in byDefault.spec);
   t.true(byDefault.spec.volumes.some((v: { name: string }) => v.name === 'tsm'));
-  t.false(build('simulated', 2, 'node-cvm').spec.volumes.some((v: { name: string }) => v.name === 'tsm'));
+  // A simulated node-cvm host's TSM is read like hardware (replica-simulated-node-cvm.test.ts).
+  t.true(build('simulated', 2, 'node-cvm').spec.volumes.some((v: { name: string }) => v.name === 'tsm'));
 });
 
 test('the GPUs are requested under the configured resource name', (t) => {

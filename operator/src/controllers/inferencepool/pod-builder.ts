@@ -111,12 +111,11 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
     '--https-port', String(REPLICA_HTTPS_PORT),
     '--upstream-port', String(port),
   ];
-  // On a simulated host there is no TSM device nor NVML: the sidecar uses the simulated sources, and
-  // the policy must say allowSimulated for it to pass (fail closed otherwise).
-  if (tee === 'simulated') attesterArgs.push('--tee', 'simulated', '--gpu', 'simulated');
   // The attestation service's CA (the chart's), projected from the Pod's own annotation: the CA's Secret
   // lives in the operator's namespace, which a Pod in the pool's namespace cannot mount.
   if (config.attestationCa) attesterArgs.push('--ca', `${ATTESTATION_TOKEN_DIR}/ca.crt`);
+  // Where the CPU and GPU evidence come from, by TEE and topology (a simulated host included; the
+  // policy must say allowSimulated for simulated evidence to pass, fail closed otherwise).
   attesterArgs.push(...teeAccess.attesterArgs);
 
   return {

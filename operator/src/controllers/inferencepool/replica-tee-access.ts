@@ -17,7 +17,19 @@
 //             per-replica VM "all" is exactly the GPUs passed through for this Pod's request (the server
 //             container's limit), so it sees no other Pod's; on node-cvm it would be every GPU of the
 //             node, so it is never set there.
-//   simulated evidence needs neither.
+//   A host whose tee is 'simulated':
+//     node-cvm  Its "TEE" is a simulated configfs-tsm device at the host's configfs-tsm path (on the test
+//               harness's real node, dev/cluster/simulated-tsm.ts), which the node attester reads like
+//               hardware. The replica reads it the same way (the mount and uid 0 above, --tee tsm), so its
+//               CPU evidence comes from the node's own simulated chip: the service's host comparison
+//               (replica-topology.ts) passes, the verifier still flags it simulated, and only a policy
+//               with allowSimulated that trusts that simulated root admits it. A simulated source in the
+//               sidecar itself would make a fresh root of its own: another chip, REPLICA_HOST_MISMATCH.
+//               --gpu none: the service asks a node-cvm replica for no GPU evidence (no declared GPUs,
+//               no expected count; the node attester already proved the guest's GPUs), and the policy's
+//               gpu fields apply only to GPU reports that are sent.
+//     pod-cvm   The sidecar uses the simulated sources (--tee simulated --gpu simulated): no runtime class,
+//               no host path. Only kwok hosts are simulated pod-cvm, and they run no containers.
 import type { OperatorConfig } from '../../config.js';
 import type { ProviderNodeSpec } from '../../api/providernode.js';
 import type { TeeType } from '../../placement/index.js';
@@ -49,13 +61,13 @@ export const POD_CVM_GPU_ENV = [
 /** `gpus`: what the replica's server requests (the sidecar sees GPUs only when there are some). */
 export function replicaTeeAccess(tee: TeeType, topology: Topology, config: Pick<OperatorConfig, 'runtimeClassByTee' | 'tsmHostPath'>, gpus = 0): ReplicaTeeAccess {
   const none: ReplicaTeeAccess = { attesterArgs: [], attesterSecurity: {}, attesterMounts: [], attesterEnv: [], volumes: [] };
-  if (tee === 'simulated') return none;
   if (topology === 'pod-cvm') {
+    if (tee === 'simulated') return { ...none, attesterArgs: ['--tee', 'simulated', '--gpu', 'simulated'] };
     const runtimeClassName = config.runtimeClassByTee[tee];
     return runtimeClassName ? { ...none, runtimeClassName, attesterEnv: gpus > 0 ? POD_CVM_GPU_ENV : [] } : none;
   }
   return {
-    attesterArgs: ['--tsm-root', `${TSM_MOUNT_PATH}/report`],
+    attesterArgs: [...(tee === 'simulated' ? ['--tee', 'tsm', '--gpu', 'none'] : []), '--tsm-root', `${TSM_MOUNT_PATH}/report`],
     attesterSecurity: { runAsNonRoot: false, runAsUser: 0, runAsGroup: 0 },
     attesterMounts: [{ name: TSM_VOLUME, mountPath: TSM_MOUNT_PATH }],
     attesterEnv: [],
