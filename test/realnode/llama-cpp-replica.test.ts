@@ -111,7 +111,12 @@ test.serial('the pod builder\'s llama-cpp replica loads the checked tiny llama f
     },
   };
   const config: OperatorConfig = { ...DEFAULT_CONFIG, attesterImage: images.attester, attestationServiceUrl: 'https://attestation.invalid:8443' };
-  const built = buildReplicaPod({ pool, index: 0, tee: 'simulated', node: node.name, config }) as unknown as V1Pod;
+  const built = buildReplicaPod({
+    pool, index: 0, tee: 'simulated', node: node.name, config,
+    // pod-cvm: the sidecar's own simulated sources, its root given below by --simulated-state. This node
+    // has no simulated configfs-TSM, which a simulated node-cvm replica would mount (replica-tee-access.ts).
+    topology: 'pod-cvm',
+  }) as unknown as V1Pod;
 
   // What this test keeps of the built Pod: the model check, the server and their volumes, as built;
   // the images are local (imagePullPolicy Never). The attester sidecar (RA-TLS, attestation) is replaced

@@ -116,7 +116,12 @@ test.serial('a client verifies the pod builder\'s llama-cpp replica over RA-TLS 
     },
   };
   const config: OperatorConfig = { ...DEFAULT_CONFIG, attesterImage: images.attester, attestationServiceUrl: 'https://attestation.invalid:8443' };
-  const built = buildReplicaPod({ pool, index: 0, tee: 'simulated', node: node.name, config }) as unknown as V1Pod;
+  const built = buildReplicaPod({
+    pool, index: 0, tee: 'simulated', node: node.name, config,
+    // pod-cvm: the sidecar's own simulated sources, its root given below by --simulated-state. This node
+    // has no simulated configfs-TSM, which a simulated node-cvm replica would mount (replica-tee-access.ts).
+    topology: 'pod-cvm',
+  }) as unknown as V1Pod;
 
   // The sidecar issues its evidence under the test's simulated root, as the chart's attesters do.
   await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'simulated-root' }, stringData: { 'state.json': JSON.stringify(tee.exportRoot()) } } });
