@@ -91,3 +91,29 @@ test('drain waits for in-flight keys and reports a missed deadline', async (t) =
   setTimeout(() => q.done('a'), 20);
   t.true(await q.drain(2000));
 });
+
+test('addFirst puts a key ahead of the backlog, moves a queued key to the front, and keeps it first when it was in flight', async (t) => {
+  const q = new WorkQueue({ name: 't' });
+  q.add('a'); q.add('b'); q.add('c');
+  q.addFirst('v');
+  t.is(q.len(), 4);
+  t.is(await q.get(), 'v', 'a new key goes first');
+  q.addFirst('c');
+  t.is(q.len(), 3, 'a queued key is moved, not duplicated');
+  t.is(await q.get(), 'c', 'a queued key moves to the front');
+  // In flight: marked dirty, re-queued at the front when done.
+  q.addFirst('c');
+  t.is(q.len(), 2);
+  q.done('c');
+  t.is(await q.get(), 'c');
+  q.done('c');
+  q.done('v');
+  t.is(await q.get(), 'a');
+  t.is(await q.get(), 'b');
+  // Plain add after an in-flight addFirst still re-queues at the back.
+  q.add('x');
+  q.add('b');
+  q.done('b');
+  t.is(await q.get(), 'x');
+  t.is(await q.get(), 'b');
+});

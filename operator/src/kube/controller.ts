@@ -73,9 +73,18 @@ export class Controller {
    * reconcile (default: the object's own `Kind/namespace/name`; for owned objects, the owner's key).
    * On start, every cached object is enqueued once, so a new leader reconciles everything.
    */
-  watch<T extends KubeObject>(informer: Informer<T>, toKeys: (obj: T) => string[] = (obj) => [objectKeyOf(informer.resource.kind, obj)]): this {
+  watch<T extends KubeObject>(
+    informer: Informer<T>,
+    toKeys: (obj: T) => string[] = (obj) => [objectKeyOf(informer.resource.kind, obj)],
+    options: { urgent?: (old: T, obj: T) => boolean } = {},
+  ): this {
     const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
-    informer.onAdd(enqueue).onUpdate((_old, obj) => enqueue(obj)).onDelete(enqueue);
+    // An urgent update goes to the front of the queue (WorkQueue.addFirst).
+    const update = (old: T, obj: T) => {
+      if (options.urgent?.(old, obj)) for (const k of toKeys(obj)) this.queue.addFirst(k);
+      else enqueue(obj);
+    };
+    informer.onAdd(enqueue).onUpdate(update).onDelete(enqueue);
     this.informers.push(informer as unknown as Informer<KubeObject>);
     this.resyncs.push(() => informer.list().flatMap(toKeys));
     return this;

@@ -33,6 +33,8 @@ export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** Dirty keys that were added with addFirst while in flight. */
+  private readonly dirtyFirst = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
@@ -58,12 +60,33 @@ export class WorkQueue {
   numRequeues(key: string): number { return this.failures.get(key) ?? 0; }
 
   add(key: string): void {
+    this.enqueue(key, false);
+  }
+
+  /**
+   * Like add, but the key goes to the front of the queue (or moves there, if it is already queued):
+   * for changes that should not wait behind a backlog of other work, e.g. a verdict that lets a node
+   * take work while thousands of nodes still wait for their first challenge. A key in flight is marked
+   * dirty as with add, and re-queued at the front when it is done.
+   */
+  addFirst(key: string): void {
+    this.enqueue(key, true);
+  }
+
+  private enqueue(key: string, first: boolean): void {
     if (this.shuttingDown) return;
     if (this.processing.has(key)) {
       this.dirty.add(key);
+      if (first) this.dirtyFirst.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    if (this.queued.has(key)) {
+      if (first && this.queue[0] !== key) {
+        this.queue.splice(this.queue.indexOf(key), 1);
+        this.queue.unshift(key);
+      }
+      return;
+    }
     const waiter = this.waiters.shift();
     this.options.metrics?.queueAdds.inc({ queue: this.name });
     if (waiter) {
@@ -73,7 +96,8 @@ export class WorkQueue {
       return;
     }
     this.queued.add(key);
-    this.queue.push(key);
+    if (first) this.queue.unshift(key);
+    else this.queue.push(key);
     this.depthChanged();
   }
 
@@ -134,7 +158,8 @@ export class WorkQueue {
   /** Marks a key handed out by get() as finished; re-queues it if it was added meanwhile. */
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    const first = this.dirtyFirst.delete(key);
+    if (this.dirty.delete(key)) this.enqueue(key, first);
     if (this.processing.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -147,6 +172,7 @@ export class WorkQueue {
     this.queue.length = 0;
     this.queued.clear();
     this.dirty.clear();
+    this.dirtyFirst.clear();
     this.depthChanged();
     for (const w of this.waiters.splice(0)) w(undefined);
   }

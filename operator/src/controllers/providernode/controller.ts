@@ -16,6 +16,12 @@ import { KIND, ProviderNodeReconciler } from './reconciler.js';
  * Wires the controller into a manager: informers, watches (keys only), and the reconciler; and, beside
  * it, the status of the AttestationPolicies the nodes are verified against (AllowsAnyImage, node count).
  */
+/** What the attestation service last decided about a node's evidence (changes with each verdict). */
+function verdictOf(pn: ProviderNode): string {
+  const a = pn.status?.attestation;
+  return `${a?.verifiedAt ?? ''}|${a?.lastFailure?.code ?? ''}|${a?.lastFailure?.at ?? ''}`;
+}
+
 /** Concurrent ProviderNode reconciles. */
 export const PROVIDER_NODE_WORKERS = 32;
 
@@ -35,7 +41,9 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
   informers.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf).addIndexer(BY_POLICY, policyNameIndexer(config.defaultPolicyName));
   const byNode = (nodeName: string | undefined) => nodeName ? informers.providerNodes.byIndex(BY_NODE_NAME, nodeName).map(keyOf) : [];
   controller
-    .watch(informers.providerNodes)
+    // A new verdict from the attestation service jumps the queue: turning it into conditions and Node
+    // marks lets the node take work now, while a cold start's backlog of first challenges is worked off.
+    .watch(informers.providerNodes, undefined, { urgent: (old, pn) => verdictOf(old) !== verdictOf(pn) })
     .watch(informers.nodes, (n) => byNode(n.metadata?.name))
     .watch(informers.pods, (p) => byNode(p.spec?.nodeName))
     // Registered for its cache sync only: a policy's users are enqueued by the handlers below.
