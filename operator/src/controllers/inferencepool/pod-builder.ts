@@ -21,7 +21,9 @@
 //    fails on a mismatch with spec.model.hash, so the server starts only on the checked bytes, which it
 //    mounts read-only at /model (operator/src/model/model-volume.ts);
 //  - the server's arguments built from spec.runtime.server (vLLM by default), listening on 127.0.0.1
-//    only (operator/src/model/server-args.ts).
+//    only (operator/src/model/server-args.ts);
+//  - a readiness probe on the server's /health through the sidecar's RA-TLS gateway (kubelet cannot
+//    reach loopback), so the replica is not Ready before its model is loaded (serverReadinessProbe).
 import type { OperatorConfig } from '../../config.js';
 import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
@@ -177,6 +179,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           image: config.attesterImage,
           args: attesterArgs,
           ports: [{ name: REPLICA_HTTPS_PORT_NAME, containerPort: REPLICA_HTTPS_PORT, protocol: 'TCP' }],
+          ...serverReadinessProbe(pool),
           env: [
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
             { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -210,4 +213,18 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
       ],
     },
   };
+}
+
+/**
+ * Readiness of the inference server, probed through the sidecar: the server listens on 127.0.0.1 only
+ * and kubelet probes go to the Pod IP, so they ask the RA-TLS gateway, which forwards /health to the
+ * server on loopback (unmetered) and answers 502 until the server answers. Kubelet does not verify an
+ * HTTPS probe's certificate, so the RA-TLS certificate does not stand in the way. The Pod (and so the
+ * gateway's upstream) is not Ready until the server is up: vLLM's OpenAI server and the engine answer
+ * /health once they serve, llama.cpp's server answers 503 on it while it loads the model. A custom
+ * server's health path is unknown, so it gets no probe.
+ */
+function serverReadinessProbe(pool: InferencePool): { readinessProbe?: Record<string, unknown> } {
+  if ((pool.spec.runtime.server ?? 'vllm') === 'custom') return {};
+  return { readinessProbe: { httpGet: { scheme: 'HTTPS', port: REPLICA_HTTPS_PORT_NAME, path: '/health' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 } };
 }
