@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
+import { numberFlag as flag } from './_flags.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -50,13 +51,6 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GPUS_PER_NODE = 8;
 
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number, got ${args[i + 1] ?? 'nothing'}`);
-  return v;
-}
 
 /** user+system CPU seconds of a process so far (clock ticks of 1/100 s, as Linux reports them). */
 function cpuSecondsOf(pid: number): number {

@@ -35,6 +35,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { BenchOptions, BenchResult } from './run.js';
+import { numberFlag as flag } from './_flags.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { installCrds } from '../../dev/install-crds.js';
 import { DEFAULT_CONFIG } from '../../operator/src/config.js';
@@ -60,13 +61,6 @@ const BENCH_MODEL = { name: 'meta-llama/Llama-3.1-8B-Instruct', source: 'https:/
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
-  return v;
-}
 
 /** GPUs per replica of pool i: one pool in four asks for 2. */
 const gpusOfPool = (i: number) => (i % 4 === 3 ? 2 : 1);
