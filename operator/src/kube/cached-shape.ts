@@ -40,12 +40,14 @@ export function trimNodeManagedFields<T extends KubeObject>(node: T): T {
   return trimManagedFields(node, FIELD_MANAGER);
 }
 
-interface TerminatedLike {
+/** What the cache keeps of a terminated container state (and what the model check reads). */
+export interface TerminatedLike {
   exitCode?: number;
   message?: string;
 }
 
-interface InitStatusLike {
+/** An init container's status as cached: its name and the exit code and message of its (last) termination. */
+export interface InitStatusLike {
   name: string;
   state?: { terminated?: TerminatedLike };
   lastState?: { terminated?: TerminatedLike };

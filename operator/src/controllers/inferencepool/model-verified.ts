@@ -17,6 +17,7 @@
 // the current model either.
 import { MODEL_CHECK_CONTAINER } from '../../model/model-volume.js';
 import { mismatchMessage, parseModelCheckReport } from '../../model/model-check-report.js';
+import type { InitStatusLike, TerminatedLike } from '../../kube/cached-shape.js';
 
 export type ModelCheckObservation =
   | { state: 'pending' }
@@ -24,19 +25,8 @@ export type ModelCheckObservation =
   | { state: 'mismatch'; expected: string; computed: string }
   | { state: 'failed'; reason: string; message: string };
 
-interface TerminatedState {
-  exitCode?: number;
-  message?: string;
-}
-
-interface ContainerStatusLike {
-  name: string;
-  state?: { terminated?: TerminatedState };
-  lastState?: { terminated?: TerminatedState };
-}
-
 /** The model check's outcome from a Pod's status.initContainerStatuses; pending when it has none yet. */
-export function modelCheckOf(initContainerStatuses: readonly ContainerStatusLike[] | undefined, expectedHash: string): ModelCheckObservation {
+export function modelCheckOf(initContainerStatuses: readonly InitStatusLike[] | undefined, expectedHash: string): ModelCheckObservation {
   const status = initContainerStatuses?.find((s) => s.name === MODEL_CHECK_CONTAINER);
   const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
   if (!terminated || terminated.exitCode === undefined) return { state: 'pending' };
