@@ -5,7 +5,7 @@
 // including deletes it could not otherwise know about.
 import test from 'ava';
 import { startControlPlane, type ControlPlane } from '../../dev/cluster/control-plane.js';
-import { ConfigMaps } from '../../operator/src/kube/resource.js';
+import { ConfigMaps, type KubeObject } from '../../operator/src/kube/resource.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { KubeApiError } from '../../operator/src/kube/rest.js';
 import { assertConverges, configMap, directClient, recordingInformer, until } from './informer-harness.js';
@@ -42,7 +42,7 @@ test('after a 410 the informer relists, reports every change made while it was a
   const rvBefore = informer.resourceVersion;
 
   proxy.hold();
-  const firstWhileAway = await client.apply(ConfigMaps, configMap(ns, 'd', { v: '1' }));
+  const firstWhileAway = await client.apply<KubeObject>(ConfigMaps, configMap(ns, 'd', { v: '1' }));
   await client.apply(ConfigMaps, configMap(ns, 'b', { v: '2' }));
   await client.delete(ConfigMaps, 'c', ns);
   // Push etcd's compacted revision past the first change the informer missed: more writes, then wait
