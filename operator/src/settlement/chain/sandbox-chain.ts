@@ -6,18 +6,19 @@
 //                its transaction log dropped (the accounts' states are the chain; the log only grows).
 //                Written to state.json.tmp and renamed, so a reader sees the old or the new file, never
 //                half of one.
-//   lock         held (O_EXCL create, our pid inside) during a unit of work; a lock whose pid is dead is
-//                taken over. Several processes (the operator, the CLI's claims) can therefore share one
+//   lock         held (O_EXCL create, our pid and PID namespace inside) during a unit of work; a lock
+//                whose holder is dead is taken over (state-lock.ts). Several processes (the operator, the CLI's claims) can therefore share one
 //                state directory: each unit of work reloads the state if another process changed it.
 //
 // A unit of work that fails half way keeps what the chain did (a real chain does not roll back either);
 // only the `beforePersist` hook (crash injection: "the endpoint died before it persisted") drops the
 // in-memory state so that the next unit reloads what is on disk.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { toNano, type Address, type ContractProvider, type StateInit } from '@ton/core';
 import { Blockchain, snapshotFromSerializable, snapshotToSerializable } from '@ton/sandbox';
 import { EndpointUnreachableError, type ChainSession, type SettlementChain } from './chain.js';
+import { acquireStateLock } from './state-lock.js';
 
 export interface SandboxChainOptions {
   stateDir: string;
@@ -34,6 +35,8 @@ export interface SandboxChainOptions {
   };
   /** How long to wait for another process's lock (default 30 s). */
   lockTimeoutMs?: number;
+  /** Age after which a lock held from another PID namespace is taken over (default 120 s; state-lock.ts). */
+  foreignLockStaleMs?: number;
 }
 
 interface StateFile {
@@ -144,37 +147,12 @@ export class SandboxChain implements SettlementChain {
     return chain;
   }
 
-  private async acquire(): Promise<() => void> {
-    const lock = join(this.dir, 'lock');
-    const deadline = Date.now() + (this.options.lockTimeoutMs ?? 30_000);
-    for (;;) {
-      try {
-        const fd = openSync(lock, 'wx');
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return () => rmSync(lock, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let owner = Number.NaN;
-      try {
-        owner = Number(readFileSync(lock, 'utf8'));
-      } catch {
-        continue; // released meanwhile
-      }
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && !alive(owner)) {
-        rmSync(lock, { force: true }); // its holder died (kill -9)
-        continue;
-      }
-      if (owner === process.pid) {
-        // Only a previous object of this process that was abandoned mid-unit can hold it (the in-process
-        // queue serialises live ones): take it over.
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new EndpointUnreachableError(`sandbox state ${this.dir} is locked by process ${owner}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  private acquire(): Promise<() => void> {
+    return acquireStateLock(this.dir, {
+      timeoutMs: this.options.lockTimeoutMs ?? 30_000,
+      foreignStaleMs: this.options.foreignLockStaleMs ?? 120_000,
+      timedOut: (holder) => new EndpointUnreachableError(`sandbox state ${this.dir} is locked by process ${holder}`),
+    });
   }
 }
 
@@ -203,13 +181,4 @@ function runningProvider(chain: Blockchain, provider: ContractProvider, sent: ()
 function stampOf(path: string): string {
   const st = statSync(path);
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
