@@ -12,7 +12,9 @@
 //    format, real signatures), answering the challenges over HTTPS with ServiceAccount tokens bound to
 //    its Node, as the chart's attester DaemonSet does;
 //  - the bench's own watch on ProviderNodes: the time it first sees a node's challenge and the time it
-//    first sees its Attested condition True give each node's challenge→Attested latency (p50, p99).
+//    first sees its Attested condition True give each node's challenge→Attested latency (p50, p99);
+//  - the operator's writes by resource until the last node is Attested, per node, from its request
+//    counter (its /metrics).
 // After the last node is Attested, the bench keeps the fleet running for one re-attestation period
 // (--period, default 60 s; --quick 30 s) and reports the operator's CPU in that window per node: what a
 // fleet of this size costs the operator to keep attested, per node per period.
@@ -25,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag } from './_flags.js';
+import { operatorRequests, writesOf } from './_operator-requests.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -180,6 +183,12 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     log(`all ${nodes} nodes Attested ${totalSeconds.toFixed(2)} s after the first challenge (operator start → first challenge ${startupSeconds.toFixed(1)} s)`);
     log(`challenge→Attested per node: p50 ${p50.toFixed(2)} s, p99 ${p99.toFixed(2)} s, max ${latencies.at(-1)!.toFixed(2)} s`);
     log(`fleet verdicts: ${JSON.stringify(fleet.stats().nodeVerdicts)}`);
+    // The operator's writes from its start to the last node Attested (controllers and attestation
+    // service share one client): what each admitted node cost the apiserver in writes.
+    const coldStart = await operatorRequests(metricsPort);
+    const coldWrites = writesOf(coldStart);
+    const writesPerNode = coldWrites.reduce((n, [, c]) => n + c, 0) / nodes;
+    log(`operator writes per node during the cold start: ${writesPerNode.toFixed(2)} (${coldWrites.map(([k, c]) => `${k} ${(c / nodes).toFixed(2)}`).join(', ')}); ${coldStart.conflicts} answered 409`);
 
     // Steady state: one re-attestation period with every node attested.
     const cpuBefore = cpuSecondsOf(operatorPid);
@@ -203,6 +212,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
         nodes, gpusPerNode: GPUS_PER_NODE, periodSeconds, verifierPerSecond: round(rate, 1),
         p50Seconds: round(p50), p99Seconds: round(p99), maxSeconds: round(latencies.at(-1)!),
         startupSeconds: round(startupSeconds, 2), cpuMsPerNodePerPeriod: round(cpuMsPerNodePerPeriod),
+        operatorWritesPerNode: round(writesPerNode, 2), operatorWritesByResource: Object.fromEntries(coldWrites), operatorConflicts: coldStart.conflicts,
         reattestedInPeriod: reattested, stillAttested,
       },
     };

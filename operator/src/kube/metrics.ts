@@ -41,8 +41,8 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
   readonly apiRequests = new Counter({
-    name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb and status code.',
-    labelNames: ['verb', 'code'] as const, registers: [this.registry],
+    name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb, resource (plural[/subresource]) and status code.',
+    labelNames: ['verb', 'resource', 'code'] as const, registers: [this.registry],
   });
   readonly eventsSuppressed = new Counter({
     name: 'chrysalis_events_suppressed_total', help: 'Events not emitted because the same one was emitted within the window.',

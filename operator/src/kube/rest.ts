@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.js';
 import type { OperatorMetrics } from './metrics.js';
+import { resourceOfPath } from './request-resource.js';
 
 /** A non-2xx answer from the API, with the Status fields a caller branches on. */
 export class KubeApiError extends Error {
@@ -74,7 +75,7 @@ export class RestClient {
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.open(method, path, options, this.timeoutMs);
     const text = await readBody(res);
-    this.options.metrics?.apiRequests.inc({ verb: method, code: String(res.statusCode) });
+    this.options.metrics?.apiRequests.inc({ verb: method, resource: resourceOfPath(path), code: String(res.statusCode) });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -84,7 +85,7 @@ export class RestClient {
   async getText(path: string): Promise<string> {
     const res = await this.open('GET', path, {}, this.timeoutMs);
     const text = await readBody(res);
-    this.options.metrics?.apiRequests.inc({ verb: 'GET', code: String(res.statusCode) });
+    this.options.metrics?.apiRequests.inc({ verb: 'GET', resource: resourceOfPath(path), code: String(res.statusCode) });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, 'GET', path);
     return text;
@@ -100,7 +101,7 @@ export class RestClient {
     // handles a stream that goes silent.
     const res = await this.open('GET', path, { query: { ...query, watch: 1 }, signal }, 0);
     const status = res.statusCode ?? 0;
-    this.options.metrics?.apiRequests.inc({ verb: 'WATCH', code: String(status) });
+    this.options.metrics?.apiRequests.inc({ verb: 'WATCH', resource: resourceOfPath(path), code: String(status) });
     if (status !== 200) throw toApiError(status, await readBody(res), 'WATCH', path);
     await new Promise<void>((resolveDone, rejectDone) => {
       let buffer = '';

@@ -1,0 +1,40 @@
+// The operator's own requests to the Kubernetes API, read from its /metrics (chrysalis_kube_requests_total
+// by verb, resource and code): what a bench attributes to the operator, apart from the apiserver's other clients.
+// (Files starting with `_` are not benchmarks: run.ts skips them.)
+
+/** Verbs that change the cluster. */
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface OperatorRequests {
+  /** `VERB resource` → requests of that verb to that resource, every answer counted. */
+  byVerbAndResource: Map<string, number>;
+  /** Requests answered 409 Conflict (a precondition or a create that lost a race). */
+  conflicts: number;
+}
+
+/** Reads the operator's request counter from its metrics endpoint (http://127.0.0.1:<port>/metrics). */
+export async function operatorRequests(metricsPort: number): Promise<OperatorRequests> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  if (!res.ok) throw new Error(`GET /metrics of the operator: ${res.status}`);
+  const byVerbAndResource = new Map<string, number>();
+  let conflicts = 0;
+  for (const line of (await res.text()).split('\n')) {
+    if (!line.startsWith('chrysalis_kube_requests_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const key = `${labels.verb} ${labels.resource}`;
+    byVerbAndResource.set(key, (byVerbAndResource.get(key) ?? 0) + count);
+    if (labels.code === '409') conflicts += count;
+  }
+  return { byVerbAndResource, conflicts };
+}
+
+/**
+ * The write requests (POST, PUT, PATCH, DELETE) by `VERB resource`, most first. Reviews (TokenReview,
+ * SubjectAccessReview) are POSTs the apiserver answers without storing anything: not writes.
+ */
+export function writesOf(requests: OperatorRequests): Array<[string, number]> {
+  return [...requests.byVerbAndResource]
+    .filter(([k]) => WRITE_VERBS.has(k.split(' ')[0]!) && !k.endsWith('reviews'))
+    .sort((a, b) => b[1] - a[1]);
+}
