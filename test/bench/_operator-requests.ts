@@ -10,6 +10,8 @@ export interface OperatorRequests {
   byVerbAndResource: Map<string, number>;
   /** Requests answered 409 Conflict (a precondition or a create that lost a race). */
   conflicts: number;
+  /** `VERB resource` → requests of that verb to that resource answered 409. */
+  conflictsByVerbAndResource: Map<string, number>;
 }
 
 /** Reads the operator's request counter from its metrics endpoint (http://127.0.0.1:<port>/metrics). */
@@ -18,15 +20,19 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
   if (!res.ok) throw new Error(`GET /metrics of the operator: ${res.status}`);
   const byVerbAndResource = new Map<string, number>();
   let conflicts = 0;
+  const conflictsByVerbAndResource = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {
     if (!line.startsWith('chrysalis_kube_requests_total{')) continue;
     const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     const count = Number(line.slice(line.lastIndexOf(' ') + 1));
     const key = `${labels.verb} ${labels.resource}`;
     byVerbAndResource.set(key, (byVerbAndResource.get(key) ?? 0) + count);
-    if (labels.code === '409') conflicts += count;
+    if (labels.code === '409') {
+      conflicts += count;
+      conflictsByVerbAndResource.set(key, (conflictsByVerbAndResource.get(key) ?? 0) + count);
+    }
   }
-  return { byVerbAndResource, conflicts };
+  return { byVerbAndResource, conflicts, conflictsByVerbAndResource };
 }
 
 /**

@@ -188,7 +188,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     const coldStart = await operatorRequests(metricsPort);
     const coldWrites = writesOf(coldStart);
     const writesPerNode = coldWrites.reduce((n, [, c]) => n + c, 0) / nodes;
-    log(`operator writes per node during the cold start: ${writesPerNode.toFixed(2)} (${coldWrites.map(([k, c]) => `${k} ${(c / nodes).toFixed(2)}`).join(', ')}); ${coldStart.conflicts} answered 409`);
+    log(`operator writes per node during the cold start: ${writesPerNode.toFixed(2)} (${coldWrites.map(([k, c]) => `${k} ${(c / nodes).toFixed(2)}`).join(', ')}); ${coldStart.conflicts} answered 409 (${[...coldStart.conflictsByVerbAndResource].map(([k, c]) => `${k} ${c}`).join(', ')})`);
 
     // Steady state: one re-attestation period with every node attested.
     const cpuBefore = cpuSecondsOf(operatorPid);

@@ -54,3 +54,47 @@ test('a taint patch from a stale view conflicts, from the current one replaces t
   t.true(isNotFound(merged), String(merged));
   t.is(await client.get(Nodes, name), undefined, 'the Node stays deleted');
 });
+
+test('one apply carrying labels and the whole taint list: from a stale view it conflicts, from the current one it keeps the others\' taints', async (t) => {
+  const cluster = await testCluster();
+  const rest = new RestClient(cluster.kubeConfig());
+  const client = new KubeClient(rest, NO_FENCE);
+  const name = `node-apply-${randomBytes(3).toString('hex')}`;
+  t.teardown(async () => {
+    await client.delete(Nodes, name).catch(() => undefined);
+    rest.close();
+  });
+  const created = await client.create<NodeObject>(Nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { taints: [{ key: 'other/owner', effect: 'NoSchedule' }, { key: 'chrysalis.dev/unattested', value: 'true', effect: 'NoSchedule' }] } } as NodeObject);
+  const marks = (view: NodeObject, untaint: boolean) => ({
+    apiVersion: 'v1', kind: 'Node', metadata: { name, uid: view.metadata!.uid, labels: { 'chrysalis.dev/attested': 'true' } },
+    spec: { taints: (view.spec?.taints ?? []).filter((x) => !untaint || x.key !== 'chrysalis.dev/unattested') },
+  } as KubeObject);
+  // Someone else adds a taint after our cache read the Node (from its own fresh read: the node lifecycle
+  // controller may write this kubelet-less Node too).
+  for (let added = false, attempt = 0; !added && attempt < 10; attempt++) {
+    const fresh = (await client.get<NodeObject>(Nodes, name))!;
+    added = await client.patchMerge(Nodes, name, undefined, { metadata: { resourceVersion: fresh.metadata!.resourceVersion }, spec: { taints: [...(fresh.spec?.taints ?? []), { key: 'added/later', effect: 'NoSchedule' }] } })
+      .then(() => true, (err) => { if (isConflict(err)) return false; throw err; });
+  }
+
+  const stale = await t.throwsAsync(client.apply(Nodes, marks(created, true), { resourceVersion: created.metadata!.resourceVersion }));
+  t.true(isConflict(stale), String(stale));
+  const after = await client.get<NodeObject>(Nodes, name);
+  const afterKeys = after!.spec?.taints?.map((x) => x.key) ?? [];
+  t.true(['other/owner', 'chrysalis.dev/unattested', 'added/later'].every((k) => afterKeys.includes(k)), `the stale apply changed nothing: ${afterKeys.join(', ')}`);
+  t.is(after!.metadata?.labels?.['chrysalis.dev/attested'], undefined);
+
+  // From the current view (retried as the reconciler's requeue does, should the node lifecycle
+  // controller write the kubelet-less Node meanwhile) the apply lifts only the unattested taint.
+  let applied: NodeObject | undefined;
+  for (let attempt = 0; attempt < 10 && !applied; attempt++) {
+    const view = (await client.get<NodeObject>(Nodes, name))!;
+    applied = await client.apply<NodeObject>(Nodes, marks(view, true) as NodeObject, { resourceVersion: view.metadata!.resourceVersion })
+      .catch((err) => { if (isConflict(err)) return undefined; throw err; });
+  }
+  t.truthy(applied, 'the apply from a current view went through');
+  const keys = applied!.spec?.taints?.map((x) => x.key) ?? [];
+  t.true(keys.includes('other/owner') && keys.includes('added/later'), `others' taints kept: ${keys.join(', ')}`);
+  t.false(keys.includes('chrysalis.dev/unattested'));
+  t.is(applied!.metadata?.labels?.['chrysalis.dev/attested'], 'true');
+});

@@ -29,7 +29,8 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
   const node = await core.readNode({ name: nodeName });
   t.true((node.spec?.taints ?? []).some((tn) => tn.key === TAINT_UNATTESTED), 'taint kept until attested');
   t.is(node.metadata?.labels?.[LABEL_ATTESTED], undefined);
-  t.is(node.metadata?.labels?.['chrysalis.dev/gpu-model'], 'H100');
+  // The mirrored labels (TEE, GPU model) are not written on their own while the node is not attested
+  // (test/providernode/node-writes.test.ts): they arrive with the verdict's write, checked below.
 
   // Reconciling the unchanged object again writes nothing: the resourceVersion stays put. An annotation
   // on the Node (which the controller does not read) makes it reconcile again; the check waits for that
@@ -54,6 +55,7 @@ test('kwok GPU nodes keep the unattested taint until attested, and status report
     return !(n.spec?.taints ?? []).some((tn) => tn.key === TAINT_UNATTESTED) ? n : undefined;
   });
   t.is(attestedNode.metadata?.labels?.[LABEL_ATTESTED], 'true');
+  t.is(attestedNode.metadata?.labels?.['chrysalis.dev/gpu-model'], 'H100');
   const pn = await eventually('Schedulable', async () => {
     const p = await getPn();
     return p.status?.conditions?.find((c) => c.type === 'Schedulable' && c.status === 'True') ? p : undefined;

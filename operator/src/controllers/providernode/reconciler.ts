@@ -90,35 +90,41 @@ export class ProviderNodeReconciler implements Reconciler {
   }
 
   /**
-   * Labels and the cordon through server-side apply (fields we stop sending are removed, fields others
-   * own are left alone). Taints are an atomic list shared with other controllers, so they change by a
-   * merge patch conditioned on the resourceVersion: a concurrent writer makes it fail (409) and retry.
+   * The Node's marks — labels, taint and cordon — in one server-side apply, and only when a mark that
+   * decides scheduling or routing differs from what the Node carries:
+   *   - labels and the cordon as fields the operator owns (fields it stops sending are removed, fields
+   *     others own are left alone);
+   *   - taints are one atomic list shared with other writers (the node lifecycle controller, kubectl), so
+   *     the apply sends the whole list as observed, with the unattested taint added or removed, and is
+   *     conditioned on the Node's resourceVersion: a concurrent writer makes it fail (409) and the key is
+   *     retried from the newer Node, so no one else's taint is dropped or put back. Being sent in every
+   *     apply, the list is never removed by an apply that leaves it out;
+   *   - the uid makes it fail instead of re-creating a Node deleted after our cache saw it (apply is an
+   *     upsert, and the operator never creates Nodes).
+   * The TEE, GPU model and ProviderNode labels mirror the ProviderNode for selectors; on a Node that is
+   * not attested they select nothing (the taint keeps replicas off it), so they are not a reason to write
+   * on their own there: they go with the next write the node needs (its first verdict at the latest).
+   * A node that registers already tainted, as the attester's setup has it, is thus written once on its
+   * way to Attested, and not at all while it waits for its challenge to be answered.
    */
   private async markNode(node: V1Node & KubeObject, pn: ProviderNode, marks: NodeMarks): Promise<void> {
     const name = node.metadata!.name!;
-    const labels: Record<string, string> = { [LABEL_TEE]: marks.tee, [LABEL_GPU_MODEL]: marks.gpuModel, [LABEL_PROVIDER_NODE]: pn.metadata.name! };
-    if (marks.attestedLabel) labels[LABEL_ATTESTED] = 'true';
     const current = node.metadata?.labels ?? {};
-    const labelsMatch = Object.entries(labels).every(([k, v]) => current[k] === v) && (marks.attestedLabel || current[LABEL_ATTESTED] === undefined);
+    const mirrored: Record<string, string> = { [LABEL_TEE]: marks.tee, [LABEL_GPU_MODEL]: marks.gpuModel, [LABEL_PROVIDER_NODE]: pn.metadata.name! };
+    const labels: Record<string, string> = { ...mirrored, ...(marks.attestedLabel ? { [LABEL_ATTESTED]: 'true' } : {}) };
+    const attestedLabelMatches = marks.attestedLabel ? current[LABEL_ATTESTED] === 'true' : current[LABEL_ATTESTED] === undefined;
+    const mirroredMatch = Object.entries(mirrored).every(([k, v]) => current[k] === v);
     const cordonMatches = marks.cordon ? node.spec?.unschedulable === true : !ownsUnschedulable(node) || node.spec?.unschedulable !== true;
-    if (!labelsMatch || !cordonMatches) {
-      // The uid makes the apply fail with a conflict instead of re-creating a Node that was deleted
-      // after our cache last saw it: server-side apply is an upsert, and the operator never creates Nodes.
-      await this.deps.client.apply(Nodes, {
-        apiVersion: 'v1', kind: 'Node', metadata: { name, uid: node.metadata!.uid, labels }, ...(marks.cordon ? { spec: { unschedulable: true } } : {}),
-      } as KubeObject);
-    }
     const taints = node.spec?.taints ?? [];
-    const hasTaint = taints.some((t) => t.key === TAINT_UNATTESTED);
-    if (hasTaint !== marks.unattestedTaint) {
-      const next = marks.unattestedTaint
-        ? [...taints, { key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }]
-        : taints.filter((t) => t.key !== TAINT_UNATTESTED);
-      await this.deps.client.patchMerge(Nodes, name, undefined, {
-        metadata: { resourceVersion: node.metadata!.resourceVersion },
-        spec: { taints: next },
-      });
-    }
+    const taintMatches = taints.some((t) => t.key === TAINT_UNATTESTED) === marks.unattestedTaint;
+    if (attestedLabelMatches && cordonMatches && taintMatches && (mirroredMatch || !marks.attestedLabel)) return;
+    const nextTaints = marks.unattestedTaint
+      ? (taintMatches ? taints : [...taints, { key: TAINT_UNATTESTED, value: 'true', effect: 'NoSchedule' }])
+      : taints.filter((t) => t.key !== TAINT_UNATTESTED);
+    await this.deps.client.apply(Nodes, {
+      apiVersion: 'v1', kind: 'Node', metadata: { name, uid: node.metadata!.uid, labels },
+      spec: { taints: nextTaints, ...(marks.cordon ? { unschedulable: true } : {}) },
+    } as KubeObject, { resourceVersion: node.metadata!.resourceVersion });
   }
 }
 
