@@ -19,6 +19,12 @@ export const LABEL_PROVIDER_NODE = 'chrysalis.dev/provider-node';
 /** On replica Pods: the owning pool's name, and the replica's stable index within the pool. */
 export const LABEL_POOL = 'chrysalis.dev/pool';
 export const LABEL_REPLICA = 'chrysalis.dev/replica';
+/**
+ * On replica Pods: a digest of the parts of the pool's spec the Pod was built from (spec.model,
+ * spec.runtime, spec.gpusPerReplica; controllers/inferencepool/template-hash.ts). A replica whose value
+ * differs from the pool's current one is outdated and is replaced, surge first.
+ */
+export const LABEL_TEMPLATE_HASH = 'chrysalis.dev/template-hash';
 /** Pod readiness gate flipped to True when the replica's own evidence passes. */
 export const READINESS_GATE_ATTESTED = 'chrysalis.dev/attested';
 /** On a replica Pod: the attestation service's CA (PEM), projected into the sidecar as the file its --ca reads. */

@@ -25,8 +25,13 @@ export type ModelCheckObservation =
   | { state: 'mismatch'; expected: string; computed: string }
   | { state: 'failed'; reason: string; message: string };
 
-/** The model check's outcome from a Pod's status.initContainerStatuses; pending when it has none yet. */
-export function modelCheckOf(initContainerStatuses: readonly InitStatusLike[] | undefined, expectedHash: string): ModelCheckObservation {
+/**
+ * The model check's outcome from a Pod's status.initContainerStatuses; pending when it has none yet.
+ * `expectedHash` is the pool's spec.model.hash for a replica built for the current spec; undefined for
+ * one built for an earlier spec (plan.ts), which is judged by the hash it was built with: its check's
+ * exit code, and the hash its report names.
+ */
+export function modelCheckOf(initContainerStatuses: readonly InitStatusLike[] | undefined, expectedHash: string | undefined): ModelCheckObservation {
   const status = initContainerStatuses?.find((s) => s.name === MODEL_CHECK_CONTAINER);
   const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
   if (!terminated || terminated.exitCode === undefined) return { state: 'pending' };
@@ -34,6 +39,8 @@ export function modelCheckOf(initContainerStatuses: readonly InitStatusLike[] | 
   if (terminated.exitCode === 0) {
     // The check exits 0 only when the hash it computed is the one the Pod was built with; the report
     // (when the kubelet kept it) also says which hash that was.
+    if (expectedHash === undefined) return { state: 'verified', hash: report?.result === 'verified' ? report.hash : 'unknown' };
+    // A replica labelled current whose report names another hash: the label does not say what it runs.
     if (report?.result === 'verified' && report.hash !== expectedHash) {
       return { state: 'failed', reason: 'ModelOutdated', message: `the replica verified hash ${report.hash}, not the current spec.model.hash ${expectedHash}; delete it to have it rebuilt with the current model` };
     }

@@ -17,6 +17,19 @@
 //    replacement takes the lowest free index instead of waiting.
 //  - Scale down removes unbound replicas first, then unattested, then attested-but-not-ready, then ready
 //    ones; within each group the highest index first.
+//  - A replica is current when its chrysalis.dev/template-hash label equals the digest of the pool's
+//    spec.model, spec.runtime and spec.gpusPerReplica now (template-hash.ts); otherwise (another value, or
+//    none: a Pod made before the label, whose origin cannot be told) it is outdated and is replaced
+//    without taking the pool below what it serves:
+//      · an outdated replica that is not ready serves nothing and is deleted at once;
+//      · an outdated ready one is deleted only while the replicas ready after that are still at least
+//        desired — that is, once a replacement is ready;
+//      · current replicas are created up to desired, with MAX_SURGE more live replicas than desired
+//        allowed while outdated ones remain: the surge replica takes free GPUs beside the outdated one,
+//        which keeps its GPUs and its traffic until the surge replica is attested and ready. No free
+//        GPUs: the surge waits for capacity (the status says so) and nothing is deleted first.
+//    One at a time with MAX_SURGE 1. The same view always gives the same plan, and a pool whose replicas
+//    are all current plans exactly what it did before the label existed.
 //  - Scale up creates the lowest free indexes. Names are `<pool>-<index>`, so a plan made again from the
 //    same (or a stale) view names the same Pods and a repeated create answers AlreadyExists.
 //  - Readiness gate: a replica is attested only while its gate condition is True AND the expiry the
@@ -37,9 +50,13 @@ import type { Unplaced } from '../../placement/index.js';
 import { degradedCondition } from '../../placement/index.js';
 import { READINESS_GATE_ATTESTED } from '../../marks.js';
 import { modelCheckFailed, modelVerifiedCondition, type ModelCheckObservation } from './model-verified.js';
+import { replicaTemplateHash } from './template-hash.js';
 
 /** How long a True gate without a readable expiry is tolerated before it is turned False. */
 export const DEFAULT_GATE_GRACE_MS = 30_000;
+
+/** Live replicas allowed beyond desired while outdated replicas are being replaced. */
+export const MAX_SURGE = 1;
 
 /** What the plan needs to know about one replica Pod; the reconciler extracts it from the Pod. */
 export interface ReplicaObservation {
@@ -68,11 +85,13 @@ export interface ReplicaObservation {
   modelCheck?: ModelCheckObservation;
   /** The Pod carries chrysalis.dev/attested=true, the label routing selects on (attested-label.ts). */
   attestedLabel?: boolean;
+  /** The Pod's chrysalis.dev/template-hash label: the spec it was built from (template-hash.ts). */
+  templateHash?: string;
 }
 
 export type NodeHealth = 'ok' | 'gone' | 'quarantined';
 
-export type DeleteReason = 'ScaleDown' | 'NodeLost' | 'NodeQuarantined' | 'ReplicaFinished';
+export type DeleteReason = 'ScaleDown' | 'NodeLost' | 'NodeQuarantined' | 'ReplicaFinished' | 'Outdated';
 
 export interface ReplicaDelete {
   name: string;
@@ -80,6 +99,8 @@ export interface ReplicaDelete {
   index: number;
   reason: DeleteReason;
   node?: string;
+  /** For Outdated: whether the replica was ready (its replacement is, then) or served nothing. */
+  wasReady?: boolean;
 }
 
 export interface GateFlip {
@@ -90,14 +111,18 @@ export interface GateFlip {
 
 export interface ReplicaPlan {
   desired: number;
+  /** The pool's current template hash: what every replica should carry. */
+  templateHash: string;
   deletes: ReplicaDelete[];
   /** New replica indexes, lowest first; each needs a node, then a Pod created bound to it. */
   creates: number[];
   /** Existing unbound replicas (not being deleted) that need a node. */
   binds: ReplicaObservation[];
   gateFlips: GateFlip[];
-  /** Replicas that stay (bound or not), by index. */
+  /** Replicas that stay (bound or not), by index; outdated ones among them still serve. */
   kept: ReplicaObservation[];
+  /** How many of `creates` go beyond desired: surge replicas for outdated ones that still serve. */
+  surge: number;
   /** Visit again after this long (the next attestation expiry or grace end); undefined when nothing is due. */
   requeueAfterMs?: number;
 }
@@ -125,6 +150,7 @@ export function planReplicas(
   gateGraceMs = DEFAULT_GATE_GRACE_MS,
 ): ReplicaPlan {
   const desired = desiredReplicas(pool);
+  const templateHash = replicaTemplateHash(pool);
   const deletes: ReplicaDelete[] = [];
   const live: ReplicaObservation[] = [];
   // Every index with a Pod, terminating ones included: their names are not free yet.
@@ -147,21 +173,41 @@ export function planReplicas(
     live.push(r);
   }
 
-  // Scale down: the least useful replicas go first.
-  let kept = live;
-  if (live.length > desired) {
-    const byUsefulness = [...live].sort((a, b) => usefulness(a, now) - usefulness(b, now) || b.index - a.index);
-    const removed = byUsefulness.slice(0, live.length - desired);
+  const leastUsefulFirst = (a: ReplicaObservation, b: ReplicaObservation) => usefulness(a, now) - usefulness(b, now) || b.index - a.index;
+
+  // Outdated replicas: those that serve nothing go now; one that serves goes only while the replicas
+  // ready without it are still at least desired (its replacement is ready).
+  let ready = live.filter((r) => isReady(r, now)).length;
+  const keptOutdated: ReplicaObservation[] = [];
+  for (const r of live.filter((x) => x.templateHash !== templateHash).sort(leastUsefulFirst)) {
+    const serving = isReady(r, now);
+    if (serving && ready - 1 < desired) {
+      keptOutdated.push(r);
+      continue;
+    }
+    if (serving) ready--;
+    deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'Outdated', node: r.node, wasReady: serving });
+  }
+
+  // Scale down of current replicas: the least useful go first.
+  let current = live.filter((r) => r.templateHash === templateHash);
+  if (current.length > desired) {
+    const removed = [...current].sort(leastUsefulFirst).slice(0, current.length - desired);
     for (const r of removed) deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'ScaleDown', node: r.node });
     const removedNames = new Set(removed.map((r) => r.name));
-    kept = live.filter((r) => !removedNames.has(r.name));
+    current = current.filter((r) => !removedNames.has(r.name));
   }
-  kept = [...kept].sort((a, b) => a.index - b.index);
+  const kept = [...current, ...keptOutdated].sort((a, b) => a.index - b.index);
 
+  // Current replicas up to desired; while outdated ones still serve, MAX_SURGE beyond desired in all.
+  const wanted = desired - current.length;
+  const room = desired + (keptOutdated.length > 0 ? MAX_SURGE : 0) - kept.length;
+  const count = Math.max(0, Math.min(wanted, room));
   const creates: number[] = [];
-  for (let index = 0; creates.length < desired - kept.length; index++) {
+  for (let index = 0; creates.length < count; index++) {
     if (!taken.has(index)) creates.push(index);
   }
+  const surge = Math.max(0, kept.length + creates.length - desired);
 
   const binds = kept.filter((r) => r.node === undefined);
 
@@ -186,11 +232,13 @@ export function planReplicas(
 
   return {
     desired,
+    templateHash,
     deletes,
     creates,
     binds,
     gateFlips,
     kept,
+    surge,
     ...(nextVisit !== undefined ? { requeueAfterMs: Math.max(0, nextVisit - now.getTime()) } : {}),
   };
 }
@@ -238,6 +286,15 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   const ready = attested.filter((r) => r.podReady && !modelCheckFailed(r.modelCheck));
   // A gate someone turned False (expired, revoked, rejected) is a verdict; an absent gate is work in progress.
   const lostAttestation = bound.filter((r) => flipped.has(r.name) || r.gate === 'False');
+  // Ready and ModelVerified speak of the pool's spec as it is now: replicas built for an earlier one
+  // still serve (and are counted in status.replicas) until they are replaced, but do not make the pool
+  // Ready nor its model verified.
+  const isCurrent = (r: ReplicaObservation) => r.templateHash === plan.templateHash;
+  const readyCurrent = ready.filter(isCurrent);
+  const outdated = replicas.filter((r) => !isCurrent(r));
+  const readyOutdated = ready.length - readyCurrent.length;
+  const replacedNow = plan.deletes.filter((d) => d.reason === 'Outdated').length;
+  const updating = outdated.length > 0 || replacedNow > 0;
 
   const placements: InferencePoolStatusPlacement[] = bound.map((r) => {
     const provider = providerOf(r.node as string);
@@ -247,15 +304,28 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   const gen = generation !== undefined ? { observedGeneration: generation } : {};
   let conditions: Condition[] = (pool.status?.conditions ?? []) as Condition[];
 
-  conditions = setCondition(conditions, ready.length >= desired
-    ? { type: 'Ready', status: 'True', reason: 'ReplicasReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }
-    : { type: 'Ready', status: 'False', reason: 'ReplicasNotReady', message: `${ready.length} of ${desired} replicas attested and ready`, ...gen }, now);
+  const readyMessage = `${readyCurrent.length} of ${desired} replicas attested and ready`
+    + (readyOutdated > 0 ? `; ${readyOutdated} more built for an earlier spec still serve until their replacements are ready` : '');
+  conditions = setCondition(conditions, readyCurrent.length >= desired
+    ? { type: 'Ready', status: 'True', reason: 'ReplicasReady', message: readyMessage, ...gen }
+    : { type: 'Ready', status: 'False', reason: 'ReplicasNotReady', message: readyMessage, ...gen }, now);
 
   const work: PendingWork = pending ?? { creates: plan.creates.length, binds: plan.binds.length, deletes: plan.deletes.length };
   const working = work.creates > 0 || work.binds > 0 || work.deletes > 0;
   let progressing: { status: 'True' | 'False'; reason: string; message: string };
-  if (unplaced.length > 0) {
+  const outdatedNote = `${outdated.length} replica${outdated.length === 1 ? '' : 's'} built for an earlier spec.model, spec.runtime or spec.gpusPerReplica`;
+  if (unplaced.length > 0 && updating) {
+    progressing = {
+      status: 'False', reason: 'WaitingForCapacity',
+      message: `the update to the current spec waits for attested capacity: ${unplaced.length} new replica${unplaced.length === 1 ? '' : 's'} of ${pool.spec.gpusPerReplica ?? 1} GPUs could not be placed; ${outdatedNote} keep serving and are deleted only after their replacements are ready (free GPUs on an attested node, or lower spec.replicas.max)`,
+    };
+  } else if (unplaced.length > 0) {
     progressing = { status: 'False', reason: 'WaitingForCapacity', message: `${unplaced.length} replicas wait for attested capacity` };
+  } else if (updating) {
+    progressing = {
+      status: 'True', reason: 'ModelChanged',
+      message: `replacing ${outdated.length > 0 ? outdatedNote : `the replicas built for an earlier spec`}, one at a time, each after its replacement is attested and ready; ${readyCurrent.length} of ${desired} ready on the current spec${working ? ` (${describeWork(work)})` : ''}`,
+    };
   } else if (working) {
     progressing = { status: 'True', reason: 'PlacingReplicas', message: describeWork(work) };
   } else if (attested.length < bound.length - lostAttestation.length) {
@@ -268,7 +338,8 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   conditions = setCondition(conditions, { type: 'Progressing', ...progressing, ...gen }, now);
 
   let degraded: { status: 'True' | 'False'; reason: string; message: string };
-  if (unplaced.length > 0) {
+  // Only surge replicas unplaced (as many replicas placed as desired): the pool is not short of replicas.
+  if (unplaced.length > 0 && bound.length < desired) {
     degraded = { ...degradedCondition(unplaced, desired) };
   } else if (lostAttestation.length > 0) {
     degraded = {
@@ -279,7 +350,7 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
     degraded = { status: 'False', reason: 'AllReplicasPlaced', message: `all ${desired} replicas placed` };
   }
   conditions = setCondition(conditions, { type: 'Degraded', ...degraded, ...gen }, now);
-  conditions = setCondition(conditions, { ...modelVerifiedCondition(bound, pool.spec.model.hash), ...gen }, now);
+  conditions = setCondition(conditions, { ...modelVerifiedCondition(bound.filter(isCurrent), pool.spec.model.hash), ...gen }, now);
 
   return {
     ...gen,

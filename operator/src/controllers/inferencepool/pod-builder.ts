@@ -5,6 +5,8 @@
 //  - name `<pool>-<index>`: deterministic, so a create after a crash-restart answers AlreadyExists
 //    instead of making a second Pod for the same replica;
 //  - labels chrysalis.dev/pool and chrysalis.dev/replica: the reconciler finds its Pods by them;
+//  - label chrysalis.dev/template-hash, the digest of the spec fields the Pod was built from
+//    (template-hash.ts): a replica whose value is not the pool's current one is replaced (plan.ts);
 //  - an ownerReference to the pool (controller, blockOwnerDeletion): deleting the pool lets the garbage
 //    collector remove the replicas, and nothing else claims them;
 //  - schedulerName from the config (`chrysalis`): kube-scheduler leaves the Pod alone, and the Pod says
@@ -28,7 +30,8 @@ import type { OperatorConfig } from '../../config.js';
 import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
 import { API_VERSION } from '../../api/index.js';
-import { ANNOTATION_ATTESTATION_CA, LABEL_POOL, LABEL_REPLICA, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { ANNOTATION_ATTESTATION_CA, LABEL_POOL, LABEL_REPLICA, LABEL_TEE, LABEL_TEMPLATE_HASH, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { replicaTemplateHash } from './template-hash.js';
 import type { KubeObject } from '../../kube/resource.js';
 import { REPLICA_HTTPS_PORT, REPLICA_HTTPS_PORT_NAME } from './endpoint.js';
 import { MODEL_CHECK_CONTAINER, replicaModel } from '../../model/model-volume.js';
@@ -126,7 +129,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
     metadata: {
       name: replicaPodName(name, index),
       namespace,
-      labels: { [LABEL_POOL]: name, [LABEL_REPLICA]: String(index), [LABEL_TEE]: tee },
+      labels: { [LABEL_POOL]: name, [LABEL_REPLICA]: String(index), [LABEL_TEE]: tee, [LABEL_TEMPLATE_HASH]: replicaTemplateHash(pool) },
       ...(config.attestationCa ? { annotations: { [ANNOTATION_ATTESTATION_CA]: config.attestationCa } } : {}),
       ownerReferences: [{ apiVersion: API_VERSION, kind: 'InferencePool', name, uid, controller: true, blockOwnerDeletion: true }],
     },

@@ -35,7 +35,7 @@ import type { Informer } from '../../kube/informer.js';
 import { NotLeaderError } from '../../kube/leader-election.js';
 import { parseObjectKey, Pods, type KubeObject } from '../../kube/resource.js';
 import { isConflict, isNotFound, KubeApiError } from '../../kube/rest.js';
-import { LABEL_REPLICA_ATTESTED, LABEL_REPLICA_ATTESTED_VALUE, LABEL_TEE, READINESS_GATE_ATTESTED } from '../../marks.js';
+import { LABEL_REPLICA_ATTESTED, LABEL_REPLICA_ATTESTED_VALUE, LABEL_TEE, LABEL_TEMPLATE_HASH, READINESS_GATE_ATTESTED } from '../../marks.js';
 import { DEFAULT_LABEL_LEAD_MS, planAttestedLabels } from './attested-label.js';
 import type { PoolRouting } from './routing.js';
 import { planPlacements, podGpus, type Placement, type ReplicaRequest, type TeeType } from '../../placement/index.js';
@@ -43,6 +43,7 @@ import { poolKey, type FleetView } from './fleet-view.js';
 import { setCondition } from '../../kube/conditions.js';
 import { DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservation } from './plan.js';
 import { modelCheckOf } from './model-verified.js';
+import { replicaTemplateHash } from './template-hash.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from '../../kube/chrysalis-resources.js';
 import { RequestBudget } from './request-budget.js';
@@ -124,7 +125,8 @@ export class InferencePoolReconciler implements Reconciler {
     const events: Array<[KubeObject, RecordedEvent]> = [];
     const failures: unknown[] = [];
 
-    // 1. Deletes: replicas on lost or quarantined nodes, finished ones, and the scale-down surplus.
+    // 1. Deletes: replicas on lost or quarantined nodes, finished ones, the scale-down surplus, and
+    //    replicas built for an earlier spec that serve nothing or whose replacements are ready.
     let deleted = 0;
     await Promise.all(plan.deletes.map(async (d) => {
       try {
@@ -140,7 +142,11 @@ export class InferencePoolReconciler implements Reconciler {
     if (scaledDown.length) {
       events.push([poolRef, { type: 'Normal', reason: 'ScaledDown', action: 'Delete', message: `deleted ${scaledDown.length} replicas: ${names(scaledDown.map((d) => d.name))}` }]);
     }
-    for (const d of plan.deletes.filter((x) => x.reason !== 'ScaleDown')) {
+    for (const d of plan.deletes.filter((x) => x.reason === 'Outdated')) {
+      const why = d.wasReady ? 'its replacement built for the current spec is attested and ready' : 'it was not serving';
+      events.push([poolRef, { type: 'Normal', reason: 'ReplicaUpdated', action: 'Delete', message: `deleted replica ${d.name}, built for an earlier spec.model, spec.runtime or spec.gpusPerReplica, because ${why}` }]);
+    }
+    for (const d of plan.deletes.filter((x) => x.reason !== 'ScaleDown' && x.reason !== 'Outdated')) {
       const why = d.reason === 'NodeLost' ? `its node ${d.node} is gone` : d.reason === 'NodeQuarantined' ? `its node ${d.node} is quarantined` : 'it finished';
       events.push([poolRef, { type: 'Warning', reason: 'ReplicaReplaced', action: 'Delete', message: `deleted replica ${d.name} because ${why}; a replacement is placed on another attested node` }]);
     }
@@ -272,7 +278,7 @@ export class InferencePoolReconciler implements Reconciler {
     // 5. Status from what is now true (the caches catch up with the same facts shortly).
     const after: ReplicaObservation[] = plan.kept.map((r) => (bound.has(r.name) ? { ...r, node: bound.get(r.name) } : r));
     for (const p of created) {
-      after.push({ name: p.replicaId, uid: '', index: replicaIndexOf(name, p.replicaId) as number, node: p.node, terminating: false, podReady: false });
+      after.push({ name: p.replicaId, uid: '', index: replicaIndexOf(name, p.replicaId) as number, node: p.node, terminating: false, podReady: false, templateHash: plan.templateHash });
     }
     after.sort((a, b) => a.index - b.index);
     const pending = {
@@ -348,18 +354,24 @@ export class InferencePoolReconciler implements Reconciler {
     const name = pool.metadata.name as string;
     const pk = poolKey(namespace, name);
     const out: ReplicaObservation[] = [];
+    const templateHash = replicaTemplateHash(pool);
     for (const pod of view.replicaPods(pk)) {
       const podName = pod.metadata?.name as string;
       const index = replicaIndexOf(name, podName);
       if (index === undefined) continue; // carries our label but not our naming: not a replica of ours
       const owned = pod.metadata?.ownerReferences?.some((o) => o.controller && o.uid === pool.metadata.uid) ?? false;
       pods.set(podName, pod);
-      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName, view.attestationExpiry(pod), pool.spec.model.hash));
+      // A replica built for an earlier spec is judged by the model it was built with (its check's own
+      // report): it still serves that model until it is replaced.
+      const current = pod.metadata?.labels?.[LABEL_TEMPLATE_HASH] === templateHash;
+      out.push(observePod(pod, index, !owned || view.isDeleting(pod.metadata?.uid ?? ''), view.assumedNode(namespace, podName), this.deps.config.gpuResourceName, view.attestationExpiry(pod), current ? pool.spec.model.hash : undefined));
     }
     for (const a of view.unseenAssumptions(pk)) {
       const index = replicaIndexOf(name, a.name);
       if (index === undefined) continue;
-      out.push({ name: a.name, uid: '', index, node: a.node, tee: a.tee, terminating: false, podReady: false });
+      // Created by this process moments ago, from the pool as it was then: taken for current (at worst one
+      // reconcile plans one create fewer), never for outdated, which could delete it unseen.
+      out.push({ name: a.name, uid: '', index, node: a.node, tee: a.tee, terminating: false, podReady: false, templateHash });
     }
     return out;
   }
@@ -385,7 +397,7 @@ export class InferencePoolReconciler implements Reconciler {
   }
 }
 
-function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined, expectedModelHash: string): ReplicaObservation {
+function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined, expectedModelHash: string | undefined): ReplicaObservation {
   const spec = pod.spec as { nodeName?: string } | undefined;
   const status = pod.status as { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; lastTransitionTime?: string }> } | undefined;
   const gate = status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED);
@@ -407,6 +419,7 @@ function observePod(pod: KubeObject, index: number, terminating: boolean, assume
     podReady: status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     modelCheck: modelCheckOf((pod.status as { initContainerStatuses?: Parameters<typeof modelCheckOf>[0] } | undefined)?.initContainerStatuses, expectedModelHash),
     attestedLabel: pod.metadata?.labels?.[LABEL_REPLICA_ATTESTED] === LABEL_REPLICA_ATTESTED_VALUE,
+    ...(pod.metadata?.labels?.[LABEL_TEMPLATE_HASH] ? { templateHash: pod.metadata.labels[LABEL_TEMPLATE_HASH] } : {}),
   };
 }
 
