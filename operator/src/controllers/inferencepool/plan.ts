@@ -317,7 +317,7 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   if (unplaced.length > 0 && updating) {
     progressing = {
       status: 'False', reason: 'WaitingForCapacity',
-      message: `the update to the current spec waits for attested capacity: ${unplaced.length} new replica${unplaced.length === 1 ? '' : 's'} of ${pool.spec.gpusPerReplica ?? 1} GPUs could not be placed; ${outdatedNote} keep serving and are deleted only after their replacements are ready (free GPUs on an attested node, or lower spec.replicas.max)`,
+      message: `the update to the current spec waits for attested capacity: ${unplaced.length} new replica${unplaced.length === 1 ? '' : 's'} of ${pool.spec.gpusPerReplica ?? 1} GPUs could not be placed; ${outdatedNote} keep serving and are deleted only after their replacements are ready (free GPUs on an attested node, or lower spec.replicas.max): ${unplaced[0]?.message ?? ''}`,
     };
   } else if (unplaced.length > 0) {
     progressing = { status: 'False', reason: 'WaitingForCapacity', message: `${unplaced.length} replicas wait for attested capacity` };
