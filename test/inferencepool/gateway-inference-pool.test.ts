@@ -8,7 +8,10 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
-import { CustomResourceDefinitions, GatewayInferencePools, GIE_CRD_NAME } from '../../operator/src/controllers/inferencepool/gateway-inference-pool.js';
+import { CustomResourceDefinitions, DEFAULT_GATEWAY_INFERENCE_EXTENSION, GatewayInferencePools, GIE_CRD_NAME } from '../../operator/src/controllers/inferencepool/gateway-inference-pool.js';
+import { PoolRouting } from '../../operator/src/controllers/inferencepool/routing.js';
+import type { InferencePool } from '../../operator/src/api/index.js';
+import { Store } from '../../operator/src/kube/store.js';
 import { REPLICA_HTTPS_PORT } from '../../operator/src/controllers/inferencepool/endpoint.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { Events, resourcePath, Services, type KubeObject } from '../../operator/src/kube/resource.js';
@@ -17,6 +20,13 @@ import { adminClient, createPool, eventually, getPool, poolObject, startControll
 
 const CRD_FIXTURE = new URL('../fixtures/gateway-api-inference-extension/inferencepools.yaml', import.meta.url);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A cache holding `obj` alone, as the controller's informer for the extension's CRD would. */
+function storeOf(obj: KubeObject | undefined): Store<KubeObject> {
+  const store = new Store<KubeObject>();
+  if (obj) store.put(obj);
+  return store;
+}
 
 test.before(async () => {
   await installCrds((await testCluster()).kubeConfig());
@@ -35,7 +45,7 @@ async function installExtensionCrd(client: KubeClient): Promise<void> {
   });
 }
 
-test.serial('without the extension CRD nothing of it is read or written, and the pool still gets its Service', async (t) => {
+test.serial('without the extension CRD nothing of it is read or written, and no Service is written before a replica is routable', async (t) => {
   const kc = (await testCluster()).kubeConfig();
   const client = adminClient(kc);
   await removeExtensionCrd(client);
@@ -54,13 +64,14 @@ test.serial('without the extension CRD nothing of it is read or written, and the
     return request<T>(method, path, options);
   }) as typeof rest.request;
 
-  // No GPU offers this model: the pool places nothing, but it has an endpoint.
+  // No GPU offers this model: the pool places nothing, so no replica is routable: no Service, no endpoint.
   await createPool(client, poolObject('mistral', namespace, 1, `G${uniqueSuffix()}`));
-  const endpoint = await eventually('status.endpoint', async () => (await getPool(client, namespace, 'mistral'))?.status?.endpoint);
-  t.deepEqual(endpoint, { service: 'mistral', url: `https://mistral.${namespace}.svc` });
-  t.truthy(await client.get(Services, 'mistral', namespace));
+  await eventually('the pool\'s status', async () => (await getPool(client, namespace, 'mistral'))?.status?.conditions?.length ? true : undefined);
   await sleep(1_000);
-  t.true(paths.some((p) => p.includes('/services')), 'the recording saw the controller\'s writes');
+  t.is((await getPool(client, namespace, 'mistral'))?.status?.endpoint, undefined);
+  t.is(await client.get(Services, 'mistral', namespace), undefined);
+  t.true(paths.some((p) => p.includes('/inferencepools')), 'the recording saw the controller\'s requests');
+  t.deepEqual(paths.filter((p) => p.includes('/services') && !p.startsWith('GET')), [], 'no Service written');
   t.deepEqual(paths.filter((p) => p.includes('/apis/inference.networking.k8s.io')), []);
 });
 
@@ -76,9 +87,9 @@ test.serial('with the v1 CRD installed each pool gets an extension InferencePool
     client.rest.close();
   });
   const model = `G${uniqueSuffix()}`;
-  // The pool exists before the CRD: installing the CRD is what wakes it.
+  // The pool exists (and has been reconciled) before the CRD: installing the CRD is what wakes it.
   await createPool(client, poolObject('qwen', namespace, 1, model));
-  await eventually('status.endpoint', async () => (await getPool(client, namespace, 'qwen'))?.status?.endpoint);
+  await eventually('the pool\'s status', async () => (await getPool(client, namespace, 'qwen'))?.status?.conditions?.length ? true : undefined);
   await installExtensionCrd(client);
 
   const gie = await eventually('the extension InferencePool', async () => client.get<KubeObject & { spec: Record<string, unknown> }>(GatewayInferencePools, 'qwen', namespace));
@@ -88,7 +99,14 @@ test.serial('with the v1 CRD installed each pool gets an extension InferencePool
   t.deepEqual(gie.spec.targetPorts, [{ number: REPLICA_HTTPS_PORT }]);
   // The CRD's defaults (group "") filled in around what the operator wrote.
   t.deepEqual(gie.spec.endpointPickerRef, { group: '', kind: 'Service', name: 'qwen-epp', port: { number: 9002 }, failureMode: 'FailClose' });
-  await eventually('status.endpoint names it', async () => ((await getPool(client, namespace, 'qwen'))?.status?.endpoint?.gatewayInferencePool === 'qwen' ? true : undefined));
+  // Written whether or not a replica is routable (no follow-on writes, unlike a Service); the status
+  // reports it in status.endpoint beside the Service, which waits for a routable replica (none here).
+  t.is((await getPool(client, namespace, 'qwen'))?.status?.endpoint, undefined);
+  const routing = new PoolRouting({
+    client, services: new Store<KubeObject>(), crds: storeOf(await client.get<KubeObject>(CustomResourceDefinitions, GIE_CRD_NAME)),
+    config: DEFAULT_GATEWAY_INFERENCE_EXTENSION, hasRoutableReplica: () => true,
+  });
+  t.deepEqual((await routing.reconcile(pool as InferencePool)).endpoint, { service: 'qwen', url: `https://qwen.${namespace}.svc`, gatewayInferencePool: 'qwen' });
 
   // Someone's own extension InferencePool, then a Chrysalis pool of the same name.
   const theirs = { matchLabels: { app: 'theirs' } };
@@ -103,6 +121,6 @@ test.serial('with the v1 CRD installed each pool gets an extension InferencePool
   const left = await client.get<KubeObject & { spec: { selector: unknown } }>(GatewayInferencePools, 'taken', namespace);
   t.deepEqual(left?.spec.selector, theirs);
   t.is(left?.metadata?.ownerReferences, undefined);
-  const takenStatus = await eventually('the taken pool\'s endpoint', async () => (await getPool(client, namespace, 'taken'))?.status?.endpoint);
-  t.is(takenStatus.gatewayInferencePool, undefined);
+  const taken = await getPool(client, namespace, 'taken');
+  t.is((await routing.reconcile(taken as InferencePool)).endpoint?.gatewayInferencePool, undefined);
 });

@@ -1,5 +1,6 @@
 // The pool's Service is written once, then left alone: every reconcile of a pool (there is one per
 // replica change) runs the routing step, and a Service the cache shows as applied must cost no request.
+// It is first written when a replica is routable (a scale-up writes none), and kept from then on.
 // Against the real apiserver, so the comparison is with the object as the apiserver returns it, defaults
 // (clusterIP, sessionAffinity, ipFamilies...) included.
 import test from 'ava';
@@ -14,7 +15,7 @@ import { Services, type KubeObject } from '../../operator/src/kube/resource.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { adminClient, createPool, getPool, poolObject, uniqueSuffix } from './kube-fixtures.js';
 
-test('a reconcile whose cached Service matches what it would apply sends nothing; an edited one is put back', async (t) => {
+test('no Service before a replica is routable; then a reconcile whose cached Service matches what it would apply sends nothing; an edited one is put back', async (t) => {
   const kc = (await testCluster()).kubeConfig();
   await installCrds(kc);
   const namespace = await useNamespace(t, 'route-idem');
@@ -32,8 +33,17 @@ test('a reconcile whose cached Service matches what it would apply sends nothing
   }
   const client = new Counting(admin.rest, NO_FENCE);
   const services = new Store<KubeObject>();
-  const routing = new PoolRouting({ client, services, crds: new Store<KubeObject>(), config: DEFAULT_GATEWAY_INFERENCE_EXTENSION });
+  let routable = false;
+  const routing = new PoolRouting({ client, services, crds: new Store<KubeObject>(), config: DEFAULT_GATEWAY_INFERENCE_EXTENSION, hasRoutableReplica: () => routable });
 
+  // Replicas placed, none attested yet: a Service would select nothing, so none is written.
+  const before = await routing.reconcile(pool);
+  t.deepEqual(before.failures, []);
+  t.deepEqual(writes, [], 'no Service while no replica is routable');
+  t.is(before.endpoint, undefined);
+  t.is(await admin.get(Services, 'idem', namespace), undefined);
+
+  routable = true;
   const first = await routing.reconcile(pool);
   t.deepEqual(first.failures, []);
   t.deepEqual(writes, ['services/idem']);
@@ -45,6 +55,9 @@ test('a reconcile whose cached Service matches what it would apply sends nothing
   t.deepEqual(writes, ['services/idem'], 'no second write');
   t.deepEqual(second.endpoint, first.endpoint);
 
+  // No replica routable any more: the Service stays, and is still kept as applied.
+  routable = false;
+  t.deepEqual((await routing.reconcile(pool)).endpoint, first.endpoint);
   // Someone edits the selector down to the pool label alone: the next reconcile puts it back.
   await admin.patchMerge(Services, 'idem', namespace, { spec: { selector: { 'chrysalis.dev/attested': null } } }, undefined, { fieldManager: 'someone' });
   const edited = await admin.get<KubeObject & { spec: { selector: Record<string, string> } }>(Services, 'idem', namespace);

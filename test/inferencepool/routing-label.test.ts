@@ -71,6 +71,23 @@ test('a lapsing replica loses the routing label before its gate turns False, lea
   });
   await createPool(client, poolObject('chat', namespace, 1, model));
 
+  // kwok's kubelet turns the gate True with no verdict: never labelled; the controller turns it False.
+  const placed = await eventually('the replica bound, its kwok gate turned False', async () => {
+    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
+    return p && nodeOf(p) && gateOf(p)?.reason === 'AttestationMissing' ? p : undefined;
+  });
+  t.is(labelOf(placed), undefined);
+  // No replica to route to: no Service yet (it would select nothing), and no endpoint in the status.
+  t.is(await client.get(Services, 'chat', namespace), undefined, 'no Service before a replica is routable');
+  t.is((await getPool(client, namespace, 'chat'))?.status?.endpoint, undefined);
+
+  // A verdict valid for a few seconds: the label follows, then the Service (written once a replica is
+  // routable), whose endpoints include the replica.
+  await verdict(client, namespace, placed, new Date(Date.now() + 10_000));
+  const labelled = await eventually('the routing label', async () => {
+    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
+    return labelOf(p) === 'true' ? p : undefined;
+  });
   // The Service, owned by the pool, selecting its attested replicas on their https port; the status says where.
   const svc = await eventually('the pool\'s Service', async () => client.get<KubeObject & { spec: Record<string, unknown> }>(Services, 'chat', namespace));
   t.deepEqual(svc.spec.selector, { [LABEL_POOL]: 'chat', [LABEL_REPLICA_ATTESTED]: 'true' });
@@ -78,20 +95,6 @@ test('a lapsing replica loses the routing label before its gate turns False, lea
   const pool = await getPool(client, namespace, 'chat') as InferencePool;
   t.is(svc.metadata?.ownerReferences?.[0]?.uid, pool.metadata.uid);
   await eventually('status.endpoint', async () => ((await getPool(client, namespace, 'chat'))?.status?.endpoint?.url === `https://chat.${namespace}.svc` ? true : undefined));
-
-  // kwok's kubelet turns the gate True with no verdict: never labelled; the controller turns it False.
-  const placed = await eventually('the replica bound, its kwok gate turned False', async () => {
-    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
-    return p && nodeOf(p) && gateOf(p)?.reason === 'AttestationMissing' ? p : undefined;
-  });
-  t.is(labelOf(placed), undefined);
-
-  // A verdict valid for a few seconds: the label follows, and the Service's endpoints include the replica.
-  await verdict(client, namespace, placed, new Date(Date.now() + 6_000));
-  const labelled = await eventually('the routing label', async () => {
-    const p = await client.get<KubeObject>(Pods, 'chat-0', namespace);
-    return labelOf(p) === 'true' ? p : undefined;
-  });
   await eventually('the replica among the Service\'s endpoints', async () => ((await endpointPods(client, namespace, 'chat')).includes('chat-0') ? true : undefined), 30_000);
 
   // Every version of the Pod from here on, in the apiserver's order.

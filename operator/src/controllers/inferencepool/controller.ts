@@ -12,10 +12,11 @@ import type { Controller } from '../../kube/controller.js';
 import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { Nodes, objectKey, Pods, Services, type KubeObject } from '../../kube/resource.js';
-import { LABEL_POOL } from '../../marks.js';
+import { LABEL_POOL, LABEL_REPLICA_ATTESTED, LABEL_REPLICA_ATTESTED_VALUE } from '../../marks.js';
+import { ownedByPool } from './endpoint.js';
 import { CustomResourceDefinitions, GIE_CRD_NAME, slimCrd } from './gateway-inference-pool.js';
 import { PoolRouting } from './routing.js';
-import { FleetView } from './fleet-view.js';
+import { FleetView, poolKey } from './fleet-view.js';
 import { InferencePoolReconciler } from './reconciler.js';
 import { InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
 
@@ -69,16 +70,17 @@ export function inferencePoolController(deps: InferencePoolControllerDeps): Infe
   // API Inference Extension's InferencePools on: watched by name, so an install or removal wakes the pools.
   const services = manager.informer<KubeObject>(Services, { ...scope, labelSelector: LABEL_POOL });
   const crds = manager.informer<KubeObject>(CustomResourceDefinitions, { fieldSelector: `metadata.name=${GIE_CRD_NAME}`, transform: slimCrd });
-  const routing = new PoolRouting({
-    client: manager.client, services, crds, config: config.gatewayInferenceExtension,
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(deps.gatewayInferencePoolResyncMs !== undefined ? { resyncMs: deps.gatewayInferencePoolResyncMs } : {}),
-  });
-
   const view = new FleetView({ gpuResourceName: config.gpuResourceName, logger: manager.log.child({ controller: CONTROLLER_NAME }) });
   // The view's handlers are registered before the controller's, so a key is enqueued after the index
   // has taken the change in (the reconcile runs later anyway; this keeps the order obvious).
   view.attach(providerNodes, nodes, pods);
+  const routing = new PoolRouting({
+    client: manager.client, services, crds, config: config.gatewayInferenceExtension,
+    hasRoutableReplica: (pool) => view.replicaPods(poolKey(pool.metadata.namespace as string, pool.metadata.name as string))
+      .some((pod) => pod.metadata?.labels?.[LABEL_REPLICA_ATTESTED] === LABEL_REPLICA_ATTESTED_VALUE && ownedByPool(pod, pool)),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.gatewayInferencePoolResyncMs !== undefined ? { resyncMs: deps.gatewayInferencePoolResyncMs } : {}),
+  });
 
   const reconciler = new InferencePoolReconciler({
     client: manager.client, events: manager.events, view, pools, config, routing,

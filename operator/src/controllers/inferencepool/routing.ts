@@ -1,7 +1,15 @@
-// The pool's routing objects, applied during the pool's reconcile: its Service (endpoint.ts) always, and
-// the Gateway API Inference Extension InferencePool (gateway-inference-pool.ts) while that CRD is
-// installed and the configuration enables it. Both select replicas by the pool label and the
-// chrysalis.dev/attested label, which the reconciler sets and removes (attested-label.ts).
+// The pool's routing objects, applied during the pool's reconcile: its Service (endpoint.ts) from the
+// first time one of its replicas carries the routing label, and the Gateway API Inference Extension
+// InferencePool (gateway-inference-pool.ts) while that CRD is installed and the configuration enables it.
+// Both select replicas by the pool label and the chrysalis.dev/attested label, which the reconciler sets
+// and removes (attested-label.ts).
+//
+// Why the Service waits for a routable replica: until then it would select nothing, and a ClusterIP
+// Service is not one write but several (kube-apiserver allocates its IP as an IPAddress object, the
+// endpoints and EndpointSlice controllers each write an empty object, then update it when a replica
+// qualifies). Written at a scale-up, those writes compete with the replica creates for the apiserver;
+// written when a replica first qualifies, they come once, with the replica in them. Once written, the
+// Service stays (and is kept as applied) whether or not a replica is routable.
 //
 //   Service     compared with the informer's cached copy (Services labelled chrysalis.dev/pool): applied
 //               only when it differs, and again if someone deletes or edits it (the watch wakes the pool).
@@ -33,6 +41,11 @@ export interface PoolRoutingDeps {
   /** The extension's CRD, watched by name (the controller's informer). */
   crds: Store<KubeObject>;
   config: GatewayInferenceExtensionConfig;
+  /**
+   * Whether a replica the pool controls carries the routing label now (the controller's Pod cache): the
+   * pool's Service is first written then.
+   */
+  hasRoutableReplica: (pool: InferencePool) => boolean;
   now?: () => Date;
   resyncMs?: number;
 }
@@ -56,6 +69,12 @@ export class PoolRouting {
   private readonly now: () => Date;
   /** namespace/name → the extension InferencePool last applied for that pool. */
   private readonly applied = new Map<string, Applied>();
+  /**
+   * namespace/name → uid of the pool whose Service this process has written: kept from then on, even
+   * while the Service cache has not shown it yet and no replica is routable (so status.endpoint does not
+   * come and go).
+   */
+  private readonly serviceWritten = new Map<string, string>();
 
   constructor(private readonly deps: PoolRoutingDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -71,8 +90,10 @@ export class PoolRouting {
     this.applied.clear();
   }
 
+  /** The pool is gone: forget what was applied for it. */
   forgetPool(namespace: string, name: string): void {
     this.applied.delete(`${namespace}/${name}`);
+    this.serviceWritten.delete(`${namespace}/${name}`);
   }
 
   async reconcile(pool: InferencePool): Promise<RoutingOutcome> {
@@ -89,9 +110,12 @@ export class PoolRouting {
       const current = this.deps.services.get(namespace, poolServiceName(pool));
       if (current && !ownedByPool(current, pool)) {
         events.push({ type: 'Warning', reason: 'EndpointConflict', action: 'Route', message: `a Service ${namespace}/${poolServiceName(pool)} exists that this pool does not own; the pool has no endpoint until that Service is removed` });
+      } else if (!current && this.serviceWritten.get(`${namespace}/${name}`) !== pool.metadata.uid && !this.deps.hasRoutableReplica(pool)) {
+        // No replica to route to yet: no Service, and no endpoint in the status (ROUTING.md).
       } else {
         try {
           await this.deps.client.applyIfChanged(Services, current, buildPoolService(pool));
+          this.serviceWritten.set(`${namespace}/${name}`, pool.metadata.uid as string);
           serviceInPlace = true;
         } catch (err) {
           // A Service of the pool's that is already there still serves while the write is retried.
@@ -114,7 +138,7 @@ export class PoolRouting {
         failures.push(err);
       }
     } else {
-      this.forgetPool(namespace, name);
+      this.applied.delete(`${namespace}/${name}`);
     }
 
     return { ...(serviceInPlace ? { endpoint: poolEndpoint(pool, gatewayInferencePool) } : {}), events, failures };
