@@ -17,6 +17,7 @@ import { NoGpuSource, NvmlGpuSource, type GpuEvidenceSource } from './gpu/source
 import { parseNonce } from './identity.js';
 import { DEFAULT_TOKEN_FILE, HttpsTransport, tokenFromFile, type Transport } from './transport.js';
 import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.js';
+import { HealthEndpoint } from './gateway/health-endpoint.js';
 import { RaTlsGateway } from './gateway/gateway.js';
 import { OpenAIUsageMeter } from './usage/openai-usage.js';
 import { UsageReporter } from './usage/reporter.js';
@@ -54,6 +55,7 @@ interface Flags {
   gpus: number;
   httpsPort?: number;
   upstreamPort?: number;
+  healthPort?: number;
   raTlsValidity: number;
 }
 
@@ -136,6 +138,9 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
   if ((flags.httpsPort === undefined) !== (flags.upstreamPort === undefined)) {
     throw new AttesterError('CONFIG_INVALID', '--https-port and --upstream-port go together: the RA-TLS port to serve and the inference server port on 127.0.0.1 to forward to');
   }
+  if (flags.healthPort !== undefined && flags.httpsPort === undefined) {
+    throw new AttesterError('CONFIG_INVALID', '--health-port goes with --https-port and --upstream-port: it answers for the inference server the gateway forwards to');
+  }
   const subject = subjectFrom(flags, process.env);
   const { cpu, gpu } = await sourcesFrom(flags);
   const log = componentLogger('attester', { subject });
@@ -214,6 +219,12 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       });
       await gateway.listen(flags.httpsPort);
       stop.signal.addEventListener('abort', () => void gateway.close(), { once: true });
+      if (flags.healthPort !== undefined) {
+        // Started once the gateway serves: Ready means both the gateway and the server behind it answer.
+        const health = new HealthEndpoint({ upstreamPort: flags.upstreamPort! });
+        await health.listen(flags.healthPort);
+        stop.signal.addEventListener('abort', () => void health.close(), { once: true });
+      }
     }
   }
   try {
@@ -255,6 +266,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
     .option('--https-port <port>', "replica mode: serve RA-TLS here (TLS 1.3, certificate key = the attested key, evidence inside) and forward to the inference server", wholeNumber('--https-port', 1))
     .option('--upstream-port <port>', "replica mode, with --https-port: the inference server's port on 127.0.0.1", wholeNumber('--upstream-port', 1))
+    .option('--health-port <port>', "replica mode, with --https-port: answer kubelet's readiness probe here in plain HTTP (GET /health: 200 when the inference server's /health is)", wholeNumber('--health-port', 1))
     .option('--ra-tls-validity <seconds>', 'replica mode: lifetime of each RA-TLS certificate (a new one every half of it)', wholeNumber('--ra-tls-validity', 120), 600)
     .option('--model-source <uri>', 'model-check: spec.model.source; an http(s) archive is fetched into --model-dir, pvc:// (or none) is checked in place')
     .option('--model-dir <dir>', 'model-check: the directory the model is in, or is unpacked into')

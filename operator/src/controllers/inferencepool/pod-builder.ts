@@ -24,8 +24,8 @@
 //    mounts read-only at /model (operator/src/model/model-volume.ts);
 //  - the server's arguments built from spec.runtime.server (vLLM by default), listening on 127.0.0.1
 //    only (operator/src/model/server-args.ts);
-//  - a readiness probe on the server's /health through the sidecar's RA-TLS gateway (kubelet cannot
-//    reach loopback), so the replica is not Ready before its model is loaded (serverReadinessProbe).
+//  - a readiness probe on the server's /health through the sidecar's plain-HTTP health port (kubelet
+//    cannot reach loopback), so the replica is not Ready before its model is loaded (serverReadinessProbe).
 import type { OperatorConfig } from '../../config.js';
 import type { TeeType } from '../../placement/index.js';
 import type { InferencePool } from '../../api/index.js';
@@ -43,6 +43,12 @@ import { ATTESTATION_AUDIENCE } from '../../attestation/service/protocol.js';
 /** Container names, so tests and the reconciler agree. */
 export const SERVER_CONTAINER = 'server';
 export const ATTESTER_CONTAINER = 'attester';
+/**
+ * The sidecar's plain-HTTP readiness port (attester --health-port): kubelet's probe asks it, not the
+ * RA-TLS port, whose certificate Go's TLS client cannot parse (attester/src/gateway/health-endpoint.ts).
+ */
+export const REPLICA_HEALTH_PORT_NAME = 'health';
+export const REPLICA_HEALTH_PORT = 8444;
 /** Where the attester reads that token (its --token-file default). */
 export const ATTESTATION_TOKEN_DIR = '/var/run/secrets/chrysalis';
 /** A non-root uid/gid for both containers (the distroless `nonroot` user). */
@@ -115,6 +121,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
     // target port is the container port named https.
     '--https-port', String(REPLICA_HTTPS_PORT),
     '--upstream-port', String(port),
+    ...(probesServer(pool) ? ['--health-port', String(REPLICA_HEALTH_PORT)] : []),
   ];
   // The attestation service's CA (the chart's), projected from the Pod's own annotation: the CA's Secret
   // lives in the operator's namespace, which a Pod in the pool's namespace cannot mount.
@@ -181,7 +188,10 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
           name: ATTESTER_CONTAINER,
           image: config.attesterImage,
           args: attesterArgs,
-          ports: [{ name: REPLICA_HTTPS_PORT_NAME, containerPort: REPLICA_HTTPS_PORT, protocol: 'TCP' }],
+          ports: [
+            { name: REPLICA_HTTPS_PORT_NAME, containerPort: REPLICA_HTTPS_PORT, protocol: 'TCP' },
+            ...(probesServer(pool) ? [{ name: REPLICA_HEALTH_PORT_NAME, containerPort: REPLICA_HEALTH_PORT, protocol: 'TCP' }] : []),
+          ],
           ...serverReadinessProbe(pool),
           env: [
             { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -218,16 +228,21 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
   };
 }
 
+/** vLLM (the default) and llama.cpp's server answer /health; a custom server's health path is unknown. */
+function probesServer(pool: InferencePool): boolean {
+  return (pool.spec.runtime.server ?? 'vllm') !== 'custom';
+}
+
 /**
  * Readiness of the inference server, probed through the sidecar: the server listens on 127.0.0.1 only
- * and kubelet probes go to the Pod IP, so they ask the RA-TLS gateway, which forwards /health to the
- * server on loopback (unmetered) and answers 502 until the server answers. Kubelet does not verify an
- * HTTPS probe's certificate, so the RA-TLS certificate does not stand in the way. The Pod (and so the
- * gateway's upstream) is not Ready until the server is up: vLLM's OpenAI server and the engine answer
- * /health once they serve, llama.cpp's server answers 503 on it while it loads the model. A custom
- * server's health path is unknown, so it gets no probe.
+ * and kubelet probes go to the Pod IP, so they ask the sidecar's plain-HTTP health port, which asks the
+ * server's /health on loopback and answers 503 until the server answers 200. Not the RA-TLS port: kubelet
+ * probes with Go's TLS client, whose x509 parser refuses the RA-TLS certificate (its evidence extension's
+ * OID has an arc above 2^31), so such a probe never passes. The Pod (and so the Service's endpoint) is not
+ * Ready until the server is up: vLLM's OpenAI server and the engine answer /health once they serve,
+ * llama.cpp's server answers 503 on it while it loads the model. A custom server gets no probe.
  */
 function serverReadinessProbe(pool: InferencePool): { readinessProbe?: Record<string, unknown> } {
-  if ((pool.spec.runtime.server ?? 'vllm') === 'custom') return {};
-  return { readinessProbe: { httpGet: { scheme: 'HTTPS', port: REPLICA_HTTPS_PORT_NAME, path: '/health' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 } };
+  if (!probesServer(pool)) return {};
+  return { readinessProbe: { httpGet: { scheme: 'HTTP', port: REPLICA_HEALTH_PORT_NAME, path: '/health' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 } };
 }
