@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiError, RestClient } from '../../operator/src/kube/rest.js';
-import { LABEL_POOL, LABEL_REPLICA_ATTESTED } from '../../operator/src/marks.js';
+import { LABEL_POOL, LABEL_REPLICA_ATTESTED, LABEL_TEMPLATE_HASH } from '../../operator/src/marks.js';
 import { loadKubeConfig, testCluster, useNamespace } from '../cluster/index.js';
 import { impersonatingKubeconfig, serviceAccountUser } from './as-serviceaccount.js';
 import { one, render } from './helm.js';
@@ -126,4 +126,17 @@ test('a Pod copying a replica\'s pool label is refused to anyone but the control
     'removing the routing label passes: it only takes a Pod out of routing');
   const readded = await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } } }));
   t.is(readded?.code, 403, 'nor put it back');
+
+  // The template hash: which spec of its pool a replica was built from (an outdated one is replaced).
+  const templated = await refusal(asUser.request('POST', pods, { body: pod('templated', { [LABEL_TEMPLATE_HASH]: '0123456789abcdef' }) }));
+  t.is(templated?.code, 403, 'a Pod created with the template hash by an ordinary user is refused');
+  t.regex(templated?.message ?? '', new RegExp(`only the Chrysalis controllers \\(${controllers}\\) may give a Pod the label ${LABEL_TEMPLATE_HASH}`));
+  t.is(await refusal(asControllers.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_TEMPLATE_HASH]: '0123456789abcdef' } } } })), undefined,
+    'the controllers\' ServiceAccount sets it');
+  const rehashed = await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_TEMPLATE_HASH]: 'fedcba9876543210' } } } }));
+  t.is(rehashed?.code, 403, 'the user cannot change it, to pass an outdated replica off as current');
+  t.is(await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_TEMPLATE_HASH]: null } } } })), undefined,
+    'removing it passes: the replica is then replaced');
+  const retemplated = await refusal(asUser.request('PATCH', `${pods}/replica`, { contentType: 'application/merge-patch+json', body: { metadata: { labels: { [LABEL_TEMPLATE_HASH]: '0123456789abcdef' } } } }));
+  t.is(retemplated?.code, 403, 'nor put it back');
 });

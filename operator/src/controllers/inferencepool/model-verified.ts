@@ -12,9 +12,11 @@
 //       Unknown AwaitingModelCheck otherwise.
 //
 // A replica whose check failed is never counted ready (plan.ts isReady): its server does not run on a
-// real kubelet, and a kubelet that says otherwise is not believed. A check that exited 0 with a report
-// for another hash (the pool's spec.model.hash changed after the Pod was built) is not a verification of
-// the current model either.
+// real kubelet, and a kubelet that says otherwise is not believed. The condition is computed from the
+// replicas built for the pool's current spec only (plan.ts, template-hash.ts): a replica of an earlier
+// spec is judged by the hash it was built with while it serves until replaced, and never verifies the
+// current model. A replica labelled current whose check reports another hash is not a verification of
+// the current model either (ModelOutdated).
 import { MODEL_CHECK_CONTAINER } from '../../model/model-volume.js';
 import { mismatchMessage, parseModelCheckReport } from '../../model/model-check-report.js';
 import type { InitStatusLike, TerminatedLike } from '../../kube/cached-shape.js';
