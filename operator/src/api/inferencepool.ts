@@ -184,10 +184,12 @@ export interface InferencePoolStatus {
   /** The metadata.generation this status was computed from. */
   observedGeneration?: number;
   /**
-   * Current state as standard conditions: Ready (enough replicas are attested and ready), Progressing
-   * (replicas are being placed or attested), Degraded (fewer replicas than wanted could be placed or
-   * kept), ModelVerified (the replicas' model checks: False ModelHashMismatch names spec.model.hash and
-   * the hash computed from the files).
+   * Current state as standard conditions: Ready (enough replicas built for the current spec are attested
+   * and ready), Progressing (replicas are being placed or attested, or, reason ModelChanged, replicas
+   * built for an earlier spec.model, spec.runtime or spec.gpusPerReplica are being replaced one at a
+   * time, each after its replacement is ready), Degraded (fewer replicas than wanted could be placed or
+   * kept), ModelVerified (the model checks of replicas built for the current spec: False
+   * ModelHashMismatch names spec.model.hash and the hash computed from the files).
    */
   conditions?: Condition[];
   /** Replica counts, each a subset of the one before. */
