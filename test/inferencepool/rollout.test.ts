@@ -28,6 +28,28 @@ const modelHashOf = (pod: KubeObject): string | undefined =>
     .find((c) => c.name === 'server')?.env ?? []).find((e) => e.name === 'CHRYSALIS_MODEL_HASH')?.value;
 const condition = (pool: Awaited<ReturnType<typeof getPool>>, type: string) => pool?.status?.conditions?.find((c) => c.type === type);
 
+/**
+ * What the attestation service does on a verdict: the key and its expiry on the host's ProviderNode
+ * (appended: two replicas may share a host), then the Pod's gate True.
+ */
+function verdicts(client: ReturnType<typeof adminClient>, namespace: string): (podName: string) => Promise<void> {
+  return async (podName) => {
+    const pod = await client.get<KubeObject>(Pods, podName, namespace) as KubeObject;
+    const node = nodeOf(pod) as string;
+    const host = await client.get<KubeObject>(ProviderNodes, node) as KubeObject;
+    const recorded = ((host.status as { attestedReplicas?: unknown[] } | undefined)?.attestedReplicas ?? []);
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, node, 'status'), {
+      contentType: 'application/merge-patch+json',
+      body: { status: { attestedReplicas: [...recorded, { namespace, pod: podName, uid: pod.metadata?.uid, publicKey: 'ab'.repeat(32), expiresAt }] } },
+    });
+    await client.rest.request('PATCH', resourcePath(Pods, namespace, podName, 'status'), {
+      contentType: 'application/strategic-merge-patch+json',
+      body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'EvidenceVerified', message: 'test verdict' }] } },
+    });
+  };
+}
+
 test('changing spec.model.hash replaces the replica surge first: the new one serves before the old one goes', async (t) => {
   const cluster = await testCluster();
   const kc = cluster.kubeConfig();
@@ -43,23 +65,7 @@ test('changing spec.model.hash replaces the replica surge first: the new one ser
     client.rest.close();
   });
 
-  // What the attestation service does on a verdict: the key and its expiry on the host's ProviderNode
-  // (appended: two replicas may share a host), then the Pod's gate True.
-  const attest = async (podName: string) => {
-    const pod = await client.get<KubeObject>(Pods, podName, namespace) as KubeObject;
-    const node = nodeOf(pod) as string;
-    const host = await client.get<KubeObject>(ProviderNodes, node) as KubeObject;
-    const recorded = ((host.status as { attestedReplicas?: unknown[] } | undefined)?.attestedReplicas ?? []);
-    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, node, 'status'), {
-      contentType: 'application/merge-patch+json',
-      body: { status: { attestedReplicas: [...recorded, { namespace, pod: podName, uid: pod.metadata?.uid, publicKey: 'ab'.repeat(32), expiresAt }] } },
-    });
-    await client.rest.request('PATCH', resourcePath(Pods, namespace, podName, 'status'), {
-      contentType: 'application/strategic-merge-patch+json',
-      body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'EvidenceVerified', message: 'test verdict' }] } },
-    });
-  };
+  const attest = verdicts(client, namespace);
 
   await createPool(client, poolObject('m', namespace, 1, model));
   const [first] = await eventually('one bound replica', async () => {
@@ -120,4 +126,66 @@ test('changing spec.model.hash replaces the replica surge first: the new one ser
     return condition(p, 'Ready')?.status === 'True' && condition(p, 'Progressing')?.reason === 'Stable' ? p : undefined;
   }, 30_000, async () => JSON.stringify((await getPool(client, namespace, 'm'))?.status?.conditions));
   t.deepEqual(settled.status?.replicas, { desired: 1, placed: 1, attested: 1, ready: 1 });
+});
+
+test('with no free GPUs for the surge replica, the old replica keeps serving and the status says why; a freed node lets the update through', async (t) => {
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  const namespace = await useNamespace(t, 'rollout-full');
+  const suffix = uniqueSuffix();
+  const model = `F${suffix}`;
+  // One 8-GPU node and a pool of one 8-GPU replica: no room for a second replica anywhere.
+  const fleet = await createGpuFleet(kc, { prefix: `ip-full-${suffix}`, count: 1, gpuModel: model, providers: 1 });
+  const controller = startController(kc, { namespace, gateGraceMs: 1000 });
+  const client = adminClient(kc);
+  const more: Array<{ cleanup(): Promise<void> }> = [];
+  t.teardown(async () => {
+    await controller.stop();
+    await fleet.cleanup();
+    for (const f of more) await f.cleanup();
+    client.rest.close();
+  });
+  const attest = verdicts(client, namespace);
+
+  await createPool(client, poolObject('f', namespace, 1, model, { gpusPerReplica: 8 }));
+  const [first] = await eventually('one bound replica', async () => {
+    const all = live(await poolPods(client, namespace, 'f'));
+    return all.length === 1 && nodeOf(all[0] as KubeObject) ? all : undefined;
+  });
+  const oldName = first?.metadata?.name as string;
+  await attest(oldName);
+  await eventually('the replica ready', async () => {
+    const p = await getPool(client, namespace, 'f');
+    return condition(p, 'Ready')?.status === 'True' ? p : undefined;
+  });
+
+  await client.rest.request('PATCH', resourcePath(InferencePools, namespace, 'f'), {
+    contentType: 'application/merge-patch+json', body: { spec: { model: { hash: NEW_HASH } } },
+  });
+  const blocked = await eventually('Progressing False WaitingForCapacity for the update', async () => {
+    const p = await getPool(client, namespace, 'f');
+    const c = condition(p, 'Progressing');
+    return c?.status === 'False' && c.reason === 'WaitingForCapacity' && /update to the current spec/.test(c.message) ? p : undefined;
+  }, 30_000, async () => JSON.stringify((await getPool(client, namespace, 'f'))?.status?.conditions));
+  t.regex(condition(blocked, 'Progressing')?.message ?? '', /1 new replica of 8 GPUs could not be placed; 1 replica built for an earlier .* keep serving/);
+  t.not(condition(blocked, 'Degraded')?.status, 'True', 'as many replicas as desired are placed');
+  t.is(blocked.status?.replicas?.ready, 1);
+  // Nothing is deleted first.
+  await new Promise((r) => setTimeout(r, 3000));
+  const pods = live(await poolPods(client, namespace, 'f'));
+  t.deepEqual(pods.map((p) => p.metadata?.name), [oldName]);
+  t.is(modelHashOf(pods[0] as KubeObject), OLD_HASH);
+
+  // Capacity arrives: the surge replica is placed there, and once it is ready the old one goes.
+  more.push(await createGpuFleet(kc, { prefix: `ip-full2-${suffix}`, count: 1, gpuModel: model, providers: 1 }));
+  const surge = await eventually('the surge replica placed on the new node', async () => {
+    const all = live(await poolPods(client, namespace, 'f'));
+    return all.find((p) => modelHashOf(p) === NEW_HASH && nodeOf(p));
+  }, 30_000);
+  await attest(surge.metadata?.name as string);
+  await eventually('only the new replica left', async () => {
+    const all = live(await poolPods(client, namespace, 'f'));
+    return all.length === 1 && modelHashOf(all[0] as KubeObject) === NEW_HASH ? all : undefined;
+  }, 30_000);
+  t.pass();
 });
