@@ -10,6 +10,8 @@ const OLD = 'e0ld0e0ld0e0ld00';
 const healthy = () => 'ok' as const;
 const outdated = (index: number, overrides: Partial<ReplicaObservation> = {}) => replica(index, { templateHash: OLD, ...overrides });
 const notReady = { gate: undefined, podReady: false } as const;
+/** A ready replica of the current spec that routing selects (the routing label follows readiness). */
+const routed = (index: number, overrides: Partial<ReplicaObservation> = {}) => replica(index, { attestedLabel: true, ...overrides });
 const plan = (replicas: number, observed: ReplicaObservation[]) => planReplicas(pool('llama', replicas), observed, healthy, NOW);
 const deletes = (p: ReplicaPlan) => p.deletes.map((d) => [d.name, d.reason]);
 const condition = (s: ReturnType<typeof poolStatus>, type: string) => s.conditions?.find((c) => c.type === type);
@@ -43,18 +45,24 @@ test('while the surge replica is not ready, the outdated one stays and nothing m
   }
 });
 
-test('once the surge replica is ready, the outdated one is deleted, and nothing is created', (t) => {
-  const p = plan(1, [outdated(0), replica(1)]);
+test('once the surge replica is ready and routed, the outdated one is deleted, and nothing is created', (t) => {
+  const p = plan(1, [outdated(0), routed(1)]);
   t.deepEqual(deletes(p), [['llama-0', 'Outdated']]);
   t.is(p.deletes[0]?.wasReady, true);
   t.deepEqual(p.creates, []);
   t.deepEqual(p.kept.map((r) => r.name), ['llama-1']);
 });
 
+test('a surge replica ready but not yet routed keeps the outdated one: the Service never lacks both', (t) => {
+  const p = plan(1, [outdated(0), replica(1, { attestedLabel: false })]);
+  t.deepEqual(deletes(p), []);
+  t.deepEqual(p.creates, []);
+});
+
 test('one at a time: of several outdated replicas, one surge replica at once', (t) => {
   t.deepEqual(plan(3, [outdated(0), outdated(1), outdated(2)]).creates, [3]);
   // The first replacement ready: one outdated goes (the highest index) and the next replacement starts.
-  const p = plan(3, [outdated(0), outdated(1), outdated(2), replica(3)]);
+  const p = plan(3, [outdated(0), outdated(1), outdated(2), routed(3)]);
   t.deepEqual(deletes(p), [['llama-2', 'Outdated']]);
   t.deepEqual(p.creates, [4]);
 });
@@ -71,7 +79,7 @@ test('an outdated replica that serves nothing is deleted at once and replaced, w
 test('a replica without the label (made before it existed) is outdated', (t) => {
   const p = plan(1, [replica(0, { templateHash: undefined })]);
   t.deepEqual(p.creates, [1]);
-  t.deepEqual(deletes(plan(1, [replica(0, { templateHash: undefined }), replica(1)])), [['llama-0', 'Outdated']]);
+  t.deepEqual(deletes(plan(1, [replica(0, { templateHash: undefined }), routed(1)])), [['llama-0', 'Outdated']]);
 });
 
 test('scaling down while updating: surplus current replicas go, outdated ones that still carry the floor stay', (t) => {
@@ -103,7 +111,8 @@ for (const desired of [1, 2, 5]) {
       const gone = new Set(p.deletes.map((d) => d.name));
       view = view.filter((r) => !gone.has(r.name));
       t.true(view.filter((r) => isReady(r, NOW)).length >= desired, `step ${step}: ready below desired`);
-      view = [...view.map((r) => (r.templateHash === TEMPLATE_HASH ? replica(r.index) : r)), ...p.creates.map((i) => replica(i, notReady))];
+      // Replicas created in an earlier step become ready, and the next step routes them.
+      view = [...view.map((r) => (r.templateHash !== TEMPLATE_HASH ? r : isReady(r, NOW) ? routed(r.index) : replica(r.index))), ...p.creates.map((i) => replica(i, notReady))];
       t.true(view.length <= desired + MAX_SURGE, `step ${step}: ${view.length} live`);
       if (p.deletes.length === 0 && p.creates.length === 0 && view.every((r) => r.templateHash === TEMPLATE_HASH && isReady(r, NOW))) break;
     }

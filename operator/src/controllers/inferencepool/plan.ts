@@ -23,7 +23,7 @@
 //    without taking the pool below what it serves:
 //      · an outdated replica that is not ready serves nothing and is deleted at once;
 //      · an outdated ready one is deleted only while the replicas ready after that are still at least
-//        desired — that is, once a replacement is ready;
+//        desired — that is, once a replacement is ready and carries the routing label;
 //      · current replicas are created up to desired, with MAX_SURGE more live replicas than desired
 //        allowed while outdated ones remain: the surge replica takes free GPUs beside the outdated one,
 //        which keeps its GPUs and its traffic until the surge replica is attested and ready. No free
@@ -176,8 +176,11 @@ export function planReplicas(
   const leastUsefulFirst = (a: ReplicaObservation, b: ReplicaObservation) => usefulness(a, now) - usefulness(b, now) || b.index - a.index;
 
   // Outdated replicas: those that serve nothing go now; one that serves goes only while the replicas
-  // ready without it are still at least desired (its replacement is ready).
-  let ready = live.filter((r) => isReady(r, now)).length;
+  // serving without it are still at least desired (its replacement is ready). A current replica counts
+  // as serving once routing selects it too (it carries the routing label, added in the reconcile after
+  // it became ready), so the outdated one leaves the Service's endpoints only after its replacement is in.
+  const serving = (r: ReplicaObservation) => isReady(r, now) && (r.templateHash !== templateHash || r.attestedLabel === true);
+  let ready = live.filter(serving).length;
   const keptOutdated: ReplicaObservation[] = [];
   for (const r of live.filter((x) => x.templateHash !== templateHash).sort(leastUsefulFirst)) {
     const serving = isReady(r, now);
