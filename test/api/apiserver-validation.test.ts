@@ -194,6 +194,8 @@ const INVALID: InvalidCase[] = [
     mutate: (s) => { s.gpusPerReplica = 9; }, field: 'spec.gpusPerReplica', says: 'less than or equal to 8' },
   { title: 'a maximum of zero replicas per node', kind: 'InferencePool',
     mutate: (s) => { s.placement.maxPerNode = 0; }, field: 'spec.placement.maxPerNode', says: 'greater than or equal to 1' },
+  { title: 'a rollout that could never replace a replica (maxSurge and maxUnavailable both 0)', kind: 'InferencePool',
+    mutate: (s) => { s.rollout = { maxSurge: 0, maxUnavailable: 0 }; }, field: 'spec.rollout', says: 'cannot both be 0' },
   // AttestationPolicy
   { title: 'allowSimulated without a trusted root', kind: 'AttestationPolicy',
     mutate: (s) => { s.allowSimulated = true; }, field: 'spec.trustedRoots', says: 'must list the simulated TEE' },

@@ -2,7 +2,7 @@
 // time, never fewer ready replicas than desired while outdated ones serve, no churn when nothing changed,
 // and the status that says so.
 import test from 'ava';
-import { isReady, MAX_SURGE, planReplicas, poolStatus, type ReplicaObservation, type ReplicaPlan } from '../../operator/src/controllers/inferencepool/plan.js';
+import { isReady, DEFAULT_MAX_SURGE, planReplicas, poolStatus, type ReplicaObservation, type ReplicaPlan } from '../../operator/src/controllers/inferencepool/plan.js';
 import type { Unplaced } from '../../operator/src/placement/index.js';
 import { MODEL_HASH, NOW, pool, replica, TEMPLATE_HASH } from './builders.js';
 
@@ -101,24 +101,33 @@ test('the same view gives the same plan, and the view after acting on it asks fo
 });
 
 // A whole rollout, step by step: each step acts on the plan (deletes go, creates appear unready), then
-// every replica created in an earlier step becomes ready. At no step may fewer than desired replicas be
-// ready, nor more than desired + MAX_SURGE be live.
+// every replica created in an earlier step becomes ready (and is routed the step after). At no step may
+// fewer than desired − maxUnavailable replicas be ready, nor more than desired + maxSurge be live.
+const rollouts = [
+  { maxSurge: DEFAULT_MAX_SURGE, maxUnavailable: 0 },
+  { maxSurge: 2, maxUnavailable: 0 },
+  { maxSurge: 0, maxUnavailable: 1 },
+  { maxSurge: 1, maxUnavailable: 1 },
+];
 for (const desired of [1, 2, 5]) {
-  test(`a rollout of ${desired} ready replicas never goes below ${desired} ready nor above ${desired + MAX_SURGE} live, and ends with all current`, (t) => {
-    let view: ReplicaObservation[] = Array.from({ length: desired }, (_, i) => outdated(i));
-    for (let step = 0; step < 10 * desired + 5; step++) {
-      const p = plan(desired, view);
-      const gone = new Set(p.deletes.map((d) => d.name));
-      view = view.filter((r) => !gone.has(r.name));
-      t.true(view.filter((r) => isReady(r, NOW)).length >= desired, `step ${step}: ready below desired`);
-      // Replicas created in an earlier step become ready, and the next step routes them.
-      view = [...view.map((r) => (r.templateHash !== TEMPLATE_HASH ? r : isReady(r, NOW) ? routed(r.index) : replica(r.index))), ...p.creates.map((i) => replica(i, notReady))];
-      t.true(view.length <= desired + MAX_SURGE, `step ${step}: ${view.length} live`);
-      if (p.deletes.length === 0 && p.creates.length === 0 && view.every((r) => r.templateHash === TEMPLATE_HASH && isReady(r, NOW))) break;
-    }
-    t.is(view.length, desired);
-    t.true(view.every((r) => r.templateHash === TEMPLATE_HASH && isReady(r, NOW)));
-  });
+  for (const rollout of rollouts) {
+    const floor = Math.max(0, desired - rollout.maxUnavailable);
+    test(`a rollout of ${desired} ready replicas with maxSurge ${rollout.maxSurge}, maxUnavailable ${rollout.maxUnavailable} never goes below ${floor} ready nor above ${desired + rollout.maxSurge} live, and ends with all current`, (t) => {
+      const p0 = pool('llama', desired, { rollout });
+      let view: ReplicaObservation[] = Array.from({ length: desired }, (_, i) => outdated(i));
+      for (let step = 0; step < 10 * desired + 5; step++) {
+        const p = planReplicas(p0, view, healthy, NOW);
+        const gone = new Set(p.deletes.map((d) => d.name));
+        view = view.filter((r) => !gone.has(r.name));
+        t.true(view.filter((r) => isReady(r, NOW)).length >= floor, `step ${step}: ready below ${floor}`);
+        view = [...view.map((r) => (r.templateHash !== TEMPLATE_HASH ? r : isReady(r, NOW) ? routed(r.index) : replica(r.index))), ...p.creates.map((i) => replica(i, notReady))];
+        t.true(view.length <= desired + rollout.maxSurge, `step ${step}: ${view.length} live`);
+        if (p.deletes.length === 0 && p.creates.length === 0 && view.every((r) => r.templateHash === TEMPLATE_HASH && isReady(r, NOW))) break;
+      }
+      t.is(view.length, desired);
+      t.true(view.every((r) => r.templateHash === TEMPLATE_HASH && isReady(r, NOW)));
+    });
+  }
 }
 
 test('status while updating: Progressing ModelChanged, Ready only for the current spec, ModelVerified only from current replicas', (t) => {
@@ -147,4 +156,21 @@ test('a surge replica with no free GPUs: the status says so, the pool is not Deg
   t.like(condition(s, 'Progressing'), { status: 'False', reason: 'WaitingForCapacity' });
   t.regex(condition(s, 'Progressing')?.message ?? '', /the update to the current spec waits for attested capacity: 1 new replica of 1 GPUs could not be placed; 1 replica built for an earlier .* keep serving .*: no attested node has 1 free GPU$/);
   t.like(condition(s, 'Degraded'), { status: 'False' });
+});
+
+test('spec.rollout.maxSurge 2 starts two replacements at once', (t) => {
+  const p = planReplicas(pool('llama', 3, { rollout: { maxSurge: 2, maxUnavailable: 0 } }), [outdated(0), outdated(1), outdated(2)], healthy, NOW);
+  t.deepEqual(p.creates, [3, 4]);
+  t.deepEqual(deletes(p), []);
+});
+
+test('spec.rollout.maxUnavailable 1 deletes a serving outdated replica first, so an update proceeds without free GPUs', (t) => {
+  const p = planReplicas(pool('llama', 2, { rollout: { maxSurge: 0, maxUnavailable: 1 } }), [outdated(0), outdated(1)], healthy, NOW);
+  t.deepEqual(deletes(p), [['llama-1', 'Outdated']]);
+  t.deepEqual(p.creates, [2]);
+  t.is(p.surge, 0);
+  // The replacement not serving yet: the other outdated replica stays (one fewer than desired at most).
+  const next = planReplicas(pool('llama', 2, { rollout: { maxSurge: 0, maxUnavailable: 1 } }), [outdated(0), replica(2, notReady)], healthy, NOW);
+  t.deepEqual(deletes(next), []);
+  t.deepEqual(next.creates, []);
 });

@@ -50,6 +50,14 @@ export interface InferencePoolSpec {
    * @default {}
    */
   placement?: InferencePoolSpecPlacement;
+  /**
+   * How replicas built for an earlier spec.model, spec.runtime or spec.gpusPerReplica are replaced after
+   * a change. Absent, one at a time and surge first (maxSurge 1, maxUnavailable 0): a new replica starts
+   * on free GPUs beside a serving one, which is deleted once the new one is attested, ready and routed;
+   * with no free GPUs the update waits (Progressing False WaitingForCapacity) and nothing is deleted
+   * first.
+   */
+  rollout?: InferencePoolSpecRollout;
   /** Highest host priceCoefficient (thousandths, 1000 = 1.0×) the pool accepts; absent means no cap. */
   maxPriceCoefficient?: number;
   /** The SettlementAccount in this namespace that the pool's usage is settled through. */
@@ -171,6 +179,29 @@ export interface InferencePoolSpecPlacement {
   spreadAcrossProviders?: boolean;
   /** Most replicas of this pool on one host; absent means no limit. */
   maxPerNode?: number;
+}
+
+/**
+ * How replicas built for an earlier spec.model, spec.runtime or spec.gpusPerReplica are replaced after
+ * a change. Absent, one at a time and surge first (maxSurge 1, maxUnavailable 0): a new replica starts
+ * on free GPUs beside a serving one, which is deleted once the new one is attested, ready and routed;
+ * with no free GPUs the update waits (Progressing False WaitingForCapacity) and nothing is deleted
+ * first.
+ */
+export interface InferencePoolSpecRollout {
+  /**
+   * Replicas beyond spec.replicas.max that may run while replicas of an earlier spec are replaced; each
+   * needs free GPUs on an attested node.
+   * @default 1
+   */
+  maxSurge?: number;
+  /**
+   * How many fewer than spec.replicas.max replicas may be ready while replicas of an earlier spec are
+   * replaced: a serving replica may be deleted before its replacement is ready. Lets an update proceed
+   * on a fleet without free GPUs, at reduced capacity.
+   * @default 0
+   */
+  maxUnavailable?: number;
 }
 
 /** The SettlementAccount in this namespace that the pool's usage is settled through. */

@@ -22,14 +22,16 @@
 //    none: a Pod made before the label, whose origin cannot be told) it is outdated and is replaced
 //    without taking the pool below what it serves:
 //      · an outdated replica that is not ready serves nothing and is deleted at once;
-//      · an outdated ready one is deleted only while the replicas ready after that are still at least
-//        desired — that is, once a replacement is ready and carries the routing label;
-//      · current replicas are created up to desired, with MAX_SURGE more live replicas than desired
-//        allowed while outdated ones remain: the surge replica takes free GPUs beside the outdated one,
-//        which keeps its GPUs and its traffic until the surge replica is attested and ready. No free
-//        GPUs: the surge waits for capacity (the status says so) and nothing is deleted first.
-//    One at a time with MAX_SURGE 1. The same view always gives the same plan, and a pool whose replicas
-//    are all current plans exactly what it did before the label existed.
+//      · an outdated ready one is deleted only while the replicas serving after that are still at least
+//        desired − spec.rollout.maxUnavailable (default 0) — with the default, once a replacement is
+//        ready and carries the routing label;
+//      · current replicas are created up to desired, with spec.rollout.maxSurge (default 1) more live
+//        replicas than desired allowed while outdated ones remain: the surge replica takes free GPUs
+//        beside the outdated one, which keeps its GPUs and its traffic until the surge replica serves.
+//        No free GPUs: the surge waits for capacity (the status says so) and, unless maxUnavailable
+//        allows it, nothing is deleted first.
+//    One at a time by default. The same view always gives the same plan, and a pool whose replicas are
+//    all current plans exactly what it did before the label existed.
 //  - Scale up creates the lowest free indexes. Names are `<pool>-<index>`, so a plan made again from the
 //    same (or a stale) view names the same Pods and a repeated create answers AlreadyExists.
 //  - Readiness gate: a replica is attested only while its gate condition is True AND the expiry the
@@ -55,8 +57,17 @@ import { replicaTemplateHash } from './template-hash.js';
 /** How long a True gate without a readable expiry is tolerated before it is turned False. */
 export const DEFAULT_GATE_GRACE_MS = 30_000;
 
-/** Live replicas allowed beyond desired while outdated replicas are being replaced. */
-export const MAX_SURGE = 1;
+/** Live replicas allowed beyond desired while outdated replicas are replaced (spec.rollout.maxSurge). */
+export const DEFAULT_MAX_SURGE = 1;
+/** Ready replicas allowed below desired while outdated replicas are replaced (spec.rollout.maxUnavailable). */
+export const DEFAULT_MAX_UNAVAILABLE = 0;
+
+export function rolloutLimits(pool: InferencePool): { maxSurge: number; maxUnavailable: number } {
+  return {
+    maxSurge: pool.spec.rollout?.maxSurge ?? DEFAULT_MAX_SURGE,
+    maxUnavailable: pool.spec.rollout?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
+  };
+}
 
 /** What the plan needs to know about one replica Pod; the reconciler extracts it from the Pod. */
 export interface ReplicaObservation {
@@ -151,6 +162,8 @@ export function planReplicas(
 ): ReplicaPlan {
   const desired = desiredReplicas(pool);
   const templateHash = replicaTemplateHash(pool);
+  const { maxSurge, maxUnavailable } = rolloutLimits(pool);
+  const floor = Math.max(0, desired - maxUnavailable);
   const deletes: ReplicaDelete[] = [];
   const live: ReplicaObservation[] = [];
   // Every index with a Pod, terminating ones included: their names are not free yet.
@@ -176,7 +189,7 @@ export function planReplicas(
   const leastUsefulFirst = (a: ReplicaObservation, b: ReplicaObservation) => usefulness(a, now) - usefulness(b, now) || b.index - a.index;
 
   // Outdated replicas: those that serve nothing go now; one that serves goes only while the replicas
-  // serving without it are still at least desired (its replacement is ready). A current replica counts
+  // serving without it are still at least the floor (by default desired: its replacement serves). A current replica counts
   // as serving once routing selects it too (it carries the routing label, added in the reconcile after
   // it became ready), so the outdated one leaves the Service's endpoints only after its replacement is in.
   const serving = (r: ReplicaObservation) => isReady(r, now) && (r.templateHash !== templateHash || r.attestedLabel === true);
@@ -184,7 +197,7 @@ export function planReplicas(
   const keptOutdated: ReplicaObservation[] = [];
   for (const r of live.filter((x) => x.templateHash !== templateHash).sort(leastUsefulFirst)) {
     const serving = isReady(r, now);
-    if (serving && ready - 1 < desired) {
+    if (serving && ready - 1 < floor) {
       keptOutdated.push(r);
       continue;
     }
@@ -202,9 +215,9 @@ export function planReplicas(
   }
   const kept = [...current, ...keptOutdated].sort((a, b) => a.index - b.index);
 
-  // Current replicas up to desired; while outdated ones still serve, MAX_SURGE beyond desired in all.
+  // Current replicas up to desired; while outdated ones still serve, maxSurge beyond desired in all.
   const wanted = desired - current.length;
-  const room = desired + (keptOutdated.length > 0 ? MAX_SURGE : 0) - kept.length;
+  const room = desired + (keptOutdated.length > 0 ? maxSurge : 0) - kept.length;
   const count = Math.max(0, Math.min(wanted, room));
   const creates: number[] = [];
   for (let index = 0; creates.length < count; index++) {
@@ -320,14 +333,14 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
   if (unplaced.length > 0 && updating) {
     progressing = {
       status: 'False', reason: 'WaitingForCapacity',
-      message: `the update to the current spec waits for attested capacity: ${unplaced.length} new replica${unplaced.length === 1 ? '' : 's'} of ${pool.spec.gpusPerReplica ?? 1} GPUs could not be placed; ${outdatedNote} keep serving and are deleted only after their replacements are ready (free GPUs on an attested node, or lower spec.replicas.max): ${unplaced[0]?.message ?? ''}`,
+      message: `the update to the current spec waits for attested capacity: ${unplaced.length} new replica${unplaced.length === 1 ? '' : 's'} of ${pool.spec.gpusPerReplica ?? 1} GPUs could not be placed; ${outdatedNote} keep serving and are deleted only after their replacements are ready (free GPUs on an attested node, lower spec.replicas.max, or allow spec.rollout.maxUnavailable): ${unplaced[0]?.message ?? ''}`,
     };
   } else if (unplaced.length > 0) {
     progressing = { status: 'False', reason: 'WaitingForCapacity', message: `${unplaced.length} replicas wait for attested capacity` };
   } else if (updating) {
     progressing = {
       status: 'True', reason: 'ModelChanged',
-      message: `replacing ${outdated.length > 0 ? outdatedNote : `the replicas built for an earlier spec`}, one at a time, each after its replacement is attested and ready; ${readyCurrent.length} of ${desired} ready on the current spec${working ? ` (${describeWork(work)})` : ''}`,
+      message: `replacing ${outdated.length > 0 ? outdatedNote : `the replicas built for an earlier spec`}, ${describeRollout(rolloutLimits(pool))}; ${readyCurrent.length} of ${desired} ready on the current spec${working ? ` (${describeWork(work)})` : ''}`,
     };
   } else if (working) {
     progressing = { status: 'True', reason: 'PlacingReplicas', message: describeWork(work) };
@@ -364,6 +377,11 @@ export function poolStatus({ pool, plan, replicas, unplaced, providerOf, now, pe
     // No `usage`: the attestation service's metering owns it. Server-side apply leaves fields another
     // manager owns alone, and the reconciler compares statuses without it.
   };
+}
+
+function describeRollout({ maxSurge, maxUnavailable }: { maxSurge: number; maxUnavailable: number }): string {
+  if (maxUnavailable === 0) return `${maxSurge === 1 ? 'one' : maxSurge} at a time, each after its replacement is attested and ready`;
+  return `with up to ${maxSurge} extra and up to ${maxUnavailable} fewer ready replicas than desired meanwhile (spec.rollout)`;
 }
 
 function describeWork(work: PendingWork): string {
