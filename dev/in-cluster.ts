@@ -31,6 +31,8 @@ export interface InClusterStack {
   serviceUrl: string;
   /** The chart's attestation CA (PEM), read from its TLS Secret. */
   ca: string;
+  /** With options.engineCpu: the engine-cpu image in the real node's containerd, pinned by digest (repository@sha256:…). */
+  engineImage?: string;
   /** The controllers' Pods (Running), by name. */
   operatorPods(): Promise<string[]>;
   /**
@@ -45,6 +47,13 @@ export interface InClusterOptions {
   say: (line: string) => void;
   /** Namespaces holding SettlementAccounts (rbac.settlement.namespaces); created here before install. */
   settlementNamespaces: string[];
+  /** GPUs of the real node (its advertised resource, its simulated GPUs, its ProviderNode); default 1. */
+  gpus?: number;
+  /**
+   * Also import the engine-cpu image (llama.cpp on CPU) into the real node, for InferencePools whose
+   * replicas run a real model there (engineImage). Default off.
+   */
+  engineCpu?: boolean;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -77,11 +86,17 @@ export async function installInCluster(plane: ControlPlane, options: InClusterOp
     });
     // The real node's simulated TEE: its TSM device and the attester's simulated GPUs issue under one
     // root, which the chart's default policy trusts (values below; a test cluster only).
-    const tee = SimulatedTee.create({ gpus: 1 });
-    say('starting a real node (containerd, kubelet, kube-proxy) with one GPU and a simulated configfs-TSM…');
-    const node = await startRealNode(plane, { gpus: 1, simulatedTee: tee, log: (l) => say(`  real node: ${l}`) });
+    const gpus = options.gpus ?? 1;
+    const tee = SimulatedTee.create({ gpus });
+    say(`starting a real node (containerd, kubelet, kube-proxy) with ${gpus === 1 ? 'one GPU' : `${gpus} GPUs`} and a simulated configfs-TSM…`);
+    const node = await startRealNode(plane, { gpus, simulatedTee: tee, log: (l) => say(`  real node: ${l}`) });
     stops.push(() => node.stop());
     for (const image of ['operator', 'attester']) await node.importImage(join(work, `${image}.oci.tar`));
+    let engineImage: string | undefined;
+    if (options.engineCpu) {
+      engineImage = (await node.importImagePinned(join(work, 'engine-cpu.oci.tar'))).find((n) => n.includes('/chrysalis-engine-cpu@'));
+      if (!engineImage) throw new Error('the engine-cpu image was not imported into the real node');
+    }
 
     const kc = plane.kubeConfig();
     const { CoreV1Api, AppsV1Api, CustomObjectsApi } = await import('@kubernetes/client-node');
@@ -107,7 +122,7 @@ export async function installInCluster(plane: ControlPlane, options: InClusterOp
       attester: {
         image: { registry: 'localhost', pullPolicy: 'Never' },
         tee: 'tsm', tsm: { hostPath: node.tsmPath },
-        gpu: 'simulated', simulated: { gpus: 1, stateSecret: STATE_SECRET },
+        gpu: 'simulated', simulated: { gpus, stateSecret: STATE_SECRET },
       },
       defaultPolicy: { allowSimulated: true, trustedRoots: [tee.rootPem] },
       rbac: { settlement: { namespaces: options.settlementNamespaces } },
@@ -126,7 +141,7 @@ export async function installInCluster(plane: ControlPlane, options: InClusterOp
     // The real node is a provider too: its attester Pod attests it through the TSM device.
     await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ group: 'chrysalis.dev', version: 'v1alpha1', plural: 'providernodes', body: {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node.name },
-      spec: { nodeName: node.name, tee: 'simulated', gpus: { model: 'H100', count: 1, ccMode: 'on' }, payoutAddress: payoutAddress('real-node'), priceCoefficient: 1000 },
+      spec: { nodeName: node.name, tee: 'simulated', gpus: { model: 'H100', count: gpus, ccMode: 'on' }, payoutAddress: payoutAddress('real-node'), priceCoefficient: 1000 },
     } });
 
     const apps = kc.makeApiClient(AppsV1Api);
@@ -150,6 +165,7 @@ export async function installInCluster(plane: ControlPlane, options: InClusterOp
       node,
       serviceUrl: `https://127.0.0.1:${(relay.address() as { port: number }).port}`,
       ca,
+      ...(engineImage ? { engineImage } : {}),
       async operatorPods() {
         return (await operatorPodList()).map((p) => p.metadata!.name!).sort();
       },

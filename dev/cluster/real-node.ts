@@ -9,7 +9,7 @@
 // the host end, so nothing of the host's network, iptables or routes changes, and several nodes (other
 // runs on the same machine) never see each other's names or rules. cgroups go under `/chrysalis-<id>` in
 // every hierarchy. stop() removes all of it; realNodeLeftovers() lists anything that remains.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -57,6 +57,17 @@ export interface RealNode {
   readonly tsmPath?: string;
   /** Imports an OCI or Docker archive into the node's containerd (the CRI namespace); returns the image names. */
   importImage(archive: string): Promise<string[]>;
+  /**
+   * The same, returning each image pinned by digest (`repository@sha256:…`, what an InferencePool's
+   * spec.runtime.image must be): the node's containerd resolves that reference to the imported image.
+   */
+  importImagePinned(archive: string): Promise<string[]>;
+  /**
+   * A TCP relay inside the node's network namespace, listening on the node's address (which the host
+   * reaches over the node's veth) and forwarding to podIP:port: the host has no route to the Pod subnet.
+   * Returns the address the host dials; stop() (or the node's stop) ends it.
+   */
+  relayToPod(podIP: string, port: number): Promise<PodRelay>;
   pids(): Record<string, number | undefined>;
   /** Stops everything and removes every process, mount, namespace, link, cgroup and file the node made. */
   stop(): Promise<void>;
@@ -72,6 +83,12 @@ export interface RealNodeOptions {
   gpus?: number;
   /** Mount a simulated configfs-TSM backed by this TEE on the node (tsmPath). */
   simulatedTee?: SimulatedTee;
+}
+
+export interface PodRelay {
+  host: string;
+  port: number;
+  stop(): Promise<void>;
 }
 
 /** Extended resource and label of a GPU node. */
@@ -116,7 +133,9 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
   let relay: Server | undefined;
   let dns: ClusterDns | undefined;
   let tsm: SimulatedTsm | undefined;
+  const relays = new Set<PodRelay>();
   const stopAll = async () => {
+    for (const r of relays) await r.stop();
     await dns?.close();
     await teardown(footprint, processes, relay, log, tsm);
     await deleteNode(plane, name);
@@ -190,6 +209,24 @@ export async function startRealNode(plane: ControlPlane, options: RealNodeOption
         const out = await ctr('images', 'import', archive);
         return [...out.matchAll(/^unpacking (\S+) /gm)].map((m) => m[1]!);
       },
+      async importImagePinned(archive: string) {
+        const out = await ctr('images', 'import', archive);
+        // `unpacking <name:tag> (sha256:<digest>)...done`: the digest of the image's manifest (or index).
+        // containerd's CRI resolves `repository@digest` only to an image record of that name (a pull
+        // makes one; an import does not), so the record is made here; otherwise kubelet tries a registry.
+        const pinned: string[] = [];
+        for (const m of out.matchAll(/^unpacking ((\S+?)(?::[\w][\w.-]*)?) \((sha256:[0-9a-f]{64})\)/gm)) {
+          const reference = `${m[2]}@${m[3]}`;
+          await ctr('images', 'tag', '--force', m[1]!, reference);
+          pinned.push(reference);
+        }
+        return pinned;
+      },
+      async relayToPod(podIP: string, port: number) {
+        const relay = await startPodRelay(footprint, nodeIP, podIP, port);
+        relays.add(relay);
+        return { ...relay, stop: async () => { relays.delete(relay); await relay.stop(); } };
+      },
       pids() {
         return Object.fromEntries(processes.map((p) => [p.name, p.pid]));
       },
@@ -259,6 +296,34 @@ export function relayTcp(host: string, targetHost: string, targetPort: number): 
     server.once('error', reject);
     server.listen(0, host, () => resolveServer(server));
   });
+}
+
+/**
+ * A Node.js relay run inside the node's namespace (ip netns exec): it listens on the node's address on a
+ * port the kernel picks and forwards each connection to the Pod.
+ */
+async function startPodRelay(fp: RealNodeFootprint, nodeIP: string, podIP: string, port: number): Promise<PodRelay> {
+  const code = `const net = require('net'); const s = net.createServer((c) => { const u = net.connect(${port}, ${JSON.stringify(podIP)}); c.pipe(u); u.pipe(c); `
+    + 'const end = () => { c.destroy(); u.destroy(); }; c.on(\'error\', end); u.on(\'error\', end); c.on(\'close\', end); u.on(\'close\', end); });'
+    + `s.listen(0, ${JSON.stringify(nodeIP)}, () => console.log(s.address().port)); process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`;
+  // stdin is a pipe from this process: when it closes (this process exits, however), the relay exits too.
+  const child = spawn('ip', ['netns', 'exec', fp.netns, process.execPath, '-e', code], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PATH } });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const listening = await new Promise<number>((resolvePort, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolvePort(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the relay to ${podIP}:${port} in ${fp.netns} exited (${code}): ${stderr.trim()}`)));
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    host: nodeIP, port: listening,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
 }
 
 /**
