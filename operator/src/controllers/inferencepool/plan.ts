@@ -189,20 +189,20 @@ export function planReplicas(
   const leastUsefulFirst = (a: ReplicaObservation, b: ReplicaObservation) => usefulness(a, now) - usefulness(b, now) || b.index - a.index;
 
   // Outdated replicas: those that serve nothing go now; one that serves goes only while the replicas
-  // serving without it are still at least the floor (by default desired: its replacement serves). A current replica counts
-  // as serving once routing selects it too (it carries the routing label, added in the reconcile after
-  // it became ready), so the outdated one leaves the Service's endpoints only after its replacement is in.
-  const serving = (r: ReplicaObservation) => isReady(r, now) && (r.templateHash !== templateHash || r.attestedLabel === true);
-  let ready = live.filter(serving).length;
+  // serving without it are still at least the floor (by default desired: its replacement serves). A
+  // current replica serves once routing selects it too (the routing label, added in the reconcile after
+  // it became ready), so an outdated one leaves the Service's endpoints only after its replacement is in.
+  const serves = (r: ReplicaObservation) => isReady(r, now) && (r.templateHash !== templateHash || r.attestedLabel === true);
+  let servingCount = live.filter(serves).length;
   const keptOutdated: ReplicaObservation[] = [];
   for (const r of live.filter((x) => x.templateHash !== templateHash).sort(leastUsefulFirst)) {
-    const serving = isReady(r, now);
-    if (serving && ready - 1 < floor) {
+    const wasReady = serves(r);
+    if (wasReady && servingCount - 1 < floor) {
       keptOutdated.push(r);
       continue;
     }
-    if (serving) ready--;
-    deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'Outdated', node: r.node, wasReady: serving });
+    if (wasReady) servingCount--;
+    deletes.push({ name: r.name, uid: r.uid, index: r.index, reason: 'Outdated', node: r.node, wasReady });
   }
 
   // Scale down of current replicas: the least useful go first.
