@@ -2,7 +2,8 @@
 // request counter on the real apiserver: a Node that registers already tainted (as the attester's setup
 // has it) is not written while its challenge waits for an answer, nor when it reconciles again with
 // nothing changed, and the verdict sets the attested label, the mirrored labels and lifts the taint in
-// one write. At fleet scale each Node write is a full Node object stored and sent to every Node watcher.
+// one write (and its Attested Event is recorded). At fleet scale each Node write is a full Node object
+// stored and sent to every Node watcher.
 import test from 'ava';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
@@ -45,4 +46,12 @@ test('a tainted node is written once on its way to Attested: not at the challeng
   t.like(node.metadata?.labels, { [LABEL_ATTESTED]: 'true', [LABEL_TEE]: 'sev-snp', [LABEL_GPU_MODEL]: 'H100', [LABEL_PROVIDER_NODE]: nodeName });
   await eventually('Attested', async () => ((await fx.getProviderNode(nodeName)).status?.conditions?.find((c) => c.type === 'Attested' && c.status === 'True') ? true : undefined));
   t.is(await controller.writes('nodes'), 1, 'the attested label, the mirrored labels and the taint removal in one Node write');
+  // With the labels and the taint as two writes, the second was conditioned on the Node as it was before
+  // the first: always a 409, and the retry, planned from a status already Attested, had no transition
+  // left to report. One write, no conflict: the Attested Event is recorded.
+  const attestedEvent = await eventually('the Attested Event', async () => {
+    const list = await rest.request<{ items: Array<{ reason?: string; regarding?: { kind?: string; name?: string } }> }>('GET', '/apis/events.k8s.io/v1/namespaces/default/events');
+    return list.items.find((e) => e.reason === 'Attested' && e.regarding?.kind === 'ProviderNode' && e.regarding.name === nodeName);
+  }, 15_000);
+  t.truthy(attestedEvent);
 });
