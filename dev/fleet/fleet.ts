@@ -56,6 +56,8 @@ export interface FleetOptions {
   /** Usage report interval per replica (default 5000 ms) and synthetic tokens per second per replica. */
   usageIntervalMs?: number;
   tokensPerSecond?: number;
+  /** ProviderNode spec.priceCoefficient of every fleet node (default 1000). */
+  priceCoefficient?: number;
   /** How often the fleet looks at ProviderNodes and Pods (default 1000 ms). */
   pollMs?: number;
   /** Extra labels on the Nodes and ProviderNodes. */
@@ -194,7 +196,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     await rest.request('POST', resourcePath(ProviderNodes), { body: {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
       metadata: { name, labels: { ...labels, [LABEL_TEE_LIKE]: teeLike } },
-      spec: { nodeName: name, tee: 'simulated', gpus: { model: 'H100', count: gpus, ccMode: 'on' }, payoutAddress: addresses[i % providerCount]!, priceCoefficient: 1000, policyRef: { name: policyName } },
+      spec: { nodeName: name, tee: 'simulated', gpus: { model: 'H100', count: gpus, ccMode: 'on' }, payoutAddress: addresses[i % providerCount]!, priceCoefficient: options.priceCoefficient ?? 1000, policyRef: { name: policyName } },
     } });
     const state: NodeState = { name, uid: node.metadata.uid, busy: false, lastTry: 0, gone: false, attester: undefined as unknown as Attester };
     const fault = options.faults?.[name];

@@ -28,6 +28,8 @@ export interface ModelMirrorOptions {
   /** The archive's name in the URL; default model.tar. */
   archive?: string;
   timeoutMs?: number;
+  /** The node to run on (the real node, where a plane also has kwok nodes whose Pods never run). */
+  nodeName?: string;
 }
 
 /** Spec.model.hash for these files under name@revision (the model check computes the same from the bytes it fetched). */
@@ -50,6 +52,7 @@ export async function startModelMirror(kc: KubeConfig, options: ModelMirrorOptio
   const pod: V1Pod = {
     metadata: { name, labels: { 'app.kubernetes.io/name': 'model-mirror', 'app.kubernetes.io/instance': name } },
     spec: {
+      ...(options.nodeName ? { nodeName: options.nodeName } : {}),
       containers: [{
         name: 'httpd', image: options.busyboxImage, imagePullPolicy: 'Never',
         // ConfigMap files are symbolic links into a ..data directory: copied, so the tar holds regular files.

@@ -1,7 +1,9 @@
 // `chrysalis demo --in-cluster`: the chart installs the operator, the attestation service and the attester
 // as Pods on a real node (images built here), the kwok fleet gives scale, and the run converges like the
-// in-process demo — every pool Ready, paid == committed == metered > 0 — with the summary saying the
-// operator ran in-cluster and naming its Pods, which kubectl shows Running on the real node under the
+// in-process demo — every pool Ready, paid == committed == metered > 0 — where the metered units are the
+// tokens a real model served: one more pool's replica runs the tiny llama on the real node and the demo
+// sends it verified chat completions (inferenceRequests; unitsMetered == tokensServed). The summary says
+// the operator ran in-cluster and names its Pods, which kubectl shows Running on the real node under the
 // chart's ServiceAccount while the cluster is kept up (--keep). Needs root (the real node).
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
@@ -36,6 +38,10 @@ test('chrysalis demo --in-cluster --nodes 5 --pools 1 --until-ready -o json conv
   t.true(paid > 0);
   t.is(paid, summary.unitsCommitted as number);
   t.is(paid, summary.unitsMetered as number);
+  // The metered units are tokens a model served: the served pool's replica answered real requests, and
+  // with the default token prices and the real node's coefficient of 1000 a token is a unit.
+  t.true((summary.inferenceRequests as number) > 0, summaryLine);
+  t.is(summary.unitsMetered, summary.tokensServed, 'units metered == prompt + completion tokens the demo\'s client received');
   const pods = summary.operatorPods as string[];
   t.true(Array.isArray(pods) && pods.length >= 1, summaryLine);
 

@@ -10,6 +10,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { InClusterStack } from '../../../dev/in-cluster.js';
+import type { InferenceTraffic } from '../../../dev/inference-traffic.js';
 import type { InferencePool } from '../../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../../operator/src/api/providernode.js';
 import type { SettlementAccount } from '../../../operator/src/api/settlementaccount.js';
@@ -20,6 +23,12 @@ import { demoProgressLine } from '../views/progress.js';
 
 const NS = 'chrysalis-demo';
 const GROUP = '/apis/chrysalis.dev/v1alpha1';
+/** --in-cluster: the pool whose replica serves a real model on the real node, and the price it pays. */
+const SERVED_POOL = 'demo-served';
+const SERVED_PRICE_CAP = 1000;
+/** --in-cluster: the kwok fleet's price, above the served pool's cap (the real node asks 1000). */
+const FLEET_PRICE_COEFFICIENT = 1100;
+const SERVED_MODEL = { name: 'chrysalis/tiny-llama', revision: '3333333333333333333333333333333333333333', file: 'model.gguf' };
 
 export interface DemoSummary {
   converged: boolean;
@@ -33,6 +42,13 @@ export interface DemoSummary {
   /** With --in-cluster: the operator ran as Pods the chart installed (their names at the end). */
   operator?: 'in-cluster';
   operatorPods?: string[];
+  /**
+   * With --in-cluster: chat completions the served pool's replica answered on the real node (each over
+   * a connection the client verified first), and the prompt + completion tokens they reported to the
+   * client. The fleet sends no simulated traffic then, so unitsMetered counts these tokens.
+   */
+  inferenceRequests?: number;
+  tokensServed?: number;
 }
 
 /** What the demo tracks: the summary, plus whether the stack is serving (before the final settlement). */
@@ -139,6 +155,9 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
   let announcedConverged = false;
   // With --in-cluster the real node is a provider too (one GPU, attested by the chart's attester Pod).
   const totalNodes = o.nodes + (o.inCluster ? 1 : 0);
+  // ... and serves one more pool, of one replica, whose model answers real requests.
+  const totalPools = o.pools + (o.inCluster ? 1 : 0);
+  const totalReplicas = o.pools * 2 + (o.inCluster ? 1 : 0);
   let summary: Observed = { serving: false, converged: false, nodesAttested: 0, replicasReady: 0, unitsMetered: 0, unitsCommitted: 0, unitsPaid: 0, settlementTransactions: 0, elapsedSeconds: 0 };
   try {
     say('starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)…');
@@ -148,11 +167,11 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
     checkpoint();
     const kc = plane.kubeConfig();
     let operator: { serviceUrl: string; ca: string; sandboxDir: string };
-    let inCluster: import('../../../dev/in-cluster.js').InClusterStack | undefined;
+    let inCluster: InClusterStack | undefined;
     if (o.inCluster) {
       // The chart installs the CRDs, the operator and the attesters (dev/in-cluster.ts).
       const { installInCluster } = await import('../../../dev/in-cluster.js');
-      inCluster = await installInCluster(plane, { say: (l) => say(`  ${l}`), settlementNamespaces: [NS] });
+      inCluster = await installInCluster(plane, { say: (l) => say(`  ${l}`), settlementNamespaces: [NS], engineCpu: true });
       stops.push(() => inCluster!.stop());
       operator = { serviceUrl: inCluster.serviceUrl, ca: inCluster.ca, sandboxDir: await inCluster.sandboxDir() };
       say(`operator running as Pods (${(await inCluster.operatorPods()).join(', ')}) on real node ${inCluster.node.name}; attestation service relayed at ${operator.serviceUrl}`);
@@ -168,7 +187,9 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
     // In-cluster, the fleet's attesters act as the chart's attester ServiceAccount (the only one the
     // service accepts node evidence from) and the fleet's simulated root gets a policy of its own
     // beside the chart's default one.
-    const fleetPlacement = inCluster ? { namespace: 'chrysalis-system', policyName: 'fleet' } : {};
+    // In-cluster the fleet sends no simulated traffic (every metered unit is a token the real node's model
+    // served) and asks a higher price than the real node, so the served pool's price cap keeps it there.
+    const fleetPlacement = inCluster ? { namespace: 'chrysalis-system', policyName: 'fleet', tokensPerSecond: 0, priceCoefficient: FLEET_PRICE_COEFFICIENT } : {};
     const fleet = await createFleet(kc, { nodes: o.nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: Math.max(1, Math.ceil(o.nodes / 3)), namePrefix: 'gpu', teeMix: ['sev-snp', 'tdx'], usageIntervalMs: 5000, ...fleetPlacement });
     stops.unshift(() => fleet.stop());
     say(`fleet: ${o.nodes} simulated nodes × 8 GPUs, ${fleet.payoutAddresses.length} providers${inCluster ? ', and the real node' : ''}`);
@@ -183,7 +204,7 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
     // Pools are applied once the fleet has attested (or after a minute): placement never moves a
     // running replica, so pools applied into a fleet of one attested node would all land on it.
     const attestedBy = Date.now() + 60_000;
-    while (Date.now() < attestedBy && (await observe(rest, started, o.pools)).nodesAttested < totalNodes) {
+    while (Date.now() < attestedBy && (await observe(rest, started, totalPools)).nodesAttested < totalNodes) {
       checkpoint();
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -202,6 +223,12 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
       });
     }
     say(`applied ${o.pools} InferencePools (2 replicas × 2 GPUs each) and SettlementAccount ${NS}/sandbox (network: sandbox)`);
+    let traffic: InferenceTraffic | undefined;
+    if (inCluster) {
+      traffic = await serveOnRealNode(kc, inCluster, say);
+      const started = traffic;
+      stops.push(() => started.stop());
+    }
 
     // The providers' side: after each confirmed epoch, every payee claims what the epoch entitles it to
     // (on the same sandbox chain the operator commits to), so paid catches up with committed.
@@ -219,14 +246,21 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
     let draining = false; // (--until-ready only)
     for (;;) {
       await claims.afterConfirmedEpochs();
-      summary = await observe(rest, started, o.pools);
-      const line = demoProgressLine(summary, { nodes: totalNodes, replicas: o.pools * 2 });
+      summary = await observe(rest, started, totalPools);
+      if (traffic) {
+        // In-cluster every unit is a token the model served: nothing is settled until the replica's
+        // sidecar has reported (every 60 s) the last tokens the client received, after the traffic ended.
+        const served = traffic.stats();
+        summary.converged &&= draining && summary.unitsMetered === served.promptTokens + served.completionTokens;
+      }
+      const line = demoProgressLine(summary, { nodes: totalNodes, replicas: totalReplicas });
       if (line !== last) say(`[${summary.elapsedSeconds.toFixed(0)}s] ${line}`);
       last = line;
       if (o.untilReady) {
         if (!draining && summary.serving) {
           draining = true;
           fleet.stopTraffic();
+          await traffic?.stop();
           say('pools Ready and providers paid: the sample traffic ends now; settling the last units…');
         }
         if (summary.converged || Date.now() > deadline) break;
@@ -238,7 +272,10 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
       if (r === 'interrupted') break;
     }
     summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
-    if (inCluster) summary = { ...summary, operator: 'in-cluster', operatorPods: await inCluster.operatorPods() };
+    if (inCluster) {
+      const served = traffic!.stats();
+      summary = { ...summary, operator: 'in-cluster', operatorPods: await inCluster.operatorPods(), inferenceRequests: served.requests, tokensServed: served.promptTokens + served.completionTokens };
+    }
     if (o.untilReady && o.keep) {
       // The summary goes out now; the cluster stays up for inspection until a signal.
       if (o.json) process.stdout.write(`${JSON.stringify(publicSummary(summary))}\n`);
@@ -261,9 +298,36 @@ export async function runDemo(o: { nodes: number; pools: number; inCluster?: boo
     summary.elapsedSeconds = Math.round((Date.now() - started) / 100) / 10;
     if (o.json) process.stdout.write(`${JSON.stringify({ ...publicSummary(summary), converged })}\n`);
     else if (o.untilReady) say(converged ? 'converged: every pool Ready, and paid == committed == metered' : 'not converged');
-    else say(`${converged ? 'stopped after converging' : 'not converged'}; at the stop: ${demoProgressLine(summary, { nodes: totalNodes, replicas: o.pools * 2 })}`);
+    else say(`${converged ? 'stopped after converging' : 'not converged'}; at the stop: ${demoProgressLine(summary, { nodes: totalNodes, replicas: totalReplicas })}`);
   }
   return converged ? 0 : 1;
+}
+
+/**
+ * --in-cluster: a pool of one replica that serves a real model on the real node — the tiny llama (random
+ * weights, written here) served as a tar by a mirror Pod on the node, its hash computed here in Cocoon's
+ * format and checked by the replica's model check, the engine-cpu image answering — and the traffic the
+ * demo sends it: verified chat completions (dev/inference-traffic.ts). Only the real node asks a price
+ * within the pool's cap, so the replica lands there.
+ */
+async function serveOnRealNode(kc: KubeConfig, stack: InClusterStack, say: (line: string) => void): Promise<InferenceTraffic> {
+  const { startModelMirror, modelHashOf } = await import('../../../dev/model/model-mirror.js');
+  const { tinyLlamaGguf } = await import('../../../dev/model/tiny-llama.js');
+  const { startInferenceTraffic } = await import('../../../dev/inference-traffic.js');
+  const files = { [SERVED_MODEL.file]: tinyLlamaGguf(9) };
+  const mirror = await startModelMirror(kc, { namespace: NS, name: 'model-mirror', busyboxImage: stack.node.busyboxImage, nodeName: stack.node.name, files, archive: 'tiny-llama.tar' });
+  await create(new RestClient(kc), `${GROUP}/namespaces/${NS}/inferencepools`, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: SERVED_POOL },
+    spec: {
+      model: { name: SERVED_MODEL.name, source: mirror.url, revision: SERVED_MODEL.revision, file: SERVED_MODEL.file, hash: modelHashOf(SERVED_MODEL.name, SERVED_MODEL.revision, files) },
+      runtime: { image: stack.engineImage!, server: 'llama-cpp', port: 8000 },
+      replicas: { min: 1, max: 1 }, gpusPerReplica: 1,
+      tee: { types: ['simulated'], gpuCCRequired: false },
+      maxPriceCoefficient: SERVED_PRICE_CAP, settlementAccountRef: { name: 'sandbox' },
+    },
+  });
+  say(`applied InferencePool ${SERVED_POOL}: ${SERVED_MODEL.name} (llama.cpp on CPU) on the real node, its model from ${mirror.url}; sending it verified chat completions`);
+  return startInferenceTraffic({ kc, node: stack.node, namespace: NS, pool: SERVED_POOL, model: SERVED_MODEL.name, policyName: 'default', say: (l) => say(`  ${l}`) });
 }
 
 const num = (v: unknown): number => {
