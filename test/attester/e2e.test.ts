@@ -236,7 +236,8 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   t.is(pn.status?.attestation?.gpus?.length, GPUS, 'one GPU report per GPU');
   const nodeKey = pn.status?.attestation?.publicKey;
   t.regex(nodeKey ?? '', /^[0-9a-f]{64}$/, 'the node attester\'s Ed25519 key is recorded');
-  t.true(nodeAttester.logs().some((l) => l.message === 'attested'), 'the node attester process says it attested');
+  // The verdict is stored before the service answers the attester: its own line may come a moment later.
+  await until('the node attester process to say it attested', async () => (nodeAttester.logs().some((l) => l.message === 'attested') ? true : undefined), 30_000, () => nodeAttester.stderr());
   t.false(nodeAttester.logs().some((l) => l.message === 'attestation rejected'), 'its first evidence passed: the policy trusted its root before any challenge');
   t.is(nodeAttester.child.exitCode, null, 'the node attester keeps running');
   const k8sNode = await until('the unattested taint to be removed', async () => {
@@ -362,7 +363,9 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
     return gateOf(p)?.status === 'True' && gateOf(p)?.reason === 'Verified' ? p : undefined;
   }, 30_000, () => sidecar.stderr());
   lap('replica gate True');
-  t.true(sidecar.logs().some((l) => l.message === 'attested'), 'the sidecar process says it attested');
+  // The service writes the gate before it answers the sidecar, so the sidecar's own line may come a moment later.
+  await until('the sidecar process to say it attested', async () => (sidecar.logs().some((l) => l.message === 'attested') ? true : undefined), 30_000, () => sidecar.stderr());
+  t.pass('the sidecar process says it attested');
   t.is(sidecar.child.exitCode, null, 'the sidecar keeps running');
   // The key and expiry are on the host's ProviderNode status, where only the service writes.
   const bound = attestedReplicaKey(await getProviderNode(), attested, new Date());
