@@ -10,7 +10,7 @@
 // service and the sidecar's usage reports (its service URL does not resolve), `chrysalis chat` resolving
 // the pool. The host reaches the Pod through a TCP relay in the node's network namespace. Needs root.
 import test from 'ava';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,6 @@ const run = promisify(execFile);
 const NS = 'realnode-ra-tls';
 const STATE_DIR = '/var/run/secrets/chrysalis-simulated';
 const tee = SimulatedTee.create({ gpus: 1 });
-let relay: ChildProcess | undefined;
 const MODEL_NAME = 'chrysalis/tiny-llama';
 const REVISION = '1111111111111111111111111111111111111111';
 const SERVED_PORT = 8000;
@@ -62,28 +61,10 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  relay?.kill('SIGKILL');
   await node?.stop();
   await plane?.stop();
   if (archives) await rm(archives, { recursive: true, force: true });
 });
-
-/**
- * A TCP relay inside the node's network namespace, listening on the node's address (which the host reaches
- * over the node's veth) and forwarding to the Pod: the host has no route to the Pod subnet.
- */
-async function relayToPod(podIP: string, port: number): Promise<number> {
-  const listenPort = 20_000 + Math.floor(Math.random() * 20_000);
-  const code = `const net = require('net'); net.createServer((c) => { const u = net.connect(${port}, '${podIP}'); c.pipe(u); u.pipe(c); `
-    + `const end = () => { c.destroy(); u.destroy(); }; c.on('error', end); u.on('error', end); c.on('close', end); u.on('close', end); })`
-    + `.listen(${listenPort}, '${node.nodeIP}', () => console.log('relaying'));`;
-  relay = spawn('ip', ['netns', 'exec', node.footprint.netns, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    relay!.stdout!.once('data', () => resolve());
-    relay!.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
-  });
-  return listenPort;
-}
 
 test.serial('a client verifies the pod builder\'s llama-cpp replica over RA-TLS and gets answers from the checked tiny llama', async (t) => {
   const kc = plane.kubeConfig();
@@ -153,7 +134,9 @@ test.serial('a client verifies the pod builder\'s llama-cpp replica over RA-TLS 
   const check = running.status?.initContainerStatuses?.find((s) => s.name === MODEL_CHECK_CONTAINER);
   t.like(parseModelCheckReport(check?.state?.terminated?.message), { result: 'verified', hash, files: 1 });
 
-  const port = await relayToPod(running.status!.podIP!, REPLICA_HTTPS_PORT);
+  const relay = await node.relayToPod(running.status!.podIP!, REPLICA_HTTPS_PORT);
+  t.teardown(() => relay.stop());
+  const port = relay.port;
   let connection: AttestedConnection | undefined;
   let last: unknown;
   for (const deadline = Date.now() + 120_000; !connection && Date.now() < deadline; ) {
