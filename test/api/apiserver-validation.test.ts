@@ -11,6 +11,8 @@ import { parse } from 'yaml';
 import { RESOURCES, type KindName } from '../../operator/src/api/index.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { CRD_DIR, TEST_FIELD_MANAGER, installCrds } from '../../dev/install-crds.js';
+import { REPLICA_HTTPS_PORT } from '../../operator/src/controllers/inferencepool/endpoint.js';
+import { REPLICA_HEALTH_PORT } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 
 const cluster = await testCluster();
 const kc = cluster.kubeConfig();
@@ -178,6 +180,10 @@ const INVALID: InvalidCase[] = [
     mutate: (s) => { s.runtime.server = 'llama-cpp'; s.runtime.args = []; }, field: 'spec.model.file', says: 'required when spec.runtime.server is llama-cpp' },
   { title: 'a model file outside the model', kind: 'InferencePool',
     mutate: (s) => { s.model.file = '../secrets/key.gguf'; }, field: 'spec.model.file', says: 'may not contain . or .. segments' },
+  { title: 'a server port that is the sidecar\'s RA-TLS port', kind: 'InferencePool',
+    mutate: (s) => { s.runtime.port = REPLICA_HTTPS_PORT; }, field: 'spec.runtime.port', says: 'the attester sidecar\'s RA-TLS and health ports' },
+  { title: 'a server port that is the sidecar\'s health port', kind: 'InferencePool',
+    mutate: (s) => { s.runtime.port = REPLICA_HEALTH_PORT; }, field: 'spec.runtime.port', says: 'the attester sidecar\'s RA-TLS and health ports' },
   { title: 'an unknown model server', kind: 'InferencePool',
     mutate: (s) => { s.runtime.server = 'tgi'; }, field: 'spec.runtime.server', says: 'Unsupported value' },
   { title: 'a model hash that is not 64 hex characters', kind: 'InferencePool',
