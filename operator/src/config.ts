@@ -18,6 +18,11 @@ export interface OperatorConfig {
   defaultPolicyName: string;
   /** How long a challenge nonce stays valid. */
   challengeTtlSeconds: number;
+  /**
+   * Node challenges outstanding at most (issued, not yet answered); 0: no bound. Nodes past it wait for
+   * a slot, so a cold start is challenged at the pace verification absorbs (challenge-slots.ts).
+   */
+  maxOutstandingChallenges: number;
   /** Image and args of the attestation sidecar injected into replica Pods. */
   attesterImage: string;
   /** URL replica sidecars and node probes use to reach the attestation service. */
@@ -67,6 +72,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   runtimeClassByTee: {},
   defaultPolicyName: 'default',
   challengeTtlSeconds: 300,
+  maxOutstandingChallenges: 256,
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
   attestationServiceUrl: 'https://chrysalis-attestation.chrysalis-system.svc:8443',
   attesterServiceAccount: { namespace: 'chrysalis-system', name: 'chrysalis-attester' },
@@ -113,6 +119,12 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
           throw new ConfigError(`${source}: challengeTtlSeconds must be an integer between 10 and 86400`);
         }
         config.challengeTtlSeconds = value;
+        break;
+      case 'maxOutstandingChallenges':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || (value > 0 && value < 4) || value > 100000) {
+          throw new ConfigError(`${source}: maxOutstandingChallenges must be 0 (no bound) or an integer between 4 and 100000 (got ${JSON.stringify(value)})`);
+        }
+        config.maxOutstandingChallenges = value;
         break;
       case 'attesterServiceAccount':
         config.attesterServiceAccount = parseServiceAccountRef(value, `${source}: attesterServiceAccount`);

@@ -44,6 +44,14 @@ export class OperatorMetrics {
     name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb, resource (plural[/subresource]) and status code.',
     labelNames: ['verb', 'resource', 'code'] as const, registers: [this.registry],
   });
+  readonly challengesOutstanding = new Gauge({
+    name: 'chrysalis_challenges_outstanding', help: 'Node challenges issued and holding a slot (not yet answered, at most maxOutstandingChallenges).',
+    registers: [this.registry],
+  });
+  readonly challengesWaiting = new Gauge({
+    name: 'chrysalis_challenges_waiting', help: 'Nodes due a challenge that wait for a free slot.',
+    registers: [this.registry],
+  });
   readonly eventsSuppressed = new Counter({
     name: 'chrysalis_events_suppressed_total', help: 'Events not emitted because the same one was emitted within the window.',
     registers: [this.registry],

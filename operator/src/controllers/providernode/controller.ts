@@ -10,6 +10,7 @@ import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { objectKey, type KubeObject } from '../../kube/resource.js';
 import { attestationPolicyController } from '../attestationpolicy/controller.js';
+import { ChallengeSlots } from './challenge-slots.js';
 import { KIND, ProviderNodeReconciler } from './reconciler.js';
 
 /**
@@ -22,6 +23,12 @@ function verdictOf(pn: ProviderNode): string {
   return `${a?.verifiedAt ?? ''}|${a?.lastFailure?.code ?? ''}|${a?.lastFailure?.at ?? ''}`;
 }
 
+/**
+ * The longest a challenge without a verdict holds its slot: a live attester answers within seconds, and a
+ * dead one must not keep its slot for the challenge's whole TTL.
+ */
+export const CHALLENGE_SLOT_HOLD_MS = 30_000;
+
 /** Concurrent ProviderNode reconciles. */
 export const PROVIDER_NODE_WORKERS = 32;
 
@@ -31,13 +38,34 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
   pods: Informer<V1Pod & KubeObject>;
   policies: Informer<AttestationPolicy & KubeObject>;
 }) {
-  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers });
+  // Challenges outstanding are bounded (challenge-slots.ts); a quarter of the slots is kept for
+  // re-attestations. A freed slot is handed to a waiting node, which is then enqueued.
+  let wake: (nodeName: string) => void = () => {};
+  const challengeSlots = new ChallengeSlots({
+    limit: config.maxOutstandingChallenges,
+    reattestationReserve: Math.floor(config.maxOutstandingChallenges / 4),
+    holdMs: CHALLENGE_SLOT_HOLD_MS,
+    wake: (nodeName) => wake(nodeName),
+    onChange: (outstanding, queued) => {
+      manager.metrics.challengesOutstanding.set(outstanding);
+      manager.metrics.challengesWaiting.set(queued);
+    },
+  });
+  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers, challengeSlots });
   // Reconciles wait on the apiserver (a status apply, a Node apply or taint patch, events), not on this
   // process's CPU, and one key never runs on two workers: at a fleet's cold start every node needs a
   // challenge and then its verdict turned into conditions, and 4 workers left verdicts queued behind
   // challenges for a minute at 2,000 nodes (npm run bench -- admission).
   const controller = manager.controller({ name: 'providernode', reconciler, workers: PROVIDER_NODE_WORKERS });
   const keyOf = (pn: ProviderNode & KubeObject) => objectKey(KIND, undefined, pn.metadata.name!);
+  wake = (nodeName) => controller.enqueue(objectKey(KIND, undefined, nodeName));
+  // A node's slot is free once its challenge is answered (a new verdict), withdrawn, or the node is gone.
+  informers.providerNodes
+    .onUpdate((old, pn) => {
+      const withdrawn = old.status?.attestation?.challenge !== undefined && pn.status?.attestation?.challenge === undefined;
+      if (withdrawn || verdictOf(old) !== verdictOf(pn)) challengeSlots.release(pn.metadata.name!);
+    })
+    .onDelete((pn) => challengeSlots.release(pn.metadata.name!));
   informers.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf).addIndexer(BY_POLICY, policyNameIndexer(config.defaultPolicyName));
   const byNode = (nodeName: string | undefined) => nodeName ? informers.providerNodes.byIndex(BY_NODE_NAME, nodeName).map(keyOf) : [];
   controller
@@ -58,6 +86,6 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     .onUpdate((old, pol) => { if (old.metadata.generation !== pol.metadata.generation || old.metadata.uid !== pol.metadata.uid) usersOf(pol); })
     .onDelete(usersOf);
   const policyStatus = attestationPolicyController(manager, config, { policies: informers.policies, providerNodes: informers.providerNodes });
-  return { controller, reconciler, policyStatus };
+  return { controller, reconciler, policyStatus, challengeSlots };
 }
 

@@ -20,6 +20,10 @@
 // not challenged until the policy appears.
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
+import type { ChallengeKind } from './challenge-slots.js';
+
+/** When a node waiting for a challenge slot looks again if no freed slot woke it first. */
+export const CHALLENGE_SLOT_RETRY_MS = 30_000;
 
 export interface ObservedNode {
   exists: boolean;
@@ -62,6 +66,11 @@ export interface ProviderNodeObservation {
   now: Date;
   /** A fresh 32-byte nonce, hex; called only when a new challenge is due. */
   newNonce: () => string;
+  /**
+   * Whether a new challenge may be issued now (challenge-slots.ts: challenges outstanding are bounded by
+   * what verification absorbs); called only when a new challenge is due. Absent: always.
+   */
+  acquireChallengeSlot?: (kind: ChallengeKind) => boolean;
 }
 
 export interface NodeMarks {
@@ -113,6 +122,8 @@ export interface ProviderNodePlan {
   events: PlannedEvent[];
   /** When to look again even if nothing changes (an expiry, a due re-attestation). */
   requeueAfterMs?: number;
+  /** A new challenge is due but no slot was free: the node is challenged when one is handed to it. */
+  waitingForChallengeSlot?: boolean;
 }
 
 type AttestationVerdict =
@@ -195,15 +206,24 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   if (verdict.state === 'attested' && verifiedAt !== undefined && !reattestDue) requeue.push(verifiedAt + o.timing.reattestIntervalSeconds * 1000 - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   const challengeExpires = ms(challenge?.expiresAt);
+  let waitingForChallengeSlot = false;
   if (challengeWanted) {
     if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs) {
-      challenge = {
-        nonce: o.newNonce(),
-        issuedAt: now.toISOString(),
-        expiresAt: new Date(nowMs + o.timing.challengeTtlSeconds * 1000).toISOString(),
-      };
+      // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
+      const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
+      if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind)) {
+        challenge = undefined;
+        waitingForChallengeSlot = true;
+        requeue.push(CHALLENGE_SLOT_RETRY_MS);
+      } else {
+        challenge = {
+          nonce: o.newNonce(),
+          issuedAt: now.toISOString(),
+          expiresAt: new Date(nowMs + o.timing.challengeTtlSeconds * 1000).toISOString(),
+        };
+      }
     }
-    requeue.push(Date.parse(challenge.expiresAt) - nowMs);
+    if (challenge) requeue.push(Date.parse(challenge.expiresAt) - nowMs);
   }
   if (verdict.state === 'attested') requeue.push(Date.parse(prev.attestation!.expiresAt!) - nowMs);
 
@@ -213,7 +233,9 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     if (attested) return { status: 'True' as const, reason: 'Verified', message: `evidence verified at ${prev.attestation?.verifiedAt}, valid until ${prev.attestation?.expiresAt}` };
     if (policyMissing) return { status: 'False' as const, reason: 'PolicyNotFound', message: policyNotFoundMessage(o.policy) };
     switch (verdict.state) {
-      case 'never': return { status: 'False' as const, reason: 'AwaitingEvidence', message: 'no verified evidence yet; the node attester must answer the challenge in status.attestation.challenge' };
+      case 'never': return { status: 'False' as const, reason: 'AwaitingEvidence', message: waitingForChallengeSlot
+        ? 'no verified evidence yet; waiting for a challenge: the operator keeps at most maxOutstandingChallenges outstanding and issues this node one when a slot frees'
+        : 'no verified evidence yet; the node attester must answer the challenge in status.attestation.challenge' };
       case 'rejected': return { status: 'False' as const, reason: 'EvidenceRejected', message: `${verdict.code}: ${verdict.message}` };
       case 'expired': return { status: 'False' as const, reason: 'AttestationExpired', message: `attestation expired at ${verdict.expiredAt.toISOString()}` };
       case 'attested': return { status: 'False' as const, reason: quarantine?.reason ?? 'Quarantined', message: quarantine?.message ?? '' };
@@ -270,5 +292,6 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     evict,
     events,
     ...(positive.length ? { requeueAfterMs: Math.min(...positive) + 50 } : {}),
+    ...(waitingForChallengeSlot ? { waitingForChallengeSlot } : {}),
   };
 }

@@ -18,6 +18,7 @@ import { claimedPool, controllerRefToClaimedPool } from '../../attestation/servi
 import { replicaIndexOf } from '../inferencepool/pod-builder.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { statusEqual } from '../../kube/status.js';
+import type { ChallengeKind, ChallengeSlots } from './challenge-slots.js';
 import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
 
 export interface ProviderNodeDeps extends ReconcilerDeps {
@@ -26,6 +27,8 @@ export interface ProviderNodeDeps extends ReconcilerDeps {
   /** Indexed by node name here (BY_NODE_NAME): a node's replicas without a scan of every Pod. */
   pods: Store<V1Pod & KubeObject>;
   policies: Store<AttestationPolicy & KubeObject>;
+  /** The bound on challenges outstanding (challenge-slots.ts); absent: no bound. */
+  challengeSlots?: ChallengeSlots;
 }
 
 export const KIND = 'ProviderNode';
@@ -50,10 +53,15 @@ export class ProviderNodeReconciler implements Reconciler {
       timing: timing(policy.object, this.deps.config.challengeTtlSeconds),
       now,
       newNonce: () => randomBytes(32).toString('hex'),
+      ...(this.deps.challengeSlots ? { acquireChallengeSlot: (kind: ChallengeKind) => this.deps.challengeSlots!.acquire(name, kind) } : {}),
     });
 
     let updated: ProviderNode & KubeObject = pn;
-    if (!statusEqual(controllerStatusOf(pn.status), plan.status)) {
+    // A node this controller has never written and that waits for a challenge slot stays unwritten until
+    // its slot comes: its first write then carries its conditions and its challenge together, one write
+    // where two would do the same (at a cold start, most of the fleet waits).
+    const firstWriteCanWait = plan.waitingForChallengeSlot === true && !pn.status?.conditions?.length;
+    if (!firstWriteCanWait && !statusEqual(controllerStatusOf(pn.status), plan.status)) {
       try {
         // Only the controller's fields (plan.ts says whose fields are whose), with force over them alone,
         // and only onto the object the plan was made from: if the attestation service or metering wrote
