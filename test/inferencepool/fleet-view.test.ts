@@ -56,11 +56,12 @@ test('a cached Pod keeps what the operator reads, takes its GPUs, and drops the 
   pods.put(pod('llama-0', 'gpu-1', 2)); // the binding, as an update
   pods.put(pod('llama-1', 'gpu-1', 1));
   t.is(view.index.node('gpu-1')?.gpuFree, 5);
-  const { managedFields: _dropped, ...metadata } = pod('llama-1', 'gpu-1', 1).metadata ?? {};
+  // No managedFields or annotations (no reader reads them), and only the containers that request resources.
+  const { managedFields: _dropped, annotations: _unread, ...metadata } = pod('llama-1', 'gpu-1', 1).metadata ?? {};
   t.deepEqual(pods.get('team', 'llama-1'), {
     apiVersion: 'v1', kind: 'Pod',
     metadata,
-    spec: { nodeName: 'gpu-1', schedulerName: 'chrysalis', containers: [{ name: 'server', resources: { limits: { [GPU]: '1' } } }, { name: 'attester' }] },
+    spec: { nodeName: 'gpu-1', containers: [{ resources: { limits: { [GPU]: '1' } } }] },
     status: { phase: 'Running', conditions: [gate] },
   } as unknown as KubeObject);
   for (const cached of pods.list()) t.false('managedFields' in (cached.metadata ?? {}));

@@ -107,6 +107,8 @@ export class Informer<T extends KubeObject = KubeObject> extends Store<T> {
         if (needList) {
           await this.relist();
           needList = false;
+          // Stopped by a handler of the sync (or a waiter on it): no watch to start, none to abort.
+          if (this.stopped) break;
         }
         const outcome = await this.watchOnce();
         if (this.stopped) break;
@@ -143,14 +145,16 @@ export class Informer<T extends KubeObject = KubeObject> extends Store<T> {
         query: { ...this.query(), limit: this.options.pageSize ?? 500, continue: cont },
       });
       for (const item of page.items) {
-        // List items carry no apiVersion/kind; fill them in so handlers see whole objects.
-        items.push({ apiVersion: this.apiVersion(), kind: this.resource.kind, ...item } as T);
+        // List items carry no apiVersion/kind; fill them in so handlers see whole objects. Each is cut
+        // to the cached shape at once: the pages of a large list are not all held whole until the last.
+        const obj = { apiVersion: this.apiVersion(), kind: this.resource.kind, ...item } as T;
+        items.push(this.transform ? this.transform(obj) : obj);
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
 
-    this.replace(items);
+    this.replace(items, true);
     this.rv = rv;
     this.log.debug('listed', { count: items.length, resourceVersion: rv });
     if (!this.synced) {

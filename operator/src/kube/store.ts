@@ -100,12 +100,14 @@ export class Store<T extends KubeObject = KubeObject> {
 
   /**
    * Brings the cache to a complete snapshot (a relist), telling the handlers of each difference: adds,
-   * deletes, and updates of objects whose resourceVersion moved.
+   * deletes, and updates of objects whose resourceVersion moved. `transformed`: the snapshot's objects
+   * already passed the transform (an informer cuts each page down as it arrives, so a relist never holds
+   * a whole cluster's objects whole).
    */
-  replace(snapshot: Iterable<T>): void {
+  replace(snapshot: Iterable<T>, transformed = false): void {
     const seen = new Set<string>();
     for (const item of snapshot) {
-      const obj = this.transform ? this.transform(item) : item;
+      const obj = this.transform && !transformed ? this.transform(item) : item;
       const key = cacheKeyOf(obj);
       seen.add(key);
       const old = this.store(key, obj);

@@ -397,7 +397,8 @@ export class InferencePoolReconciler implements Reconciler {
   }
 }
 
-function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined, expectedModelHash: string | undefined): ReplicaObservation {
+/** What the reconciler reads of one replica Pod (test/kube/cached-shape.test.ts runs it on whole and cached Pods). */
+export function observePod(pod: KubeObject, index: number, terminating: boolean, assumedNode: string | undefined, gpuResourceName: string, expires: Date | undefined, expectedModelHash: string | undefined): ReplicaObservation {
   const spec = pod.spec as { nodeName?: string } | undefined;
   const status = pod.status as { phase?: string; conditions?: Array<{ type: string; status: string; reason?: string; lastTransitionTime?: string }> } | undefined;
   const gate = status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED);
