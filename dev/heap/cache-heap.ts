@@ -6,8 +6,14 @@
 //   node --expose-gc --import tsx dev/heap/cache-heap.ts [--pods 20000] [--nodes 5000] [--ca]
 //
 // --ca: the replicas carry the attestation CA annotation, as under the chart (the bench's have none).
-// Also prints the whole object's cost (untransformed): what a relist holds while it pages through a list.
+// Also prints the whole object's cost (untransformed): what a relist would hold of a list's objects, and
+// what the operator's caches hold in all once the same objects fill the real Stores, their indexes and the
+// FleetView (controllers/inferencepool/fleet-view.ts), as the InferencePool controller has them.
+import type { ProviderNode } from '../../operator/src/api/index.js';
+import { DEFAULT_CONFIG } from '../../operator/src/config.js';
+import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
 import { cachedShapeOf } from '../../operator/src/kube/cached-shape.js';
+import { Store } from '../../operator/src/kube/store.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, Pods, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
 import { kwokNodeJson, providerNodeJson, replicaPodJson } from './wire-objects.js';
@@ -58,3 +64,23 @@ function row(label: string, count: number, json: (i: number) => string, resource
 row('Pod', pods, (i) => replicaPodJson(i, { withCa }), Pods);
 row('Node', nodes, kwokNodeJson, Nodes);
 row('ProviderNode', nodes, providerNodeJson, ProviderNodes);
+
+// The same objects in the real Stores, with the indexes and the FleetView the InferencePool controller adds.
+// Each object's JSON is made as it is put (no array of texts outlives the loop in some frame's register).
+function fill<T extends KubeObject>(store: Store<T>, count: number, json: (i: number) => string): void {
+  for (let i = 0; i < count; i++) store.put(JSON.parse(json(i)) as T);
+}
+{
+  const before = heapUsed();
+  const stores = {
+    pods: new Store<KubeObject>({ transform: cachedShapeOf(Pods) }),
+    nodes: new Store<KubeObject>({ transform: cachedShapeOf(Nodes) }),
+    providerNodes: new Store<ProviderNode & KubeObject>({ transform: cachedShapeOf(ProviderNodes) }),
+  };
+  const view = new FleetView({ gpuResourceName: DEFAULT_CONFIG.gpuResourceName }).attach(stores.providerNodes, stores.nodes, stores.pods);
+  fill(stores.nodes, nodes, kwokNodeJson);
+  fill(stores.providerNodes, nodes, providerNodeJson);
+  fill(stores.pods, pods, (i) => replicaPodJson(i, { withCa }));
+  const mb = (heapUsed() - before) / 2 ** 20;
+  process.stdout.write(`Stores + indexes + FleetView: ${mb.toFixed(1)} MB for ${pods} Pods, ${nodes} Nodes and ProviderNodes (${view.index.node('kwok-gpu-00000')?.gpuFree ?? 'no'} GPUs free on the first node)\n`);
+}
