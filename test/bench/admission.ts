@@ -158,7 +158,8 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
       '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT, '--sandbox-dir', join(work, 'sandbox'),
       '--qps', String(flag(args, '--qps', 500)), '--burst', String(flag(args, '--burst', 1000)),
     ];
-    const maxOutstanding = args.includes('--max-outstanding') ? flag(args, '--max-outstanding', 256) : undefined;
+    const maxOutstanding = args.includes('--max-outstanding') ? Number(args[args.indexOf('--max-outstanding') + 1]) : undefined;
+    if (maxOutstanding !== undefined && !(Number.isInteger(maxOutstanding) && maxOutstanding >= 0)) throw new Error('--max-outstanding needs 0 (no bound) or a positive integer');
     if (maxOutstanding !== undefined) {
       writeFileSync(join(work, 'config.yaml'), `maxOutstandingChallenges: ${maxOutstanding}\n`);
       operatorArgs.push('--config', join(work, 'config.yaml'));
@@ -199,6 +200,10 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     const startupSeconds = (firstChallenge - startedAt) / 1000;
     log(`all ${nodes} nodes Attested ${totalSeconds.toFixed(2)} s after the first challenge (operator start → first challenge ${startupSeconds.toFixed(1)} s)`);
     log(`challenge→Attested per node: p50 ${p50.toFixed(2)} s, p99 ${p99.toFixed(2)} s, max ${latencies.at(-1)!.toFixed(2)} s`);
+    // The slow tail: when those nodes were challenged (seconds after the first challenge) says whether
+    // they are the first wave (queued behind the whole fleet) or stragglers whose answer was held up.
+    const slow = [...attestedAt].map(([n, t]) => ({ at: (challengedAt.get(n)! - firstChallenge) / 1000, took: (t - challengedAt.get(n)!) / 1000 })).filter((x) => x.took > 10);
+    if (slow.length) log(`nodes over 10 s from challenge to Attested: ${slow.length}; challenged at ${percentile(slow.map((x) => x.at).sort((a, b) => a - b), 50).toFixed(1)} s (median) after the first challenge, slowest ${Math.max(...slow.map((x) => x.took)).toFixed(1)} s`);
     log(`fleet verdicts: ${JSON.stringify(fleet.stats().nodeVerdicts)}`);
     log(`CPU seconds from operator start to the last node Attested: ${Object.entries(cpuColdStart).map(([k, v]) => `${k} ${v}`).join(', ')} (wall ${((lastAttested - startedAt) / 1000).toFixed(1)} s × 2 cores)`);
     // The operator's writes from its start to the last node Attested (controllers and attestation
@@ -228,7 +233,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
       ours: round(totalSeconds), baseline: round(floorSeconds), ratio: round(ratio),
       params: {
         nodes, gpusPerNode: GPUS_PER_NODE, periodSeconds, verifierPerSecond: round(rate, 1),
-        p50Seconds: round(p50), p99Seconds: round(p99), maxSeconds: round(latencies.at(-1)!),
+        p50Seconds: round(p50), p99Seconds: round(p99), maxSeconds: round(latencies.at(-1)!), nodesOver10Seconds: slow.length,
         startupSeconds: round(startupSeconds, 2), cpuMsPerNodePerPeriod: round(cpuMsPerNodePerPeriod),
         operatorWritesPerNode: round(writesPerNode, 2), operatorWritesByResource: Object.fromEntries(coldWrites), operatorConflicts: coldStart.conflicts,
         reattestedInPeriod: reattested, stillAttested, maxOutstandingChallenges: maxOutstanding ?? 256, cpuSecondsColdStart: cpuColdStart,

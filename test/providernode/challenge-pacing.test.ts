@@ -41,7 +41,7 @@ test('at most the admission share of maxOutstandingChallenges is challenged; a v
     contentType: 'application/merge-patch+json',
     body: { status: { attestation: { verifiedAt: new Date(now).toISOString(), expiresAt: new Date(now + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) } } },
   });
-  // Within 20 s: the fallback for a node that no freed slot woke is 30 s.
+  // Within 20 s: the fallback for a node that no freed slot woke is CHALLENGE_SLOT_RETRY_MS (120 s).
   await eventually('a fourth node challenged', async () => ((await challenged()).filter((pn) => pn.metadata!.name !== answered).length === 3 ? true : undefined), 20_000);
   t.is((await challenged()).filter((pn) => pn.metadata!.name !== answered).length, 3, 'still three admissions outstanding');
 });

@@ -7,7 +7,7 @@ import { CHALLENGE_SLOT_RETRY_MS, planProviderNode } from '../../operator/src/co
 function slots(limit: number, reserve: number, holdMs = 30_000) {
   let clock = 1_000_000;
   const woken: string[] = [];
-  const s = new ChallengeSlots({ limit, reattestationReserve: reserve, holdMs, wake: (n) => woken.push(n), now: () => clock });
+  const s = new ChallengeSlots({ limit, reservePerKind: reserve, holdMs, wake: (n) => woken.push(n), now: () => clock });
   return { s, woken, advance: (ms: number) => { clock += ms; } };
 }
 
@@ -29,19 +29,23 @@ test('at most limit challenges are outstanding; the rest wait and are handed fre
   s.stop();
 });
 
-test('first admissions cannot take the re-attestation reserve; re-attestations can', (t) => {
+test('each kind holds at most limit - reservePerKind: a cold start cannot starve re-attestations, nor a wave of re-attestations the admissions', (t) => {
   const { s, woken } = slots(4, 1);
   for (const n of ['a', 'b', 'c']) t.true(s.acquire(n, 'admission'));
-  t.false(s.acquire('new', 'admission'), 'the fourth slot is reserved');
-  t.true(s.acquire('old', 'reattestation'), 'a re-attestation gets the reserved slot');
+  t.false(s.acquire('new', 'admission'), 'the fourth slot is not for a fourth admission');
+  t.true(s.acquire('old', 'reattestation'), 'a re-attestation gets it');
   t.false(s.acquire('old2', 'reattestation'), 'and waits once every slot is held');
   s.release('a');
-  t.deepEqual(woken, ['old2'], 'with one slot free and the admission share full, the waiting re-attestation is served first');
-  s.release('b');
-  t.deepEqual(woken, ['old2'], 'a free slot that is the reserve is not handed to an admission');
-  s.release('c');
-  t.deepEqual(woken, ['old2', 'new'], 'the admission once it fits its share (3 of 4 slots)');
+  t.deepEqual(woken, ['new'], 'the longest-waiting node whose kind fits is served first');
   s.stop();
+
+  const wave = slots(4, 1);
+  for (const n of ['r1', 'r2', 'r3']) t.true(wave.s.acquire(n, 'reattestation'));
+  t.false(wave.s.acquire('r4', 'reattestation'), 're-attestations hold at most three of four');
+  t.true(wave.s.acquire('fresh', 'admission'), 'so an admission still finds a slot during a wave of re-checks');
+  wave.s.release('r1');
+  t.deepEqual(wave.woken, ['r4']);
+  wave.s.stop();
 });
 
 test('a challenge without a verdict gives its slot back after holdMs, so silent attesters cannot hold every slot', async (t) => {
@@ -59,7 +63,7 @@ test('a challenge without a verdict gives its slot back after holdMs, so silent 
 
 test('expired holds are freed by the timer alone and the waiting node is woken without any event', async (t) => {
   const woken: string[] = [];
-  const s = new ChallengeSlots({ limit: 1, reattestationReserve: 0, holdMs: 40, wake: (n) => woken.push(n) });
+  const s = new ChallengeSlots({ limit: 1, reservePerKind: 0, holdMs: 40, wake: (n) => woken.push(n) });
   t.true(s.acquire('dead', 'admission'));
   t.false(s.acquire('waiting', 'admission'));
   await new Promise((r) => setTimeout(r, 200));
@@ -75,14 +79,14 @@ test('releasing a waiting node takes it out of the queue; limit 0 means no bound
   t.is(s.queued, 0);
   s.release('a');
   t.deepEqual(woken, [], 'a node that left the queue is not woken');
-  const unbounded = new ChallengeSlots({ limit: 0, reattestationReserve: 0, holdMs: 1, wake: () => t.fail() });
+  const unbounded = new ChallengeSlots({ limit: 0, reservePerKind: 0, holdMs: 1, wake: () => t.fail() });
   for (let i = 0; i < 1000; i++) t.true(unbounded.acquire(`n${i}`, 'admission'));
   s.stop();
 });
 
-test('a reserve at or above the limit is refused, naming both', (t) => {
-  const err = t.throws(() => new ChallengeSlots({ limit: 4, reattestationReserve: 4, holdMs: 1, wake: () => {} }));
-  t.regex(err!.message, /reserve .*below the limit 4/);
+test('a reserve per kind above half the limit is refused, naming both', (t) => {
+  const err = t.throws(() => new ChallengeSlots({ limit: 4, reservePerKind: 3, holdMs: 1, wake: () => {} }));
+  t.regex(err!.message, /reserve per kind .*at most half the limit 4 \(got 3\)/);
 });
 
 // --- The plan: a node due a challenge asks for a slot, and without one is not challenged. ---

@@ -95,6 +95,9 @@ export class Controller {
 
   enqueue(key: string): void { this.queue.add(key); }
 
+  /** Enqueues `key` at the front: work that holds something scarce until it runs (a challenge slot). */
+  enqueueFirst(key: string): void { this.queue.addFirst(key); }
+
   start(): void {
     if (this.started) throw new Error(`controller ${this.name} already started`);
     this.started = true;

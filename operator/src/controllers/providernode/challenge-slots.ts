@@ -11,9 +11,10 @@
 //  - A slot is held from the challenge until the node's next verdict, but at most `holdMs`: a dead or
 //    slow attester gives its slot back after that, though its challenge stays valid for its whole TTL
 //    (an answer that arrives later is still verified). So dead attesters cannot hold all the slots.
-//  - Re-attestation of an attested node has a reserved share (`reattestationReserve` slots that first
-//    admissions may not take): a cold start of new nodes never starves the re-checks that keep the
-//    running fleet attested.
+//  - Each kind has a reserved share: first admissions and re-attestations of verified nodes may each hold
+//    at most `limit - reservePerKind` slots, so a cold start of new nodes never starves the re-checks that
+//    keep the running fleet attested, and a wave of re-checks (a whole fleet admitted within one
+//    re-attestation interval comes due together) never stops the admission of the nodes still waiting.
 //  - A freed slot goes to the longest-waiting node whose kind fits, and is handed to it (held in its name)
 //    before it is woken, so a wake-up never finds its slot taken by another node.
 // The slots live in this process only: after a restart or a leader change they start empty, which at
@@ -24,8 +25,8 @@ export type ChallengeKind = 'admission' | 'reattestation';
 export interface ChallengeSlotsOptions {
   /** Challenges outstanding at most; 0 means no bound. */
   limit: number;
-  /** Slots first admissions may not take, kept for re-attestations (less than `limit`). */
-  reattestationReserve: number;
+  /** Slots each kind may not take from the other: a kind holds at most limit - reservePerKind (at most limit / 2). */
+  reservePerKind: number;
   /** The longest a challenge without a verdict holds its slot. */
   holdMs: number;
   /** Called with a waiting node's name when a slot has been handed to it (the controller enqueues it). */
@@ -42,6 +43,7 @@ interface Hold {
 
 export class ChallengeSlots {
   private readonly held = new Map<string, Hold>();
+  private reattestationsHeld = 0;
   /** Nodes waiting for a slot, in the order they first asked (a Map keeps insertion order). */
   private readonly waiting = new Map<string, ChallengeKind>();
   private readonly now: () => number;
@@ -50,8 +52,8 @@ export class ChallengeSlots {
 
   constructor(private readonly options: ChallengeSlotsOptions) {
     if (options.limit < 0 || !Number.isInteger(options.limit)) throw new Error(`challenge slot limit must be a non-negative integer (got ${options.limit})`);
-    if (options.limit > 0 && (options.reattestationReserve < 0 || options.reattestationReserve >= options.limit)) {
-      throw new Error(`the re-attestation reserve must be at least 0 and below the limit ${options.limit} (got ${options.reattestationReserve})`);
+    if (options.limit > 0 && (options.reservePerKind < 0 || options.reservePerKind * 2 > options.limit)) {
+      throw new Error(`the reserve per kind must be at least 0 and at most half the limit ${options.limit} (got ${options.reservePerKind})`);
     }
     this.now = options.now ?? Date.now;
   }
@@ -65,9 +67,8 @@ export class ChallengeSlots {
     if (this.options.limit === 0) return true;
     const now = this.now();
     this.expire(now, nodeName);
-    const mine = this.held.get(nodeName);
-    if (mine || this.fits(kind)) {
-      this.held.set(nodeName, { kind, until: now + this.options.holdMs });
+    if (this.held.has(nodeName) || this.fits(kind)) {
+      this.hold(nodeName, kind, now);
       this.waiting.delete(nodeName);
       this.armTimer();
       this.changed();
@@ -81,7 +82,7 @@ export class ChallengeSlots {
   /** The node's challenge was answered (a verdict), withdrawn, or the node is gone: its slot is free. */
   release(nodeName: string): void {
     const wasWaiting = this.waiting.delete(nodeName);
-    if (this.held.delete(nodeName)) this.handOut();
+    if (this.unhold(nodeName)) this.handOut();
     else if (wasWaiting) this.changed();
   }
 
@@ -102,8 +103,27 @@ export class ChallengeSlots {
   }
 
   private fits(kind: ChallengeKind): boolean {
-    const cap = kind === 'reattestation' ? this.options.limit : this.options.limit - this.options.reattestationReserve;
-    return this.held.size < cap;
+    if (this.held.size >= this.options.limit) return false;
+    return this.heldOf(kind) < this.options.limit - this.options.reservePerKind;
+  }
+
+  private heldOf(kind: ChallengeKind): number {
+    return kind === 'admission' ? this.held.size - this.reattestationsHeld : this.reattestationsHeld;
+  }
+
+  /** Holds a slot in `nodeName`'s name (replacing a hold it had), counting re-attestations apart. */
+  private hold(nodeName: string, kind: ChallengeKind, now: number): void {
+    this.unhold(nodeName);
+    this.held.set(nodeName, { kind, until: now + this.options.holdMs });
+    if (kind === 'reattestation') this.reattestationsHeld++;
+  }
+
+  private unhold(nodeName: string): boolean {
+    const hold = this.held.get(nodeName);
+    if (!hold) return false;
+    this.held.delete(nodeName);
+    if (hold.kind === 'reattestation') this.reattestationsHeld--;
+    return true;
   }
 
   /** Holds past their time go back (their challenges stay valid; only the slot is freed). */
@@ -111,7 +131,7 @@ export class ChallengeSlots {
     let freed = false;
     for (const [name, hold] of this.held) {
       if (hold.until <= now) {
-        this.held.delete(name);
+        this.unhold(name);
         freed = true;
       }
     }
@@ -129,7 +149,7 @@ export class ChallengeSlots {
       if (this.held.size >= this.options.limit) break;
       if (name === asking) continue;
       if (!this.fits(kind)) continue; // an admission behind a full admission share: a re-attestation may still fit
-      this.held.set(name, { kind, until: now + this.options.holdMs });
+      this.hold(name, kind, now);
       this.waiting.delete(name);
       woken.push(name);
     }

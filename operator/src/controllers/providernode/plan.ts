@@ -22,8 +22,12 @@ import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationCha
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 import type { ChallengeKind } from './challenge-slots.js';
 
-/** When a node waiting for a challenge slot looks again if no freed slot woke it first. */
-export const CHALLENGE_SLOT_RETRY_MS = 30_000;
+/**
+ * When a node waiting for a challenge slot looks again if no freed slot woke it first: only a safety net
+ * (a slot is handed over at a verdict or when a hold runs out, by timer), and at a cold start most of the
+ * fleet waits, so a short one would re-plan thousands of nodes for nothing.
+ */
+export const CHALLENGE_SLOT_RETRY_MS = 120_000;
 
 export interface ObservedNode {
   exists: boolean;
