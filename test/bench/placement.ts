@@ -1,4 +1,4 @@
-// `npm run bench -- placement [--quick] [--nodes N] [--runs N] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread]`:
+// `npm run bench -- placement [--quick] [--nodes N] [--runs N] [--qps N] [--burst N] [--workers N] [--max-in-flight N] [--spread] [--ours-only]`:
 // how long until every replica is bound, the InferencePool controller (ours) against kube-scheduler
 // (baseline), on one private control plane in one run, with the same fleet, the same replicas and the
 // same client request budget.
@@ -23,6 +23,8 @@
 //   own cost; floor/baseline says how far below kube-scheduler's time this machine lets anyone go.
 // Time, for all: from the first request that submits the workload (the first pool, or the first Pod)
 //   to the moment the bench's watch sees the last replica with spec.nodeName set.
+// --ours-only runs our phase alone (no kube-scheduler, no floor; the JSON's baseline and ratio are null):
+//   the operator's time and memory at a size where the whole comparison takes most of an hour.
 // All phases use the same nodes: after each, its Pods are deleted (grace 0) and the bench waits until
 //   none is left before the next starts. Each phase starts on a settled fleet: once no Node has been
 //   written for 3 s (after the fleet appears, kube-controller-manager re-annotates every Node at its own
@@ -30,7 +32,7 @@
 //   are measured for both by measureStranding over the nodes as the final Pods occupy them.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -88,6 +90,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   const burst = flag(args, '--burst', 1000);
   // Replica requests the operator keeps in flight (its default is 32); kube-scheduler binds without a cap.
   const maxInFlight = args.includes('--max-in-flight') ? flag(args, '--max-in-flight', 32) : undefined;
+  const oursOnly = args.includes('--ours-only');
   const deadlineMs = Math.max(120, Math.ceil(nodes * 0.45)) * 1000;
   const apiserverArgs = ['--max-requests-inflight=0', '--max-mutating-requests-inflight=0', '--enable-priority-and-fairness=false'];
   const totalGpus = Array.from({ length: pools }, (_, i) => gpusOfPool(i) * REPLICAS_PER_POOL).reduce((a, b) => a + b, 0);
@@ -123,6 +126,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     const baselineRuns: PhaseResult[] = [];
     const floorRuns: PhaseResult[] = [];
     let rssMb = 0;
+    let liveHeapMb = 0;
     for (let run = 1; run <= runs; run++) {
       if (runs > 1) log(`---- run ${run} of ${runs}`);
       if (run > 1) await waitForSettledNodes(kc, `before run ${run}`);
@@ -132,7 +136,8 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       // tests use would add its own ~100 MB to the RSS measured here.
       const entry = await transpileForNode(join(here, '../inferencepool/fixtures/run-controller.ts'), join(here, '../../.tmp/bench-operator'));
       log(`operator: the InferencePool controller alone, as JavaScript (${relative(join(here, '../..'), entry)}), in its own process`);
-      const operator = spawn(process.execPath, [...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
+      // --expose-gc only lets the bench ask for a full GC before reading the live heap (liveHeap below).
+      const operator = spawn(process.execPath, ['--expose-gc', ...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
         // kwok sets every readiness gate True itself; the controller would turn them back False after the
         // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
         env: {
@@ -152,11 +157,22 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
         });
       }, fleet.names, { ...plane.pids(), operator: operator.pid, bench: process.pid });
       rssMb = Math.max(rssMb, peakRssMb(operator.pid as number));
+      const heap = await liveHeap(operator);
+      if (heap) {
+        liveHeapMb = Math.max(liveHeapMb, heap.heapUsed ?? 0);
+        log(`  operator after the last bind, after a full GC: heapUsed ${heap.heapUsed} MB of heapTotal ${heap.heapTotal} MB, external ${heap.external} MB, rss ${heap.rss} MB (peak RSS ${peakRssMb(operator.pid as number).toFixed(0)} MB)`);
+      }
       operator.kill('SIGTERM');
       await new Promise((r) => operator.once('exit', r));
       log(`ours: ${ours.bound}/${replicas} bound in ${ours.seconds.toFixed(2)} s; stranded ${ours.stranding.strandedGpus} GPUs on ${ours.stranding.partlyUsedNodes} partly used nodes, ${ours.stranding.idleNodes} idle nodes; operator peak RSS ${rssMb.toFixed(0)} MB`);
 
       await deleteAllPods(kc, client.rest, ns('ours', run));
+
+      if (oursOnly) {
+        oursRuns.push(ours);
+        if (run < runs) await deleteAllPods(kc, client.rest, ns('ours', run));
+        continue;
+      }
 
       // ---- baseline -----------------------------------------------------------------------------------
       await waitForSettledNodes(kc, 'before the baseline');
@@ -188,6 +204,17 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       if (run < runs) await deleteAllPods(kc, client.rest, ns('floor', run));
     }
     client.rest.close();
+    if (oursOnly) {
+      const ours = medianRun(oursRuns);
+      return {
+        bench: 'placement', metric: 'time to bind all replicas (ours only)', unit: 's',
+        ours: round(ours.seconds), baseline: null, ratio: null,
+        params: {
+          runs, oursRunsSeconds: oursRuns.map((r) => round(r.seconds)), nodes, gpusPerNode: GPUS_PER_NODE, pools, replicas, qps, burst, workers,
+          oursBound: ours.bound, oursStrandedGpus: ours.stranding.strandedGpus, operatorPeakRssMb: Math.round(rssMb), operatorLiveHeapMb: liveHeapMb,
+        },
+      };
+    }
     // The run whose time is the median stands for each phase (its stranding and bound count with it).
     const ours = medianRun(oursRuns);
     const baseline = medianRun(baselineRuns);
@@ -215,6 +242,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
         oursStrandedGpus: ours.stranding.strandedGpus, baselineStrandedGpus: baseline.stranding.strandedGpus,
         oursPartlyUsedNodes: ours.stranding.partlyUsedNodes, baselinePartlyUsedNodes: baseline.stranding.partlyUsedNodes,
         operatorPeakRssMb: Math.round(rssMb),
+        operatorLiveHeapMb: liveHeapMb,
         time: 'first workload request → last replica seen bound by a watch',
       },
     };
@@ -428,6 +456,25 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await sleep(250);
   }
+}
+
+/**
+ * The controller's memory after a full GC (run-controller.ts answers SIGUSR2 with a `HEAP {json}` line):
+ * what its caches really hold, against a peak RSS that also counts garbage V8 had not collected yet.
+ */
+async function liveHeap(operator: ChildProcess): Promise<Record<string, number> | undefined> {
+  return new Promise((resolveHeap) => {
+    const timer = setTimeout(() => { operator.stdout?.off('data', onData); resolveHeap(undefined); }, 10_000);
+    const onData = (d: Buffer) => {
+      const m = /HEAP (\{.*\})/.exec(d.toString());
+      if (!m) return;
+      clearTimeout(timer);
+      operator.stdout?.off('data', onData);
+      resolveHeap(JSON.parse(m[1]!) as Record<string, number>);
+    };
+    operator.stdout?.on('data', onData);
+    operator.kill('SIGUSR2');
+  });
 }
 
 /** Peak resident set of a process (VmHWM), MB. */

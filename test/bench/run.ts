@@ -16,9 +16,10 @@ export interface BenchResult {
   metric: string;
   unit: string;
   ours: number;
-  baseline: number;
-  /** ours / baseline, in the direction `metric` names. */
-  ratio: number;
+  /** null only where a run measured ours alone (placement --ours-only). */
+  baseline: number | null;
+  /** ours / baseline, in the direction `metric` names; null without a baseline. */
+  ratio: number | null;
   params: Record<string, unknown>;
 }
 
