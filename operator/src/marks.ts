@@ -2,6 +2,9 @@
 // managers, the events' reporting controller — in one place, so the controllers, the attestation
 // service, settlement, the CLI and the tests agree on them. No other file defines such a name.
 
+/** The prefix every Chrysalis label below shares: the only labels the operator's caches keep (kube/cached-shape.ts). */
+export const OWN_LABEL_PREFIX = 'chrysalis.dev/';
+
 // ---- on Nodes (the ProviderNode controller) ----------------------------------------------------------
 
 /** Set to "true" on a Node whose ProviderNode is attested and not quarantined. */

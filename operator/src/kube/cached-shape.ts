@@ -21,7 +21,7 @@
 // labels — many on real GPU nodes (node feature discovery) — are not kept.
 // Strings many objects repeat (namespaces, label values, condition types and messages, owner references,
 // timestamps, a fleet's ProviderNode spec) are kept once (shared-string.ts).
-import { FIELD_MANAGER } from '../marks.js';
+import { FIELD_MANAGER, OWN_LABEL_PREFIX } from '../marks.js';
 import { ProviderNodes } from './chrysalis-resources.js';
 import { Nodes, Pods, type KubeObject, type ResourceType } from './resource.js';
 import type { Transform } from './store.js';
@@ -40,8 +40,6 @@ function sameResource(a: ResourceType, b: ResourceType): boolean {
   return a.group === b.group && a.plural === b.plural;
 }
 
-/** The prefix of the labels the operator reads on Pods and Nodes (marks.ts). */
-export const OWN_LABEL_PREFIX = 'chrysalis.dev/';
 
 /**
  * Trims metadata.managedFields, in place, to the entries of `keepManager` (none when not given).
