@@ -40,13 +40,14 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
 }) {
   // Challenges outstanding are bounded (challenge-slots.ts); each kind (first admissions, re-attestations)
   // may hold at most three quarters of the slots, so neither starves the other. A freed slot is handed to
-  // a waiting node, which is then enqueued.
-  let wake: (nodeName: string) => void = () => {};
+  // a waiting node, which is then enqueued at the front of the queue: it holds its slot from the hand-out,
+  // and at the back of a cold start's queue the slot would sit idle behind thousands of keys. (wake runs
+  // only at a release or a hold's expiry, after `controller` below exists.)
   const challengeSlots = new ChallengeSlots({
     limit: config.maxOutstandingChallenges,
     reservePerKind: Math.floor(config.maxOutstandingChallenges / 4),
     holdMs: CHALLENGE_SLOT_HOLD_MS,
-    wake: (nodeName) => wake(nodeName),
+    wake: (nodeName) => controller.enqueueFirst(objectKey(KIND, undefined, nodeName)),
     onChange: (outstanding, queued) => {
       manager.metrics.challengesOutstanding.set(outstanding);
       manager.metrics.challengesWaiting.set(queued);
@@ -59,9 +60,6 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
   // challenges for a minute at 2,000 nodes (npm run bench -- admission).
   const controller = manager.controller({ name: 'providernode', reconciler, workers: PROVIDER_NODE_WORKERS });
   const keyOf = (pn: ProviderNode & KubeObject) => objectKey(KIND, undefined, pn.metadata.name!);
-  // A woken node holds its slot from the hand-out: at the back of a cold start's queue the slot would sit
-  // idle behind thousands of keys, so it goes to the front.
-  wake = (nodeName) => controller.enqueueFirst(objectKey(KIND, undefined, nodeName));
   // A node's slot is free once its challenge is answered (a new verdict), withdrawn, or the node is gone.
   informers.providerNodes
     .onUpdate((old, pn) => {
