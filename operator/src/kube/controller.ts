@@ -79,7 +79,7 @@ export class Controller {
     options: { urgent?: (old: T, obj: T) => boolean } = {},
   ): this {
     const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
-    // An urgent update goes to the front of the queue (WorkQueue.addFirst).
+    // An urgent update is served before the backlog, in the order urgent keys came (WorkQueue.addFirst).
     const update = (old: T, obj: T) => {
       if (options.urgent?.(old, obj)) for (const k of toKeys(obj)) this.queue.addFirst(k);
       else enqueue(obj);
@@ -95,7 +95,7 @@ export class Controller {
 
   enqueue(key: string): void { this.queue.add(key); }
 
-  /** Enqueues `key` at the front: work that holds something scarce until it runs (a challenge slot). */
+  /** Enqueues `key` ahead of the backlog (WorkQueue.addFirst): work that holds something scarce until it runs (a challenge slot). */
   enqueueFirst(key: string): void { this.queue.addFirst(key); }
 
   start(): void {

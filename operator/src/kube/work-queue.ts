@@ -29,7 +29,11 @@ export interface WorkQueueOptions {
 
 export class WorkQueue {
   readonly name: string;
+  /** Keys waiting, oldest first. */
   private readonly queue: string[] = [];
+  /** Urgent keys (addFirst), served before `queue`, oldest first: see addFirst. */
+  private readonly urgent: string[] = [];
+  /** Every key in `queue` or `urgent`. */
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -53,7 +57,7 @@ export class WorkQueue {
   }
 
   /** Keys waiting to be handed out (not counting delayed or in-flight ones). */
-  len(): number { return this.queue.length; }
+  len(): number { return this.urgent.length + this.queue.length; }
   get inFlight(): number { return this.processing.size; }
   get isShutDown(): boolean { return this.shuttingDown; }
   /** Failures recorded for a key since its last forget(). */
@@ -64,10 +68,12 @@ export class WorkQueue {
   }
 
   /**
-   * Like add, but the key goes to the front of the queue (or moves there, if it is already queued):
-   * for changes that should not wait behind a backlog of other work, e.g. a verdict that lets a node
-   * take work while thousands of nodes still wait for their first challenge. A key in flight is marked
-   * dirty as with add, and re-queued at the front when it is done.
+   * Like add, but the key is served before every key added with add: for changes that should not wait
+   * behind a backlog of other work, e.g. a verdict that lets a node take work while thousands of nodes
+   * still wait for their first challenge. Urgent keys are served among themselves in the order they
+   * became urgent: stacked newest first, a steady stream of urgent keys (a cold start's verdicts) kept
+   * the first ones waiting until the stream ended. A queued key made urgent moves to the end of the
+   * urgent line; a key in flight is marked dirty as with add, and joins the urgent line when it is done.
    */
   addFirst(key: string): void {
     this.enqueue(key, true);
@@ -81,9 +87,10 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) {
-      if (first && this.queue[0] !== key) {
-        this.queue.splice(this.queue.indexOf(key), 1);
-        this.queue.unshift(key);
+      const i = first ? this.queue.indexOf(key) : -1;
+      if (i >= 0) {
+        this.queue.splice(i, 1);
+        this.urgent.push(key);
       }
       return;
     }
@@ -96,8 +103,7 @@ export class WorkQueue {
       return;
     }
     this.queued.add(key);
-    if (first) this.queue.unshift(key);
-    else this.queue.push(key);
+    (first ? this.urgent : this.queue).push(key);
     this.depthChanged();
   }
 
@@ -145,7 +151,7 @@ export class WorkQueue {
   /** The next key to process, waiting for one; undefined once the queue is shut down. */
   get(): Promise<string | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
-    const key = this.queue.shift();
+    const key = this.urgent.length > 0 ? this.urgent.shift() : this.queue.shift();
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
@@ -170,6 +176,7 @@ export class WorkQueue {
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
     this.queue.length = 0;
+    this.urgent.length = 0;
     this.queued.clear();
     this.dirty.clear();
     this.dirtyFirst.clear();
@@ -191,6 +198,6 @@ export class WorkQueue {
   }
 
   private depthChanged(): void {
-    this.options.metrics?.queueDepth.set({ queue: this.name }, this.queue.length);
+    this.options.metrics?.queueDepth.set({ queue: this.name }, this.len());
   }
 }
