@@ -74,6 +74,13 @@ export interface FleetStats {
   usageRefused: number;
 }
 
+export interface FirstAnswerTiming {
+  started: number;
+  challengeReceived?: number;
+  verdictReceived?: number;
+  failures: string[];
+}
+
 export interface Fleet {
   readonly nodeNames: string[];
   readonly payoutAddresses: string[];
@@ -85,6 +92,12 @@ export interface Fleet {
   /** The synthetic inference traffic ends: replicas keep reporting, with counters that no longer grow. */
   stopTraffic(): void;
   stats(): FleetStats;
+  /**
+   * Each node's first answer, timed (performance.now() of this process): when the fleet began it, when
+   * the service handed out the challenge, when the verdict came back, and the transient failures in
+   * between. The admission bench splits the cold start's slow tail with it.
+   */
+  firstAnswers(): Map<string, FirstAnswerTiming>;
   /** Stops every attester; `deleteObjects` also removes the Nodes, ProviderNodes and policy it made. */
   stop(options?: { deleteObjects?: boolean }): Promise<void>;
 }
@@ -118,6 +131,7 @@ interface NodeState {
   lastVerified?: boolean;
   lastTry: number;
   gone: boolean;
+  firstAnswer?: FirstAnswerTiming;
 }
 
 /** Waits `ms`, or less if `signal` aborts; the abort listener goes with the timer (no listener build-up). */
@@ -212,10 +226,23 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
 
   // Evidence changes for a faulty node, applied to the request the attester built.
   function faultyTransport(inner: Transport, state: NodeState): Transport {
+    // The first answer's timing (firstAnswers) is taken here, around the real calls.
+    const timed = async <T>(call: () => Promise<T>, done: (t: FirstAnswerTiming) => void): Promise<T> => {
+      const timing = state.firstAnswer;
+      const open = timing !== undefined && timing.verdictReceived === undefined;
+      try {
+        const result = await call();
+        if (open) done(timing);
+        return result;
+      } catch (err) {
+        if (open) timing.failures.push(err instanceof Error ? err.message.slice(0, 120) : String(err));
+        throw err;
+      }
+    };
     return {
-      challenge: (r, s) => inner.challenge(r, s),
+      challenge: (r, s) => timed(() => inner.challenge(r, s), (t) => { t.challengeReceived ??= performance.now(); }),
       usage: (r, s) => inner.usage(r, s),
-      evidence: async (request, signal) => inner.evidence(await corrupt(request, state), signal),
+      evidence: (request, signal) => timed(async () => inner.evidence(await corrupt(request, state), signal), (t) => { t.verdictReceived = performance.now(); }),
     };
   }
   async function corrupt(request: EvidenceRequest, state: NodeState): Promise<EvidenceRequest> {
@@ -248,6 +275,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   async function answer(state: NodeState, nonce: string): Promise<void> {
     state.busy = true;
     state.lastTry = Date.now();
+    state.firstAnswer ??= { started: performance.now(), failures: [] };
     try {
       const outcome = await state.attester.attestOnce(abort.signal);
       state.previousNonce = outcome.nonce;
@@ -366,6 +394,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       trafficStoppedAt ??= Date.now();
     },
     stats: () => structuredClone(stats),
+    firstAnswers: () => new Map([...states].flatMap(([name, s]) => (s.firstAnswer ? [[name, s.firstAnswer] as const] : []))),
     async stop(opts = {}) {
       abort.abort();
       for (const c of replicas.values()) c.abort();

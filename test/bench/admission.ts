@@ -33,7 +33,7 @@ import { operatorRequests, writesOf } from './_operator-requests.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
-import { createFleet } from '../../dev/fleet/fleet.js';
+import { createFleet, type FirstAnswerTiming } from '../../dev/fleet/fleet.js';
 import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../../dev/fleet/operator.js';
 import { selfSignedTls } from '../../operator/src/attestation/service/https-server.js';
 import { verifyWithPolicy } from '../../operator/src/attestation/service/bundle-verifier.js';
@@ -92,6 +92,48 @@ async function verifierRate(tee: SimulatedTee, policy: AttestationPolicySpec, co
   return count / ((performance.now() - t0) / 1000);
 }
 
+/**
+ * Where a node's challenge→Attested time went, in four steps timed in this process: the bench sees the
+ * challenge → the fleet starts answering (its watch and poll) → the service hands the challenge out
+ * (authentication, the service's cache) → the verdict comes back (evidence built, verified, written) →
+ * the bench's watch sees the verdict (status.attestation.verifiedAt) → it sees Attested (the
+ * controller's conditions). A verdict seen before the answer returned counts as 0 s. Failures are the transient ones the
+ * attester retried within that first answer (a 429, a 503), by message.
+ */
+function latencySegments(answers: Map<string, FirstAnswerTiming>, challengedAt: Map<string, number>, verdictSeenAt: Map<string, number>, attestedAt: Map<string, number>) {
+  const steps = ['seen→answering', 'answering→challenge', 'challenge→verdict', 'verdict→seen', 'verdict seen→Attested'] as const;
+  return {
+    describe(names: readonly string[]): string {
+      const values: Record<(typeof steps)[number], number[]> = { 'seen→answering': [], 'answering→challenge': [], 'challenge→verdict': [], 'verdict→seen': [], 'verdict seen→Attested': [] };
+      const failures = new Map<string, number>();
+      let retried = 0;
+      for (const name of names) {
+        const a = answers.get(name);
+        const seen = challengedAt.get(name);
+        const attested = attestedAt.get(name);
+        const verdictSeen = verdictSeenAt.get(name);
+        if (!a || seen === undefined || attested === undefined || verdictSeen === undefined || a.challengeReceived === undefined || a.verdictReceived === undefined) continue;
+        values['seen→answering'].push(a.started - seen);
+        values['answering→challenge'].push(a.challengeReceived - a.started);
+        values['challenge→verdict'].push(a.verdictReceived - a.challengeReceived);
+        values['verdict→seen'].push(Math.max(0, verdictSeen - a.verdictReceived));
+        values['verdict seen→Attested'].push(attested - Math.max(verdictSeen, a.verdictReceived));
+        if (a.failures.length) retried++;
+        for (const f of a.failures) {
+          const key = f.replace(/https:\/\/[^ ]+/, '<url>').replace(/[0-9a-f]{16,}/g, '…').slice(0, 90);
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        }
+      }
+      const parts = steps.map((step) => {
+        const sorted = values[step].sort((x, y) => x - y);
+        return `${step} p50 ${(percentile(sorted, 50) / 1000).toFixed(2)} / p99 ${(percentile(sorted, 99) / 1000).toFixed(2)} s`;
+      });
+      const top = [...failures].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([m, n]) => `${n}× ${m}`);
+      return `${parts.join(', ')}; ${retried} first answers retried${top.length ? ` (${top.join('; ')})` : ''}`;
+    },
+  };
+}
+
 export default async function admission({ quick, args }: BenchOptions): Promise<BenchResult> {
   const nodes = flag(args, '--nodes', quick ? 200 : 2000);
   const periodSeconds = flag(args, '--period', quick ? 30 : 60);
@@ -134,11 +176,13 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     const rest = new RestClient(kc, { qps: 5000, burst: 5000 });
     const challengedAt = new Map<string, number>();
     const attestedAt = new Map<string, number>();
+    const verdictSeenAt = new Map<string, number>();
     const informer = new Informer<ProviderNode & KubeObject>({ client: rest, resource: ProviderNodes });
     const observe = (pn: ProviderNode & KubeObject) => {
       const name = pn.metadata.name!;
       const now = performance.now();
       if (pn.status?.attestation?.challenge?.nonce && !challengedAt.has(name)) challengedAt.set(name, now);
+      if (pn.status?.attestation?.verifiedAt && !verdictSeenAt.has(name)) verdictSeenAt.set(name, now);
       const attested = pn.status?.conditions?.find((c) => c.type === 'Attested')?.status === 'True';
       if (attested && !attestedAt.has(name)) {
         // A node verified between two events the watch merged still had a challenge first.
@@ -165,9 +209,10 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
       operatorArgs.push('--config', join(work, 'config.yaml'));
     }
     log(`operator maxOutstandingChallenges: ${maxOutstanding ?? 'its default (256)'}`);
-    const operatorLog = join(work, 'operator.log');
+    // CHRYSALIS_LOG_LEVEL (e.g. info) raises the operator's log level and keeps its log after the bench.
+    const operatorLog = process.env.CHRYSALIS_LOG_LEVEL ? join(tmpdir(), `chrysalis-admission-operator-${process.pid}.log`) : join(work, 'operator.log');
     const logFd = openSync(operatorLog, 'a');
-    operator = spawn(process.execPath, operatorArgs, { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: 'warn' } });
+    operator = spawn(process.execPath, operatorArgs, { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: process.env.CHRYSALIS_LOG_LEVEL ?? 'warn' } });
     const operatorPid = operator.pid!;
     log(`operator started (pid ${operatorPid}); its log: ${operatorLog}`);
 
@@ -202,9 +247,13 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     log(`challenge→Attested per node: p50 ${p50.toFixed(2)} s, p99 ${p99.toFixed(2)} s, max ${latencies.at(-1)!.toFixed(2)} s`);
     // The slow tail: when those nodes were challenged (seconds after the first challenge) says whether
     // they are the first wave (queued behind the whole fleet) or stragglers whose answer was held up.
-    const slow = [...attestedAt].map(([n, t]) => ({ at: (challengedAt.get(n)! - firstChallenge) / 1000, took: (t - challengedAt.get(n)!) / 1000 })).filter((x) => x.took > 10);
+    const slow = [...attestedAt].map(([n, t]) => ({ name: n, at: (challengedAt.get(n)! - firstChallenge) / 1000, took: (t - challengedAt.get(n)!) / 1000 })).filter((x) => x.took > 10);
     if (slow.length) log(`nodes over 10 s from challenge to Attested: ${slow.length}; challenged at ${percentile(slow.map((x) => x.at).sort((a, b) => a - b), 50).toFixed(1)} s (median) after the first challenge, slowest ${Math.max(...slow.map((x) => x.took)).toFixed(1)} s`);
     log(`fleet verdicts: ${JSON.stringify(fleet.stats().nodeVerdicts)}`);
+    const segments = latencySegments(fleet.firstAnswers(), challengedAt, verdictSeenAt, attestedAt);
+    for (const [group, names] of [['all nodes', [...attestedAt.keys()]], ['the nodes over 10 s', slow.map((x) => x.name)]] as const) {
+      if (names.length) log(`  ${group}: ${segments.describe(names)}`);
+    }
     log(`CPU seconds from operator start to the last node Attested: ${Object.entries(cpuColdStart).map(([k, v]) => `${k} ${v}`).join(', ')} (wall ${((lastAttested - startedAt) / 1000).toFixed(1)} s × 2 cores)`);
     // The operator's writes from its start to the last node Attested (controllers and attestation
     // service share one client): what each admitted node cost the apiserver in writes.
