@@ -48,6 +48,11 @@ export interface OperatorConfig {
   tsmHostPath: string;
   /** TokenReviews the attestation service may send per second for tokens it has not cached (all callers together). */
   tokenReviewsPerSecond: number;
+  /**
+   * Their burst. It exceeds a paced cold start's first wave (three quarters of maxOutstandingChallenges
+   * attesters, each with a token not yet reviewed): below it, part of that wave is refused with 429 and
+   * retried seconds later (npm run bench -- admission).
+   */
   tokenReviewBurst: number;
   /** Requests one authenticated caller (one node attester, one replica Pod) may make per second, and its burst. */
   requestsPerCallerPerSecond: number;
@@ -78,7 +83,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   attesterServiceAccount: { namespace: 'chrysalis-system', name: 'chrysalis-attester' },
   tsmHostPath: '/sys/kernel/config/tsm',
   tokenReviewsPerSecond: 50,
-  tokenReviewBurst: 100,
+  tokenReviewBurst: 300,
   requestsPerCallerPerSecond: 2,
   requestBurstPerCaller: 20,
   collateral: DEFAULT_COLLATERAL_CONFIG,
