@@ -93,45 +93,41 @@ async function verifierRate(tee: SimulatedTee, policy: AttestationPolicySpec, co
 }
 
 /**
- * Where a node's challenge→Attested time went, in four steps timed in this process: the bench sees the
- * challenge → the fleet starts answering (its watch and poll) → the service hands the challenge out
- * (authentication, the service's cache) → the verdict comes back (evidence built, verified, written) →
- * the bench's watch sees the verdict (status.attestation.verifiedAt) → it sees Attested (the
- * controller's conditions). A verdict seen before the answer returned counts as 0 s. Failures are the transient ones the
- * attester retried within that first answer (a 429, a 503), by message.
+ * Where the named nodes' challenge→Attested time went, in five steps timed in this process: the bench
+ * sees the challenge → the fleet starts answering (its watch and poll) → the service hands the challenge
+ * out (authentication, the service's cache) → the verdict comes back (evidence built, verified, written)
+ * → the bench's watch sees the verdict (status.attestation.verifiedAt) → it sees Attested (the
+ * controller's conditions). A verdict seen before the answer returned counts as 0 s. Failures are the
+ * transient ones the attester retried within that first answer (a 429, a 503), by message.
  */
-function latencySegments(answers: Map<string, FirstAnswerTiming>, challengedAt: Map<string, number>, verdictSeenAt: Map<string, number>, attestedAt: Map<string, number>) {
+function whereTheTimeWent(names: readonly string[], answers: Map<string, FirstAnswerTiming>, challengedAt: Map<string, number>, verdictSeenAt: Map<string, number>, attestedAt: Map<string, number>): string {
   const steps = ['seen→answering', 'answering→challenge', 'challenge→verdict', 'verdict→seen', 'verdict seen→Attested'] as const;
-  return {
-    describe(names: readonly string[]): string {
-      const values: Record<(typeof steps)[number], number[]> = { 'seen→answering': [], 'answering→challenge': [], 'challenge→verdict': [], 'verdict→seen': [], 'verdict seen→Attested': [] };
-      const failures = new Map<string, number>();
-      let retried = 0;
-      for (const name of names) {
-        const a = answers.get(name);
-        const seen = challengedAt.get(name);
-        const attested = attestedAt.get(name);
-        const verdictSeen = verdictSeenAt.get(name);
-        if (!a || seen === undefined || attested === undefined || verdictSeen === undefined || a.challengeReceived === undefined || a.verdictReceived === undefined) continue;
-        values['seen→answering'].push(a.started - seen);
-        values['answering→challenge'].push(a.challengeReceived - a.started);
-        values['challenge→verdict'].push(a.verdictReceived - a.challengeReceived);
-        values['verdict→seen'].push(Math.max(0, verdictSeen - a.verdictReceived));
-        values['verdict seen→Attested'].push(attested - Math.max(verdictSeen, a.verdictReceived));
-        if (a.failures.length) retried++;
-        for (const f of a.failures) {
-          const key = f.replace(/https:\/\/[^ ]+/, '<url>').replace(/[0-9a-f]{16,}/g, '…').slice(0, 90);
-          failures.set(key, (failures.get(key) ?? 0) + 1);
-        }
-      }
-      const parts = steps.map((step) => {
-        const sorted = values[step].sort((x, y) => x - y);
-        return `${step} p50 ${(percentile(sorted, 50) / 1000).toFixed(2)} / p99 ${(percentile(sorted, 99) / 1000).toFixed(2)} s`;
-      });
-      const top = [...failures].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([m, n]) => `${n}× ${m}`);
-      return `${parts.join(', ')}; ${retried} first answers retried${top.length ? ` (${top.join('; ')})` : ''}`;
-    },
-  };
+  const values = new Map<(typeof steps)[number], number[]>(steps.map((step) => [step, []]));
+  const failures = new Map<string, number>();
+  let retried = 0;
+  for (const name of names) {
+    const a = answers.get(name);
+    const seen = challengedAt.get(name);
+    const attested = attestedAt.get(name);
+    const verdictSeen = verdictSeenAt.get(name);
+    if (!a || seen === undefined || attested === undefined || verdictSeen === undefined || a.challengeReceived === undefined || a.verdictReceived === undefined) continue;
+    values.get('seen→answering')!.push(a.started - seen);
+    values.get('answering→challenge')!.push(a.challengeReceived - a.started);
+    values.get('challenge→verdict')!.push(a.verdictReceived - a.challengeReceived);
+    values.get('verdict→seen')!.push(Math.max(0, verdictSeen - a.verdictReceived));
+    values.get('verdict seen→Attested')!.push(attested - Math.max(verdictSeen, a.verdictReceived));
+    if (a.failures.length) retried++;
+    for (const f of a.failures) {
+      const key = f.replace(/https:\/\/[^ ]+/, '<url>').replace(/[0-9a-f]{16,}/g, '…').slice(0, 90);
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    }
+  }
+  const parts = steps.map((step) => {
+    const sorted = values.get(step)!.sort((x, y) => x - y);
+    return `${step} p50 ${(percentile(sorted, 50) / 1000).toFixed(2)} / p99 ${(percentile(sorted, 99) / 1000).toFixed(2)} s`;
+  });
+  const top = [...failures].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([m, n]) => `${n}× ${m}`);
+  return `${parts.join(', ')}; ${retried} first answers retried${top.length ? ` (${top.join('; ')})` : ''}`;
 }
 
 export default async function admission({ quick, args }: BenchOptions): Promise<BenchResult> {
@@ -250,9 +246,9 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     const slow = [...attestedAt].map(([n, t]) => ({ name: n, at: (challengedAt.get(n)! - firstChallenge) / 1000, took: (t - challengedAt.get(n)!) / 1000 })).filter((x) => x.took > 10);
     if (slow.length) log(`nodes over 10 s from challenge to Attested: ${slow.length}; challenged at ${percentile(slow.map((x) => x.at).sort((a, b) => a - b), 50).toFixed(1)} s (median) after the first challenge, slowest ${Math.max(...slow.map((x) => x.took)).toFixed(1)} s`);
     log(`fleet verdicts: ${JSON.stringify(fleet.stats().nodeVerdicts)}`);
-    const segments = latencySegments(fleet.firstAnswers(), challengedAt, verdictSeenAt, attestedAt);
+    const firstAnswers = fleet.firstAnswers();
     for (const [group, names] of [['all nodes', [...attestedAt.keys()]], ['the nodes over 10 s', slow.map((x) => x.name)]] as const) {
-      if (names.length) log(`  ${group}: ${segments.describe(names)}`);
+      if (names.length) log(`  ${group}: ${whereTheTimeWent(names, firstAnswers, challengedAt, verdictSeenAt, attestedAt)}`);
     }
     log(`CPU seconds from operator start to the last node Attested: ${Object.entries(cpuColdStart).map(([k, v]) => `${k} ${v}`).join(', ')} (wall ${((lastAttested - startedAt) / 1000).toFixed(1)} s × 2 cores)`);
     // The operator's writes from its start to the last node Attested (controllers and attestation

@@ -92,17 +92,17 @@ test('drain waits for in-flight keys and reports a missed deadline', async (t) =
   t.true(await q.drain(2000));
 });
 
-test('addFirst puts a key ahead of the backlog, moves a queued key to the front, and keeps it first when it was in flight', async (t) => {
+test('addUrgent puts a key ahead of the backlog, moves a queued key into the urgent line, and keeps it urgent when it was in flight', async (t) => {
   const q = new WorkQueue({ name: 't' });
   q.add('a'); q.add('b'); q.add('c');
-  q.addFirst('v');
+  q.addUrgent('v');
   t.is(q.len(), 4);
   t.is(await q.get(), 'v', 'a new key goes first');
-  q.addFirst('c');
+  q.addUrgent('c');
   t.is(q.len(), 3, 'a queued key is moved, not duplicated');
   t.is(await q.get(), 'c', 'a queued key moves to the front');
   // In flight: marked dirty, re-queued at the front when done.
-  q.addFirst('c');
+  q.addUrgent('c');
   t.is(q.len(), 2);
   q.done('c');
   t.is(await q.get(), 'c');
@@ -110,7 +110,7 @@ test('addFirst puts a key ahead of the backlog, moves a queued key to the front,
   q.done('v');
   t.is(await q.get(), 'a');
   t.is(await q.get(), 'b');
-  // Plain add after an in-flight addFirst still re-queues at the back.
+  // Plain add after an in-flight addUrgent still re-queues at the back.
   q.add('x');
   q.add('b');
   q.done('b');
@@ -124,17 +124,17 @@ test('urgent keys are served in the order they became urgent, not newest first',
   // ended (1,000 nodes took 30-80 s from verdict to Attested at 2,000 nodes: npm run bench -- admission).
   const q = new WorkQueue({ name: 't' });
   q.add('backlog-1'); q.add('backlog-2');
-  q.addFirst('u1'); q.addFirst('u2');
+  q.addUrgent('u1'); q.addUrgent('u2');
   t.is(await q.get(), 'u1', 'the first urgent key first');
-  q.addFirst('u3');
+  q.addUrgent('u3');
   t.is(await q.get(), 'u2', 'a later urgent key does not overtake an earlier one');
-  q.addFirst('backlog-2'); // a queued key made urgent joins the end of the urgent line
+  q.addUrgent('backlog-2'); // a queued key made urgent joins the end of the urgent line
   t.is(await q.get(), 'u3');
   t.is(await q.get(), 'backlog-2');
   t.is(await q.get(), 'backlog-1');
   // A key made urgent while in flight is re-queued behind the urgent keys that were there first.
-  q.addFirst('backlog-1');
-  q.addFirst('u4');
+  q.addUrgent('backlog-1');
+  q.addUrgent('u4');
   q.add('late');
   q.done('backlog-1');
   t.is(await q.get(), 'u4');

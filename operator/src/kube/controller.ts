@@ -79,9 +79,9 @@ export class Controller {
     options: { urgent?: (old: T, obj: T) => boolean } = {},
   ): this {
     const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
-    // An urgent update is served before the backlog, in the order urgent keys came (WorkQueue.addFirst).
+    // An urgent update is served before the backlog, in the order urgent keys came (WorkQueue.addUrgent).
     const update = (old: T, obj: T) => {
-      if (options.urgent?.(old, obj)) for (const k of toKeys(obj)) this.queue.addFirst(k);
+      if (options.urgent?.(old, obj)) for (const k of toKeys(obj)) this.queue.addUrgent(k);
       else enqueue(obj);
     };
     informer.onAdd(enqueue).onUpdate(update).onDelete(enqueue);
@@ -95,8 +95,8 @@ export class Controller {
 
   enqueue(key: string): void { this.queue.add(key); }
 
-  /** Enqueues `key` ahead of the backlog (WorkQueue.addFirst): work that holds something scarce until it runs (a challenge slot). */
-  enqueueFirst(key: string): void { this.queue.addFirst(key); }
+  /** Enqueues `key` ahead of the backlog (WorkQueue.addUrgent): work that holds something scarce until it runs (a challenge slot). */
+  enqueueUrgent(key: string): void { this.queue.addUrgent(key); }
 
   start(): void {
     if (this.started) throw new Error(`controller ${this.name} already started`);

@@ -31,14 +31,14 @@ export class WorkQueue {
   readonly name: string;
   /** Keys waiting, oldest first. */
   private readonly queue: string[] = [];
-  /** Urgent keys (addFirst), served before `queue`, oldest first: see addFirst. */
+  /** Urgent keys, served before `queue`, oldest first: see addUrgent. */
   private readonly urgent: string[] = [];
   /** Every key in `queue` or `urgent`. */
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
-  /** Dirty keys that were added with addFirst while in flight. */
-  private readonly dirtyFirst = new Set<string>();
+  /** Dirty keys that were made urgent while in flight. */
+  private readonly dirtyUrgent = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: Array<(key: string | undefined) => void> = [];
@@ -75,19 +75,19 @@ export class WorkQueue {
    * the first ones waiting until the stream ended. A queued key made urgent moves to the end of the
    * urgent line; a key in flight is marked dirty as with add, and joins the urgent line when it is done.
    */
-  addFirst(key: string): void {
+  addUrgent(key: string): void {
     this.enqueue(key, true);
   }
 
-  private enqueue(key: string, first: boolean): void {
+  private enqueue(key: string, urgent: boolean): void {
     if (this.shuttingDown) return;
     if (this.processing.has(key)) {
       this.dirty.add(key);
-      if (first) this.dirtyFirst.add(key);
+      if (urgent) this.dirtyUrgent.add(key);
       return;
     }
     if (this.queued.has(key)) {
-      const i = first ? this.queue.indexOf(key) : -1;
+      const i = urgent ? this.queue.indexOf(key) : -1;
       if (i >= 0) {
         this.queue.splice(i, 1);
         this.urgent.push(key);
@@ -103,7 +103,7 @@ export class WorkQueue {
       return;
     }
     this.queued.add(key);
-    (first ? this.urgent : this.queue).push(key);
+    (urgent ? this.urgent : this.queue).push(key);
     this.depthChanged();
   }
 
@@ -164,8 +164,8 @@ export class WorkQueue {
   /** Marks a key handed out by get() as finished; re-queues it if it was added meanwhile. */
   done(key: string): void {
     this.processing.delete(key);
-    const first = this.dirtyFirst.delete(key);
-    if (this.dirty.delete(key)) this.enqueue(key, first);
+    const urgent = this.dirtyUrgent.delete(key);
+    if (this.dirty.delete(key)) this.enqueue(key, urgent);
     if (this.processing.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -179,7 +179,7 @@ export class WorkQueue {
     this.urgent.length = 0;
     this.queued.clear();
     this.dirty.clear();
-    this.dirtyFirst.clear();
+    this.dirtyUrgent.clear();
     this.depthChanged();
     for (const w of this.waiters.splice(0)) w(undefined);
   }

@@ -40,14 +40,14 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
 }) {
   // Challenges outstanding are bounded (challenge-slots.ts); each kind (first admissions, re-attestations)
   // may hold at most three quarters of the slots, so neither starves the other. A freed slot is handed to
-  // a waiting node, which is then enqueued ahead of the backlog (addFirst): it holds its slot from the hand-out,
+  // a waiting node, which is then enqueued ahead of the backlog (addUrgent): it holds its slot from the hand-out,
   // and at the back of a cold start's queue the slot would sit idle behind thousands of keys. (wake runs
   // only at a release or a hold's expiry, after `controller` below exists.)
   const challengeSlots = new ChallengeSlots({
     limit: config.maxOutstandingChallenges,
     reservePerKind: Math.floor(config.maxOutstandingChallenges / 4),
     holdMs: CHALLENGE_SLOT_HOLD_MS,
-    wake: (nodeName) => controller.enqueueFirst(objectKey(KIND, undefined, nodeName)),
+    wake: (nodeName) => controller.enqueueUrgent(objectKey(KIND, undefined, nodeName)),
     onChange: (outstanding, queued) => {
       manager.metrics.challengesOutstanding.set(outstanding);
       manager.metrics.challengesWaiting.set(queued);
