@@ -106,7 +106,7 @@ export interface Fleet {
  * The policy's timing for a re-attestation interval. The CRD requires evidence age and quarantine grace
  * below the interval; their defaults (300 s) are, except for the short intervals tests use.
  */
-function policyTiming(reattestIntervalSeconds: number) {
+export function policyTiming(reattestIntervalSeconds: number) {
   if (reattestIntervalSeconds > 300) return { reattestIntervalSeconds };
   return {
     reattestIntervalSeconds,
