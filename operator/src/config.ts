@@ -77,7 +77,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   runtimeClassByTee: {},
   defaultPolicyName: 'default',
   challengeTtlSeconds: 300,
-  maxOutstandingChallenges: 256,
+  maxOutstandingChallenges: 128,
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
   attestationServiceUrl: 'https://chrysalis-attestation.chrysalis-system.svc:8443',
   attesterServiceAccount: { namespace: 'chrysalis-system', name: 'chrysalis-attester' },

@@ -15,7 +15,7 @@
 //    first sees its Attested condition True give each node's challenge→Attested latency (p50, p99);
 //  - the operator's writes by resource until the last node is Attested, per node, from its request
 //    counter (its /metrics).
-// --max-outstanding N sets the operator's maxOutstandingChallenges (default: the operator's own, 256;
+// --max-outstanding N sets the operator's maxOutstandingChallenges (default: the operator's own, 128;
 // 0: no bound, how the operator challenged before the bound existed), to run both side by side.
 // The cold start runs under the policy's default re-attestation interval (3600 s), as a real fleet's
 // first start does: every node is verified once, as the floor counts (with a 60 s interval during a
@@ -37,6 +37,7 @@ import { operatorRequests, writesOf } from './_operator-requests.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
+import { DEFAULT_CONFIG } from '../../operator/src/config.js';
 import { createFleet, policyTiming, type FirstAnswerTiming } from '../../dev/fleet/fleet.js';
 import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../../dev/fleet/operator.js';
 import { selfSignedTls } from '../../operator/src/attestation/service/https-server.js';
@@ -208,7 +209,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
       writeFileSync(join(work, 'config.yaml'), `maxOutstandingChallenges: ${maxOutstanding}\n`);
       operatorArgs.push('--config', join(work, 'config.yaml'));
     }
-    log(`operator maxOutstandingChallenges: ${maxOutstanding ?? 'its default (256)'}`);
+    log(`operator maxOutstandingChallenges: ${maxOutstanding ?? `its default (${DEFAULT_CONFIG.maxOutstandingChallenges})`}`);
     // CHRYSALIS_LOG_LEVEL (e.g. info) raises the operator's log level and keeps its log after the bench.
     const operatorLog = process.env.CHRYSALIS_LOG_LEVEL ? join(tmpdir(), `chrysalis-admission-operator-${process.pid}.log`) : join(work, 'operator.log');
     const logFd = openSync(operatorLog, 'a');
@@ -297,7 +298,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
         p50Seconds: round(p50), p99Seconds: round(p99), maxSeconds: round(latencies.at(-1)!), nodesOver10Seconds: slow.length,
         startupSeconds: round(startupSeconds, 2), cpuMsPerNodePerPeriod: round(cpuMsPerNodePerPeriod),
         operatorWritesPerNode: round(writesPerNode, 2), operatorWritesByResource: Object.fromEntries(coldWrites), operatorConflicts: coldStart.conflicts,
-        reattestedInPeriod: reattested, stillAttested, maxOutstandingChallenges: maxOutstanding ?? 256, cpuSecondsColdStart: cpuColdStart,
+        reattestedInPeriod: reattested, stillAttested, maxOutstandingChallenges: maxOutstanding ?? DEFAULT_CONFIG.maxOutstandingChallenges, cpuSecondsColdStart: cpuColdStart,
       },
     };
   } finally {
