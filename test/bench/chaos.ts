@@ -129,7 +129,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   const logFd = openSync(join(work, 'operator.log'), 'a');
   const spawnOperator = (extra: string[]) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...extra],
-      { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: 'warn' } });
+      { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: process.env.CHRYSALIS_LOG_LEVEL ?? 'warn' } });
     children.add(child);
     child.once('exit', () => children.delete(child));
     return child;

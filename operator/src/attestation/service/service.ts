@@ -55,6 +55,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, reviewToken, type CallerIdentity } from './caller-identity.js';
 import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type NodeStanding, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
+import { HostWrites } from './host-writes.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, whyNotAReplica } from './replica-owner.js';
@@ -138,6 +139,8 @@ export class AttestationService {
   private readonly log: Logger;
   private readonly tokens: TokenReviewCache;
   private readonly perCaller: KeyedTokenBuckets;
+  /** The service's own writes to one host's status take turns (host-writes.ts). */
+  private readonly hostWrites = new HostWrites();
 
   constructor(private readonly deps: AttestationServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -254,6 +257,11 @@ export class AttestationService {
     if (!nodeName) throw new Conflict(`pod ${subject.namespace}/${subject.pod} is not bound to a node yet; its challenge is kept on its host's ProviderNode — retry once it is bound`, 503);
     // The challenge goes where only this service writes (replica-challenges.ts), conditioned on the
     // ProviderNode as read; retried on a newer one (other writers share the object).
+    return this.hostWrites.run(nodeName, () => this.replicaChallenge(subject, pod, nodeName, now));
+  }
+
+  /** A replica's pending challenge on its host, or a new one written there (one host write at a time). */
+  private async replicaChallenge(subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, nodeName: string, now: Date): Promise<ChallengeResponse> {
     for (let attempt = 1; ; attempt++) {
       const host = await this.providerNodeFor(nodeName);
       const pending = pendingReplicaChallenge(host, pod, now);
@@ -323,7 +331,7 @@ export class AttestationService {
         ? { challenge: null, pendingRejections: null, lastFailure: failure }
         : { pendingRejections: { nonce: request.nonce, count, ...failure } };
     }
-    await this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestation } });
+    await this.hostWrites.run(subject.nodeName, () => this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestation } }));
     this.log.info('node evidence', { node: subject.nodeName, verified: outcome.verified, final, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
@@ -333,42 +341,17 @@ export class AttestationService {
     const pod = await this.replicaPod(subject);
     authorizeReplicaPod(caller, pod);
     const nodeName = pod.spec?.nodeName;
-    let host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
+    const host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
     const challenge = pendingReplicaChallenge(host, pod, now);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
     const policy = await this.policy(host!.spec.policyRef?.name);
-    const topology = topologyOf(host!);
     const verified = await this.verifyReplica(request, policy, host!, pod, now, new Date(challenge!.issuedAt));
     const expiresAt = this.expiry(policy.found ? policy.spec : undefined, now);
     const keyEntry: ProviderNodeStatusAttestedReplica = { namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, publicKey: request.publicKey, expiresAt };
     // 1. One write to the host's status, conditioned on the ProviderNode as read: it consumes the challenge
     //    (a nonce answers once) and records the key of a pass or revokes the key of a failure. On a newer
     //    ProviderNode it is judged again against that one, as long as the same challenge is still pending.
-    let outcome: VerifyOutcome;
-    for (let attempt = 1; ; attempt++) {
-      const hostAttested = host!.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
-      // Judged against the host as read now: its last verified evidence is what the replica must match.
-      const notOnHost = verified.verified && hostAttested ? replicaHostMismatch(topology, host!.status?.attestation, verified.claims, nodeName!) : [];
-      outcome = verified.verified && !hostAttested
-        ? { ...verified, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${nodeName} is not attested` }] }
-        : notOnHost.length > 0 ? { ...verified, verified: false, reasons: notOnHost } : verified;
-      const challenges = host!.status?.replicaChallenges ?? [];
-      const keys = host!.status?.attestedReplicas ?? [];
-      const live = await this.livePods([...challenges, ...keys], pod);
-      const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
-      const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
-      if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
-      try {
-        await this.patch(resourcePath(ProviderNodes, undefined, host!.metadata.name, 'status'), host!.metadata.resourceVersion!, { status });
-        break;
-      } catch (err) {
-        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
-      }
-      host = await this.providerNodeFor(nodeName!);
-      if (pendingReplicaChallenge(host, pod, now)?.nonce !== request.nonce) {
-        throw new Conflict('NONCE_MISMATCH: the challenge was answered meanwhile; fetch a new challenge');
-      }
-    }
+    const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, waited ? undefined : host!, verified, keyEntry, now));
     // 2. The gate, after the key: a gate says True only once the key it stands for is recorded. A failure
     //    revoked the key in step 1 already; readers need both, so the gate closing just after is no gap.
     const condition = outcome.verified
@@ -377,6 +360,50 @@ export class AttestationService {
     await this.writeGate(subject, condition);
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
+  }
+
+  /**
+   * Step 1 of a replica's evidence: the verdict on the host's status (challenge consumed, key recorded or
+   * revoked), judged against the host as read (`read`, or read again here when undefined: the turn came
+   * after another write) and, after a 409, against each newer read while the same challenge is still
+   * pending. Runs as the host's turn in hostWrites.
+   */
+  private async recordReplicaVerdict(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, read: ProviderNode | undefined, verified: VerifyOutcome, keyEntry: ProviderNodeStatusAttestedReplica, now: Date): Promise<VerifyOutcome> {
+    const nodeName = pod.spec!.nodeName!;
+    let host = read ?? await this.stillPending(nodeName, pod, request.nonce, now);
+    const topology = topologyOf(host);
+    let outcome: VerifyOutcome;
+    for (let attempt = 1; ; attempt++) {
+      const hostAttested = host.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+      // Judged against the host as read now: its last verified evidence is what the replica must match.
+      const notOnHost = verified.verified && hostAttested ? replicaHostMismatch(topology, host.status?.attestation, verified.claims, nodeName) : [];
+      outcome = verified.verified && !hostAttested
+        ? { ...verified, verified: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: `the replica's node ${nodeName} is not attested` }] }
+        : notOnHost.length > 0 ? { ...verified, verified: false, reasons: notOnHost } : verified;
+      const challenges = host.status?.replicaChallenges ?? [];
+      const keys = host.status?.attestedReplicas ?? [];
+      const live = await this.livePods([...challenges, ...keys], pod);
+      const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
+      const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
+      if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
+      try {
+        await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status });
+        break;
+      } catch (err) {
+        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+      }
+      host = await this.stillPending(nodeName, pod, request.nonce, now);
+    }
+    return outcome;
+  }
+
+  /** The host read again, as long as the replica's challenge `nonce` is still pending on it. */
+  private async stillPending(nodeName: string, pod: V1Pod, nonce: string, now: Date): Promise<ProviderNode> {
+    const host = await this.providerNodeFor(nodeName);
+    if (pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) {
+      throw new Conflict('NONCE_MISMATCH: the challenge was answered meanwhile; fetch a new challenge');
+    }
+    return host;
   }
 
   /**
