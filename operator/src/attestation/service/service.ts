@@ -260,15 +260,22 @@ export class AttestationService {
     return this.hostWrites.run(nodeName, () => this.replicaChallenge(subject, pod, nodeName, now));
   }
 
-  /** A replica's pending challenge on its host, or a new one written there (one host write at a time). */
+  /**
+   * A replica's pending challenge on its host, or a new one written there (one host write at a time). A
+   * challenge lives no longer than the host policy's evidence age (nor challengeTtlSeconds): evidence for
+   * it is measured from its issue time, so one older than that can only be rejected, and handing it out
+   * again made a replica that asked twice answer a challenge it could no longer pass.
+   */
   private async replicaChallenge(subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, nodeName: string, now: Date): Promise<ChallengeResponse> {
     for (let attempt = 1; ; attempt++) {
       const host = await this.providerNodeFor(nodeName);
+      const policy = await this.policy(host.spec.policyRef?.name);
+      const lifetimeSeconds = Math.min(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec.maxEvidenceAgeSeconds ?? Infinity : Infinity);
       const pending = pendingReplicaChallenge(host, pod, now);
-      if (pending) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
+      if (pending && now.getTime() - Date.parse(pending.issuedAt) < lifetimeSeconds * 1000) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
       const fresh: ProviderNodeStatusReplicaChallenge = {
         namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, nonce: randomBytes(32).toString('hex'),
-        issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.deps.config.challengeTtlSeconds * 1000).toISOString(),
+        issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000).toISOString(),
       };
       const existing = host.status?.replicaChallenges ?? [];
       const next = withReplicaChallenge(existing, fresh, await this.livePods(existing, pod), now);
