@@ -267,9 +267,11 @@ export class AttestationService {
    * again made a replica that asked twice answer a challenge it could no longer pass.
    */
   private async replicaChallenge(subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, nodeName: string, now: Date): Promise<ChallengeResponse> {
+    let policy: PolicyLookup | undefined;
     for (let attempt = 1; ; attempt++) {
       const host = await this.providerNodeFor(nodeName);
-      const policy = await this.policy(host.spec.policyRef?.name);
+      // Read once per request; again only if a newer host names another policy.
+      if (policy?.name !== (host.spec.policyRef?.name ?? this.deps.config.defaultPolicyName)) policy = await this.policy(host.spec.policyRef?.name);
       const lifetimeSeconds = Math.min(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec.maxEvidenceAgeSeconds ?? Infinity : Infinity);
       const pending = pendingReplicaChallenge(host, pod, now);
       if (pending && now.getTime() - Date.parse(pending.issuedAt) < lifetimeSeconds * 1000) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
