@@ -19,6 +19,7 @@ import { isConflict, isNotFound, RestClient } from '../../operator/src/kube/rest
 import { LABEL_POOL, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { Attester } from '../../attester/src/attester.js';
 import { reportDataFor } from '../../attester/src/identity.js';
+import { AttesterError } from '../../attester/src/errors.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
 import { HttpsTransport, type Transport } from '../../attester/src/transport.js';
@@ -70,6 +71,12 @@ export interface FleetStats {
   nodeVerdicts: { verified: number; rejected: number; refused: number };
   replicaAttesters: number;
   replicasAttested: number;
+  /**
+   * Replica attester loops that stopped on an error they do not retry (as a real attester process would
+   * exit, and its container be restarted); each is started again after a pause. `lastAttesterError` says why.
+   */
+  replicaAttesterRestarts: number;
+  lastAttesterError?: string;
   usageAccepted: number;
   usageRefused: number;
 }
@@ -157,7 +164,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   const addresses = Array.from({ length: providerCount }, (_, i) => payoutAddress(`${prefix}-provider-${i}`));
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i}`);
   const labels = { ...(options.labels ?? {}), [LABEL_FLEET]: prefix };
-  const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, usageAccepted: 0, usageRefused: 0 };
+  const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, replicaAttesterRestarts: 0, usageAccepted: 0, usageRefused: 0 };
   const abort = new AbortController();
   // Every node and replica attester of the fleet derives its signal from this one (AbortSignal.any), so
   // it legitimately has one listener per attester, far more than Node's leak warning threshold of 10.
@@ -179,10 +186,14 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     const get = (key: string, ns: string, serviceAccount: string, ref: Record<string, string>) => async () => {
       const hit = cache.get(key);
       if (hit && hit.until > Date.now()) return hit.token;
+      // The kubelet projects a token file that survives an apiserver outage; here the TokenRequest itself
+      // needs the apiserver, so its failure is transient (retried with backoff), not the attester's end.
       const tr = await rest.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${serviceAccount}/token`, { body: {
         apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
         spec: { audiences: ['chrysalis-attestation'], expirationSeconds: 3600, boundObjectRef: ref },
-      } });
+      } }).catch((err: unknown) => {
+        throw new AttesterError('TOKEN_UNAVAILABLE', `TokenRequest for ${key} failed: ${err instanceof Error ? err.message : String(err)}`, { transient: true, cause: err });
+      });
       cache.set(key, { token: tr.status.token, until: Date.now() + 3_000_000 });
       return tr.status.token;
     };
@@ -326,9 +337,22 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       },
     });
     let counted = false;
-    void attester.run(signal, (o) => {
-      if (o.verified && !counted) { counted = true; stats.replicasAttested++; }
-    }).catch(() => undefined);
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          await attester.run(signal, (o) => {
+            if (o.verified && !counted) { counted = true; stats.replicasAttested++; }
+          });
+        } catch (err) {
+          // A real attester exits here and its container restarts; a loop that ended silently would leave
+          // the replica unattested for the rest of the run (its gate turned back by the operator).
+          if (signal.aborted) return;
+          stats.replicaAttesterRestarts++;
+          stats.lastAttesterError = err instanceof Error ? err.message : String(err);
+          await sleep(3000, signal);
+        }
+      }
+    })();
     void (async () => {
       while (!signal.aborted) {
         try {

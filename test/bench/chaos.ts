@@ -243,8 +243,14 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
       num(((await snapshot(rest)).account?.status as { lastConfirmed?: { epoch?: unknown } } | undefined)?.lastConfirmed?.epoch) > epochAtStallEnd);
     recoveries.chainStallSeconds = seconds(stallEnd);
     log(`  settlement resumed: an epoch confirmed ${recoveries.chainStallSeconds} s after the stall ended (stall began ${seconds(stallAt, stallEnd)} s before)`);
+    let nextQuarantineReport = Date.now() + 60_000;
     await until('the quarantined nodes emptied and every pool Ready elsewhere', 600_000, async () => {
       const s = await snapshot(rest);
+      if (Date.now() > nextQuarantineReport) {
+        nextQuarantineReport += 60_000;
+        const st = fleet.stats();
+        log(`  waiting: ${s.pools.filter((p) => !isTrue(p, 'Ready')).length} pools not Ready; replica attester restarts ${st.replicaAttesterRestarts}${st.lastAttesterError ? ` (last: ${st.lastAttesterError.slice(0, 200)})` : ''}`);
+      }
       const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))).map((n) => n.spec.nodeName));
       return out.size === quarantined.length && !s.pods.some((p) => out.has(p.spec.nodeName ?? '')) && s.pools.every((p) => isTrue(p, 'Ready'));
     });
@@ -264,6 +270,8 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const settledSeconds = seconds(lastFaultEnd);
     const final = await snapshot(rest);
     const totals = (final.account?.status as { totals?: Record<string, unknown> } | undefined)?.totals;
+    const fleetStats = fleet.stats();
+    log(`fleet: ${fleetStats.replicasAttested} replicas attested, ${fleetStats.replicaAttesterRestarts} replica attester restarts${fleetStats.lastAttesterError ? ` (last: ${fleetStats.lastAttesterError.slice(0, 200)})` : ''}`);
     log(`settled ${settledSeconds} s after the last fault: no duplicate or orphan replica, every pool Ready on attested nodes, metered ${num(totals?.metered)} = committed ${num(totals?.committed)} = paid ${num(totals?.paid)}`);
     endClaims();
     await claimLoop;
