@@ -6,7 +6,7 @@ import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
 import { InferencePools } from '../../operator/src/kube/chrysalis-resources.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
-import { LABEL_REPLICA, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
+import { LABEL_REPLICA, READINESS_GATE_ATTESTED, REPORTING_CONTROLLER } from '../../operator/src/marks.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import {
@@ -71,6 +71,16 @@ test('a pool of 8 on 50 nodes is placed on attested nodes only, bound by the ope
   t.is(pool.status?.placements?.length, 8);
   t.is(new Set(pool.status?.placements?.map((p) => p.provider)).size, 5);
   for (const p of pool.status?.placements ?? []) t.true(attestedNodes.has(p.node));
+
+  // Where each replica went is told on the pool, once per reconcile; no Event per Pod (a second write per
+  // replica, as kube-scheduler's Scheduled Event is).
+  type EventItem = { reason?: string; note?: string; reportingController?: string; regarding?: { kind?: string; name?: string } };
+  const events = await eventually('the pool says where its 8 replicas went', async () => {
+    const list = await client.rest.request<{ items: EventItem[] }>('GET', `/apis/events.k8s.io/v1/namespaces/${namespace}/events`);
+    const notes = list.items.filter((e) => e.regarding?.kind === 'InferencePool' && e.reason === 'ScaledUp').map((e) => e.note ?? '').join(' | ');
+    return pods.every((p) => notes.includes(`${p.metadata?.name} on ${nodeOf(p)}`)) ? list.items : undefined;
+  });
+  t.deepEqual(events.filter((e) => e.reportingController === REPORTING_CONTROLLER && e.regarding?.kind === 'Pod').map((e) => `${e.reason} ${e.regarding?.name}`), []);
 
   // kwok's simulated kubelet turns every readiness gate True by itself, without an attestation verdict;
   // the controller must not count that, and turns the gate back to False.

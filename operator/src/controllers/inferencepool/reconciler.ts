@@ -17,10 +17,14 @@
 // difference in how fast a large pool lands (the placement benchmark: 8,000 replicas in about half
 // kube-scheduler's time, against about the same time with create-then-bind) — and the Pod is never
 // observable unbound, holding GPUs in the index while running nowhere. Who placed it stays visible: the
-// Pod names this scheduler (schedulerName) and carries its `Scheduled` Event. Kubernetes documents
-// nodeName as the field for exactly this ("intended for use by custom schedulers"). A replica Pod that
-// exists unbound (made by an earlier version of the operator, or by hand) is still bound through the
-// Binding subresource, uid-preconditioned.
+// Pod names this scheduler (schedulerName). Kubernetes documents nodeName as the field for exactly this
+// ("intended for use by custom schedulers"). A replica Pod that exists unbound (made by an earlier
+// version of the operator, or by hand) is still bound through the Binding subresource, uid-preconditioned.
+//
+// One Event per reconcile, on the pool, says where the replicas went ("created 8 replicas bound by
+// chrysalis: llama-0 on gpu-3, …"), not a `Scheduled` Event per Pod as kube-scheduler writes: that
+// would be a second write per replica again, 8,000 Event creates for a fleet's cold start, for a fact
+// the Pod's spec.nodeName and `kubectl describe inferencepool` already show.
 //
 // Every write goes through the fenced KubeClient/EventRecorder, so a process that lost its lease
 // cannot write. A crash at any point leaves Pods that the next reconcile recognises by name: a create
@@ -242,15 +246,13 @@ export class InferencePoolReconciler implements Reconciler {
     await Promise.all(placementPlan.placements.map(async (p) => {
       try {
         const unbound = bindsByName.get(p.replicaId);
-        let uid = unbound?.uid;
         if (unbound) {
-          await this.bind(namespace, p.replicaId, uid, p.node);
+          await this.bind(namespace, p.replicaId, unbound.uid, p.node);
         } else {
           const index = replicaIndexOf(name, p.replicaId) as number;
           const pod = buildReplicaPod({ pool, index, tee: view.teeOf(p.node) ?? 'sev-snp', topology: view.topologyOf(p.node) ?? 'node-cvm', node: p.node, config: this.deps.config });
           try {
-            const created = await this.budget.run('create', () => this.deps.client.create<KubeObject>(Pods, pod));
-            uid = created.metadata?.uid;
+            await this.budget.run('create', () => this.deps.client.create<KubeObject>(Pods, pod));
           } catch (err) {
             view.unassume(namespace, p.replicaId);
             // Created before (by this process before a restart, or a cache that lags): the next
@@ -260,16 +262,18 @@ export class InferencePoolReconciler implements Reconciler {
           }
         }
         bound.set(p.replicaId, p.node);
-        const provider = view.providerOf(p.node);
-        const podRef = { apiVersion: 'v1', kind: 'Pod', metadata: { name: p.replicaId, namespace, uid } };
-        events.push([podRef, { type: 'Normal', reason: 'Scheduled', action: 'Binding', message: `Successfully assigned ${namespace}/${p.replicaId} to ${p.node}${provider ? ` (provider ${provider})` : ''} by ${this.deps.config.schedulerName}` }]);
       } catch (err) {
         failures.push(err);
       }
     }));
+    // Where each replica went is told once, on the pool (see "One Event per reconcile" above).
     const created = placementPlan.placements.filter((p) => !bindsByName.has(p.replicaId) && bound.has(p.replicaId));
     if (created.length) {
-      events.push([poolRef, { type: 'Normal', reason: 'ScaledUp', action: 'Create', message: `created and bound ${created.length} replicas: ${names(created.map((p) => p.replicaId))}` }]);
+      events.push([poolRef, { type: 'Normal', reason: 'ScaledUp', action: 'Create', message: `created ${created.length} replicas bound by ${this.deps.config.schedulerName}: ${placedOn(created)}` }]);
+    }
+    const boundExisting = placementPlan.placements.filter((p) => bindsByName.has(p.replicaId) && bound.has(p.replicaId));
+    if (boundExisting.length) {
+      events.push([poolRef, { type: 'Normal', reason: 'Scheduled', action: 'Binding', message: `bound ${boundExisting.length} existing replicas: ${placedOn(boundExisting)}` }]);
     }
     if (placementPlan.unplaced.length) {
       events.push([poolRef, { type: 'Warning', reason: 'PlacementFailed', action: 'Place', message: poolStatusMessage(placementPlan.unplaced.length, plan.desired, placementPlan.unplaced[0]?.message ?? '') }]);
@@ -433,6 +437,20 @@ function poolObject(pool: InferencePool): KubeObject {
 }
 
 /** Up to five names, so an event stays short and reads the same for the same set. */
+/** "llama-0 on gpu-3, llama-1 on gpu-7 …": as many as fit an Event's note, then how many more. */
+function placedOn(placements: ReadonlyArray<{ replicaId: string; node: string }>): string {
+  const budget = 900;
+  let text = '';
+  let shown = 0;
+  for (const p of placements) {
+    const item = `${shown ? ', ' : ''}${p.replicaId} on ${p.node}`;
+    if (text.length + item.length > budget) break;
+    text += item;
+    shown++;
+  }
+  return shown < placements.length ? `${text} and ${placements.length - shown} more` : text;
+}
+
 function names(list: string[]): string {
   return list.length <= 5 ? list.join(', ') : `${list.slice(0, 5).join(', ')} and ${list.length - 5} more`;
 }
