@@ -50,6 +50,7 @@ import { LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_TEE } from '../../operator/src/m
 import { measureStranding, type NodeCapacity, type StrandingReport } from '../../operator/src/placement/index.js';
 import { adminClient, createGpuFleet, GPU, inBatches, poolObject } from '../inferencepool/kube-fixtures.js';
 import type { InferencePool } from '../../operator/src/api/index.js';
+import { DEFAULT_MAX_IN_FLIGHT } from '../../operator/src/controllers/inferencepool/request-budget.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GPUS_PER_NODE = 8;
@@ -89,14 +90,14 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
   const workers = flag(args, '--workers', 32);
   const burst = flag(args, '--burst', 1000);
   // Replica requests the operator keeps in flight (its default is 32); kube-scheduler binds without a cap.
-  const maxInFlight = args.includes('--max-in-flight') ? flag(args, '--max-in-flight', 32) : undefined;
+  const maxInFlight = args.includes('--max-in-flight') ? flag(args, '--max-in-flight', DEFAULT_MAX_IN_FLIGHT) : undefined;
   const oursOnly = args.includes('--ours-only');
   const deadlineMs = Math.max(120, Math.ceil(nodes * 0.45)) * 1000;
   const apiserverArgs = ['--max-requests-inflight=0', '--max-mutating-requests-inflight=0', '--enable-priority-and-fairness=false'];
   const totalGpus = Array.from({ length: pools }, (_, i) => gpusOfPool(i) * REPLICAS_PER_POOL).reduce((a, b) => a + b, 0);
 
   log(`placement bench: ${nodes} kwok nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas = ${replicas} replicas, ${totalGpus} of ${nodes * GPUS_PER_NODE} GPUs (a perfect packing leaves 0 stranded)`);
-  log(`operator workers (concurrent pool reconciles): ${workers}; replica requests in flight: ${maxInFlight ?? 'default (32)'}`);
+  log(`operator workers (concurrent pool reconciles): ${workers}; replica requests in flight: ${maxInFlight ?? `default (${DEFAULT_MAX_IN_FLIGHT})`}`);
   log(`pools spread across providers: ${spread} (--spread to turn on)`);
   log(`client budget for both the operator and kube-scheduler: qps ${qps}, burst ${burst}`);
   log(`kube-apiserver flags changed for the bench: ${apiserverArgs.join(' ')} (inflight limits and priority & fairness off, so neither side is throttled by the server)`);

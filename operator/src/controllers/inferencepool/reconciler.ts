@@ -50,7 +50,7 @@ import { modelCheckOf } from './model-verified.js';
 import { replicaTemplateHash } from './template-hash.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools } from '../../kube/chrysalis-resources.js';
-import { RequestBudget } from './request-budget.js';
+import { DEFAULT_MAX_IN_FLIGHT, RequestBudget } from './request-budget.js';
 
 interface PodCondition {
   type: string;
@@ -100,7 +100,7 @@ export class InferencePoolReconciler implements Reconciler {
 
   constructor(private readonly deps: InferencePoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.budget = new RequestBudget({ maxInFlight: deps.maxInFlight ?? 32 });
+    this.budget = new RequestBudget({ maxInFlight: deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT });
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {

@@ -25,6 +25,13 @@
 
 export type RequestPriority = 'bind' | 'create' | 'event';
 
+/**
+ * Replica requests in flight by default: 64, as many as the placement bench's floor writes at once (the
+ * same Pods written already bound, no controller). With 32 the operator left the apiserver idle between
+ * answers that 64 fill: at 2,000 nodes ours/floor was 1.48 (median of three) with 32.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+
 const ORDER: readonly RequestPriority[] = ['bind', 'create', 'event'];
 
 export interface RequestBudgetOptions {
