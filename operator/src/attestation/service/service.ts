@@ -56,6 +56,7 @@ import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, revi
 import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type NodeStanding, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import { HostWrites } from './host-writes.js';
+import { challengeLifetimeSeconds, outlivedItsLifetime } from '../challenge-lifetime.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, whyNotAReplica } from './replica-owner.js';
@@ -272,9 +273,9 @@ export class AttestationService {
       const host = await this.providerNodeFor(nodeName);
       // Read once per request; again only if a newer host names another policy.
       if (policy?.name !== (host.spec.policyRef?.name ?? this.deps.config.defaultPolicyName)) policy = await this.policy(host.spec.policyRef?.name);
-      const lifetimeSeconds = Math.min(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec.maxEvidenceAgeSeconds ?? Infinity : Infinity);
+      const lifetimeSeconds = challengeLifetimeSeconds(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec : undefined);
       const pending = pendingReplicaChallenge(host, pod, now);
-      if (pending && now.getTime() - Date.parse(pending.issuedAt) < lifetimeSeconds * 1000) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
+      if (pending && !outlivedItsLifetime(pending.issuedAt, lifetimeSeconds, now.getTime())) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
       const fresh: ProviderNodeStatusReplicaChallenge = {
         namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, nonce: randomBytes(32).toString('hex'),
         issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000).toISOString(),

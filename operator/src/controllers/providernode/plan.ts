@@ -18,6 +18,7 @@
 // AttestationPolicy it is verified against exists. A policyRef that names no policy (a typo, a deleted
 // policy, no "default" installed) never falls back to "no constraints": the node is not attested and is
 // not challenged until the policy appears.
+import { challengeLifetimeSeconds, outlivedItsLifetime } from '../../attestation/challenge-lifetime.js';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 import type { ChallengeKind } from './challenge-slots.js';
@@ -40,7 +41,21 @@ export interface ObservedNode {
 export interface PolicyTiming {
   reattestIntervalSeconds: number;
   quarantineGraceSeconds: number;
+  /** How long a challenge issued now may be answered: the operator's TTL, capped by the policy's evidence age (challenge-lifetime.ts). */
   challengeTtlSeconds: number;
+}
+
+/**
+ * Schedule fields of the node's policy. Without a policy the plan issues no challenge; these defaults (the
+ * CRD's) only time the expiry of a verdict already recorded. A node's challenge lives no longer than the
+ * evidence age its policy allows (challenge-lifetime.ts).
+ */
+export function policyTiming(policy: { reattestIntervalSeconds?: number; quarantineGraceSeconds?: number; maxEvidenceAgeSeconds?: number } | undefined, challengeTtlSeconds: number): PolicyTiming {
+  return {
+    reattestIntervalSeconds: policy?.reattestIntervalSeconds ?? 3600,
+    quarantineGraceSeconds: policy?.quarantineGraceSeconds ?? 300,
+    challengeTtlSeconds: challengeLifetimeSeconds(challengeTtlSeconds, policy),
+  };
 }
 
 export interface ReplicaOnNode {
@@ -212,7 +227,9 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   const challengeExpires = ms(challenge?.expiresAt);
   let waitingForChallengeSlot = false;
   if (challengeWanted) {
-    if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs) {
+    // One older than the lifetime now allowed (the policy's evidence age was lowered since it was issued)
+    // could only be answered too old: replaced like an expired one.
+    if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs || outlivedItsLifetime(challenge.issuedAt, o.timing.challengeTtlSeconds, nowMs)) {
       // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
       if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind)) {
@@ -227,7 +244,11 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
         };
       }
     }
-    if (challenge) requeue.push(Date.parse(challenge.expiresAt) - nowMs);
+    if (challenge) {
+      const issued = challenge.issuedAt === undefined ? NaN : Date.parse(challenge.issuedAt);
+      const lapses = Math.min(Date.parse(challenge.expiresAt), Number.isFinite(issued) ? issued + o.timing.challengeTtlSeconds * 1000 : Infinity);
+      requeue.push(lapses - nowMs);
+    }
   }
   if (verdict.state === 'attested') requeue.push(Date.parse(prev.attestation!.expiresAt!) - nowMs);
 

@@ -19,7 +19,7 @@ import { replicaIndexOf } from '../inferencepool/pod-builder.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { statusEqual } from '../../kube/status.js';
 import type { ChallengeKind, ChallengeSlots } from './challenge-slots.js';
-import { controllerStatusOf, planProviderNode, policyNameOf, type NodeMarks, type PolicyTiming, type ReplicaOnNode } from './plan.js';
+import { controllerStatusOf, planProviderNode, policyNameOf, policyTiming, type NodeMarks, type ReplicaOnNode } from './plan.js';
 
 export interface ProviderNodeDeps extends ReconcilerDeps {
   providerNodes: Store<ProviderNode & KubeObject>;
@@ -50,7 +50,7 @@ export class ProviderNodeReconciler implements Reconciler {
       node: observeNode(node, this.deps.config.gpuResourceName, pn),
       policy: { name: policy.name, isDefault: policy.isDefault, found: policy.object !== undefined },
       replicas: this.replicasOn(pn.spec.nodeName),
-      timing: timing(policy.object, this.deps.config.challengeTtlSeconds),
+      timing: policyTiming(policy.object?.spec, this.deps.config.challengeTtlSeconds),
       now,
       newNonce: () => randomBytes(32).toString('hex'),
       ...(this.deps.challengeSlots ? { acquireChallengeSlot: (kind: ChallengeKind) => this.deps.challengeSlots!.acquire(name, kind) } : {}),
@@ -165,18 +165,6 @@ export function replicasAmong(pods: readonly V1Pod[], gpuResourceName: string): 
 function isReplicaPod(pod: V1Pod): boolean {
   const pool = claimedPool(pod);
   return pool !== undefined && controllerRefToClaimedPool(pod) !== undefined && replicaIndexOf(pool, pod.metadata?.name ?? '') !== undefined;
-}
-
-/**
- * Schedule fields of the policy. Without a policy the plan issues no challenge; these defaults (the
- * CRD's) only time the expiry of a verdict already recorded.
- */
-function timing(policy: AttestationPolicy | undefined, challengeTtlSeconds: number): PolicyTiming {
-  return {
-    reattestIntervalSeconds: policy?.spec.reattestIntervalSeconds ?? 3600,
-    quarantineGraceSeconds: policy?.spec.quarantineGraceSeconds ?? 300,
-    challengeTtlSeconds,
-  };
 }
 
 function ownsUnschedulable(node: V1Node): boolean {
