@@ -367,7 +367,7 @@ export class AttestationService {
     const condition = outcome.verified
       ? { type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: `replica evidence verified; valid until ${expiresAt}`, lastTransitionTime: now.toISOString() }
       : { type: READINESS_GATE_ATTESTED, status: 'False', reason: toReason(outcome.reasons[0]?.code), message: summarize(outcome.reasons), lastTransitionTime: now.toISOString() };
-    await this.writeGate(subject, condition);
+    await this.writeGate(subject, pod.metadata!.uid!, condition);
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
@@ -432,12 +432,24 @@ export class AttestationService {
     return this.verifySafely(request, replicaPolicy.spec, now, issuedAt, declared);
   }
 
-  private async writeGate(subject: Extract<Subject, { kind: 'replica' }>, condition: Record<string, string>): Promise<void> {
+  /**
+   * The verdict on the gate of the Pod it was judged for: conditioned on its uid, so a Pod deleted while
+   * its evidence was checked and re-created under the same name (a replica replaced off a quarantined
+   * node) does not get its predecessor's verdict. The apiserver refuses a patch whose uid differs.
+   */
+  private async writeGate(subject: Extract<Subject, { kind: 'replica' }>, uid: string, condition: Record<string, string>): Promise<void> {
     this.deps.fence.assertLeader();
-    await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
-      query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
-      body: { status: { conditions: [condition] } },
-    });
+    try {
+      await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
+        query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
+        body: { metadata: { uid }, status: { conditions: [condition] } },
+      });
+    } catch (err) {
+      if (isNotFound(err) || (err instanceof KubeApiError && (err.code === 409 || err.code === 422))) {
+        throw new Conflict(`pod ${subject.namespace}/${subject.pod} (uid ${uid}) was deleted or replaced while its evidence was checked; its verdict is not recorded on another Pod — the new Pod attests for itself`);
+      }
+      throw err;
+    }
   }
 
   /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
