@@ -327,6 +327,9 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       identity: attester.identity, namespace: ns, pod: name, transport, gpus: podGpus,
       intervalMs: options.usageIntervalMs ?? 5000,
       isAttested: () => attester.attested,
+      // As the attester CLI does: a refused report (the operator holds no key for this Pod, its gate was
+      // turned back) asks for a fresh attestation now rather than at the next renewal.
+      onRefused: () => attester.requestReattest(),
       tokens: {
         // Simulated traffic: what a gateway would have counted. After stopTraffic the counters stay where
         // they are: the replica keeps reporting, nothing new.
