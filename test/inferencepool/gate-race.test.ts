@@ -17,6 +17,7 @@ import type { EventRecorder } from '../../operator/src/kube/events.js';
 import type { Informer } from '../../operator/src/kube/informer.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { objectKey, Pods, resourcePath, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { KubeApiError } from '../../operator/src/kube/rest.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
@@ -93,4 +94,55 @@ test('a gate flip planned from a stale Pod does not overwrite the Verified verdi
   pods.put(flipped as KubeObject);
   await reconciler.reconcile(objectKey('InferencePool', namespace, 'g'), { log: silentLogger(), signal: new AbortController().signal });
   t.like(gateOf(await client.get<KubeObject>(Pods, 'g-0', namespace)), { status: 'True', reason: 'Verified' });
+});
+
+test('a gate True whose key reached the ProviderNode but not yet the cache is not turned back (the host is read again first)', async (t) => {
+  // Finding (chaos bench, 100 nodes): a replica whose key the service had recorded was flipped to
+  // AttestationMissing — kwok rewrote its gate True with an old lastTransitionTime, and the reconciler's
+  // ProviderNode cache had not shown the key yet — and stayed False until its attester renewed.
+  const cluster = await testCluster();
+  const kc = cluster.kubeConfig();
+  await installCrds(kc);
+  const namespace = await useNamespace(t, 'gate-key');
+  const client = adminClient(kc);
+  t.teardown(() => client.rest.close());
+  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+  const node = `gate-key-${uniqueSuffix()}`;
+  await createPool(client, poolObject('k', namespace, 1, `K${uniqueSuffix()}`));
+  const pool = await getPool(client, namespace, 'k') as InferencePool;
+  // Bound to a node no kubelet (nor kwok) runs: the Pod stays as the test writes it.
+  const pod = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', node, config: TEST_CONFIG }));
+  const anHourAgo = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await client.rest.request('PATCH', resourcePath(Pods, namespace, 'k-0', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'KwokSetsEveryGate', lastTransitionTime: anHourAgo }] } },
+  });
+  // The host as the reconciler's cache has it (no key yet), and as the apiserver has it (the key).
+  const host = {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
+    spec: { nodeName: node, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: `0:${'a'.repeat(64)}` },
+  };
+  const created = await client.create<ProviderNode & KubeObject>(ProviderNodes, host);
+  t.teardown(() => client.rest.request('DELETE', resourcePath(ProviderNodes, undefined, node)).then(() => undefined, () => undefined));
+  await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, node, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { attestedReplicas: [{ namespace, pod: 'k-0', uid: pod.metadata?.uid, publicKey: 'ab'.repeat(32), expiresAt: new Date(Date.now() + 600_000).toISOString() }] } },
+  });
+
+  const pods = new Store<KubeObject>();
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const nodes = new Store<KubeObject>();
+  const pools = new Store<InferencePool & KubeObject>();
+  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
+  view.attach(providerNodes, nodes, pods);
+  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: node }, status: { allocatable: { [TEST_CONFIG.gpuResourceName]: '8' } } } as KubeObject);
+  providerNodes.put(created);
+  pods.put((await client.get<KubeObject>(Pods, 'k-0', namespace)) as KubeObject);
+  pools.put(pool as InferencePool & KubeObject);
+  const events = { record: async () => true } as unknown as EventRecorder;
+  const reconciler = new InferencePoolReconciler({
+    client, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG, gateGraceMs: 600_000,
+  });
+  await reconciler.reconcile(objectKey('InferencePool', namespace, 'k'), { log: silentLogger(), signal: new AbortController().signal }).catch(() => undefined);
+  t.like(gateOf(await client.get<KubeObject>(Pods, 'k-0', namespace)), { status: 'True' }, 'the attested replica keeps its gate');
 });

@@ -140,6 +140,11 @@ export class FleetView {
     return Number.isNaN(t) ? undefined : new Date(t);
   }
 
+  /** Names of the ProviderNodes that claim `node` (one, normally). */
+  providerNodeNames(node: string): string[] {
+    return this.providerNodes.byIndex(BY_NODE_NAME, node).map((pn) => pn.metadata?.name as string);
+  }
+
   providerOf(node: string): string | undefined {
     return this.index.node(node)?.provider;
   }

@@ -49,7 +49,9 @@ import { DEFAULT_GATE_GRACE_MS, planReplicas, poolStatus, type ReplicaObservatio
 import { modelCheckOf } from './model-verified.js';
 import { replicaTemplateHash } from './template-hash.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
-import { InferencePools } from '../../kube/chrysalis-resources.js';
+import { InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
+import type { ProviderNode } from '../../api/providernode.js';
+import { attestedReplicaEntry } from '../../attestation/service/replica-keys.js';
 import { DEFAULT_MAX_IN_FLIGHT, RequestBudget } from './request-budget.js';
 
 interface PodCondition {
@@ -190,6 +192,7 @@ export class InferencePoolReconciler implements Reconciler {
       const pod = observed.get(flip.name);
       const resourceVersion = pod?.metadata?.resourceVersion;
       if (!pod || !resourceVersion) return; // only Pods from the cache carry a gate to flip
+      if (flip.reason === 'AttestationMissing' && await this.keyRecordedMeanwhile(pod, now)) return;
       const conditions = ((pod.status as { conditions?: PodCondition[] } | undefined)?.conditions ?? [])
         .filter((c) => c.type !== READINESS_GATE_ATTESTED);
       conditions.push({ type: READINESS_GATE_ATTESTED, status: 'False', reason: flip.reason, message: flip.message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') });
@@ -394,6 +397,23 @@ export class InferencePoolReconciler implements Reconciler {
       this.deps.view.unassume(namespace, name);
       throw err;
     }
+  }
+
+  /**
+   * Whether the host's ProviderNode, read now rather than from the cache, holds an unexpired key for this
+   * very Pod. The service records the key before it writes the gate, but the Pod and ProviderNode watches
+   * deliver independently: a gate True seen before the key arrives (and whose lastTransitionTime is old,
+   * as kwok rewrites every gate) would be turned False though the replica is attested, and stay so until
+   * its attester renews. One GET per planned AttestationMissing flip, which are rare.
+   */
+  private async keyRecordedMeanwhile(pod: KubeObject, now: Date): Promise<boolean> {
+    const node = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+    const names = node === undefined ? [] : this.deps.view.providerNodeNames(node);
+    if (names.length !== 1) return false;
+    const host = await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, names[0] as string);
+    if (host?.spec.nodeName !== node) return false;
+    const entry = attestedReplicaEntry(host, { metadata: pod.metadata ?? {} });
+    return entry !== undefined && Date.parse(entry.expiresAt) > now.getTime();
   }
 
   private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
