@@ -3,6 +3,7 @@
 // `--components` picks what this process runs: the controllers, the attestation service, or both (the
 // default, as the demo and tests run it). The chart runs them apart, each as its own ServiceAccount, so
 // the network-facing service holds none of the controllers' permissions (operator/src/rbac/permissions.ts).
+import { HostWrites } from './attestation/service/host-writes.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from './api/attestationpolicy.js';
@@ -110,13 +111,15 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const events = new EventRecorder({ client: manager.rest, fence, instance: manager.identity, metrics: manager.metrics, logger: componentLogger('events') });
   // The ProviderNode cache is the manager's shared informer (started by manager.run(), also when this
   // process runs only the service): metering finds a Node's ProviderNode by index, not by a list per report.
-  const ingest = new UsageIngest({ client, fence, events, providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes) });
+  // Metering's and the service's writes to one host's status take turns (host-writes.ts).
+  const hostWrites = new HostWrites();
+  const ingest = new UsageIngest({ client, fence, events, hostWrites, providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes) });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
-    rest: manager.rest, fence, config, verify: replace.verify ?? verifierWithCollateral(collateral),
-    usage: { ingest: (report) => ingest.ingest(report) },
+    rest: manager.rest, fence, config, hostWrites, verify: replace.verify ?? verifierWithCollateral(collateral),
+    usage: { ingest: (report, _now, read) => ingest.ingest(report, read as Parameters<UsageIngest['ingest']>[1]) },
     logger: componentLogger('attestation-service'),
   });
   const tls = flags.tlsCert && flags.tlsKey ? tlsFromFiles(flags.tlsCert, flags.tlsKey) : await selfSignedTls();

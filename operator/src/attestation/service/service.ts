@@ -98,8 +98,12 @@ export type EvidenceVerifier = (
 ) => Promise<VerifyOutcome> | VerifyOutcome;
 
 export interface UsageSink {
-  ingest(report: SignedUsageReport, now: Date): Promise<UsageResponse>;
+  /** `read`: the report's Pod and its InferencePool as the service read them to authorize it (not read again). */
+  ingest(report: SignedUsageReport, now: Date, read?: { pod: V1Pod; pool: ReplicaPool | undefined }): Promise<UsageResponse>;
 }
+
+/** What the service reads of a replica's InferencePool (the whole object, as the apiserver returned it). */
+export type ReplicaPool = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; uid?: string }; spec?: unknown };
 
 export interface AttestationServiceDeps {
   rest: RestClient;
@@ -109,6 +113,8 @@ export interface AttestationServiceDeps {
   usage?: UsageSink;
   now?: () => Date;
   logger?: Logger;
+  /** The per-host queue of status writes, shared with metering in the same process (default: the service's own). */
+  hostWrites?: HostWrites;
   /** Who a token belongs to; replaced in unit tests. By default a TokenReview against the apiserver (cached). */
   review?: (token: string) => Promise<CallerIdentity>;
 }
@@ -140,12 +146,13 @@ export class AttestationService {
   private readonly log: Logger;
   private readonly tokens: TokenReviewCache;
   private readonly perCaller: KeyedTokenBuckets;
-  /** The service's own writes to one host's status take turns (host-writes.ts). */
-  private readonly hostWrites = new HostWrites();
+  /** The service's own writes to one host's status take turns (host-writes.ts), with metering's when shared. */
+  private readonly hostWrites: HostWrites;
 
   constructor(private readonly deps: AttestationServiceDeps) {
     this.now = deps.now ?? (() => new Date());
     this.log = deps.logger ?? silentLogger();
+    this.hostWrites = deps.hostWrites ?? new HostWrites();
     const c = deps.config;
     this.tokens = new TokenReviewCache({
       review: deps.review ?? ((token) => reviewToken(deps.rest, token)),
@@ -216,11 +223,12 @@ export class AttestationService {
           const report = parseSignedUsageReport(body);
           const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
           authorize(caller, subject, this.deps.config.attesterServiceAccount);
-          authorizeReplicaPod(caller, await this.replicaPod(subject));
+          const read = await this.replicaPodAndPool(subject);
+          authorizeReplicaPod(caller, read.pod);
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
           // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
           // which account) are the operator's, not the replica's.
-          const { accepted, reasons } = await this.deps.usage.ingest(report, this.now());
+          const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), read);
           return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
         }
         default:
@@ -516,6 +524,11 @@ export class AttestationService {
   }
 
   private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>): Promise<V1Pod> {
+    return (await this.replicaPodAndPool(subject)).pod;
+  }
+
+  /** The replica's Pod and the InferencePool that controls it, read now; Conflict when it is not a replica. */
+  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>): Promise<{ pod: V1Pod; pool: ReplicaPool | undefined }> {
     let pod: V1Pod;
     try {
       pod = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, subject.namespace, subject.pod));
@@ -526,14 +539,14 @@ export class AttestationService {
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
     const pool = poolName
-      ? await this.deps.rest.request<{ metadata?: { name?: string; namespace?: string; uid?: string } }>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
+      ? await this.deps.rest.request<ReplicaPool>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
         if (isNotFound(err)) return undefined;
         throw err;
       })
       : undefined;
     const notReplica = whyNotAReplica(pod, pool);
     if (notReplica) throw new Conflict(`not a Chrysalis replica: ${notReplica}`);
-    return pod;
+    return { pod, pool };
   }
 
   /** JSON merge patch conditioned on the resourceVersion the decision was based on. */
