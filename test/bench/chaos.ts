@@ -148,8 +148,11 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const attestationPort = await freePort();
 
     // The operator as the chart deploys it.
+    // The service gets the controllers' client budget: every replica reports usage every 5 s here (the
+    // attester's default is 60 s), and each report costs the service about five requests, so 100 replicas
+    // alone need more than the default 50 a second and attestation would queue behind them.
     spawnOperator(['--components', 'attestation-service', '--attestation-port', String(attestationPort), '--metrics-port', String(await freePort()),
-      '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT]);
+      '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT, '--qps', '200', '--burst', '400']);
     const controllersArgs = async () => ['--components', 'controllers', '--leader-elect', '--lease-namespace', LEASE_NS,
       '--metrics-port', String(await freePort()), '--sandbox-dir', sandboxDir, '--qps', '200', '--burst', '400'];
     const controllers = [spawnOperator(await controllersArgs()), spawnOperator(await controllersArgs())];
