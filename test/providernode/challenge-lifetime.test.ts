@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
 import { planProviderNode, policyTiming, type PolicyTiming } from '../../operator/src/controllers/providernode/plan.js';
-import { challengeLifetimeSeconds, outlivedItsLifetime } from '../../operator/src/attestation/challenge-lifetime.js';
+import { challengeLapsesAt, challengeLifetimeSeconds } from '../../operator/src/attestation/challenge-lifetime.js';
 
 const now = new Date('2026-12-04T12:00:00Z');
 const iso = (offsetS: number) => new Date(now.getTime() + offsetS * 1000).toISOString();
@@ -73,8 +73,10 @@ test('a pending node challenge older than a lowered evidence age is replaced eve
 });
 
 test('a challenge without a recorded issue time is judged by its expiresAt alone', (t) => {
-  t.false(outlivedItsLifetime(undefined, 48, now.getTime()));
-  t.false(outlivedItsLifetime('not a time', 48, now.getTime()));
-  t.true(outlivedItsLifetime(iso(-48), 48, now.getTime()));
-  t.false(outlivedItsLifetime(iso(-47), 48, now.getTime()));
+  const expiresAt = iso(240);
+  t.is(challengeLapsesAt({ expiresAt }, 48), Date.parse(expiresAt));
+  t.is(challengeLapsesAt({ issuedAt: 'not a time', expiresAt }, 48), Date.parse(expiresAt));
+  t.is(challengeLapsesAt({ issuedAt: iso(-48), expiresAt }, 48), now.getTime(), 'issued 48 s ago under a 48 s lifetime: lapsed now');
+  t.is(challengeLapsesAt({ issuedAt: iso(-47), expiresAt }, 48), now.getTime() + 1000);
+  t.true(Number.isNaN(challengeLapsesAt({ issuedAt: iso(-10), expiresAt: 'not a time' }, 48)), 'an unreadable expiry is never answerable');
 });

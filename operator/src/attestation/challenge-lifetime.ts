@@ -10,8 +10,14 @@ export function challengeLifetimeSeconds(challengeTtlSeconds: number, policy: { 
   return Math.min(challengeTtlSeconds, policy?.maxEvidenceAgeSeconds ?? Infinity);
 }
 
-/** Whether a challenge issued at `issuedAt` (ISO time; absent for challenges written before it was recorded) is past its lifetime at `nowMs`. */
-export function outlivedItsLifetime(issuedAt: string | undefined, lifetimeSeconds: number, nowMs: number): boolean {
-  const issued = issuedAt === undefined ? NaN : Date.parse(issuedAt);
-  return Number.isFinite(issued) && nowMs - issued >= lifetimeSeconds * 1000;
+/**
+ * When a challenge stops being answerable, in epoch ms: its expiresAt, or its issue time plus the lifetime
+ * allowed now when that comes first (the policy's evidence age was lowered since it was issued). A
+ * challenge without a readable issue time (written before it was recorded) lapses at its expiresAt; one
+ * whose expiresAt does not parse: NaN, never answerable.
+ */
+export function challengeLapsesAt(challenge: { issuedAt?: string; expiresAt: string }, lifetimeSeconds: number): number {
+  const issued = challenge.issuedAt === undefined ? NaN : Date.parse(challenge.issuedAt);
+  const expires = Date.parse(challenge.expiresAt);
+  return Number.isFinite(issued) ? Math.min(expires, issued + lifetimeSeconds * 1000) : expires;
 }

@@ -56,7 +56,7 @@ import { AuthError, authorize, authorizeReplicaPod, bearerToken, callerKey, revi
 import { PATHS, type ChallengeResponse, type EvidenceRequest, type EvidenceResponse, type NodeStanding, type Reason, type SignedUsageReport, type Subject, type UsageResponse } from './protocol.js';
 import { KeyedTokenBuckets } from './rate-limit.js';
 import { HostWrites } from './host-writes.js';
-import { challengeLifetimeSeconds, outlivedItsLifetime } from '../challenge-lifetime.js';
+import { challengeLapsesAt, challengeLifetimeSeconds } from '../challenge-lifetime.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, whyNotAReplica } from './replica-owner.js';
@@ -283,7 +283,7 @@ export class AttestationService {
       if (policy?.name !== (host.spec.policyRef?.name ?? this.deps.config.defaultPolicyName)) policy = await this.policy(host.spec.policyRef?.name);
       const lifetimeSeconds = challengeLifetimeSeconds(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec : undefined);
       const pending = pendingReplicaChallenge(host, pod, now);
-      if (pending && !outlivedItsLifetime(pending.issuedAt, lifetimeSeconds, now.getTime())) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
+      if (pending && challengeLapsesAt(pending, lifetimeSeconds) > now.getTime()) return { nonce: pending.nonce, expiresAt: pending.expiresAt };
       const fresh: ProviderNodeStatusReplicaChallenge = {
         namespace: subject.namespace, pod: subject.pod, uid: pod.metadata!.uid!, nonce: randomBytes(32).toString('hex'),
         issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000).toISOString(),

@@ -18,7 +18,7 @@
 // AttestationPolicy it is verified against exists. A policyRef that names no policy (a typo, a deleted
 // policy, no "default" installed) never falls back to "no constraints": the node is not attested and is
 // not challenged until the policy appears.
-import { challengeLifetimeSeconds, outlivedItsLifetime } from '../../attestation/challenge-lifetime.js';
+import { challengeLapsesAt, challengeLifetimeSeconds } from '../../attestation/challenge-lifetime.js';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 import type { ChallengeKind } from './challenge-slots.js';
@@ -224,12 +224,11 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   const challengeWanted = reattestDue && !policyMissing;
   if (verdict.state === 'attested' && verifiedAt !== undefined && !reattestDue) requeue.push(verifiedAt + o.timing.reattestIntervalSeconds * 1000 - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
-  const challengeExpires = ms(challenge?.expiresAt);
   let waitingForChallengeSlot = false;
   if (challengeWanted) {
-    // One older than the lifetime now allowed (the policy's evidence age was lowered since it was issued)
-    // could only be answered too old: replaced like an expired one.
-    if (!challenge || challengeExpires === undefined || challengeExpires <= nowMs || outlivedItsLifetime(challenge.issuedAt, o.timing.challengeTtlSeconds, nowMs)) {
+    // Replaced once it lapses — expired, or older than the lifetime now allowed (the policy's evidence age
+    // was lowered since it was issued), when it could only be answered too old.
+    if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs)) {
       // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
       if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind)) {
@@ -244,11 +243,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
         };
       }
     }
-    if (challenge) {
-      const issued = challenge.issuedAt === undefined ? NaN : Date.parse(challenge.issuedAt);
-      const lapses = Math.min(Date.parse(challenge.expiresAt), Number.isFinite(issued) ? issued + o.timing.challengeTtlSeconds * 1000 : Infinity);
-      requeue.push(lapses - nowMs);
-    }
+    if (challenge) requeue.push(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) - nowMs);
   }
   if (verdict.state === 'attested') requeue.push(Date.parse(prev.attestation!.expiresAt!) - nowMs);
 
