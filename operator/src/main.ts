@@ -3,7 +3,6 @@
 // `--components` picks what this process runs: the controllers, the attestation service, or both (the
 // default, as the demo and tests run it). The chart runs them apart, each as its own ServiceAccount, so
 // the network-facing service holds none of the controllers' permissions (operator/src/rbac/permissions.ts).
-import { HostWrites } from './attestation/service/host-writes.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from './api/attestationpolicy.js';
@@ -20,12 +19,13 @@ import { DEFAULT_SANDBOX_ROOT } from './settlement/keys.js';
 import { componentLogger } from './util/log.js';
 import { AttestationService, type EvidenceVerifier } from './attestation/service/service.js';
 import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
+import { HostWrites } from './attestation/service/host-writes.js';
 import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
 import { KubeClient } from './kube/kube-client.js';
 import { EventRecorder } from './kube/events.js';
-import { UsageIngest } from './settlement/metering.js';
+import { UsageIngest, type PodLike } from './settlement/metering.js';
 
 /** What one operator process runs. */
 export type OperatorComponent = 'controllers' | 'attestation-service';
@@ -119,7 +119,8 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
     rest: manager.rest, fence, config, hostWrites, verify: replace.verify ?? verifierWithCollateral(collateral),
-    usage: { ingest: (report, _now, read) => ingest.ingest(report, read as Parameters<UsageIngest['ingest']>[1]) },
+    // The Pod as metering types it: client-node's V1Pod declares timestamps as Date, the wire has strings.
+    usage: { ingest: (report, _now, read) => ingest.ingest(report, read && { pod: read.pod as PodLike, pool: read.pool }) },
     logger: componentLogger('attestation-service'),
   });
   const tls = flags.tlsCert && flags.tlsKey ? tlsFromFiles(flags.tlsCert, flags.tlsKey) : await selfSignedTls();

@@ -42,11 +42,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
 import type { ProviderNode, ProviderNodeStatusAttestedReplica, ProviderNodeStatusReplicaChallenge } from '../../api/providernode.js';
+import type { InferencePool } from '../../api/inferencepool.js';
 import type { DeclaredNode } from '../declared-vs-proven.js';
 import type { OperatorConfig } from '../../config.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
-import { Pods, resourcePath } from '../../kube/resource.js';
+import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
 import { isNotFound, KubeApiError, type RestClient } from '../../kube/rest.js';
 import { READINESS_GATE_ATTESTED, SERVICE_FIELD_MANAGER } from '../../marks.js';
 import type { Logger } from '../../util/log.js';
@@ -99,11 +100,8 @@ export type EvidenceVerifier = (
 
 export interface UsageSink {
   /** `read`: the report's Pod and its InferencePool as the service read them to authorize it (not read again). */
-  ingest(report: SignedUsageReport, now: Date, read?: { pod: V1Pod; pool: ReplicaPool | undefined }): Promise<UsageResponse>;
+  ingest(report: SignedUsageReport, now: Date, read?: { pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }): Promise<UsageResponse>;
 }
-
-/** What the service reads of a replica's InferencePool (the whole object, as the apiserver returned it). */
-export type ReplicaPool = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; uid?: string }; spec?: unknown };
 
 export interface AttestationServiceDeps {
   rest: RestClient;
@@ -453,7 +451,8 @@ export class AttestationService {
         body: { metadata: { uid }, status: { conditions: [condition] } },
       });
     } catch (err) {
-      if (isNotFound(err) || (err instanceof KubeApiError && (err.code === 409 || err.code === 422))) {
+      // Gone: 404. Replaced: the apiserver answers 422 Invalid, "metadata.uid: ... field is immutable".
+      if (isNotFound(err) || (err instanceof KubeApiError && err.code === 422 && err.message.includes('metadata.uid'))) {
         throw new Conflict(`pod ${subject.namespace}/${subject.pod} (uid ${uid}) was deleted or replaced while its evidence was checked; its verdict is not recorded on another Pod — the new Pod attests for itself`);
       }
       throw err;
@@ -528,7 +527,7 @@ export class AttestationService {
   }
 
   /** The replica's Pod and the InferencePool that controls it, read now; Conflict when it is not a replica. */
-  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>): Promise<{ pod: V1Pod; pool: ReplicaPool | undefined }> {
+  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
     let pod: V1Pod;
     try {
       pod = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, subject.namespace, subject.pod));
@@ -539,7 +538,7 @@ export class AttestationService {
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
     const pool = poolName
-      ? await this.deps.rest.request<ReplicaPool>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
+      ? await this.deps.rest.request<InferencePool & KubeObject>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
         if (isNotFound(err)) return undefined;
         throw err;
       })

@@ -51,7 +51,7 @@ import { replicaTemplateHash } from './template-hash.js';
 import { buildReplicaPod, gpusPerReplica, MAX_POOL_NAME_LENGTH, replicaIndexOf, replicaPodName } from './pod-builder.js';
 import { InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
 import type { ProviderNode } from '../../api/providernode.js';
-import { attestedReplicaEntry } from '../../attestation/service/replica-keys.js';
+import { attestedReplicaKey, type PodIdentity } from '../../attestation/service/replica-keys.js';
 import { DEFAULT_MAX_IN_FLIGHT, RequestBudget } from './request-budget.js';
 
 interface PodCondition {
@@ -407,13 +407,12 @@ export class InferencePoolReconciler implements Reconciler {
    * its attester renews. One GET per planned AttestationMissing flip, which are rare.
    */
   private async keyRecordedMeanwhile(pod: KubeObject, now: Date): Promise<boolean> {
-    const node = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+    const replica = pod as PodIdentity;
+    const node = replica.spec?.nodeName;
     const names = node === undefined ? [] : this.deps.view.providerNodeNames(node);
     if (names.length !== 1) return false;
-    const host = await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, names[0] as string);
-    if (host?.spec.nodeName !== node) return false;
-    const entry = attestedReplicaEntry(host, { metadata: pod.metadata ?? {} });
-    return entry !== undefined && Date.parse(entry.expiresAt) > now.getTime();
+    // The same test metering applies to a usage report: this Pod's uid, on the host it runs on, unexpired.
+    return attestedReplicaKey(await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, names[0] as string), replica, now) !== undefined;
   }
 
   private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
@@ -456,7 +455,6 @@ function poolObject(pool: InferencePool): KubeObject {
   return { apiVersion: pool.apiVersion, kind: pool.kind, metadata: pool.metadata as KubeObject['metadata'] };
 }
 
-/** Up to five names, so an event stays short and reads the same for the same set. */
 /** "llama-0 on gpu-3, llama-1 on gpu-7 …": as many as fit an Event's note, then how many more. */
 function placedOn(placements: ReadonlyArray<{ replicaId: string; node: string }>): string {
   const budget = 900;
@@ -471,6 +469,7 @@ function placedOn(placements: ReadonlyArray<{ replicaId: string; node: string }>
   return shown < placements.length ? `${text} and ${placements.length - shown} more` : text;
 }
 
+/** Up to five names, so an event stays short and reads the same for the same set. */
 function names(list: string[]): string {
   return list.length <= 5 ? list.join(', ') : `${list.slice(0, 5).join(', ')} and ${list.length - 5} more`;
 }
