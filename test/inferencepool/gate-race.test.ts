@@ -6,7 +6,7 @@
 //
 // The reconciler runs here against the real apiserver, but reads from a cache the test fills by hand,
 // so "stale" is exact rather than a matter of timing.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
 import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
@@ -29,14 +29,19 @@ const gateOf = (pod: KubeObject | undefined) =>
   ((pod?.status as { conditions?: Array<{ type: string; status: string; reason?: string }> } | undefined)?.conditions ?? [])
     .find((c) => c.type === READINESS_GATE_ATTESTED);
 
-test('a gate flip planned from a stale Pod does not overwrite the Verified verdict written meanwhile; on an unchanged Pod it goes through', async (t) => {
-  const cluster = await testCluster();
-  const kc = cluster.kubeConfig();
+/** A fresh namespace on the test cluster, once its default ServiceAccount exists (replica Pods name it). */
+async function namespaceWithAccount(t: ExecutionContext, prefix: string) {
+  const kc = (await testCluster()).kubeConfig();
   await installCrds(kc);
-  const namespace = await useNamespace(t, 'gate-race');
+  const namespace = await useNamespace(t, prefix);
   const client = adminClient(kc);
   t.teardown(() => client.rest.close());
   await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+  return { namespace, client };
+}
+
+test('a gate flip planned from a stale Pod does not overwrite the Verified verdict written meanwhile; on an unchanged Pod it goes through', async (t) => {
+  const { namespace, client } = await namespaceWithAccount(t, 'gate-race');
 
   // A pool with two replica Pods, unbound (no node: kwok leaves them alone), each with the gate True
   // and no expiry annotation, since an hour ago — what kwok's kubelet does to every gate.
@@ -100,13 +105,7 @@ test('a gate True whose key reached the ProviderNode but not yet the cache is no
   // Finding (chaos bench, 100 nodes): a replica whose key the service had recorded was flipped to
   // AttestationMissing — kwok rewrote its gate True with an old lastTransitionTime, and the reconciler's
   // ProviderNode cache had not shown the key yet — and stayed False until its attester renewed.
-  const cluster = await testCluster();
-  const kc = cluster.kubeConfig();
-  await installCrds(kc);
-  const namespace = await useNamespace(t, 'gate-key');
-  const client = adminClient(kc);
-  t.teardown(() => client.rest.close());
-  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+  const { namespace, client } = await namespaceWithAccount(t, 'gate-key');
   const node = `gate-key-${uniqueSuffix()}`;
   await createPool(client, poolObject('k', namespace, 1, `K${uniqueSuffix()}`));
   const pool = await getPool(client, namespace, 'k') as InferencePool;
