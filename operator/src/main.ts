@@ -8,7 +8,9 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from './api/attestationpolicy.js';
 import type { ProviderNode } from './api/providernode.js';
 import { loadOperatorConfig } from './config.js';
-import { AttestationPolicies, ProviderNodes } from './kube/chrysalis-resources.js';
+import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from './kube/chrysalis-resources.js';
+import type { InferencePool } from './api/inferencepool.js';
+import type { SettlementAccount } from './api/settlementaccount.js';
 import { loadKubeConfig } from './kube/kube-config.js';
 import { Manager } from './kube/manager.js';
 import { Nodes, Pods, type KubeObject } from './kube/resource.js';
@@ -20,6 +22,7 @@ import { componentLogger } from './util/log.js';
 import { AttestationService, type EvidenceVerifier } from './attestation/service/service.js';
 import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
 import { HostWrites } from './attestation/service/host-writes.js';
+import { ProviderNodeReads } from './attestation/service/provider-node-reads.js';
 import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
@@ -100,7 +103,7 @@ export function buildOperator(flags: OperatorFlags): Manager {
 }
 
 /** The attestation service of this operator process, sharing the manager's client and fence. */
-export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount'>, replace: { verify?: EvidenceVerifier } = {}) {
+export async function startAttestationService(manager: Manager, flags: Pick<OperatorFlags, 'attestationPort' | 'tlsCert' | 'tlsKey' | 'config' | 'attesterServiceAccount' | 'components'>, replace: { verify?: EvidenceVerifier } = {}) {
   const config = loadOperatorConfig(flags.config, { attesterServiceAccount: flags.attesterServiceAccount });
   // Every replica serves, leader or not: each request is decided by a write conditioned on the
   // resourceVersion it read (a nonce is consumed by one answer, a usage fold lands once), so two replicas
@@ -109,16 +112,29 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const fence = NO_FENCE;
   const client = new KubeClient(manager.rest, fence);
   const events = new EventRecorder({ client: manager.rest, fence, instance: manager.identity, metrics: manager.metrics, logger: componentLogger('events') });
-  // The ProviderNode cache is the manager's shared informer (started by manager.run(), also when this
-  // process runs only the service): metering finds a Node's ProviderNode by index, not by a list per report.
+  // What the service and metering decide on is read from the manager's shared informers (started by
+  // manager.run(), also when this process runs only the service), and from the apiserver where a cached
+  // copy cannot answer for sure (provider-node-reads.ts, replica-reads.ts): every decision is a write
+  // conditioned on what it read. Pods are cached only where the process also runs the controllers (their
+  // cache of every Pod): the service alone may get a Pod by name, never list or watch them (permissions.ts).
   // Metering's and the service's writes to one host's status take turns (host-writes.ts).
+  const providerNodeCache = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
+  const providerNodeReads = new ProviderNodeReads({ rest: manager.rest, cache: providerNodeCache });
+  const runsControllers = (flags.components ?? OPERATOR_COMPONENTS).includes('controllers');
+  const replicaCaches = {
+    ...(runsControllers ? { pods: manager.informer<KubeObject>(Pods) } : {}),
+    pools: manager.informer<InferencePool & KubeObject>(InferencePools),
+  };
   const hostWrites = new HostWrites();
-  const ingest = new UsageIngest({ client, fence, events, hostWrites, providerNodes: manager.informer<ProviderNode & KubeObject>(ProviderNodes) });
+  const ingest = new UsageIngest({
+    client, fence, events, hostWrites, providerNodes: providerNodeCache, providerNodeReads,
+    settlementAccounts: manager.informer<SettlementAccount & KubeObject>(SettlementAccounts),
+  });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
-    rest: manager.rest, fence, config, hostWrites, verify: replace.verify ?? verifierWithCollateral(collateral),
+    rest: manager.rest, fence, config, hostWrites, providerNodes: providerNodeReads, replicaCaches, verify: replace.verify ?? verifierWithCollateral(collateral),
     // The Pod as metering types it: client-node's V1Pod declares timestamps as Date, the wire has strings.
     usage: { ingest: (report, _now, read) => ingest.ingest(report, read && { pod: read.pod as PodLike, pool: read.pool }) },
     logger: componentLogger('attestation-service'),

@@ -18,8 +18,11 @@ import { nodeNameOf, poolOf } from '../../operator/src/kube/indexes.js';
 import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { Nodes, objectKey, Pods, type KubeObject } from '../../operator/src/kube/resource.js';
 import { Store } from '../../operator/src/kube/store.js';
-import { FIELD_MANAGER, LABEL_REPLICA_ATTESTED, LABEL_TEMPLATE_HASH, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
+import { FIELD_MANAGER, LABEL_POOL, LABEL_REPLICA_ATTESTED, LABEL_TEMPLATE_HASH, READINESS_GATE_ATTESTED, TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import { podGpus } from '../../operator/src/placement/index.js';
+import { authorizeReplicaPod } from '../../operator/src/attestation/service/caller-identity.js';
+import { controllerRefToClaimedPool, whyNotAReplica } from '../../operator/src/attestation/service/replica-owner.js';
+import { podGpuCount } from '../../operator/src/attestation/service/replica-topology.js';
 import { kwokNodeJson, nodeName, providerNodeJson, replicaPodJson } from '../../dev/heap/wire-objects.js';
 
 const GPU = DEFAULT_CONFIG.gpuResourceName;
@@ -55,6 +58,9 @@ function replicaVariants(): Array<[string, Obj]> {
   const foreign = wirePod(8);
   foreign.metadata!.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-1', uid: 'rs-1', controller: true }];
   variants.push(['controlled by someone else', foreign]);
+  const ownAccount = wirePod(9);
+  ownAccount.spec.serviceAccountName = 'llama-replica';
+  variants.push(['running as its own ServiceAccount', ownAccount]);
   return variants;
 }
 
@@ -75,6 +81,16 @@ test('a cached replica Pod is read as the whole Pod is: observePod, replicasAmon
     t.deepEqual(modelCheckOf(cached.status?.initContainerStatuses, hash), modelCheckOf(whole.status.initContainerStatuses, hash), `model check: ${what}`);
     t.is(cached.metadata?.labels?.[LABEL_REPLICA_ATTESTED], whole.metadata!.labels![LABEL_REPLICA_ATTESTED], `routing label: ${what}`);
     t.is(cached.metadata?.resourceVersion, whole.metadata!.resourceVersion, `resourceVersion (the gate flip's precondition): ${what}`);
+    // The attestation service and metering (attestation/service/replica-reads.ts) take a cached replica
+    // when it has the caller's uid: who may speak for it, which pool controls it, how many GPUs it proves.
+    for (const account of [whole.spec.serviceAccountName ?? 'default', 'someone-else']) {
+      const caller = { username: 'u', namespace: whole.metadata!.namespace!, serviceAccount: account, podName: whole.metadata!.name!, podUid: whole.metadata!.uid! };
+      const outcome = (pod: unknown) => { try { authorizeReplicaPod(caller, pod as V1Pod); return 'allowed'; } catch (err) { return (err as Error).message; } };
+      t.is(outcome(cached), outcome(whole), `caller ${account}: ${what}`);
+    }
+    const pool = { metadata: { name: whole.metadata!.labels![LABEL_POOL], namespace: whole.metadata!.namespace, uid: controllerRefToClaimedPool(whole)?.uid ?? 'none' } };
+    t.is(whyNotAReplica(cached, pool), whyNotAReplica(whole, pool), `replica of its pool: ${what}`);
+    t.is(podGpuCount(cached as V1Pod, GPU), podGpuCount(whole as V1Pod, GPU), `GPUs proven: ${what}`);
   }
 });
 
@@ -94,7 +110,7 @@ test('a cached Pod of another workload still counts its GPUs: containers that re
 test('a cached Pod drops what no reader reads', (t) => {
   const cached = slimPod(wirePod(13, true));
   t.deepEqual(Object.keys(cached.metadata ?? {}).sort(), ['labels', 'name', 'namespace', 'ownerReferences', 'resourceVersion', 'uid']);
-  t.deepEqual(Object.keys(cached.spec as object).sort(), ['containers', 'nodeName']);
+  t.deepEqual(Object.keys(cached.spec as object).sort(), ['containers', 'nodeName', 'serviceAccountName']);
   t.deepEqual(Object.keys(cached.status as object).sort(), ['conditions', 'initContainerStatuses', 'phase']);
 });
 

@@ -10,6 +10,7 @@ import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Pods, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
 import { UsageIngest, type PodLike } from '../../operator/src/settlement/metering.js';
+import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
 import { addProviderNode, addReplica, newPayout, setUpEnv } from './_env.js';
 import { replicaKey, report, signReport } from './_usage.js';
 
@@ -51,4 +52,26 @@ test('a report whose Pod and pool the caller read is folded without reading them
   const mismatched = await ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 3, prompt: 30, gen: 6 })), { pod: other, pool });
   t.true(mismatched.accepted, JSON.stringify(mismatched.reasons));
   t.is(counting.gets.get('pods'), 1);
+});
+
+test('a fold reads its ProviderNode from the cache first; a cached copy that lags (no key yet) does not refuse the report, the apiserver\'s object decides', async (t) => {
+  const env = await setUpEnv(t, { prefix: 'settle-cached' });
+  const pn = await addProviderNode(env, newPayout());
+  const key = replicaKey(42);
+  // The key is recorded after the cache took its copy of the ProviderNode: the copy shows no key.
+  await addReplica(env, pn, 'r-0', key);
+  t.deepEqual(env.providerNodeCache.get(undefined, pn)?.status?.attestedReplicas ?? [], []);
+  const reads = new ProviderNodeReads({ rest: env.rest, cache: env.providerNodeCache });
+  const ingest = new UsageIngest({ client: env.client, providerNodes: env.providerNodeCache, providerNodeReads: reads });
+
+  const first = await ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 10, gen: 2 })));
+  t.true(first.accepted, JSON.stringify(first.reasons));
+  t.deepEqual(reads.counts, { cached: 1, fresh: 1 }, 'the copy\'s refusal was confirmed on the apiserver, which accepted');
+
+  // The next fold reads the object this process wrote (the cache has still not caught up): no GET, and
+  // it is the current object, so the write is not refused.
+  const second = await ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 2, prompt: 20, gen: 4 })));
+  t.true(second.accepted, JSON.stringify(second.reasons));
+  t.is(second.delta?.units, 12n);
+  t.deepEqual(reads.counts, { cached: 2, fresh: 1 });
 });

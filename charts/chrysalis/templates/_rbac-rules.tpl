@@ -107,7 +107,7 @@
 
 {{- /* ServiceAccount "attestationService", scope "cluster". */ -}}
 {{- define "chrysalis.rbac.attestationService.clusterRules" -}}
-# the replica Pod a request speaks for (it writes no Pod metadata: challenges and keys live on the host's ProviderNode status)
+# the replica Pod a request speaks for, by name: never list or watch, so the network-facing service cannot enumerate the cluster's Pods (it writes no Pod metadata: challenges and keys live on the host's ProviderNode status)
 # the replica Pod a usage report is from
 - apiGroups: [""]
   resources: ["pods"]
@@ -124,12 +124,12 @@
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies"]
   verbs: ["get"]
-# a replica is a Pod its InferencePool controls: the pool's uid against the Pod's owner reference
+# a replica is a Pod its InferencePool controls: the pool's uid against the Pod's owner reference (from a cache, read by name when the cached pool has another uid)
 # the SettlementAccount a replica's pool bills to
 - apiGroups: ["chrysalis.dev"]
   resources: ["inferencepools"]
-  verbs: ["get"]
-# the challenge a node attester answers, and the ProviderNode of a replica's node (by name, else by spec.nodeName)
+  verbs: ["get", "list", "watch"]
+# the challenge a node attester answers, and the ProviderNode of a replica's node: from a cache indexed by spec.nodeName (an informer: list and watch), read again by name before a refusal and after a refused write
 # the ProviderNode of the replica's node, from a cache indexed by spec.nodeName (an informer: list and watch)
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes"]
@@ -139,10 +139,10 @@
 - apiGroups: ["chrysalis.dev"]
   resources: ["providernodes/status"]
   verbs: ["patch"]
-# the token price multipliers of the SettlementAccount a replica's pool bills to (pricing each folded delta)
+# the token price multipliers of the SettlementAccount a replica's pool bills to (pricing each folded delta), from a cache (an informer), read by name when it is not cached
 - apiGroups: ["chrysalis.dev"]
   resources: ["settlementaccounts"]
-  verbs: ["get"]
+  verbs: ["get", "list", "watch"]
 # Warning events on replica Pods whose usage reports are refused
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

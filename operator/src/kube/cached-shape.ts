@@ -8,7 +8,9 @@
 //    owner references, deletion, GPUs, phase, conditions, the model check's status; the gate flip sends
 //    status.conditions back whole), the ProviderNode controller (replicasAmong: the replicas on a node,
 //    by name, uid, pool label, controller reference, phase, deletion, GPUs), the cache indexes
-//    (kube/indexes.ts: spec.nodeName, the pool label) and routing (the attested label).
+//    (kube/indexes.ts: spec.nodeName, the pool label), routing (the attested label) and the attestation
+//    service and metering (attestation/service/replica-reads.ts: name, uid, labels, owner references,
+//    spec.nodeName, spec.serviceAccountName, the containers' GPU limits).
 //  - Nodes: the FleetView (name, status.allocatable GPUs, spec.unschedulable) and the ProviderNode
 //    controller (controllers/providernode/reconciler.ts: the Ready condition's status, allocatable GPUs,
 //    spec.unschedulable and who set it (the operator's own managedFields entry), spec.taints, which its
@@ -156,15 +158,15 @@ function requestsResources(c: ContainerLike): boolean {
 /**
  * Cuts a Pod down to what the operator reads from cached Pods (the header says who reads what):
  * metadata's name, namespace, uid, resourceVersion, the operator's labels, owner references and
- * deletionTimestamp; spec.nodeName; the containers and init containers that request resources, in their
+ * deletionTimestamp; spec.nodeName and spec.serviceAccountName; the containers and init containers that request resources, in their
  * order, with their resources (and an init container's restartPolicy: a sidecar's GPUs count beside the
  * app's), since one that requests none adds nothing to the GPU count; status.phase, status.conditions
  * whole (the gate flip rewrites the list whole) and the model-check init container's exit code and
  * report (the pool's ModelVerified condition). Not kept: managedFields, annotations (the attestation CA
  * each replica carries among them), other labels, creationTimestamp, generation, the rest of the spec
  * (environment, volumes, security contexts, schedulerName) and of the status (container statuses, IPs).
- * Other workloads' Pods are often far larger than a replica. The attestation service reads Pods from the
- * API, not from this cache.
+ * Other workloads' Pods are often far larger than a replica. The attestation service reads a replica's
+ * Pod from this cache when the copy has the uid the caller's token is bound to (attestation/service/replica-reads.ts).
  */
 export function slimPod<T extends KubeObject>(obj: T): T {
   const pod = obj as KubeObject;
@@ -180,7 +182,7 @@ export function slimPod<T extends KubeObject>(obj: T): T {
     ...(meta.deletionTimestamp !== undefined ? { deletionTimestamp: meta.deletionTimestamp } : {}),
   };
   for (const k of ['name', 'namespace', 'uid', 'resourceVersion'] as const) if (pod.metadata[k] === undefined) delete pod.metadata[k];
-  const spec = pod.spec as { nodeName?: string; containers?: ContainerLike[]; initContainers?: ContainerLike[] } | undefined;
+  const spec = pod.spec as { nodeName?: string; serviceAccountName?: string; containers?: ContainerLike[]; initContainers?: ContainerLike[] } | undefined;
   if (spec) {
     const slimContainers = (list: ContainerLike[] | undefined) => {
       const kept = list?.filter(requestsResources).map((c) => ({ ...(c.restartPolicy ? { restartPolicy: shared(c.restartPolicy) } : {}), resources: shareStrings(c.resources) }));
@@ -190,6 +192,7 @@ export function slimPod<T extends KubeObject>(obj: T): T {
     const initContainers = slimContainers(spec.initContainers);
     pod.spec = {
       ...(spec.nodeName !== undefined ? { nodeName: shared(spec.nodeName) } : {}),
+      ...(spec.serviceAccountName !== undefined ? { serviceAccountName: shared(spec.serviceAccountName) } : {}),
       ...(containers ? { containers } : {}),
       ...(initContainers ? { initContainers } : {}),
     };

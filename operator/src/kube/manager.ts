@@ -57,6 +57,8 @@ export class Manager {
   readonly elector: LeaderElector | undefined;
   readonly log: Logger;
   private readonly informers: Informer<KubeObject>[] = [];
+  /** Whether run() has started the informers: one asked for later starts at once. */
+  private informersStarted = false;
   private readonly informersByKey = new Map<string, Informer<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private readonly health: HealthServer | undefined;
@@ -108,6 +110,8 @@ export class Manager {
     const informer = new Informer<T>({ ...options, transform, client: this.rest, resource, metrics: this.metrics, logger: this.log });
     this.informers.push(informer as unknown as Informer<KubeObject>);
     this.informersByKey.set(key, informer as unknown as Informer<KubeObject>);
+    // Asked for after run() started the others (the attestation service is wired after the manager runs).
+    if (this.informersStarted) informer.start();
     return informer;
   }
 
@@ -135,6 +139,7 @@ export class Manager {
   /** Starts everything; resolves when the manager has stopped (signal, stop(), or lost lease). */
   async run(): Promise<ManagerExit> {
     await this.health?.start();
+    this.informersStarted = true;
     for (const informer of this.informers) informer.start();
     if (this.elector) {
       void this.elector.run({

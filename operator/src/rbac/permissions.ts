@@ -90,18 +90,18 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
   attestationService: {
     attestation: [
       { apiGroup: 'authentication.k8s.io', resource: 'tokenreviews', verbs: ['create'], scope: 'cluster', why: 'authenticate attesters by their projected ServiceAccount token (audience chrysalis-attestation)' },
-      { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list'], scope: 'cluster', why: 'the challenge a node attester answers, and the ProviderNode of a replica\'s node (by name, else by spec.nodeName)' },
+      { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'the challenge a node attester answers, and the ProviderNode of a replica\'s node: from a cache indexed by spec.nodeName (an informer: list and watch), read again by name before a refusal and after a refused write' },
       { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'record node verdicts, replica challenges and replica keys (resourceVersion precondition)' },
       { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['get'], scope: 'cluster', why: 'the policy evidence is verified against' },
-      { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a request speaks for (it writes no Pod metadata: challenges and keys live on the host\'s ProviderNode status)' },
-      { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get'], scope: 'cluster', why: 'a replica is a Pod its InferencePool controls: the pool\'s uid against the Pod\'s owner reference' },
+      { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a request speaks for, by name: never list or watch, so the network-facing service cannot enumerate the cluster\'s Pods (it writes no Pod metadata: challenges and keys live on the host\'s ProviderNode status)' },
+      { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'a replica is a Pod its InferencePool controls: the pool\'s uid against the Pod\'s owner reference (from a cache, read by name when the cached pool has another uid)' },
       { apiGroup: '', resource: 'pods/status', verbs: ['patch'], scope: 'cluster', why: 'set the chrysalis.dev/attested readiness-gate condition of an attested replica' },
     ],
     metering: [
       { apiGroup: '', resource: 'pods', verbs: ['get'], scope: 'cluster', why: 'the replica Pod a usage report is from' },
       { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get'], scope: 'cluster', why: 'the SettlementAccount a replica\'s pool bills to' },
       { apiGroup: GROUP, resource: 'providernodes', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'the ProviderNode of the replica\'s node, from a cache indexed by spec.nodeName (an informer: list and watch)' },
-      { apiGroup: GROUP, resource: 'settlementaccounts', verbs: ['get'], scope: 'cluster', why: 'the token price multipliers of the SettlementAccount a replica\'s pool bills to (pricing each folded delta)' },
+      { apiGroup: GROUP, resource: 'settlementaccounts', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'the token price multipliers of the SettlementAccount a replica\'s pool bills to (pricing each folded delta), from a cache (an informer), read by name when it is not cached' },
       { apiGroup: GROUP, resource: 'providernodes/status', verbs: ['patch'], scope: 'cluster', why: 'fold usage into the provider\'s counters (merge patch of usage and usageCursors conditioned on resourceVersion)' },
       { apiGroup: 'events.k8s.io', resource: 'events', verbs: ['create'], scope: 'cluster', why: 'Warning events on replica Pods whose usage reports are refused' },
     ],

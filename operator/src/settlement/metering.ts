@@ -51,6 +51,7 @@ import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, Provide
 import type { InferencePool } from '../api/inferencepool.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
+import type { ProviderNodeReads } from '../attestation/service/provider-node-reads.js';
 import { claimedPool, whyNotAReplica } from '../attestation/service/replica-owner.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -388,6 +389,18 @@ export interface UsageIngestDeps {
    * and the attester's next report carries the same cumulative counters.
    */
   providerNodes: Pick<Store<ProviderNode & KubeObject>, 'addIndexer' | 'byIndex'> & Partial<Pick<Informer<ProviderNode & KubeObject>, 'hasSynced' | 'waitForSync'>>;
+  /**
+   * How the ProviderNode a fold is computed from is read (attestation/service/provider-node-reads.ts,
+   * shared with the attestation service): the first try from the newest copy this process has, retries
+   * and refusals confirmed on the apiserver's object. Default: every read from the apiserver.
+   */
+  providerNodeReads?: Pick<ProviderNodeReads, 'named' | 'wrote'>;
+  /**
+   * The SettlementAccount cache, when the process has one: a report's account is priced from the cached
+   * copy (read from the apiserver when the cache does not have it). A price change applies from when the
+   * operator's watch delivers it, as it does for the controllers.
+   */
+  settlementAccounts?: Pick<Store<SettlementAccount & KubeObject>, 'get'>;
   now?: () => Date;
   logger?: Logger;
   /** Test hook: called after the fold is computed and before it is written (crash injection). */
@@ -451,7 +464,7 @@ export class UsageIngest {
     const accountName = pool?.spec?.settlementAccountRef?.name;
     if (!accountName) return this.refused(pod, { code: 'NOT_A_REPLICA', message: `InferencePool ${r.namespace}/${poolName} of Pod ${podKey} is missing or has no settlementAccountRef` });
     const account = `${r.namespace}/${accountName}`;
-    const settlementAccount = await this.deps.client.get<SettlementAccount & KubeObject>(SettlementAccounts, accountName, r.namespace);
+    const settlementAccount = this.deps.settlementAccounts?.get(r.namespace, accountName) ?? await this.deps.client.get<SettlementAccount & KubeObject>(SettlementAccounts, accountName, r.namespace);
     if (!settlementAccount) return this.refused(pod, { code: 'UNKNOWN_ACCOUNT', message: `SettlementAccount ${account} that InferencePool ${r.namespace}/${poolName} bills does not exist; its tokens cannot be priced` });
     const nodeName = pod.spec?.nodeName;
     if (!nodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `Pod ${podKey} is not bound to a Node` });
@@ -475,18 +488,38 @@ export class UsageIngest {
     // the same host (host-writes.ts), when the process shares one queue with it: a usage fold racing a
     // replica's verdict on one ProviderNode made one of them fail with 409 and start over.
     const foldOnHost = async (): Promise<UsageIngestResult> => {
+      // The first read may be a copy (the write below is conditioned on it); after a conflict, and before a
+      // refusal is sent, the apiserver's object: a copy that lags never refuses a report by itself.
+      let fresh = false;
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const node = await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, pnodeName);
-        if (!node) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
+        const node = await this.readProviderNode(pnodeName, fresh);
+        const refuse = (rejection: UsageRejection): Promise<UsageIngestResult> | undefined => fresh ? this.refused(pod, rejection) : undefined;
+        const confirm = () => { fresh = true; };
+        if (!node) {
+          const refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
+          if (refusal) return refusal;
+          confirm();
+          continue;
+        }
         // The cache may lag: the object the fold is written to must still name the Pod's Node.
-        if (node.spec?.nodeName !== nodeName) return this.refused(pod, { code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} no longer names Node ${nodeName} (spec.nodeName is ${node.spec?.nodeName ?? 'empty'})` });
+        if (node.spec?.nodeName !== nodeName) {
+          const refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} no longer names Node ${nodeName} (spec.nodeName is ${node.spec?.nodeName ?? 'empty'})` });
+          if (refusal) return refusal;
+          confirm();
+          continue;
+        }
         const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
         const now = this.now();
         // The key is read from the same ProviderNode object the fold is written to, so a key revoked by the
         // attestation service meanwhile makes the conditioned update conflict and the report is judged again.
         const identity = attestedReplicaOf(pod, node, now, `${r.namespace}/${poolName}`, account);
         const fold = foldUsage(cursor, signed, identity, now);
-        if (fold.rejection) return this.refused(pod, fold.rejection);
+        if (fold.rejection) {
+          const refusal = refuse(fold.rejection);
+          if (refusal) return refusal;
+          confirm();
+          continue;
+        }
         // The payout address of this very object: the update below is conditioned on its resourceVersion,
         // so a payoutAddress changed meanwhile makes it conflict and the delta is attributed afresh.
         const payee = payeeOf(node.spec?.payoutAddress);
@@ -495,7 +528,12 @@ export class UsageIngest {
         const credit = creditUnits(BigInt(carried ?? '0'), scaledUnits(fold.delta, pricingOf(settlementAccount, node)));
         const priced: UsageDelta = { ...fold.delta, units: credit.units };
         const limit = usageLimitRejection(node.status?.usage, account, payee, priced);
-        if (limit) return this.refused(pod, limit);
+        if (limit) {
+          const refusal = refuse(limit);
+          if (refusal) return refusal;
+          confirm();
+          continue;
+        }
         const status: Pick<ProviderNodeStatus, 'usage' | 'usageCursors'> = {
           usage: addUsage(node.status?.usage, account, payee, priced, credit.remainder),
           usageCursors: putCursor(node.status?.usageCursors, fold.newState!),
@@ -505,9 +543,11 @@ export class UsageIngest {
           this.fence.assertLeader();
           // metadata.resourceVersion makes the patch conditional: 409 if anyone wrote in between. The lists
           // are replaced whole (merge patch), computed from exactly that version.
-          await this.deps.client.patchMerge(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
+          const written = await this.deps.client.patchMerge<ProviderNode & KubeObject>(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
+          this.deps.providerNodeReads?.wrote(written);
         } catch (err) {
           if (isConflict(err)) {
+            confirm();
             await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))));
             continue;
           }
@@ -519,6 +559,11 @@ export class UsageIngest {
       throw new Error(`usage of ${podKey}: ProviderNode ${pnodeName} kept changing; ${MAX_CONFLICTS} conflicting updates in a row`);
     };
     return this.deps.hostWrites ? this.deps.hostWrites.run(nodeName, foldOnHost) : foldOnHost();
+  }
+
+  private async readProviderNode(name: string, fresh: boolean): Promise<(ProviderNode & KubeObject) | undefined> {
+    if (this.deps.providerNodeReads) return await this.deps.providerNodeReads.named(name, fresh) as (ProviderNode & KubeObject) | undefined;
+    return this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, name);
   }
 
   private providerNodesNaming(nodeName: string): string[] {

@@ -60,13 +60,18 @@ import { HostWrites } from './host-writes.js';
 import { challengeLapsesAt, challengeLifetimeSeconds } from '../challenge-lifetime.js';
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
-import { claimedPool, whyNotAReplica } from './replica-owner.js';
+import { claimedPool, controllerRefToClaimedPool, whyNotAReplica } from './replica-owner.js';
+import { ProviderNodeReads } from './provider-node-reads.js';
+import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
 /** Rejected answers to one node challenge before the rejection becomes the node's verdict (see the header). */
 export const MAX_REJECTED_NODE_ANSWERS = 3;
+
+/** Tries of one write whose resourceVersion precondition keeps failing (each on a newer read) before a 503. */
+const MAX_STALE_WRITES = 5;
 
 export interface AttestationClaims {
   measurement?: string;
@@ -113,6 +118,13 @@ export interface AttestationServiceDeps {
   logger?: Logger;
   /** The per-host queue of status writes, shared with metering in the same process (default: the service's own). */
   hostWrites?: HostWrites;
+  /**
+   * How ProviderNodes are read before a write (provider-node-reads.ts), shared with metering in the same
+   * process; default: every read from the apiserver.
+   */
+  providerNodes?: ProviderNodeReads;
+  /** The operator's caches of replica Pods and InferencePools (replica-reads.ts); default: none, every read from the apiserver. */
+  replicaCaches?: ReplicaCaches;
   /** Who a token belongs to; replaced in unit tests. By default a TokenReview against the apiserver (cached). */
   review?: (token: string) => Promise<CallerIdentity>;
 }
@@ -146,11 +158,16 @@ export class AttestationService {
   private readonly perCaller: KeyedTokenBuckets;
   /** The service's own writes to one host's status take turns (host-writes.ts), with metering's when shared. */
   private readonly hostWrites: HostWrites;
+  /** Where the host's ProviderNode and the replica's Pod and pool are read from (cache first, see those files). */
+  readonly providerNodes: ProviderNodeReads;
+  readonly replicas: ReplicaReads;
 
   constructor(private readonly deps: AttestationServiceDeps) {
     this.now = deps.now ?? (() => new Date());
     this.log = deps.logger ?? silentLogger();
     this.hostWrites = deps.hostWrites ?? new HostWrites();
+    this.providerNodes = deps.providerNodes ?? new ProviderNodeReads({ rest: deps.rest });
+    this.replicas = new ReplicaReads(deps.rest, deps.replicaCaches);
     const c = deps.config;
     this.tokens = new TokenReviewCache({
       review: deps.review ?? ((token) => reviewToken(deps.rest, token)),
@@ -221,7 +238,7 @@ export class AttestationService {
           const report = parseSignedUsageReport(body);
           const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
           authorize(caller, subject, this.deps.config.attesterServiceAccount);
-          const read = await this.replicaPodAndPool(subject);
+          const read = await this.replicaPodAndPool(subject, caller);
           authorizeReplicaPod(caller, read.pod);
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
           // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
@@ -251,14 +268,16 @@ export class AttestationService {
   private async challenge(subject: Subject, caller: CallerIdentity): Promise<ChallengeResponse> {
     const now = this.now();
     if (subject.kind === 'node') {
-      const pn = await this.providerNodeFor(subject.nodeName);
-      const challenge = pn.status?.attestation?.challenge;
-      if (!challenge?.nonce || !challenge.expiresAt || Date.parse(challenge.expiresAt) <= now.getTime()) {
-        throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
-      }
-      return { nonce: challenge.nonce, expiresAt: challenge.expiresAt };
+      const pending = (pn: ProviderNode) => {
+        const challenge = pn.status?.attestation?.challenge;
+        return challenge?.nonce && challenge.expiresAt && Date.parse(challenge.expiresAt) > now.getTime() ? { nonce: challenge.nonce, expiresAt: challenge.expiresAt } : undefined;
+      };
+      // A cached copy may not show the challenge the controller has just issued: asked again before "none".
+      const challenge = pending(await this.providerNodeFor(subject.nodeName)) ?? pending(await this.providerNodeFor(subject.nodeName, true));
+      if (!challenge) throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
+      return challenge;
     }
-    const pod = await this.replicaPod(subject);
+    const pod = await this.replicaPod(subject, caller);
     authorizeReplicaPod(caller, pod);
     const nodeName = pod.spec?.nodeName;
     if (!nodeName) throw new Conflict(`pod ${subject.namespace}/${subject.pod} is not bound to a node yet; its challenge is kept on its host's ProviderNode — retry once it is bound`, 503);
@@ -276,7 +295,8 @@ export class AttestationService {
   private async replicaChallenge(subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, nodeName: string, now: Date): Promise<ChallengeResponse> {
     let policy: PolicyLookup | undefined;
     for (let attempt = 1; ; attempt++) {
-      const host = await this.providerNodeFor(nodeName);
+      // The first try on the newest copy this process has; after a refused write, on the apiserver's.
+      const host = await this.providerNodeFor(nodeName, attempt > 1);
       // Read once per request; again only if a newer host names another policy.
       if (policy?.name !== (host.spec.policyRef?.name ?? this.deps.config.defaultPolicyName)) policy = await this.policy(host.spec.policyRef?.name);
       const lifetimeSeconds = challengeLifetimeSeconds(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec : undefined);
@@ -287,13 +307,13 @@ export class AttestationService {
         issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000).toISOString(),
       };
       const existing = host.status?.replicaChallenges ?? [];
-      const next = withReplicaChallenge(existing, fresh, await this.livePods(existing, pod), now);
+      const next = withReplicaChallenge(existing, fresh, await this.replicas.livePods(existing, pod), now);
       if (next.length > MAX_REPLICA_CHALLENGES) throw new Conflict(`node ${nodeName} already has ${MAX_REPLICA_CHALLENGES} replica challenges pending; retry later`, 503);
       try {
         await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status: { replicaChallenges: next } });
         return { nonce: fresh.nonce, expiresAt: fresh.expiresAt };
       } catch (err) {
-        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+        if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
       }
     }
   }
@@ -315,49 +335,64 @@ export class AttestationService {
 
   private async nodeEvidence(request: EvidenceRequest, subject: Extract<Subject, { kind: 'node' }>): Promise<EvidenceResponse> {
     const now = this.now();
-    const pn = await this.providerNodeFor(subject.nodeName);
-    const challenge = pn.status?.attestation?.challenge;
-    checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
-    const policy = await this.policy(pn.spec.policyRef?.name);
-    if (!policy.found) {
-      // Nothing is written: the ProviderNode controller reports the missing policy (PolicyNotFound) and
-      // withdraws the challenge; the attester's answer was not at fault.
-      const reasons = [policyNotFound(policy.name, `ProviderNode ${pn.metadata.name}`)];
-      this.log.warn('node evidence refused: no policy', { node: subject.nodeName, policy: policy.name });
-      return { verified: false, reasons };
+    // The first read may be a copy (provider-node-reads.ts); one that does not show this nonce pending is
+    // confirmed with the apiserver before the answer is refused, and a refused write is judged again on
+    // the apiserver's object while the same challenge is still pending there.
+    let pn = await this.providerNodeFor(subject.nodeName);
+    if (pn.status?.attestation?.challenge?.nonce !== request.nonce) pn = await this.providerNodeFor(subject.nodeName, true);
+    for (let attempt = 1; ; attempt++) {
+      const challenge = pn.status?.attestation?.challenge;
+      checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
+      const policy = await this.policy(pn.spec.policyRef?.name);
+      if (!policy.found) {
+        // Nothing is written: the ProviderNode controller reports the missing policy (PolicyNotFound) and
+        // withdraws the challenge; the attester's answer was not at fault.
+        const reasons = [policyNotFound(policy.name, `ProviderNode ${pn.metadata.name}`)];
+        this.log.warn('node evidence refused: no policy', { node: subject.nodeName, policy: policy.name });
+        return { verified: false, reasons };
+      }
+      const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
+      // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
+      // A pod-cvm node's own VM holds no GPU (each replica's VM gets its GPUs and proves them, see
+      // replica-topology.ts): its evidence proves the TEE and must carry no GPU report.
+      const nodeGpus = topologyOf(pn) === 'pod-cvm' ? 0 : pn.spec.gpus?.count ?? 0;
+      const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: nodeGpus } };
+      const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
+      const expiresAt = this.expiry(policy.spec, now);
+      let attestation: Record<string, unknown>;
+      let final = true;
+      if (outcome.verified) {
+        attestation = { challenge: null, lastFailure: null, pendingRejections: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) };
+      } else {
+        const failure = { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() };
+        const prior = pn.status?.attestation?.pendingRejections;
+        const count = (prior?.nonce === request.nonce ? prior.count : 0) + 1;
+        final = count >= MAX_REJECTED_NODE_ANSWERS;
+        attestation = final
+          ? { challenge: null, pendingRejections: null, lastFailure: failure }
+          : { pendingRejections: { nonce: request.nonce, count, ...failure } };
+      }
+      const read = pn;
+      try {
+        await this.hostWrites.run(subject.nodeName, () => this.patch(resourcePath(ProviderNodes, undefined, read.metadata.name, 'status'), read.metadata.resourceVersion!, { status: { attestation } }));
+      } catch (err) {
+        if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
+        pn = await this.providerNodeFor(subject.nodeName, true);
+        continue;
+      }
+      this.log.info('node evidence', { node: subject.nodeName, verified: outcome.verified, final, reasons: outcome.reasons.map((r) => r.code) });
+      return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
     }
-    const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
-    // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
-    // A pod-cvm node's own VM holds no GPU (each replica's VM gets its GPUs and proves them, see
-    // replica-topology.ts): its evidence proves the TEE and must carry no GPU report.
-    const nodeGpus = topologyOf(pn) === 'pod-cvm' ? 0 : pn.spec.gpus?.count ?? 0;
-    const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: nodeGpus } };
-    const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
-    const expiresAt = this.expiry(policy.spec, now);
-    let attestation: Record<string, unknown>;
-    let final = true;
-    if (outcome.verified) {
-      attestation = { challenge: null, lastFailure: null, pendingRejections: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) };
-    } else {
-      const failure = { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() };
-      const prior = pn.status?.attestation?.pendingRejections;
-      const count = (prior?.nonce === request.nonce ? prior.count : 0) + 1;
-      final = count >= MAX_REJECTED_NODE_ANSWERS;
-      attestation = final
-        ? { challenge: null, pendingRejections: null, lastFailure: failure }
-        : { pendingRejections: { nonce: request.nonce, count, ...failure } };
-    }
-    await this.hostWrites.run(subject.nodeName, () => this.patch(resourcePath(ProviderNodes, undefined, pn.metadata.name, 'status'), pn.metadata.resourceVersion!, { status: { attestation } }));
-    this.log.info('node evidence', { node: subject.nodeName, verified: outcome.verified, final, reasons: outcome.reasons.map((r) => r.code) });
-    return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
 
   private async replicaEvidence(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<EvidenceResponse> {
     const now = this.now();
-    const pod = await this.replicaPod(subject);
+    const pod = await this.replicaPod(subject, caller);
     authorizeReplicaPod(caller, pod);
     const nodeName = pod.spec?.nodeName;
-    const host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
+    let host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
+    // A copy that does not show this nonce pending is confirmed with the apiserver before the answer is refused.
+    if (nodeName && pendingReplicaChallenge(host, pod, now)?.nonce !== request.nonce) host = await this.providerNodeFor(nodeName, true);
     const challenge = pendingReplicaChallenge(host, pod, now);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
     const policy = await this.policy(host!.spec.policyRef?.name);
@@ -367,7 +402,8 @@ export class AttestationService {
     // 1. One write to the host's status, conditioned on the ProviderNode as read: it consumes the challenge
     //    (a nonce answers once) and records the key of a pass or revokes the key of a failure. On a newer
     //    ProviderNode it is judged again against that one, as long as the same challenge is still pending.
-    const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, waited ? undefined : host!, verified, keyEntry, now));
+    const read = host!;
+    const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, waited ? undefined : read, verified, keyEntry, now));
     // 2. The gate, after the key: a gate says True only once the key it stands for is recorded. A failure
     //    revoked the key in step 1 already; readers need both, so the gate closing just after is no gap.
     const condition = outcome.verified
@@ -381,12 +417,12 @@ export class AttestationService {
   /**
    * Step 1 of a replica's evidence: the verdict on the host's status (challenge consumed, key recorded or
    * revoked), judged against the host as read (`read`, or read again here when undefined: the turn came
-   * after another write) and, after a 409, against each newer read while the same challenge is still
-   * pending. Runs as the host's turn in hostWrites.
+   * after another write, whose result this process remembers) and, after a 409, against the apiserver's
+   * object while the same challenge is still pending there. Runs as the host's turn in hostWrites.
    */
   private async recordReplicaVerdict(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, read: ProviderNode | undefined, verified: VerifyOutcome, keyEntry: ProviderNodeStatusAttestedReplica, now: Date): Promise<VerifyOutcome> {
     const nodeName = pod.spec!.nodeName!;
-    let host = read ?? await this.stillPending(nodeName, pod, request.nonce, now);
+    let host = read ?? await this.stillPending(nodeName, pod, request.nonce, now, false);
     const topology = topologyOf(host);
     let outcome: VerifyOutcome;
     for (let attempt = 1; ; attempt++) {
@@ -398,7 +434,7 @@ export class AttestationService {
         : notOnHost.length > 0 ? { ...verified, verified: false, reasons: notOnHost } : verified;
       const challenges = host.status?.replicaChallenges ?? [];
       const keys = host.status?.attestedReplicas ?? [];
-      const live = await this.livePods([...challenges, ...keys], pod);
+      const live = await this.replicas.livePods([...challenges, ...keys], pod);
       const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
       const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
       if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
@@ -406,16 +442,17 @@ export class AttestationService {
         await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status });
         break;
       } catch (err) {
-        if (!(err instanceof StaleWrite) || attempt >= 5) throw err;
+        if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
       }
-      host = await this.stillPending(nodeName, pod, request.nonce, now);
+      host = await this.stillPending(nodeName, pod, request.nonce, now, true);
     }
     return outcome;
   }
 
-  /** The host read again, as long as the replica's challenge `nonce` is still pending on it. */
-  private async stillPending(nodeName: string, pod: V1Pod, nonce: string, now: Date): Promise<ProviderNode> {
-    const host = await this.providerNodeFor(nodeName);
+  /** The host read again (`fresh`: from the apiserver), as long as the replica's challenge `nonce` is still pending on it. */
+  private async stillPending(nodeName: string, pod: V1Pod, nonce: string, now: Date, fresh: boolean): Promise<ProviderNode> {
+    let host = await this.providerNodeFor(nodeName, fresh);
+    if (!fresh && pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) host = await this.providerNodeFor(nodeName, true);
     if (pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) {
       throw new Conflict('NONCE_MISMATCH: the challenge was answered meanwhile; fetch a new challenge');
     }
@@ -459,22 +496,6 @@ export class AttestationService {
     }
   }
 
-  /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
-  private async livePods(entries: readonly PodEntry[], pod: V1Pod): Promise<Map<string, string>> {
-    const live = new Map<string, string>([[livePodKey(pod.metadata!.namespace!, pod.metadata!.name!), pod.metadata!.uid!]]);
-    await Promise.all(entries.map(async (e) => {
-      const key = livePodKey(e.namespace, e.pod);
-      if (live.has(key)) return;
-      try {
-        const p = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, e.namespace, e.pod));
-        if (p.metadata?.uid) live.set(key, p.metadata.uid);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }));
-    return live;
-  }
-
   /** A node challenge without issuedAt (written before it was recorded) was issued one TTL before its expiry. */
   private issuedAtFromExpiry(expiresAt: string): Date {
     return new Date(Date.parse(expiresAt) - this.deps.config.challengeTtlSeconds * 1000);
@@ -509,51 +530,44 @@ export class AttestationService {
     }
   }
 
-  private async providerNodeFor(nodeName: string): Promise<ProviderNode> {
-    // ProviderNodes are usually named after their Node: one GET. Otherwise search the list.
-    const byName = await this.deps.rest.request<ProviderNode>('GET', resourcePath(ProviderNodes, undefined, nodeName)).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    if (byName?.spec.nodeName === nodeName) return byName;
-    const list = await this.deps.rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes));
-    const pn = list.items.find((p) => p.spec.nodeName === nodeName);
+  /**
+   * The ProviderNode of `nodeName`: the newest copy this process has, or (`fresh`) the apiserver's. Before
+   * a write the copy is enough (the write is conditioned); a refusal is confirmed on a fresh read.
+   */
+  private async providerNodeFor(nodeName: string, fresh = false): Promise<ProviderNode> {
+    const pn = await this.providerNodes.forNode(nodeName, fresh);
     if (!pn) throw new Conflict(`no ProviderNode declares node ${nodeName}; create one (kubectl apply -f a ProviderNode with spec.nodeName: ${nodeName})`, 503);
     return pn;
   }
 
-  private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>): Promise<V1Pod> {
-    return (await this.replicaPodAndPool(subject)).pod;
+  private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<V1Pod> {
+    return (await this.replicaPodAndPool(subject, caller)).pod;
   }
 
-  /** The replica's Pod and the InferencePool that controls it, read now; Conflict when it is not a replica. */
-  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
-    let pod: V1Pod;
-    try {
-      pod = await this.deps.rest.request<V1Pod>('GET', resourcePath(Pods, subject.namespace, subject.pod));
-    } catch (err) {
-      if (isNotFound(err)) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
-      throw err;
-    }
+  /**
+   * The replica's Pod and the InferencePool that controls it (replica-reads.ts: the cached copies when they
+   * are the Pod the caller's token is bound to and the pool its owner reference names); Conflict when it
+   * is not a replica.
+   */
+  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
+    const pod = await this.replicas.pod(subject.namespace, subject.pod, caller.podUid);
+    if (!pod) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
-    const pool = poolName
-      ? await this.deps.rest.request<InferencePool & KubeObject>('GET', resourcePath(InferencePools, subject.namespace, poolName)).catch((err) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      })
-      : undefined;
+    const pool = poolName ? await this.replicas.pool(subject.namespace, poolName, controllerRefToClaimedPool(pod)?.uid) : undefined;
     const notReplica = whyNotAReplica(pod, pool);
     if (notReplica) throw new Conflict(`not a Chrysalis replica: ${notReplica}`);
     return { pod, pool };
   }
 
-  /** JSON merge patch conditioned on the resourceVersion the decision was based on. */
+  /** JSON merge patch of a ProviderNode's status, conditioned on the resourceVersion the decision was based on. */
   private async patch(path: string, resourceVersion: string, body: Record<string, unknown>): Promise<void> {
     this.deps.fence.assertLeader();
     const metadata = { ...((body.metadata as Record<string, unknown>) ?? {}), resourceVersion };
     try {
-      await this.deps.rest.request('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
+      const written = await this.deps.rest.request<ProviderNode>('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
+      // The next read of this host, in the next turn, gets the object as written (provider-node-reads.ts).
+      this.providerNodes.wrote(written);
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 409) throw new StaleWrite();
       throw err;

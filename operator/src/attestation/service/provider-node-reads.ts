@@ -1,0 +1,118 @@
+// How the attestation service and metering read a host's ProviderNode before a status write to it.
+//
+// Every such write is conditioned on the resourceVersion it was computed from, so the read may be a copy
+// that lags: a stale copy costs a refused write (409) and a second try on a fresh read, never a write
+// computed from an object that changed. The first read of a write therefore comes from the operator's
+// ProviderNode informer, and the retries after a refusal from the apiserver.
+//
+// One lag is certain, not occasional: the writes to one host take turns (host-writes.ts), and the turn after
+// a write starts as soon as the apiserver answered it, before the informer has delivered the change. A
+// reader that took the informer's copy then would be refused every time. So each status write this process
+// makes is remembered (the apiserver answers a patch with the object as written) until the informer
+// delivers that same resourceVersion, and a read in between gets the remembered object. Should the
+// informer skip it (a relist after 410 Gone), the memory costs one refused write, after which the fresh
+// read replaces it, and it is dropped after REMEMBER_MS anyway.
+//
+// Without an informer (unit tests, the CLI) every read goes to the apiserver.
+import type { ProviderNode } from '../../api/providernode.js';
+import { ProviderNodes } from '../../kube/chrysalis-resources.js';
+import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
+import { resourcePath, type KubeObject } from '../../kube/resource.js';
+import { isNotFound, type RestClient } from '../../kube/rest.js';
+import type { Store } from '../../kube/store.js';
+
+/** How long a write this process made stands in for the informer's copy at most. */
+export const REMEMBER_MS = 30_000;
+
+/** What is read of the informer: its ProviderNodes by name and by spec.nodeName, and their updates. */
+export type ProviderNodeCache = Pick<Store<ProviderNode & KubeObject>, 'get' | 'addIndexer' | 'byIndex' | 'onUpdate' | 'onDelete'>;
+
+export interface ProviderNodeReadsOptions {
+  rest: RestClient;
+  /** The operator's ProviderNode informer; absent: every read goes to the apiserver. */
+  cache?: ProviderNodeCache;
+  now?: () => number;
+}
+
+export class ProviderNodeReads {
+  /** name → the object this process's last status write returned, while the informer has not shown it. */
+  private readonly written = new Map<string, { object: ProviderNode; at: number }>();
+  private readonly now: () => number;
+  /** Reads that the cache (or a remembered write) answered, and reads sent to the apiserver. */
+  readonly counts = { cached: 0, fresh: 0 };
+
+  constructor(private readonly options: ProviderNodeReadsOptions) {
+    this.now = options.now ?? Date.now;
+    const cache = options.cache;
+    if (!cache) return;
+    cache.addIndexer(BY_NODE_NAME, nodeNameOf);
+    // The informer caught up with a write: its copy is as new, and later events only newer.
+    cache.onUpdate((_old, obj) => {
+      const name = obj.metadata?.name;
+      if (name && this.written.get(name)?.object.metadata.resourceVersion === obj.metadata?.resourceVersion) this.written.delete(name);
+    });
+    cache.onDelete((obj) => { if (obj.metadata?.name) this.written.delete(obj.metadata.name); });
+  }
+
+  /**
+   * The ProviderNode that names `nodeName` in spec.nodeName; undefined when none does. `fresh`: from the
+   * apiserver (a retry after a refused write, or confirming what a copy said before refusing on it).
+   * From the cache only when exactly one cached ProviderNode names the node; otherwise it is looked up.
+   */
+  async forNode(nodeName: string, fresh: boolean): Promise<ProviderNode | undefined> {
+    if (!fresh && this.options.cache) {
+      const named = this.options.cache.byIndex(BY_NODE_NAME, nodeName);
+      if (named.length === 1) return this.newest(named[0]!);
+    }
+    this.counts.fresh++;
+    // ProviderNodes are usually named after their Node: one GET. Otherwise search the list.
+    const byName = await this.get(nodeName);
+    if (byName?.spec.nodeName === nodeName) return byName;
+    const list = await this.options.rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes));
+    const found = list.items.find((p) => p.spec.nodeName === nodeName);
+    if (found?.metadata.name) this.written.delete(found.metadata.name);
+    return found;
+  }
+
+  /** The ProviderNode named `name`; undefined when it does not exist. `fresh` as for forNode. */
+  async named(name: string, fresh: boolean): Promise<ProviderNode | undefined> {
+    if (!fresh && this.options.cache) {
+      const cached = this.options.cache.get(undefined, name);
+      if (cached) return this.newest(cached);
+    }
+    this.counts.fresh++;
+    return this.get(name);
+  }
+
+  /** Records the object a status write of this process returned: reads get it until the informer shows it. */
+  wrote(object: ProviderNode | undefined): void {
+    const name = object?.metadata?.name;
+    if (!this.options.cache || !name || !object.metadata.resourceVersion) return;
+    if (this.options.cache.get(undefined, name)?.metadata.resourceVersion === object.metadata.resourceVersion) return;
+    this.written.set(name, { object, at: this.now() });
+  }
+
+  private newest(cached: ProviderNode & KubeObject): ProviderNode {
+    this.counts.cached++;
+    const name = cached.metadata.name ?? '';
+    const mine = this.written.get(name);
+    if (!mine) return cached;
+    if (this.now() - mine.at > REMEMBER_MS) {
+      this.written.delete(name);
+      return cached;
+    }
+    return mine.object;
+  }
+
+  private async get(name: string): Promise<ProviderNode | undefined> {
+    try {
+      const object = await this.options.rest.request<ProviderNode>('GET', resourcePath(ProviderNodes, undefined, name));
+      // A fresh read is newer than anything remembered.
+      this.written.delete(name);
+      return object;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}

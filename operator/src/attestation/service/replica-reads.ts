@@ -1,0 +1,85 @@
+// How the attestation service reads a replica's Pod, its InferencePool, and whether other replicas' Pods
+// still exist: from the operator's informer caches when the copy is the very object the request is about,
+// from the apiserver otherwise.
+//
+// Why a copy may answer. The service's decisions are recorded by writes conditioned on what they were
+// computed from (the host's ProviderNode by resourceVersion, the Pod's gate by uid), and a Pod or pool
+// is identified by its uid, which the request fixes independently of the cache:
+//  - the Pod: only the cached copy with the uid the caller's token is bound to (TokenReview says which
+//    Pod); a Pod not cached yet, or re-created under the name, is read from the apiserver;
+//  - the pool: only the cached copy with the uid the Pod's controller reference names;
+//  - another replica's Pod, when the host's lists are pruned of Pods that are gone: "still there" from a
+//    cached copy with the entry's uid; anything else is asked of the apiserver, so no entry is dropped on
+//    a copy that has not seen its Pod yet. A Pod deleted a moment ago keeps its entry until the next write.
+// AttestationPolicies are not read here: evidence is judged against the policy as the apiserver has it.
+//
+// Pods are cached only in a process that also runs the controllers (their cache of every Pod). The chart
+// runs the network-facing service alone, and there it may get a Pod by name but never list or watch Pods,
+// so that it cannot enumerate the cluster's Pods (rbac/permissions.ts): each Pod read is a GET. Without
+// caches (unit tests, the CLI) every read goes to the apiserver.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { InferencePool } from '../../api/inferencepool.js';
+import { InferencePools } from '../../kube/chrysalis-resources.js';
+import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
+import { isNotFound, type RestClient } from '../../kube/rest.js';
+import type { Store } from '../../kube/store.js';
+import { livePodKey, type PodEntry } from './replica-keys.js';
+
+export interface ReplicaCaches {
+  /**
+   * The controllers' cache of Pods, cut to what the service reads (kube/cached-shape.ts slimPod), when the
+   * process runs them; absent where the service runs alone: it may get a Pod by name, never list or watch
+   * Pods (rbac/permissions.ts), so each of its Pod reads is a GET.
+   */
+  pods?: Pick<Store<KubeObject>, 'get'>;
+  pools: Pick<Store<InferencePool & KubeObject>, 'get'>;
+}
+
+export class ReplicaReads {
+  /** Reads that a cached copy answered, and reads sent to the apiserver. */
+  readonly counts = { cached: 0, fresh: 0 };
+
+  constructor(private readonly rest: RestClient, private readonly caches?: ReplicaCaches) {}
+
+  /** The Pod `namespace/name`, from the cache when its copy has `uid`; undefined when it does not exist. */
+  async pod(namespace: string, name: string, uid: string | undefined): Promise<V1Pod | undefined> {
+    const cached = uid ? this.caches?.pods?.get(namespace, name) : undefined;
+    if (cached && cached.metadata?.uid === uid) {
+      this.counts.cached++;
+      return cached as V1Pod;
+    }
+    return this.fresh<V1Pod>(resourcePath(Pods, namespace, name));
+  }
+
+  /** The InferencePool `namespace/name`, from the cache when its copy has `uid`; undefined when it does not exist. */
+  async pool(namespace: string, name: string, uid: string | undefined): Promise<(InferencePool & KubeObject) | undefined> {
+    const cached = uid ? this.caches?.pools.get(namespace, name) : undefined;
+    if (cached && cached.metadata?.uid === uid) {
+      this.counts.cached++;
+      return cached;
+    }
+    return this.fresh<InferencePool & KubeObject>(resourcePath(InferencePools, namespace, name));
+  }
+
+  /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
+  async livePods(entries: readonly PodEntry[], pod: V1Pod): Promise<Map<string, string>> {
+    const live = new Map<string, string>([[livePodKey(pod.metadata!.namespace!, pod.metadata!.name!), pod.metadata!.uid!]]);
+    await Promise.all(entries.map(async (e) => {
+      const key = livePodKey(e.namespace, e.pod);
+      if (live.has(key)) return;
+      const found = await this.pod(e.namespace, e.pod, e.uid);
+      if (found?.metadata?.uid) live.set(key, found.metadata.uid);
+    }));
+    return live;
+  }
+
+  private async fresh<T>(path: string): Promise<T | undefined> {
+    this.counts.fresh++;
+    try {
+      return await this.rest.request<T>('GET', path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,161 @@
+// Finding: the attestation service read every Pod, InferencePool and ProviderNode it decided on from the
+// apiserver, per request: a replica's challenge and evidence cost eight to twelve GETs (its Pod, its pool,
+// its host, and each other replica Pod named on the host's lists, twice), and those GETs spent the service's
+// client rate limit (in the chaos bench at 1,000 nodes, about 185 of its 200 requests a second). It now
+// reads the operator's caches first (replica-reads.ts, provider-node-reads.ts) and the apiserver where a
+// cached copy cannot answer for sure. These tests count the requests, and hand the service copies that
+// lag, to show a lagging copy never decides a verdict: against the real apiserver, with real bound tokens.
+import test, { type ExecutionContext } from 'ava';
+import { randomBytes } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { InferencePool } from '../../operator/src/api/inferencepool.js';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { AttestationService, type VerifyOutcome } from '../../operator/src/attestation/service/service.js';
+import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
+import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { RestClient, type RequestOptions } from '../../operator/src/kube/rest.js';
+import { Store } from '../../operator/src/kube/store.js';
+import { slimPod } from '../../operator/src/kube/cached-shape.js';
+import { testCluster } from '../cluster/index.js';
+import { getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
+
+const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } };
+
+/** The test's RestClient, counting what it sends as "VERB resource". */
+class CountingRest extends RestClient {
+  readonly sent: string[] = [];
+  override async request<T>(method: string, path: string, options?: RequestOptions): Promise<T> {
+    // /api/v1/namespaces/NS/pods/NAME/status → "pods/status"; /apis/GROUP/VERSION/providernodes/NAME → "providernodes".
+    const parts = path.split('?')[0]!.split('/').filter(Boolean);
+    const rest = parts.slice(parts[0] === 'api' ? 2 : 3);
+    const [resource] = rest[0] === 'namespaces' ? rest.slice(2) : rest;
+    this.sent.push(`${method} ${resource}${path.split('?')[0]!.endsWith('/status') ? '/status' : ''}`);
+    return super.request<T>(method, path, options);
+  }
+  count(what: string): number { return this.sent.filter((s) => s === what).length; }
+}
+
+async function countingRest(t: ExecutionContext): Promise<CountingRest> {
+  const rest = new CountingRest((await testCluster()).kubeConfig(), { qps: 200, burst: 400 });
+  t.teardown(() => rest.close());
+  return rest;
+}
+
+interface Caches {
+  pods: Store<KubeObject>;
+  pools: Store<InferencePool & KubeObject>;
+  providerNodes: Store<ProviderNode & KubeObject>;
+}
+
+/** A service reading through `rest`, with caches the test fills by hand (what an informer would hold, or a lagging copy). */
+function cachedService(s: NodeSetup, rest: RestClient, caches: Caches): AttestationService {
+  return new AttestationService({
+    rest, fence: NO_FENCE, config: s.config, verify: () => passed,
+    providerNodes: new ProviderNodeReads({ rest, cache: caches.providerNodes }),
+    replicaCaches: { pods: caches.pods, pools: caches.pools },
+  });
+}
+
+function emptyCaches(): Caches {
+  return { pods: new Store({ transform: slimPod }), pools: new Store(), providerNodes: new Store() };
+}
+
+/** The caches filled with the objects as the apiserver has them now (what a synced informer holds). */
+async function currentCaches(s: NodeSetup, pods: V1Pod[], caches = emptyCaches()): Promise<Caches> {
+  for (const pod of pods) {
+    caches.pods.put(await s.rest.request<KubeObject>('GET', resourcePath(Pods, pod.metadata!.namespace, pod.metadata!.name)));
+    caches.pools.put(await s.rest.request<InferencePool & KubeObject>('GET', resourcePath(InferencePools, pod.metadata!.namespace, 'llm')));
+  }
+  caches.providerNodes.put(await getProviderNode(s.rest, s.node) as ProviderNode & KubeObject);
+  return caches;
+}
+
+async function attest(svc: AttestationService, s: NodeSetup, pod: V1Pod) {
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
+  const challenge = await post(svc, '/v1/challenge', token, { subject });
+  if (challenge.status !== 200) throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
+  const nonce = (challenge.body as { nonce: string }).nonce;
+  const evidence = await post(svc, '/v1/evidence', token, { subject, nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
+  return { challenge, evidence, body: evidence.body as { verified: boolean; reasons: Array<{ code: string }> } };
+}
+
+test('with synced caches a replica attestation reads only its policy from the apiserver; without them, its Pod, pool, host and neighbours', async (t) => {
+  const s = await nodeSetup(t);
+  const pods = [];
+  for (let i = 0; i < 3; i++) pods.push(await podOn(s.rest, s.tenantNs, `llm-${i}`, s.node, { replicaOf: 'llm' }));
+  // The neighbours have keys on the host, so each write prunes against their Pods.
+  const uncached = await countingRest(t);
+  for (const pod of pods.slice(1)) t.true((await attest(cachedService(s, uncached, emptyCaches()), s, pod)).body.verified);
+
+  uncached.sent.length = 0;
+  const withoutCaches = await attest(cachedService(s, uncached, emptyCaches()), s, pods[0]!);
+  t.true(withoutCaches.body.verified, JSON.stringify(withoutCaches.body));
+  const gets = uncached.sent.filter((r) => r.startsWith('GET '));
+  t.log(`without caches: ${uncached.sent.length} requests (${gets.length} GETs: ${gets.join(', ')})`);
+
+  const rest = await countingRest(t);
+  const svc = cachedService(s, rest, await currentCaches(s, pods));
+  const withCaches = await attest(svc, s, pods[0]!);
+  t.true(withCaches.body.verified, JSON.stringify(withCaches.body));
+  t.log(`with caches: ${rest.sent.length} requests: ${rest.sent.join(', ')}`);
+  t.is(rest.count('GET pods'), 0, 'no Pod read: the replica and its neighbours are cached with their uids');
+  t.is(rest.count('GET inferencepools'), 0);
+  t.is(rest.count('GET providernodes'), 0, 'the evidence reads the host as the challenge wrote it (remembered), not again');
+  t.is(rest.count('GET attestationpolicies'), 2, 'the policy is read from the apiserver: once for the challenge, once for the evidence');
+  t.is(rest.count('PATCH providernodes/status'), 2);
+  t.is(rest.count('PATCH pods/status'), 1);
+  t.true(gets.length >= rest.count('GET attestationpolicies') + 6, 'the uncached run read Pods, pools and the host besides');
+});
+
+test('a cached host that lags (still Attested, the node since failed) does not decide the replica verdict: the refused write is judged again on the apiserver', async (t) => {
+  const s = await nodeSetup(t);
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const rest = await countingRest(t);
+  const caches = await currentCaches(s, [pod]);
+  const svc = cachedService(s, rest, caches);
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };
+  const challenge = await post(svc, '/v1/challenge', token, { subject });
+  t.is(challenge.status, 200, JSON.stringify(challenge.body));
+  // The node's attestation fails meanwhile; neither the cache nor the service's memory of its own write has seen it.
+  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { conditions: [{ type: 'Attested', status: 'False', reason: 'EvidenceRejected', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
+  });
+  rest.sent.length = 0;
+  const r = await post(svc, '/v1/evidence', token, { subject, nonce: (challenge.body as { nonce: string }).nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
+  t.is(r.status, 200, JSON.stringify(r.body));
+  const body = r.body as { verified: boolean; reasons: Array<{ code: string }> };
+  t.false(body.verified);
+  t.is(body.reasons[0]?.code, 'HOST_NOT_ATTESTED');
+  t.is(rest.count('GET providernodes'), 1, 'read again after the refused write');
+  t.deepEqual((await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [], [], 'no key recorded');
+});
+
+test('a Pod the cache has not seen, or has under an older uid, is read from the apiserver; a neighbour missing from the cache keeps its key', async (t) => {
+  const s = await nodeSetup(t);
+  const first = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const neighbour = await podOn(s.rest, s.tenantNs, 'llm-1', s.node, { replicaOf: 'llm' });
+  const caches = await currentCaches(s, [first]);
+  const rest = await countingRest(t);
+  // The neighbour attests through a service whose cache does not hold it.
+  const n = await attest(cachedService(s, rest, caches), s, neighbour);
+  t.true(n.body.verified, JSON.stringify(n.body));
+  t.true(rest.count('GET pods') >= 1, 'the uncached Pod was read');
+
+  // llm-0 is deleted and created again under the name; the cache still holds the old one.
+  await s.rest.request('DELETE', resourcePath(Pods, s.tenantNs, 'llm-0'), { query: { gracePeriodSeconds: '0' } });
+  const again = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  t.not(again.metadata!.uid, first.metadata!.uid);
+  rest.sent.length = 0;
+  const r = await attest(cachedService(s, rest, caches), s, again);
+  t.is(r.challenge.status, 200, JSON.stringify(r.challenge.body));
+  t.true(r.body.verified, JSON.stringify(r.body));
+  // The new Pod is read (not the cached copy with the old uid), and the neighbour, still not cached, is
+  // asked of the apiserver before its key could be pruned: it keeps it.
+  const keys = (await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [];
+  t.deepEqual(keys.map((k) => `${k.pod}:${k.uid}`).sort(), [`llm-0:${again.metadata!.uid}`, `llm-1:${neighbour.metadata!.uid}`]);
+});
