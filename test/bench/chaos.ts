@@ -1,4 +1,4 @@
-// `npm run bench -- chaos [--quick] [--nodes N]`: faults at fleet scale, bounded in time. A placement plus
+// `npm run bench -- chaos [--quick] [--nodes N] [--usage-interval S]`: faults at fleet scale, bounded in time. A placement plus
 // settlement runs on a simulated fleet (N nodes, default 200; --quick 40) with the operator deployed as the
 // chart deploys it — two controller processes electing a leader, and an attestation-service process —
 // and, while it runs:
@@ -18,7 +18,10 @@
 //
 // Size: the fleet simulator runs one attester per node and one per replica in this process; at 2,000
 // nodes and 8,000 replicas that alone exceeds what this 2-core machine can run beside the plane and
-// the operator, so the default is 200 nodes (--nodes raises it).
+// the operator, so the default is 200 nodes (--nodes raises it). Every replica reports usage every
+// --usage-interval seconds (default 5, twelve times the attester's default 60 s, so settlement has
+// traffic within the run): at 1,000 replicas that is 200 reports a second, two requests each for the
+// attestation service, more than its 200-a-second client budget here, so larger fleets take a longer one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,7 +124,8 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   const pools = Math.max(2, Math.round(nodes / REPLICAS_PER_POOL));
   const quarantineCount = Math.max(1, Math.round(nodes * 0.05));
   const stallSeconds = 45;
-  log(`chaos bench: ${nodes} simulated nodes × 8 GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas × 2 GPUs, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
+  const usageIntervalSeconds = flag(args, '--usage-interval', 5);
+  log(`chaos bench: ${nodes} simulated nodes × 8 GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas × 2 GPUs, usage reported every ${usageIntervalSeconds} s per replica, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
   log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
 
   const plane = await startControlPlane();
@@ -164,7 +168,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
 
     const fleet = await createFleet(kc, {
       nodes, serviceUrl: `https://127.0.0.1:${attestationPort}`, ca: tls.cert, providers: Math.max(1, Math.ceil(nodes / 10)),
-      namePrefix: 'chaos', reattestIntervalSeconds: REATTEST_SECONDS, usageIntervalMs: 5000, tokensPerSecond: 20,
+      namePrefix: 'chaos', reattestIntervalSeconds: REATTEST_SECONDS, usageIntervalMs: usageIntervalSeconds * 1000, tokensPerSecond: 20,
     });
     await until('every node Attested', 600_000, async () => (await snapshot(rest)).nodes.filter((n) => isTrue(n, 'Attested')).length === nodes);
     log(`fleet attested: ${nodes} nodes`);
@@ -294,7 +298,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: REATTEST_SECONDS, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: REATTEST_SECONDS, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, baselineIs: 'one commit period' },
     };
   } finally {
     for (const c of children) c.kill('SIGKILL');

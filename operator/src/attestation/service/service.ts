@@ -34,6 +34,11 @@
 // after a pause with the same pending nonce: a node whose evidence is really bad is quarantined within
 // three tries, and an odd bad answer is outvoted by the next good one.
 //
+// Reads (provider-node-reads.ts, replica-reads.ts): the host's ProviderNode, the replica's pool and, where
+// the process runs the controllers, its Pod come from the operator's caches first. Every verdict is a
+// write conditioned on what it read, so a copy that lags costs a refused write and a retry on the
+// apiserver's object; a copy that would refuse (no such nonce pending) is confirmed there first.
+//
 // Load (token-review-cache.ts, rate-limit.ts): the caller is authenticated from the headers before the
 // body is read, TokenReview answers are cached, the reviews sent for uncached tokens are bounded for all
 // callers together, each caller has its own request bucket, and bodies are limited per endpoint
@@ -272,7 +277,9 @@ export class AttestationService {
         const challenge = pn.status?.attestation?.challenge;
         return challenge?.nonce && challenge.expiresAt && Date.parse(challenge.expiresAt) > now.getTime() ? { nonce: challenge.nonce, expiresAt: challenge.expiresAt } : undefined;
       };
-      // A cached copy may not show the challenge the controller has just issued: asked again before "none".
+      // A cached copy may not show the challenge the controller has just issued: asked again before "none"
+      // (an attester that learns of the challenge as fast as the service's watch would otherwise be sent
+      // away to its backoff). Attested nodes' attesters poll here, so this read is the common case.
       const challenge = pending(await this.providerNodeFor(subject.nodeName)) ?? pending(await this.providerNodeFor(subject.nodeName, true));
       if (!challenge) throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
       return challenge;
