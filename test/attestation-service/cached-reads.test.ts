@@ -18,6 +18,8 @@ import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/res
 import { RestClient, type RequestOptions } from '../../operator/src/kube/rest.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { slimPod } from '../../operator/src/kube/cached-shape.js';
+import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
+import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 import { testCluster } from '../cluster/index.js';
 import { getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
 
@@ -158,4 +160,29 @@ test('a Pod the cache has not seen, or has under an older uid, is read from the 
   // asked of the apiserver before its key could be pruned: it keeps it.
   const keys = (await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [];
   t.deepEqual(keys.map((k) => `${k.pod}:${k.uid}`).sort(), [`llm-0:${again.metadata!.uid}`, `llm-1:${neighbour.metadata!.uid}`]);
+});
+
+test('a usage report reads its Pod from the apiserver even when a copy is cached: metering requires the gate True, and the copy may still show it after it turned False', async (t) => {
+  const s = await nodeSetup(t);
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const gate = (status: 'True' | 'False') => s.rest.request('PATCH', resourcePath(Pods, s.tenantNs, 'llm-0', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
+  });
+  await gate('True');
+  const caches = await currentCaches(s, [pod]);
+  await gate('False');
+  t.is((caches.pods.get(s.tenantNs, 'llm-0') as V1Pod | undefined)?.status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED)?.status, 'True', 'the copy lags');
+  const rest = await countingRest(t);
+  const given: V1Pod[] = [];
+  const svc = new AttestationService({
+    rest, fence: NO_FENCE, config: s.config, verify: () => passed,
+    providerNodes: new ProviderNodeReads({ rest, cache: caches.providerNodes }),
+    replicaCaches: { pods: caches.pods, pools: caches.pools },
+    usage: { ingest: async (_report, _now, read) => { given.push(read!.pod); return { accepted: false, reasons: [] }; } },
+  });
+  const r = await post(svc, '/v1/usage', await podToken(s.rest, pod), signReport(replicaKey(7), report({ namespace: s.tenantNs, pod: 'llm-0', bootId: 'boot-cached-reads', sequence: 1, prompt: 1, gen: 1 })));
+  t.is(r.status, 200, JSON.stringify(r.body));
+  t.is(rest.count('GET pods'), 1);
+  t.is(given[0]?.status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED)?.status, 'False', 'metering is handed the Pod as the apiserver has it');
 });

@@ -105,8 +105,24 @@ test('a gate True whose key reached the ProviderNode but not yet the cache is no
   // Finding (chaos bench, 100 nodes): a replica whose key the service had recorded was flipped to
   // AttestationMissing — kwok rewrote its gate True with an old lastTransitionTime, and the reconciler's
   // ProviderNode cache had not shown the key yet — and stayed False until its attester renewed.
-  const { namespace, client } = await namespaceWithAccount(t, 'gate-key');
-  const node = `gate-key-${uniqueSuffix()}`;
+  await gateKeepsItsRenewedKey(t, 'gate-key', 'none');
+});
+
+test('a gate True whose renewed key reached the ProviderNode but not yet the cache, which still holds the expired one, is not turned back', async (t) => {
+  // Finding (chaos bench, 1,000 nodes): 922 of 1,000 replicas stood with their gate False
+  // (AttestationExpired) while their host held a live key. The service renewed each key and set the gate
+  // True; the reconciler, its ProviderNode cache seconds behind on a saturated apiserver, still saw the
+  // expired key and turned the gate False. Only AttestationMissing flips read the host again.
+  await gateKeepsItsRenewedKey(t, 'gate-renew', 'expired');
+});
+
+/**
+ * A replica whose gate is True and whose host, on the apiserver, holds its live key, while the reconciler's
+ * ProviderNode cache holds no key for it (`cached: 'none'`) or its expired one (`'expired'`): the gate stays True.
+ */
+async function gateKeepsItsRenewedKey(t: ExecutionContext, prefix: string, cached: 'none' | 'expired') {
+  const { namespace, client } = await namespaceWithAccount(t, prefix);
+  const node = `${prefix}-${uniqueSuffix()}`;
   await createPool(client, poolObject('k', namespace, 1, `K${uniqueSuffix()}`));
   const pool = await getPool(client, namespace, 'k') as InferencePool;
   // Bound to a node no kubelet (nor kwok) runs: the Pod stays as the test writes it.
@@ -116,16 +132,18 @@ test('a gate True whose key reached the ProviderNode but not yet the cache is no
     contentType: 'application/strategic-merge-patch+json',
     body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'KwokSetsEveryGate', lastTransitionTime: anHourAgo }] } },
   });
-  // The host as the reconciler's cache has it (no key yet), and as the apiserver has it (the key).
+  // The host as the reconciler's cache has it (no key yet, or the expired one), and as the apiserver has it (the live key).
   const host = {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
     spec: { nodeName: node, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: `0:${'a'.repeat(64)}` },
   };
   const created = await client.create<ProviderNode & KubeObject>(ProviderNodes, host);
   t.teardown(() => client.rest.request('DELETE', resourcePath(ProviderNodes, undefined, node)).then(() => undefined, () => undefined));
+  const key = (expiresAt: string) => ({ namespace, pod: 'k-0', uid: pod.metadata?.uid as string, publicKey: 'ab'.repeat(32), expiresAt });
+  const copy = cached === 'none' ? created : { ...created, status: { attestedReplicas: [key(new Date(Date.now() - 60_000).toISOString())] } };
   await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, node, 'status'), {
     contentType: 'application/merge-patch+json',
-    body: { status: { attestedReplicas: [{ namespace, pod: 'k-0', uid: pod.metadata?.uid, publicKey: 'ab'.repeat(32), expiresAt: new Date(Date.now() + 600_000).toISOString() }] } },
+    body: { status: { attestedReplicas: [key(new Date(Date.now() + 600_000).toISOString())] } },
   });
 
   const pods = new Store<KubeObject>();
@@ -135,7 +153,7 @@ test('a gate True whose key reached the ProviderNode but not yet the cache is no
   const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
   view.attach(providerNodes, nodes, pods);
   nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: node }, status: { allocatable: { [TEST_CONFIG.gpuResourceName]: '8' } } } as KubeObject);
-  providerNodes.put(created);
+  providerNodes.put(copy);
   pods.put((await client.get<KubeObject>(Pods, 'k-0', namespace)) as KubeObject);
   pools.put(pool as InferencePool & KubeObject);
   const events = { record: async () => true } as unknown as EventRecorder;
@@ -144,4 +162,4 @@ test('a gate True whose key reached the ProviderNode but not yet the cache is no
   });
   await reconciler.reconcile(objectKey('InferencePool', namespace, 'k'), { log: silentLogger(), signal: new AbortController().signal }).catch(() => undefined);
   t.like(gateOf(await client.get<KubeObject>(Pods, 'k-0', namespace)), { status: 'True' }, 'the attested replica keeps its gate');
-});
+}

@@ -6,7 +6,10 @@
 // computed from (the host's ProviderNode by resourceVersion, the Pod's gate by uid), and a Pod or pool
 // is identified by its uid, which the request fixes independently of the cache:
 //  - the Pod: only the cached copy with the uid the caller's token is bound to (TokenReview says which
-//    Pod); a Pod not cached yet, or re-created under the name, is read from the apiserver;
+//    Pod); a Pod not cached yet, or re-created under the name, is read from the apiserver. Challenges and
+//    evidence read of it what a Pod of that uid was created with (node, ServiceAccount, GPUs) and its
+//    owner; a usage report reads it from the apiserver, since metering requires its gate condition True
+//    and a copy may lag a gate just turned False;
 //  - the pool: only the cached copy with the uid the Pod's controller reference names;
 //  - another replica's Pod, when the host's lists are pruned of Pods that are gone: "still there" from a
 //    cached copy with the entry's uid; anything else is asked of the apiserver, so no entry is dropped on
@@ -41,7 +44,7 @@ export class ReplicaReads {
 
   constructor(private readonly rest: RestClient, private readonly caches?: ReplicaCaches) {}
 
-  /** The Pod `namespace/name`, from the cache when its copy has `uid`; undefined when it does not exist. */
+  /** The Pod `namespace/name`, from the cache when its copy has `uid` (none given: from the apiserver); undefined when it does not exist. */
   async pod(namespace: string, name: string, uid: string | undefined): Promise<V1Pod | undefined> {
     const cached = uid ? this.caches?.pods?.get(namespace, name) : undefined;
     if (cached && cached.metadata?.uid === uid) {

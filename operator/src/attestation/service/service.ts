@@ -243,7 +243,9 @@ export class AttestationService {
           const report = parseSignedUsageReport(body);
           const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
           authorize(caller, subject, this.deps.config.attesterServiceAccount);
-          const read = await this.replicaPodAndPool(subject, caller);
+          // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
+          // copy could still show True after the gate was turned False (a quarantined host).
+          const read = await this.replicaPodAndPool(subject, caller, true);
           authorizeReplicaPod(caller, read.pod);
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
           // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
@@ -553,11 +555,11 @@ export class AttestationService {
 
   /**
    * The replica's Pod and the InferencePool that controls it (replica-reads.ts: the cached copies when they
-   * are the Pod the caller's token is bound to and the pool its owner reference names); Conflict when it
-   * is not a replica.
+   * are the Pod the caller's token is bound to and the pool its owner reference names; `freshPod`: the Pod
+   * from the apiserver); Conflict when it is not a replica.
    */
-  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
-    const pod = await this.replicas.pod(subject.namespace, subject.pod, caller.podUid);
+  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity, freshPod = false): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
+    const pod = await this.replicas.pod(subject.namespace, subject.pod, freshPod ? undefined : caller.podUid);
     if (!pod) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
