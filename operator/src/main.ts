@@ -23,6 +23,7 @@ import { AttestationService, type EvidenceVerifier } from './attestation/service
 import { verifierWithCollateral } from './attestation/service/bundle-verifier.js';
 import { HostWrites } from './attestation/service/host-writes.js';
 import { ProviderNodeReads } from './attestation/service/provider-node-reads.js';
+import { RecentPods } from './attestation/service/recent-pods.js';
 import { collateralSources } from './attestation/collateral/from-config.js';
 import { selfSignedTls, startHttpsServer, tlsFromFiles } from './attestation/service/https-server.js';
 import { NO_FENCE } from './kube/leader-election.js';
@@ -116,13 +117,14 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   // manager.run(), also when this process runs only the service), and from the apiserver where a cached
   // copy cannot answer for sure (provider-node-reads.ts, replica-reads.ts): every decision is a write
   // conditioned on what it read. Pods are cached only where the process also runs the controllers (their
-  // cache of every Pod): the service alone may get a Pod by name, never list or watch them (permissions.ts).
+  // cache of every Pod): the service alone may get a Pod by name, never list or watch them (permissions.ts),
+  // and uses a read of the last seconds for challenges and evidence (recent-pods.ts).
   // Metering's and the service's writes to one host's status take turns (host-writes.ts).
   const providerNodeCache = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
   const providerNodeReads = new ProviderNodeReads({ rest: manager.rest, cache: providerNodeCache });
   const runsControllers = (flags.components ?? OPERATOR_COMPONENTS).includes('controllers');
   const replicaCaches = {
-    ...(runsControllers ? { pods: manager.informer<KubeObject>(Pods) } : {}),
+    ...(runsControllers ? { pods: manager.informer<KubeObject>(Pods) } : { recentPods: new RecentPods() }),
     pools: manager.informer<InferencePool & KubeObject>(InferencePools),
   };
   const hostWrites = new HostWrites();

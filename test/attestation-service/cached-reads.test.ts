@@ -11,6 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { InferencePool } from '../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { RecentPods } from '../../operator/src/attestation/service/recent-pods.js';
 import { AttestationService, type VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
@@ -110,6 +111,20 @@ test('with synced caches a replica attestation reads only its policy from the ap
   t.is(rest.count('PATCH providernodes/status'), 2);
   t.is(rest.count('PATCH pods/status'), 1);
   t.true(gets.length >= rest.count('GET attestationpolicies') + 6, 'the uncached run read Pods, pools and the host besides');
+
+  // As the chart runs the service (alone: no Pod cache, it may not list Pods): the Pod read for the
+  // challenge serves the evidence, and each neighbour is read once.
+  const alone = await countingRest(t);
+  const caches = await currentCaches(s, pods);
+  const svcAlone = new AttestationService({
+    rest: alone, fence: NO_FENCE, config: s.config, verify: () => passed,
+    providerNodes: new ProviderNodeReads({ rest: alone, cache: caches.providerNodes }),
+    replicaCaches: { pools: caches.pools, recentPods: new RecentPods() },
+  });
+  const aloneRun = await attest(svcAlone, s, pods[0]!);
+  t.true(aloneRun.body.verified, JSON.stringify(aloneRun.body));
+  t.log(`service alone: ${alone.sent.length} requests: ${alone.sent.join(', ')}`);
+  t.is(alone.count('GET pods'), 3, 'the replica once (for its challenge), each of its two neighbours once');
 });
 
 test('a cached host that lags (still Attested, the node since failed) does not decide the replica verdict: the refused write is judged again on the apiserver', async (t) => {

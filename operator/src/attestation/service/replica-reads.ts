@@ -18,8 +18,9 @@
 //
 // Pods are cached only in a process that also runs the controllers (their cache of every Pod). The chart
 // runs the network-facing service alone, and there it may get a Pod by name but never list or watch Pods,
-// so that it cannot enumerate the cluster's Pods (rbac/permissions.ts): each Pod read is a GET. Without
-// caches (unit tests, the CLI) every read goes to the apiserver.
+// so that it cannot enumerate the cluster's Pods (rbac/permissions.ts): there a Pod is read by a GET, and
+// challenges, evidence and pruning use one read within the last seconds (recent-pods.ts). Without caches
+// (unit tests, the CLI) every read goes to the apiserver.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InferencePool } from '../../api/inferencepool.js';
 import { InferencePools } from '../../kube/chrysalis-resources.js';
@@ -27,6 +28,7 @@ import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
 import { isNotFound, type RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 import { livePodKey, type PodEntry } from './replica-keys.js';
+import type { RecentPods } from './recent-pods.js';
 
 export interface ReplicaCaches {
   /**
@@ -36,6 +38,8 @@ export interface ReplicaCaches {
    */
   pods?: Pick<Store<KubeObject>, 'get'>;
   pools: Pick<Store<InferencePool & KubeObject>, 'get'>;
+  /** Without `pods`: the Pods this service read lately (recent-pods.ts). */
+  recentPods?: RecentPods;
 }
 
 export class ReplicaReads {
@@ -46,12 +50,16 @@ export class ReplicaReads {
 
   /** The Pod `namespace/name`, from the cache when its copy has `uid` (none given: from the apiserver); undefined when it does not exist. */
   async pod(namespace: string, name: string, uid: string | undefined): Promise<V1Pod | undefined> {
-    const cached = uid ? this.caches?.pods?.get(namespace, name) : undefined;
+    const cached = uid ? this.caches?.pods?.get(namespace, name) ?? this.caches?.recentPods?.get(namespace, name, uid) : undefined;
     if (cached && cached.metadata?.uid === uid) {
       this.counts.cached++;
       return cached as V1Pod;
     }
-    return this.fresh<V1Pod>(resourcePath(Pods, namespace, name));
+    const read = await this.fresh<V1Pod>(resourcePath(Pods, namespace, name));
+    // Every read (usage reports' too) refreshes the memory; only reads given a uid use it.
+    if (read) this.caches?.recentPods?.remember(read);
+    else this.caches?.recentPods?.forget(namespace, name);
+    return read;
   }
 
   /** The InferencePool `namespace/name`, from the cache when its copy has `uid`; undefined when it does not exist. */
