@@ -13,7 +13,7 @@ import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
 import { RecentPods } from '../../operator/src/attestation/service/recent-pods.js';
 import { AttestationService, type VerifyOutcome } from '../../operator/src/attestation/service/service.js';
-import { InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { AttestationPolicies, InferencePools, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { RestClient, type RequestOptions } from '../../operator/src/kube/rest.js';
@@ -200,4 +200,35 @@ test('a usage report reads its Pod from the apiserver even when a copy is cached
   t.is(r.status, 200, JSON.stringify(r.body));
   t.is(rest.count('GET pods'), 1);
   t.is(given[0]?.status?.conditions?.find((c) => c.type === READINESS_GATE_ATTESTED)?.status, 'False', 'metering is handed the Pod as the apiserver has it');
+});
+
+test('a verdict judged against a copy of the host that named another policy is not recorded on the host as it is now: the replica answers again', async (t) => {
+  const s = await nodeSetup(t);
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  // The host moves to a stricter policy while the replica's evidence is checked against the old one.
+  const strict = `${s.policy}-strict`;
+  await s.rest.request('POST', resourcePath(AttestationPolicies), { body: { apiVersion: 'chrysalis.dev/v1alpha1', kind: 'AttestationPolicy', metadata: { name: strict }, spec: { reattestIntervalSeconds: 1800 } } });
+  t.teardown(() => s.rest.request('DELETE', resourcePath(AttestationPolicies, undefined, strict)).catch(() => undefined));
+  // The verifier passes evidence only under the old policy (its interval tells them apart).
+  const verify = (_r: unknown, context: { policy: { reattestIntervalSeconds?: number } | undefined }): VerifyOutcome =>
+    context.policy?.reattestIntervalSeconds === 3600 ? passed : { verified: false, reasons: [{ code: 'MEASUREMENT_NOT_ALLOWED', message: 'strict policy' }], claims: { simulated: false, gpus: [] } };
+  const rest = await countingRest(t);
+  const caches = await currentCaches(s, [pod]);
+  const svc = new AttestationService({
+    rest, fence: NO_FENCE, config: s.config, verify,
+    providerNodes: new ProviderNodeReads({ rest, cache: caches.providerNodes }),
+    replicaCaches: { pods: caches.pods, pools: caches.pools },
+  });
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };
+  const challenge = await post(svc, '/v1/challenge', token, { subject });
+  t.is(challenge.status, 200, JSON.stringify(challenge.body));
+  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node), { contentType: 'application/merge-patch+json', body: { spec: { policyRef: { name: strict } } } });
+  const answer = () => post(svc, '/v1/evidence', token, { subject, nonce: (challenge.body as { nonce: string }).nonce, publicKey: 'ef'.repeat(32), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
+  const first = await answer();
+  t.is(first.status, 503, `judged against the old policy, refused for the retry: ${JSON.stringify(first.body)}`);
+  t.deepEqual((await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [], [], 'no key recorded under the old policy');
+  const again = await answer();
+  t.is(again.status, 200, JSON.stringify(again.body));
+  t.false((again.body as { verified: boolean }).verified, 'judged against the policy the host names now');
 });

@@ -412,7 +412,7 @@ export class AttestationService {
     //    (a nonce answers once) and records the key of a pass or revokes the key of a failure. On a newer
     //    ProviderNode it is judged again against that one, as long as the same challenge is still pending.
     const read = host!;
-    const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, waited ? undefined : read, verified, keyEntry, now));
+    const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, read, waited ? undefined : read, verified, keyEntry, now));
     // 2. The gate, after the key: a gate says True only once the key it stands for is recorded. A failure
     //    revoked the key in step 1 already; readers need both, so the gate closing just after is no gap.
     const condition = outcome.verified
@@ -427,14 +427,20 @@ export class AttestationService {
    * Step 1 of a replica's evidence: the verdict on the host's status (challenge consumed, key recorded or
    * revoked), judged against the host as read (`read`, or read again here when undefined: the turn came
    * after another write, whose result this process remembers) and, after a 409, against the apiserver's
-   * object while the same challenge is still pending there. Runs as the host's turn in hostWrites.
+   * object while the same challenge is still pending there, as long as that host names the policy,
+   * topology and hardware the evidence was verified against (`judged`); otherwise a 503, and the replica
+   * answers again. Runs as the host's turn in hostWrites.
    */
-  private async recordReplicaVerdict(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, read: ProviderNode | undefined, verified: VerifyOutcome, keyEntry: ProviderNodeStatusAttestedReplica, now: Date): Promise<VerifyOutcome> {
+  private async recordReplicaVerdict(request: EvidenceRequest, subject: Extract<Subject, { kind: 'replica' }>, pod: V1Pod, judged: ProviderNode, read: ProviderNode | undefined, verified: VerifyOutcome, keyEntry: ProviderNodeStatusAttestedReplica, now: Date): Promise<VerifyOutcome> {
     const nodeName = pod.spec!.nodeName!;
+    const judgedAgainst = verificationBasis(judged, this.deps.config.defaultPolicyName);
     let host = read ?? await this.stillPending(nodeName, pod, request.nonce, now, false);
     const topology = topologyOf(host);
     let outcome: VerifyOutcome;
     for (let attempt = 1; ; attempt++) {
+      // `verified` was judged against the policy, topology and declared hardware of the host as first
+      // read (a copy, perhaps seconds old): a host read since that names others must be judged anew.
+      if (verificationBasis(host, this.deps.config.defaultPolicyName) !== judgedAgainst) throw new StaleWrite();
       const hostAttested = host.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
       // Judged against the host as read now: its last verified evidence is what the replica must match.
       const notOnHost = verified.verified && hostAttested ? replicaHostMismatch(topology, host.status?.attestation, verified.claims, nodeName) : [];
@@ -582,6 +588,14 @@ export class AttestationService {
       throw err;
     }
   }
+}
+
+/**
+ * What a replica's evidence is verified against, of its host (verifyReplica): the policy it names, its
+ * topology, its TEE and GPU model. A host read later with another basis needs the evidence judged anew.
+ */
+function verificationBasis(host: ProviderNode, defaultPolicyName: string): string {
+  return JSON.stringify([host.spec.policyRef?.name ?? defaultPolicyName, topologyOf(host), host.spec.tee, host.spec.gpus?.model ?? '']);
 }
 
 function policyNotFound(name: string, of: string): Reason {
