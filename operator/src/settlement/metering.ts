@@ -490,22 +490,23 @@ export class UsageIngest {
     const foldOnHost = async (): Promise<UsageIngestResult> => {
       // The first read may be a copy (the write below is conditioned on it); after a conflict, and before a
       // refusal is sent, the apiserver's object: a copy that lags never refuses a report by itself.
-      let fresh = false;
+      let fresh = !this.deps.providerNodeReads;
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const node = await this.readProviderNode(pnodeName, fresh);
-        const refuse = (rejection: UsageRejection): Promise<UsageIngestResult> | undefined => fresh ? this.refused(pod, rejection) : undefined;
-        const confirm = () => { fresh = true; };
+        // A refusal decided on the apiserver's object is sent; one decided on a copy is decided again on it.
+        const refuse = (rejection: UsageRejection): Promise<UsageIngestResult> | undefined => {
+          if (fresh) return this.refused(pod, rejection);
+          fresh = true;
+          return undefined;
+        };
+        let refusal: Promise<UsageIngestResult> | undefined;
         if (!node) {
-          const refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` });
-          if (refusal) return refusal;
-          confirm();
+          if ((refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} is gone` }))) return refusal;
           continue;
         }
         // The cache may lag: the object the fold is written to must still name the Pod's Node.
         if (node.spec?.nodeName !== nodeName) {
-          const refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} no longer names Node ${nodeName} (spec.nodeName is ${node.spec?.nodeName ?? 'empty'})` });
-          if (refusal) return refusal;
-          confirm();
+          if ((refusal = refuse({ code: 'UNKNOWN_PROVIDER', message: `ProviderNode ${pnodeName} no longer names Node ${nodeName} (spec.nodeName is ${node.spec?.nodeName ?? 'empty'})` }))) return refusal;
           continue;
         }
         const cursor = node.status?.usageCursors?.find((c) => c.pod === podKey);
@@ -515,9 +516,7 @@ export class UsageIngest {
         const identity = attestedReplicaOf(pod, node, now, `${r.namespace}/${poolName}`, account);
         const fold = foldUsage(cursor, signed, identity, now);
         if (fold.rejection) {
-          const refusal = refuse(fold.rejection);
-          if (refusal) return refusal;
-          confirm();
+          if ((refusal = refuse(fold.rejection))) return refusal;
           continue;
         }
         // The payout address of this very object: the update below is conditioned on its resourceVersion,
@@ -529,9 +528,7 @@ export class UsageIngest {
         const priced: UsageDelta = { ...fold.delta, units: credit.units };
         const limit = usageLimitRejection(node.status?.usage, account, payee, priced);
         if (limit) {
-          const refusal = refuse(limit);
-          if (refusal) return refusal;
-          confirm();
+          if ((refusal = refuse(limit))) return refusal;
           continue;
         }
         const status: Pick<ProviderNodeStatus, 'usage' | 'usageCursors'> = {
@@ -547,7 +544,7 @@ export class UsageIngest {
           this.deps.providerNodeReads?.wrote(written);
         } catch (err) {
           if (isConflict(err)) {
-            confirm();
+            fresh = true;
             await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))));
             continue;
           }
