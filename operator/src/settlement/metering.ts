@@ -394,7 +394,7 @@ export interface UsageIngestDeps {
    * shared with the attestation service): the first try from the newest copy this process has, retries
    * and refusals confirmed on the apiserver's object. Default: every read from the apiserver.
    */
-  providerNodeReads?: Pick<ProviderNodeReads, 'named' | 'wrote'>;
+  providerNodeReads?: Pick<ProviderNodeReads, 'named' | 'remember'>;
   /**
    * The SettlementAccount cache, when the process has one: a report's account is priced from the cached
    * copy (read from the apiserver when the cache does not have it). A price change applies from when the
@@ -541,7 +541,7 @@ export class UsageIngest {
           // metadata.resourceVersion makes the patch conditional: 409 if anyone wrote in between. The lists
           // are replaced whole (merge patch), computed from exactly that version.
           const written = await this.deps.client.patchMerge<ProviderNode & KubeObject>(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
-          this.deps.providerNodeReads?.wrote(written);
+          this.deps.providerNodeReads?.remember(written);
         } catch (err) {
           if (isConflict(err)) {
             fresh = true;

@@ -9,9 +9,12 @@
 // a write starts as soon as the apiserver answered it, before the informer has delivered the change. A
 // reader that took the informer's copy then would be refused every time. So each status write this process
 // makes is remembered (the apiserver answers a patch with the object as written) until the informer
-// delivers that same resourceVersion, and a read in between gets the remembered object. Should the
-// informer skip it (a relist after 410 Gone), the memory costs one refused write, after which the fresh
-// read replaces it, and it is dropped after REMEMBER_MS anyway.
+// delivers that same resourceVersion, and a read in between gets the remembered object. So is each object
+// read from the apiserver: a node's challenge is looked up there when the copy does not show it yet, and
+// its evidence, a moment later, would otherwise look it up there again. Should the informer skip a
+// remembered version (a relist after 410 Gone), or deliver a newer one before it was remembered, the
+// memory costs one refused write, after which the fresh read replaces it; it is dropped after
+// REMEMBER_MS anyway.
 //
 // Without an informer (unit tests, the CLI) every read goes to the apiserver.
 import type { ProviderNode } from '../../api/providernode.js';
@@ -35,7 +38,7 @@ export interface ProviderNodeReadsOptions {
 }
 
 export class ProviderNodeReads {
-  /** name → the object this process's last status write returned, while the informer has not shown it. */
+  /** name → the object this process last wrote or read from the apiserver, while the informer has not shown it. */
   private readonly written = new Map<string, { object: ProviderNode; at: number }>();
   private readonly now: () => number;
   /** Reads that the cache (or a remembered write) answered, and reads sent to the apiserver. */
@@ -70,7 +73,7 @@ export class ProviderNodeReads {
     if (byName?.spec.nodeName === nodeName) return byName;
     const list = await this.options.rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes));
     const found = list.items.find((p) => p.spec.nodeName === nodeName);
-    if (found?.metadata.name) this.written.delete(found.metadata.name);
+    this.remember(found);
     return found;
   }
 
@@ -84,8 +87,11 @@ export class ProviderNodeReads {
     return this.get(name);
   }
 
-  /** Records the object a status write of this process returned: reads get it until the informer shows it. */
-  wrote(object: ProviderNode | undefined): void {
+  /**
+   * Records an object newer than the informer's copy — one a status write of this process returned, or
+   * one just read from the apiserver: reads get it until the informer shows that version.
+   */
+  remember(object: ProviderNode | undefined): void {
     const name = object?.metadata?.name;
     if (!this.options.cache || !name || !object.metadata.resourceVersion) return;
     if (this.options.cache.get(undefined, name)?.metadata.resourceVersion === object.metadata.resourceVersion) return;
@@ -107,8 +113,9 @@ export class ProviderNodeReads {
   private async get(name: string): Promise<ProviderNode | undefined> {
     try {
       const object = await this.options.rest.request<ProviderNode>('GET', resourcePath(ProviderNodes, undefined, name));
-      // A fresh read is newer than anything remembered.
+      // A fresh read is newer than anything remembered, and than the informer's copy until it shows it.
       this.written.delete(name);
+      this.remember(object);
       return object;
     } catch (err) {
       if (isNotFound(err)) return undefined;

@@ -582,7 +582,7 @@ export class AttestationService {
     try {
       const written = await this.deps.rest.request<ProviderNode>('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
       // The next read of this host, in the next turn, gets the object as written (provider-node-reads.ts).
-      this.providerNodes.wrote(written);
+      this.providerNodes.remember(written);
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 409) throw new StaleWrite();
       throw err;
