@@ -8,10 +8,14 @@ import { DEFAULT_CONFIG } from '../../operator/src/config.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import type { RestClient } from '../../operator/src/kube/rest.js';
 import { ATTESTERS, attesterOf } from './_fake.js';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
+import { Store } from '../../operator/src/kube/store.js';
 
 const VERIFIED_AT = '2026-12-03T12:00:00.250Z';
 
-function serviceWith(conditions: unknown[]) {
+function serviceWith(conditions: unknown[], cached?: unknown[]) {
   const calls: string[] = [];
   const rest = {
     request: async (method: string, path: string) => {
@@ -21,8 +25,12 @@ function serviceWith(conditions: unknown[]) {
       throw new Error(`unexpected ${method} ${path}`);
     },
   } as unknown as RestClient;
+  // `cached`: the conditions of an older copy in the operator's ProviderNode cache.
+  const cache = new Store<ProviderNode & KubeObject>();
+  if (cached) cache.put({ metadata: { name: 'gpu-1', resourceVersion: '6' }, spec: { nodeName: 'gpu-1' }, status: { conditions: cached } } as unknown as ProviderNode & KubeObject);
   const service = new AttestationService({
     rest, fence: NO_FENCE, config: { ...DEFAULT_CONFIG, attesterServiceAccount: ATTESTERS },
+    ...(cached ? { providerNodes: new ProviderNodeReads({ rest, cache }) } : {}),
     verify: () => { throw new Error('not in these tests'); },
   });
   return { service, calls };
@@ -53,4 +61,12 @@ test('only the node\'s own attester may ask, and only about a node', async (t) =
   t.is(replica.status, 400);
   t.regex((replica.body as { error: string }).error, /nodes only/);
   t.is(service.route('POST', '/v1/standing'), undefined, 'the endpoint is served');
+});
+
+test('the standing is read from the apiserver, not from a cached copy that has not seen the quarantine yet', async (t) => {
+  const quarantined = [{ type: 'Quarantined', status: 'True', reason: 'GpuStateChanged', message: 'x', lastTransitionTime: '2026-12-03T12:05:00Z' }];
+  const { service, calls } = serviceWith(quarantined, []);
+  const r = await service.serve('/v1/standing', attesterOf('gpu-1'), { subject: { kind: 'node', nodeName: 'gpu-1' } });
+  t.like(r.body, { quarantined: true });
+  t.is(calls.length, 1);
 });

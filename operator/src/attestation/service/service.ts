@@ -329,7 +329,9 @@ export class AttestationService {
 
   /** The node's standing from its ProviderNode status, as the node's own attester may read it (protocol.ts NodeStanding). */
   private async standing(nodeName: string): Promise<NodeStanding> {
-    const pn = await this.providerNodeFor(nodeName);
+    // From the apiserver, not a copy: a quarantined node's attester withholds its GPUs on this answer, and
+    // a copy seconds behind would keep them released that much longer.
+    const pn = await this.providerNodeFor(nodeName, true);
     const quarantine = pn.status?.conditions?.find((c) => c.type === 'Quarantined' && c.status === 'True');
     return {
       ...(pn.status?.attestation?.verifiedAt ? { verifiedAt: pn.status.attestation.verifiedAt } : {}),
