@@ -71,22 +71,26 @@ export interface OperatorFlags {
   attesterServiceAccount?: string;
 }
 
+/** Whether this process runs the controllers (`--components`, default: every component). */
+function runsControllers(flags: Pick<OperatorFlags, 'components'>): boolean {
+  return (flags.components ?? OPERATOR_COMPONENTS).includes('controllers');
+}
+
 /**
  * Builds a manager, with every controller registered when this process runs the controllers; `run()` it
- * to start. A process that runs only the attestation service leads through its own Lease (its writes
- * are fenced by it) and watches nothing.
+ * to start. A process that runs only the attestation service takes no Lease and registers no controller;
+ * startAttestationService adds the informers the service reads.
  */
 export function buildOperator(flags: OperatorFlags): Manager {
   const config = loadOperatorConfig(flags.config);
-  const components = flags.components ?? OPERATOR_COMPONENTS;
-  const runsControllers = components.includes('controllers');
+  const withControllers = runsControllers(flags);
   const manager = new Manager({
     kubeConfig: loadKubeConfig({ kubeconfig: flags.kubeconfig }),
-    leaderElection: flags.leaderElect && runsControllers ? { namespace: flags.leaseNamespace, name: CONTROLLERS_LEASE_NAME } : false,
+    leaderElection: flags.leaderElect && withControllers ? { namespace: flags.leaseNamespace, name: CONTROLLERS_LEASE_NAME } : false,
     health: { port: flags.metricsPort },
     clientRateLimit: { qps: flags.qps, burst: flags.burst },
   });
-  if (!runsControllers) return manager;
+  if (!withControllers) return manager;
   // The manager hands out one shared informer per resource, so the three controllers below watch each
   // of ProviderNodes, Nodes and Pods once. All Pods, not only replicas: placement must see every Pod
   // that takes GPUs on a node.
@@ -122,9 +126,8 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   // Metering's and the service's writes to one host's status take turns (host-writes.ts).
   const providerNodeCache = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
   const providerNodeReads = new ProviderNodeReads({ rest: manager.rest, cache: providerNodeCache });
-  const runsControllers = (flags.components ?? OPERATOR_COMPONENTS).includes('controllers');
   const replicaCaches = {
-    ...(runsControllers ? { pods: manager.informer<KubeObject>(Pods) } : { recentPods: new RecentPods() }),
+    ...(runsControllers(flags) ? { pods: manager.informer<KubeObject>(Pods) } : { recentPods: new RecentPods() }),
     pools: manager.informer<InferencePool & KubeObject>(InferencePools),
   };
   const hostWrites = new HostWrites();

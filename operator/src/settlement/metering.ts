@@ -51,7 +51,7 @@ import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, Provide
 import type { InferencePool } from '../api/inferencepool.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
-import type { ProviderNodeReads } from '../attestation/service/provider-node-reads.js';
+import { ProviderNodeReads } from '../attestation/service/provider-node-reads.js';
 import { claimedPool, whyNotAReplica } from '../attestation/service/replica-owner.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -394,7 +394,7 @@ export interface UsageIngestDeps {
    * shared with the attestation service): the first try from the newest copy this process has, retries
    * and refusals confirmed on the apiserver's object. Default: every read from the apiserver.
    */
-  providerNodeReads?: Pick<ProviderNodeReads, 'named' | 'remember'>;
+  providerNodeReads?: ProviderNodeReads;
   /**
    * The SettlementAccount cache, when the process has one: a report's account is priced from the cached
    * copy (read from the apiserver when the cache does not have it). A price change applies from when the
@@ -433,11 +433,13 @@ export class UsageIngest {
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly fence: Fence;
+  private readonly providerNodeReads: ProviderNodeReads;
 
   constructor(private readonly deps: UsageIngestDeps) {
     this.log = (deps.logger ?? silentLogger()).child({ component: 'metering' });
     this.now = deps.now ?? (() => new Date());
     this.fence = deps.fence ?? NO_FENCE;
+    this.providerNodeReads = deps.providerNodeReads ?? new ProviderNodeReads({ rest: deps.client.rest });
     deps.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf);
   }
 
@@ -490,9 +492,9 @@ export class UsageIngest {
     const foldOnHost = async (): Promise<UsageIngestResult> => {
       // The first read may be a copy (the write below is conditioned on it); after a conflict, and before a
       // refusal is sent, the apiserver's object: a copy that lags never refuses a report by itself.
-      let fresh = !this.deps.providerNodeReads;
+      let fresh = !this.providerNodeReads.fromCache;
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const node = await this.readProviderNode(pnodeName, fresh);
+        const node = await this.providerNodeReads.named(pnodeName, fresh) as (ProviderNode & KubeObject) | undefined;
         // A refusal decided on the apiserver's object is sent; one decided on a copy is decided again on it.
         const refuse = (rejection: UsageRejection): Promise<UsageIngestResult> | undefined => {
           if (fresh) return this.refused(pod, rejection);
@@ -541,7 +543,7 @@ export class UsageIngest {
           // metadata.resourceVersion makes the patch conditional: 409 if anyone wrote in between. The lists
           // are replaced whole (merge patch), computed from exactly that version.
           const written = await this.deps.client.patchMerge<ProviderNode & KubeObject>(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
-          this.deps.providerNodeReads?.remember(written);
+          this.providerNodeReads.remember(written);
         } catch (err) {
           if (isConflict(err)) {
             fresh = true;
@@ -556,11 +558,6 @@ export class UsageIngest {
       throw new Error(`usage of ${podKey}: ProviderNode ${pnodeName} kept changing; ${MAX_CONFLICTS} conflicting updates in a row`);
     };
     return this.deps.hostWrites ? this.deps.hostWrites.run(nodeName, foldOnHost) : foldOnHost();
-  }
-
-  private async readProviderNode(name: string, fresh: boolean): Promise<(ProviderNode & KubeObject) | undefined> {
-    if (this.deps.providerNodeReads) return await this.deps.providerNodeReads.named(name, fresh) as (ProviderNode & KubeObject) | undefined;
-    return this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, name);
   }
 
   private providerNodesNaming(nodeName: string): string[] {

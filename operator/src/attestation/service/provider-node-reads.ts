@@ -20,11 +20,13 @@
 import type { ProviderNode } from '../../api/providernode.js';
 import { ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
+import { KubeClient } from '../../kube/kube-client.js';
+import { NO_FENCE } from '../../kube/leader-election.js';
 import { resourcePath, type KubeObject } from '../../kube/resource.js';
-import { isNotFound, type RestClient } from '../../kube/rest.js';
+import type { RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 
-/** How long a write this process made stands in for the informer's copy at most. */
+/** How long an object this process wrote or read stands in for the informer's copy at most. */
 export const REMEMBER_MS = 30_000;
 
 /** What is read of the informer: its ProviderNodes by name and by spec.nodeName, and their updates. */
@@ -39,22 +41,30 @@ export interface ProviderNodeReadsOptions {
 
 export class ProviderNodeReads {
   /** name → the object this process last wrote or read from the apiserver, while the informer has not shown it. */
-  private readonly written = new Map<string, { object: ProviderNode; at: number }>();
+  private readonly newer = new Map<string, { object: ProviderNode; at: number }>();
   private readonly now: () => number;
+  /** Reads only (GET, 404 → undefined): no leader fence is involved. */
+  private readonly client: KubeClient;
   /** Reads that the cache (or a remembered write) answered, and reads sent to the apiserver. */
   readonly counts = { cached: 0, fresh: 0 };
 
   constructor(private readonly options: ProviderNodeReadsOptions) {
     this.now = options.now ?? Date.now;
+    this.client = new KubeClient(options.rest, NO_FENCE);
     const cache = options.cache;
     if (!cache) return;
     cache.addIndexer(BY_NODE_NAME, nodeNameOf);
     // The informer caught up with a write: its copy is as new, and later events only newer.
     cache.onUpdate((_old, obj) => {
       const name = obj.metadata?.name;
-      if (name && this.written.get(name)?.object.metadata.resourceVersion === obj.metadata?.resourceVersion) this.written.delete(name);
+      if (name && this.newer.get(name)?.object.metadata.resourceVersion === obj.metadata?.resourceVersion) this.newer.delete(name);
     });
-    cache.onDelete((obj) => { if (obj.metadata?.name) this.written.delete(obj.metadata.name); });
+    cache.onDelete((obj) => { if (obj.metadata?.name) this.newer.delete(obj.metadata.name); });
+  }
+
+  /** Whether reads may come from a cache (else every read is from the apiserver already). */
+  get fromCache(): boolean {
+    return this.options.cache !== undefined;
   }
 
   /**
@@ -69,7 +79,7 @@ export class ProviderNodeReads {
     }
     this.counts.fresh++;
     // ProviderNodes are usually named after their Node: one GET. Otherwise search the list.
-    const byName = await this.get(nodeName);
+    const byName = await this.read(nodeName);
     if (byName?.spec.nodeName === nodeName) return byName;
     const list = await this.options.rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes));
     const found = list.items.find((p) => p.spec.nodeName === nodeName);
@@ -84,7 +94,7 @@ export class ProviderNodeReads {
       if (cached) return this.newest(cached);
     }
     this.counts.fresh++;
-    return this.get(name);
+    return this.read(name);
   }
 
   /**
@@ -94,32 +104,27 @@ export class ProviderNodeReads {
   remember(object: ProviderNode | undefined): void {
     const name = object?.metadata?.name;
     if (!this.options.cache || !name || !object.metadata.resourceVersion) return;
-    if (this.options.cache.get(undefined, name)?.metadata.resourceVersion === object.metadata.resourceVersion) return;
-    this.written.set(name, { object, at: this.now() });
+    // The informer already shows this version: its copy is as new, and anything remembered is older.
+    if (this.options.cache.get(undefined, name)?.metadata.resourceVersion === object.metadata.resourceVersion) this.newer.delete(name);
+    else this.newer.set(name, { object, at: this.now() });
   }
 
   private newest(cached: ProviderNode & KubeObject): ProviderNode {
     this.counts.cached++;
     const name = cached.metadata.name ?? '';
-    const mine = this.written.get(name);
+    const mine = this.newer.get(name);
     if (!mine) return cached;
     if (this.now() - mine.at > REMEMBER_MS) {
-      this.written.delete(name);
+      this.newer.delete(name);
       return cached;
     }
     return mine.object;
   }
 
-  private async get(name: string): Promise<ProviderNode | undefined> {
-    try {
-      const object = await this.options.rest.request<ProviderNode>('GET', resourcePath(ProviderNodes, undefined, name));
-      // A fresh read is newer than anything remembered, and than the informer's copy until it shows it.
-      this.written.delete(name);
-      this.remember(object);
-      return object;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  /** From the apiserver; what it answers is newer than anything remembered (remember replaces it). */
+  private async read(name: string): Promise<ProviderNode | undefined> {
+    const object = await this.client.get<ProviderNode & KubeObject>(ProviderNodes, name);
+    this.remember(object);
+    return object;
   }
 }

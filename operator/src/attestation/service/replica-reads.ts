@@ -24,8 +24,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InferencePool } from '../../api/inferencepool.js';
 import { InferencePools } from '../../kube/chrysalis-resources.js';
-import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
-import { isNotFound, type RestClient } from '../../kube/rest.js';
+import { KubeClient } from '../../kube/kube-client.js';
+import { NO_FENCE } from '../../kube/leader-election.js';
+import { Pods, type KubeObject } from '../../kube/resource.js';
+import type { RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 import { livePodKey, type PodEntry } from './replica-keys.js';
 import type { RecentPods } from './recent-pods.js';
@@ -43,19 +45,18 @@ export interface ReplicaCaches {
 }
 
 export class ReplicaReads {
-  /** Reads that a cached copy answered, and reads sent to the apiserver. */
-  readonly counts = { cached: 0, fresh: 0 };
+  /** Reads only (GET, 404 → undefined): no leader fence is involved. */
+  private readonly client: KubeClient;
 
-  constructor(private readonly rest: RestClient, private readonly caches?: ReplicaCaches) {}
+  constructor(rest: RestClient, private readonly caches?: ReplicaCaches) {
+    this.client = new KubeClient(rest, NO_FENCE);
+  }
 
   /** The Pod `namespace/name`, from the cache when its copy has `uid` (none given: from the apiserver); undefined when it does not exist. */
   async pod(namespace: string, name: string, uid: string | undefined): Promise<V1Pod | undefined> {
     const cached = uid ? this.caches?.pods?.get(namespace, name) ?? this.caches?.recentPods?.get(namespace, name, uid) : undefined;
-    if (cached && cached.metadata?.uid === uid) {
-      this.counts.cached++;
-      return cached as V1Pod;
-    }
-    const read = await this.fresh<V1Pod>(resourcePath(Pods, namespace, name));
+    if (cached && cached.metadata?.uid === uid) return cached as V1Pod;
+    const read = await this.client.get<V1Pod & KubeObject>(Pods, name, namespace);
     // Every read (usage reports' too) refreshes the memory; only reads given a uid use it.
     if (read) this.caches?.recentPods?.remember(read);
     else this.caches?.recentPods?.forget(namespace, name);
@@ -65,11 +66,8 @@ export class ReplicaReads {
   /** The InferencePool `namespace/name`, from the cache when its copy has `uid`; undefined when it does not exist. */
   async pool(namespace: string, name: string, uid: string | undefined): Promise<(InferencePool & KubeObject) | undefined> {
     const cached = uid ? this.caches?.pools.get(namespace, name) : undefined;
-    if (cached && cached.metadata?.uid === uid) {
-      this.counts.cached++;
-      return cached;
-    }
-    return this.fresh<InferencePool & KubeObject>(resourcePath(InferencePools, namespace, name));
+    if (cached && cached.metadata?.uid === uid) return cached;
+    return this.client.get<InferencePool & KubeObject>(InferencePools, name, namespace);
   }
 
   /** namespace/name → uid of the Pods the entries name that still exist (and of `pod` itself). */
@@ -82,15 +80,5 @@ export class ReplicaReads {
       if (found?.metadata?.uid) live.set(key, found.metadata.uid);
     }));
     return live;
-  }
-
-  private async fresh<T>(path: string): Promise<T | undefined> {
-    this.counts.fresh++;
-    try {
-      return await this.rest.request<T>('GET', path);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
   }
 }
