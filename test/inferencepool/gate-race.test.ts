@@ -10,18 +10,15 @@ import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
 import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
-import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import { InferencePoolReconciler } from '../../operator/src/controllers/inferencepool/reconciler.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
-import type { Informer } from '../../operator/src/kube/informer.js';
-import { Store } from '../../operator/src/kube/store.js';
 import { objectKey, Pods, resourcePath, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { KubeApiError } from '../../operator/src/kube/rest.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
-import { adminClient, createPool, eventually, getPool, poolObject, TEST_CONFIG, uniqueSuffix } from './kube-fixtures.js';
+import { adminClient, createPool, eventually, getPool, handFilledCaches, poolObject, TEST_CONFIG, uniqueSuffix } from './kube-fixtures.js';
 
 const ServiceAccounts: ResourceType = { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true };
 
@@ -66,17 +63,11 @@ test('a gate flip planned from a stale Pod does not overwrite the Verified verdi
   });
 
   // The reconciler's cache still has g-0 from before the verdict.
-  const pods = new Store<KubeObject>();
-  const pools = new Store<InferencePool & KubeObject>();
-  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
-  view.attach(new Store<ProviderNode & KubeObject>(), new Store(), pods);
-  pods.put(stale);
-  pods.put(unchanged);
-  pools.put(pool as InferencePool & KubeObject);
+  const { pods, view, pools } = handFilledCaches({ pods: [stale, unchanged], pools: [pool] });
   const recorded: string[] = [];
   const events = { record: async (_obj: KubeObject, e: { reason: string }) => { recorded.push(e.reason); return true; } } as unknown as EventRecorder;
   const reconciler = new InferencePoolReconciler({
-    client, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG,
+    client, events, view, pools, config: TEST_CONFIG,
     // Gates True for an hour are past the grace; the verdict's, seconds old, is within it.
     gateGraceMs: 600_000,
   });
@@ -146,20 +137,14 @@ async function gateKeepsItsRenewedKey(t: ExecutionContext, prefix: string, cache
     body: { status: { attestedReplicas: [key(new Date(Date.now() + 600_000).toISOString())] } },
   });
 
-  const pods = new Store<KubeObject>();
-  const providerNodes = new Store<ProviderNode & KubeObject>();
-  const nodes = new Store<KubeObject>();
-  const pools = new Store<InferencePool & KubeObject>();
-  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
-  view.attach(providerNodes, nodes, pods);
-  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: node }, status: { allocatable: { [TEST_CONFIG.gpuResourceName]: '8' } } } as KubeObject);
-  providerNodes.put(copy);
-  pods.put((await client.get<KubeObject>(Pods, 'k-0', namespace)) as KubeObject);
-  pools.put(pool as InferencePool & KubeObject);
-  const events = { record: async () => true } as unknown as EventRecorder;
-  const reconciler = new InferencePoolReconciler({
-    client, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG, gateGraceMs: 600_000,
+  const { view, pools } = handFilledCaches({
+    nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node }, status: { allocatable: { [TEST_CONFIG.gpuResourceName]: '8' } } } as KubeObject],
+    providerNodes: [copy],
+    pods: [(await client.get<KubeObject>(Pods, 'k-0', namespace)) as KubeObject],
+    pools: [pool],
   });
+  const events = { record: async () => true } as unknown as EventRecorder;
+  const reconciler = new InferencePoolReconciler({ client, events, view, pools, config: TEST_CONFIG, gateGraceMs: 600_000 });
   await reconciler.reconcile(objectKey('InferencePool', namespace, 'k'), { log: silentLogger(), signal: new AbortController().signal }).catch(() => undefined);
   t.like(gateOf(await client.get<KubeObject>(Pods, 'k-0', namespace)), { status: 'True' }, 'the attested replica keeps its gate');
 }

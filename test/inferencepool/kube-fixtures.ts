@@ -3,7 +3,10 @@
 // pools, and the controller run in this process. Everything writes as the admin with no leader fence.
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { InferencePool } from '../../operator/src/api/index.js';
+import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
+import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
+import type { Informer } from '../../operator/src/kube/informer.js';
+import { Store } from '../../operator/src/kube/store.js';
 import { DEFAULT_CONFIG, type OperatorConfig } from '../../operator/src/config.js';
 import type { TeeType } from '../../operator/src/placement/index.js';
 import { inferencePoolController, type InferencePoolControllerParts } from '../../operator/src/controllers/inferencepool/controller.js';
@@ -217,4 +220,23 @@ export async function gone(client: KubeClient, resource: typeof Pods, name: stri
     if (isNotFound(err)) return true;
     throw err;
   }
+}
+
+/**
+ * The caches an InferencePoolReconciler reads, filled by hand with the objects given (a snapshot, or a
+ * copy that lags behind the apiserver), with the FleetView attached to them, as the controller wires its
+ * informers; `pools` is typed as the reconciler takes it.
+ */
+export function handFilledCaches(objects: { nodes?: KubeObject[]; providerNodes?: Array<ProviderNode & KubeObject>; pods?: KubeObject[]; pools?: InferencePool[] }) {
+  const pods = new Store<KubeObject>();
+  const pools = new Store<InferencePool & KubeObject>();
+  const nodes = new Store<KubeObject>();
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
+  view.attach(providerNodes, nodes, pods);
+  for (const n of objects.nodes ?? []) nodes.put(n);
+  for (const pn of objects.providerNodes ?? []) providerNodes.put(pn);
+  for (const p of objects.pods ?? []) pods.put(p);
+  for (const p of objects.pools ?? []) pools.put(p as InferencePool & KubeObject);
+  return { pods, nodes, providerNodes, view, pools: pools as unknown as Informer<InferencePool & KubeObject> };
 }

@@ -7,20 +7,17 @@ import test from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
 import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
-import { FleetView } from '../../operator/src/controllers/inferencepool/fleet-view.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import { InferencePoolReconciler } from '../../operator/src/controllers/inferencepool/reconciler.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
-import type { Informer } from '../../operator/src/kube/informer.js';
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { objectKey, Pods, resourcePath, Services, type KubeObject, type ResourceType } from '../../operator/src/kube/resource.js';
-import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL, LABEL_REPLICA_ATTESTED, READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import {
-  adminClient, createGpuFleet, createPool, eventually, getPool, nodeOf, poolObject, startController, TEST_CONFIG, uniqueSuffix,
+  adminClient, createGpuFleet, createPool, eventually, getPool, handFilledCaches, nodeOf, poolObject, startController, TEST_CONFIG, uniqueSuffix,
 } from './kube-fixtures.js';
 
 const EndpointSlices: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true };
@@ -147,20 +144,16 @@ test('a gate flip waits while the routing label cannot be removed, and goes thro
     body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: 'verified', lastTransitionTime: seconds(new Date(Date.now() - 60_000)) }] } },
   });
 
-  const pods = new Store<KubeObject>();
-  const pools = new Store<InferencePool & KubeObject>();
-  const nodes = new Store<KubeObject>();
-  const providerNodes = new Store<ProviderNode & KubeObject>();
-  const view = new FleetView({ gpuResourceName: TEST_CONFIG.gpuResourceName, logger: silentLogger() });
-  view.attach(providerNodes, nodes, pods);
-  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: node } });
-  providerNodes.put({
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
-    spec: { nodeName: node } as ProviderNode['spec'],
-    status: { attestedReplicas: [{ namespace, pod: 'o-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: expired.toISOString() }] },
-  } as ProviderNode & KubeObject);
-  pods.put(live);
-  pools.put(pool as InferencePool & KubeObject);
+  const { view, pools } = handFilledCaches({
+    nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }],
+    providerNodes: [{
+      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
+      spec: { nodeName: node } as ProviderNode['spec'],
+      status: { attestedReplicas: [{ namespace, pod: 'o-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: expired.toISOString() }] },
+    } as ProviderNode & KubeObject],
+    pods: [live],
+    pools: [pool],
+  });
   const events = { record: async () => true } as unknown as EventRecorder;
 
   class RefusesLabelRemoval extends KubeClient {
@@ -171,7 +164,7 @@ test('a gate flip waits while the routing label cannot be removed, and goes thro
     }
   }
   const refusing = new RefusesLabelRemoval(client.rest, NO_FENCE);
-  const reconcile = (c: KubeClient) => new InferencePoolReconciler({ client: c, events, view, pools: pools as unknown as Informer<InferencePool & KubeObject>, config: TEST_CONFIG, labelLeadMs: 0 })
+  const reconcile = (c: KubeClient) => new InferencePoolReconciler({ client: c, events, view, pools, config: TEST_CONFIG, labelLeadMs: 0 })
     .reconcile(objectKey('InferencePool', namespace, 'o'), { log: silentLogger(), signal: new AbortController().signal });
 
   await t.throwsAsync(reconcile(refusing), { message: /injected/ });
