@@ -22,8 +22,9 @@
 // 100 s+ cold start, a fifth of the fleet was verified twice before the last node was once).
 // After the last node is Attested, the bench sets the policy's interval to --period (default 60 s;
 // --quick 30 s), waits until every node has re-attested under it, then keeps the fleet running for one
-// period and reports the operator's CPU in that window per node: what a fleet of this size costs the
-// operator to keep attested, per node per period.
+// period and reports the operator's CPU in that window per node (what a fleet of this size costs the
+// operator to keep attested, per node per period), the operator's writes per re-attestation in it (what
+// each costs the apiserver), and every process's CPU over the window.
 // The fleet shares the two cores with the operator and the apiserver: the ratio to the floor includes
 // the fleet's own signing and polling, as a real cold start includes the attesters' work.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -276,14 +277,23 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
       await sleep(500);
     }
     log(`policy interval set to ${periodSeconds} s: every node re-attested under it within ${((performance.now() - herdStartedAt) / 1000).toFixed(1)} s`);
-    const cpuBefore = cpuSecondsOf(operatorPid);
+    const cpuBefore = cpuAt();
+    const requestsBefore = await operatorRequests(metricsPort);
     const verdictsBefore = fleet.stats().nodeVerdicts.verified;
     await sleep(periodSeconds * 1000);
-    const cpuPeriod = cpuSecondsOf(operatorPid) - cpuBefore;
+    const cpuAfter = cpuAt();
+    const requestsAfter = await operatorRequests(metricsPort);
+    const cpuInPeriod = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, round(cpuAfter[k]! - (cpuBefore[k] ?? 0), 2)]));
+    const cpuPeriod = cpuInPeriod.operator!;
     const reattested = fleet.stats().nodeVerdicts.verified - verdictsBefore;
     const stillAttested = informer.list().filter((pn) => pn.status?.conditions?.find((c) => c.type === 'Attested')?.status === 'True').length;
     const cpuMsPerNodePerPeriod = (cpuPeriod * 1000) / nodes;
+    // What one re-attestation costs the apiserver: the operator's writes in the window (counters are
+    // cumulative, so the window is the difference) per re-attestation verified in it.
+    const periodWrites = writesOf({ ...requestsAfter, byVerbAndResource: new Map([...requestsAfter.byVerbAndResource].map(([k, c]) => [k, c - (requestsBefore.byVerbAndResource.get(k) ?? 0)])) }).filter(([, c]) => c > 0);
+    const writesPerReattestation = reattested ? periodWrites.reduce((n, [, c]) => n + c, 0) / reattested : NaN;
     log(`steady state over one ${periodSeconds} s period: operator CPU ${cpuPeriod.toFixed(2)} s = ${cpuMsPerNodePerPeriod.toFixed(2)} ms per node per period; ${reattested} re-attestations verified; ${stillAttested}/${nodes} still Attested`);
+    log(`  operator writes per re-attestation: ${writesPerReattestation.toFixed(2)} (${periodWrites.map(([k, c]) => `${k} ${(c / Math.max(1, reattested)).toFixed(2)}`).join(', ')}); CPU seconds in the period: ${Object.entries(cpuInPeriod).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     await informer.stop();
     rest.close();
     await fleet.stop();
@@ -297,6 +307,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
         nodes, gpusPerNode: GPUS_PER_NODE, periodSeconds, verifierPerSecond: round(rate, 1),
         p50Seconds: round(p50), p99Seconds: round(p99), maxSeconds: round(latencies.at(-1)!), nodesOver10Seconds: slow.length,
         startupSeconds: round(startupSeconds, 2), cpuMsPerNodePerPeriod: round(cpuMsPerNodePerPeriod),
+        writesPerReattestation: round(writesPerReattestation, 2), cpuSecondsInPeriod: cpuInPeriod,
         operatorWritesPerNode: round(writesPerNode, 2), operatorWritesByResource: Object.fromEntries(coldWrites), operatorConflicts: coldStart.conflicts,
         reattestedInPeriod: reattested, stillAttested, maxOutstandingChallenges: maxOutstanding ?? DEFAULT_CONFIG.maxOutstandingChallenges, cpuSecondsColdStart: cpuColdStart,
       },

@@ -76,6 +76,22 @@ test('planning an attested node twice gives the same status and no new events', 
   t.deepEqual(second.events, []);
 });
 
+test('a passing re-attestation leaves the controller nothing to write: its conditions do not name the verdict\'s time', (t) => {
+  // Attested an hour ago; the controller's status as it applied it then.
+  const before = attestedStatus(3605, 5);
+  const applied = plan(before).status;
+  const held = { ...before, ...applied, attestation: { ...before.attestation, ...applied.attestation } };
+  // The service's verdict on the re-attestation moves verifiedAt and expiresAt (and consumes the challenge).
+  const renewed = { ...held, attestation: { ...held.attestation, challenge: undefined, verifiedAt: iso(-1), expiresAt: iso(3599) } };
+  const after = plan(renewed);
+  t.deepEqual(after.status.conditions, applied.conditions);
+  t.is(after.status.attestation, undefined);
+  t.deepEqual(after.events, []);
+  // The times are still told where a transition is: the Attested event of a first verification.
+  const first = plan({ attestation: { verifiedAt: iso(-5), expiresAt: iso(3000), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) } });
+  t.is(first.events[0]?.message, `evidence verified at ${iso(-5)}, valid until ${iso(3000)}`);
+});
+
 test('a re-attestation falls due on the policy interval and issues a challenge while staying attested', (t) => {
   const p = plan(attestedStatus(3700, 100));
   t.is(cond(p, 'Attested')?.status, 'True');

@@ -250,7 +250,10 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // --- Conditions. ---
   let conditions: Condition[] = [...((prev.conditions ?? []) as Condition[])];
   const attestedCondition = (() => {
-    if (attested) return { status: 'True' as const, reason: 'Verified', message: `evidence verified at ${prev.attestation?.verifiedAt}, valid until ${prev.attestation?.expiresAt}` };
+    // The same words at every re-attestation: a message naming the verification's time would change at
+    // each one, and this controller would write the status once more per node per period only for that
+    // (the times are in status.attestation, the EXPIRES column, and the Attested event).
+    if (attested) return { status: 'True' as const, reason: 'Verified', message: `evidence verified against AttestationPolicy "${o.policy.name}", re-checked every ${o.timing.reattestIntervalSeconds} s (times: status.attestation.verifiedAt, expiresAt)` };
     if (policyMissing) return { status: 'False' as const, reason: 'PolicyNotFound', message: policyNotFoundMessage(o.policy) };
     switch (verdict.state) {
       case 'never': return { status: 'False' as const, reason: 'AwaitingEvidence', message: waitingForChallengeSlot
@@ -280,7 +283,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // --- Events: one per condition transition. ---
   const events: PlannedEvent[] = [];
   const before = (t: string) => getCondition(prev.conditions, t)?.status;
-  if (before('Attested') !== 'True' && attested) events.push({ type: 'Normal', reason: 'Attested', action: 'Verify', message: attestedCondition.message });
+  if (before('Attested') !== 'True' && attested) events.push({ type: 'Normal', reason: 'Attested', action: 'Verify', message: `evidence verified at ${prev.attestation?.verifiedAt}, valid until ${prev.attestation?.expiresAt}` });
   if (before('Attested') === 'True' && !attested && !quarantine && !policyMissing) events.push({ type: 'Warning', reason: attestedCondition.reason, action: 'Verify', message: attestedCondition.message });
   if (policyMissing && getCondition(prev.conditions, 'Attested')?.reason !== 'PolicyNotFound') {
     events.push({ type: 'Warning', reason: 'PolicyNotFound', action: 'Verify', message: attestedCondition.message });
