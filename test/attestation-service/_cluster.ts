@@ -161,4 +161,15 @@ export function junkEvidence(subject: { kind: 'node'; nodeName: string } | { kin
 export const post = (svc: AttestationService, path: string, token: string, body: unknown) =>
   svc.handle('POST', path, { authorization: `Bearer ${token}` }, body);
 
+/** One replica attestation through `svc` with the Pod's own bound token: its challenge, then evidence answering it. */
+export async function attestReplica(svc: AttestationService, s: Pick<NodeSetup, 'rest'>, pod: V1Pod) {
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
+  const challenge = await post(svc, '/v1/challenge', token, { subject });
+  if (challenge.status !== 200) throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
+  const nonce = (challenge.body as { nonce: string }).nonce;
+  const evidence = await post(svc, '/v1/evidence', token, junkEvidence(subject, nonce));
+  return { challenge, evidence, body: evidence.body as { verified: boolean; reasons: Array<{ code: string }> } };
+}
+
 export { isConflict };

@@ -22,7 +22,7 @@ import { slimPod } from '../../operator/src/kube/cached-shape.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 import { testCluster } from '../cluster/index.js';
-import { getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
+import { attestReplica, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } };
 
@@ -75,41 +75,32 @@ async function currentCaches(s: NodeSetup, pods: V1Pod[], caches = emptyCaches()
   return caches;
 }
 
-async function attest(svc: AttestationService, s: NodeSetup, pod: V1Pod) {
-  const token = await podToken(s.rest, pod);
-  const subject = { kind: 'replica' as const, namespace: pod.metadata!.namespace!, pod: pod.metadata!.name! };
-  const challenge = await post(svc, '/v1/challenge', token, { subject });
-  if (challenge.status !== 200) throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
-  const nonce = (challenge.body as { nonce: string }).nonce;
-  const evidence = await post(svc, '/v1/evidence', token, { subject, nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
-  return { challenge, evidence, body: evidence.body as { verified: boolean; reasons: Array<{ code: string }> } };
-}
-
 test('with synced caches a replica attestation reads only its policy from the apiserver; without them, its Pod, pool, host and neighbours', async (t) => {
   const s = await nodeSetup(t);
   const pods = [];
   for (let i = 0; i < 3; i++) pods.push(await podOn(s.rest, s.tenantNs, `llm-${i}`, s.node, { replicaOf: 'llm' }));
   // The neighbours have keys on the host, so each write prunes against their Pods.
   const uncached = await countingRest(t);
-  for (const pod of pods.slice(1)) t.true((await attest(cachedService(s, uncached, emptyCaches()), s, pod)).body.verified);
+  for (const pod of pods.slice(1)) t.true((await attestReplica(cachedService(s, uncached, emptyCaches()), s, pod)).body.verified);
 
   uncached.sent.length = 0;
-  const withoutCaches = await attest(cachedService(s, uncached, emptyCaches()), s, pods[0]!);
+  const withoutCaches = await attestReplica(cachedService(s, uncached, emptyCaches()), s, pods[0]!);
   t.true(withoutCaches.body.verified, JSON.stringify(withoutCaches.body));
   const gets = uncached.sent.filter((r) => r.startsWith('GET '));
   t.log(`without caches: ${uncached.sent.length} requests (${gets.length} GETs: ${gets.join(', ')})`);
 
   const rest = await countingRest(t);
   const svc = cachedService(s, rest, await currentCaches(s, pods));
-  const withCaches = await attest(svc, s, pods[0]!);
+  const withCaches = await attestReplica(svc, s, pods[0]!);
   t.true(withCaches.body.verified, JSON.stringify(withCaches.body));
   t.log(`with caches: ${rest.sent.length} requests: ${rest.sent.join(', ')}`);
-  t.is(rest.count('GET pods'), 0, 'no Pod read: the replica and its neighbours are cached with their uids');
+  // pods[0] was attested just before (uncached), so this is a renewal: its gate is already True.
+  t.is(rest.count('GET pods'), 1, 'one Pod read, the renewal\'s confirmation that the gate is still True; the replica and its neighbours are cached with their uids');
   t.is(rest.count('GET inferencepools'), 0);
   t.is(rest.count('GET providernodes'), 0, 'the evidence reads the host as the challenge wrote it (remembered), not again');
   t.is(rest.count('GET attestationpolicies'), 2, 'the policy is read from the apiserver: once for the challenge, once for the evidence');
   t.is(rest.count('PATCH providernodes/status'), 2);
-  t.is(rest.count('PATCH pods/status'), 1);
+  t.is(rest.count('PATCH pods/status'), 0, 'a renewal leaves the True gate as it is');
   t.true(gets.length >= rest.count('GET attestationpolicies') + 6, 'the uncached run read Pods, pools and the host besides');
 
   // As the chart runs the service (alone: no Pod cache, it may not list Pods): the Pod read for the
@@ -121,10 +112,11 @@ test('with synced caches a replica attestation reads only its policy from the ap
     providerNodes: new ProviderNodeReads({ rest: alone, cache: caches.providerNodes }),
     replicaCaches: { pools: caches.pools, recentPods: new RecentPods() },
   });
-  const aloneRun = await attest(svcAlone, s, pods[0]!);
+  const aloneRun = await attestReplica(svcAlone, s, pods[0]!);
   t.true(aloneRun.body.verified, JSON.stringify(aloneRun.body));
   t.log(`service alone: ${alone.sent.length} requests: ${alone.sent.join(', ')}`);
-  t.is(alone.count('GET pods'), 3, 'the replica once (for its challenge), each of its two neighbours once');
+  t.is(alone.count('GET pods'), 4, 'the replica once for its challenge and once to confirm its True gate, each of its two neighbours once');
+  t.is(alone.count('PATCH pods/status'), 0);
 });
 
 test('a cached host that lags (still Attested, the node since failed) does not decide the replica verdict: the refused write is judged again on the apiserver', async (t) => {
@@ -159,7 +151,7 @@ test('a Pod the cache has not seen, or has under an older uid, is read from the 
   const caches = await currentCaches(s, [first]);
   const rest = await countingRest(t);
   // The neighbour attests through a service whose cache does not hold it.
-  const n = await attest(cachedService(s, rest, caches), s, neighbour);
+  const n = await attestReplica(cachedService(s, rest, caches), s, neighbour);
   t.true(n.body.verified, JSON.stringify(n.body));
   t.true(rest.count('GET pods') >= 1, 'the uncached Pod was read');
 
@@ -168,7 +160,7 @@ test('a Pod the cache has not seen, or has under an older uid, is read from the 
   const again = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   t.not(again.metadata!.uid, first.metadata!.uid);
   rest.sent.length = 0;
-  const r = await attest(cachedService(s, rest, caches), s, again);
+  const r = await attestReplica(cachedService(s, rest, caches), s, again);
   t.is(r.challenge.status, 200, JSON.stringify(r.challenge.body));
   t.true(r.body.verified, JSON.stringify(r.body));
   // The new Pod is read (not the cached copy with the old uid), and the neighbour, still not cached, is

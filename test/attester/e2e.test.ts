@@ -375,7 +375,7 @@ test('a node attester and a replica sidecar, as processes, take a ProviderNode a
   t.not(replicaKey, genuine.publicKey);
   t.not(replicaKey, otherKey);
   t.true((bound?.expiresAt.getTime() ?? 0) > Date.now(), 'the verdict has an expiry in the future');
-  t.regex(gateOf(attested)?.message ?? '', /^replica evidence verified; valid until /);
+  t.regex(gateOf(attested)?.message ?? '', /^replica evidence verified; its key and the key.s expiry are on the host/);
 
   // 7. The pool counts it: placed, attested, ready; Ready=True.
   const pool = await until('the pool Ready=True with the replica attested', async () => {

@@ -78,6 +78,12 @@ export const MAX_REJECTED_NODE_ANSWERS = 3;
 /** Tries of one write whose resourceVersion precondition keeps failing (each on a newer read) before a 503. */
 const MAX_STALE_WRITES = 5;
 
+/**
+ * The gate's message while True. It names no time: a renewal leaves a True gate as it is, so a time would
+ * go stale; the key's expiry is the host's to tell.
+ */
+export const REPLICA_VERIFIED_MESSAGE = "replica evidence verified; its key and the key's expiry are on the host ProviderNode's status.attestedReplicas";
+
 export interface AttestationClaims {
   measurement?: string;
   imageHash?: string;
@@ -417,10 +423,17 @@ export class AttestationService {
     const outcome = await this.hostWrites.run(nodeName!, (waited) => this.recordReplicaVerdict(request, subject, pod, read, waited ? undefined : read, verified, keyEntry, now));
     // 2. The gate, after the key: a gate says True only once the key it stands for is recorded. A failure
     //    revoked the key in step 1 already; readers need both, so the gate closing just after is no gap.
+    //    A renewal whose Pod already shows this gate True — as read for this request, and confirmed by a
+    //    read after the key was written — writes nothing: the renewed key on the host is what keeps it True
+    //    (the controller reads the host before any flip), and a Pod write costs the apiserver a write plus
+    //    one event to each Pod watcher, per replica per period. A first verdict skips the confirming read.
     const condition = outcome.verified
-      ? { type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: `replica evidence verified; valid until ${expiresAt}`, lastTransitionTime: now.toISOString() }
+      ? { type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: REPLICA_VERIFIED_MESSAGE, lastTransitionTime: now.toISOString() }
       : { type: READINESS_GATE_ATTESTED, status: 'False', reason: toReason(outcome.reasons[0]?.code), message: summarize(outcome.reasons), lastTransitionTime: now.toISOString() };
-    await this.writeGate(subject, pod.metadata!.uid!, condition);
+    const uid = pod.metadata!.uid!;
+    if (!outcome.verified || !verifiedGate(pod, uid) || !verifiedGate(await this.replicas.pod(subject.namespace, subject.pod, undefined), uid)) {
+      await this.writeGate(subject, pod.metadata!.uid!, condition);
+    }
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
   }
@@ -615,6 +628,11 @@ function claimsForStatus(c: AttestationClaims): Record<string, unknown> {
     measurement: c.measurement ?? null, imageHash: c.imageHash ?? null, tcb: c.tcb ?? null, tcbStatus: c.tcbStatus ?? null,
     chipId: c.chipId ?? null, simulated: c.simulated, gpus: c.gpus,
   };
+}
+
+/** Whether `pod` is the Pod of `uid` with the attestation gate as this service sets it on a pass (True, Verified). */
+function verifiedGate(pod: V1Pod | undefined, uid: string): boolean {
+  return pod?.metadata?.uid === uid && (pod.status?.conditions ?? []).some((c) => c.type === READINESS_GATE_ATTESTED && c.status === 'True' && c.reason === 'Verified');
 }
 
 function summarize(reasons: Reason[]): string {
