@@ -7,6 +7,7 @@
 import test from 'ava';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import { REPLICA_VERIFIED_MESSAGE } from '../../operator/src/attestation/service/service.js';
 import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { attestReplica, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, service } from './_cluster.js';
@@ -46,5 +47,10 @@ test('a renewal leaves a True gate unwritten and renews the key; a gate set True
   // Turned False meanwhile (as the controller does when a key lapses): the next pass writes it True again.
   await setGate('False', 'AttestationExpired');
   t.true((await attestReplica(svc, s, pod)).body.verified);
-  t.like(gateOf(await read()), { status: 'True', reason: 'Verified' });
+  t.like(gateOf(await read()), { status: 'True', reason: 'Verified', message: REPLICA_VERIFIED_MESSAGE });
+
+  // True and Verified in other words (an earlier version's, with an expiry that would go stale): rewritten once.
+  await setGate('True', 'Verified');
+  t.true((await attestReplica(svc, s, pod)).body.verified);
+  t.like(gateOf(await read()), { status: 'True', reason: 'Verified', message: REPLICA_VERIFIED_MESSAGE });
 });

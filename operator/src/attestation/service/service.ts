@@ -630,9 +630,14 @@ function claimsForStatus(c: AttestationClaims): Record<string, unknown> {
   };
 }
 
-/** Whether `pod` is the Pod of `uid` with the attestation gate as this service sets it on a pass (True, Verified). */
+/**
+ * Whether `pod` is the Pod of `uid` with the attestation gate exactly as this service sets it on a pass
+ * (True, Verified, its message): a gate in an earlier version's words (an expiry that would go stale) is
+ * written once more.
+ */
 function verifiedGate(pod: V1Pod | undefined, uid: string): boolean {
-  return pod?.metadata?.uid === uid && (pod.status?.conditions ?? []).some((c) => c.type === READINESS_GATE_ATTESTED && c.status === 'True' && c.reason === 'Verified');
+  return pod?.metadata?.uid === uid && (pod.status?.conditions ?? []).some((c) =>
+    c.type === READINESS_GATE_ATTESTED && c.status === 'True' && c.reason === 'Verified' && c.message === REPLICA_VERIFIED_MESSAGE);
 }
 
 function summarize(reasons: Reason[]): string {
