@@ -35,6 +35,16 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
   return { byVerbAndResource, conflicts, conflictsByVerbAndResource };
 }
 
+/** The requests made between two reads of the counter (`before`, then `after`): what a window cost. */
+export function requestsBetween(before: OperatorRequests, after: OperatorRequests): OperatorRequests {
+  const minus = (a: Map<string, number>, b: Map<string, number>) => new Map([...a].map(([k, c]) => [k, c - (b.get(k) ?? 0)] as [string, number]).filter(([, c]) => c > 0));
+  return {
+    byVerbAndResource: minus(after.byVerbAndResource, before.byVerbAndResource),
+    conflicts: after.conflicts - before.conflicts,
+    conflictsByVerbAndResource: minus(after.conflictsByVerbAndResource, before.conflictsByVerbAndResource),
+  };
+}
+
 /**
  * The write requests (POST, PUT, PATCH, DELETE) by `VERB resource`, most first. Reviews (TokenReview,
  * SubjectAccessReview) are POSTs the apiserver answers without storing anything: not writes.

@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag } from './_flags.js';
-import { operatorRequests, writesOf } from './_operator-requests.js';
+import { operatorRequests, requestsBetween, writesOf } from './_operator-requests.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -67,6 +67,11 @@ const GPUS_PER_NODE = 8;
 function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds each process spent between two readings, rounded to `digits`. */
+function cpuBetween(before: Record<string, number>, after: Record<string, number>, digits: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, round(after[k]! - (before[k] ?? 0), digits)]));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -237,7 +242,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     }
     if (attestedAt.size < nodes) throw new Error(`only ${attestedAt.size} of ${nodes} nodes were Attested within ${deadlineMs / 1000} s (fleet: ${JSON.stringify(fleet.stats())})`);
     const cpuEnd = cpuAt();
-    const cpuColdStart = Object.fromEntries(Object.keys(cpuEnd).map((k) => [k, round(cpuEnd[k]! - (cpuStart[k] ?? 0), 1)]));
+    const cpuColdStart = cpuBetween(cpuStart, cpuEnd, 1);
     const firstChallenge = Math.min(...challengedAt.values());
     const lastAttested = Math.max(...attestedAt.values());
     const totalSeconds = (lastAttested - firstChallenge) / 1000;
@@ -283,14 +288,14 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     await sleep(periodSeconds * 1000);
     const cpuAfter = cpuAt();
     const requestsAfter = await operatorRequests(metricsPort);
-    const cpuInPeriod = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, round(cpuAfter[k]! - (cpuBefore[k] ?? 0), 2)]));
+    const cpuInPeriod = cpuBetween(cpuBefore, cpuAfter, 2);
     const cpuPeriod = cpuInPeriod.operator!;
     const reattested = fleet.stats().nodeVerdicts.verified - verdictsBefore;
     const stillAttested = informer.list().filter((pn) => pn.status?.conditions?.find((c) => c.type === 'Attested')?.status === 'True').length;
     const cpuMsPerNodePerPeriod = (cpuPeriod * 1000) / nodes;
     // What one re-attestation costs the apiserver: the operator's writes in the window (counters are
     // cumulative, so the window is the difference) per re-attestation verified in it.
-    const periodWrites = writesOf({ ...requestsAfter, byVerbAndResource: new Map([...requestsAfter.byVerbAndResource].map(([k, c]) => [k, c - (requestsBefore.byVerbAndResource.get(k) ?? 0)])) }).filter(([, c]) => c > 0);
+    const periodWrites = writesOf(requestsBetween(requestsBefore, requestsAfter));
     const writesPerReattestation = reattested ? periodWrites.reduce((n, [, c]) => n + c, 0) / reattested : NaN;
     log(`steady state over one ${periodSeconds} s period: operator CPU ${cpuPeriod.toFixed(2)} s = ${cpuMsPerNodePerPeriod.toFixed(2)} ms per node per period; ${reattested} re-attestations verified; ${stillAttested}/${nodes} still Attested`);
     log(`  operator writes per re-attestation: ${writesPerReattestation.toFixed(2)} (${periodWrites.map(([k, c]) => `${k} ${(c / Math.max(1, reattested)).toFixed(2)}`).join(', ')}); CPU seconds in the period: ${Object.entries(cpuInPeriod).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -432,7 +432,7 @@ export class AttestationService {
       : { type: READINESS_GATE_ATTESTED, status: 'False', reason: toReason(outcome.reasons[0]?.code), message: summarize(outcome.reasons), lastTransitionTime: now.toISOString() };
     const uid = pod.metadata!.uid!;
     if (!outcome.verified || !verifiedGate(pod, uid) || !verifiedGate(await this.replicas.pod(subject.namespace, subject.pod, undefined), uid)) {
-      await this.writeGate(subject, pod.metadata!.uid!, condition);
+      await this.writeGate(subject, uid, condition);
     }
     this.log.info('replica evidence', { pod: `${subject.namespace}/${subject.pod}`, verified: outcome.verified, reasons: outcome.reasons.map((r) => r.code) });
     return { verified: outcome.verified, reasons: outcome.reasons, ...(outcome.verified ? { expiresAt } : {}) };
