@@ -54,3 +54,10 @@ export function writesOf(requests: OperatorRequests): Array<[string, number]> {
     .filter(([k]) => WRITE_VERBS.has(k.split(' ')[0]!) && !k.endsWith('reviews'))
     .sort((a, b) => b[1] - a[1]);
 }
+
+/** The `n` busiest `VERB resource` pairs of a window as requests a second, e.g. "GET providernodes 12.5/s, …". */
+export function busiestPerSecond(window: OperatorRequests, seconds: number, n = 5): string {
+  const busiest = [...window.byVerbAndResource].sort((a, b) => b[1] - a[1]).slice(0, n);
+  if (busiest.length === 0) return 'none';
+  return busiest.map(([k, c]) => `${k} ${Math.round((c / seconds) * 10) / 10}/s${window.conflictsByVerbAndResource.get(k) ? ` (${window.conflictsByVerbAndResource.get(k)} answered 409)` : ''}`).join(', ');
+}

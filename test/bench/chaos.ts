@@ -44,7 +44,7 @@ import { Pods, resourcePath } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL, LABEL_REPLICA } from '../../operator/src/marks.js';
 import { sandboxStateDir } from '../../operator/src/settlement/keys.js';
-import { operatorRequests } from './_operator-requests.js';
+import { busiestPerSecond, operatorRequests, requestsBetween, type OperatorRequests } from './_operator-requests.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -151,6 +151,22 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return child;
   };
   const recoveries: Record<string, number> = {};
+  // Every operator process's metrics port: once a minute the bench prints what each asked of the
+  // apiserver in that minute, so a request rate that loads the plane is attributed to its client.
+  const metricsPorts = new Map<string, number>();
+  const lastRequests = new Map<string, { at: number; requests: OperatorRequests }>();
+  const reportRequests = async () => {
+    const lines: string[] = [];
+    for (const [name, port] of metricsPorts) {
+      const now = await operatorRequests(port).catch(() => undefined);
+      if (!now) { metricsPorts.delete(name); continue; } // killed
+      const before = lastRequests.get(name);
+      lastRequests.set(name, { at: Date.now(), requests: now });
+      if (before) lines.push(`${name}: ${busiestPerSecond(requestsBetween(before.requests, now), (Date.now() - before.at) / 1000)}`);
+    }
+    if (lines.length) log(`  requests to the apiserver over the last minute, per operator process: ${lines.join('; ')}`);
+  };
+  const requestReporter = setInterval(() => void reportRequests(), 60_000);
   try {
     const kc = plane.kubeConfig();
     await installCrds(kc);
@@ -172,9 +188,15 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const serviceStartedAt = Date.now();
     spawnOperator(['--components', 'attestation-service', '--attestation-port', String(attestationPort), '--metrics-port', String(serviceMetricsPort),
       '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT, '--qps', '200', '--burst', '400']);
-    const controllersArgs = async () => ['--components', 'controllers', '--leader-elect', '--lease-namespace', LEASE_NS,
-      '--metrics-port', String(await freePort()), '--sandbox-dir', sandboxDir, '--qps', '200', '--burst', '400'];
-    const controllers = [spawnOperator(await controllersArgs()), spawnOperator(await controllersArgs())];
+    metricsPorts.set('service', serviceMetricsPort);
+    const spawnControllers = async () => {
+      const port = await freePort();
+      const child = spawnOperator(['--components', 'controllers', '--leader-elect', '--lease-namespace', LEASE_NS,
+        '--metrics-port', String(port), '--sandbox-dir', sandboxDir, '--qps', '200', '--burst', '400']);
+      metricsPorts.set(`controllers pid ${child.pid}`, port);
+      return child;
+    };
+    const controllers = [await spawnControllers(), await spawnControllers()];
     log(`operator: two controller processes (pids ${controllers.map((c) => c.pid).join(', ')}) and the attestation service; logs in ${join(work, 'operator.log')}`);
 
     const fleet = await createFleet(kc, {
@@ -220,7 +242,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const killedAt = Date.now();
     leader.kill('SIGKILL');
     log(`[fault 1] kill -9 of the leader (pid ${leader.pid}) ${seconds(placementStart, killedAt)} s into placement`);
-    const replacement = spawnOperator(await controllersArgs());
+    const replacement = await spawnControllers();
     const newLeader = await until('another controllers leader', 180_000, async () => { const h = await lease(); return h && h !== leaderIdentity ? h : undefined; });
     recoveries.leaderTakeoverSeconds = seconds(killedAt);
     log(`  new leader ${newLeader} after ${recoveries.leaderTakeoverSeconds} s (the Lease's duration bounds it); replacement process pid ${replacement.pid}`);
@@ -312,6 +334,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
       params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, baselineIs: 'one commit period' },
     };
   } finally {
+    clearInterval(requestReporter);
     for (const c of children) c.kill('SIGKILL');
     await plane.stop();
     rmSync(work, { recursive: true, force: true });
