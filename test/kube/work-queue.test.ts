@@ -142,3 +142,15 @@ test('urgent keys are served in the order they became urgent, not newest first',
   t.is(await q.get(), 'late');
   t.is(q.len(), 0);
 });
+
+test('a key refused with 409 waits at least the floor, grows with its own backoff, and leaves the queue-wide bucket alone', (t) => {
+  let now = 0;
+  const q = new WorkQueue({ name: 't', backoff: { initialMs: 10, maxMs: 60_000, jitter: 0 }, rateLimit: { qps: 1, burst: 1 }, now: () => now });
+  const delays = Array.from({ length: 6 }, () => q.addAfterConflict('a', 100));
+  // Its own backoff is 10, 20, 40, 80, 160, 320 ms: the floor until that is longer.
+  t.deepEqual(delays, [100, 100, 100, 100, 160, 320]);
+  t.is(q.numRequeues('a'), 6);
+  // The bucket's single token is still there: a thousand conflicting keys do not push other failures' retries back.
+  t.is(q.nextRetryDelay('b'), 10);
+  q.shutdown();
+});

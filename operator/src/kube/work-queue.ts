@@ -7,7 +7,9 @@
 //    not lost.
 //  - addRateLimited(key) re-queues after a delay that is the larger of the key's own exponential
 //    failure backoff and an overall token bucket (so a thousand keys failing together are retried at a
-//    bounded rate); forget(key) resets the key's failures after a success.
+//    bounded rate); forget(key) resets the key's failures after a success. addAfterConflict(key) re-queues
+//    a key refused with 409 Conflict outside that bucket, no sooner than a floor: its newer object's watch
+//    event brings it back first.
 //  - addAfter(key, ms) schedules a key (requeueAfterMs); the earliest pending time for a key wins.
 //  - shutdown() stops handing out keys: get() resolves undefined; queued keys are dropped (reconcilers
 //    are level-triggered, so the next leader resyncs everything) and drain() waits for in-flight ones.
@@ -15,6 +17,11 @@
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
+
+const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 5, maxMs: 300_000, jitter: 0.1 };
+
+/** The soonest a key refused with 409 is retried when no watch event brings it back sooner (addAfterConflict). */
+export const CONFLICT_RETRY_FLOOR_MS = 2_000;
 
 export interface WorkQueueOptions {
   name: string;
@@ -130,7 +137,7 @@ export class WorkQueue {
   nextRetryDelay(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    const perKey = backoffDelay(failures, this.options.backoff ?? { initialMs: 5, maxMs: 300_000, jitter: 0.1 }, this.random);
+    const perKey = backoffDelay(failures, this.options.backoff ?? DEFAULT_BACKOFF, this.random);
     return Math.max(perKey, this.bucket.reserve());
   }
 
@@ -138,6 +145,23 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     if (this.shuttingDown) return 0;
     const delay = this.nextRetryDelay(key);
+    this.options.metrics?.queueRetries.inc({ queue: this.name });
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /**
+   * Re-queues a key whose write was refused because the object changed since it was read (409): after the
+   * key's own backoff, but at least `floorMs`, and without drawing on the queue-wide bucket. What brings
+   * such a key back first is the newer object's watch event (an add, or `dirty` while it is in flight),
+   * which is the first moment a retry can plan from a copy the apiserver accepts: a retry before it is
+   * refused again. This timer only covers a change no watched object shows.
+   */
+  addAfterConflict(key: string, floorMs = CONFLICT_RETRY_FLOOR_MS): number {
+    if (this.shuttingDown) return 0;
+    const failures = this.failures.get(key) ?? 0;
+    this.failures.set(key, failures + 1);
+    const delay = Math.max(floorMs, backoffDelay(failures, this.options.backoff ?? DEFAULT_BACKOFF, this.random));
     this.options.metrics?.queueRetries.inc({ queue: this.name });
     this.addAfter(key, delay);
     return delay;
