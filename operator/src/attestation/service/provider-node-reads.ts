@@ -1,4 +1,5 @@
-// How the attestation service and metering read a host's ProviderNode before a status write to it.
+// How the attestation service, metering and the ProviderNode controller read a ProviderNode before a status
+// write to it (the controller only what it wrote itself: newest, remember, forget).
 //
 // Every such write is conditioned on the resourceVersion it was computed from, so the read may be a copy
 // that lags: a stale copy costs a refused write (409) and a second try on a fresh read, never a write
@@ -109,7 +110,16 @@ export class ProviderNodeReads {
     else this.newer.set(name, { object, at: this.now() });
   }
 
-  private newest(cached: ProviderNode & KubeObject): ProviderNode {
+  /**
+   * Drops what is remembered of `name`: a write conditioned on it was refused, so the apiserver holds a
+   * newer object, which the informer will show (or a fresh read will return).
+   */
+  forget(name: string): void {
+    this.newer.delete(name);
+  }
+
+  /** The newer of the informer's copy `cached` and what this process remembers of the same object. */
+  newest(cached: ProviderNode & KubeObject): ProviderNode {
     this.counts.cached++;
     const name = cached.metadata.name ?? '';
     const mine = this.newer.get(name);

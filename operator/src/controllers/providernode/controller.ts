@@ -11,6 +11,7 @@ import type { Manager } from '../../kube/manager.js';
 import { objectKey, type KubeObject } from '../../kube/resource.js';
 import { attestationPolicyController } from '../attestationpolicy/controller.js';
 import { ChallengeSlots } from './challenge-slots.js';
+import { ProviderNodeReads } from '../../attestation/service/provider-node-reads.js';
 import { KIND, ProviderNodeReconciler } from './reconciler.js';
 
 /**
@@ -53,7 +54,8 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
       manager.metrics.challengesWaiting.set(queued);
     },
   });
-  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers, challengeSlots });
+  const ownWrites = new ProviderNodeReads({ rest: manager.rest, cache: informers.providerNodes });
+  const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers, challengeSlots, ownWrites });
   // Reconciles wait on the apiserver (a status apply, a Node apply or taint patch, events), not on this
   // process's CPU, and one key never runs on two workers: at a fleet's cold start every node needs a
   // challenge and then its verdict turned into conditions, and 4 workers left verdicts queued behind
