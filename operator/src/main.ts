@@ -139,7 +139,8 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   const collateral = collateralSources(config.collateral, { registry: manager.metrics.registry, logger: componentLogger('collateral') });
   setInterval(() => void collateral.tdx.refreshDue(new Date()), 10 * 60 * 1000).unref();
   const service = new AttestationService({
-    rest: manager.rest, fence, config, hostWrites, providerNodes: providerNodeReads, replicaCaches, verify: replace.verify ?? verifierWithCollateral(collateral),
+    rest: manager.rest, fence, config, hostWrites, providerNodes: providerNodeReads, replicaCaches,
+    policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies), verify: replace.verify ?? verifierWithCollateral(collateral),
     // The Pod as metering types it: client-node's V1Pod declares timestamps as Date, the wire has strings.
     usage: { ingest: (report, _now, read) => ingest.ingest(report, read && { pod: read.pod as PodLike, pool: read.pool }) },
     logger: componentLogger('attestation-service'),

@@ -8,6 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
+import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
 import type { InferencePool } from '../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
@@ -22,7 +23,7 @@ import { slimPod } from '../../operator/src/kube/cached-shape.js';
 import { READINESS_GATE_ATTESTED } from '../../operator/src/marks.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
 import { testCluster } from '../cluster/index.js';
-import { attestReplica, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
+import { ATTESTER_SA, attestReplica, boundToken, getProviderNode, HOST_CLAIMS, junkEvidence, nodeSetup, podOn, podToken, post, type NodeSetup } from './_cluster.js';
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [] } };
 
@@ -50,6 +51,7 @@ interface Caches {
   pods: Store<KubeObject>;
   pools: Store<InferencePool & KubeObject>;
   providerNodes: Store<ProviderNode & KubeObject>;
+  policies: Store<AttestationPolicy & KubeObject>;
 }
 
 /** A service reading through `rest`, with caches the test fills by hand (what an informer would hold, or a lagging copy). */
@@ -57,12 +59,12 @@ function cachedService(s: NodeSetup, rest: RestClient, caches: Caches): Attestat
   return new AttestationService({
     rest, fence: NO_FENCE, config: s.config, verify: () => passed,
     providerNodes: new ProviderNodeReads({ rest, cache: caches.providerNodes }),
-    replicaCaches: { pods: caches.pods, pools: caches.pools },
+    replicaCaches: { pods: caches.pods, pools: caches.pools }, policies: caches.policies,
   });
 }
 
 function emptyCaches(): Caches {
-  return { pods: new Store({ transform: slimPod }), pools: new Store(), providerNodes: new Store() };
+  return { pods: new Store({ transform: slimPod }), pools: new Store(), providerNodes: new Store(), policies: new Store() };
 }
 
 /** The caches filled with the objects as the apiserver has them now (what a synced informer holds). */
@@ -72,10 +74,11 @@ async function currentCaches(s: NodeSetup, pods: V1Pod[], caches = emptyCaches()
     caches.pools.put(await s.rest.request<InferencePool & KubeObject>('GET', resourcePath(InferencePools, pod.metadata!.namespace, 'llm')));
   }
   caches.providerNodes.put(await getProviderNode(s.rest, s.node) as ProviderNode & KubeObject);
+  caches.policies.put(await s.rest.request<AttestationPolicy & KubeObject>('GET', resourcePath(AttestationPolicies, undefined, s.policy)));
   return caches;
 }
 
-test('with synced caches a replica attestation reads only its policy from the apiserver; without them, its Pod, pool, host and neighbours', async (t) => {
+test('with synced caches a replica attestation reads nothing from the apiserver but its Pod, to confirm its True gate; without them, its Pod, pool, host, neighbours and policy', async (t) => {
   const s = await nodeSetup(t);
   const pods = [];
   for (let i = 0; i < 3; i++) pods.push(await podOn(s.rest, s.tenantNs, `llm-${i}`, s.node, { replicaOf: 'llm' }));
@@ -98,10 +101,11 @@ test('with synced caches a replica attestation reads only its policy from the ap
   t.is(rest.count('GET pods'), 1, 'one Pod read, the renewal\'s confirmation that the gate is still True; the replica and its neighbours are cached with their uids');
   t.is(rest.count('GET inferencepools'), 0);
   t.is(rest.count('GET providernodes'), 0, 'the evidence reads the host as the challenge wrote it (remembered), not again');
-  t.is(rest.count('GET attestationpolicies'), 2, 'the policy is read from the apiserver: once for the challenge, once for the evidence');
+  t.is(rest.count('GET attestationpolicies'), 0, 'the policy is cached');
   t.is(rest.count('PATCH providernodes/status'), 2);
   t.is(rest.count('PATCH pods/status'), 0, 'a renewal leaves the True gate as it is');
-  t.true(gets.length >= rest.count('GET attestationpolicies') + 6, 'the uncached run read Pods, pools and the host besides');
+  t.is(uncached.count('GET attestationpolicies'), 2, 'without a cache the policy is read for the challenge and for the evidence');
+  t.true(gets.length >= 8, 'the uncached run read Pods, pools and the host besides');
 
   // As the chart runs the service (alone: no Pod cache, it may not list Pods): the Pod read for the
   // challenge serves the evidence, and each neighbour is read once.
@@ -223,4 +227,24 @@ test('a verdict judged against a copy of the host that named another policy is n
   const again = await answer();
   t.is(again.status, 200, JSON.stringify(again.body));
   t.false((again.body as { verified: boolean }).verified, 'judged against the policy the host names now');
+});
+
+test('a policy the cache does not hold is read from the apiserver, so evidence is verified against a policy created moments ago; one in neither is PolicyNotFound', async (t) => {
+  const s = await nodeSetup(t);
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const caches = await currentCaches(s, [pod]);
+  caches.policies = new Store(); // as if the policy were created after the cache synced
+  const rest = await countingRest(t);
+  const r = await attestReplica(cachedService(s, rest, caches), s, pod);
+  t.true(r.body.verified, JSON.stringify(r.body));
+  t.is(rest.count('GET attestationpolicies'), 2, 'asked of the apiserver for the challenge and for the evidence');
+
+  // A node whose policy exists nowhere: the service asks the apiserver before it refuses the answer.
+  const missing = await nodeSetup(t, { policy: false });
+  const noPolicy = await countingRest(t);
+  const token = await boundToken(missing.rest, missing.attesterNs, ATTESTER_SA, { kind: 'Node', name: missing.node, uid: missing.nodeUid });
+  const refused = await post(cachedService(missing, noPolicy, emptyCaches()), '/v1/evidence', token, junkEvidence({ kind: 'node', nodeName: missing.node }, missing.nonce));
+  t.is(refused.status, 200, JSON.stringify(refused.body));
+  t.deepEqual((refused.body as { reasons: Array<{ code: string }> }).reasons.map((x) => x.code), ['POLICY_NOT_FOUND']);
+  t.is(noPolicy.count('GET attestationpolicies'), 1, 'the missing policy was confirmed with the apiserver');
 });

@@ -120,10 +120,10 @@
 - apiGroups: ["authentication.k8s.io"]
   resources: ["tokenreviews"]
   verbs: ["create"]
-# the policy evidence is verified against
+# the policy evidence is verified against, from a cache (an informer), read by name when it is not cached
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies"]
-  verbs: ["get"]
+  verbs: ["get", "list", "watch"]
 # a replica is a Pod its InferencePool controls: the pool's uid against the Pod's owner reference (from a cache, read by name when the cached pool has another uid)
 # the SettlementAccount a replica's pool bills to
 - apiGroups: ["chrysalis.dev"]
