@@ -158,8 +158,9 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   const reportRequests = async () => {
     const lines: string[] = [];
     for (const [name, port] of metricsPorts) {
+      // No answer: killed, or too busy to answer now (it is asked again next minute).
       const now = await operatorRequests(port).catch(() => undefined);
-      if (!now) { metricsPorts.delete(name); continue; } // killed
+      if (!now) continue;
       const before = lastRequests.get(name);
       lastRequests.set(name, { at: Date.now(), requests: now });
       if (before) lines.push(`${name}: ${busiestPerSecond(requestsBetween(before.requests, now), (Date.now() - before.at) / 1000)}`);
