@@ -135,7 +135,10 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   // is found at the quarantined nodes' next re-attestation, so it bounds that recovery's time, and each
   // re-attestation is three ProviderNode status writes (two per replica) for the apiserver.
   const reattestSeconds = flag(args, '--reattest', 60);
-  probeEveryMs = Math.max(250, nodes);
+  // 1 ms per node up to 1,000 nodes, 5 ms per node beyond: at 2,000 nodes, with the bench listing every
+  // ProviderNode, Pod and pool every 2 s, kube-apiserver stopped answering a LIST of the ProviderNodes
+  // within its 60 s timeout (read ad hoc), and a controller whose relist cannot finish plans from a stale cache.
+  probeEveryMs = Math.max(250, nodes <= 1000 ? nodes : 5 * nodes);
   log(`chaos bench: ${nodes} simulated nodes × 8 GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas × 2 GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
   log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
 
