@@ -135,19 +135,13 @@ export class WorkQueue {
 
   /** The delay addRateLimited would use now for `key` (consumes a token and counts a failure). */
   nextRetryDelay(key: string): number {
-    const failures = this.failures.get(key) ?? 0;
-    this.failures.set(key, failures + 1);
-    const perKey = backoffDelay(failures, this.options.backoff ?? DEFAULT_BACKOFF, this.random);
-    return Math.max(perKey, this.bucket.reserve());
+    return Math.max(this.countFailure(key), this.bucket.reserve());
   }
 
   /** Re-queues a key that failed, after its backoff. */
   addRateLimited(key: string): number {
     if (this.shuttingDown) return 0;
-    const delay = this.nextRetryDelay(key);
-    this.options.metrics?.queueRetries.inc({ queue: this.name });
-    this.addAfter(key, delay);
-    return delay;
+    return this.retryAfter(key, this.nextRetryDelay(key));
   }
 
   /**
@@ -159,9 +153,18 @@ export class WorkQueue {
    */
   addAfterConflict(key: string, floorMs = CONFLICT_RETRY_FLOOR_MS): number {
     if (this.shuttingDown) return 0;
+    return this.retryAfter(key, Math.max(floorMs, this.countFailure(key)));
+  }
+
+  /** Counts a failure of `key` and returns the key's own backoff for it (the first failure gets initialMs). */
+  private countFailure(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    const delay = Math.max(floorMs, backoffDelay(failures, this.options.backoff ?? DEFAULT_BACKOFF, this.random));
+    return backoffDelay(failures, this.options.backoff ?? DEFAULT_BACKOFF, this.random);
+  }
+
+  /** Schedules a failed key's retry after `delay` ms, counted as a retry. */
+  private retryAfter(key: string, delay: number): number {
     this.options.metrics?.queueRetries.inc({ queue: this.name });
     this.addAfter(key, delay);
     return delay;
