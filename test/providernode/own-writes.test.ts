@@ -49,6 +49,7 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
 
   // The controller's first write (conditions, a challenge, capacity), from caches filled just now, again
   // if the Node changed under it (kube-controller-manager writes Nodes too).
+  const beforeWrite = providerNodes.get(undefined, s.node)!;
   for (let attempt = 1; ; attempt++) {
     try {
       await reconcile();
@@ -61,6 +62,9 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
   }
   const written = await getProviderNode(s.rest, s.node);
   t.is(written.status?.capacity?.gpus, 1, 'the first write happened');
+  // A retry above may have refilled the cache after the status write (its Node write was refused): the
+  // cache goes back to the object before the controller's write, as an informer that lags shows it.
+  providerNodes.put(beforeWrite);
   // The Node's marks were written too; the Node cache gets them (only the ProviderNode cache lags here).
   nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
   // A replica requesting the GPU: the Pod cache shows it, the ProviderNode cache not yet the first write.
