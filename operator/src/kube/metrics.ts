@@ -41,7 +41,7 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
   readonly apiRequests = new Counter({
-    name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb, resource (plural[/subresource]) and status code.',
+    name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb (LIST for a GET of a collection), resource (plural[/subresource]) and status code.',
     labelNames: ['verb', 'resource', 'code'] as const, registers: [this.registry],
   });
   readonly challengesOutstanding = new Gauge({

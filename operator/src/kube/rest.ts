@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.js';
 import type { OperatorMetrics } from './metrics.js';
-import { resourceOfPath } from './request-resource.js';
+import { resourceOfPath, verbOfRequest } from './request-resource.js';
 
 /** A non-2xx answer from the API, with the Status fields a caller branches on. */
 export class KubeApiError extends Error {
@@ -73,9 +73,7 @@ export class RestClient {
 
   /** A JSON request; resolves to the parsed body, rejects with KubeApiError on a non-2xx answer. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const res = await this.open(method, path, options, this.timeoutMs);
-    const text = await readBody(res);
-    this.options.metrics?.apiRequests.inc({ verb: method, resource: resourceOfPath(path), code: String(res.statusCode) });
+    const { res, text } = await this.answer(method, path, options);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -83,9 +81,7 @@ export class RestClient {
 
   /** A GET whose answer is text, not JSON (a Pod's /metrics through the API server's proxy); rejects as request does. */
   async getText(path: string): Promise<string> {
-    const res = await this.open('GET', path, {}, this.timeoutMs);
-    const text = await readBody(res);
-    this.options.metrics?.apiRequests.inc({ verb: 'GET', resource: resourceOfPath(path), code: String(res.statusCode) });
+    const { res, text } = await this.answer('GET', path, {});
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, 'GET', path);
     return text;
@@ -135,6 +131,24 @@ export class RestClient {
       res.on('aborted', () => (signal.aborted ? resolveDone() : fail(new Error(`WATCH ${path}: connection aborted`))));
       res.on('close', () => { if (!failed) (signal.aborted || res.complete ? resolveDone() : fail(new Error(`WATCH ${path}: connection closed mid-stream`))); });
     });
+  }
+
+  /**
+   * Sends a request and reads its whole answer, counting it by its status code, or as code `none` when no
+   * answer came (the timeout, a connection refused or reset): an informer whose LIST the apiserver cannot
+   * answer in time shows there, not as silence.
+   */
+  private async answer(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; text: string }> {
+    const count = (code: string) => this.options.metrics?.apiRequests.inc({ verb: verbOfRequest(method, path), resource: resourceOfPath(path), code });
+    try {
+      const res = await this.open(method, path, options, this.timeoutMs);
+      const text = await readBody(res);
+      count(String(res.statusCode));
+      return { res, text };
+    } catch (err) {
+      count('none');
+      throw err;
+    }
   }
 
   private async open(method: string, path: string, options: RequestOptions, timeoutMs: number): Promise<http.IncomingMessage> {
