@@ -12,6 +12,10 @@ export interface OperatorRequests {
   conflicts: number;
   /** `VERB resource` → requests of that verb to that resource answered 409. */
   conflictsByVerbAndResource: Map<string, number>;
+  /** `VERB resource` → requests of that verb to that resource that got no answer (timed out, connection failed). */
+  unansweredByVerbAndResource: Map<string, number>;
+  /** `resource reason` → watches re-established (chrysalis_watch_restarts_total): `gone` is a relist. */
+  watchRestarts: Map<string, number>;
 }
 
 /** Reads the operator's request counter from its metrics endpoint (http://127.0.0.1:<port>/metrics). */
@@ -21,18 +25,26 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
   const byVerbAndResource = new Map<string, number>();
   let conflicts = 0;
   const conflictsByVerbAndResource = new Map<string, number>();
+  const watchRestarts = new Map<string, number>();
+  const unansweredByVerbAndResource = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {
-    if (!line.startsWith('chrysalis_kube_requests_total{')) continue;
+    const isRequests = line.startsWith('chrysalis_kube_requests_total{');
+    if (!isRequests && !line.startsWith('chrysalis_watch_restarts_total{')) continue;
     const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!isRequests) {
+      watchRestarts.set(`${labels.resource} ${labels.reason}`, count);
+      continue;
+    }
     const key = `${labels.verb} ${labels.resource}`;
     byVerbAndResource.set(key, (byVerbAndResource.get(key) ?? 0) + count);
     if (labels.code === '409') {
       conflicts += count;
       conflictsByVerbAndResource.set(key, (conflictsByVerbAndResource.get(key) ?? 0) + count);
     }
+    if (labels.code === 'none') unansweredByVerbAndResource.set(key, (unansweredByVerbAndResource.get(key) ?? 0) + count);
   }
-  return { byVerbAndResource, conflicts, conflictsByVerbAndResource };
+  return { byVerbAndResource, conflicts, conflictsByVerbAndResource, unansweredByVerbAndResource, watchRestarts };
 }
 
 /** The requests made between two reads of the counter (`before`, then `after`): what a window cost. */
@@ -42,6 +54,8 @@ export function requestsBetween(before: OperatorRequests, after: OperatorRequest
     byVerbAndResource: minus(after.byVerbAndResource, before.byVerbAndResource),
     conflicts: after.conflicts - before.conflicts,
     conflictsByVerbAndResource: minus(after.conflictsByVerbAndResource, before.conflictsByVerbAndResource),
+    unansweredByVerbAndResource: minus(after.unansweredByVerbAndResource, before.unansweredByVerbAndResource),
+    watchRestarts: minus(after.watchRestarts, before.watchRestarts),
   };
 }
 
@@ -55,9 +69,25 @@ export function writesOf(requests: OperatorRequests): Array<[string, number]> {
     .sort((a, b) => b[1] - a[1]);
 }
 
-/** The `n` busiest `VERB resource` pairs of a window as requests a second, e.g. "GET providernodes 12.5/s, …". */
+/**
+ * The `n` busiest `VERB resource` pairs of a window as requests a second, e.g. "GET providernodes 12.5/s, …",
+ * then every other LIST or unanswered request as a count, then the watches re-established in the window
+ * by resource and reason (a relist is `gone`), if any.
+ */
 export function busiestPerSecond(window: OperatorRequests, seconds: number, n = 5): string {
   const busiest = [...window.byVerbAndResource].sort((a, b) => b[1] - a[1]).slice(0, n);
   if (busiest.length === 0) return 'none';
-  return busiest.map(([k, c]) => `${k} ${Math.round((c / seconds) * 10) / 10}/s${window.conflictsByVerbAndResource.get(k) ? ` (${window.conflictsByVerbAndResource.get(k)} answered 409)` : ''}`).join(', ');
+  const restarts = [...window.watchRestarts].map(([k, c]) => `${k} ${c}`).join(', ');
+  const outcomes = (k: string) => {
+    const notes = [[window.conflictsByVerbAndResource.get(k), 'answered 409'], [window.unansweredByVerbAndResource.get(k), 'not answered']]
+      .filter(([n]) => n).map(([n, what]) => `${n} ${what}`);
+    return notes.length ? ` (${notes.join(', ')})` : '';
+  };
+  // Named even when not among the busiest: LISTs (one costs the apiserver what thousands of GETs do; an
+  // informer's relist is one) and requests that got no answer.
+  const elsewhere = [...window.byVerbAndResource]
+    .filter(([k]) => !busiest.some(([b]) => b === k) && (k.startsWith('LIST ') || window.unansweredByVerbAndResource.has(k)))
+    .map(([k, c]) => `${k} ${c}${outcomes(k)}`);
+  return busiest.map(([k, c]) => `${k} ${Math.round((c / seconds) * 10) / 10}/s${outcomes(k)}`).concat(elsewhere).join(', ')
+    + (restarts ? `; watches re-established: ${restarts}` : '');
 }

@@ -65,10 +65,20 @@ let probeEveryMs = 250;
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  // A probe that fails (a LIST the apiserver did not answer in time) counts as "not yet"; once a minute
+  // the bench says so, since a wait that only fails is not the operator's slowness but the probe's.
+  let failed = 0;
+  let lastError = '';
+  let nextFailureReport = Date.now() + 60_000;
   for (;;) {
-    const v = await probe().catch(() => undefined);
+    const v = await probe().catch((err: Error) => { failed++; lastError = err.message; return undefined; });
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`chaos: timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    if (failed && Date.now() > nextFailureReport) {
+      log(`  (waiting for ${what}: ${failed} probe${failed === 1 ? '' : 's'} failed in the last minute; last: ${lastError.slice(0, 200)})`);
+      failed = 0;
+      nextFailureReport = Date.now() + 60_000;
+    }
+    if (Date.now() > deadline) throw new Error(`chaos: timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last failed probe: ${lastError.slice(0, 200)})` : ''}`);
     await sleep(probeEveryMs);
   }
 }
@@ -85,13 +95,18 @@ interface Snapshot {
   account: SettlementAccount | undefined;
 }
 
+/** How long the last snapshot's four LISTs took, in seconds: printed while waiting, since it bounds how soon a wait sees anything. */
+let lastSnapshotSeconds = 0;
+
 async function snapshot(rest: RestClient): Promise<Snapshot> {
+  const startedAt = Date.now();
   const [pools, nodes, pods, accounts] = await Promise.all([
     rest.request<{ items: InferencePool[] }>('GET', resourcePath(InferencePools, NS)),
     rest.request<{ items: ProviderNode[] }>('GET', resourcePath(ProviderNodes)),
     rest.request<{ items: Snapshot['pods'] }>('GET', resourcePath(Pods, NS), { query: { labelSelector: LABEL_POOL } }),
     rest.request<{ items: SettlementAccount[] }>('GET', resourcePath(SettlementAccounts, NS)),
   ]);
+  lastSnapshotSeconds = seconds(startedAt);
   return { pools: pools.items, nodes: nodes.items, pods: pods.items, account: accounts.items[0] };
 }
 
@@ -123,6 +138,21 @@ function violations(s: Snapshot): string[] {
   const [metered, committed, paid] = [num(totals?.metered), num(totals?.committed), num(totals?.paid)];
   if (!(metered > 0 && paid === committed && committed === metered)) out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}`);
   return out;
+}
+
+/**
+ * Which part of the quarantine's end is not reached yet: nodes not refused (with what their conditions
+ * say), replicas still on refused nodes (live or terminating, with where one is), pools not Ready.
+ */
+function quarantineProgress(s: Snapshot, quarantined: readonly string[], refused: ReadonlySet<string>, stillOn: Snapshot['pods'], notReady: readonly InferencePool[]): string {
+  const conditions = (n: ProviderNode) => (n.status?.conditions ?? []).filter((c) => c.type === 'Attested' || c.type === 'Quarantined').map((c) => `${c.type}=${c.status} ${c.reason ?? ''}`.trim()).join(', ');
+  const notRefused = s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && !refused.has(n.spec.nodeName));
+  const terminating = stillOn.filter((p) => p.metadata.deletionTimestamp).length;
+  return [
+    `${refused.size} of ${quarantined.length} quarantined nodes refused${notRefused.length ? ` (not yet, e.g. ${notRefused.slice(0, 2).map((n) => `${n.spec.nodeName}: ${conditions(n)}; verified ${n.status?.attestation?.verifiedAt ?? 'never'}`).join(' | ')})` : ''}`,
+    `${stillOn.length - terminating} live and ${terminating} terminating replicas on refused nodes${stillOn.length ? ` (e.g. ${stillOn[0]!.metadata.name} on ${stillOn[0]!.spec.nodeName})` : ''}`,
+    `${notReady.length} pools not Ready${notReady.length ? ` (e.g. ${notReady[0]!.metadata.name}: ${(notReady[0]!.status?.conditions ?? []).filter((c) => c.type === 'Ready').map((c) => `${c.reason}: ${c.message ?? ''}`.slice(0, 160)).join('')})` : ''}`,
+  ].join('; ');
 }
 
 export default async function chaos({ quick, args }: BenchOptions): Promise<BenchResult> {
@@ -294,13 +324,14 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     let nextQuarantineReport = Date.now() + 60_000;
     await until('the quarantined nodes emptied and every pool Ready elsewhere', 600_000, async () => {
       const s = await snapshot(rest);
-      if (Date.now() > nextQuarantineReport) {
-        nextQuarantineReport += 60_000;
-        const st = fleet.stats();
-        log(`  waiting: ${s.pools.filter((p) => !isTrue(p, 'Ready')).length} pools not Ready; replica attester restarts ${st.replicaAttesterRestarts}${st.lastAttesterError ? ` (last: ${st.lastAttesterError.slice(0, 200)})` : ''}`);
-      }
       const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))).map((n) => n.spec.nodeName));
-      return out.size === quarantined.length && !s.pods.some((p) => out.has(p.spec.nodeName ?? '')) && s.pools.every((p) => isTrue(p, 'Ready'));
+      const stillOn = s.pods.filter((p) => out.has(p.spec.nodeName ?? ''));
+      const notReady = s.pools.filter((p) => !isTrue(p, 'Ready'));
+      if (Date.now() > nextQuarantineReport) {
+        nextQuarantineReport = Date.now() + 60_000;
+        log(`  waiting: ${quarantineProgress(s, quarantined, out, stillOn, notReady)}; replica attester restarts ${fleet.stats().replicaAttesterRestarts}; the probe's LISTs took ${lastSnapshotSeconds} s`);
+      }
+      return out.size === quarantined.length && stillOn.length === 0 && notReady.length === 0;
     });
     recoveries.quarantineSeconds = seconds(quarantineAt);
     log(`  quarantine: the ${quarantined.length} nodes refused, their replicas placed elsewhere and every pool Ready ${recoveries.quarantineSeconds} s after the fault (re-attestation every ${reattestSeconds} s)`);

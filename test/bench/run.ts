@@ -25,7 +25,7 @@ export interface BenchResult {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_'))
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_') && !f.endsWith('.test.ts'))
   .map((f) => f.slice(0, -3));
 
 const [name, ...rest] = process.argv.slice(2);
