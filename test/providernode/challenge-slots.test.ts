@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
 import { ChallengeSlots, type ChallengeKind } from '../../operator/src/controllers/providernode/challenge-slots.js';
-import { CHALLENGE_SLOT_RETRY_MS, planProviderNode } from '../../operator/src/controllers/providernode/plan.js';
+import { CHALLENGE_SLOT_RETRY_MS, planProviderNode, reattestationOverdueAt } from '../../operator/src/controllers/providernode/plan.js';
 
 /** Slots on a clock the test moves; `woken` lists the nodes handed a slot, in order. */
 function slots(limit: number, reserve: number, holdMs = 30_000) {
@@ -94,8 +94,9 @@ test('a reserve per kind above half the limit is refused, naming both', (t) => {
 const now = new Date('2026-11-23T12:00:00Z');
 const iso = (offsetS: number) => new Date(now.getTime() + offsetS * 1000).toISOString();
 
-function planWith(status: ProviderNodeStatus | undefined, granted: boolean) {
+function planWith(status: ProviderNodeStatus | undefined, granted: boolean | ((kind: ChallengeKind, overdue: boolean) => boolean)) {
   const asked: ChallengeKind[] = [];
+  const askedOverdue: boolean[] = [];
   const providerNode: ProviderNode = {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'gpu-1', generation: 1 },
     spec: { nodeName: 'gpu-1', tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:' + 'a'.repeat(64) },
@@ -106,9 +107,13 @@ function planWith(status: ProviderNodeStatus | undefined, granted: boolean) {
     policy: { name: 'default', isDefault: true, found: true }, replicas: [],
     timing: { reattestIntervalSeconds: 3600, quarantineGraceSeconds: 300, challengeTtlSeconds: 300 },
     newNonce: () => 'f'.repeat(64),
-    acquireChallengeSlot: (kind) => { asked.push(kind); return granted; },
+    acquireChallengeSlot: (kind, overdue) => {
+      asked.push(kind);
+      askedOverdue.push(overdue);
+      return typeof granted === 'function' ? granted(kind, overdue) : granted;
+    },
   });
-  return { plan, asked };
+  return { plan, asked, askedOverdue };
 }
 
 test('without a slot a new node gets no challenge, stays not attested, says it waits, and looks again later', (t) => {
@@ -140,4 +145,52 @@ test('with a slot the node is challenged; a pending valid challenge needs no slo
   t.deepEqual(recheck.asked, ['reattestation']);
   t.is(recheck.plan.status.attestation, undefined, 'no challenge while it waits');
   t.is(recheck.plan.status.conditions!.find((c) => c.type === 'Attested')!.status, 'True', 'waiting for a slot does not take a valid attestation away');
+});
+
+test('an overdue re-attestation takes a slot beyond the bound; one that is not overdue waits', (t) => {
+  const { s: slotsFull } = slots(2, 0);
+  t.true(slotsFull.acquire('a', 'reattestation'));
+  t.true(slotsFull.acquire('b', 'reattestation'));
+  t.false(slotsFull.acquire('c', 'reattestation'), 'every slot is held: a re-check that can wait, waits');
+  t.true(slotsFull.acquire('c', 'reattestation', true), 'the same re-check once overdue is challenged now');
+  t.is(slotsFull.outstanding, 3, 'and holds a slot beyond the bound until its verdict');
+  t.is(slotsFull.queued, 0);
+  t.false(slotsFull.acquire('d', 'admission'), 'the bound still holds for everyone else');
+  slotsFull.stop();
+});
+
+test('a verified node is not left to lapse for want of a slot: its re-check waits at most half the challenge lifetime before its expiry', (t) => {
+  const verified = (expiresInS: number): ProviderNodeStatus => ({
+    attestation: { verifiedAt: iso(-3601), expiresAt: iso(expiresInS), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) },
+    conditions: [{ type: 'Attested', status: 'True', reason: 'Verified', message: '', lastTransitionTime: iso(-3601), observedGeneration: 1 }],
+  });
+  // Each case asks slots that other nodes' challenges hold, all of them.
+  const fullSlots: ChallengeSlots[] = [];
+  const grantFromFullSlots = () => {
+    const { s: full } = slots(1, 0);
+    t.true(full.acquire('other', 'reattestation'));
+    fullSlots.push(full);
+    return (kind: ChallengeKind, overdue: boolean) => full.acquire('gpu-1', kind, overdue);
+  };
+
+  // 200 s before expiry with a 300 s lifetime: 50 s of waiting are left.
+  const early = planWith(verified(200), grantFromFullSlots());
+  t.deepEqual(early.askedOverdue, [false]);
+  t.is(early.plan.status.attestation?.challenge, undefined, 'it waits for a slot');
+  t.true(early.plan.waitingForChallengeSlot);
+  t.is(reattestationOverdueAt(Date.parse(iso(200)), 300), now.getTime() + 50_000);
+  t.true(early.plan.requeueAfterMs! <= 50_000 + 50, 'and is looked at again when it becomes overdue, not after the 120 s retry');
+
+  // 100 s before expiry: overdue, challenged now though no slot is free.
+  const late = planWith(verified(100), grantFromFullSlots());
+  t.deepEqual(late.askedOverdue, [true]);
+  t.is(late.plan.status.attestation?.challenge?.nonce, 'f'.repeat(64));
+  t.falsy(late.plan.waitingForChallengeSlot);
+  t.is(late.plan.status.conditions!.find((c) => c.type === 'Attested')!.status, 'True');
+
+  // A first admission is never overdue: it has no attestation to lose.
+  const first = planWith(undefined, grantFromFullSlots());
+  t.deepEqual(first.askedOverdue, [false]);
+  t.is(first.plan.status.attestation, undefined);
+  for (const full of fullSlots) full.stop();
 });

@@ -45,11 +45,16 @@ export class OperatorMetrics {
     labelNames: ['verb', 'resource', 'code'] as const, registers: [this.registry],
   });
   readonly challengesOutstanding = new Gauge({
-    name: 'chrysalis_challenges_outstanding', help: 'Node challenges issued and holding a slot (not yet answered, at most maxOutstandingChallenges).',
+    name: 'chrysalis_challenges_outstanding', help: 'Node challenges issued and holding a slot (not yet answered; at most maxOutstandingChallenges, plus overdue re-attestations).',
     registers: [this.registry],
   });
   readonly challengesWaiting = new Gauge({
     name: 'chrysalis_challenges_waiting', help: 'Nodes due a challenge that wait for a free slot.',
+    registers: [this.registry],
+  });
+  readonly challengesOverdue = new Counter({
+    name: 'chrysalis_challenges_overdue_total',
+    help: 'Re-attestation challenges issued beyond maxOutstandingChallenges because the node would otherwise have lapsed waiting for a slot (raise the bound when this grows).',
     registers: [this.registry],
   });
   readonly eventsSuppressed = new Counter({

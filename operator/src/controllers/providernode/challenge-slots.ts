@@ -17,6 +17,9 @@
 //    re-attestation interval comes due together) never stops the admission of the nodes still waiting.
 //  - A freed slot goes to the longest-waiting node whose kind fits, and is handed to it (held in its name)
 //    before it is woken, so a wake-up never finds its slot taken by another node.
+//  - A re-attestation that has waited as long as the node's attestation allows (plan.ts,
+//    reattestationOverdueAt) takes a slot beyond the bound: the bound may slow re-checks, never make a
+//    verified node lapse.
 // The slots live in this process only: after a restart or a leader change they start empty, which at
 // worst issues up to `limit` more challenges than the bound for one round.
 
@@ -31,6 +34,8 @@ export interface ChallengeSlotsOptions {
   holdMs: number;
   /** Called with a waiting node's name when a slot has been handed to it (the controller enqueues it). */
   wake: (nodeName: string) => void;
+  /** Called when an overdue re-attestation takes a slot beyond the bound (metrics). */
+  onOverdue?: () => void;
   /** Called after the slots change, with their counts (metrics). */
   onChange?: (outstanding: number, queued: number) => void;
   now?: () => number;
@@ -61,13 +66,16 @@ export class ChallengeSlots {
   /**
    * A slot for a new challenge to `nodeName`: true when the node may be challenged now (it holds the slot
    * from now until its verdict, at most holdMs); false when it must wait, and it is then woken through
-   * `wake` once a slot is handed to it.
+   * `wake` once a slot is handed to it. `overdue` (a re-attestation that may wait no longer): a slot now,
+   * beyond the bound if none is free.
    */
-  acquire(nodeName: string, kind: ChallengeKind): boolean {
+  acquire(nodeName: string, kind: ChallengeKind, overdue = false): boolean {
     if (this.options.limit === 0) return true;
     const now = this.now();
     this.expire(now, nodeName);
-    if (this.held.has(nodeName) || this.fits(kind)) {
+    const beyondBound = !this.held.has(nodeName) && !this.fits(kind) && overdue;
+    if (beyondBound) this.options.onOverdue?.();
+    if (this.held.has(nodeName) || this.fits(kind) || overdue) {
       this.hold(nodeName, kind, now);
       this.waiting.delete(nodeName);
       this.armTimer();

@@ -49,6 +49,7 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     reservePerKind: Math.floor(config.maxOutstandingChallenges / 4),
     holdMs: CHALLENGE_SLOT_HOLD_MS,
     wake: (nodeName) => controller.enqueueUrgent(objectKey(KIND, undefined, nodeName)),
+    onOverdue: () => manager.metrics.challengesOverdue.inc(),
     onChange: (outstanding, queued) => {
       manager.metrics.challengesOutstanding.set(outstanding);
       manager.metrics.challengesWaiting.set(queued);

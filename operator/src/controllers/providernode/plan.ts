@@ -87,9 +87,24 @@ export interface ProviderNodeObservation {
   newNonce: () => string;
   /**
    * Whether a new challenge may be issued now (challenge-slots.ts: challenges outstanding are bounded by
-   * what verification absorbs); called only when a new challenge is due. Absent: always.
+   * what verification absorbs); called only when a new challenge is due. `overdue`: a re-attestation that
+   * has waited as long as it may (reattestationOverdueAt), which takes a slot beyond the bound. Absent: always.
    */
-  acquireChallengeSlot?: (kind: ChallengeKind) => boolean;
+  acquireChallengeSlot?: (kind: ChallengeKind, overdue: boolean) => boolean;
+}
+
+/**
+ * From when a verified node's re-check may no longer wait for a challenge slot: once half the slack
+ * between the re-check's due time and the attestation's expiry (the challenge lifetime) is gone. The
+ * bound paces challenges to what verification absorbs, but it holds each slot until the verdict comes
+ * back (or 30 s): when every round trip is slow, 96 re-attestation slots let through fewer re-checks
+ * than the fleet needs, and nodes lapsed for want of a challenge (the chaos bench at 2,000 nodes
+ * re-checked every 300 s: 1,768 nodes waiting, verified nodes expiring). A node lapsing because the
+ * operator throttled it is worse than a longer verifier queue, so the bound delays a re-check by at most
+ * half that slack, and the other half is left for the answer's round trip.
+ */
+export function reattestationOverdueAt(expiresAtMs: number, challengeTtlSeconds: number): number {
+  return expiresAtMs - (challengeTtlSeconds * 1000) / 2;
 }
 
 export interface NodeMarks {
@@ -231,10 +246,15 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs)) {
       // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
-      if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind)) {
+      const expiresAt = ms(prev.attestation?.expiresAt);
+      const overdueAt = kind === 'reattestation' && expiresAt !== undefined ? reattestationOverdueAt(expiresAt, o.timing.challengeTtlSeconds) : undefined;
+      const overdue = overdueAt !== undefined && nowMs >= overdueAt;
+      if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind, overdue)) {
         challenge = undefined;
         waitingForChallengeSlot = true;
         requeue.push(CHALLENGE_SLOT_RETRY_MS);
+        // Looked at again when it becomes overdue, if no slot was handed to it before.
+        if (overdueAt !== undefined) requeue.push(overdueAt - nowMs);
       } else {
         challenge = {
           nonce: o.newNonce(),

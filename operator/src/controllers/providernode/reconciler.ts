@@ -64,7 +64,7 @@ export class ProviderNodeReconciler implements Reconciler {
       timing: policyTiming(policy.object?.spec, this.deps.config.challengeTtlSeconds),
       now,
       newNonce: () => randomBytes(32).toString('hex'),
-      ...(this.deps.challengeSlots ? { acquireChallengeSlot: (kind: ChallengeKind) => this.deps.challengeSlots!.acquire(name, kind) } : {}),
+      ...(this.deps.challengeSlots ? { acquireChallengeSlot: (kind: ChallengeKind, overdue: boolean) => this.deps.challengeSlots!.acquire(name, kind, overdue) } : {}),
     });
 
     let updated: ProviderNode & KubeObject = pn;
