@@ -26,7 +26,7 @@ import { getProviderNode, nodeSetup, podOn } from '../attestation-service/_clust
 /**
  * A node offering one GPU, the controller's first write to its ProviderNode, and then a replica taking
  * that GPU, seen by the Pod cache while the ProviderNode cache still shows the object before the write.
- * Returns the second reconcile's outcome.
+ * Returns the second reconcile's outcome, or `interfered` when the first write was refused.
  */
 async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWrites: boolean) {
   const s = await nodeSetup(t);
@@ -49,21 +49,17 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
 
   // The controller's first write (conditions, a challenge, capacity), from caches filled just now, again
   // if the Node changed under it (kube-controller-manager writes Nodes too).
+  // A conflict here (kube-controller-manager wrote the Node meanwhile, more likely while other test files
+  // run) is not the scenario: the caller starts over on a fresh node.
   const beforeWrite = providerNodes.get(undefined, s.node)!;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await reconcile();
-      break;
-    } catch (err) {
-      if (!isConflict(err) || attempt >= 5) throw err;
-      providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-      nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
-    }
+  const first = await reconcile().then(() => undefined, (err: unknown) => err);
+  if (first !== undefined) {
+    if (!isConflict(first)) throw first;
+    return { s, interfered: first instanceof Error ? first.message : String(first) };
   }
   const written = await getProviderNode(s.rest, s.node);
   t.is(written.status?.capacity?.gpus, 1, 'the first write happened');
-  // A retry above may have refilled the cache after the status write (its Node write was refused): the
-  // cache goes back to the object before the controller's write, as an informer that lags shows it.
+  // The cache goes back to the object before the controller's write, as an informer that lags shows it.
   providerNodes.put(beforeWrite);
   // The Node's marks were written too; the Node cache gets them (only the ProviderNode cache lags here).
   nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
@@ -75,13 +71,23 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
   return { s, second };
 }
 
+/** The scenario on a fresh node until its first reconcile ran without interference (at most 3 tries). */
+async function scenario(t: ExecutionContext, withOwnWrites: boolean) {
+  for (let attempt = 1; ; attempt++) {
+    const run = await replicaArrivesBeforeTheWatchEvent(t, withOwnWrites);
+    if (!('interfered' in run)) return run;
+    t.log(`the first reconcile was refused (${run.interfered}); again on a fresh node`);
+    if (attempt >= 3) throw new Error(`the first reconcile was refused 3 times; last: ${run.interfered}`);
+  }
+}
+
 test('a reconcile before its own write\'s watch event plans from what it wrote, and its write is accepted', async (t) => {
-  const { s, second } = await replicaArrivesBeforeTheWatchEvent(t, true);
+  const { s, second } = await scenario(t, true);
   t.is(second, undefined, `the second reconcile failed: ${second instanceof Error ? second.message : String(second)}`);
   t.is((await getProviderNode(s.rest, s.node)).status?.allocated?.gpus, 1, 'the replica\'s GPU is counted');
 });
 
 test('without the memory of its own write, the same reconcile is refused with 409 (what the chaos bench saw)', async (t) => {
-  const { second } = await replicaArrivesBeforeTheWatchEvent(t, false);
+  const { second } = await scenario(t, false);
   t.true(isConflict(second), `expected a 409, got ${second instanceof Error ? second.message : String(second)}`);
 });
