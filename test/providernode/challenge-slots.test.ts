@@ -1,13 +1,13 @@
 import test from 'ava';
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
-import { ChallengeSlots, reattestationSlotsNeeded, type ChallengeKind } from '../../operator/src/controllers/providernode/challenge-slots.js';
+import { ChallengeSlots, type ChallengeKind } from '../../operator/src/controllers/providernode/challenge-slots.js';
 import { CHALLENGE_SLOT_RETRY_MS, planProviderNode, reattestationOverdueAt } from '../../operator/src/controllers/providernode/plan.js';
 
 /** Slots on a clock the test moves; `woken` lists the nodes handed a slot, in order. */
-function slots(limit: number, reserve: number, holdMs = 30_000, reattestationDemand?: () => number) {
+function slots(limit: number, reserve: number, holdMs = 30_000) {
   let clock = 1_000_000;
   const woken: string[] = [];
-  const s = new ChallengeSlots({ limit, reservePerKind: reserve, holdMs, wake: (n) => woken.push(n), now: () => clock, ...(reattestationDemand ? { reattestationDemand } : {}) });
+  const s = new ChallengeSlots({ limit, reservePerKind: reserve, holdMs, wake: (n) => woken.push(n), now: () => clock });
   return { s, woken, advance: (ms: number) => { clock += ms; } };
 }
 
@@ -193,33 +193,4 @@ test('a verified node is not left to lapse for want of a slot: its re-check wait
   t.deepEqual(first.askedOverdue, [false]);
   t.is(first.plan.status.attestation, undefined);
   for (const full of fullSlots) full.stop();
-});
-
-test('the slots re-checks need: re-checks due a second times the hold, twice over, summed over policies', (t) => {
-  // 2,000 nodes re-checked every 300 s with 30 s holds: 6.7 a second, 200 slots held at once, 400 with headroom.
-  t.is(reattestationSlotsNeeded([{ nodes: 2000, reattestIntervalSeconds: 300 }], 30_000), 400);
-  t.is(reattestationSlotsNeeded([{ nodes: 2000, reattestIntervalSeconds: 3600 }, { nodes: 100, reattestIntervalSeconds: 60 }], 30_000), 134);
-  t.is(reattestationSlotsNeeded([], 30_000), 0);
-});
-
-test('the re-attestation share grows to what the fleet\'s re-checks need, and the bound with it; admissions keep their share', (t) => {
-  let demand = 0;
-  const { s, woken } = slots(4, 1, 30_000, () => demand);
-  for (const n of ['r1', 'r2', 'r3']) t.true(s.acquire(n, 'reattestation'));
-  t.false(s.acquire('r4', 'reattestation'), 'the configured share (limit - reserve = 3) is full');
-  t.true(s.acquire('a1', 'admission'), 'the admissions\' reserve is free');
-  t.false(s.acquire('a2', 'admission'), 'and the bound (4) is reached');
-
-  demand = 6;
-  t.true(s.acquire('r4', 'reattestation'), 'a fleet that needs 6 re-check slots gets them');
-  t.true(s.acquire('r5', 'reattestation'));
-  t.true(s.acquire('r6', 'reattestation'));
-  t.false(s.acquire('r7', 'reattestation'), 'but no more than it needs');
-  t.is(s.outstanding, 7, 'the bound grew to the share plus the admissions\' reserve');
-  t.false(s.acquire('a2', 'admission'), 'admissions still hold at most their own share');
-
-  demand = 0;
-  s.release('r1');
-  t.deepEqual(woken, [], 'with the need gone, a freed slot is not handed out above the configured bound');
-  s.stop();
 });

@@ -17,12 +17,6 @@
 //    re-attestation interval comes due together) never stops the admission of the nodes still waiting.
 //  - A freed slot goes to the longest-waiting node whose kind fits, and is handed to it (held in its name)
 //    before it is woken, so a wake-up never finds its slot taken by another node.
-//  - The re-attestation share is never smaller than the fleet's re-checks need (`reattestationDemand`:
-//    re-checks due per second times the longest a slot is held, twice over). A slot is held until the
-//    verdict comes back or holdMs passes, so a fixed share passes at most share / holdMs re-checks a
-//    second when round trips are slow: 96 slots held 30 s each pass 3.2 a second, and 2,000 nodes
-//    re-checked every 300 s need 6.7. The re-checks then queued until they were overdue (below) and went
-//    out together, a burst every interval.
 //  - A re-attestation that has waited as long as the node's attestation allows (plan.ts,
 //    reattestationOverdueAt) takes a slot beyond the bound: the bound may slow re-checks, never make a
 //    verified node lapse.
@@ -38,11 +32,6 @@ export interface ChallengeSlotsOptions {
   reservePerKind: number;
   /** The longest a challenge without a verdict holds its slot. */
   holdMs: number;
-  /**
-   * Slots the fleet's re-checks need now (reattestationSlotsNeeded): the re-attestation share, and the
-   * bound with it, grow to it when it exceeds them. Absent: the configured share only.
-   */
-  reattestationDemand?: () => number;
   /** Called with a waiting node's name when a slot has been handed to it (the controller enqueues it). */
   wake: (nodeName: string) => void;
   /** Called when an overdue re-attestation takes a slot beyond the bound (metrics). */
@@ -122,15 +111,8 @@ export class ChallengeSlots {
   }
 
   private fits(kind: ChallengeKind): boolean {
-    const { bound, reattestationShare } = this.shares();
-    if (this.held.size >= bound) return false;
-    return this.heldOf(kind) < (kind === 'reattestation' ? reattestationShare : this.options.limit - this.options.reservePerKind);
-  }
-
-  /** The re-attestation share (at least what the fleet's re-checks need) and the bound, grown with it so the admissions keep their reserve. */
-  private shares(): { bound: number; reattestationShare: number } {
-    const reattestationShare = Math.max(this.options.limit - this.options.reservePerKind, Math.ceil(this.options.reattestationDemand?.() ?? 0));
-    return { bound: Math.max(this.options.limit, reattestationShare + this.options.reservePerKind), reattestationShare };
+    if (this.held.size >= this.options.limit) return false;
+    return this.heldOf(kind) < this.options.limit - this.options.reservePerKind;
   }
 
   private heldOf(kind: ChallengeKind): number {
@@ -171,9 +153,8 @@ export class ChallengeSlots {
   private handOut(asking?: string): void {
     const now = this.now();
     const woken: string[] = [];
-    const { bound } = this.shares();
     for (const [name, kind] of this.waiting) {
-      if (this.held.size >= bound) break;
+      if (this.held.size >= this.options.limit) break;
       if (name === asking) continue;
       if (!this.fits(kind)) continue; // an admission behind a full admission share: a re-attestation may still fit
       this.hold(name, kind, now);
@@ -206,15 +187,4 @@ export class ChallengeSlots {
     }, Math.max(0, earliest - this.now()) + 5);
     this.timer.unref();
   }
-}
-
-/**
- * Slots the fleet's re-checks need: for each policy, its verified nodes over its re-attestation interval
- * (re-checks due a second) times the longest a slot is held, twice over so that slow round trips and an
- * uneven spread of due times do not queue them.
- */
-export function reattestationSlotsNeeded(nodesPerInterval: Iterable<{ nodes: number; reattestIntervalSeconds: number }>, holdMs: number): number {
-  let perSecond = 0;
-  for (const { nodes, reattestIntervalSeconds } of nodesPerInterval) perSecond += nodes / Math.max(1, reattestIntervalSeconds);
-  return Math.ceil(2 * perSecond * (holdMs / 1000));
 }

@@ -10,8 +10,7 @@ import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
 import { objectKey, type KubeObject } from '../../kube/resource.js';
 import { attestationPolicyController } from '../attestationpolicy/controller.js';
-import { ChallengeSlots, reattestationSlotsNeeded } from './challenge-slots.js';
-import { policyTiming } from './plan.js';
+import { ChallengeSlots } from './challenge-slots.js';
 import { ProviderNodeReads } from '../../attestation/service/provider-node-reads.js';
 import { KIND, ProviderNodeReconciler } from './reconciler.js';
 
@@ -49,11 +48,6 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
     limit: config.maxOutstandingChallenges,
     reservePerKind: Math.floor(config.maxOutstandingChallenges / 4),
     holdMs: CHALLENGE_SLOT_HOLD_MS,
-    // The nodes naming each policy (verified or not: an upper bound that needs no scan), by its interval.
-    reattestationDemand: () => reattestationSlotsNeeded(informers.policies.list().map((policy) => ({
-      nodes: informers.providerNodes.countByIndex(BY_POLICY, policy.metadata.name!),
-      reattestIntervalSeconds: policyTiming(policy.spec, config.challengeTtlSeconds).reattestIntervalSeconds,
-    })), CHALLENGE_SLOT_HOLD_MS),
     wake: (nodeName) => controller.enqueueUrgent(objectKey(KIND, undefined, nodeName)),
     onOverdue: () => manager.metrics.challengesOverdue.inc(),
     onChange: (outstanding, queued) => {
