@@ -94,17 +94,18 @@ export interface ProviderNodeObservation {
 }
 
 /**
- * From when a verified node's re-check may no longer wait for a challenge slot: once half the slack
- * between the re-check's due time and the attestation's expiry (the challenge lifetime) is gone. The
+ * From when a verified node's re-check may no longer wait for a challenge slot: once the attestation's
+ * expiry is less than half a challenge's lifetime away (the slack between the re-check's due time and
+ * the expiry is challengeTtlSeconds, the longest lifetime, so at least half of it is left). The
  * bound paces challenges to what verification absorbs, but it holds each slot until the verdict comes
  * back (or 30 s): when every round trip is slow, 96 re-attestation slots let through fewer re-checks
  * than the fleet needs, and nodes lapsed for want of a challenge (the chaos bench at 2,000 nodes
  * re-checked every 300 s: 1,768 nodes waiting, verified nodes expiring). A node lapsing because the
- * operator throttled it is worse than a longer verifier queue, so the bound delays a re-check by at most
- * half that slack, and the other half is left for the answer's round trip.
+ * operator throttled it is worse than a longer verifier queue, so the bound delays a re-check only until
+ * half a challenge's lifetime is left before the expiry, which is left for the answer's round trip.
  */
-export function reattestationOverdueAt(expiresAtMs: number, challengeTtlSeconds: number): number {
-  return expiresAtMs - (challengeTtlSeconds * 1000) / 2;
+export function reattestationOverdueAt(expiresAtMs: number, challengeLifetimeSeconds: number): number {
+  return expiresAtMs - (challengeLifetimeSeconds * 1000) / 2;
 }
 
 export interface NodeMarks {
