@@ -360,7 +360,10 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     recoveries.chainStallSeconds = seconds(stallEnd);
     log(`  settlement resumed: an epoch confirmed ${recoveries.chainStallSeconds} s after the stall ended (stall began ${seconds(stallAt, stallEnd)} s before)`);
     let nextQuarantineReport = Date.now() + 60_000;
-    await until('the quarantined nodes emptied and every pool Ready elsewhere', 600_000, async () => {
+    // A quarantined node is found at its next re-check (up to one interval away, and later when re-checks
+    // wait for challenge slots), and refused at the third rejected answer to that challenge.
+    const quarantineTimeoutMs = Math.max(600, 2 * reattestSeconds) * 1000;
+    await until('the quarantined nodes emptied and every pool Ready elsewhere', quarantineTimeoutMs, async () => {
       const s = await snapshot(watched);
       const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))).map((n) => n.spec.nodeName));
       const stillOn = s.pods.filter((p) => out.has(p.spec.nodeName ?? ''));
