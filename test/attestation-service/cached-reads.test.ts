@@ -248,3 +248,30 @@ test('a policy the cache does not hold is read from the apiserver, so evidence i
   t.deepEqual((refused.body as { reasons: Array<{ code: string }> }).reasons.map((x) => x.code), ['POLICY_NOT_FOUND']);
   t.is(noPolicy.count('GET attestationpolicies'), 1, 'the missing policy was confirmed with the apiserver');
 });
+
+test('a host whose Attested condition is still True but whose attestation has expired is not attested for a replica verdict', async (t) => {
+  // Seen in the chaos bench at 2,000 nodes: a node's attestation expired and, its controller reconcile
+  // waiting in a backlog, it still read Attested=True 6.5 minutes later. The expiry needs no reconcile.
+  const s = await nodeSetup(t);
+  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
+  const rest = await countingRest(t);
+  const caches = await currentCaches(s, [pod]);
+  const svc = cachedService(s, rest, caches);
+  const token = await podToken(s.rest, pod);
+  const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };
+  const challenge = await post(svc, '/v1/challenge', token, { subject });
+  t.is(challenge.status, 200, JSON.stringify(challenge.body));
+  // The node's attestation runs out; nothing rewrites its condition.
+  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { attestation: { expiresAt: new Date(Date.now() - 1000).toISOString() } } },
+  });
+  const host = await getProviderNode(s.rest, s.node);
+  t.true(host.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True'), 'the condition still says Attested');
+  const r = await post(svc, '/v1/evidence', token, { subject, nonce: (challenge.body as { nonce: string }).nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
+  t.is(r.status, 200, JSON.stringify(r.body));
+  const body = r.body as { verified: boolean; reasons: Array<{ code: string; message: string }> };
+  t.false(body.verified);
+  t.is(body.reasons[0]?.code, 'HOST_NOT_ATTESTED');
+  t.deepEqual((await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [], [], 'no key recorded');
+});

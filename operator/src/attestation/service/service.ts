@@ -43,6 +43,7 @@
 // body is read, TokenReview answers are cached, the reviews sent for uncached tokens are bounded for all
 // callers together, each caller has its own request bucket, and bodies are limited per endpoint
 // (protocol.ts MAX_BODY_BYTES).
+import { attestedNow } from '../attested-now.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
@@ -462,7 +463,8 @@ export class AttestationService {
       // `verified` was judged against the policy, topology and declared hardware of the host as first
       // read (a copy, perhaps seconds old): a host read since that names others must be judged anew.
       if (verificationBasis(host, this.deps.config.defaultPolicyName) !== judgedAgainst) throw new StaleWrite();
-      const hostAttested = host.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+      // The condition and the expiry (attested-now.ts): a condition the controller has not turned yet does not outlive the expiry.
+      const hostAttested = attestedNow(host, now);
       // Judged against the host as read now: its last verified evidence is what the replica must match.
       const notOnHost = verified.verified && hostAttested ? replicaHostMismatch(topology, host.status?.attestation, verified.claims, nodeName) : [];
       outcome = verified.verified && !hostAttested
