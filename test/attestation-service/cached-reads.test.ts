@@ -123,7 +123,11 @@ test('with synced caches a replica attestation reads nothing from the apiserver 
   t.is(alone.count('PATCH pods/status'), 0);
 });
 
-test('a cached host that lags (still Attested, the node since failed) does not decide the replica verdict: the refused write is judged again on the apiserver', async (t) => {
+/**
+ * A replica challenged through a cached service; `hostChanges` is then written to its host's status
+ * behind the cache's back, and the replica's evidence (judged as passing) is sent. Returns the answer.
+ */
+async function evidenceAfterHostChange(t: ExecutionContext, hostChanges: Record<string, unknown>) {
   const s = await nodeSetup(t);
   const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   const rest = await countingRest(t);
@@ -133,13 +137,17 @@ test('a cached host that lags (still Attested, the node since failed) does not d
   const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };
   const challenge = await post(svc, '/v1/challenge', token, { subject });
   t.is(challenge.status, 200, JSON.stringify(challenge.body));
-  // The node's attestation fails meanwhile; neither the cache nor the service's memory of its own write has seen it.
-  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { conditions: [{ type: 'Attested', status: 'False', reason: 'EvidenceRejected', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] } },
-  });
+  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), { contentType: 'application/merge-patch+json', body: { status: hostChanges } });
   rest.sent.length = 0;
   const r = await post(svc, '/v1/evidence', token, { subject, nonce: (challenge.body as { nonce: string }).nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
+  return { s, rest, r };
+}
+
+test('a cached host that lags (still Attested, the node since failed) does not decide the replica verdict: the refused write is judged again on the apiserver', async (t) => {
+  // The node's attestation fails meanwhile; neither the cache nor the service's memory of its own write has seen it.
+  const { s, rest, r } = await evidenceAfterHostChange(t, {
+    conditions: [{ type: 'Attested', status: 'False', reason: 'EvidenceRejected', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }],
+  });
   t.is(r.status, 200, JSON.stringify(r.body));
   const body = r.body as { verified: boolean; reasons: Array<{ code: string }> };
   t.false(body.verified);
@@ -252,23 +260,10 @@ test('a policy the cache does not hold is read from the apiserver, so evidence i
 test('a host whose Attested condition is still True but whose attestation has expired is not attested for a replica verdict', async (t) => {
   // Seen in the chaos bench at 2,000 nodes: a node's attestation expired and, its controller reconcile
   // waiting in a backlog, it still read Attested=True 6.5 minutes later. The expiry needs no reconcile.
-  const s = await nodeSetup(t);
-  const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
-  const rest = await countingRest(t);
-  const caches = await currentCaches(s, [pod]);
-  const svc = cachedService(s, rest, caches);
-  const token = await podToken(s.rest, pod);
-  const subject = { kind: 'replica' as const, namespace: s.tenantNs, pod: 'llm-0' };
-  const challenge = await post(svc, '/v1/challenge', token, { subject });
-  t.is(challenge.status, 200, JSON.stringify(challenge.body));
   // The node's attestation runs out; nothing rewrites its condition.
-  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { attestation: { expiresAt: new Date(Date.now() - 1000).toISOString() } } },
-  });
+  const { s, r } = await evidenceAfterHostChange(t, { attestation: { expiresAt: new Date(Date.now() - 1000).toISOString() } });
   const host = await getProviderNode(s.rest, s.node);
   t.true(host.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True'), 'the condition still says Attested');
-  const r = await post(svc, '/v1/evidence', token, { subject, nonce: (challenge.body as { nonce: string }).nonce, publicKey: randomBytes(32).toString('hex'), cpu: { type: 'sev-snp', report: randomBytes(1184).toString('base64') }, gpus: [] });
   t.is(r.status, 200, JSON.stringify(r.body));
   const body = r.body as { verified: boolean; reasons: Array<{ code: string; message: string }> };
   t.false(body.verified);
