@@ -43,11 +43,11 @@
 // body is read, TokenReview answers are cached, the reviews sent for uncached tokens are bounded for all
 // callers together, each caller has its own request bucket, and bodies are limited per endpoint
 // (protocol.ts MAX_BODY_BYTES).
-import { attestedNow } from '../attested-now.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy, AttestationPolicySpec } from '../../api/attestationpolicy.js';
 import type { ProviderNode, ProviderNodeStatusAttestedReplica, ProviderNodeStatusReplicaChallenge } from '../../api/providernode.js';
+import { attestedNow } from '../attested-now.js';
 import type { InferencePool } from '../../api/inferencepool.js';
 import type { DeclaredNode } from '../declared-vs-proven.js';
 import type { OperatorConfig } from '../../config.js';

@@ -73,9 +73,9 @@ export class ChallengeSlots {
     if (this.options.limit === 0) return true;
     const now = this.now();
     this.expire(now, nodeName);
-    const beyondBound = !this.held.has(nodeName) && !this.fits(kind) && overdue;
-    if (beyondBound) this.options.onOverdue?.();
-    if (this.held.has(nodeName) || this.fits(kind) || overdue) {
+    const withinBound = this.held.has(nodeName) || this.fits(kind);
+    if (withinBound || overdue) {
+      if (!withinBound) this.options.onOverdue?.();
       this.hold(nodeName, kind, now);
       this.waiting.delete(nodeName);
       this.armTimer();
