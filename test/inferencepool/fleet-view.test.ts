@@ -48,7 +48,10 @@ test('a cached Pod keeps what the operator reads, takes its GPUs, and drops the 
   providerNodes.put({
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'gpu-1', managedFields },
     spec: { nodeName: 'gpu-1', tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:abc', priceCoefficient: 1000 },
-    status: { conditions: [{ type: 'Attested', status: 'True', reason: 'EvidenceVerified', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }] },
+    status: {
+      conditions: [{ type: 'Attested', status: 'True', reason: 'EvidenceVerified', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }],
+      attestation: { verifiedAt: '2025-01-01T00:00:00Z', expiresAt: '2099-01-01T00:00:00Z' },
+    },
   } as unknown as ProviderNode & KubeObject);
   t.is(view.index.node('gpu-1')?.gpuFree, 8);
 
@@ -82,7 +85,10 @@ function fleet() {
   const providerNode = (name: string, node: string, conditions = [{ type: 'Attested', status: 'True' }]) => ({
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name },
     spec: { nodeName: node, tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:abc', priceCoefficient: 1000 },
-    status: { conditions: conditions.map((c) => ({ ...c, reason: 'R', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' })) },
+    status: {
+      conditions: conditions.map((c) => ({ ...c, reason: 'R', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' })),
+      attestation: { verifiedAt: '2025-01-01T00:00:00Z', expiresAt: '2099-01-01T00:00:00Z' },
+    },
   } as unknown as ProviderNode & KubeObject);
   for (const n of ['gpu-1', 'gpu-2']) nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: n }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
   return { pods, nodes, providerNodes, view, woken, providerNode };
@@ -142,6 +148,52 @@ test('a quarantined node wakes the pools with replicas or assumed replicas on it
   t.deepEqual([...new Set(woken)].sort(), ['team/llama', 'team/mistral']);
   view.unassume('team', 'mistral-0');
   t.is(view.index.node('gpu-1')?.gpuFree, 7);
+});
+
+test('a node counts as attested only while its attestation is unexpired, whatever its Attested condition still says', (t) => {
+  const now = new Date('2026-12-05T12:00:00Z');
+  const view = new FleetView({ gpuResourceName: GPU, now: () => now });
+  t.teardown(() => view.close());
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const nodes = new Store<KubeObject>();
+  view.attach(providerNodes, nodes, new Store<KubeObject>());
+  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-1' }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
+  const host = (attestation: Record<string, string> | undefined) => ({
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'host' },
+    spec: { nodeName: 'gpu-1', tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:abc', priceCoefficient: 1000 },
+    // The condition as the ProviderNode controller last wrote it: it has not reconciled since the expiry.
+    status: { conditions: [{ type: 'Attested', status: 'True', reason: 'Verified', message: '', lastTransitionTime: '2026-12-05T11:00:00Z' }], ...(attestation ? { attestation } : {}) },
+  } as unknown as ProviderNode & KubeObject);
+  providerNodes.put(host({ verifiedAt: '2026-12-05T11:00:00Z', expiresAt: '2026-12-05T12:10:00Z' }));
+  t.true(view.index.node('gpu-1')?.attested);
+  providerNodes.put(host({ verifiedAt: '2026-12-05T10:00:00Z', expiresAt: '2026-12-05T11:59:59Z' }));
+  t.false(view.index.node('gpu-1')?.attested, 'expired');
+  providerNodes.put(host(undefined));
+  t.false(view.index.node('gpu-1')?.attested, 'no verdict recorded');
+  providerNodes.put(host({ verifiedAt: '2026-12-05T11:00:00Z', expiresAt: 'soon' }));
+  t.false(view.index.node('gpu-1')?.attested, 'an expiry that does not parse');
+});
+
+test('a node stops being placeable when its attestation expires, with no event to tell the view, and its waiting pools are not woken', async (t) => {
+  const view = new FleetView({ gpuResourceName: GPU });
+  t.teardown(() => view.close());
+  const providerNodes = new Store<ProviderNode & KubeObject>();
+  const nodes = new Store<KubeObject>();
+  view.attach(providerNodes, nodes, new Store<KubeObject>());
+  nodes.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-1' }, spec: {}, status: { allocatable: { [GPU]: '8' } } });
+  const expiresAt = new Date(Date.now() + 150).toISOString();
+  providerNodes.put({
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'host' },
+    spec: { nodeName: 'gpu-1', tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:abc', priceCoefficient: 1000 },
+    status: { conditions: [{ type: 'Attested', status: 'True', reason: 'Verified', message: '', lastTransitionTime: '2026-12-05T11:00:00Z' }], attestation: { verifiedAt: new Date().toISOString(), expiresAt } },
+  } as unknown as ProviderNode & KubeObject);
+  t.true(view.index.node('gpu-1')?.attested);
+  const woken: string[] = [];
+  view.onPoolChanged((p) => woken.push(p));
+  view.setWaiting('team/llama', true);
+  await new Promise((r) => setTimeout(r, 400));
+  t.false(view.index.node('gpu-1')?.attested, `still attested after its expiry at ${expiresAt}`);
+  t.deepEqual(woken, [], 'capacity lost wakes no waiting pool');
 });
 
 test('the operator\'s informers cache Pods, Nodes and ProviderNodes in that shape, and one cache never takes two shapes', (t) => {

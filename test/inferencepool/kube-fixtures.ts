@@ -121,14 +121,20 @@ export async function createGpuFleet(kc: KubeConfig, options: GpuFleetOptions): 
   };
 }
 
-/** Sets Attested/Quarantined on a ProviderNode through its status subresource, as the admission loop would. */
+/**
+ * Sets Attested/Quarantined on a ProviderNode through its status subresource, as the admission loop would,
+ * and for an attested node the verdict's times as the attestation service records them (placement counts
+ * a node attested only while its expiresAt is ahead), valid for a day.
+ */
 export async function setProviderConditions(client: KubeClient, name: string, c: { attested: boolean; quarantined: boolean }): Promise<void> {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const expiresAt = new Date(Date.now() + 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   await client.rest.request('PATCH', resourcePath(ProviderNodes, undefined, name, 'status'), {
     query: { fieldManager: TEST_MANAGER },
     contentType: 'application/merge-patch+json',
     body: {
       status: {
+        ...(c.attested ? { attestation: { verifiedAt: now, expiresAt } } : {}),
         conditions: [
           { type: 'Attested', status: c.attested ? 'True' : 'False', reason: c.attested ? 'EvidenceVerified' : 'AwaitingEvidence', message: 'set by the test', lastTransitionTime: now },
           { type: 'Quarantined', status: c.quarantined ? 'True' : 'False', reason: c.quarantined ? 'AttestationLapsed' : 'NotQuarantined', message: 'set by the test', lastTransitionTime: now },

@@ -188,7 +188,8 @@ test('a cached Node, ProviderNode and Pods give the FleetView the same capacity,
     const replica = wirePod(0);
     (replica.spec as { nodeName: string }).nodeName = name;
     const view = (shape: boolean) => {
-      const v = new FleetView({ gpuResourceName: GPU });
+      // At T, while the ProviderNodes' attestations hold: the expiry is among what the view reads.
+      const v = new FleetView({ gpuResourceName: GPU, now: () => T });
       const store = <T extends KubeObject>(resource: typeof Pods) => new Store<T>(shape ? { transform: cachedShapeOf<T>(resource) } : {});
       const providerNodes = store<ProviderNode & KubeObject>(ProviderNodes);
       const nodes = store<KubeObject>(Nodes);

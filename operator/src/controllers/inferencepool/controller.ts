@@ -70,7 +70,7 @@ export function inferencePoolController(deps: InferencePoolControllerDeps): Infe
   // API Inference Extension's InferencePools on: watched by name, so an install or removal wakes the pools.
   const services = manager.informer<KubeObject>(Services, { ...scope, labelSelector: LABEL_POOL });
   const crds = manager.informer<KubeObject>(CustomResourceDefinitions, { fieldSelector: `metadata.name=${GIE_CRD_NAME}`, transform: slimCrd });
-  const view = new FleetView({ gpuResourceName: config.gpuResourceName, logger: manager.log.child({ controller: CONTROLLER_NAME }) });
+  const view = new FleetView({ gpuResourceName: config.gpuResourceName, logger: manager.log.child({ controller: CONTROLLER_NAME }), ...(deps.now ? { now: deps.now } : {}) });
   // The view's handlers are registered before the controller's, so a key is enqueued after the index
   // has taken the change in (the reconcile runs later anyway; this keeps the order obvious).
   view.attach(providerNodes, nodes, pods);

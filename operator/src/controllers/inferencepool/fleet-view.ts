@@ -5,8 +5,11 @@
 // Pods being deleted, pools waiting for capacity.
 //
 // A node is in the index when both its Node and its ProviderNode exist. It is schedulable iff the
-// ProviderNode has Attested=True and not Quarantined=True, its spec is not cordoned, and the Node is
-// not unschedulable. That is the only gate: replicas are bound directly by the operator, so Node
+// ProviderNode's attestation holds now (attested-now.ts: Attested=True and its expiresAt ahead) and it is
+// not Quarantined=True, its spec is not cordoned, and the Node is not unschedulable. The expiry is read
+// here, not left to the ProviderNode controller's condition, because that condition turns False only when
+// the controller reconciles the node, which at fleet scale can be minutes after the expiry; a timer at
+// each attested node's expiry recomputes it then, with no event to wake it. That is the only gate: replicas are bound directly by the operator, so Node
 // taints (chrysalis.dev/unattested included) are never consulted and never tolerated.
 //
 // GPUs: total = min(Node allocatable[gpuResourceName], ProviderNode spec.gpus.count); free = total −
@@ -19,6 +22,7 @@
 //
 // Pods being deleted still hold their GPUs (as kube-scheduler counts them) until they are gone.
 import type { ProviderNode } from '../../api/index.js';
+import { attestedNow } from '../../attestation/attested-now.js';
 import { attestedReplicaEntry } from '../../attestation/service/replica-keys.js';
 import { BY_NODE_NAME, BY_POOL, nodeNameOf, poolOf } from '../../kube/indexes.js';
 import type { KubeObject } from '../../kube/resource.js';
@@ -47,7 +51,15 @@ export interface Assumption {
 export interface FleetViewOptions {
   gpuResourceName: string;
   logger?: Logger;
+  /** The clock attestation expiries are judged by (tests pin it). */
+  now?: () => Date;
 }
+
+/**
+ * The longest a node's expiry timer is set for: setTimeout takes at most 2^31 − 1 ms (24.8 days) and fires
+ * at once beyond it, so a farther expiry is looked at again after a day and its timer set anew.
+ */
+const MAX_EXPIRY_TIMER_MS = 24 * 3600 * 1000;
 
 type PoolListener = (pool: PoolKey) => void;
 type ProviderNodeObject = ProviderNode & KubeObject;
@@ -69,10 +81,20 @@ export class FleetView {
   /** Pools whose last reconcile left replicas unplaced: retried when capacity appears. */
   private readonly waiting = new Set<PoolKey>();
   private readonly listeners: PoolListener[] = [];
+  private readonly now: () => Date;
+  /** Node → the timer that recomputes it when its attestation expires (only nodes attested now). */
+  private readonly expiryTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
 
   constructor(options: FleetViewOptions) {
     this.gpuResourceName = options.gpuResourceName;
     this.log = options.logger ?? silentLogger();
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Stops the expiry timers (they are unref'd, so they never keep a process alive either way). */
+  close(): void {
+    for (const { timer } of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
   }
 
   /** Called with a pool whenever something it depends on changed (its Pods, its nodes, capacity). */
@@ -307,17 +329,20 @@ export class FleetView {
     const providers = this.providerNodes.byIndex(BY_NODE_NAME, node);
     const before = this.index.node(node);
     if (!n || providers.length === 0) {
+      this.setExpiryTimer(node, undefined);
       this.index.removeNode(node);
       return;
     }
     if (providers.length > 1) {
       // Two ProviderNodes claim one Node: which attestation speaks for it is unknowable. Fail closed.
       this.log.warn('several ProviderNodes name one Node; not placing on it', { node, providerNodes: providers.map((p) => p.metadata.name) });
+      this.setExpiryTimer(node, undefined);
       this.index.removeNode(node);
       return;
     }
     const pn = providers[0] as ProviderNodeObject;
-    const conditions = pn.status?.conditions ?? [];
+    const attested = attestedNow(pn, this.now());
+    this.setExpiryTimer(node, attested ? Date.parse(pn.status!.attestation!.expiresAt!) : undefined);
     const total = Math.min(allocatableGpus(n, this.gpuResourceName), pn.spec.gpus.count);
     let used = 0;
     for (const a of this.assumedByNode.get(node)?.values() ?? []) used += a.gpus;
@@ -332,7 +357,7 @@ export class FleetView {
       // Pods outside Chrysalis (or a shrunk allocatable) can take more than the total; none is free then.
       gpuFree: Math.max(0, total - used),
       priceCoefficient: pn.spec.priceCoefficient ?? 1000,
-      attested: conditions.some((c) => c.type === 'Attested' && c.status === 'True'),
+      attested,
       quarantined: isQuarantined(pn),
       cordoned: pn.spec.cordoned === true || (n.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true,
     };
@@ -341,6 +366,27 @@ export class FleetView {
     const gained = isSchedulable(capacity) && capacity.gpuFree > 0 &&
       (!before || !isSchedulable(before) || capacity.gpuFree > before.gpuFree || capacity.priceCoefficient !== before.priceCoefficient);
     if (gained) for (const pool of this.waiting) this.notify(pool);
+  }
+
+  /**
+   * Keeps one timer per attested node, at its attestation's expiry (none when `at` is undefined): when it
+   * fires the node is recomputed and, past the expiry, stops being schedulable.
+   */
+  private setExpiryTimer(node: string, at: number | undefined): void {
+    const current = this.expiryTimers.get(node);
+    if (current?.at === at) return;
+    if (current) clearTimeout(current.timer);
+    if (at === undefined) {
+      this.expiryTimers.delete(node);
+      return;
+    }
+    const delay = Math.min(Math.max(0, at - this.now().getTime()) + 1, MAX_EXPIRY_TIMER_MS);
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(node);
+      this.nodeChanged(node);
+    }, delay);
+    timer.unref();
+    this.expiryTimers.set(node, { at, timer });
   }
 
   private notify(pool: PoolKey): void {
