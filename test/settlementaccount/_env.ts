@@ -95,12 +95,31 @@ export async function addProviderNode(env: Env, payout: Address): Promise<string
     apiVersion: 'v1', kind: 'Node', metadata: { name: `${name}-node`, labels: { type: 'kwok' } },
     status: { capacity: resources, allocatable: resources },
   });
-  env.providerNodeCache.put(await env.client.create<ProviderNode & KubeObject>(ProviderNodes, {
+  const created = await env.client.create<ProviderNode & KubeObject>(ProviderNodes, {
     apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode',
     metadata: { name },
     spec: { nodeName: `${name}-node`, tee: 'simulated', gpus: { model: 'H100', count: 8 }, payoutAddress: payout.toRawString() },
-  } as ProviderNode & KubeObject));
+  } as ProviderNode & KubeObject);
+  // The host is attested for a day, as the attestation service and the ProviderNode controller record it:
+  // metering counts a replica's usage only while its host's attestation holds.
+  env.providerNodeCache.put(await setHostAttestation(env, created, new Date(Date.now() + 24 * 3600 * 1000)));
   return name;
+}
+
+/** Records the host's attestation as valid until `expiresAt` (in the past: lapsed), conditions included. */
+export async function setHostAttestation(env: Env, pn: ProviderNode & KubeObject, expiresAt: Date): Promise<ProviderNode & KubeObject> {
+  const at = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const verifiedAt = new Date(Math.min(Date.now(), expiresAt.getTime() - 3600 * 1000));
+  return env.rest.request<ProviderNode & KubeObject>('PUT', resourcePath(ProviderNodes, undefined, pn.metadata.name!, 'status'), {
+    body: {
+      ...pn,
+      status: {
+        ...pn.status,
+        attestation: { ...pn.status?.attestation, verifiedAt: at(verifiedAt), expiresAt: at(expiresAt) },
+        conditions: [{ type: 'Attested', status: 'True', reason: 'Verified', message: 'set by the test', lastTransitionTime: at(verifiedAt) }],
+      },
+    },
+  });
 }
 
 /**

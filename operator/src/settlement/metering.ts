@@ -8,7 +8,12 @@
 //   - the replica Pod exists, its `chrysalis.dev/attested` condition is True, and its host's ProviderNode
 //     holds an unexpired key for exactly this Pod (namespace, name and uid) in status.attestedReplicas —
 //     written only by the attestation service when the replica's evidence passed, through the status
-//     subresource users are not granted (attestedReplicaKey). Pod metadata is writable by anyone who may
+//     subresource users are not granted (attestedReplicaKey), and that host's own attestation holds at
+//     the report (attested-now.ts: Attested=True and unexpired). A replica's key can outlive its host's
+//     attestation by up to a re-check interval (the service renews no key on a lapsed host, but it does
+//     not shorten one already given), and tokens served on a host whose attestation has lapsed are not
+//     paid for on the replica's word alone. Reports are cumulative, so a refused one is not lost: the
+//     replica's next report, once the host is attested again, carries the same counters. Pod metadata is writable by anyone who may
 //     patch Pods in the namespace, so a key or expiry found there is never read;
 //   - the report's signature over canonicalJson(report) verifies under that key;
 //   - it moves the replica's cursor forward: same bootId → a higher sequence and no counter lower than
@@ -49,6 +54,7 @@ import { Address } from '@ton/core';
 import { signVerify } from '@ton/crypto';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusUsage, ProviderNodeStatusUsageCursor, ProviderNodeStatusUsagePayee } from '../api/index.js';
 import type { InferencePool } from '../api/inferencepool.js';
+import { attestedNow } from '../attestation/attested-now.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
 import { ProviderNodeReads } from '../attestation/service/provider-node-reads.js';
@@ -577,8 +583,9 @@ export class UsageIngest {
 
 /**
  * What the attestation service established about a replica Pod: the key its host's ProviderNode holds for
- * exactly this Pod (attestedReplicaKey: same namespace, name and uid, not expired) and the Pod's attested
- * condition. Nothing is read from the Pod's annotations or labels.
+ * exactly this Pod (attestedReplicaKey: same namespace, name and uid, not expired), whether that host is
+ * attested now (attestedNow), and the Pod's attested condition. Nothing is read from the Pod's annotations
+ * or labels.
  */
 export function attestedReplicaOf(pod: PodLike, providerNode: ProviderNode | undefined, now: Date, pool?: string, account?: string): AttestedReplica {
   const meta = pod.metadata ?? {};
@@ -591,6 +598,15 @@ export function attestedReplicaOf(pod: PodLike, providerNode: ProviderNode | und
     ...(account ? { account } : {}),
   };
   const key = attestedReplicaKey(providerNode, pod, now);
+  if (key && !attestedNow(providerNode, now)) {
+    const hostExpiry = providerNode?.status?.attestation?.expiresAt;
+    return {
+      ...common,
+      attested: false,
+      notAttestedBecause: `its host's ProviderNode ${providerNode?.metadata?.name} is not attested now (${hostExpiry ? `attestation expires at ${hostExpiry}` : 'no attestation recorded'}, or its Attested condition is not True); ` +
+        'the report is refused until the host is attested again, and the replica\'s next report then carries the same counters',
+    };
+  }
   if (key) return { ...common, attested: condition, publicKey: key.publicKey, expiresAt: key.expiresAt.toISOString() };
   // No usable key. Only to say why: an entry for this very Pod whose expiry has passed is an expiry.
   const lapsed = (providerNode?.status?.attestedReplicas ?? []).find((e) => e.namespace === meta.namespace && e.pod === meta.name && e.uid === meta.uid);
