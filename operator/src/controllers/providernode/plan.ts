@@ -18,6 +18,7 @@
 // AttestationPolicy it is verified against exists. A policyRef that names no policy (a typo, a deleted
 // policy, no "default" installed) never falls back to "no constraints": the node is not attested and is
 // not challenged until the policy appears.
+import { createHash } from 'node:crypto';
 import { challengeLapsesAt, challengeLifetimeSeconds } from '../../attestation/challenge-lifetime.js';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
@@ -106,6 +107,31 @@ export interface ProviderNodeObservation {
  */
 export function reattestationOverdueAt(expiresAtMs: number, challengeLifetimeSeconds: number): number {
   return expiresAtMs - (challengeLifetimeSeconds * 1000) / 2;
+}
+
+/**
+ * When a verified node's next re-check falls due: at the node's own phase of the re-check interval, the
+ * last such instant no later than one interval after the verification. Each node's phase is fixed (from
+ * its name), so once a node has been re-checked on its phase every later re-check comes exactly one
+ * interval after the one before, as the policy asks, and the phases of a fleet are spread evenly over
+ * the interval whenever its nodes were admitted. Due one interval after each verification instead, a
+ * fleet admitted at once came due at once, every interval: at 2,000 nodes re-checked every 300 s the
+ * chaos bench saw the whole fleet wait for challenge slots in one wave, 1,074 re-checks go out overdue in
+ * one minute, and that burst slow every other answer. The price is one early re-check per node after its
+ * admission (its first phase instant may come soon after), which spends at the policy's steady rate what
+ * the wave spent at once. Never later than one interval: the expiry (verifiedAt + interval + challenge
+ * lifetime) keeps the challenge lifetime as its slack.
+ */
+export function reattestationDueAt(verifiedAtMs: number, intervalSeconds: number, nodeName: string): number {
+  const intervalMs = Math.max(1, Math.round(intervalSeconds * 1000));
+  const latest = verifiedAtMs + intervalMs;
+  const sinceLastPhase = (((latest - reattestationPhaseMs(nodeName, intervalMs)) % intervalMs) + intervalMs) % intervalMs;
+  return latest - sinceLastPhase;
+}
+
+/** The node's phase within the re-check interval: the first 48 bits of SHA-256 of its name, modulo the interval. */
+export function reattestationPhaseMs(nodeName: string, intervalMs: number): number {
+  return createHash('sha256').update(nodeName).digest().readUIntBE(0, 6) % intervalMs;
 }
 
 export interface NodeMarks {
@@ -236,9 +262,10 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // Without a policy there is nothing to verify evidence against: no challenge, and a pending one is
   // withdrawn (the policy's informer event brings the node back here when the policy appears).
   const verifiedAt = ms(prev.attestation?.verifiedAt);
-  const reattestDue = verifiedAt === undefined || verdict.state !== 'attested' || nowMs >= verifiedAt + o.timing.reattestIntervalSeconds * 1000;
+  const reattestDueAt = verifiedAt === undefined ? undefined : reattestationDueAt(verifiedAt, o.timing.reattestIntervalSeconds, pn.metadata.name ?? pn.spec.nodeName);
+  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt;
   const challengeWanted = reattestDue && !policyMissing;
-  if (verdict.state === 'attested' && verifiedAt !== undefined && !reattestDue) requeue.push(verifiedAt + o.timing.reattestIntervalSeconds * 1000 - nowMs);
+  if (verdict.state === 'attested' && reattestDueAt !== undefined && !reattestDue) requeue.push(reattestDueAt - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   let waitingForChallengeSlot = false;
   if (challengeWanted) {
