@@ -1,5 +1,6 @@
 // The request counter (chrysalis_kube_requests_total): a LIST is told from a GET, and a request that got
 // no answer is counted with code "none" instead of not at all, so an informer whose relist times out shows.
+// And a request's own timeout, where it gives one, replaces the client's (an informer's LIST pages).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
@@ -39,4 +40,15 @@ test('requests are counted by verb (LIST for a collection), resource and code; o
 
   const counted = (await metrics.apiRequests.get()).values.map((v) => `${v.labels.verb} ${v.labels.resource} ${v.labels.code} ${v.value}`).sort();
   t.deepEqual(counted, ['GET pods 200 1', 'LIST pods 200 1', 'LIST providernodes none 1']);
+});
+
+test('a request that gives its own timeout waits that long, in place of the client\'s', async (t) => {
+  // Answers every request after 400 ms.
+  const server = createServer((_req, res) => { setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[]}'), 400); });
+  const url = await listen(server);
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const rest = new RestClient(kubeConfigFor(url), { timeoutMs: 100 });
+  t.teardown(() => rest.close());
+  await t.throwsAsync(rest.request('GET', '/api/v1/namespaces/a/pods'), { message: /no answer within 100 ms/ });
+  t.deepEqual(await rest.request('GET', '/api/v1/namespaces/a/pods', { timeoutMs: 5_000 }), { items: [] });
 });

@@ -48,6 +48,8 @@ export interface RequestOptions {
   /** Default application/json; server-side apply uses application/apply-patch+yaml. */
   contentType?: string;
   signal?: AbortSignal;
+  /** Timeout of this request, in place of the client's (an informer's LIST pages take a longer one). */
+  timeoutMs?: number;
 }
 
 /** One line of a watch stream. */
@@ -141,7 +143,7 @@ export class RestClient {
   private async answer(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; text: string }> {
     const count = (code: string) => this.options.metrics?.apiRequests.inc({ verb: verbOfRequest(method, path), resource: resourceOfPath(path), code });
     try {
-      const res = await this.open(method, path, options, this.timeoutMs);
+      const res = await this.open(method, path, options, options.timeoutMs ?? this.timeoutMs);
       const text = await readBody(res);
       count(String(res.statusCode));
       return { res, text };
