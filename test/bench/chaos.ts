@@ -237,6 +237,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   };
   const requestReporter = setInterval(() => void reportRequests(), 60_000);
   let stopWatching = async () => {};
+  let tearingDown = false;
   try {
     const kc = plane.kubeConfig();
     await installCrds(kc);
@@ -261,11 +262,19 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     spawnOperator(['--components', 'attestation-service', '--attestation-port', String(attestationPort), '--metrics-port', String(serviceMetricsPort),
       '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'), '--attester-service-account', FLEET_ATTESTER_SERVICE_ACCOUNT, '--qps', '200', '--burst', '400']);
     metricsPorts.set('service', serviceMetricsPort);
-    const spawnControllers = async () => {
+    // A controller process that exits on its own (a leader that lost its Lease writes no more and exits)
+    // is started again, as its Deployment's kubelet would; the bench's own kill -9 has its replacement below.
+    const killedByBench = new Set<ChildProcess>();
+    const spawnControllers = async (): Promise<ChildProcess> => {
       const port = await freePort();
       const child = spawnOperator(['--components', 'controllers', '--leader-elect', '--lease-namespace', LEASE_NS,
         '--metrics-port', String(port), '--sandbox-dir', sandboxDir, '--qps', '200', '--burst', '400']);
       metricsPorts.set(`controllers pid ${child.pid}`, port);
+      child.once('exit', (code, signal) => {
+        if (tearingDown || killedByBench.has(child)) return;
+        recoveries.controllerRestarts = (recoveries.controllerRestarts ?? 0) + 1;
+        void spawnControllers().then((next) => log(`  controllers pid ${child.pid} exited (${signal ?? `code ${code}`}); started again as pid ${next.pid}, as its Deployment would`));
+      });
       return child;
     };
     const controllers = [await spawnControllers(), await spawnControllers()];
@@ -312,6 +321,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const leader = controllers.find((c) => leaderIdentity.includes(`_${c.pid}_`));
     if (!leader) throw new Error(`chaos: the Lease holder ${leaderIdentity} is none of the controller processes`);
     const killedAt = Date.now();
+    killedByBench.add(leader);
     leader.kill('SIGKILL');
     log(`[fault 1] kill -9 of the leader (pid ${leader.pid}) ${seconds(placementStart, killedAt)} s into placement`);
     const replacement = await spawnControllers();
@@ -415,6 +425,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     };
   } finally {
     clearInterval(requestReporter);
+    tearingDown = true;
     await stopWatching();
     for (const c of children) c.kill('SIGKILL');
     await plane.stop();
