@@ -292,10 +292,10 @@ export class AttestationService {
         const challenge = pn.status?.attestation?.challenge;
         return challenge?.nonce && challenge.expiresAt && Date.parse(challenge.expiresAt) > now.getTime() ? { nonce: challenge.nonce, expiresAt: challenge.expiresAt } : undefined;
       };
-      // A cached copy may not show the challenge the controller has just issued: asked again before "none"
-      // (an attester that learns of the challenge as fast as the service's watch would otherwise be sent
-      // away to its backoff). Attested nodes' attesters poll here, so this read is the common case.
-      const challenge = pending(await this.providerNodeFor(subject.nodeName)) ?? pending(await this.providerNodeFor(subject.nodeName, true));
+      // A cached copy may not show the challenge the controller has just issued: it is given a moment to
+      // catch up, then the apiserver is asked before "none" (an attester that learns of the challenge as
+      // fast as the service's watch would otherwise be sent away to its backoff).
+      const challenge = pending(await this.providerNodeShowing(subject.nodeName, (pn) => pending(pn) !== undefined));
       if (!challenge) throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
       return challenge;
     }
@@ -360,10 +360,9 @@ export class AttestationService {
   private async nodeEvidence(request: EvidenceRequest, subject: Extract<Subject, { kind: 'node' }>): Promise<EvidenceResponse> {
     const now = this.now();
     // The first read may be a copy (provider-node-reads.ts); one that does not show this nonce pending is
-    // confirmed with the apiserver before the answer is refused, and a refused write is judged again on
-    // the apiserver's object while the same challenge is still pending there.
-    let pn = await this.providerNodeFor(subject.nodeName);
-    if (pn.status?.attestation?.challenge?.nonce !== request.nonce) pn = await this.providerNodeFor(subject.nodeName, true);
+    // given a moment to catch up, then confirmed with the apiserver before the answer is refused, and a
+    // refused write is judged again on the apiserver's object while the same challenge is still pending there.
+    let pn = await this.providerNodeShowing(subject.nodeName, (copy) => copy.status?.attestation?.challenge?.nonce === request.nonce);
     for (let attempt = 1; ; attempt++) {
       const challenge = pn.status?.attestation?.challenge;
       checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
@@ -581,7 +580,15 @@ export class AttestationService {
    * a write the copy is enough (the write is conditioned); a refusal is confirmed on a fresh read.
    */
   private async providerNodeFor(nodeName: string, fresh = false): Promise<ProviderNode> {
-    const pn = await this.providerNodes.forNode(nodeName, fresh);
+    return this.found(nodeName, await this.providerNodes.forNode(nodeName, fresh));
+  }
+
+  /** The node's ProviderNode once a copy shows what the request expects, or the apiserver's (provider-node-reads.ts forNodeShowing). */
+  private async providerNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean): Promise<ProviderNode> {
+    return this.found(nodeName, await this.providerNodes.forNodeShowing(nodeName, shows));
+  }
+
+  private found(nodeName: string, pn: ProviderNode | undefined): ProviderNode {
     if (!pn) throw new Conflict(`no ProviderNode declares node ${nodeName}; create one (kubectl apply -f a ProviderNode with spec.nodeName: ${nodeName})`, 503);
     return pn;
   }
