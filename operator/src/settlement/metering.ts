@@ -13,8 +13,9 @@
 //     attestation by up to a re-check interval (the service renews no key on a lapsed host, but it does
 //     not shorten one already given), and tokens served on a host whose attestation has lapsed are not
 //     paid for on the replica's word alone. Reports are cumulative, so a refused one is not lost: the
-//     replica's next report, once the host is attested again, carries the same counters. Pod metadata is writable by anyone who may
-//     patch Pods in the namespace, so a key or expiry found there is never read;
+//     replica's next report, once the host is attested again, carries the same counters. Pod metadata
+//     is writable by anyone who may patch Pods in the namespace, so a key or expiry found there is never
+//     read;
 //   - the report's signature over canonicalJson(report) verifies under that key;
 //   - it moves the replica's cursor forward: same bootId → a higher sequence and no counter lower than
 //     the last folded one; a new bootId → counters restart from zero (delta = the new counters); a bootId

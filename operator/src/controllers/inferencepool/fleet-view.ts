@@ -9,8 +9,9 @@
 // not Quarantined=True, its spec is not cordoned, and the Node is not unschedulable. The expiry is read
 // here, not left to the ProviderNode controller's condition, because that condition turns False only when
 // the controller reconciles the node, which at fleet scale can be minutes after the expiry; a timer at
-// each attested node's expiry recomputes it then, with no event to wake it. That is the only gate: replicas are bound directly by the operator, so Node
-// taints (chrysalis.dev/unattested included) are never consulted and never tolerated.
+// each attested node's expiry recomputes it then, with no event to wake it. That is the only gate:
+// replicas are bound directly by the operator, so Node taints (chrysalis.dev/unattested included) are
+// never consulted and never tolerated.
 //
 // GPUs: total = min(Node allocatable[gpuResourceName], ProviderNode spec.gpus.count); free = total −
 // GPUs requested by non-terminated Pods bound to the node − GPUs "assumed" for replicas the operator

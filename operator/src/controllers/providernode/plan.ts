@@ -114,7 +114,7 @@ export function reattestationOverdueAt(expiresAtMs: number, challengeLifetimeSec
  * last such instant no later than one interval after the verification. Each node's phase is fixed (from
  * its name), so once a node has been re-checked on its phase every later re-check comes exactly one
  * interval after the one before, as the policy asks, and the phases of a fleet are spread evenly over
- * the interval whenever its nodes were admitted. Due one interval after each verification instead, a
+ * the interval however its nodes were admitted. Due one interval after each verification instead, a
  * fleet admitted at once came due at once, every interval: at 2,000 nodes re-checked every 300 s the
  * chaos bench saw the whole fleet wait for challenge slots in one wave, 1,074 re-checks go out overdue in
  * one minute, and that burst slow every other answer. The price is one early re-check per node after its
