@@ -125,7 +125,7 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   // and uses a read of the last seconds for challenges and evidence (recent-pods.ts).
   // Metering's and the service's writes to one host's status take turns (host-writes.ts).
   const providerNodeCache = manager.informer<ProviderNode & KubeObject>(ProviderNodes);
-  const providerNodeReads = new ProviderNodeReads({ rest: manager.rest, cache: providerNodeCache });
+  const providerNodeReads = new ProviderNodeReads({ rest: manager.rest, cache: providerNodeCache, metrics: manager.metrics });
   const replicaCaches = {
     ...(runsControllers(flags) ? { pods: manager.informer<KubeObject>(Pods) } : { recentPods: new RecentPods() }),
     pools: manager.informer<InferencePool & KubeObject>(InferencePools),

@@ -4,6 +4,7 @@
 import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodeReads, REMEMBER_MS } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { OperatorMetrics } from '../../operator/src/kube/metrics.js';
 import type { KubeObject } from '../../operator/src/kube/resource.js';
 import type { RestClient } from '../../operator/src/kube/rest.js';
 import { Store } from '../../operator/src/kube/store.js';
@@ -40,7 +41,7 @@ test('an object read from the apiserver stands in likewise, so the next read doe
   cache.put(pn('1'));
   const reads = new ProviderNodeReads({ rest, cache });
   server.current = pn('5');
-  t.is((await reads.forNode('gpu-1', true))?.metadata.resourceVersion, '5');
+  t.is((await reads.forNode('gpu-1', 'node-verdict-conflict'))?.metadata.resourceVersion, '5');
   t.is((await reads.forNode('gpu-1', false))?.metadata.resourceVersion, '5', 'not the informer\'s 1');
   t.is(server.gets, 1);
   t.deepEqual(reads.counts, { cached: 1, fresh: 1 });
@@ -63,26 +64,29 @@ test('a remembered version the informer never shows is dropped after REMEMBER_MS
   t.is(server.gets, 1);
 });
 
-test('a read that expects what the copy does not show yet waits for the informer to show it, and asks the apiserver only when it does not in time', async (t) => {
+test('a read that expects what the copy does not show yet waits for the informer to show it, and asks the apiserver only when it does not in time, counted by why', async (t) => {
   const { server, rest } = apiserver();
   const cache = new Store<ProviderNode & KubeObject>();
   cache.put(pn('1'));
-  const reads = new ProviderNodeReads({ rest, cache });
+  const metrics = new OperatorMetrics();
+  const reads = new ProviderNodeReads({ rest, cache, metrics });
   const atLeast = (rv: number) => (copy: ProviderNode) => Number(copy.metadata.resourceVersion) >= rv;
 
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(1), 1_000))?.metadata.resourceVersion, '1', 'shown already');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(1), 'node-challenge-not-shown', 1_000))?.metadata.resourceVersion, '1', 'shown already');
   // The informer delivers version 2 (the controller's challenge, say) 50 ms after the request came.
   setTimeout(() => cache.put(pn('2')), 50);
   const started = Date.now();
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(2), 2_000))?.metadata.resourceVersion, '2');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(2), 'node-challenge-not-shown', 2_000))?.metadata.resourceVersion, '2');
   t.true(Date.now() - started < 1_000, `answered ${Date.now() - started} ms after the request, when the informer showed it`);
   t.is(server.gets, 0, 'no GET while the informer caught up in time');
 
   // It never shows version 3 in time: the apiserver's object, whatever it shows, is the answer.
   server.current = pn('3');
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(3), 100))?.metadata.resourceVersion, '3');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(3), 'node-challenge-not-shown', 100))?.metadata.resourceVersion, '3');
   t.is(server.gets, 1);
   server.current = pn('4');
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(9), 100))?.metadata.resourceVersion, '4', 'the apiserver\'s answer even when it does not show it either');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(9), 'node-evidence-not-shown', 100))?.metadata.resourceVersion, '4', 'the apiserver\'s answer even when it does not show it either');
   t.is(server.gets, 2);
+  const counted = (await metrics.providerNodeFreshReads.get()).values.map((v) => `${v.labels.reason} ${v.value}`).sort();
+  t.deepEqual(counted, ['node-challenge-not-shown 1', 'node-evidence-not-shown 1']);
 });

@@ -18,6 +18,8 @@ export interface OperatorRequests {
   watchRestarts: Map<string, number>;
   /** The leader's node challenges: outstanding and waiting now (gauges), overdue ones issued beyond the bound (a counter). */
   challenges: { outstanding: number; waiting: number; overdue: number };
+  /** Why → ProviderNodes read from the apiserver instead of the informer (chrysalis_providernode_fresh_reads_total). */
+  freshReads: Map<string, number>;
 }
 
 /** Reads the operator's request counter from its metrics endpoint (http://127.0.0.1:<port>/metrics). */
@@ -30,15 +32,21 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
   const watchRestarts = new Map<string, number>();
   const unansweredByVerbAndResource = new Map<string, number>();
   const challenges = { outstanding: 0, waiting: 0, overdue: 0 };
+  const freshReads = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {
     const [name, value] = line.split(' ');
     if (name === 'chrysalis_challenges_outstanding') challenges.outstanding = Number(value);
     if (name === 'chrysalis_challenges_waiting') challenges.waiting = Number(value);
     if (name === 'chrysalis_challenges_overdue_total') challenges.overdue = Number(value);
     const isRequests = line.startsWith('chrysalis_kube_requests_total{');
-    if (!isRequests && !line.startsWith('chrysalis_watch_restarts_total{')) continue;
+    const isFreshReads = line.startsWith('chrysalis_providernode_fresh_reads_total{');
+    if (!isRequests && !isFreshReads && !line.startsWith('chrysalis_watch_restarts_total{')) continue;
     const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (isFreshReads) {
+      freshReads.set(labels.reason ?? '', count);
+      continue;
+    }
     if (!isRequests) {
       watchRestarts.set(`${labels.resource} ${labels.reason}`, count);
       continue;
@@ -51,7 +59,7 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
     }
     if (labels.code === 'none') unansweredByVerbAndResource.set(key, (unansweredByVerbAndResource.get(key) ?? 0) + count);
   }
-  return { byVerbAndResource, conflicts, conflictsByVerbAndResource, unansweredByVerbAndResource, watchRestarts, challenges };
+  return { byVerbAndResource, conflicts, conflictsByVerbAndResource, unansweredByVerbAndResource, watchRestarts, challenges, freshReads };
 }
 
 /** The requests made between two reads of the counter (`before`, then `after`): what a window cost. */
@@ -64,6 +72,7 @@ export function requestsBetween(before: OperatorRequests, after: OperatorRequest
     unansweredByVerbAndResource: minus(after.unansweredByVerbAndResource, before.unansweredByVerbAndResource),
     watchRestarts: minus(after.watchRestarts, before.watchRestarts),
     challenges: { outstanding: after.challenges.outstanding, waiting: after.challenges.waiting, overdue: after.challenges.overdue - before.challenges.overdue },
+    freshReads: minus(after.freshReads, before.freshReads),
   };
 }
 
@@ -80,8 +89,8 @@ export function writesOf(requests: OperatorRequests): Array<[string, number]> {
 /**
  * The `n` busiest `VERB resource` pairs of a window as requests a second, e.g. "GET providernodes 12.5/s, …",
  * then every other LIST or unanswered request as a count, then the watches re-established in the window
- * by resource and reason (a relist is `gone`), and the node challenges (outstanding and waiting at its
- * end, issued overdue within it), if any.
+ * by resource and reason (a relist is `gone`), the node challenges (outstanding and waiting at its
+ * end, issued overdue within it), and the ProviderNodes read from the apiserver by why, if any.
  */
 export function busiestPerSecond(window: OperatorRequests, seconds: number, n = 5): string {
   const busiest = [...window.byVerbAndResource].sort((a, b) => b[1] - a[1]).slice(0, n);
@@ -98,7 +107,9 @@ export function busiestPerSecond(window: OperatorRequests, seconds: number, n = 
     .filter(([k]) => !busiest.some(([b]) => b === k) && (k.startsWith('LIST ') || window.unansweredByVerbAndResource.has(k)))
     .map(([k, c]) => `${k} ${c}${outcomes(k)}`);
   const { outstanding, waiting, overdue } = window.challenges;
+  const freshReads = [...window.freshReads].sort((a, b) => b[1] - a[1]).map(([why, c]) => `${why} ${c}`).join(', ');
   return busiest.map(([k, c]) => `${k} ${Math.round((c / seconds) * 10) / 10}/s${outcomes(k)}`).concat(elsewhere).join(', ')
     + (restarts ? `; watches re-established: ${restarts}` : '')
-    + (outstanding || waiting || overdue ? `; node challenges ${outstanding} outstanding, ${waiting} waiting for a slot, ${overdue} issued overdue` : '');
+    + (outstanding || waiting || overdue ? `; node challenges ${outstanding} outstanding, ${waiting} waiting for a slot, ${overdue} issued overdue` : '')
+    + (freshReads ? `; ProviderNodes read from the apiserver, by why: ${freshReads}` : '');
 }

@@ -58,7 +58,7 @@ import type { InferencePool } from '../api/inferencepool.js';
 import { attestedNow } from '../attestation/attested-now.js';
 import { canonicalJson, type Reason, type SignedUsageReport, type UsageCounters } from '../attestation/service/protocol.js';
 import { attestedReplicaKey } from '../attestation/service/replica-keys.js';
-import { ProviderNodeReads } from '../attestation/service/provider-node-reads.js';
+import { ProviderNodeReads, type FreshRead } from '../attestation/service/provider-node-reads.js';
 import { claimedPool, whyNotAReplica } from '../attestation/service/replica-owner.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -499,13 +499,13 @@ export class UsageIngest {
     const foldOnHost = async (): Promise<UsageIngestResult> => {
       // The first read may be a copy (the write below is conditioned on it); after a conflict, and before a
       // refusal is sent, the apiserver's object: a copy that lags never refuses a report by itself.
-      let fresh = !this.providerNodeReads.fromCache;
+      let fresh: FreshRead | false = this.providerNodeReads.fromCache ? false : 'no-cache';
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const node = await this.providerNodeReads.named(pnodeName, fresh) as (ProviderNode & KubeObject) | undefined;
         // A refusal decided on the apiserver's object is sent; one decided on a copy is decided again on it.
         const refuse = (rejection: UsageRejection): Promise<UsageIngestResult> | undefined => {
           if (fresh) return this.refused(pod, rejection);
-          fresh = true;
+          fresh = 'usage-refusal';
           return undefined;
         };
         let refusal: Promise<UsageIngestResult> | undefined;
@@ -553,7 +553,7 @@ export class UsageIngest {
           this.providerNodeReads.remember(written);
         } catch (err) {
           if (isConflict(err)) {
-            fresh = true;
+            fresh = 'usage-conflict';
             await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5))));
             continue;
           }

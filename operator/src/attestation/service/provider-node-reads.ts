@@ -30,6 +30,7 @@ import { ProviderNodes } from '../../kube/chrysalis-resources.js';
 import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
 import { KubeClient } from '../../kube/kube-client.js';
 import { NO_FENCE } from '../../kube/leader-election.js';
+import type { OperatorMetrics } from '../../kube/metrics.js';
 import { resourcePath, type KubeObject } from '../../kube/resource.js';
 import type { RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
@@ -48,7 +49,20 @@ export interface ProviderNodeReadsOptions {
   /** The operator's ProviderNode informer; absent: every read goes to the apiserver. */
   cache?: ProviderNodeCache;
   now?: () => number;
+  /** Where reads sent to the apiserver are counted, by why (chrysalis_providernode_fresh_reads_total). */
+  metrics?: OperatorMetrics;
 }
+
+/**
+ * Why a read goes to the apiserver instead of the informer's copy; `false` where the copy may answer.
+ * Counted by it, so a bench can tell which path adds reads when the apiserver is loaded.
+ */
+export type FreshRead =
+  | 'node-challenge-not-shown' | 'node-evidence-not-shown' | 'node-verdict-conflict' | 'standing'
+  | 'replica-challenge-conflict' | 'replica-evidence-not-shown' | 'replica-verdict-conflict'
+  | 'usage-refusal' | 'usage-conflict'
+  // Asked of the copy, which could not answer: no cached ProviderNode (or several) names the node; no cache.
+  | 'not-cached' | 'no-cache';
 
 export class ProviderNodeReads {
   /** name → the object this process last wrote or read from the apiserver, while the informer has not shown it. */
@@ -84,15 +98,15 @@ export class ProviderNodeReads {
 
   /**
    * The ProviderNode that names `nodeName` in spec.nodeName; undefined when none does. `fresh`: from the
-   * apiserver (a retry after a refused write, or confirming what a copy said before refusing on it).
+   * apiserver, and why (a retry after a refused write, or confirming what a copy said before refusing on it).
    * From the cache only when exactly one cached ProviderNode names the node; otherwise it is looked up.
    */
-  async forNode(nodeName: string, fresh: boolean): Promise<ProviderNode | undefined> {
+  async forNode(nodeName: string, fresh: FreshRead | false): Promise<ProviderNode | undefined> {
     if (!fresh && this.options.cache) {
       const named = this.options.cache.byIndex(BY_NODE_NAME, nodeName);
       if (named.length === 1) return this.newest(named[0]!);
     }
-    this.counts.fresh++;
+    this.countFresh(fresh || (this.options.cache ? 'not-cached' : 'no-cache'));
     // ProviderNodes are usually named after their Node: one GET. Otherwise search the list.
     const byName = await this.read(nodeName);
     if (byName?.spec.nodeName === nodeName) return byName;
@@ -107,7 +121,7 @@ export class ProviderNodeReads {
    * cache's (or a remembered object) if it does now or within `waitMs`, else the apiserver's, whatever
    * that shows (the caller judges it as it would any read). Without a cache: the apiserver's at once.
    */
-  async forNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean, waitMs = CATCH_UP_MS): Promise<ProviderNode | undefined> {
+  async forNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean, why: FreshRead, waitMs = CATCH_UP_MS): Promise<ProviderNode | undefined> {
     if (this.options.cache && waitMs > 0) {
       const cachedShowing = () => {
         const named = this.options.cache!.byIndex(BY_NODE_NAME, nodeName);
@@ -132,17 +146,22 @@ export class ProviderNodeReads {
       });
       if (caughtUp) return caughtUp;
     }
-    return this.forNode(nodeName, true);
+    return this.forNode(nodeName, why);
   }
 
   /** The ProviderNode named `name`; undefined when it does not exist. `fresh` as for forNode. */
-  async named(name: string, fresh: boolean): Promise<ProviderNode | undefined> {
+  async named(name: string, fresh: FreshRead | false): Promise<ProviderNode | undefined> {
     if (!fresh && this.options.cache) {
       const cached = this.options.cache.get(undefined, name);
       if (cached) return this.newest(cached);
     }
-    this.counts.fresh++;
+    this.countFresh(fresh || (this.options.cache ? 'not-cached' : 'no-cache'));
     return this.read(name);
+  }
+
+  private countFresh(why: FreshRead): void {
+    this.counts.fresh++;
+    this.options.metrics?.providerNodeFreshReads.inc({ reason: why });
   }
 
   /**

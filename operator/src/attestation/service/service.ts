@@ -68,7 +68,7 @@ import { challengeLapsesAt, challengeLifetimeSeconds } from '../challenge-lifeti
 import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChallenge, withReplicaChallenge } from './replica-challenges.js';
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, controllerRefToClaimedPool, whyNotAReplica } from './replica-owner.js';
-import { ProviderNodeReads } from './provider-node-reads.js';
+import { ProviderNodeReads, type FreshRead } from './provider-node-reads.js';
 import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
@@ -295,7 +295,7 @@ export class AttestationService {
       // A cached copy may not show the challenge the controller has just issued: it is given a moment to
       // catch up, then the apiserver is asked before "none" (an attester that learns of the challenge as
       // fast as the service's watch would otherwise be sent away to its backoff).
-      const challenge = pending(await this.providerNodeShowing(subject.nodeName, (pn) => pending(pn) !== undefined));
+      const challenge = pending(await this.providerNodeShowing(subject.nodeName, (pn) => pending(pn) !== undefined, 'node-challenge-not-shown'));
       if (!challenge) throw new Conflict(`no challenge pending for node ${subject.nodeName}; the operator issues one when attestation is due — retry shortly`, 503);
       return challenge;
     }
@@ -318,7 +318,7 @@ export class AttestationService {
     let policy: PolicyLookup | undefined;
     for (let attempt = 1; ; attempt++) {
       // The first try on the newest copy this process has; after a refused write, on the apiserver's.
-      const host = await this.providerNodeFor(nodeName, attempt > 1);
+      const host = await this.providerNodeFor(nodeName, attempt > 1 && 'replica-challenge-conflict');
       // Read once per request; again only if a newer host names another policy.
       if (policy?.name !== (host.spec.policyRef?.name ?? this.deps.config.defaultPolicyName)) policy = await this.policy(host.spec.policyRef?.name);
       const lifetimeSeconds = challengeLifetimeSeconds(this.deps.config.challengeTtlSeconds, policy.found ? policy.spec : undefined);
@@ -344,7 +344,7 @@ export class AttestationService {
   private async standing(nodeName: string): Promise<NodeStanding> {
     // From the apiserver, not a copy: a quarantined node's attester withholds its GPUs on this answer, and
     // a copy seconds behind would keep them released that much longer.
-    const pn = await this.providerNodeFor(nodeName, true);
+    const pn = await this.providerNodeFor(nodeName, 'standing');
     const quarantine = pn.status?.conditions?.find((c) => c.type === 'Quarantined' && c.status === 'True');
     return {
       ...(pn.status?.attestation?.verifiedAt ? { verifiedAt: pn.status.attestation.verifiedAt } : {}),
@@ -362,7 +362,7 @@ export class AttestationService {
     // The first read may be a copy (provider-node-reads.ts); one that does not show this nonce pending is
     // given a moment to catch up, then confirmed with the apiserver before the answer is refused, and a
     // refused write is judged again on the apiserver's object while the same challenge is still pending there.
-    let pn = await this.providerNodeShowing(subject.nodeName, (copy) => copy.status?.attestation?.challenge?.nonce === request.nonce);
+    let pn = await this.providerNodeShowing(subject.nodeName, (copy) => copy.status?.attestation?.challenge?.nonce === request.nonce, 'node-evidence-not-shown');
     for (let attempt = 1; ; attempt++) {
       const challenge = pn.status?.attestation?.challenge;
       checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
@@ -400,7 +400,7 @@ export class AttestationService {
         await this.hostWrites.run(subject.nodeName, () => this.patch(resourcePath(ProviderNodes, undefined, read.metadata.name, 'status'), read.metadata.resourceVersion!, { status: { attestation } }));
       } catch (err) {
         if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
-        pn = await this.providerNodeFor(subject.nodeName, true);
+        pn = await this.providerNodeFor(subject.nodeName, 'node-verdict-conflict');
         continue;
       }
       this.log.info('node evidence', { node: subject.nodeName, verified: outcome.verified, final, reasons: outcome.reasons.map((r) => r.code) });
@@ -415,7 +415,7 @@ export class AttestationService {
     const nodeName = pod.spec?.nodeName;
     let host = nodeName ? await this.providerNodeFor(nodeName) : undefined;
     // A copy that does not show this nonce pending is confirmed with the apiserver before the answer is refused.
-    if (nodeName && pendingReplicaChallenge(host, pod, now)?.nonce !== request.nonce) host = await this.providerNodeFor(nodeName, true);
+    if (nodeName && pendingReplicaChallenge(host, pod, now)?.nonce !== request.nonce) host = await this.providerNodeFor(nodeName, 'replica-evidence-not-shown');
     const challenge = pendingReplicaChallenge(host, pod, now);
     checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
     const policy = await this.policy(host!.spec.policyRef?.name);
@@ -481,15 +481,15 @@ export class AttestationService {
       } catch (err) {
         if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
       }
-      host = await this.stillPending(nodeName, pod, request.nonce, now, true);
+      host = await this.stillPending(nodeName, pod, request.nonce, now, 'replica-verdict-conflict');
     }
     return outcome;
   }
 
   /** The host read again (`fresh`: from the apiserver), as long as the replica's challenge `nonce` is still pending on it. */
-  private async stillPending(nodeName: string, pod: V1Pod, nonce: string, now: Date, fresh: boolean): Promise<ProviderNode> {
+  private async stillPending(nodeName: string, pod: V1Pod, nonce: string, now: Date, fresh: FreshRead | false): Promise<ProviderNode> {
     let host = await this.providerNodeFor(nodeName, fresh);
-    if (!fresh && pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) host = await this.providerNodeFor(nodeName, true);
+    if (!fresh && pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) host = await this.providerNodeFor(nodeName, 'replica-evidence-not-shown');
     if (pendingReplicaChallenge(host, pod, now)?.nonce !== nonce) {
       throw new Conflict('NONCE_MISMATCH: the challenge was answered meanwhile; fetch a new challenge');
     }
@@ -579,13 +579,13 @@ export class AttestationService {
    * The ProviderNode of `nodeName`: the newest copy this process has, or (`fresh`) the apiserver's. Before
    * a write the copy is enough (the write is conditioned); a refusal is confirmed on a fresh read.
    */
-  private async providerNodeFor(nodeName: string, fresh = false): Promise<ProviderNode> {
+  private async providerNodeFor(nodeName: string, fresh: FreshRead | false = false): Promise<ProviderNode> {
     return this.found(nodeName, await this.providerNodes.forNode(nodeName, fresh));
   }
 
   /** The node's ProviderNode once a copy shows what the request expects, or the apiserver's (provider-node-reads.ts forNodeShowing). */
-  private async providerNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean): Promise<ProviderNode> {
-    return this.found(nodeName, await this.providerNodes.forNodeShowing(nodeName, shows));
+  private async providerNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean, why: FreshRead): Promise<ProviderNode> {
+    return this.found(nodeName, await this.providerNodes.forNodeShowing(nodeName, shows, why));
   }
 
   private found(nodeName: string, pn: ProviderNode | undefined): ProviderNode {
