@@ -270,3 +270,35 @@ test('a host whose Attested condition is still True but whose attestation has ex
   t.is(body.reasons[0]?.code, 'HOST_NOT_ATTESTED');
   t.deepEqual((await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [], [], 'no key recorded');
 });
+
+test('a node\'s challenge request is answered from the cache: none, without reading the ProviderNode from the apiserver, while the copy shows none; the challenge once the cache shows it', async (t) => {
+  const s = await nodeSetup(t);
+  const rest = await countingRest(t);
+  const caches = await currentCaches(s, []);
+  // The copy as it stands between two challenges: none pending.
+  const between = structuredClone(caches.providerNodes.get(undefined, s.node)!);
+  delete between.status?.attestation?.challenge;
+  caches.providerNodes.put(between);
+  const svc = cachedService(s, rest, caches);
+  const token = await boundToken(s.rest, s.attesterNs, ATTESTER_SA, { kind: 'Node', name: s.node, uid: s.nodeUid });
+  const ask = () => post(svc, '/v1/challenge', token, { subject: { kind: 'node', nodeName: s.node } });
+
+  // The controller issues a challenge; the cache has not shown it yet (nor does it within the wait).
+  const nonce = randomBytes(32).toString('hex');
+  const issued = await s.rest.request<ProviderNode & KubeObject>('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { attestation: { challenge: { nonce, issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 120_000).toISOString() } } } },
+  });
+  rest.sent.length = 0;
+  const none = await ask();
+  t.is(none.status, 503, JSON.stringify(none.body));
+  t.regex((none.body as { error: string }).error, /no challenge pending/);
+  t.is(rest.count('GET providernodes'), 0, 'a poll whose copy shows no challenge is not a read of the apiserver');
+
+  // The cache shows it half a second after the request came: that request gets it.
+  setTimeout(() => caches.providerNodes.put(issued), 500);
+  const shown = await ask();
+  t.is(shown.status, 200, JSON.stringify(shown.body));
+  t.is((shown.body as { nonce: string }).nonce, nonce);
+  t.is(rest.count('GET providernodes'), 0);
+});

@@ -72,21 +72,21 @@ test('a read that expects what the copy does not show yet waits for the informer
   const reads = new ProviderNodeReads({ rest, cache, metrics });
   const atLeast = (rv: number) => (copy: ProviderNode) => Number(copy.metadata.resourceVersion) >= rv;
 
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(1), 'node-challenge-not-shown', 1_000))?.metadata.resourceVersion, '1', 'shown already');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(1), 'replica-evidence-not-shown', 1_000))?.metadata.resourceVersion, '1', 'shown already');
   // The informer delivers version 2 (the controller's challenge, say) 50 ms after the request came.
   setTimeout(() => cache.put(pn('2')), 50);
   const started = Date.now();
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(2), 'node-challenge-not-shown', 2_000))?.metadata.resourceVersion, '2');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(2), 'replica-evidence-not-shown', 2_000))?.metadata.resourceVersion, '2');
   t.true(Date.now() - started < 1_000, `answered ${Date.now() - started} ms after the request, when the informer showed it`);
   t.is(server.gets, 0, 'no GET while the informer caught up in time');
 
   // It never shows version 3 in time: the apiserver's object, whatever it shows, is the answer.
   server.current = pn('3');
-  t.is((await reads.forNodeShowing('gpu-1', atLeast(3), 'node-challenge-not-shown', 100))?.metadata.resourceVersion, '3');
+  t.is((await reads.forNodeShowing('gpu-1', atLeast(3), 'replica-evidence-not-shown', 100))?.metadata.resourceVersion, '3');
   t.is(server.gets, 1);
   server.current = pn('4');
   t.is((await reads.forNodeShowing('gpu-1', atLeast(9), 'node-evidence-not-shown', 100))?.metadata.resourceVersion, '4', 'the apiserver\'s answer even when it does not show it either');
   t.is(server.gets, 2);
   const counted = (await metrics.providerNodeFreshReads.get()).values.map((v) => `${v.labels.reason} ${v.value}`).sort();
-  t.deepEqual(counted, ['node-challenge-not-shown 1', 'node-evidence-not-shown 1']);
+  t.deepEqual(counted, ['node-evidence-not-shown 1', 'replica-evidence-not-shown 1']);
 });

@@ -18,7 +18,7 @@ function metricsText(counts: { patch: number; conflicts: number; lists: number; 
     `chrysalis_challenges_outstanding ${counts.relists * 48}`,
     `chrysalis_challenges_waiting ${counts.relists * 100}`,
     `chrysalis_challenges_overdue_total ${counts.relists * 5}`,
-    `chrysalis_providernode_fresh_reads_total{reason="node-challenge-not-shown"} ${counts.relists * 7}`,
+    `chrysalis_providernode_fresh_reads_total{reason="node-evidence-not-shown"} ${counts.relists * 7}`,
     `chrysalis_providernode_fresh_reads_total{reason="usage-refusal"} ${counts.relists * 3}`,
   ].join('\n');
 }
@@ -34,7 +34,7 @@ test('a window names its busiest requests a second, then every LIST and unanswer
   body = metricsText({ patch: 160, conflicts: 8, lists: 2, unanswered: 3, relists: 2 });
   const after = await operatorRequests(port);
   const line = busiestPerSecond(requestsBetween(before, after), 60, 2);
-  t.is(line, 'GET pods 2/s, PATCH providernodes/status 1.1/s (3 answered 409), LIST providernodes 4 (3 not answered); watches re-established: providernodes gone 2; node challenges 96 outstanding, 200 waiting for a slot, 10 issued overdue; ProviderNodes read from the apiserver, by why: node-challenge-not-shown 14, usage-refusal 6');
+  t.is(line, 'GET pods 2/s, PATCH providernodes/status 1.1/s (3 answered 409), LIST providernodes 4 (3 not answered); watches re-established: providernodes gone 2; node challenges 96 outstanding, 200 waiting for a slot, 10 issued overdue; ProviderNodes read from the apiserver, by why: node-evidence-not-shown 14, usage-refusal 6');
 
   // Nothing rare happened: only the busiest.
   t.is(busiestPerSecond(requestsBetween(after, after), 60), 'none');

@@ -11,18 +11,19 @@
 // reader that took the informer's copy then would be refused every time. So each status write this process
 // makes is remembered (the apiserver answers a patch with the object as written) until the informer
 // delivers that same resourceVersion, and a read in between gets the remembered object. So is each object
-// read from the apiserver: a node's challenge is looked up there when the copy does not show it yet, and
-// its evidence, a moment later, would otherwise look it up there again. Should the informer skip a
-// remembered version (a relist after 410 Gone), or deliver a newer one before it was remembered, the
-// memory costs one refused write, after which the fresh read replaces it; it is dropped after
+// read from the apiserver: a node's evidence is checked there when the copy does not show its challenge
+// yet, and the next read, a moment later, would otherwise look it up there again. Should the informer
+// skip a remembered version (a relist after 410 Gone), or deliver a newer one before it was remembered,
+// the memory costs one refused write, after which the fresh read replaces it; it is dropped after
 // REMEMBER_MS anyway.
 //
-// When a request expects the copy to show something another writer has just written (a node's challenge,
-// written by the controller, asked for by its attester the moment the attester's own watch showed it), the
-// copy is given a moment to catch up before the apiserver is asked (forNodeShowing). Asked at once, as it
-// was, every such read went to the apiserver whenever the informer lagged, which is when the apiserver is
-// slowest: in the chaos bench at 2,000 nodes the service read 25-60 ProviderNodes a second from a
-// saturated apiserver, about 10 KB each, and so added to what made its informer lag.
+// When a request expects the copy to show something another writer has just written (the challenge the
+// controller issued, answered by a node's evidence), the copy is given a moment to catch up before the
+// apiserver is asked (forNodeShowing); a node asking for its challenge is answered from the copy alone
+// (cachedShowing). Asked at once, as it was, every such read went to the apiserver whenever the informer
+// lagged, which is when the apiserver is slowest: in the chaos bench at 2,000 nodes the service read
+// 25-60 ProviderNodes a second from a saturated apiserver, about 10 KB each, most of them for challenge
+// requests (chrysalis_providernode_fresh_reads_total), and so added to what made its informer lag.
 //
 // Without an informer (unit tests, the CLI) every read goes to the apiserver.
 import type { ProviderNode } from '../../api/providernode.js';
@@ -58,7 +59,7 @@ export interface ProviderNodeReadsOptions {
  * Counted by it, so a bench can tell which path adds reads when the apiserver is loaded.
  */
 export type FreshRead =
-  | 'node-challenge-not-shown' | 'node-evidence-not-shown' | 'node-verdict-conflict' | 'standing'
+  | 'node-evidence-not-shown' | 'node-verdict-conflict' | 'standing'
   | 'replica-challenge-conflict' | 'replica-evidence-not-shown' | 'replica-verdict-conflict'
   | 'usage-refusal' | 'usage-conflict'
   // Asked of the copy, which could not answer: no cached ProviderNode (or several) names the node; no cache.
@@ -122,31 +123,38 @@ export class ProviderNodeReads {
    * that shows (the caller judges it as it would any read). Without a cache: the apiserver's at once.
    */
   async forNodeShowing(nodeName: string, shows: (pn: ProviderNode) => boolean, why: FreshRead, waitMs = CATCH_UP_MS): Promise<ProviderNode | undefined> {
-    if (this.options.cache && waitMs > 0) {
-      const cachedShowing = () => {
-        const named = this.options.cache!.byIndex(BY_NODE_NAME, nodeName);
-        if (named.length !== 1) return undefined;
-        const pn = this.newest(named[0]!);
-        return shows(pn) ? pn : undefined;
+    return (await this.cachedShowing(nodeName, shows, waitMs)) ?? this.forNode(nodeName, why);
+  }
+
+  /**
+   * The cache's copy (or a remembered object) of the ProviderNode that names `nodeName`, once it shows
+   * `shows`, now or within `waitMs`; undefined when it does not by then, when not exactly one cached
+   * ProviderNode names the node, or without a cache. Never reads the apiserver.
+   */
+  async cachedShowing(nodeName: string, shows: (pn: ProviderNode) => boolean, waitMs: number): Promise<ProviderNode | undefined> {
+    const cache = this.options.cache;
+    if (!cache) return undefined;
+    const showing = () => {
+      const named = cache.byIndex(BY_NODE_NAME, nodeName);
+      if (named.length !== 1) return undefined;
+      const pn = this.newest(named[0]!);
+      return shows(pn) ? pn : undefined;
+    };
+    const now = showing();
+    if (now || waitMs <= 0) return now;
+    return new Promise<ProviderNode | undefined>((resolve) => {
+      const waiters = this.waiting.get(nodeName) ?? new Set<() => void>();
+      this.waiting.set(nodeName, waiters);
+      const done = (pn: ProviderNode | undefined) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.waiting.delete(nodeName);
+        resolve(pn);
       };
-      const now = cachedShowing();
-      if (now) return now;
-      const caughtUp = await new Promise<ProviderNode | undefined>((resolve) => {
-        const waiters = this.waiting.get(nodeName) ?? new Set<() => void>();
-        this.waiting.set(nodeName, waiters);
-        const done = (pn: ProviderNode | undefined) => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-          if (waiters.size === 0) this.waiting.delete(nodeName);
-          resolve(pn);
-        };
-        const wake = () => { const pn = cachedShowing(); if (pn) done(pn); };
-        const timer = setTimeout(() => done(undefined), waitMs);
-        waiters.add(wake);
-      });
-      if (caughtUp) return caughtUp;
-    }
-    return this.forNode(nodeName, why);
+      const wake = () => { const pn = showing(); if (pn) done(pn); };
+      const timer = setTimeout(() => done(undefined), waitMs);
+      waiters.add(wake);
+    });
   }
 
   /** The ProviderNode named `name`; undefined when it does not exist. `fresh` as for forNode. */
