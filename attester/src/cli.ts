@@ -20,7 +20,7 @@ import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.
 import { HealthEndpoint } from './gateway/health-endpoint.js';
 import { RaTlsGateway } from './gateway/gateway.js';
 import { OpenAIUsageMeter } from './usage/openai-usage.js';
-import { UsageReporter } from './usage/reporter.js';
+import { reattestationMayHelp, UsageReporter } from './usage/reporter.js';
 import { TokenCounter } from './usage/token-counter.js';
 
 interface Flags {
@@ -199,7 +199,7 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       gpus: flags.gpus,
       intervalMs: flags.usageInterval * 1000,
       isAttested: () => attester.attested,
-      onRefused: () => attester.requestReattest(),
+      onRefused: (response) => { if (reattestationMayHelp(response)) attester.requestReattest(); },
       logger: log,
     });
     tasks.push(reporter.run(stop.signal));

@@ -23,7 +23,7 @@ import { AttesterError } from '../../attester/src/errors.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
 import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
 import { HttpsTransport, type Transport } from '../../attester/src/transport.js';
-import { UsageReporter } from '../../attester/src/usage/reporter.js';
+import { reattestationMayHelp, UsageReporter } from '../../attester/src/usage/reporter.js';
 
 export type TeeLike = 'sev-snp' | 'tdx';
 export type FaultKind = 'forged-signature' | 'replayed-nonce' | 'gpu-cc-off' | 'expired-evidence' | 'node-disappears';
@@ -328,8 +328,9 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       intervalMs: options.usageIntervalMs ?? 5000,
       isAttested: () => attester.attested,
       // As the attester CLI does: a refused report (the operator holds no key for this Pod, its gate was
-      // turned back) asks for a fresh attestation now rather than at the next renewal.
-      onRefused: () => attester.requestReattest(),
+      // turned back) asks for a fresh attestation now rather than at the next renewal, unless the refusal
+      // is that the host is not attested, which a replica's attestation cannot mend.
+      onRefused: (response) => { if (reattestationMayHelp(response)) attester.requestReattest(); },
       tokens: {
         // Simulated traffic: what a gateway would have counted. After stopTraffic the counters stay where
         // they are: the replica keeps reporting, nothing new.

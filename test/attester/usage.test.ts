@@ -5,7 +5,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { AttesterIdentity } from '../../attester/src/identity.js';
 import { HttpsTransport, tokenFromFile } from '../../attester/src/transport.js';
 import { createUsageTap } from '../../attester/src/usage/openai-usage.js';
-import { GpuClock, UsageReporter } from '../../attester/src/usage/reporter.js';
+import { GpuClock, reattestationMayHelp, UsageReporter } from '../../attester/src/usage/reporter.js';
 import { TokenCounter } from '../../attester/src/usage/token-counter.js';
 import { canonicalJson, type SignedUsageReport } from '../../operator/src/attestation/service/protocol.js';
 import { startTestService } from './_fixture.js';
@@ -133,6 +133,12 @@ test('nothing is sent while the key is not attested, and a refused report asks f
   const next = await reporter.tick();
   t.true(next?.response.accepted);
   t.is(next?.sent.report.sequence, 2, 'the sequence advanced past the answered (refused) report');
+});
+
+test('a refusal for the host not being attested does not ask the replica to attest again; any other refusal does', (t) => {
+  t.false(reattestationMayHelp({ accepted: false, reasons: [{ code: 'HOST_NOT_ATTESTED', message: 'its host is not attested now' }] }));
+  t.true(reattestationMayHelp({ accepted: false, reasons: [{ code: 'NOT_ATTESTED', message: 'no key' }] }));
+  t.true(reattestationMayHelp({ accepted: false, reasons: [{ code: 'KEY_MISMATCH', message: 'another key' }] }));
 });
 
 test('a report lost on the network keeps its sequence number for the next try', async (t) => {

@@ -23,7 +23,7 @@ test('a replica\'s usage is refused while its host\'s attestation has lapsed, th
   env.providerNodeCache.put(await setHostAttestation(env, await host(), new Date(Date.now() - 60_000)));
   const lapsed = await env.ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 1, prompt: 10, gen: 2 })));
   t.false(lapsed.accepted, 'folded with the host lapsed');
-  t.is(lapsed.reasons[0]?.code, 'NOT_ATTESTED');
+  t.is(lapsed.reasons[0]?.code, 'HOST_NOT_ATTESTED');
   t.regex(lapsed.reasons[0]?.message ?? '', /host's ProviderNode .* is not attested now/);
   t.is(await units(), undefined, 'nothing was folded');
 
@@ -35,7 +35,7 @@ test('a replica\'s usage is refused while its host\'s attestation has lapsed, th
   env.providerNodeCache.put(turned);
   const rejected = await env.ingest.ingest(signReport(key, report({ namespace: env.ns, pod: 'r-0', sequence: 2, prompt: 20, gen: 4 })));
   t.false(rejected.accepted, 'folded with the host not attested');
-  t.is(rejected.reasons[0]?.code, 'NOT_ATTESTED');
+  t.is(rejected.reasons[0]?.code, 'HOST_NOT_ATTESTED');
   t.is(await units(), undefined);
 
   // Attested again: the next report's cumulative counters are folded whole.

@@ -77,6 +77,16 @@ export interface UsageReporterOptions {
   logger?: Logger;
 }
 
+/**
+ * Whether a refused report is one the replica's attesting again may mend. Not when the refusal is that
+ * its host is not attested: the service refuses a replica on such a host and revokes its key, so a
+ * re-attestation then only costs two host writes and the key, while the host's own re-check is what
+ * the reports wait for (they are cumulative: the next accepted one carries what was refused).
+ */
+export function reattestationMayHelp(response: UsageResponse): boolean {
+  return !response.reasons.some((r) => r.code === 'HOST_NOT_ATTESTED');
+}
+
 export class UsageReporter {
   readonly bootId: string;
   readonly gpuClock: GpuClock;

@@ -93,6 +93,7 @@ export type UsageRejectionCode =
   | 'NOT_A_REPLICA'
   | 'UNKNOWN_PROVIDER'
   | 'NOT_ATTESTED'
+  | 'HOST_NOT_ATTESTED'
   | 'ATTESTATION_EXPIRED'
   | 'KEY_MISMATCH'
   | 'SIGNATURE_INVALID'
@@ -144,6 +145,11 @@ export interface AttestedReplica {
   attested: boolean;
   /** why the replica is not attested, for the refusal's message */
   notAttestedBecause?: string;
+  /**
+   * The replica's own key holds but its host's attestation does not: refused as HOST_NOT_ATTESTED, which
+   * the replica's attesting again cannot mend (the service refuses a replica on an unattested host).
+   */
+  hostNotAttested?: boolean;
   /** when the bound key lapses; absent or unparsable means expired */
   expiresAt?: string;
   /** `<namespace>/<name>` of the replica's InferencePool and of its SettlementAccount (recorded in the cursor) */
@@ -207,7 +213,7 @@ export function foldUsage(state: UsageCursor | undefined, signed: SignedUsageRep
   const podKey = `${r.namespace}/${r.pod}`;
   if (!attestedKey) return reject(state, 'UNKNOWN_REPLICA', `no replica Pod ${podKey}`);
   if (attestedKey.pod !== podKey) return reject(state, 'UNKNOWN_REPLICA', `report names ${podKey}, the key belongs to ${attestedKey.pod}`);
-  if (!attestedKey.attested) return reject(state, 'NOT_ATTESTED', `replica ${podKey} is not attested${attestedKey.notAttestedBecause ? `: ${attestedKey.notAttestedBecause}` : ''}`);
+  if (!attestedKey.attested) return reject(state, attestedKey.hostNotAttested ? 'HOST_NOT_ATTESTED' : 'NOT_ATTESTED', `replica ${podKey} is not attested${attestedKey.notAttestedBecause ? `: ${attestedKey.notAttestedBecause}` : ''}`);
   const expires = attestedKey.expiresAt ? Date.parse(attestedKey.expiresAt) : Number.NaN;
   if (attestedKey.expiresAt && Number.isFinite(expires) && expires <= now.getTime()) {
     return reject(state, 'ATTESTATION_EXPIRED', `attestation of replica ${podKey} expired at ${attestedKey.expiresAt}`);
@@ -604,6 +610,7 @@ export function attestedReplicaOf(pod: PodLike, providerNode: ProviderNode | und
     return {
       ...common,
       attested: false,
+      hostNotAttested: true,
       notAttestedBecause: `its host's ProviderNode ${providerNode?.metadata?.name} is not attested now (${hostExpiry ? `attestation expires at ${hostExpiry}` : 'no attestation recorded'}, or its Attested condition is not True); ` +
         'the report is refused until the host is attested again, and the replica\'s next report then carries the same counters',
     };
