@@ -87,7 +87,7 @@ export class EventRecorder {
     };
     this.options.fence.assertLeader();
     try {
-      await this.options.client.request('POST', resourcePath(Events, namespace), { body });
+      await this.options.client.request('POST', resourcePath(Events, namespace), { body, beforeSend: () => this.options.fence.assertLeader() });
       this.recent.set(fingerprint, now);
       return true;
     } catch (err) {

@@ -1,5 +1,6 @@
 // KubeClient: the operator's only way to change the cluster. Every write passes the leader fence
-// first (leader-election.ts), and object writes are server-side apply with one named field manager,
+// (leader-election.ts) twice: when it is asked for, so a deposed leader does not queue it, and again at
+// the moment it leaves (rest.ts beforeSend), after any wait in the client's rate limit. And object writes are server-side apply with one named field manager,
 // so `kubectl get -o yaml --show-managed-fields` says which fields the operator owns and a field another
 // manager set is never silently overwritten unless we apply with force.
 import type { Fence } from './leader-election.js';
@@ -30,7 +31,12 @@ export interface ListResult<T> {
 }
 
 export class KubeClient {
-  constructor(readonly rest: RestClient, private readonly fence: Fence) {}
+  /** The fence's check at the moment a write leaves (rest.ts). */
+  private readonly checkFence: () => void;
+
+  constructor(readonly rest: RestClient, private readonly fence: Fence) {
+    this.checkFence = () => fence.assertLeader();
+  }
 
   /** The object, or undefined if it does not exist. */
   async get<T extends KubeObject>(resource: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
@@ -105,6 +111,7 @@ export class KubeClient {
     return this.rest.request<T>('POST', resourcePath(resource, namespace, options.subresource ? options.name ?? obj.metadata?.name : undefined, options.subresource), {
       query: { fieldManager: FIELD_MANAGER },
       body: obj,
+      beforeSend: this.checkFence,
     });
   }
 
@@ -121,6 +128,7 @@ export class KubeClient {
           ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
           ...(options.propagationPolicy ? { propagationPolicy: options.propagationPolicy } : {}),
         },
+        beforeSend: this.checkFence,
       });
       return true;
     } catch (err) {
@@ -142,6 +150,7 @@ export class KubeClient {
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       body,
       contentType: 'application/merge-patch+json',
+      beforeSend: this.checkFence,
     });
   }
 
@@ -150,12 +159,12 @@ export class KubeClient {
     if (!name) throw new Error(`apply ${resource.kind}: metadata.name is required`);
     if (!obj.apiVersion || !obj.kind) throw new Error(`apply ${resource.kind} ${name}: apiVersion and kind are required by server-side apply`);
     const body = options.resourceVersion ? { ...obj, metadata: { ...obj.metadata, resourceVersion: options.resourceVersion } } : obj;
-    // The fence is checked last, right before the request leaves.
     this.fence.assertLeader();
     return this.rest.request<T>('PATCH', resourcePath(resource, obj.metadata?.namespace, name, subresource), {
       query: { fieldManager: FIELD_MANAGER, force: options.force ?? true },
       body,
       contentType: APPLY_PATCH,
+      beforeSend: this.checkFence,
     });
   }
 }

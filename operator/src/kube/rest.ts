@@ -1,12 +1,15 @@
 // The one HTTP transport to the Kubernetes API: plain requests and streaming watches over Node's
 // https with the credentials from a KubeConfig, a client-side token bucket (QPS/burst, like client-go's
 // rest.Config) and a per-request timeout. Higher layers (kube-client.ts, informer.ts, leader-election.ts,
-// events.ts) build on it; nothing here knows about leadership or caching.
+// events.ts) build on it; nothing here knows about leadership or caching. A request may carry a
+// `beforeSend` check, run at the last moment before its bytes leave (that is where the leader fence goes).
 //
 // Why not KubernetesObjectApi: it has no subresource support (status, binding) and no streaming with
 // our own watchdog; a 150-line transport is easier to reason about than working around both.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -50,6 +53,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Timeout of this request, in place of the client's (an informer's LIST pages take a longer one). */
   timeoutMs?: number;
+  /**
+   * Runs synchronously at the last moment before the request's bytes go to the socket: after the
+   * client-side rate limit's wait, the credentials and the connection (TLS handshake included). If it
+   * throws, the request is never sent and rejects with what it threw. The leader fence: a write can wait
+   * seconds in the rate limit, and only the moment it leaves may count (a check before the wait lets a
+   * deposed or paused leader's write out late).
+   */
+  beforeSend?: () => void;
 }
 
 /** One line of a watch stream. */
@@ -63,6 +74,8 @@ export class RestClient {
   private readonly bucket: TokenBucket;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
+  /** Sockets connected (and, for TLS, handshaken): a request on one is written at once. */
+  private readonly readySockets = new WeakSet<Socket>();
 
   constructor(private readonly kc: KubeConfig, private readonly options: RestClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -142,13 +155,17 @@ export class RestClient {
    */
   private async answer(method: string, path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; text: string }> {
     const count = (code: string) => this.options.metrics?.apiRequests.inc({ verb: verbOfRequest(method, path), resource: resourceOfPath(path), code });
+    let refusedBeforeSend = false;
+    const beforeSend = options.beforeSend;
+    const checked = beforeSend ? { ...options, beforeSend: () => { try { beforeSend(); } catch (err) { refusedBeforeSend = true; throw err; } } } : options;
     try {
-      const res = await this.open(method, path, options, options.timeoutMs ?? this.timeoutMs);
+      const res = await this.open(method, path, checked, options.timeoutMs ?? this.timeoutMs);
       const text = await readBody(res);
       count(String(res.statusCode));
       return { res, text };
     } catch (err) {
-      count('none');
+      // A request its own check refused never reached the server: not a request at all.
+      if (!refusedBeforeSend) count('none');
       throw err;
     }
   }
@@ -179,7 +196,33 @@ export class RestClient {
       }, resolveRes);
       if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
       req.on('error', rejectRes);
-      req.end(body);
+      // Nothing is written until the socket is ready, so beforeSend runs in the same tick as the write:
+      // a process paused in between (SIGSTOP, a long GC) sends nothing it checked before the pause.
+      req.once('socket', (socket: Socket) => this.whenReady(socket, () => {
+        try {
+          options.beforeSend?.();
+        } catch (err) {
+          rejectRes(err);
+          req.destroy();
+          return;
+        }
+        req.end(body);
+      }));
+    });
+  }
+
+  /** Calls `then` once the socket is connected and, for TLS, handshaken (at once for a kept-alive one). */
+  private whenReady(socket: Socket, then: () => void): void {
+    if (this.readySockets.has(socket)) return then();
+    const tlsSocket = socket instanceof TLSSocket;
+    if (!tlsSocket && !socket.connecting) {
+      this.readySockets.add(socket);
+      return then();
+    }
+    // Every socket this client's agent makes is first seen here, before any I/O could finish connecting it.
+    socket.once(tlsSocket ? 'secureConnect' : 'connect', () => {
+      this.readySockets.add(socket);
+      then();
     });
   }
 

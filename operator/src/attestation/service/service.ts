@@ -530,6 +530,7 @@ export class AttestationService {
       await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
         query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
         body: { metadata: { uid }, status: { conditions: [condition] } },
+        beforeSend: () => this.deps.fence.assertLeader(),
       });
     } catch (err) {
       // Gone: 404. Replaced: the apiserver answers 422 Invalid, "metadata.uid: ... field is immutable".
@@ -625,7 +626,7 @@ export class AttestationService {
     this.deps.fence.assertLeader();
     const metadata = { ...((body.metadata as Record<string, unknown>) ?? {}), resourceVersion };
     try {
-      const written = await this.deps.rest.request<ProviderNode>('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
+      const written = await this.deps.rest.request<ProviderNode>('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata }, beforeSend: () => this.deps.fence.assertLeader() });
       // The next read of this host, in the next turn, gets the object as written (provider-node-reads.ts).
       this.providerNodes.remember(written);
     } catch (err) {
