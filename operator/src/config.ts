@@ -6,6 +6,7 @@ import { SCHEDULER_NAME } from './marks.js';
 import { DEFAULT_COLLATERAL_CONFIG, parseCollateralConfig, type CollateralConfig } from './attestation/collateral/config.js';
 import type { TeeType } from './placement/types.js';
 import { DEFAULT_GATEWAY_INFERENCE_EXTENSION, type GatewayInferenceExtensionConfig } from './controllers/inferencepool/gateway-inference-pool.js';
+import { parsePolicy } from './attestation/policy.js';
 
 export interface OperatorConfig {
   /** Scheduler name on replica Pods; the operator binds them itself. */
@@ -16,6 +17,12 @@ export interface OperatorConfig {
   runtimeClassByTee: Partial<Record<TeeType, string>>;
   /** AttestationPolicy used by ProviderNodes without a policyRef. */
   defaultPolicyName: string;
+  /**
+   * The spec of the policy the operator creates as defaultPolicyName whenever none of that name exists
+   * (the chart's defaultPolicy.*); it never changes one that exists, so edits are the cluster's own.
+   * Absent: it creates none. Checked at start as the verifier reads a policy.
+   */
+  defaultPolicySpec?: Record<string, unknown>;
   /** How long a challenge nonce stays valid. */
   challengeTtlSeconds: number;
   /**
@@ -76,6 +83,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   gpuResourceName: 'nvidia.com/gpu',
   runtimeClassByTee: {},
   defaultPolicyName: 'default',
+  defaultPolicySpec: undefined,
   challengeTtlSeconds: 300,
   maxOutstandingChallenges: 128,
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',
@@ -155,6 +163,16 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
         } catch (err) {
           throw new ConfigError((err as Error).message);
         }
+        break;
+      case 'defaultPolicySpec':
+        if (value === null) break;
+        if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${source}: defaultPolicySpec must be a mapping, an AttestationPolicy's spec (kubectl explain attestationpolicies.chrysalis.dev.spec)`);
+        try {
+          parsePolicy(value);
+        } catch (err) {
+          throw new ConfigError(`${source}: defaultPolicySpec: ${(err as Error).message}`);
+        }
+        config.defaultPolicySpec = value as Record<string, unknown>;
         break;
       case 'gatewayInferenceExtension':
         config.gatewayInferenceExtension = parseGatewayInferenceExtension(value, source);

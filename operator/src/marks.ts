@@ -60,6 +60,11 @@ export const ANNOTATION_PAYEES = 'chrysalis.dev/payees';
 export const ANNOTATION_PARTS = 'chrysalis.dev/parts';
 /** On the ConfigMap `chrysalis collateral import` fills: it holds a TDX collateral bundle. */
 export const LABEL_COLLATERAL_BUNDLE = 'chrysalis.dev/collateral-bundle';
+/**
+ * On the default AttestationPolicy the operator creates: how to change it, and that the operator never
+ * will (it creates the policy only while none of that name exists).
+ */
+export const ANNOTATION_EDIT = 'chrysalis.dev/edit';
 /** The standard label saying which application an object belongs to. */
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const PART_OF_CHRYSALIS = 'chrysalis';

@@ -1,18 +1,26 @@
-// The chart installs a strict default AttestationPolicy, so a fresh install never verifies nodes
-// against "no policy" (which admitted any image, TCB, VMPL, debuggable guest or CC-off GPU): hardware
-// evidence only, debug and migration off, GPU CC mode on, Intel collateral required and OutOfDate TDX
-// platforms refused, an SNP firmware floor, evidence age and re-attestation. The image allow list is the
-// operator's to fill in; until then the policy is flagged AllowsAnyImage.
+// The chart gives the operator a strict default AttestationPolicy to create (config defaultPolicySpec), so
+// a fresh install never verifies nodes against "no policy" (which admitted any image, TCB, VMPL,
+// debuggable guest or CC-off GPU): hardware evidence only, debug and migration off, GPU CC mode on, Intel
+// collateral required and OutOfDate TDX platforms refused, an SNP firmware floor, evidence age and
+// re-attestation. The image allow list is the operator's to fill in; until then the policy is flagged
+// AllowsAnyImage. Each case reads the policy the operator would create from the rendered configuration.
 import test from 'ava';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allowsAnyImage, parsePolicy, unconstrainedChecks } from '../../operator/src/attestation/policy.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
+import { parseOperatorConfig } from '../../operator/src/config.js';
+import { defaultPolicyToCreate } from '../../operator/src/controllers/attestationpolicy/default-policy.js';
 import { ciValuesFiles, find, one, render, type K8sObject } from './helm.js';
 
 type Policy = K8sObject & { spec: Record<string, any> };
-const policyOf = (objects: K8sObject[]) => one(objects, 'AttestationPolicy') as Policy;
+const configOf = (objects: K8sObject[]) => parseOperatorConfig((one(objects, 'ConfigMap', (o) => o.metadata.name.endsWith('-operator')).data as Record<string, string>)['config.yaml']!, 'rendered config');
+/** The policy the operator creates from the rendered configuration when none of its name exists. */
+const policyOf = (objects: K8sObject[]) => {
+  const config = configOf(objects);
+  return defaultPolicyToCreate(config, config.defaultPolicyName) as unknown as Policy;
+};
 
 test('the defaults install a strict "default" policy that a debuggable guest, a CC-off GPU, stale evidence or an OutOfDate TDX host cannot pass', async (t) => {
   const policy = policyOf(await render());
@@ -31,11 +39,17 @@ test('the defaults install a strict "default" policy that a debuggable guest, a 
   t.true(allowsAnyImage(parsed), 'flagged AllowsAnyImage until the operator pins images');
 });
 
-test('the default policy is created once, as a post-install hook, and named after operator.config.defaultPolicyName', async (t) => {
-  const policy = policyOf(await render({ set: ['operator.config.defaultPolicyName=fleet-strict'] }));
+test('the default policy is the operator\'s to create, named after operator.config.defaultPolicyName; the chart renders no AttestationPolicy and no hook', async (t) => {
+  const objects = await render({ set: ['operator.config.defaultPolicyName=fleet-strict'] });
+  t.deepEqual(find(objects, 'AttestationPolicy'), [], 'no custom resource of the release\'s own CRD (helm could not map it before the CRD is established)');
+  t.false(objects.some((o) => o.metadata.annotations?.['helm.sh/hook']), 'no hooks');
+  const policy = policyOf(objects);
   t.is(policy.metadata.name, 'fleet-strict');
-  t.is(policy.metadata.annotations?.['helm.sh/hook'], 'post-install,post-upgrade');
-  t.is(policy.metadata.annotations?.['helm.sh/hook-delete-policy'], undefined, 'never deleted and re-created over the operator\'s edits');
+  t.regex(policy.metadata.annotations?.['chrysalis.dev/edit'] ?? '', /kubectl edit attestationpolicy fleet-strict/);
+  // Creating is the only write the operator is granted on policies (their status aside).
+  const role = one(objects, 'ClusterRole', (o) => o.metadata.name.endsWith('-operator'));
+  const rules = (role as unknown as { rules: Array<{ resources: string[]; verbs: string[] }> }).rules.filter((r) => r.resources.includes('attestationpolicies'));
+  t.deepEqual(rules.flatMap((r) => r.verbs).sort(), ['create', 'get', 'list', 'watch']);
 });
 
 test('the production scenario pins its image, HOST_DATA and GPU firmware, so no other image passes', async (t) => {
@@ -46,9 +60,9 @@ test('the production scenario pins its image, HOST_DATA and GPU firmware, so no 
   t.deepEqual(parsed.minimumTcb, { bootloader: 9, snp: 23, microcode: 72 });
 });
 
-test('defaultPolicy.create=false, and the simulated scenario (whose policy names its own root), render no policy', async (t) => {
-  t.deepEqual(find(await render({ set: ['defaultPolicy.create=false'] }), 'AttestationPolicy'), []);
-  t.deepEqual(find(await render({ valuesFiles: ciValuesFiles.filter((f) => f.endsWith('simulated-values.yaml')) }), 'AttestationPolicy'), []);
+test('defaultPolicy.create=false, and the simulated scenario (whose policy names its own root), give the operator no policy to create', async (t) => {
+  t.is(configOf(await render({ set: ['defaultPolicy.create=false'] })).defaultPolicySpec, undefined);
+  t.is(configOf(await render({ valuesFiles: ciValuesFiles.filter((f) => f.endsWith('simulated-values.yaml')) })).defaultPolicySpec, undefined);
 });
 
 test('the values schema refuses a misspelt default-policy key and a malformed image hash', async (t) => {

@@ -6,7 +6,7 @@
 // chain (leaves ConfigMaps, the sandbox key Secret) and a scale-down. Any request the apiserver refuses fails the
 // test with the request named, so a verb missing from operator/src/rbac/permissions.ts cannot hide.
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:https';
@@ -27,7 +27,10 @@ import { freePort } from '../../dev/cluster/ports.js';
 import { createFleet, LABEL_FLEET, type Fleet } from '../../dev/fleet/fleet.js';
 import { FLEET_ATTESTER_SERVICE_ACCOUNT } from '../../dev/fleet/operator.js';
 import { applyChartRbac, forbiddenRequestCount, impersonatingKubeconfig, recordForbidden, serviceAccountUser } from './as-serviceaccount.js';
-import { render } from './helm.js';
+import { one, render } from './helm.js';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
+import { AttestationPolicies } from '../../operator/src/kube/chrysalis-resources.js';
 
 const RELEASE = 'chry';
 const SYSTEM_NS = 'chrysalis-system';
@@ -44,6 +47,7 @@ let dir: string;
 const started: Array<{ name: string; manager: Manager; forbidden: string[]; running: Promise<unknown> }> = [];
 let server: Server | undefined;
 let serviceUrl = '';
+let defaultPolicySpec: Record<string, unknown> | undefined;
 let ca = '';
 
 test.before(async () => {
@@ -54,6 +58,11 @@ test.before(async () => {
   await installCrds(adminKc);
   const objects = await render({ release: RELEASE, namespace: SYSTEM_NS, set: [`rbac.settlement.namespaces={${TENANT}}`] });
   await applyChartRbac(admin, objects);
+  // The controllers get the default policy the chart configures (its rendered operator ConfigMap's
+  // defaultPolicySpec), to create with the chart's grant.
+  const rendered = parseYaml((one(objects, 'ConfigMap', (o) => o.metadata.name === `${RELEASE}-chrysalis-operator`).data as Record<string, string>)['config.yaml']!) as Record<string, unknown>;
+  defaultPolicySpec = rendered.defaultPolicySpec as Record<string, unknown>;
+  writeFileSync(join(dir, 'config.yaml'), toYaml({ defaultPolicySpec }));
   // Pods are admitted only once kube-controller-manager has made the namespace's default ServiceAccount.
   await until(`ServiceAccount ${TENANT}/default`, () => admin.request('GET', `/api/v1/namespaces/${TENANT}/serviceaccounts/default`).then(() => true), 30_000);
 
@@ -63,7 +72,7 @@ test.before(async () => {
   const start = async (name: string, components: OperatorComponent[], serviceAccount: string) => {
     const kubeconfig = impersonatingKubeconfig(plane.kubeconfigPath, dir, serviceAccountUser(SYSTEM_NS, serviceAccount));
     const flags = {
-      components, kubeconfig, leaderElect: true, leaseNamespace: SYSTEM_NS, metricsPort: await freePort(), attestationPort: await freePort(), qps: 100, burst: 200, sandboxDir,
+      components, kubeconfig, config: join(dir, 'config.yaml'), leaderElect: true, leaseNamespace: SYSTEM_NS, metricsPort: await freePort(), attestationPort: await freePort(), qps: 100, burst: 200, sandboxDir,
       // The fleet's node attesters present tokens of this account (the chart names its attester DaemonSet's).
       attesterServiceAccount: FLEET_ATTESTER_SERVICE_ACCOUNT,
     };
@@ -171,6 +180,11 @@ test.serial('with only the chart\'s RBAC, nodes attest, a pool is placed and att
     const pods = await admin.request<{ items: V1Pod[] }>('GET', `/api/v1/namespaces/${TENANT}/pods`);
     return pods.items.length === 1 ? true : undefined;
   }, 60_000, describePool);
+
+  // 5. The default policy the chart configures, created by the controllers as their own ServiceAccount.
+  const policy = await until('the default AttestationPolicy created', () => admin.request<AttestationPolicy>('GET', resourcePath(AttestationPolicies, undefined, 'default')), 30_000);
+  t.like(policy.spec, defaultPolicySpec!);
+  t.deepEqual([...new Set(policy.metadata?.managedFields?.map((f) => f.manager))], ['chrysalis-operator'], 'created by the controllers (and its status written by them since)');
 
   t.deepEqual(refused(), [], 'no request of any component was refused');
   for (const c of started) t.is(await forbiddenRequestCount(c.manager), 0, `${c.name}: no request or watch answered 403`);

@@ -129,8 +129,8 @@ test('the chart\'s attester Pod attests the real node through the simulated conf
     { status?: Record<string, unknown> };
   t.regex(JSON.stringify(pn.status), /"simulated":true/, 'the status says the evidence was simulated');
 
-  // helm uninstall removes every object of the release but the kept CRDs and the default policy (a
-  // post-install hook that is the cluster operator's after install, as values.yaml says).
+  // helm uninstall removes every object of the release but the kept CRDs. The default policy is not the
+  // release's: the operator created it (values.yaml), and it stays.
   const released = async () => {
     const r = await kubectl(['get', RELEASE_KINDS, '-A', '-l', 'app.kubernetes.io/instance=chrysalis', '-o', 'json', ...kubeconfig]);
     t.is(r.code, 0, r.stderr);
@@ -143,10 +143,11 @@ test('the chart\'s attester Pod attests the real node through the simulated conf
   const uninstall = await helm(['uninstall', 'chrysalis', '-n', NS, '--wait', ...kubeconfig]);
   t.is(uninstall.code, 0, uninstall.stderr);
   t.deepEqual(await released(), [
-    'AttestationPolicy/default',
     'CustomResourceDefinition/attestationpolicies.chrysalis.dev', 'CustomResourceDefinition/inferencepools.chrysalis.dev',
     'CustomResourceDefinition/providernodes.chrysalis.dev', 'CustomResourceDefinition/settlementaccounts.chrysalis.dev',
   ]);
+  const policy = await kubectl(['get', 'attestationpolicies.chrysalis.dev', 'default', '-o', 'jsonpath={.metadata.managedFields[0].manager}', ...kubeconfig]);
+  t.is(policy.stdout, 'chrysalis-operator', `the default policy the operator created outlives the release: ${policy.stderr}`);
   await until('the release\'s Pods gone', async () => ((await core.listNamespacedPod({ namespace: NS })).items.length === 0 ? true : undefined), 120_000);
 });
 

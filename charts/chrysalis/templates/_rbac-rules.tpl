@@ -31,9 +31,10 @@
   verbs: ["list", "watch"]
 # the policy a ProviderNode is verified against (re-attestation interval, quarantine grace)
 # watch AttestationPolicies to report on each one
+# the default policy (config defaultPolicySpec, the chart's defaultPolicy.*), created whenever none of its name exists; never updated or deleted
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "create"]
 # AllowsAnyImage and the ProviderNodes using the policy (server-side apply of the status subresource)
 - apiGroups: ["chrysalis.dev"]
   resources: ["attestationpolicies/status"]

@@ -59,6 +59,7 @@ export const operatorPermissions: Readonly<Record<Identity, Readonly<Record<stri
     attestationpolicy: [
       { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'watch AttestationPolicies to report on each one' },
       { apiGroup: GROUP, resource: 'attestationpolicies/status', verbs: ['patch'], scope: 'cluster', why: 'AllowsAnyImage and the ProviderNodes using the policy (server-side apply of the status subresource)' },
+      { apiGroup: GROUP, resource: 'attestationpolicies', verbs: ['create'], scope: 'cluster', why: 'the default policy (config defaultPolicySpec, the chart\'s defaultPolicy.*), created whenever none of its name exists; never updated or deleted' },
     ],
     inferencepool: [
       { apiGroup: GROUP, resource: 'inferencepools', verbs: ['get', 'list', 'watch'], scope: 'cluster', why: 'watch InferencePools' },

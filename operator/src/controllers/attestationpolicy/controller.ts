@@ -9,7 +9,10 @@ import { objectKey, type KubeObject } from '../../kube/resource.js';
 import { policyNameOf } from '../providernode/plan.js';
 import { AttestationPolicyReconciler, KIND } from './reconciler.js';
 
-/** Wires the controller: every policy, and a policy's key again whenever a ProviderNode starts or stops naming it. */
+/**
+ * Wires the controller: every policy, a policy's key again whenever a ProviderNode starts or stops naming
+ * it, and the default policy's key at start.
+ */
 export function attestationPolicyController(manager: Manager, config: OperatorConfig, informers: {
   policies: Informer<AttestationPolicy & KubeObject>;
   providerNodes: Informer<ProviderNode & KubeObject>;
@@ -17,6 +20,9 @@ export function attestationPolicyController(manager: Manager, config: OperatorCo
   const reconciler = new AttestationPolicyReconciler({ client: manager.client, events: manager.events, config, ...informers });
   const controller = manager.controller({ name: 'attestationpolicy', reconciler, workers: 1 });
   const keyOf = (pn: ProviderNode) => objectKey(KIND, undefined, policyNameOf(pn, config.defaultPolicyName));
+  // The default policy's key once at start, so it is created when absent even with no ProviderNode naming
+  // it; afterwards its deletion enqueues it through the policies' watch.
+  if (config.defaultPolicySpec) controller.enqueue(objectKey(KIND, undefined, config.defaultPolicyName));
   controller
     .watch(informers.policies)
     // Registered for its cache sync only: a node's status changes often and never changes a count.
