@@ -54,13 +54,18 @@ export interface AttestationOutcome {
 }
 
 /**
- * When to renew an attestation that lapses at `expiresAt`: a tenth of its remaining lifetime early, at
- * least 30 s early (never later than the lapse itself), so the node never drops out between renewals.
+ * When to renew an attestation that lapses at `expiresAt`: at a random point between one and two margins
+ * before the lapse, the margin being a tenth of the remaining lifetime and at least 30 s (never later than
+ * the lapse itself), so the subject never drops out between renewals. Random, because a fixed point
+ * keeps a fleet's renewals in the wave it was admitted in: 8,000 replicas placed within a minute would
+ * all renew within the same minute every period, at more than the service verifies; drawn afresh each
+ * time, the wave spreads over a margin (390 s of a 3,600 s interval) in the first period and stays spread.
+ * `random` in [0, 1): 0 renews latest, one margin early.
  */
-export function renewalDelayMs(expiresAt: Date, now: number): number {
+export function renewalDelayMs(expiresAt: Date, now: number, random: () => number = Math.random): number {
   const remaining = expiresAt.getTime() - now;
   const margin = Math.max(30_000, remaining / 10);
-  return Math.max(0, remaining - margin);
+  return Math.max(0, remaining - margin - random() * margin);
 }
 
 export class Attester {
@@ -207,7 +212,7 @@ export class Attester {
         waitMs = !outcome.verified
           ? this.#rejectedRetryMs
           : outcome.expiresAt
-            ? Math.min(this.#reattestIntervalMs, renewalDelayMs(outcome.expiresAt, this.#now()))
+            ? Math.min(this.#reattestIntervalMs, renewalDelayMs(outcome.expiresAt, this.#now(), this.#random))
             : this.#reattestIntervalMs;
       } catch (err) {
         if (signal.aborted) return;

@@ -128,9 +128,28 @@ test('a rejection sent with a 4xx status is an outcome with reasons, not an erro
 
 test('renewal is scheduled before the attestation lapses', (t) => {
   const now = 1_000_000;
-  t.is(renewalDelayMs(new Date(now + 3_600_000), now), 3_240_000, 'a tenth of the lifetime early');
-  t.is(renewalDelayMs(new Date(now + 100_000), now), 70_000, 'at least 30 s early');
-  t.is(renewalDelayMs(new Date(now + 10_000), now), 0, 'right away when nearly lapsed');
+  const latest = () => 0;
+  t.is(renewalDelayMs(new Date(now + 3_600_000), now, latest), 3_240_000, 'at the latest a tenth of the lifetime early');
+  t.is(renewalDelayMs(new Date(now + 3_600_000), now, () => 0.5), 3_060_000, 'halfway: a tenth and a half early');
+  t.true(renewalDelayMs(new Date(now + 3_600_000), now, () => 0.999999) > 2_880_000, 'never two tenths or more early');
+  t.is(renewalDelayMs(new Date(now + 100_000), now, latest), 70_000, 'at least 30 s early');
+  t.is(renewalDelayMs(new Date(now + 10_000), now, latest), 0, 'right away when nearly lapsed');
+});
+
+test('a fleet attested within one minute renews spread over the margin, not in the same minute', (t) => {
+  // 8,000 replicas verified evenly within 60 s, each lapsing 3,900 s after (interval + challenge lifetime).
+  let seed = 42;
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const renewals = Array.from({ length: 8000 }, (_, i) => {
+    const verifiedAt = (i / 8000) * 60_000;
+    return verifiedAt + renewalDelayMs(new Date(verifiedAt + 3_900_000), verifiedAt, random);
+  });
+  const perMinute = new Map<number, number>();
+  for (const at of renewals) perMinute.set(Math.floor(at / 60_000), (perMinute.get(Math.floor(at / 60_000)) ?? 0) + 1);
+  const busiest = Math.max(...perMinute.values());
+  t.true(perMinute.size >= 7, `spread over ${perMinute.size} minutes`);
+  t.true(busiest <= 1600, `at most a fifth of the fleet in any minute (busiest ${busiest}); at a fixed point all 8,000 came in one`);
+  t.true(renewals.every((at, i) => at < (i / 8000) * 60_000 + 3_900_000 - 390_000 + 1), 'every one at least a margin before its lapse');
 });
 
 test('the run loop re-challenges before expiresAt and at once when re-attestation is requested', async (t) => {
