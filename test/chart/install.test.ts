@@ -45,7 +45,7 @@ async function liveObjects(file: string, namespace: string): Promise<Map<string,
 }
 
 const keyOf = (o: K8sObject, namespace: string, clusterScoped: Set<string>) => `${o.kind}/${clusterScoped.has(o.kind) ? '' : o.metadata.namespace ?? namespace}/${o.metadata.name}`;
-const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'FlowSchema']);
 const uid = (o: K8sObject | undefined) => (o?.metadata as { uid?: string } | undefined)?.uid;
 
 test.serial('helm install, upgrade and uninstall keep the CRDs and the custom resources, and every object is accepted', async (t) => {

@@ -137,7 +137,7 @@ test('the chart\'s attester Pod attests the real node through the simulated conf
     return (JSON.parse(r.stdout) as { items: { kind: string; metadata: { name: string } }[] }).items.map((o) => `${o.kind}/${o.metadata.name}`).sort();
   };
   const installed = await released();
-  for (const kind of ['Deployment', 'DaemonSet', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'ClusterRole', 'ValidatingAdmissionPolicy', 'CustomResourceDefinition']) {
+  for (const kind of ['Deployment', 'DaemonSet', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'ClusterRole', 'ValidatingAdmissionPolicy', 'FlowSchema', 'CustomResourceDefinition']) {
     t.true(installed.some((o) => o.startsWith(`${kind}/`)), `the check sees the release's ${kind}s`);
   }
   const uninstall = await helm(['uninstall', 'chrysalis', '-n', NS, '--wait', ...kubeconfig]);
@@ -153,4 +153,4 @@ test('the chart\'s attester Pod attests the real node through the simulated conf
 
 const RELEASE_KINDS = ['deployments', 'daemonsets', 'services', 'configmaps', 'secrets', 'serviceaccounts', 'roles', 'rolebindings', 'clusterroles',
   'clusterrolebindings', 'poddisruptionbudgets', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'customresourcedefinitions',
-  'attestationpolicies'].join(',');
+  'attestationpolicies', 'flowschemas'].join(',');
