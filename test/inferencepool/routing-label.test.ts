@@ -177,3 +177,50 @@ test('a gate flip waits while the routing label cannot be removed, and goes thro
   t.is(labelOf(after), undefined);
   t.like(gateOf(after), { status: 'False', reason: 'AttestationExpired' });
 });
+
+test('the routing label is added on the gate the plan saw, whatever else changed on the Pod since, and not once a failed verdict turned the gate False', async (t) => {
+  // The reconciler runs against the real apiserver from caches the test fills with the Pod as it was,
+  // while the apiserver's Pod has moved on.
+  const kc = (await testCluster()).kubeConfig();
+  const namespace = await useNamespace(t, 'route-add');
+  const client = adminClient(kc);
+  t.teardown(() => client.rest.close());
+  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
+
+  const node = `route-add-${uniqueSuffix()}`;
+  await createPool(client, poolObject('a', namespace, 1, `A${uniqueSuffix()}`));
+  const pool = await getPool(client, namespace, 'a') as InferencePool;
+  const pod = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', node, config: TEST_CONFIG }));
+  const setGate = (status: string, reason: string) => client.rest.request<KubeObject>('PATCH', resourcePath(Pods, namespace, 'a-0', 'status'), {
+    contentType: 'application/strategic-merge-patch+json',
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status, reason, message: reason, lastTransitionTime: seconds(new Date()) }] } },
+  });
+  const seen = await setGate('True', 'Verified');
+
+  const { view, pools } = handFilledCaches({
+    nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }],
+    providerNodes: [{
+      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
+      spec: { nodeName: node } as ProviderNode['spec'],
+      status: { attestedReplicas: [{ namespace, pod: 'a-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: new Date(Date.now() + 3_600_000).toISOString() }] },
+    } as ProviderNode & KubeObject],
+    pods: [seen],
+    pools: [pool],
+  });
+  const events = { record: async () => true } as unknown as EventRecorder;
+  const reconcile = () => new InferencePoolReconciler({ client, events, view, pools, config: TEST_CONFIG, labelLeadMs: 0 })
+    .reconcile(objectKey('InferencePool', namespace, 'a'), { log: silentLogger(), signal: new AbortController().signal });
+
+  // Another writer changes the Pod after the cache's copy (its resourceVersion moves on, the gate does not).
+  await client.patchMerge(Pods, 'a-0', namespace, { metadata: { annotations: { 'example.com/other-writer': 'x' } } });
+  await reconcile();
+  t.is(labelOf(await client.get<KubeObject>(Pods, 'a-0', namespace)), 'true', 'labelled on the gate it saw, though the Pod changed since');
+
+  // A failed verdict turns the gate False after the copy the plan is made from: no label.
+  await client.patchMerge(Pods, 'a-0', namespace, { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: null } } });
+  await setGate('False', 'VerificationFailed');
+  await reconcile();
+  const after = await client.get<KubeObject>(Pods, 'a-0', namespace);
+  t.is(labelOf(after), undefined, 'never labelled with the gate False');
+  t.like(gateOf(after), { status: 'False', reason: 'VerificationFailed' });
+});

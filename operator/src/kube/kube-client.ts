@@ -12,6 +12,16 @@ import { FIELD_MANAGER } from '../marks.js';
 
 const APPLY_PATCH = 'application/apply-patch+yaml';
 
+/** One operation of a JSON patch (RFC 6902); paths are JSON pointers (RFC 6901: '/' in a key is '~1'). */
+export type JsonPatchOperation =
+  | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
+/** A key as one segment of a JSON pointer. */
+export function jsonPointerSegment(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 export interface ApplyOptions {
   /**
    * Take ownership of fields another manager set (default true): the operator is the authority over
@@ -150,6 +160,22 @@ export class KubeClient {
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       body,
       contentType: 'application/merge-patch+json',
+      beforeSend: this.checkFence,
+    });
+  }
+
+  /**
+   * JSON patch (RFC 6902). Its `test` operations make a write conditional on exactly the fields that
+   * matter, where a resourceVersion precondition would also refuse it for any unrelated change (another
+   * writer's status update): the apiserver applies the operations to the current object, and a failed test
+   * is answered 422 with nothing written.
+   */
+  async patchJson<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, operations: JsonPatchOperation[], subresource?: string): Promise<T> {
+    this.fence.assertLeader();
+    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: operations,
+      contentType: 'application/json-patch+json',
       beforeSend: this.checkFence,
     });
   }
