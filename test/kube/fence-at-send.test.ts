@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from './plain-kubeconfig.js';
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NotLeaderError, type Fence } from '../../operator/src/kube/leader-election.js';
 import { OperatorMetrics } from '../../operator/src/kube/metrics.js';
@@ -14,14 +14,6 @@ import { ConfigMaps } from '../../operator/src/kube/resource.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { selfSignedTls } from '../../operator/src/attestation/service/https-server.js';
 
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server, skipTLSVerify: true }], users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
-  });
-  return kc;
-}
 
 /** A fence the test opens and closes. */
 function switchableFence(): Fence & { open: boolean } {

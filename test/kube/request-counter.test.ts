@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from './plain-kubeconfig.js';
 import { OperatorMetrics } from '../../operator/src/kube/metrics.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 
@@ -13,14 +13,6 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server, skipTLSVerify: true }], users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
-  });
-  return kc;
-}
 
 test('requests are counted by verb (LIST for a collection), resource and code; one with no answer as code none', async (t) => {
   // Answers every request at once, except a LIST of ProviderNodes, which it never answers.
