@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import test from 'ava';
 import { kubeConfigFor } from './plain-kubeconfig.js';
+import { EventRecorder } from '../../operator/src/kube/events.js';
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { NotLeaderError, type Fence } from '../../operator/src/kube/leader-election.js';
 import { OperatorMetrics } from '../../operator/src/kube/metrics.js';
@@ -67,6 +68,26 @@ test('a write waiting in the client rate limit when the fence closes is never se
   await client.apply(ConfigMaps, stamp('third'));
   await client.get(ConfigMaps, 'third', 'a');
   t.deepEqual(seen.slice(1), ['PATCH /api/v1/namespaces/a/configmaps/third', 'GET /api/v1/namespaces/a/configmaps/third']);
+});
+
+test('an Event waiting in the client rate limit when the fence closes is never sent, and the recorder says so as for any refused write', async (t) => {
+  const seen: string[] = [];
+  const server = createServer();
+  recordingApi(server, seen, { count: 0 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const rest = new RestClient(kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { qps: 2.5, burst: 1 });
+  t.teardown(() => rest.close());
+  const fence = switchableFence();
+  const events = new EventRecorder({ client: rest, fence, instance: 'test' });
+  const regarding = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'a', uid: 'u' } };
+
+  t.true(await events.record(regarding, { type: 'Normal', reason: 'First', action: 'Test', message: 'sent' }));
+  const queued = events.record(regarding, { type: 'Normal', reason: 'Second', action: 'Test', message: 'queued' });
+  await new Promise((r) => setTimeout(r, 50));
+  fence.open = false;
+  await t.throwsAsync(queued, { instanceOf: NotLeaderError }, 'thrown like the fence\'s refusal before the wait, not logged as a failed Event');
+  t.deepEqual(seen, ['POST /apis/events.k8s.io/v1/namespaces/a/events']);
 });
 
 test('a write whose TLS handshake is still under way when the fence closes is never sent', async (t) => {

@@ -9,8 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import type { Fence } from './leader-election.js';
-import { microTime } from './leader-election.js';
+import { fencedRequest, microTime, NotLeaderError, type Fence } from './leader-election.js';
 import type { OperatorMetrics } from './metrics.js';
 import { Events, resourcePath, type KubeObject } from './resource.js';
 import { isConflict, type RestClient } from './rest.js';
@@ -85,12 +84,13 @@ export class EventRecorder {
         uid: meta.uid, resourceVersion: meta.resourceVersion,
       },
     };
-    this.options.fence.assertLeader();
     try {
-      await this.options.client.request('POST', resourcePath(Events, namespace), { body, beforeSend: () => this.options.fence.assertLeader() });
+      await fencedRequest(this.options.client, this.options.fence, 'POST', resourcePath(Events, namespace), { body });
       this.recent.set(fingerprint, now);
       return true;
     } catch (err) {
+      // The fence refused it, now or as it was about to leave: the caller must stop, as for any write.
+      if (err instanceof NotLeaderError) throw err;
       if (isConflict(err)) {
         // Already recorded (by us before a restart, or by the previous leader).
         this.recent.set(fingerprint, now);

@@ -1,9 +1,8 @@
-// KubeClient: the operator's only way to change the cluster. Every write passes the leader fence
-// (leader-election.ts) twice: when it is asked for, so a deposed leader does not queue it, and again at
-// the moment it leaves (rest.ts beforeSend), after any wait in the client's rate limit. And object writes are server-side apply with one named field manager,
-// so `kubectl get -o yaml --show-managed-fields` says which fields the operator owns and a field another
+// KubeClient: the operator's only way to change the cluster. Every write passes the leader fence twice
+// (fencedRequest, leader-election.ts): when it is asked for, and at the moment it leaves. And object
+// writes are server-side apply with one named field manager, so `kubectl get -o yaml --show-managed-fields` says which fields the operator owns and a field another
 // manager set is never silently overwritten unless we apply with force.
-import type { Fence } from './leader-election.js';
+import { fencedRequest, type Fence } from './leader-election.js';
 import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from './resource.js';
 import { isNotFound, type RestClient } from './rest.js';
 import { isSubset, statusEqual } from './status.js';
@@ -41,12 +40,7 @@ export interface ListResult<T> {
 }
 
 export class KubeClient {
-  /** The fence's check at the moment a write leaves (rest.ts). */
-  private readonly checkFence: () => void;
-
-  constructor(readonly rest: RestClient, private readonly fence: Fence) {
-    this.checkFence = () => fence.assertLeader();
-  }
+  constructor(readonly rest: RestClient, private readonly fence: Fence) {}
 
   /** The object, or undefined if it does not exist. */
   async get<T extends KubeObject>(resource: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
@@ -116,12 +110,10 @@ export class KubeClient {
 
   /** Creates an object (or a subresource such as pods/binding). */
   async create<T extends KubeObject>(resource: ResourceType, obj: KubeObject, options: { namespace?: string; name?: string; subresource?: string } = {}): Promise<T> {
-    this.fence.assertLeader();
     const namespace = options.namespace ?? obj.metadata?.namespace;
-    return this.rest.request<T>('POST', resourcePath(resource, namespace, options.subresource ? options.name ?? obj.metadata?.name : undefined, options.subresource), {
+    return fencedRequest<T>(this.rest, this.fence, 'POST', resourcePath(resource, namespace, options.subresource ? options.name ?? obj.metadata?.name : undefined, options.subresource), {
       query: { fieldManager: FIELD_MANAGER },
       body: obj,
-      beforeSend: this.checkFence,
     });
   }
 
@@ -130,15 +122,13 @@ export class KubeClient {
    * hit a newer object of the same name.
    */
   async delete(resource: ResourceType, name: string, namespace?: string, options: { uid?: string; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<boolean> {
-    this.fence.assertLeader();
     try {
-      await this.rest.request('DELETE', resourcePath(resource, namespace, name), {
+      await fencedRequest(this.rest, this.fence, 'DELETE', resourcePath(resource, namespace, name), {
         body: {
           apiVersion: 'v1', kind: 'DeleteOptions',
           ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
           ...(options.propagationPolicy ? { propagationPolicy: options.propagationPolicy } : {}),
         },
-        beforeSend: this.checkFence,
       });
       return true;
     } catch (err) {
@@ -155,12 +145,10 @@ export class KubeClient {
    * controllers (metering), whose fields the controllers' applies must never take over.
    */
   async patchMerge<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, body: unknown, subresource?: string, options: { fieldManager?: string } = {}): Promise<T> {
-    this.fence.assertLeader();
-    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
+    return fencedRequest<T>(this.rest, this.fence, 'PATCH', resourcePath(resource, namespace, name, subresource), {
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
       body,
       contentType: 'application/merge-patch+json',
-      beforeSend: this.checkFence,
     });
   }
 
@@ -171,12 +159,10 @@ export class KubeClient {
    * is answered 422 with nothing written.
    */
   async patchJson<T extends KubeObject>(resource: ResourceType, name: string, namespace: string | undefined, operations: JsonPatchOperation[], subresource?: string): Promise<T> {
-    this.fence.assertLeader();
-    return this.rest.request<T>('PATCH', resourcePath(resource, namespace, name, subresource), {
+    return fencedRequest<T>(this.rest, this.fence, 'PATCH', resourcePath(resource, namespace, name, subresource), {
       query: { fieldManager: FIELD_MANAGER },
       body: operations,
       contentType: 'application/json-patch+json',
-      beforeSend: this.checkFence,
     });
   }
 
@@ -185,12 +171,10 @@ export class KubeClient {
     if (!name) throw new Error(`apply ${resource.kind}: metadata.name is required`);
     if (!obj.apiVersion || !obj.kind) throw new Error(`apply ${resource.kind} ${name}: apiVersion and kind are required by server-side apply`);
     const body = options.resourceVersion ? { ...obj, metadata: { ...obj.metadata, resourceVersion: options.resourceVersion } } : obj;
-    this.fence.assertLeader();
-    return this.rest.request<T>('PATCH', resourcePath(resource, obj.metadata?.namespace, name, subresource), {
+    return fencedRequest<T>(this.rest, this.fence, 'PATCH', resourcePath(resource, obj.metadata?.namespace, name, subresource), {
       query: { fieldManager: FIELD_MANAGER, force: options.force ?? true },
       body,
       contentType: APPLY_PATCH,
-      beforeSend: this.checkFence,
     });
   }
 }

@@ -22,7 +22,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import type { OperatorMetrics } from './metrics.js';
 import { Leases, resourcePath, type KubeObject } from './resource.js';
-import { isConflict, isNotFound, type RestClient } from './rest.js';
+import { isConflict, isNotFound, type RequestOptions, type RestClient } from './rest.js';
 
 /** A write was attempted by a process that does not (or no longer) hold the lease. */
 export class NotLeaderError extends Error {
@@ -40,6 +40,18 @@ export interface Fence {
 
 /** For tools that run without leader election (the CLI, one-shot jobs). Never used silently. */
 export const NO_FENCE: Fence = { assertLeader() {} };
+
+/**
+ * A write through `rest` that passes the fence twice: when it is asked for, so a deposed leader does not
+ * queue it, and again at the moment it leaves (RequestOptions.beforeSend), after any wait in the client's
+ * rate limit or for its connection, so a leader deposed or paused meanwhile sends nothing. The first
+ * check throws synchronously; a refusal at the second rejects with the same NotLeaderError. Every write
+ * of the operator's goes through here (kube-client.ts, events.ts, the attestation service's own writes).
+ */
+export function fencedRequest<T = unknown>(rest: RestClient, fence: Fence, method: string, path: string, options: RequestOptions): Promise<T> {
+  fence.assertLeader();
+  return rest.request<T>(method, path, { ...options, beforeSend: () => fence.assertLeader() });
+}
 
 export interface LeaderElectionOptions {
   client: RestClient;

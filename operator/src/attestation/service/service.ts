@@ -52,7 +52,7 @@ import type { InferencePool } from '../../api/inferencepool.js';
 import type { DeclaredNode } from '../declared-vs-proven.js';
 import type { OperatorConfig } from '../../config.js';
 import { AttestationPolicies, InferencePools, ProviderNodes } from '../../kube/chrysalis-resources.js';
-import { NotLeaderError, type Fence } from '../../kube/leader-election.js';
+import { fencedRequest, NotLeaderError, type Fence } from '../../kube/leader-election.js';
 import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
 import { isNotFound, KubeApiError, type RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
@@ -525,12 +525,10 @@ export class AttestationService {
    * node) does not get its predecessor's verdict. The apiserver refuses a patch whose uid differs.
    */
   private async writeGate(subject: Extract<Subject, { kind: 'replica' }>, uid: string, condition: Record<string, string>): Promise<void> {
-    this.deps.fence.assertLeader();
     try {
-      await this.deps.rest.request('PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
+      await fencedRequest(this.deps.rest, this.deps.fence, 'PATCH', resourcePath(Pods, subject.namespace, subject.pod, 'status'), {
         query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/strategic-merge-patch+json',
         body: { metadata: { uid }, status: { conditions: [condition] } },
-        beforeSend: () => this.deps.fence.assertLeader(),
       });
     } catch (err) {
       // Gone: 404. Replaced: the apiserver answers 422 Invalid, "metadata.uid: ... field is immutable".
@@ -623,10 +621,9 @@ export class AttestationService {
 
   /** JSON merge patch of a ProviderNode's status, conditioned on the resourceVersion the decision was based on. */
   private async patch(path: string, resourceVersion: string, body: Record<string, unknown>): Promise<void> {
-    this.deps.fence.assertLeader();
     const metadata = { ...((body.metadata as Record<string, unknown>) ?? {}), resourceVersion };
     try {
-      const written = await this.deps.rest.request<ProviderNode>('PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata }, beforeSend: () => this.deps.fence.assertLeader() });
+      const written = await fencedRequest<ProviderNode>(this.deps.rest, this.deps.fence, 'PATCH', path, { query: { fieldManager: SERVICE_FIELD_MANAGER }, contentType: 'application/merge-patch+json', body: { ...body, metadata } });
       // The next read of this host, in the next turn, gets the object as written (provider-node-reads.ts).
       this.providerNodes.remember(written);
     } catch (err) {
