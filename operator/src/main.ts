@@ -132,7 +132,7 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
   };
   const hostWrites = new HostWrites();
   const ingest = new UsageIngest({
-    client, fence, events, hostWrites, providerNodes: providerNodeCache, providerNodeReads,
+    client, events, hostWrites, providerNodes: providerNodeCache, providerNodeReads,
     settlementAccounts: manager.informer<SettlementAccount & KubeObject>(SettlementAccounts),
   });
   // TDX collateral from the configured PCS/PCCS (refreshed ahead of nextUpdate, also on use) and VCEKs from the KDS.

@@ -65,7 +65,6 @@ import type { EventRecorder } from '../kube/events.js';
 import { BY_NODE_NAME, nodeNameOf } from '../kube/indexes.js';
 import type { Store } from '../kube/store.js';
 import type { Informer } from '../kube/informer.js';
-import { NO_FENCE, type Fence } from '../kube/leader-election.js';
 import { Pods, type KubeObject } from '../kube/resource.js';
 import { isConflict } from '../kube/rest.js';
 import { METERING_FIELD_MANAGER, READINESS_GATE_ATTESTED } from '../marks.js';
@@ -389,10 +388,12 @@ export interface PodLike extends KubeObject {
 export interface UsageIngestDeps {
   /** The per-host queue of status writes shared with the attestation service in this process (host-writes.ts). */
   hostWrites?: { run<T>(host: string, section: (waited: boolean) => Promise<T>): Promise<T> };
-  /** Reads (Pods, InferencePools, ProviderNodes) and the resourceVersion-conditioned status patch. */
+  /**
+   * Reads (Pods, InferencePools, ProviderNodes) and the resourceVersion-conditioned status patch. The
+   * client's own fence is the only one a fold passes (checked when asked and again at send); the
+   * attestation service's client has none, since folds are safe without it: the update is conditioned.
+   */
   client: KubeClient;
-  /** Checked before every write (default: none; folds are safe without it, the update is conditioned). */
-  fence?: Fence;
   /** Warning Events on the Pod for refused reports. */
   events?: EventRecorder;
   /**
@@ -445,13 +446,11 @@ const CACHE_SYNC_WAIT_MS = 10_000;
 export class UsageIngest {
   private readonly log: Logger;
   private readonly now: () => Date;
-  private readonly fence: Fence;
   private readonly providerNodeReads: ProviderNodeReads;
 
   constructor(private readonly deps: UsageIngestDeps) {
     this.log = (deps.logger ?? silentLogger()).child({ component: 'metering' });
     this.now = deps.now ?? (() => new Date());
-    this.fence = deps.fence ?? NO_FENCE;
     this.providerNodeReads = deps.providerNodeReads ?? new ProviderNodeReads({ rest: deps.client.rest });
     deps.providerNodes.addIndexer(BY_NODE_NAME, nodeNameOf);
   }
@@ -552,7 +551,6 @@ export class UsageIngest {
         };
         await this.deps.beforeWrite?.();
         try {
-          this.fence.assertLeader();
           // metadata.resourceVersion makes the patch conditional: 409 if anyone wrote in between. The lists
           // are replaced whole (merge patch), computed from exactly that version.
           const written = await this.deps.client.patchMerge<ProviderNode & KubeObject>(ProviderNodes, pnodeName, undefined, { metadata: { resourceVersion: node.metadata.resourceVersion }, status }, 'status', { fieldManager: METERING_FIELD_MANAGER });
