@@ -3,7 +3,7 @@
 // controller sets after a verdict and removes — before it turns the gate False — when the attestation
 // lapses, and sets again only after a new verdict. A watch on the replica Pod records every version, so
 // the order of the two writes is read from the apiserver, not from timing.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { installCrds } from '../../dev/install-crds.js';
 import type { InferencePool, ProviderNode } from '../../operator/src/api/index.js';
@@ -123,38 +123,54 @@ test('a lapsing replica loses the routing label before its gate turns False, lea
   await eventually('the routing label after the fresh verdict', async () => (labelOf(await client.get<KubeObject>(Pods, 'chat-0', namespace)) === 'true' ? true : undefined));
 });
 
-test('a gate flip waits while the routing label cannot be removed, and goes through once it is', async (t) => {
-  // The reconciler runs against the real apiserver from caches the test fills, with a client that
-  // refuses label removals first.
+/**
+ * One replica Pod, bound to a node no Node object backs (nothing runs it), of a one-replica pool made for
+ * the case: what the two hand-filled-cache cases below start from.
+ */
+async function replicaOfOwnPool(t: ExecutionContext, prefix: string, poolName: string) {
   const kc = (await testCluster()).kubeConfig();
-  const namespace = await useNamespace(t, 'route-order');
+  const namespace = await useNamespace(t, prefix);
   const client = adminClient(kc);
   t.teardown(() => client.rest.close());
   await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
-
-  const node = `route-order-${uniqueSuffix()}`;
-  await createPool(client, poolObject('o', namespace, 1, `O${uniqueSuffix()}`));
-  const pool = await getPool(client, namespace, 'o') as InferencePool;
-  // Bound to a node the caches know (no such Node exists in the cluster; nothing runs the Pod).
+  const node = `${prefix}-${uniqueSuffix()}`;
+  await createPool(client, poolObject(poolName, namespace, 1, `${poolName.toUpperCase()}${uniqueSuffix()}`));
+  const pool = await getPool(client, namespace, poolName) as InferencePool;
   const pod = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', node, config: TEST_CONFIG }));
-  await client.patchMerge(Pods, 'o-0', namespace, { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } });
-  const expired = new Date(Date.now() - 1_000);
-  const live = await client.rest.request<KubeObject>('PATCH', resourcePath(Pods, namespace, 'o-0', 'status'), {
+  const podName = `${poolName}-0`;
+  const setGate = (status: string, reason: string, since = new Date()) => client.rest.request<KubeObject>('PATCH', resourcePath(Pods, namespace, podName, 'status'), {
     contentType: 'application/strategic-merge-patch+json',
-    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status: 'True', reason: 'Verified', message: 'verified', lastTransitionTime: seconds(new Date(Date.now() - 60_000)) }] } },
+    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status, reason, message: reason, lastTransitionTime: seconds(since) }] } },
   });
+  /**
+   * A reconciler of the pool over caches that hold `cachedPod` as the Pod's copy and its host's
+   * ProviderNode with the replica's key expiring at `expiresAt`.
+   */
+  const reconcileFrom = (cachedPod: KubeObject, expiresAt: Date) => {
+    const { view, pools } = handFilledCaches({
+      nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }],
+      providerNodes: [{
+        apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
+        spec: { nodeName: node } as ProviderNode['spec'],
+        status: { attestedReplicas: [{ namespace, pod: podName, uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: expiresAt.toISOString() }] },
+      } as ProviderNode & KubeObject],
+      pods: [cachedPod],
+      pools: [pool],
+    });
+    const events = { record: async () => true } as unknown as EventRecorder;
+    return (c: KubeClient = client) => new InferencePoolReconciler({ client: c, events, view, pools, config: TEST_CONFIG, labelLeadMs: 0 })
+      .reconcile(objectKey('InferencePool', namespace, poolName), { log: silentLogger(), signal: new AbortController().signal });
+  };
+  return { client, namespace, podName, setGate, reconcileFrom };
+}
 
-  const { view, pools } = handFilledCaches({
-    nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }],
-    providerNodes: [{
-      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
-      spec: { nodeName: node } as ProviderNode['spec'],
-      status: { attestedReplicas: [{ namespace, pod: 'o-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: expired.toISOString() }] },
-    } as ProviderNode & KubeObject],
-    pods: [live],
-    pools: [pool],
-  });
-  const events = { record: async () => true } as unknown as EventRecorder;
+test('a gate flip waits while the routing label cannot be removed, and goes through once it is', async (t) => {
+  // The reconciler runs against the real apiserver from caches the test fills, with a client that
+  // refuses label removals first.
+  const { client, namespace, setGate, reconcileFrom } = await replicaOfOwnPool(t, 'route-order', 'o');
+  await client.patchMerge(Pods, 'o-0', namespace, { metadata: { labels: { [LABEL_REPLICA_ATTESTED]: 'true' } } });
+  const live = await setGate('True', 'Verified', new Date(Date.now() - 60_000));
+  const reconcile = reconcileFrom(live, new Date(Date.now() - 1_000));
 
   class RefusesLabelRemoval extends KubeClient {
     override async patchMerge<T extends KubeObject>(...args: Parameters<KubeClient['patchMerge']>): Promise<T> {
@@ -163,16 +179,12 @@ test('a gate flip waits while the routing label cannot be removed, and goes thro
       return super.patchMerge<T>(...args);
     }
   }
-  const refusing = new RefusesLabelRemoval(client.rest, NO_FENCE);
-  const reconcile = (c: KubeClient) => new InferencePoolReconciler({ client: c, events, view, pools, config: TEST_CONFIG, labelLeadMs: 0 })
-    .reconcile(objectKey('InferencePool', namespace, 'o'), { log: silentLogger(), signal: new AbortController().signal });
-
-  await t.throwsAsync(reconcile(refusing), { message: /injected/ });
+  await t.throwsAsync(reconcile(new RefusesLabelRemoval(client.rest, NO_FENCE)), { message: /injected/ });
   const held = await client.get<KubeObject>(Pods, 'o-0', namespace);
   t.is(labelOf(held), 'true');
   t.like(gateOf(held), { status: 'True', reason: 'Verified' }, 'the gate stays while the label could not go');
 
-  await reconcile(client);
+  await reconcile();
   const after = await client.get<KubeObject>(Pods, 'o-0', namespace);
   t.is(labelOf(after), undefined);
   t.like(gateOf(after), { status: 'False', reason: 'AttestationExpired' });
@@ -181,35 +193,9 @@ test('a gate flip waits while the routing label cannot be removed, and goes thro
 test('the routing label is added on the gate the plan saw, whatever else changed on the Pod since, and not once a failed verdict turned the gate False', async (t) => {
   // The reconciler runs against the real apiserver from caches the test fills with the Pod as it was,
   // while the apiserver's Pod has moved on.
-  const kc = (await testCluster()).kubeConfig();
-  const namespace = await useNamespace(t, 'route-add');
-  const client = adminClient(kc);
-  t.teardown(() => client.rest.close());
-  await eventually('the default ServiceAccount', async () => client.get(ServiceAccounts, 'default', namespace));
-
-  const node = `route-add-${uniqueSuffix()}`;
-  await createPool(client, poolObject('a', namespace, 1, `A${uniqueSuffix()}`));
-  const pool = await getPool(client, namespace, 'a') as InferencePool;
-  const pod = await client.create<KubeObject>(Pods, buildReplicaPod({ pool, index: 0, tee: 'sev-snp', node, config: TEST_CONFIG }));
-  const setGate = (status: string, reason: string) => client.rest.request<KubeObject>('PATCH', resourcePath(Pods, namespace, 'a-0', 'status'), {
-    contentType: 'application/strategic-merge-patch+json',
-    body: { status: { conditions: [{ type: READINESS_GATE_ATTESTED, status, reason, message: reason, lastTransitionTime: seconds(new Date()) }] } },
-  });
+  const { client, namespace, setGate, reconcileFrom } = await replicaOfOwnPool(t, 'route-add', 'a');
   const seen = await setGate('True', 'Verified');
-
-  const { view, pools } = handFilledCaches({
-    nodes: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: node } }],
-    providerNodes: [{
-      apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: node },
-      spec: { nodeName: node } as ProviderNode['spec'],
-      status: { attestedReplicas: [{ namespace, pod: 'a-0', uid: pod.metadata?.uid as string, publicKey: 'ef'.repeat(32), expiresAt: new Date(Date.now() + 3_600_000).toISOString() }] },
-    } as ProviderNode & KubeObject],
-    pods: [seen],
-    pools: [pool],
-  });
-  const events = { record: async () => true } as unknown as EventRecorder;
-  const reconcile = () => new InferencePoolReconciler({ client, events, view, pools, config: TEST_CONFIG, labelLeadMs: 0 })
-    .reconcile(objectKey('InferencePool', namespace, 'a'), { log: silentLogger(), signal: new AbortController().signal });
+  const reconcile = reconcileFrom(seen, new Date(Date.now() + 3_600_000));
 
   // Another writer changes the Pod after the cache's copy (its resourceVersion moves on, the gate does not).
   await client.patchMerge(Pods, 'a-0', namespace, { metadata: { annotations: { 'example.com/other-writer': 'x' } } });
