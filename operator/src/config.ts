@@ -64,6 +64,12 @@ export interface OperatorConfig {
   /** Requests one authenticated caller (one node attester, one replica Pod) may make per second, and its burst. */
   requestsPerCallerPerSecond: number;
   requestBurstPerCaller: number;
+  /**
+   * Usage reports one attestation-service replica serves at a time; more are answered 429 and come again
+   * at the replica's next interval with the same cumulative counters, so attestation is never queued behind
+   * metering (attestation/service/usage-admission.ts).
+   */
+  maxUsageReportsInFlight: number;
   /** Where the attestation service gets TDX collateral and when it refreshes it (attestation/collateral/config.ts). */
   collateral: CollateralConfig;
   /**
@@ -94,6 +100,7 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   tokenReviewBurst: 300,
   requestsPerCallerPerSecond: 2,
   requestBurstPerCaller: 20,
+  maxUsageReportsInFlight: 32,
   collateral: DEFAULT_COLLATERAL_CONFIG,
   gatewayInferenceExtension: DEFAULT_GATEWAY_INFERENCE_EXTENSION,
 };
@@ -156,6 +163,12 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
           throw new ConfigError(`${source}: ${key} must be a number above 0 and at most 100000`);
         }
         config[key] = value;
+        break;
+      case 'maxUsageReportsInFlight':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 100_000) {
+          throw new ConfigError(`${source}: maxUsageReportsInFlight must be a whole number from 1 to 100000 (got ${JSON.stringify(value)})`);
+        }
+        config.maxUsageReportsInFlight = value;
         break;
       case 'collateral':
         try {

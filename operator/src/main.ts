@@ -143,7 +143,7 @@ export async function startAttestationService(manager: Manager, flags: Pick<Oper
     policies: manager.informer<AttestationPolicy & KubeObject>(AttestationPolicies), verify: replace.verify ?? verifierWithCollateral(collateral),
     // The Pod as metering types it: client-node's V1Pod declares timestamps as Date, the wire has strings.
     usage: { ingest: (report, _now, read) => ingest.ingest(report, read && { pod: read.pod as PodLike, pool: read.pool }) },
-    logger: componentLogger('attestation-service'),
+    logger: componentLogger('attestation-service'), metrics: manager.metrics,
   });
   const tls = flags.tlsCert && flags.tlsKey ? tlsFromFiles(flags.tlsCert, flags.tlsKey) : await selfSignedTls();
   const server = await startHttpsServer(service, tls, flags.attestationPort);

@@ -62,6 +62,11 @@ export class OperatorMetrics {
     help: 'Re-attestation challenges issued beyond maxOutstandingChallenges because the node would otherwise have lapsed waiting for a slot (raise the bound when this grows).',
     registers: [this.registry],
   });
+  readonly usageReportsDeferred = new Counter({
+    name: 'chrysalis_usage_reports_deferred_total',
+    help: 'Usage reports answered 429 because maxUsageReportsInFlight were being served (nothing is lost: the replica\'s next report carries the same cumulative counters). Growing steadily: the service replicas or the apiserver are short of capacity for metering.',
+    registers: [this.registry],
+  });
   readonly eventsSuppressed = new Counter({
     name: 'chrysalis_events_suppressed_total', help: 'Events not emitted because the same one was emitted within the window.',
     registers: [this.registry],

@@ -57,6 +57,7 @@ import { Pods, resourcePath, type KubeObject } from '../../kube/resource.js';
 import { isNotFound, KubeApiError, type RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
 import { READINESS_GATE_ATTESTED, SERVICE_FIELD_MANAGER } from '../../marks.js';
+import type { OperatorMetrics } from '../../kube/metrics.js';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import { randomBytes } from 'node:crypto';
@@ -72,6 +73,7 @@ import { ProviderNodeReads, type FreshRead } from './provider-node-reads.js';
 import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
+import { InFlightLimit, USAGE_RETRY_AFTER_MS } from './usage-admission.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
 /** Rejected answers to one node challenge before the rejection becomes the node's verdict (see the header). */
@@ -145,6 +147,8 @@ export interface AttestationServiceDeps {
   policies?: Pick<Store<AttestationPolicy & KubeObject>, 'get'>;
   /** Who a token belongs to; replaced in unit tests. By default a TokenReview against the apiserver (cached). */
   review?: (token: string) => Promise<CallerIdentity>;
+  /** Where deferred usage reports are counted (default: nowhere). */
+  metrics?: Pick<OperatorMetrics, 'usageReportsDeferred'>;
 }
 
 export interface ServiceResponse {
@@ -177,6 +181,8 @@ export class AttestationService {
   private readonly log: Logger;
   private readonly tokens: TokenReviewCache;
   private readonly perCaller: KeyedTokenBuckets;
+  /** Usage reports being served; past the bound they are deferred with 429 (usage-admission.ts). */
+  private readonly usageInFlight: InFlightLimit;
   /** The service's own writes to one host's status take turns (host-writes.ts), with metering's when shared. */
   private readonly hostWrites: HostWrites;
   /** Where the host's ProviderNode and the replica's Pod and pool are read from (cache first, see those files). */
@@ -196,6 +202,7 @@ export class AttestationService {
       now: () => this.now().getTime(),
     });
     this.perCaller = new KeyedTokenBuckets(c.requestsPerCallerPerSecond, c.requestBurstPerCaller);
+    this.usageInFlight = new InFlightLimit(c.maxUsageReportsInFlight);
   }
 
   /** TokenReviews sent so far (the cache's misses). */
@@ -259,15 +266,26 @@ export class AttestationService {
           const report = parseSignedUsageReport(body);
           const subject = { kind: 'replica' as const, namespace: report.report.namespace, pod: report.report.pod };
           authorize(caller, subject, this.deps.config.attesterServiceAccount);
-          // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
-          // copy could still show True after the gate was turned False (a quarantined host).
-          const read = await this.replicaPodAndPool(subject, caller, true);
-          authorizeReplicaPod(caller, read.pod);
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
-          // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
-          // which account) are the operator's, not the replica's.
-          const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), read);
-          return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
+          // Before anything is read for it: a report past the bound costs the apiserver nothing.
+          const release = this.usageInFlight.tryEnter();
+          if (!release) {
+            this.deps.metrics?.usageReportsDeferred.inc();
+            throw new RateLimited(`this attestation service replica is serving ${this.usageInFlight.max} usage reports (maxUsageReportsInFlight); ` +
+              'attestation goes first. Nothing is lost: the next report carries the same cumulative counters', USAGE_RETRY_AFTER_MS);
+          }
+          try {
+            // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
+            // copy could still show True after the gate was turned False (a quarantined host).
+            const read = await this.replicaPodAndPool(subject, caller, true);
+            authorizeReplicaPod(caller, read.pod);
+            // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
+            // which account) are the operator's, not the replica's.
+            const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), read);
+            return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
+          } finally {
+            release();
+          }
         }
         default:
           return this.route('POST', path) ?? { status: 404, body: { error: `no such endpoint ${path}` } };
