@@ -231,7 +231,10 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
       if (!now) continue;
       const before = lastRequests.get(name);
       lastRequests.set(name, { at: Date.now(), requests: now });
-      if (before) lines.push(`${name}: ${busiestPerSecond(requestsBetween(before.requests, now), (Date.now() - before.at) / 1000)}`);
+      if (!before) continue;
+      const window = requestsBetween(before.requests, now);
+      const deferred = window.usageDeferred > 0 ? `; ${window.usageDeferred} usage reports deferred (429)` : '';
+      lines.push(`${name}: ${busiestPerSecond(window, (Date.now() - before.at) / 1000)}${deferred}`);
     }
     if (lines.length) log(`  requests to the apiserver over the last minute, per operator process: ${lines.join('; ')}`);
   };
@@ -412,7 +415,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const serviceTotal = [...serviceRequests.byVerbAndResource.values()].reduce((a, b) => a + b, 0);
     const servicePerSecond = Math.round((serviceTotal / ((Date.now() - serviceStartedAt) / 1000)) * 10) / 10;
     const top = [...serviceRequests.byVerbAndResource].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-    log(`attestation service: ${serviceTotal} requests to the apiserver, ${servicePerSecond}/s over its ${seconds(serviceStartedAt)} s (${top}); ${serviceRequests.conflicts} answered 409`);
+    log(`attestation service: ${serviceTotal} requests to the apiserver, ${servicePerSecond}/s over its ${seconds(serviceStartedAt)} s (${top}); ${serviceRequests.conflicts} answered 409; ${serviceRequests.usageDeferred} usage reports deferred at maxUsageReportsInFlight`);
     endClaims();
     await claimLoop;
     await claims.close();
@@ -421,7 +424,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
