@@ -240,8 +240,21 @@ test('the production scenario pins images by digest, pulls with its secrets and 
 test('the monitoring scenario renders a ServiceMonitor on the metrics Service, the dashboard and a cert-manager Certificate', async (t) => {
   const objects = await render({ valuesFiles: ciValuesFiles.filter((f) => f.endsWith('monitoring-values.yaml')) });
   const sm = one(objects, 'ServiceMonitor');
-  const metrics = one(objects, 'Service', (o) => o.metadata.name.endsWith('-metrics'));
-  t.deepEqual((sm.spec as { selector: { matchLabels: unknown } }).selector.matchLabels, (metrics.spec as { selector: unknown }).selector);
+  // The Services it selects are the two metrics Services, the controllers' and the attestation service's
+  // (the service's deferred usage reports and its apiserver requests are only in its own /metrics).
+  const wanted = (sm.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+  const selected = objects.filter((o) => o.kind === 'Service' && Object.entries(wanted).every(([k, v]) => o.metadata.labels?.[k] === v));
+  const selects = (s: (typeof objects)[number]) => (s.spec as { selector: Record<string, string> }).selector['app.kubernetes.io/component'];
+  t.deepEqual(selected.map(selects).sort(), ['attestation-service', 'operator']);
+  for (const service of selected) {
+    t.true(((service.spec as { ports: { name: string }[] }).ports).some((p) => p.name === 'metrics'), `${service.metadata.name} serves the metrics port`);
+  }
+  // Each selects the Pods of a Deployment that has a container port named metrics.
+  for (const component of ['operator', 'attestation-service']) {
+    const deployment = one(objects, 'Deployment', (o) => (o.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels['app.kubernetes.io/component'] === component);
+    const ports = (deployment.spec as { template: { spec: { containers: { ports?: { name: string }[] }[] } } }).template.spec.containers.flatMap((c) => c.ports ?? []);
+    t.true(ports.some((p) => p.name === 'metrics'), `the ${component} Deployment names a metrics port`);
+  }
   t.is(sm.metadata.labels?.release, 'kube-prometheus-stack');
   const dashboard = one(objects, 'ConfigMap', (o) => o.metadata.name.endsWith('-dashboard'));
   t.is(dashboard.metadata.labels?.grafana_dashboard, '1');

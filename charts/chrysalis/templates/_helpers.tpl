@@ -78,6 +78,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "chrysalis.metrics.serviceName" -}}
 {{- printf "%s-metrics" (include "chrysalis.fullname" .) }}
 {{- end }}
+{{- define "chrysalis.attestation.metricsServiceName" -}}
+{{- printf "%s-attestation-metrics" (include "chrysalis.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
 {{- define "chrysalis.attestation.tlsSecretName" -}}
 {{- if eq .Values.attestation.tls.mode "secret" }}
 {{- required "attestation.tls.secretName is required when attestation.tls.mode is \"secret\"" .Values.attestation.tls.secretName }}
