@@ -202,7 +202,13 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       onRefused: (response) => { if (reattestationMayHelp(response)) attester.requestReattest(); },
       logger: log,
     });
-    tasks.push(reporter.run(stop.signal));
+    // Stopping: the gateway closes first (no more tokens are counted), then one last report carries what
+    // was counted since the last answered one.
+    let gatewayClosed: Promise<void> = Promise.resolve();
+    tasks.push(reporter.run(stop.signal).then(async () => {
+      await gatewayClosed;
+      await reporter.finalReport();
+    }));
     if (flags.httpsPort !== undefined) {
       // The RA-TLS endpoint (gateway/): clients verify this key's evidence themselves, and every token it
       // forwards is counted into `tokens` by the meter.
@@ -218,7 +224,7 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
         logger: log,
       });
       await gateway.listen(flags.httpsPort);
-      stop.signal.addEventListener('abort', () => void gateway.close(), { once: true });
+      stop.signal.addEventListener('abort', () => { gatewayClosed = gateway.close(); }, { once: true });
       if (flags.healthPort !== undefined) {
         // Started once the gateway serves: Ready means both the gateway and the server behind it answer.
         const health = new HealthEndpoint({ upstreamPort: flags.upstreamPort! });

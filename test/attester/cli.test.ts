@@ -147,7 +147,7 @@ for (const [what, args, env, pattern] of [
   });
 }
 
-test('as a replica sidecar daemon it attests, sends signed usage reports, re-attests on SIGHUP and exits 0 on SIGTERM', async (t) => {
+test('as a replica sidecar daemon it attests, sends signed usage reports, re-attests on SIGHUP, and on SIGTERM reports once more and exits 0', async (t) => {
   const evidence: EvidenceRequest[] = [];
   const usage: unknown[] = [];
   const svc = await startTestService((path, body) => {
@@ -177,8 +177,11 @@ test('as a replica sidecar daemon it attests, sends signed usage reports, re-att
   await until(() => usage.length >= 3, 'three usage reports (replica mode reports without any --metrics-url)');
   child.kill('SIGHUP');
   await until(() => evidence.length >= 2, 're-attestation after SIGHUP');
+  const stoppedAt = Date.now();
   child.kill('SIGTERM');
   t.is(await exited, 0, stderr);
+  const last = (usage.at(-1) as { report: { at: string } }).report.at;
+  t.true(Date.parse(last) >= stoppedAt, `one last report as it stops (the last one is from ${last}, SIGTERM at ${new Date(stoppedAt).toISOString()})`);
 
   const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(evidence[0]!.publicKey, 'hex').toString('base64url') }, format: 'jwk' });
   const reports = usage as { report: { sequence: number; bootId: string; counters: { promptTokens: string; gpuSeconds: string } }; signature: string }[];

@@ -2,6 +2,7 @@
 // GPU-seconds, signed with the attested key, sent over HTTPS with an increasing sequence.
 import test from 'ava';
 import { createPublicKey, verify } from 'node:crypto';
+import { AttesterError } from '../../attester/src/errors.js';
 import { AttesterIdentity } from '../../attester/src/identity.js';
 import { HttpsTransport, tokenFromFile } from '../../attester/src/transport.js';
 import { createUsageTap } from '../../attester/src/usage/openai-usage.js';
@@ -168,4 +169,45 @@ test('the private key never appears in JSON or inspection of the identity', (t) 
   const identity = AttesterIdentity.generate();
   t.deepEqual(JSON.parse(JSON.stringify({ identity })), { identity: { publicKey: identity.publicKeyHex } });
   t.is(Object.keys(identity).join(','), 'publicKey');
+});
+
+test('stopping sends one last report with the tokens counted since the last one, tried again while the service is busy', async (t) => {
+  // Finding: the sidecar reported only every interval, so the tokens it counted after its last report
+  // left with it when the Pod stopped.
+  const tokens = new TokenCounter();
+  const sent: SignedUsageReport[] = [];
+  let busy = 0;
+  const pauses: number[] = [];
+  const reporter = new UsageReporter({
+    identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', tokens, gpus: 1,
+    transport: quietTransport(async (s) => {
+      if (s.report.sequence === 2 && busy++ < 2) throw new AttesterError('SERVICE_UNAVAILABLE', 'POST /v1/usage answered 429', { transient: true });
+      sent.push(s);
+      return { accepted: true, reasons: [] };
+    }),
+    sleep: async (ms) => { pauses.push(ms); },
+  });
+  await reporter.tick();
+  serve(tokens, 30, 12);
+  t.true(await reporter.finalReport());
+  t.deepEqual(sent.map((s) => s.report.sequence), [1, 2]);
+  t.like(sent[1]!.report.counters, { promptTokens: '30', generationTokens: '12' });
+  t.deepEqual(pauses, [1000, 2000], 'a busy service is asked again, a second apart and then longer');
+});
+
+test('the last report gives up at its deadline, and a refusal that is not transient is not retried', async (t) => {
+  let clock = 0;
+  let tries = 0;
+  const always = (err: () => Error) => new UsageReporter({
+    identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', tokens: new TokenCounter(), gpus: 1,
+    transport: quietTransport(async () => { tries++; throw err(); }),
+    now: () => clock,
+    sleep: async (ms) => { clock += ms; },
+  });
+  t.false(await always(() => new AttesterError('SERVICE_UNAVAILABLE', 'answered 429', { transient: true })).finalReport(10_000));
+  t.is(tries, 5, 'tries at 0, 1, 3, 7 s and once more at the 10 s deadline');
+  t.is(clock, 10_000);
+  tries = 0;
+  t.false(await always(() => new AttesterError('SERVICE_ERROR', 'answered 403')).finalReport(10_000));
+  t.is(tries, 1);
 });

@@ -127,6 +127,36 @@ export class UsageReporter {
     return { sent, response };
   }
 
+  /**
+   * One last report when the sidecar stops (SIGTERM, after the gateway closed): without it the tokens
+   * counted since the last answered report leave with the process, since only a later report of this
+   * boot could carry them. A busy (429) or unreachable service is tried again, a second apart and then
+   * longer, until `deadlineMs` has passed (default 10 s, well inside a Pod's 30 s grace period).
+   * Returns whether the service accepted it; false also when the key is not attested (nothing is sent).
+   */
+  async finalReport(deadlineMs = 10_000): Promise<boolean> {
+    const log = this.options.logger ?? silentLogger();
+    const sleep = this.options.sleep ?? realSleep;
+    const now = this.options.now ?? Date.now;
+    const deadline = now() + deadlineMs;
+    for (let retry = 1; ; retry++) {
+      try {
+        const result = await this.tick(AbortSignal.timeout(Math.max(1, deadline - now())));
+        if (!result) return false;
+        if (!result.response.accepted) log.warn('final usage report refused', { sequence: result.sent.report.sequence, reasons: result.response.reasons });
+        return result.response.accepted;
+      } catch (err) {
+        const failure = asAttesterError(err, 'SERVICE_UNAVAILABLE');
+        const pause = Math.min(1000 * 2 ** (retry - 1), deadline - now());
+        if (!failure.transient || pause <= 0) {
+          log.warn('final usage report not sent; the tokens since the last answered report are not metered', { error: failure.oneLine() });
+          return false;
+        }
+        await sleep(pause);
+      }
+    }
+  }
+
   /** Reports every intervalMs until `signal` aborts; failures are logged and retried next interval. */
   async run(signal: AbortSignal): Promise<void> {
     const log = this.options.logger ?? silentLogger();
