@@ -51,6 +51,21 @@ export function parseComponents(value: string): OperatorComponent[] {
   return [...new Set(items)] as OperatorComponent[];
 }
 
+/**
+ * A numeric flag's parser: a finite number above 0 (a whole one where `whole`), at most `max`; anything
+ * else stops the process with the flag and the range named, instead of running with NaN.
+ */
+export function numberFlag(flag: string, options: { whole?: boolean; min?: number; max: number }): (value: string) => number {
+  const min = options.min ?? 1;
+  return (value) => {
+    const n = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(n) || (options.whole && !Number.isInteger(n)) || n < min || n > options.max) {
+      throw new InvalidArgumentError(`${flag} must be ${options.whole ? 'a whole number' : 'a number'} from ${min} to ${options.max} (got ${JSON.stringify(value)})`);
+    }
+    return n;
+  };
+}
+
 export interface OperatorFlags {
   /** What this process runs (default: both). */
   components?: OperatorComponent[];
@@ -159,13 +174,13 @@ export function operatorProgram(): Command {
     .option('--config <path>', 'operator config YAML (see operator/src/config.ts)')
     .option('--leader-elect', 'elect one replica to run the controllers (required with more than one replica; the attestation service needs none: every replica serves)', false)
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'chrysalis-system')
-    .option('--metrics-port <port>', 'port of /metrics /healthz /readyz', (v) => Number.parseInt(v, 10), 8080)
-    .option('--attestation-port <port>', 'HTTPS port of the attestation service (0 disables it)', (v) => Number.parseInt(v, 10), 8443)
+    .option('--metrics-port <port>', 'port of /metrics /healthz /readyz (0: any free port)', numberFlag('--metrics-port', { whole: true, min: 0, max: 65535 }), 8080)
+    .option('--attestation-port <port>', 'HTTPS port of the attestation service (0 disables it)', numberFlag('--attestation-port', { whole: true, min: 0, max: 65535 }), 8443)
     .option('--tls-cert <file>', 'attestation service certificate (PEM); default: self-signed for development')
     .option('--tls-key <file>', 'attestation service private key (PEM)')
     .option('--attester-service-account <namespace/name>', 'the node attesters\' ServiceAccount: the only identity whose node challenges and evidence are accepted (default: config attesterServiceAccount, chrysalis-system/chrysalis-attester)')
-    .option('--qps <n>', 'client requests per second to the apiserver', (v) => Number.parseFloat(v), 50)
-    .option('--burst <n>', 'client request burst', (v) => Number.parseInt(v, 10), 100)
+    .option('--qps <n>', 'client requests per second to the apiserver', numberFlag('--qps', { min: 0.1, max: 100_000 }), 50)
+    .option('--burst <n>', 'client request burst', numberFlag('--burst', { whole: true, max: 100_000 }), 100)
     .option('--sandbox-dir <path>', 'state of SettlementAccounts on the sandbox network', DEFAULT_SANDBOX_ROOT);
 }
 

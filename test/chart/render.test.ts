@@ -307,3 +307,17 @@ test('sandbox settlement state lives in an emptyDir by default and in the named 
   t.like(await sandboxVolume([]), { emptyDir: { sizeLimit: '1Gi' } });
   t.deepEqual((await sandboxVolume(['settlement.sandbox.existingClaim=chrysalis-sandbox']))?.persistentVolumeClaim, { claimName: 'chrysalis-sandbox' });
 });
+
+test('each component gets its own client rate limit from kubeApi, checked by the schema', async (t) => {
+  const argsOf = (deploy: K8sObject) => podSpec(deploy).containers[0]!.args ?? [];
+  const defaults = await render();
+  for (const deploy of [operatorOf(defaults), attestationOf(defaults)]) {
+    t.true(argsOf(deploy).includes('--qps=50') && argsOf(deploy).includes('--burst=100'), deploy.metadata.name);
+  }
+  // A fleet past what one service replica folds at the default raises the service's alone.
+  const raised = await render({ set: ['attestation.kubeApi.qps=200', 'attestation.kubeApi.burst=400'] });
+  t.true(argsOf(attestationOf(raised)).includes('--qps=200') && argsOf(attestationOf(raised)).includes('--burst=400'));
+  t.true(argsOf(operatorOf(raised)).includes('--qps=50'));
+  await t.throwsAsync(render({ set: ['operator.kubeApi.burst=0'] }), { message: /kubeApi[\s\S]*burst/ });
+  await t.throwsAsync(render({ set: ['attestation.kubeApi.qps=fast'] }), { message: /kubeApi[\s\S]*qps/ });
+});
