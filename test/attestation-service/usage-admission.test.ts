@@ -7,7 +7,6 @@
 import test from 'ava';
 import type { CallerIdentity } from '../../operator/src/attestation/service/caller-identity.js';
 import { PATHS } from '../../operator/src/attestation/service/protocol.js';
-import { DEFERRAL_MEMORY_MS, UsageAdmission } from '../../operator/src/attestation/service/usage-admission.js';
 import { AttestationService } from '../../operator/src/attestation/service/service.js';
 import { ConfigError, DEFAULT_CONFIG, parseOperatorConfig } from '../../operator/src/config.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
@@ -82,7 +81,7 @@ test('usage reports past maxUsageReportsInFlight are answered 429 before anythin
   const deferred = await usage('r-2');
   t.is(deferred.status, 429);
   t.is(deferred.headers?.['retry-after'], '5');
-  t.regex((deferred.body as { error: string }).error, /\(maxUsageReportsInFlight 2, the last 0 kept for replicas deferred before\).*cumulative counters/);
+  t.regex((deferred.body as { error: string }).error, /serving 2 usage reports \(maxUsageReportsInFlight\).*cumulative counters/);
   t.deepEqual(reads.slice(readsBefore), [], 'nothing was read from the apiserver for the deferred report');
   t.is((await metrics.usageReportsDeferred.get()).values[0]?.value, 1);
 
@@ -118,31 +117,4 @@ test('maxUsageReportsInFlight defaults to 32 and refuses what is not a whole num
     const err = t.throws(() => parseOperatorConfig(`maxUsageReportsInFlight: ${bad}`, 'config.yaml'), { instanceOf: ConfigError });
     t.regex(err!.message, /^config\.yaml: maxUsageReportsInFlight must be a whole number from 1 to 100000/);
   }
-});
-
-test('the last quarter of the places is kept for replicas deferred before, so a deferred replica gets in on its next try while first tries wait', (t) => {
-  // Finding (chaos --nodes 2000): places taken in arrival order deferred some replicas again and again by
-  // chance; after the traffic stopped their last counters took about eight intervals to get through.
-  let now = 0;
-  const admission = new UsageAdmission(4, () => now);
-  t.is(admission.reserved, 1);
-  const held = ['a', 'b', 'c'].map((caller) => admission.tryEnter(caller));
-  t.true(held.every(Boolean), 'three first tries take the three open places');
-  t.is(admission.tryEnter('d'), undefined, 'a first try does not take the kept place');
-  now += 60_000;
-  const d = admission.tryEnter('d');
-  t.truthy(d, 'the replica deferred before takes the kept place');
-  t.is(admission.inFlight, 4);
-  t.is(admission.tryEnter('e'), undefined, 'never more than max in flight');
-  d!();
-  d!();
-  t.is(admission.inFlight, 3, 'a release counts once');
-  t.is(admission.tryEnter('d'), undefined, 'd was served, so its next try is a first try again and the open places are full');
-  t.is(admission.tryEnter('f'), undefined, 'a first try waits while only the kept place is free');
-  const e = admission.tryEnter('e');
-  t.truthy(e);
-  // A deferral is forgotten after DEFERRAL_MEMORY_MS: the replica's next try is a first try again.
-  e!();
-  now += DEFERRAL_MEMORY_MS;
-  t.is(admission.tryEnter('f'), undefined, 'f was deferred long ago: a first try again');
 });

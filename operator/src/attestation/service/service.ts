@@ -73,7 +73,7 @@ import { ProviderNodeReads, type FreshRead } from './provider-node-reads.js';
 import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
-import { UsageAdmission, USAGE_RETRY_AFTER_MS } from './usage-admission.js';
+import { InFlightLimit, USAGE_RETRY_AFTER_MS } from './usage-admission.js';
 import { BadRequest, parseChallengeRequest, parseEvidenceRequest, parseSignedUsageReport } from './validate.js';
 
 /** Rejected answers to one node challenge before the rejection becomes the node's verdict (see the header). */
@@ -182,7 +182,7 @@ export class AttestationService {
   private readonly tokens: TokenReviewCache;
   private readonly perCaller: KeyedTokenBuckets;
   /** Usage reports being served; past the bound they are deferred with 429 (usage-admission.ts). */
-  private readonly usageInFlight: UsageAdmission;
+  private readonly usageInFlight: InFlightLimit;
   /** The service's own writes to one host's status take turns (host-writes.ts), with metering's when shared. */
   private readonly hostWrites: HostWrites;
   /** Where the host's ProviderNode and the replica's Pod and pool are read from (cache first, see those files). */
@@ -202,7 +202,7 @@ export class AttestationService {
       now: () => this.now().getTime(),
     });
     this.perCaller = new KeyedTokenBuckets(c.requestsPerCallerPerSecond, c.requestBurstPerCaller);
-    this.usageInFlight = new UsageAdmission(c.maxUsageReportsInFlight, () => this.now().getTime());
+    this.usageInFlight = new InFlightLimit(c.maxUsageReportsInFlight);
   }
 
   /** TokenReviews sent so far (the cache's misses). */
@@ -268,12 +268,11 @@ export class AttestationService {
           authorize(caller, subject, this.deps.config.attesterServiceAccount);
           if (!this.deps.usage) return { status: 503, body: { error: 'usage metering is not enabled on this operator' } };
           // Before anything is read for it: a report past the bound costs the apiserver nothing.
-          const release = this.usageInFlight.tryEnter(callerKey(caller));
+          const release = this.usageInFlight.tryEnter();
           if (!release) {
             this.deps.metrics?.usageReportsDeferred.inc();
-            throw new RateLimited(`this attestation service replica is serving as many usage reports as it takes (maxUsageReportsInFlight ${this.usageInFlight.max}, ` +
-              `the last ${this.usageInFlight.reserved} kept for replicas deferred before); attestation goes first. ` +
-              'Nothing is lost: the next report carries the same cumulative counters', USAGE_RETRY_AFTER_MS);
+            throw new RateLimited(`this attestation service replica is serving ${this.usageInFlight.max} usage reports (maxUsageReportsInFlight); ` +
+              'attestation goes first. Nothing is lost: the next report carries the same cumulative counters', USAGE_RETRY_AFTER_MS);
           }
           try {
             // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
