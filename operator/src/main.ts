@@ -52,8 +52,8 @@ export function parseComponents(value: string): OperatorComponent[] {
 }
 
 /**
- * A numeric flag's parser: a finite number above 0 (a whole one where `whole`), at most `max`; anything
- * else stops the process with the flag and the range named, instead of running with NaN.
+ * A numeric flag's parser: a finite number from `min` (default 1) to `max`, a whole one where `whole`;
+ * anything else stops the process with the flag and the range named, instead of running with NaN.
  */
 export function numberFlag(flag: string, options: { whole?: boolean; min?: number; max: number }): (value: string) => number {
   const min = options.min ?? 1;

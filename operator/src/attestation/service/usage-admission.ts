@@ -1,10 +1,10 @@
 // Usage reports yield to attestation. A replica's usage report carries cumulative counters (per boot), so
 // one that is turned away loses nothing: the replica's next report carries the same tokens and more.
 // A node's or a replica's attestation cannot wait like that: a renewal refused for long enough lapses the
-// replica and takes it out of routing. Yet the two share this service's apiserver budget, and at the
-// attester's default interval (60 s) 2,000 hosts with 8,000 replicas send 133 reports a second, each a Pod
-// read and a ProviderNode status write: when the apiserver slows, reports piled up in flight without a
-// bound and every renewal waited behind them (npm run bench -- chaos --nodes 2000).
+// replica and takes it out of routing. Yet the two share this service's apiserver budget, each report a
+// Pod read and a ProviderNode status write, and at the attester's default interval (60 s) 8,000 replicas
+// send 133 reports a second. When the apiserver slowed, reports piled up in flight without a bound and
+// every renewal waited behind them (npm run bench -- chaos --nodes 2000: 2,000 replicas, 33 a second).
 //
 // So a service replica serves at most `maxUsageReportsInFlight` reports at a time and answers the rest 429
 // before reading anything for them. Under load each report takes longer, so fewer are admitted per second
