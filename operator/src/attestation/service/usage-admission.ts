@@ -21,10 +21,6 @@ export class InFlightLimit {
     if (!Number.isInteger(max) || max < 1) throw new Error(`an in-flight limit must be a whole number of at least 1 (got ${max})`);
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   /** A slot's release (idempotent) while fewer than `max` are in flight; undefined when all are taken. */
   tryEnter(): (() => void) | undefined {
     if (this.#inFlight >= this.max) return undefined;
