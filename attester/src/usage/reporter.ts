@@ -8,11 +8,17 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { canonicalJson, type SignedUsageReport, type UsageReport, type UsageResponse } from '../../../operator/src/attestation/service/protocol.js';
 import { silentLogger } from '../../../operator/src/util/log.js';
-import { realSleep, type Sleep } from '../backoff.js';
+import { realSleep, withRetry, type RetryPolicy, type Sleep } from '../backoff.js';
 import { AttesterError, asAttesterError } from '../errors.js';
 import type { AttesterIdentity } from '../identity.js';
 import type { Transport } from '../transport.js';
 import type { TokenTotals } from './token-counter.js';
+
+/**
+ * The last report's retries: a second, then doubling, until its deadline (finalReport). Not jittered:
+ * these pauses are short and bounded, and the interval reports that spread a fleet's load are over.
+ */
+const FINAL_REPORT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 8000, maxAttempts: Infinity, jitter: 0 };
 
 /** Where the reporter reads the cumulative token totals (a TokenCounter). */
 export interface TokenSource {
@@ -139,21 +145,23 @@ export class UsageReporter {
     const sleep = this.options.sleep ?? realSleep;
     const now = this.options.now ?? Date.now;
     const deadline = now() + deadlineMs;
-    for (let retry = 1; ; retry++) {
-      try {
-        const result = await this.tick(AbortSignal.timeout(Math.max(1, deadline - now())));
-        if (!result) return false;
-        if (!result.response.accepted) log.warn('final usage report refused', { sequence: result.sent.report.sequence, reasons: result.response.reasons });
-        return result.response.accepted;
-      } catch (err) {
-        const failure = asAttesterError(err, 'SERVICE_UNAVAILABLE');
-        const pause = Math.min(1000 * 2 ** (retry - 1), deadline - now());
-        if (!failure.transient || pause <= 0) {
-          log.warn('final usage report not sent; the tokens since the last answered report are not metered', { error: failure.oneLine() });
-          return false;
-        }
-        await sleep(pause);
-      }
+    let failure: AttesterError | undefined;
+    try {
+      const result = await withRetry(() => this.tick(AbortSignal.timeout(Math.max(1, deadline - now()))), FINAL_REPORT_RETRY, {
+        onRetry: (err) => { failure = err; },
+        // The pause ends at the deadline; a failure at the deadline is the last (it is what is logged).
+        sleep: async (ms) => {
+          const left = deadline - now();
+          if (left <= 0) throw failure;
+          await sleep(Math.min(ms, left));
+        },
+      });
+      if (!result) return false;
+      if (!result.response.accepted) log.warn('final usage report refused', { sequence: result.sent.report.sequence, reasons: result.response.reasons });
+      return result.response.accepted;
+    } catch (err) {
+      log.warn('final usage report not sent; the tokens since the last answered report are not metered', { error: asAttesterError(err, 'SERVICE_UNAVAILABLE').oneLine() });
+      return false;
     }
   }
 
