@@ -25,6 +25,9 @@
 // period and reports the operator's CPU in that window per node (what a fleet of this size costs the
 // operator to keep attested, per node per period), the operator's writes per re-attestation in it (what
 // each costs the apiserver), and every process's CPU over the window.
+// OPERATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes node flags to the operator,
+// to profile it; PROFILE_DIR=<dir> also writes a CPU profile of kube-apiserver over the cold start's first
+// PROFILE_SECONDS (default 30) to <dir>/kube-apiserver-admission-cold-start.pprof.
 // The fleet shares the two cores with the operator and the apiserver: the ratio to the floor includes
 // the fleet's own signing and polling, as a real cold start includes the attesters' work.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag } from './_flags.js';
 import { operatorRequests, requestsBetween, writesOf } from './_operator-requests.js';
+import { profileApiserver } from './_apiserver.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -203,6 +207,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
 
     // The operator, as the image runs it (controllers and attestation service in one process).
     const operatorArgs = [
+      ...(process.env.OPERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       '--import', 'tsx', join(root, 'operator/src/main.ts'),
       '--kubeconfig', plane.kubeconfigPath, '--attestation-port', String(attestationPort), '--metrics-port', String(metricsPort),
       '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'),
@@ -231,6 +236,8 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
     }) as Record<string, number>;
     const cpuStart = cpuAt();
     const startedAt = performance.now();
+    // PROFILE_DIR: kube-apiserver's CPU profile over the cold start's first PROFILE_SECONDS (default 30).
+    const profile = process.env.PROFILE_DIR ? profileApiserver(kc, 'admission-cold-start', Number(process.env.PROFILE_SECONDS ?? 30)) : undefined;
     let nextReport = startedAt + 5000;
     while (attestedAt.size < nodes && performance.now() - startedAt < deadlineMs) {
       if (operator.exitCode !== null) throw new Error(`the operator exited (${operator.exitCode}); see ${operatorLog}`);
@@ -240,6 +247,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
         nextReport += 5000;
       }
     }
+    await profile;
     if (attestedAt.size < nodes) throw new Error(`only ${attestedAt.size} of ${nodes} nodes were Attested within ${deadlineMs / 1000} s (fleet: ${JSON.stringify(fleet.stats())})`);
     const cpuEnd = cpuAt();
     const cpuColdStart = cpuBetween(cpuStart, cpuEnd, 1);
