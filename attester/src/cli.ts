@@ -20,7 +20,7 @@ import { DEFAULT_TERMINATION_LOG, modelCheckCommand } from './model/model-check.
 import { HealthEndpoint } from './gateway/health-endpoint.js';
 import { RaTlsGateway } from './gateway/gateway.js';
 import { OpenAIUsageMeter } from './usage/openai-usage.js';
-import { reattestationMayHelp, UsageReporter } from './usage/reporter.js';
+import { DEFAULT_IDLE_REPORT_MS, reattestationMayHelp, UsageReporter } from './usage/reporter.js';
 import { TokenCounter } from './usage/token-counter.js';
 
 interface Flags {
@@ -52,6 +52,7 @@ interface Flags {
   reattestInterval: number;
   challengePoll?: number;
   usageInterval: number;
+  idleReportInterval: number;
   gpus: number;
   httpsPort?: number;
   upstreamPort?: number;
@@ -198,6 +199,7 @@ async function execute(flags: Flags, out: (line: string) => void): Promise<numbe
       tokens,
       gpus: flags.gpus,
       intervalMs: flags.usageInterval * 1000,
+      idleReportMs: flags.idleReportInterval * 1000,
       isAttested: () => attester.attested,
       onRefused: (response) => { if (reattestationMayHelp(response)) attester.requestReattest(); },
       logger: log,
@@ -269,6 +271,7 @@ export function buildProgram(out: (line: string) => void, setExit: (code: number
     .option('--reattest-interval <seconds>', 'renew at least this often', wholeNumber('--reattest-interval', 1), 3600)
     .option('--challenge-poll <seconds>', 'while attested, look for an early re-attestation challenge this often (0 = off; default 30 for nodes, 0 for replicas)', wholeNumber('--challenge-poll', 0))
     .option('--usage-interval <seconds>', 'replica mode: seconds between usage reports', wholeNumber('--usage-interval', 1), 60)
+    .option('--idle-report-interval <seconds>', 'replica mode: while no token was served since the last accepted report, report only once it is this old (0 = every --usage-interval)', wholeNumber('--idle-report-interval', 0), DEFAULT_IDLE_REPORT_MS / 1000)
     .option('--gpus <n>', 'GPUs assigned to this replica (for GPU-seconds)', wholeNumber('--gpus', 0), 1)
     .option('--https-port <port>', "replica mode: serve RA-TLS here (TLS 1.3, certificate key = the attested key, evidence inside) and forward to the inference server", wholeNumber('--https-port', 1))
     .option('--upstream-port <port>', "replica mode, with --https-port: the inference server's port on 127.0.0.1", wholeNumber('--upstream-port', 1))

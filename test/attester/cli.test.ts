@@ -164,7 +164,8 @@ test('as a replica sidecar daemon it attests, sends signed usage reports, re-att
   const child = spawn(
     process.execPath,
     [BIN, '--mode', 'replica', '--tee', 'simulated', '--gpu', 'simulated', '--service', svc.url, '--ca', svc.caFile, '--token-file', svc.tokenFile,
-      '--usage-interval', '1', '--gpus', '2'],
+      // No traffic passes this sidecar, so without --idle-report-interval 0 it would report once, then every ten minutes.
+      '--usage-interval', '1', '--idle-report-interval', '0', '--gpus', '2'],
     { env: { ...process.env, POD_NAMESPACE: 'team-a', POD_NAME: 'llama-0', CHRYSALIS_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -158,11 +158,46 @@ test('a report lost on the network keeps its sequence number for the next try', 
     },
     tokens: new TokenCounter(),
     gpus: 1,
+    idleReportMs: 0, // every interval, idle or not: this test is about the sequence
   });
   await t.throwsAsync(reporter.tick());
   fail = false;
   t.is((await reporter.tick())?.sent.report.sequence, 1);
   t.is((await reporter.tick())?.sent.report.sequence, 2);
+});
+
+test('an idle replica reports once its last accepted report is idleReportMs old, at once when tokens were served, and always at the end', async (t) => {
+  // Finding: every replica reported every interval, idle or not, and each report is a host status write;
+  // after the chaos bench stopped its traffic, 2,000 idle replicas kept the service deferring reports
+  // while the last tokens of some waited for a place.
+  const tokens = new TokenCounter();
+  const sent: SignedUsageReport[] = [];
+  let now = 1_700_000_000_000;
+  let accept = true;
+  const reporter = new UsageReporter({
+    identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', tokens, gpus: 1, now: () => now, idleReportMs: 300_000,
+    transport: quietTransport(async (s) => (sent.push(s), { accepted: accept, reasons: [] })),
+  });
+  const tickAfter = async (ms: number) => { now += ms; return reporter.tick(); };
+  t.truthy(await tickAfter(0), 'the first report of a boot goes, idle or not');
+  t.is(await tickAfter(60_000), undefined, 'idle, and the last accepted report is a minute old: nothing is sent');
+  serve(tokens, 10, 4);
+  t.truthy(await tickAfter(60_000), 'tokens were served: the report goes at the next interval');
+  t.is(await tickAfter(60_000), undefined);
+  t.is(await tickAfter(180_000), undefined, 'four minutes after the last accepted report');
+  t.truthy(await tickAfter(60_000), 'five minutes after it: an idle report goes, carrying the GPU-seconds');
+  t.like(sent.at(-1)!.report.counters, { promptTokens: '10', generationTokens: '4', gpuSeconds: '420' });
+  // A refused report is not a reported state: the next interval tries again.
+  serve(tokens, 1, 1);
+  accept = false;
+  t.truthy(await tickAfter(60_000));
+  accept = true;
+  t.truthy(await tickAfter(60_000), 'the refused tokens go again at the next interval');
+  t.is(await tickAfter(60_000), undefined);
+  // Stopping always reports, idle or not.
+  t.true(await reporter.finalReport());
+  t.deepEqual(sent.map((s) => s.report.sequence), [1, 2, 3, 4, 5, 6]);
+  t.throws(() => new UsageReporter({ identity: AttesterIdentity.generate(), namespace: 'ns', pod: 'p', tokens, gpus: 1, idleReportMs: -1000, transport: quietTransport(async () => ({ accepted: true, reasons: [] })) }), { message: /--idle-report-interval/ });
 });
 
 test('the private key never appears in JSON or inspection of the identity', (t) => {

@@ -4,6 +4,13 @@
 // the replica is attested × the GPUs assigned to it. Each report is signed with the attested key over
 // canonicalJson(report), carries a random bootId for this start (the counters belong to it) and a
 // sequence that increases by one per report the service has answered.
+//
+// An idle replica stays quiet. While no token has been served since the last accepted report, the next
+// report waits until that one is `idleReportMs` old (default ten minutes) instead of going out every
+// interval: each report costs the operator a host status write, and a fleet at rest would otherwise pay
+// that once a minute per replica for a cursor that only moves its GPU-seconds. Nothing is lost, since
+// the counters are cumulative (the next report carries the GPU-seconds too), and a replica that has
+// tokens to report is no longer queued behind idle ones when the service defers reports.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { canonicalJson, type SignedUsageReport, type UsageReport, type UsageResponse } from '../../../operator/src/attestation/service/protocol.js';
@@ -19,6 +26,9 @@ import type { TokenTotals } from './token-counter.js';
  * these pauses are short and bounded, and the interval reports that spread a fleet's load are over.
  */
 const FINAL_REPORT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 8000, maxAttempts: Infinity, jitter: 0 };
+
+/** The longest an idle replica goes without a report (the attester's --idle-report-interval). */
+export const DEFAULT_IDLE_REPORT_MS = 600_000;
 
 /** Where the reporter reads the cumulative token totals (a TokenCounter). */
 export interface TokenSource {
@@ -73,6 +83,12 @@ export interface UsageReporterOptions {
   /** GPUs assigned to this replica. */
   gpus: number;
   intervalMs?: number;
+  /**
+   * While the token counters have not moved since the last accepted report, report only once that one is
+   * this old (default DEFAULT_IDLE_REPORT_MS; 0 reports every interval). A first report of this boot and
+   * the final one always go.
+   */
+  idleReportMs?: number;
   /** Only report while this says the key is attested (default: always). */
   isAttested?: () => boolean;
   /** Called when the service refuses a report: the CLI asks the attester to attest again. */
@@ -98,8 +114,12 @@ export class UsageReporter {
   readonly gpuClock: GpuClock;
   /** The sequence of the next report. */
   #sequence = 1;
+  /** The token counters of the last report the service accepted, and when it was signed. */
+  #lastAccepted: { tokens: string; at: number } | undefined;
   constructor(private readonly options: UsageReporterOptions) {
     if (!Number.isInteger(options.gpus) || options.gpus < 0) throw new AttesterError('CONFIG_INVALID', `--gpus must be a whole number ≥ 0, got ${options.gpus}`);
+    const idle = options.idleReportMs;
+    if (idle !== undefined && !(Number.isInteger(idle) && idle >= 0)) throw new AttesterError('CONFIG_INVALID', `--idle-report-interval must be a whole number of seconds ≥ 0, got ${idle / 1000}`);
     this.bootId = options.bootId ?? randomUUID();
     this.gpuClock = new GpuClock(options.gpus);
   }
@@ -120,16 +140,23 @@ export class UsageReporter {
   /**
    * Read the counters, sign, send. The sequence advances once the service answered (accepted or refused); after a
    * network failure the next report reuses it, since the lost one may never have arrived.
-   * Returns undefined when not attested (nothing is sent).
+   * Returns undefined when nothing is sent: not attested, or idle (no token since the last accepted
+   * report, which is younger than idleReportMs) unless `always`.
    */
-  async tick(signal?: AbortSignal): Promise<{ sent: SignedUsageReport; response: UsageResponse } | undefined> {
+  async tick(signal?: AbortSignal, always = false): Promise<{ sent: SignedUsageReport; response: UsageResponse } | undefined> {
+    const now = (this.options.now ?? Date.now)();
     const attested = !this.options.isAttested || this.options.isAttested();
-    this.gpuClock.observe((this.options.now ?? Date.now)(), attested);
+    this.gpuClock.observe(now, attested);
     if (!attested) return undefined;
+    const idleMs = this.options.idleReportMs ?? DEFAULT_IDLE_REPORT_MS;
+    const idle = this.#lastAccepted?.tokens === tokenKey(reportCounters(this.options.tokens.snapshot(), 0n));
+    if (!always && idle && now - this.#lastAccepted!.at < idleMs) return undefined;
     const sent = this.signedReport();
+    const tokens = tokenKey(sent.report.counters);
     const response = await this.options.transport.usage(sent, signal);
     this.#sequence++;
-    if (!response.accepted) this.options.onRefused?.(response);
+    if (response.accepted) this.#lastAccepted = { tokens, at: now };
+    else this.options.onRefused?.(response);
     return { sent, response };
   }
 
@@ -147,7 +174,7 @@ export class UsageReporter {
     const deadline = now() + deadlineMs;
     let failure: AttesterError | undefined;
     try {
-      const result = await withRetry(() => this.tick(AbortSignal.timeout(Math.max(1, deadline - now()))), FINAL_REPORT_RETRY, {
+      const result = await withRetry(() => this.tick(AbortSignal.timeout(Math.max(1, deadline - now())), true), FINAL_REPORT_RETRY, {
         onRetry: (err) => { failure = err; },
         // The pause ends at the deadline; a failure at the deadline is the last (it is what is logged).
         sleep: async (ms) => {
@@ -184,4 +211,9 @@ export class UsageReporter {
       }
     }
   }
+}
+
+/** The token counters of a report, GPU-seconds left out: what decides whether a replica is idle. */
+function tokenKey(c: UsageReport['counters']): string {
+  return `${c.promptTokens}/${c.generationTokens}/${c.cachedPromptTokens ?? '0'}`;
 }
