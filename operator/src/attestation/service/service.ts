@@ -276,12 +276,17 @@ export class AttestationService {
           }
           try {
             // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
-            // copy could still show True after the gate was turned False (a quarantined host).
-            const read = await this.replicaPodAndPool(subject, caller, true);
-            authorizeReplicaPod(caller, read.pod);
+            // copy could still show True after the gate was turned False (a quarantined host). A Pod that
+            // is gone, or is no replica, is metering's to refuse, with a verdict: answered 409 (as a
+            // challenge for it is), a report was taken for a stale read and sent again until the
+            // sidecar's last report gave up at its deadline, for a Pod that will not come back.
+            const pod = await this.replicas.pod(subject.namespace, subject.pod, undefined);
+            if (pod) authorizeReplicaPod(caller, pod);
+            const poolName = pod ? claimedPool(pod) : undefined;
+            const pool = poolName ? await this.replicas.pool(subject.namespace, poolName, controllerRefToClaimedPool(pod!)?.uid) : undefined;
             // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
             // which account) are the operator's, not the replica's.
-            const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), read);
+            const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), pod ? { pod, pool } : undefined);
             return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
           } finally {
             release();
@@ -617,24 +622,19 @@ export class AttestationService {
     return pn;
   }
 
-  private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<V1Pod> {
-    return (await this.replicaPodAndPool(subject, caller)).pod;
-  }
-
   /**
-   * The replica's Pod and the InferencePool that controls it (replica-reads.ts: the cached copies when they
-   * are the Pod the caller's token is bound to and the pool its owner reference names; `freshPod`: the Pod
-   * from the apiserver); Conflict when it is not a replica.
+   * The replica's Pod (replica-reads.ts: the cached copy when it is the Pod the caller's token is bound to),
+   * checked to be one its InferencePool controls; Conflict when it does not exist or is not a replica.
    */
-  private async replicaPodAndPool(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity, freshPod = false): Promise<{ pod: V1Pod; pool: (InferencePool & KubeObject) | undefined }> {
-    const pod = await this.replicas.pod(subject.namespace, subject.pod, freshPod ? undefined : caller.podUid);
+  private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<V1Pod> {
+    const pod = await this.replicas.pod(subject.namespace, subject.pod, caller.podUid);
     if (!pod) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
     const pool = poolName ? await this.replicas.pool(subject.namespace, poolName, controllerRefToClaimedPool(pod)?.uid) : undefined;
     const notReplica = whyNotAReplica(pod, pool);
     if (notReplica) throw new Conflict(`not a Chrysalis replica: ${notReplica}`);
-    return { pod, pool };
+    return pod;
   }
 
   /** JSON merge patch of a ProviderNode's status, conditioned on the resourceVersion the decision was based on. */
