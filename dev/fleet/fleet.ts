@@ -79,6 +79,11 @@ export interface FleetStats {
   lastAttesterError?: string;
   usageAccepted: number;
   usageRefused: number;
+  /**
+   * Last reports of replicas whose Pod went away while the fleet ran (the attester CLI sends one on
+   * SIGTERM, UsageReporter.finalReport): accepted, or not (refused, or not through within its deadline).
+   */
+  finalReports: { accepted: number; notAccepted: number };
 }
 
 export interface FirstAnswerTiming {
@@ -164,7 +169,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   const addresses = Array.from({ length: providerCount }, (_, i) => payoutAddress(`${prefix}-provider-${i}`));
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i}`);
   const labels = { ...(options.labels ?? {}), [LABEL_FLEET]: prefix };
-  const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, replicaAttesterRestarts: 0, usageAccepted: 0, usageRefused: 0 };
+  const stats: FleetStats = { nodeVerdicts: { verified: 0, rejected: 0, refused: 0 }, replicaAttesters: 0, replicasAttested: 0, replicaAttesterRestarts: 0, usageAccepted: 0, usageRefused: 0, finalReports: { accepted: 0, notAccepted: 0 } };
   const abort = new AbortController();
   // Every node and replica attester of the fleet derives its signal from this one (AbortSignal.any), so
   // it legitimately has one listener per attester, far more than Node's leak warning threshold of 10.
@@ -365,6 +370,12 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
         } catch { /* next interval */ }
         await sleep(options.usageIntervalMs ?? 5000, signal);
       }
+      // The replica's Pod is going while the fleet runs on: as the attester CLI does on SIGTERM, one last
+      // report carries what was counted since the last accepted one. (When the whole fleet stops, nothing
+      // is left to receive it.)
+      if (abort.signal.aborted) return;
+      if (await reporter.finalReport()) stats.finalReports.accepted++;
+      else stats.finalReports.notAccepted++;
     })();
   }
 

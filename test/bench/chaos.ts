@@ -408,7 +408,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const settledSeconds = seconds(lastFaultEnd);
     const totals = (final!.account?.status as { totals?: Record<string, unknown> } | undefined)?.totals;
     const fleetStats = fleet.stats();
-    log(`fleet: ${fleetStats.replicasAttested} replicas attested, ${fleetStats.replicaAttesterRestarts} replica attester restarts${fleetStats.lastAttesterError ? ` (last: ${fleetStats.lastAttesterError.slice(0, 200)})` : ''}`);
+    log(`fleet: ${fleetStats.replicasAttested} replicas attested, ${fleetStats.replicaAttesterRestarts} replica attester restarts${fleetStats.lastAttesterError ? ` (last: ${fleetStats.lastAttesterError.slice(0, 200)})` : ''}; last reports of replicas whose Pod went: ${fleetStats.finalReports.accepted} accepted, ${fleetStats.finalReports.notAccepted} not`);
     log(`settled ${settledSeconds} s after the last fault: no duplicate or orphan replica, every pool Ready on attested nodes, metered ${num(totals?.metered)} = committed ${num(totals?.committed)} = paid ${num(totals?.paid)}`);
     // What the attestation service (challenges, evidence, every usage report) asked of the apiserver.
     const serviceRequests = await operatorRequests(serviceMetricsPort);

@@ -229,5 +229,11 @@ test.serial(`a pool of ${REPLICAS} replicas on a ${NODES}-node fleet is placed, 
   t.is(cond(stillBad?.status?.conditions, 'Quarantined')?.status, 'True', 'the quarantine stays while the evidence keeps failing');
   const onBad = await rest.request<{ items: V1Pod[] }>('GET', '/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${badNode}` } });
   t.deepEqual(onBad.items.filter((p) => p.metadata?.labels?.[LABEL_POOL]).map((p) => p.metadata?.name), [], 'no replica on the bad node');
-  phase('done');
+  // Each evicted replica's simulated sidecar sent its last report as its Pod went, as the attester does on
+  // SIGTERM (its host is quarantined, so the service refuses it: counted, not accepted).
+  await until('a last report from each evicted replica', async () => {
+    const { accepted, notAccepted } = fleet.stats().finalReports;
+    return accepted + notAccepted >= badPods.length ? true : undefined;
+  }, 30_000, async () => JSON.stringify(fleet.stats().finalReports));
+  phase(`last reports of the evicted replicas: ${JSON.stringify(fleet.stats().finalReports)}`);
 });
