@@ -277,16 +277,15 @@ export class AttestationService {
           try {
             // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
             // copy could still show True after the gate was turned False (a quarantined host). A Pod that
-            // is gone, or is no replica, is metering's to refuse, with a verdict: answered 409 (as a
+            // is gone is metering's to refuse, with a verdict (UNKNOWN_REPLICA): answered 409 (as a
             // challenge for it is), a report was taken for a stale read and sent again until the
             // sidecar's last report gave up at its deadline, for a Pod that will not come back.
             const pod = await this.replicas.pod(subject.namespace, subject.pod, undefined);
             if (pod) authorizeReplicaPod(caller, pod);
-            const poolName = pod ? claimedPool(pod) : undefined;
-            const pool = poolName ? await this.replicas.pool(subject.namespace, poolName, controllerRefToClaimedPool(pod!)?.uid) : undefined;
+            const read = pod ? { pod, pool: await this.poolOfReplica(pod) } : undefined;
             // The wire answer is the protocol's UsageResponse only: the fold's internals (deltas as bigints,
             // which account) are the operator's, not the replica's.
-            const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), pod ? { pod, pool } : undefined);
+            const { accepted, reasons } = await this.deps.usage.ingest(report, this.now(), read);
             return { status: 200, body: { accepted, reasons } satisfies UsageResponse };
           } finally {
             release();
@@ -629,12 +628,18 @@ export class AttestationService {
   private async replicaPod(subject: Extract<Subject, { kind: 'replica' }>, caller: CallerIdentity): Promise<V1Pod> {
     const pod = await this.replicas.pod(subject.namespace, subject.pod, caller.podUid);
     if (!pod) throw new Conflict(`pod ${subject.namespace}/${subject.pod} does not exist`);
+    await this.poolOfReplica(pod);
+    return pod;
+  }
+
+  /** The InferencePool that controls `pod` (the cached copy when it is the one its owner reference names); Conflict when `pod` is not a replica. */
+  private async poolOfReplica(pod: V1Pod): Promise<(InferencePool & KubeObject) | undefined> {
     // A replica is a Pod its InferencePool controls; the label alone is anyone's to write.
     const poolName = claimedPool(pod);
-    const pool = poolName ? await this.replicas.pool(subject.namespace, poolName, controllerRefToClaimedPool(pod)?.uid) : undefined;
+    const pool = poolName ? await this.replicas.pool(pod.metadata!.namespace!, poolName, controllerRefToClaimedPool(pod)?.uid) : undefined;
     const notReplica = whyNotAReplica(pod, pool);
     if (notReplica) throw new Conflict(`not a Chrysalis replica: ${notReplica}`);
-    return pod;
+    return pool;
   }
 
   /** JSON merge patch of a ProviderNode's status, conditioned on the resourceVersion the decision was based on. */
