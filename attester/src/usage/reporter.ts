@@ -124,15 +124,15 @@ export class UsageReporter {
     this.gpuClock = new GpuClock(options.gpus);
   }
 
-  /** The next report, signed (does not send). */
-  signedReport(): SignedUsageReport {
+  /** A report of these counters, signed with the attested key (does not send). */
+  #sign(counters: UsageReport['counters'], at: number): SignedUsageReport {
     const report: UsageReport = {
       namespace: this.options.namespace,
       pod: this.options.pod,
       bootId: this.bootId,
       sequence: this.#sequence,
-      counters: reportCounters(this.options.tokens.snapshot(), this.gpuClock.gpuSeconds),
-      at: new Date((this.options.now ?? Date.now)()).toISOString(),
+      counters,
+      at: new Date(at).toISOString(),
     };
     return { report, signature: Buffer.from(this.options.identity.sign(canonicalJson(report))).toString('hex') };
   }
@@ -148,11 +148,11 @@ export class UsageReporter {
     const attested = !this.options.isAttested || this.options.isAttested();
     this.gpuClock.observe(now, attested);
     if (!attested) return undefined;
+    const counters = reportCounters(this.options.tokens.snapshot(), this.gpuClock.gpuSeconds);
+    const tokens = tokenKey(counters);
     const idleMs = this.options.idleReportMs ?? DEFAULT_IDLE_REPORT_MS;
-    const idle = this.#lastAccepted?.tokens === tokenKey(reportCounters(this.options.tokens.snapshot(), 0n));
-    if (!always && idle && now - this.#lastAccepted!.at < idleMs) return undefined;
-    const sent = this.signedReport();
-    const tokens = tokenKey(sent.report.counters);
+    if (!always && this.#lastAccepted?.tokens === tokens && now - this.#lastAccepted.at < idleMs) return undefined;
+    const sent = this.#sign(counters, now);
     const response = await this.options.transport.usage(sent, signal);
     this.#sequence++;
     if (response.accepted) this.#lastAccepted = { tokens, at: now };

@@ -277,9 +277,10 @@ export class AttestationService {
           try {
             // The Pod from the apiserver: metering requires its gate (chrysalis.dev/attested) True, and a
             // copy could still show True after the gate was turned False (a quarantined host). A Pod that
-            // is gone is metering's to refuse, with a verdict (UNKNOWN_REPLICA): answered 409 (as a
-            // challenge for it is), a report was taken for a stale read and sent again until the
-            // sidecar's last report gave up at its deadline, for a Pod that will not come back.
+            // is gone gets metering's verdict (UNKNOWN_REPLICA), not the 409 a challenge for it gets: the
+            // attester takes 409 for a stale read and sends again, so a sidecar's last report retried until
+            // its deadline for a Pod that will not come back. (Metering reads the Pod once more to say so;
+            // only a gone Pod's report pays that second GET.)
             const pod = await this.replicas.pod(subject.namespace, subject.pod, undefined);
             if (pod) authorizeReplicaPod(caller, pod);
             const read = pod ? { pod, pool: await this.poolOfReplica(pod) } : undefined;
