@@ -247,9 +247,10 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
         nextReport += 5000;
       }
     }
+    // CPU is read before waiting for the profile, which may outlast a short cold start.
+    const cpuEnd = cpuAt();
     await profile;
     if (attestedAt.size < nodes) throw new Error(`only ${attestedAt.size} of ${nodes} nodes were Attested within ${deadlineMs / 1000} s (fleet: ${JSON.stringify(fleet.stats())})`);
-    const cpuEnd = cpuAt();
     const cpuColdStart = cpuBetween(cpuStart, cpuEnd, 1);
     const firstChallenge = Math.min(...challengedAt.values());
     const lastAttested = Math.max(...attestedAt.values());
