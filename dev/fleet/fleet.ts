@@ -86,6 +86,35 @@ export interface FleetStats {
   finalReports: { accepted: number; notAccepted: number };
 }
 
+/** Token counters as a usage report carries them (cumulative over a replica's life). */
+export interface TokenCounts {
+  promptTokens: bigint;
+  generationTokens: bigint;
+  cachedPromptTokens: bigint;
+}
+
+/**
+ * One replica's books, kept by the fleet beside what metering keeps, so a bench can check that metering
+ * lost nothing and added nothing: what the replica served, what the service accepted, what was sent.
+ */
+export interface ReplicaUsage {
+  /** `<namespace>/<pod>` */
+  pod: string;
+  /** The node it ran on (a replica never moves; a replacement is another Pod). */
+  node: string;
+  /** Its Pod went away while the fleet ran on (its last report was then sent, UsageReporter.finalReport). */
+  gone: boolean;
+  /** What its simulated gateway counted: after stopTraffic, the final count. */
+  served: TokenCounts;
+  /** The counters of the last report the service answered accepted (zero before any). */
+  accepted: TokenCounts;
+  /**
+   * The counters of the last report sent, answered or not. An answer lost on the way (a timeout while the
+   * service still folded it) leaves metering ahead of `accepted`, never ahead of this: counters only grow.
+   */
+  sent: TokenCounts;
+}
+
 export interface FirstAnswerTiming {
   started: number;
   challengeReceived?: number;
@@ -104,6 +133,8 @@ export interface Fleet {
   /** The synthetic inference traffic ends: replicas keep reporting, with counters that no longer grow. */
   stopTraffic(): void;
   stats(): FleetStats;
+  /** Every replica the fleet ran, gone ones included: the fleet's own books of its usage. */
+  usageLedger(): ReplicaUsage[];
   /**
    * Each node's first answer, timed (performance.now() of this process): when the fleet began it, when
    * the service handed out the challenge, when the verdict came back, and the transient failures in
@@ -309,6 +340,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
 
   // --- Replica attesters: one per bound replica Pod on a fleet node. ---
   const replicas = new Map<string, AbortController>();
+  const ledger: Array<Omit<ReplicaUsage, 'served'> & { served: () => TokenCounts }> = [];
   let trafficStoppedAt: number | undefined;
   function startReplica(pod: V1Pod): void {
     const ns = pod.metadata!.namespace!;
@@ -328,8 +360,25 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     });
     const started = Date.now();
     const rate = options.tokensPerSecond ?? 1000;
+    const served = (): TokenCounts => {
+      const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
+      return { promptTokens: BigInt(Math.floor(s * rate)), generationTokens: BigInt(Math.floor(s * rate / 4)), cachedPromptTokens: 0n };
+    };
+    const books = { pod: `${ns}/${name}`, node: pod.spec!.nodeName!, gone: false, served, accepted: NO_TOKENS, sent: NO_TOKENS };
+    ledger.push(books);
+    // The reporter's transport, with the fleet's books kept at each report sent and each answer.
+    const usageTransport: Transport = {
+      challenge: (r, s) => transport.challenge(r, s),
+      evidence: (r, s) => transport.evidence(r, s),
+      usage: async (report, s) => {
+        books.sent = countsOf(report.report.counters);
+        const response = await transport.usage(report, s);
+        if (response.accepted) books.accepted = countsOf(report.report.counters);
+        return response;
+      },
+    };
     const reporter = new UsageReporter({
-      identity: attester.identity, namespace: ns, pod: name, transport, gpus: podGpus,
+      identity: attester.identity, namespace: ns, pod: name, transport: usageTransport, gpus: podGpus,
       intervalMs: options.usageIntervalMs ?? 5000,
       isAttested: () => attester.attested,
       // As the attester CLI does: a refused report (the operator holds no key for this Pod, its gate was
@@ -340,8 +389,8 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
         // Simulated traffic: what a gateway would have counted. After stopTraffic the counters stay where
         // they are: the replica keeps reporting, nothing new.
         snapshot: () => {
-          const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
-          return { promptTokens: BigInt(Math.floor(s * rate)), completionTokens: BigInt(Math.floor(s * rate / 4)) };
+          const { promptTokens, generationTokens } = served();
+          return { promptTokens, completionTokens: generationTokens };
         },
       },
     });
@@ -374,6 +423,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       // report carries what was counted since the last accepted one. (When the whole fleet stops, nothing
       // is left to receive it.)
       if (abort.signal.aborted) return;
+      books.gone = true;
       if (await reporter.finalReport()) stats.finalReports.accepted++;
       else stats.finalReports.notAccepted++;
     })();
@@ -433,6 +483,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       trafficStoppedAt ??= Date.now();
     },
     stats: () => structuredClone(stats),
+    usageLedger: () => ledger.map((b) => ({ ...b, served: b.served() })),
     firstAnswers: () => new Map([...states].flatMap(([name, s]) => (s.firstAnswer ? [[name, s.firstAnswer] as const] : []))),
     async stop(opts = {}) {
       abort.abort();
@@ -448,6 +499,12 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       }
     },
   };
+}
+
+const NO_TOKENS: TokenCounts = Object.freeze({ promptTokens: 0n, generationTokens: 0n, cachedPromptTokens: 0n });
+
+function countsOf(c: { promptTokens: string; generationTokens: string; cachedPromptTokens?: string }): TokenCounts {
+  return { promptTokens: BigInt(c.promptTokens), generationTokens: BigInt(c.generationTokens), cachedPromptTokens: BigInt(c.cachedPromptTokens ?? '0') };
 }
 
 async function apply(rest: RestClient, path: string, body: unknown): Promise<void> {

@@ -12,7 +12,9 @@
 //   4. 5% of the nodes that host replicas quarantined (their next evidence has GPU CC off).
 // It then ends the sample traffic and waits until everything has settled, and checks what must hold:
 // no duplicate or orphan replica, every pool Ready with every replica on an Attested, unquarantined
-// node, and paid == committed == metered. Each recovery time is printed; the last line is JSON, whose
+// node, paid == committed == metered, and metered == what the replicas served by the fleet's own books
+// (every token served on a never-quarantined host accepted, no node metered beyond what its replicas
+// reported: _metering-books.ts). Each recovery time is printed; the last line is JSON, whose
 // `ours` is the time from the last fault's end to that settled state and whose `baseline` is one commit
 // period (the ratio is in commit periods). Any invariant that does not hold fails the bench (exit 1).
 //
@@ -45,6 +47,7 @@ import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/res
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL, LABEL_REPLICA } from '../../operator/src/marks.js';
 import { sandboxStateDir } from '../../operator/src/settlement/keys.js';
+import { checkMeteringBooks } from './_metering-books.js';
 import { busiestPerSecond, operatorRequests, requestsBetween, type OperatorRequests } from './_operator-requests.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -396,13 +399,16 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     let last: string[] = [];
     let nextReport = Date.now() + 30_000;
     let final: Snapshot | undefined;
+    // Beyond paid == committed == metered: what was metered is what the replicas served (_metering-books.ts).
+    const booksOf = (s: Snapshot) => (s.account ? checkMeteringBooks(fleet.usageLedger(), s.nodes, s.account, quarantined) : undefined);
+    const allViolations = (s: Snapshot) => [...violations(s), ...(booksOf(s)?.violations ?? ['no SettlementAccount'])];
     await until('paid == committed == metered, with every invariant holding', 600_000, async () => {
-      last = violations(await snapshot(watched));
+      last = allViolations(await snapshot(watched));
       if (last.length && Date.now() > nextReport) { nextReport += 30_000; log(`  settling: ${last.slice(0, 3).join('; ')}${last.length > 3 ? ` (+${last.length - 3})` : ''}`); }
       if (last.length) return false;
       // The caches say it holds; the apiserver must say so too.
       final = await listedSnapshot(rest);
-      last = violations(final);
+      last = allViolations(final);
       return last.length === 0;
     }).catch((err: Error) => { throw new Error(`${err.message}; still violated: ${last.slice(0, 10).join('; ')}`); });
     const settledSeconds = seconds(lastFaultEnd);
@@ -410,6 +416,9 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const fleetStats = fleet.stats();
     log(`fleet: ${fleetStats.replicasAttested} replicas attested, ${fleetStats.replicaAttesterRestarts} replica attester restarts${fleetStats.lastAttesterError ? ` (last: ${fleetStats.lastAttesterError.slice(0, 200)})` : ''}; last reports of replicas whose Pod went: ${fleetStats.finalReports.accepted} accepted, ${fleetStats.finalReports.notAccepted} not`);
     log(`settled ${settledSeconds} s after the last fault: no duplicate or orphan replica, every pool Ready on attested nodes, metered ${num(totals?.metered)} = committed ${num(totals?.committed)} = paid ${num(totals?.paid)}`);
+    const books = booksOf(final!)!;
+    const lost = books.lostWithPods.replicas ? `all but ${books.lostWithPods.tokens} of ${books.lostWithPods.replicas} replicas whose Pod went and whose last report was not (the sidecar's 10 s limit)` : 'every one';
+    log(`metering against the fleet's books: of the ${books.healthyTokens} tokens served on never-quarantined hosts, ${lost} in an accepted report; each ProviderNode's units within what its replicas' reports carried (exactly what the accepted ones price to on ${books.exactNodes} of ${books.nodes})`);
     // What the attestation service (challenges, evidence, every usage report) asked of the apiserver.
     const serviceRequests = await operatorRequests(serviceMetricsPort);
     const serviceTotal = [...serviceRequests.byVerbAndResource.values()].reduce((a, b) => a + b, 0);
@@ -424,7 +433,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
