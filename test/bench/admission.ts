@@ -25,8 +25,8 @@
 // period and reports the operator's CPU in that window per node (what a fleet of this size costs the
 // operator to keep attested, per node per period), the operator's writes per re-attestation in it (what
 // each costs the apiserver), and every process's CPU over the window.
-// OPERATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes node flags to the operator,
-// to profile it; PROFILE_DIR=<dir> also writes a CPU profile of kube-apiserver over the cold start's first
+// The operator runs with its image's node flags; OPERATOR_NODE_ARGS (e.g. "--cpu-prof
+// --cpu-prof-dir=/tmp/prof") adds node flags after them, to profile it (_flags.ts operatorNodeFlags); PROFILE_DIR=<dir> also writes a CPU profile of kube-apiserver over the cold start's first
 // PROFILE_SECONDS (default 30) to <dir>/kube-apiserver-admission-cold-start.pprof.
 // The fleet shares the two cores with the operator and the apiserver: the ratio to the floor includes
 // the fleet's own signing and polling, as a real cold start includes the attesters' work.
@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
-import { numberFlag as flag } from './_flags.js';
+import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
 import { operatorRequests, requestsBetween, writesOf } from './_operator-requests.js';
 import { profileApiserver } from './_apiserver.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
@@ -207,7 +207,7 @@ export default async function admission({ quick, args }: BenchOptions): Promise<
 
     // The operator, as the image runs it (controllers and attestation service in one process).
     const operatorArgs = [
-      ...(process.env.OPERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...operatorNodeFlags(),
       '--import', 'tsx', join(root, 'operator/src/main.ts'),
       '--kubeconfig', plane.kubeconfigPath, '--attestation-port', String(attestationPort), '--metrics-port', String(metricsPort),
       '--tls-cert', join(work, 'tls.crt'), '--tls-key', join(work, 'tls.key'),

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
-import { numberFlag as flag } from './_flags.js';
+import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -215,7 +215,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   const children = new Set<ChildProcess>();
   const logFd = openSync(join(work, 'operator.log'), 'a');
   const spawnOperator = (extra: string[]) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...extra],
+    const child = spawn(process.execPath, [...operatorNodeFlags(), '--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...extra],
       { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: process.env.CHRYSALIS_LOG_LEVEL ?? 'warn' } });
     children.add(child);
     child.once('exit', () => children.delete(child));

@@ -11,9 +11,10 @@
 // Ours: the controller runs in a child process (its peak RSS is read from /proc/<pid>/status VmHWM) as
 //   JavaScript, as the operator image runs it — transpiled here file by file, not under the tsx loader,
 //   which alone adds ~100 MB RSS; the bench creates the 1,000 InferencePools and the controller places
-//   their replicas and creates each Pod bound to its node (one write per replica). OPERATOR_NODE_ARGS
-//   (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") passes node flags to that process, to profile it;
-//   PROFILE_DIR profiles kube-apiserver (below).
+//   their replicas and creates each Pod bound to its node (one write per replica). It runs with the
+//   operator image's node flags (dev/images/entrypoint.ts); OPERATOR_NODE_ARGS (e.g. "--cpu-prof
+//   --cpu-prof-dir=/tmp/prof") adds more after them, to profile it or to override one
+//   ("--heap-growing-percent=0" is V8's default); PROFILE_DIR profiles kube-apiserver (below).
 // Baseline: the same Pods (same containers and GPU limits, schedulerName default-scheduler, a required
 //   nodeAffinity on the attested/TEE/GPU-model labels), created by the bench, bound by kube-scheduler.
 // Floor (a reference, not a competitor): the bench submits the same 1,000 InferencePools (watched by no
@@ -39,7 +40,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { BenchOptions, BenchResult } from './run.js';
-import { numberFlag as flag } from './_flags.js';
+import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
 import { apiserverRequests, profileApiserver } from './_apiserver.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -144,7 +145,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       const entry = await transpileForNode(join(here, '../inferencepool/fixtures/run-controller.ts'), join(here, '../../.tmp/bench-operator'));
       log(`operator: the InferencePool controller alone, as JavaScript (${relative(join(here, '../..'), entry)}), in its own process`);
       // --expose-gc only lets the bench ask for a full GC before reading the live heap (liveHeap below).
-      const operator = spawn(process.execPath, ['--expose-gc', ...(process.env.OPERATOR_NODE_ARGS?.split(' ') ?? []), entry], {
+      const operator = spawn(process.execPath, ['--expose-gc', ...operatorNodeFlags(), entry], {
         // kwok sets every readiness gate True itself; the controller would turn them back False after the
         // grace (AttestationMissing). That correction is not placement: keep it out of the timed window.
         env: {

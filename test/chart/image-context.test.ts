@@ -166,8 +166,11 @@ for (const image of images) {
     t.truthy(entry);
     const argv = JSON.parse(entry!.args) as string[];
     t.is(argv[0], '/nodejs/bin/node');
-    const m = /^\/app\/dist\/(.+)\.js$/.exec(argv[1] ?? '');
-    t.truthy(m, `entrypoint ${argv[1]}`);
+    // node's own flags (V8 heap tuning) may come between node and the script, which is last.
+    const script = argv[argv.length - 1];
+    t.true(argv.slice(1, -1).every((a) => a.startsWith('--')), `only flags between node and the script: ${entry!.args}`);
+    const m = /^\/app\/dist\/(.+)\.js$/.exec(script ?? '');
+    t.truthy(m, `entrypoint ${script}`);
     const source = `${m![1]}.ts`;
     t.true(existsSync(join(repoRoot, source)), `${source} does not exist yet: the image would not build`);
     const build = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { include: string[]; compilerOptions: { rootDir: string; outDir: string } };

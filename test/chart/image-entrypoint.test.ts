@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './helm.js';
+import { imageEntrypoint } from '../../dev/images/entrypoint.js';
 
 const run = promisify(execFile);
 const app = mkdtempSync(join(tmpdir(), 'chrysalis-image-'));
@@ -35,13 +36,13 @@ const built = (async () => {
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-for (const image of ['operator', 'attester']) {
+for (const image of ['operator', 'attester'] as const) {
   test(`the compiled ${image} entrypoint answers --version with the package version`, async (t) => {
     await built;
-    const dockerfile = readFileSync(join(repoRoot, 'images', image, 'Dockerfile'), 'utf8');
-    const entry = (JSON.parse(/^ENTRYPOINT (.+)$/m.exec(dockerfile)![1]!) as string[])[1]!;
+    // With the image's node flags: a flag this node does not know would stop the container at start.
+    const { nodeFlags, script: entry } = imageEntrypoint(image);
     const script = join(app, relative('/app', entry));
-    const r = await run(process.execPath, [script, '--version'], { cwd: app, env: { ...process.env, NODE_ENV: 'production' }, timeout: 60_000 })
+    const r = await run(process.execPath, [...nodeFlags, script, '--version'], { cwd: app, env: { ...process.env, NODE_ENV: 'production' }, timeout: 60_000 })
       .then((o) => ({ code: 0, ...o }))
       .catch((e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
     t.is(r.code, 0, `node ${entry} --version failed:\n${r.stderr.split('\n').slice(0, 8).join('\n')}`);
