@@ -40,7 +40,9 @@ export function checkMeteringBooks(ledger: readonly ReplicaUsage[], providerNode
   const lostWithPods = { replicas: 0, tokens: 0n };
   const byNode = new Map<string, ReplicaUsage[]>();
   for (const r of ledger) {
-    byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);
+    const onNode = byNode.get(r.node) ?? [];
+    onNode.push(r);
+    byNode.set(r.node, onNode);
     if (refused.has(r.node)) continue;
     healthyTokens += tokensOf(r.served);
     if (same(r.served, r.accepted)) continue;
@@ -52,14 +54,15 @@ export function checkMeteringBooks(ledger: readonly ReplicaUsage[], providerNode
     }
   }
   let exactNodes = 0;
-  const account_ = `${account.metadata?.namespace}/${account.metadata?.name}`;
+  // How metering names the account on a ProviderNode's status.usage.
+  const accountKey = `${account.metadata?.namespace}/${account.metadata?.name}`;
   for (const pn of providerNodes) {
     const replicas = byNode.get(pn.spec.nodeName) ?? [];
     const pricing = pricingOf(account, pn);
     const unitsOf = (pick: (r: ReplicaUsage) => TokenCounts) => replicas.reduce((sum, r) => sum + scaledUnits(pick(r), pricing), 0n) / SCALE;
     const low = unitsOf((r) => r.accepted);
     const high = unitsOf((r) => r.sent);
-    const metered = meteredUnitsOf(pn, account_);
+    const metered = meteredUnitsOf(pn, accountKey);
     if (metered < low || metered > high) {
       violations.push(`ProviderNode ${pn.metadata?.name}: metered ${metered} units, its replicas' accepted reports price to ${low}${high !== low ? ` and all they sent to ${high}` : ''}`);
     } else if (metered === low) {

@@ -26,7 +26,8 @@
 // operator to keep attested, per node per period), the operator's writes per re-attestation in it (what
 // each costs the apiserver), and every process's CPU over the window.
 // The operator runs with its image's node flags; OPERATOR_NODE_ARGS (e.g. "--cpu-prof
-// --cpu-prof-dir=/tmp/prof") adds node flags after them, to profile it (_flags.ts operatorNodeFlags); PROFILE_DIR=<dir> also writes a CPU profile of kube-apiserver over the cold start's first
+// --cpu-prof-dir=/tmp/prof") adds node flags after them, to profile it (_flags.ts operatorNodeFlags).
+// PROFILE_DIR=<dir> also writes a CPU profile of kube-apiserver over the cold start's first
 // PROFILE_SECONDS (default 30) to <dir>/kube-apiserver-admission-cold-start.pprof.
 // The fleet shares the two cores with the operator and the apiserver: the ratio to the floor includes
 // the fleet's own signing and polling, as a real cold start includes the attesters' work.
