@@ -1,5 +1,7 @@
-// `npm run bench -- chaos [--quick] [--nodes N] [--usage-interval S] [--reattest S]`: faults at fleet scale, bounded in time. A placement plus
-// settlement runs on a simulated fleet (N nodes, default 200; --quick 40) with the operator deployed as the
+// `npm run bench -- chaos [--quick] [--nodes N] [--replicas R] [--replicas-per-pool P] [--gpus-per-replica G]
+// [--usage-interval S] [--reattest S]`: faults at fleet scale, bounded in time. A placement plus
+// settlement runs on a simulated fleet (N nodes, default 200; --quick 40; R replicas, default one per node,
+// in pools of P, default 4, of G GPUs each, default 2) with the operator deployed as the
 // chart deploys it — two controller processes electing a leader, and an attestation-service process —
 // and, while it runs:
 //   1. kill -9 of the controllers' leader during placement (a replacement process starts, as a
@@ -18,9 +20,10 @@
 // `ours` is the time from the last fault's end to that settled state and whose `baseline` is one commit
 // period (the ratio is in commit periods). Any invariant that does not hold fails the bench (exit 1).
 //
-// Size: the fleet simulator runs one attester per node and one per replica in this process; at 2,000
-// nodes and 8,000 replicas that alone exceeds what this 2-core machine can run beside the plane and
-// the operator, so the default is 200 nodes (--nodes raises it). Every replica reports usage every
+// Size: the fleet simulator runs one attester per node and one per replica in this process, so the
+// default is 200 nodes (--nodes raises it). The placement bench's full size, 2,000 nodes with 1,000 pools
+// of 8 replicas, is `--nodes 2000 --replicas 8000 --replicas-per-pool 8 --gpus-per-replica 1` (a fleet
+// full to 90% at most, so the quarantined nodes' replicas have somewhere to go). Every replica reports usage every
 // --usage-interval seconds (default 5, twelve times the attester's default 60 s, so settlement has
 // traffic within the run): at 1,000 replicas that is 200 reports a second, two requests each for the
 // attestation service, more than its 200-a-second client budget here, so larger fleets take a longer one.
@@ -55,7 +58,7 @@ const root = join(here, '../..');
 const NS = 'chrysalis-chaos';
 const LEASE_NS = 'chrysalis-system';
 const COMMIT_PERIOD_SECONDS = 15;
-const REPLICAS_PER_POOL = 4;
+const GPUS_PER_NODE = 8;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -199,7 +202,14 @@ function quarantineProgress(s: Snapshot, quarantined: readonly string[], refused
 
 export default async function chaos({ quick, args }: BenchOptions): Promise<BenchResult> {
   const nodes = flag(args, '--nodes', quick ? 40 : 200);
-  const pools = Math.max(2, Math.round(nodes / REPLICAS_PER_POOL));
+  const replicasPerPool = flag(args, '--replicas-per-pool', 4);
+  const gpusPerReplica = flag(args, '--gpus-per-replica', 2);
+  const pools = Math.max(2, Math.round(flag(args, '--replicas', nodes) / replicasPerPool));
+  const replicas = pools * replicasPerPool;
+  // 5% of the hosts are quarantined and their replicas must fit on the rest, with one replica more.
+  if (replicas * gpusPerReplica > 0.9 * nodes * GPUS_PER_NODE) {
+    throw new Error(`chaos: ${replicas} replicas × ${gpusPerReplica} GPUs fill more than 90% of ${nodes} nodes × ${GPUS_PER_NODE} GPUs, and the quarantined nodes' replicas would have nowhere to go; lower --replicas or --gpus-per-replica, or raise --nodes`);
+  }
   const quarantineCount = Math.max(1, Math.round(nodes * 0.05));
   const stallSeconds = 45;
   const usageIntervalSeconds = flag(args, '--usage-interval', 5);
@@ -207,7 +217,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   // is found at the quarantined nodes' next re-attestation, so it bounds that recovery's time, and each
   // re-attestation is three ProviderNode status writes (two per replica) for the apiserver.
   const reattestSeconds = flag(args, '--reattest', 60);
-  log(`chaos bench: ${nodes} simulated nodes × 8 GPUs, ${pools} pools × ${REPLICAS_PER_POOL} replicas × 2 GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
+  log(`chaos bench: ${nodes} simulated nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${replicasPerPool} replicas × ${gpusPerReplica} GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
   log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
 
   const plane = await startControlPlane();
@@ -316,7 +326,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
         spec: {
           model: { name: `chaos/model-${i}`, source: `pvc://models/chaos-model-${i}`, hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
           runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
-          replicas: { min: REPLICAS_PER_POOL, max: REPLICAS_PER_POOL }, gpusPerReplica: 2, gpuModels: ['H100'],
+          replicas: { min: replicasPerPool, max: replicasPerPool }, gpusPerReplica, gpuModels: ['H100'],
           tee: { types: ['simulated'] }, placement: { spreadAcrossProviders: true, maxPerNode: 2 },
           settlementAccountRef: { name: 'sandbox' },
         },
@@ -334,7 +344,8 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const newLeader = await until('another controllers leader', 180_000, async () => { const h = await lease(); return h && h !== leaderIdentity ? h : undefined; });
     recoveries.leaderTakeoverSeconds = seconds(killedAt);
     log(`  new leader ${newLeader} after ${recoveries.leaderTakeoverSeconds} s (the Lease's duration bounds it); replacement process pid ${replacement.pid}`);
-    await until('every pool Ready', 900_000, async () => { const s = await snapshot(watched); return s.pools.length === pools && s.pools.every((p) => isTrue(p, 'Ready')); });
+    // Every replica is attested before its pool is Ready: about 20 verdicts a second on these 2 cores.
+    await until('every pool Ready', Math.max(900, replicas / 5) * 1000, async () => { const s = await snapshot(watched); return s.pools.length === pools && s.pools.every((p) => isTrue(p, 'Ready')); });
     recoveries.placementWithLeaderKillSeconds = seconds(placementStart);
     log(`  placement complete: every pool Ready ${recoveries.placementWithLeaderKillSeconds} s after the pools were applied`);
 
@@ -345,11 +356,11 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     await plane.startApiserver();
     const backAt = Date.now();
     log(`[fault 2] kube-apiserver restarted (down ${seconds(restartAt, backAt)} s)`);
-    await rest.request('PATCH', resourcePath(InferencePools, NS, 'pool-0'), { contentType: 'application/merge-patch+json', body: { spec: { replicas: { min: REPLICAS_PER_POOL + 1, max: REPLICAS_PER_POOL + 1 } } } });
+    await rest.request('PATCH', resourcePath(InferencePools, NS, 'pool-0'), { contentType: 'application/merge-patch+json', body: { spec: { replicas: { min: replicasPerPool + 1, max: replicasPerPool + 1 } } } });
     await until('pool-0 Ready with one more replica', 300_000, async () => {
       const s = await snapshot(watched);
       const p = s.pools.find((x) => x.metadata.name === 'pool-0');
-      return p && isTrue(p, 'Ready') && num(p.status?.replicas?.ready) === REPLICAS_PER_POOL + 1;
+      return p && isTrue(p, 'Ready') && num(p.status?.replicas?.ready) === replicasPerPool + 1;
     });
     recoveries.apiserverRestartSeconds = seconds(backAt);
     log(`  the controllers acted again: pool-0 scaled and Ready ${recoveries.apiserverRestartSeconds} s after the apiserver came back`);
@@ -402,7 +413,8 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     // Beyond paid == committed == metered: what was metered is what the replicas served (_metering-books.ts).
     const booksOf = (s: Snapshot) => (s.account ? checkMeteringBooks(fleet.usageLedger(), s.nodes, s.account, quarantined) : undefined);
     const allViolations = (s: Snapshot) => [...violations(s), ...(booksOf(s)?.violations ?? ['no SettlementAccount'])];
-    await until('paid == committed == metered, with every invariant holding', 600_000, async () => {
+    // A replica's last tokens go in its next interval's report, and a report deferred (429) waits one more.
+    await until('paid == committed == metered, with every invariant holding', Math.max(600, 3 * usageIntervalSeconds) * 1000, async () => {
       last = allViolations(await snapshot(watched));
       if (last.length && Date.now() > nextReport) { nextReport += 30_000; log(`  settling: ${last.slice(0, 3).join('; ')}${last.length > 3 ? ` (+${last.length - 3})` : ''}`); }
       if (last.length) return false;
@@ -433,7 +445,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: pools * REPLICAS_PER_POOL + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: pools * replicasPerPool + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
