@@ -104,7 +104,7 @@ export interface ReplicaUsage {
   node: string;
   /** Its Pod went away while the fleet ran on (its last report was then sent, UsageReporter.finalReport). */
   gone: boolean;
-  /** What its simulated gateway counted: after stopTraffic, the final count. */
+  /** What its simulated gateway counted: after stopTraffic, or once its Pod went, the final count. */
   served: TokenCounts;
   /** The counters of the last report the service answered accepted (zero before any). */
   accepted: TokenCounts;
@@ -360,8 +360,12 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     });
     const started = Date.now();
     const rate = options.tokensPerSecond ?? 1000;
+    // A replica serves until the traffic stops or its Pod goes, whichever is first: a gone replica's
+    // count must stay what its last report could carry, or the books would show tokens it never served.
+    let endedAt: number | undefined;
+    signal.addEventListener('abort', () => (endedAt ??= Date.now()), { once: true });
     const served = (): TokenCounts => {
-      const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity) - started) / 1000);
+      const s = Math.max(0, (Math.min(Date.now(), trafficStoppedAt ?? Infinity, endedAt ?? Infinity) - started) / 1000);
       return { promptTokens: BigInt(Math.floor(s * rate)), generationTokens: BigInt(Math.floor(s * rate / 4)), cachedPromptTokens: 0n };
     };
     const books = { pod: `${ns}/${name}`, node: pod.spec!.nodeName!, gone: false, served, accepted: NO_TOKENS, sent: NO_TOKENS };

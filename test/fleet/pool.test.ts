@@ -236,4 +236,22 @@ test.serial(`a pool of ${REPLICAS} replicas on a ${NODES}-node fleet is placed, 
     return accepted + notAccepted >= badPods.length ? true : undefined;
   }, 30_000, async () => JSON.stringify(fleet.stats().finalReports));
   phase(`last reports of the evicted replicas: ${JSON.stringify(fleet.stats().finalReports)}`);
+
+  // The fleet's own books, which the chaos bench checks metering against: every replica it ran, the
+  // evicted ones marked gone on the bad node with their count stopped when their Pod went (a count that
+  // ran on would show tokens no replica served), and no report carrying more than was served.
+  const books = fleet.usageLedger();
+  t.is(books.length, REPLICAS + badPods.length, 'one entry per replica the fleet ran: the pool and the replacements');
+  const gone = books.filter((b) => b.gone);
+  t.deepEqual(gone.map((b) => b.pod).sort(), badPods.map((p) => `${NS}/${p.metadata!.name}`).sort(), 'the evicted replicas, and only they, are gone');
+  t.deepEqual([...new Set(gone.map((b) => b.node))], [badNode], 'on the node they ran on');
+  await new Promise((r) => setTimeout(r, 1500));
+  const later = new Map(fleet.usageLedger().map((b) => [b.pod, b]));
+  for (const b of gone) t.deepEqual(later.get(b.pod)?.served, b.served, `${b.pod}: a gone replica serves nothing more`);
+  for (const b of later.values()) {
+    t.true(b.served.promptTokens > 0n, `${b.pod} served tokens`);
+    for (const field of ['promptTokens', 'generationTokens'] as const) {
+      t.true(b.accepted[field] <= b.sent[field] && b.sent[field] <= b.served[field], `${b.pod}: ${field} accepted ${b.accepted[field]} ≤ sent ${b.sent[field]} ≤ served ${b.served[field]}`);
+    }
+  }
 });
