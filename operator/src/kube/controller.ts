@@ -123,6 +123,11 @@ export class Controller {
       if (key === undefined) return;
       await this.reconcileOne(key, worker);
       this.queue.done(key);
+      // A queued key comes as a resolved promise and a reconcile with nothing to do finishes without
+      // I/O, so without this a backlog ran key after key in microtasks while no timer fired and no
+      // socket was read: a new leader's resync of 8,000 replicas starved its own Lease renewals past
+      // the renew deadline (test/kube/controller-yields.test.ts). setImmediate runs after the I/O poll.
+      await yieldToEventLoop();
     }
   }
 
@@ -162,4 +167,8 @@ export class Controller {
       log[level]('reconcile failed; retrying', { error: err instanceof Error ? err.message : String(err), retryInMs: Math.round(delay) });
     }
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
