@@ -2,10 +2,10 @@
 // one: rejected (exit 1) with a reason code in the usual JSON, never verified.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, vectorPath } from './vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['cli/bin/chrysalis.js', 'attest', 'verify', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -13,7 +13,7 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 }
 
 const source = vectorPath('tdx', 'attestation-rs');
-const work = mkdtempSync(join(tmpdir(), 'chrysalis-forged-collateral-'));
+const work = testTempDir('chrysalis-forged-collateral-');
 const genuineDir = join(work, 'genuine');
 const forgedDir = join(work, 'forged');
 for (const dir of [genuineDir, forgedDir]) {

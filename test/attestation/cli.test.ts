@@ -2,10 +2,10 @@
 // 2 unusable input (one line, no stack trace); `-o json` prints {verified, type, claims, reasons}.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, vectorPath } from './vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['cli/bin/chrysalis.js', 'attest', 'verify', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -37,7 +37,7 @@ test('SEV-SNP with an explicit --chain of another generation is rejected: exit 1
 
 test('a wrong --nonce is NONCE_MISMATCH (exit 1); the right short nonce is zero-padded and passes', (t) => {
   const base = ['--type', 'sev-snp', '--evidence', snp('go-sev-guest/attestation.bin'), '--cert', snp('go-sev-guest/vcek.testcer'), '--at', '2025-06-01T00:00:00Z', '-o', 'json'];
-  const policyDir = mkdtempSync(join(tmpdir(), 'chrysalis-attest-'));
+  const policyDir = testTempDir('chrysalis-attest-');
   const policy = join(policyDir, 'policy.yaml');
   writeFileSync(policy, 'apiVersion: chrysalis.dev/v1alpha1\nkind: AttestationPolicy\nmetadata:\n  name: lab\nspec:\n  debugAllowed: true\n');
   t.is(cli(...base, '--policy', policy, '--nonce', '0102030405').code, 0);

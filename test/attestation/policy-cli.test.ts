@@ -3,10 +3,10 @@
 // never mistaken for "verified against a policy". Exit codes are unchanged.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, vectorPath } from './vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 function verify(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['cli/bin/chrysalis.js', 'attest', 'verify', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -29,7 +29,7 @@ test('verify without --policy says so in the table too', (t) => {
 });
 
 test('verify with a policy lists only what that policy leaves open', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-policy-cli-'));
+  const dir = testTempDir('chrysalis-policy-cli-');
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, [
     'allowedMeasurements: [7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f]',

@@ -3,13 +3,14 @@
 // quote with the bundle's collateral (refused for its binding alone), an endpoint that withholds falls
 // back to it, the newer of the two wins, and stale or unreadable bundles fail closed.
 import test from 'ava';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AttestationPolicySpec } from '../../operator/src/api/attestationpolicy.js';
 import { collateralService, type Evidence } from './collateral-service.js';
 import { startPccs, vectorCollateral } from './pccs-server.js';
 import { codes, expectedJson, readVector, TDX_TIME, vectorPath } from './vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 const V5 = 'go-tdx-guest/quote_v5_sample.dat';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,7 +19,7 @@ const quote: Evidence = () => ({ cpu: { type: 'tdx', quote: Buffer.from(readVect
 
 /** A bundle directory with the given vector files (as a mounted ConfigMap holds its keys). */
 function bundle(files: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-bundle-'));
+  const dir = testTempDir('chrysalis-bundle-');
   for (const f of files) copyFileSync(vectorPath('tdx', f), join(dir, f.replace(/\//g, '_')));
   return dir;
 }
@@ -35,7 +36,7 @@ test('with no PCCS, the imported bundle\'s real collateral verifies the quote: r
 test('a PCCS that withholds everything falls back to the bundle', async (t) => {
   const pccs = await startPccs({ tcbInfo: {}, pckCrl: {} });
   t.teardown(() => pccs.close());
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-ca-'));
+  const dir = testTempDir('chrysalis-ca-');
   writeFileSync(join(dir, 'ca.pem'), pccs.ca);
   const s = collateralService(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n  bundleDir: ${bundle(CURRENT)}\n`, TDX_TIME);
   t.deepEqual(codes(await s.answer(quote, POLICY)), ['BINDING_MISMATCH']);
@@ -49,7 +50,7 @@ test('a bundle whose TCB info is past its nextUpdate is refused COLLATERAL_INVAL
 
   const pccs = await startPccs(vectorCollateral());
   t.teardown(() => pccs.close());
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-ca-'));
+  const dir = testTempDir('chrysalis-ca-');
   writeFileSync(join(dir, 'ca.pem'), pccs.ca);
   const both = collateralService(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n  bundleDir: ${bundle(OLDER_TCB)}\n`, TDX_TIME);
   t.deepEqual(codes(await both.answer(quote, POLICY)), ['BINDING_MISMATCH']);

@@ -5,8 +5,7 @@
 // binding, so with collateral present its binding must be the only reason it is refused; when the PCCS
 // withholds, goes stale, serves older or forged collateral, the refusal names the verifier's own code.
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, sign } from 'node:crypto';
 import type { AttestationPolicySpec } from '../../operator/src/api/attestationpolicy.js';
@@ -25,6 +24,7 @@ import { parseOperatorConfig } from '../../operator/src/config.js';
 import { collateralService, type CollateralService, type Evidence } from './collateral-service.js';
 import { startPccs, vectorCollateral, type Pccs } from './pccs-server.js';
 import { codes, expectedJson, readVector, TDX_TIME, vectorPath } from './vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 const V5 = 'go-tdx-guest/quote_v5_sample.dat'; // FMSPC 90c06f000000, UpToDate under the 2026-03 collateral
 const OUT_OF_DATE = 'trustee/tdx_quote_4.dat'; // FMSPC 50806f000000, OutOfDate, a debug TD
@@ -43,7 +43,7 @@ interface Live extends CollateralService {
 /** The operator's wiring, from its configuration file down, with a PCCS serving `content`. */
 async function live(content = vectorCollateral()): Promise<Live> {
   const pccs = await startPccs(content);
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-pccs-'));
+  const dir = testTempDir('chrysalis-pccs-');
   writeFileSync(join(dir, 'ca.pem'), pccs.ca);
   const service = collateralService(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n`, TDX_TIME);
   return { ...service, pccs, cache: service.sources.tdx };

@@ -6,14 +6,14 @@
 //    the Bearer token and answers with scripted challenges/verdicts.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { TsmIo, TsmProvider } from '../../attester/src/cpu/tsm.js';
+import { testTempDir } from '../_temp-dir.js';
 
 export async function tempDir(prefix = 'chrysalis-attester-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  return testTempDir(prefix);
 }
 
 export interface GeneratedReport {

@@ -5,14 +5,14 @@
 // re-attestation. The image allow list is the operator's to fill in; until then the policy is flagged
 // AllowsAnyImage. Each case reads the policy the operator would create from the rendered configuration.
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allowsAnyImage, parsePolicy, unconstrainedChecks } from '../../operator/src/attestation/policy.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
 import { parseOperatorConfig } from '../../operator/src/config.js';
 import { defaultPolicyToCreate } from '../../operator/src/controllers/attestationpolicy/default-policy.js';
 import { ciValuesFiles, find, one, render, type K8sObject } from './helm.js';
+import { testTempDir } from '../_temp-dir.js';
 
 type Policy = K8sObject & { spec: Record<string, any> };
 const configOf = (objects: K8sObject[]) => parseOperatorConfig((one(objects, 'ConfigMap', (o) => o.metadata.name.endsWith('-operator')).data as Record<string, string>)['config.yaml']!, 'rendered config');
@@ -74,7 +74,7 @@ test('the values schema refuses a misspelt default-policy key and a malformed im
 
 test('defaultPolicy.allowSimulated with trustedRoots renders a policy that trusts that simulated root; without a root the chart refuses', async (t) => {
   const tee = SimulatedTee.create({ gpus: 1 });
-  const values = join(await mkdtemp(join(tmpdir(), 'chrysalis-policy-values-')), 'values.json');
+  const values = join(testTempDir('chrysalis-policy-values-'), 'values.json');
   await writeFile(values, JSON.stringify({ defaultPolicy: { allowSimulated: true, trustedRoots: [tee.rootPem] } }));
   const policy = policyOf(await render({ valuesFiles: [values] }));
   t.is(policy.spec.allowSimulated, true);

@@ -2,19 +2,19 @@
 // ConfigMap the chart mounts, a second import replaces it (a file left out is gone), and a bundle with an
 // unusable file writes nothing (exit 2).
 import test from 'ava';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigMaps, resourcePath } from '../../operator/src/kube/resource.js';
 import { isNotFound, RestClient } from '../../operator/src/kube/rest.js';
 import { testCluster, useNamespace } from '../cluster/index.js';
 import { vectorPath } from '../attestation/vectors.js';
 import { runCli } from './helpers.js';
+import { testTempDir } from '../_temp-dir.js';
 
 const NAMES = ['tcb_info_90c06f000000.json', 'td_qe_identity.json', 'tcb_signing_chain.pem', 'pck_crl_platform.der', 'root_ca_crl.der'];
 
 function dirWith(names: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-import-'));
+  const dir = testTempDir('chrysalis-import-');
   for (const n of names) copyFileSync(vectorPath('tdx', `attestation-rs/${n}`), join(dir, n));
   return dir;
 }

@@ -3,13 +3,13 @@
 // ConfigMap cannot hold is refused naming the file. The ConfigMap it builds, materialised as the kubelet
 // mounts it, is what the attestation service reads.
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleConfigMap, inspectBundle, type BundleFile } from '../../cli/src/commands/collateral-import.js';
 import { readBundleDir } from '../../operator/src/attestation/collateral/bundle-dir.js';
 import { UsageError } from '../../cli/src/kube.js';
 import { vectorPath, TDX_TIME } from '../attestation/vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 const NAMES = ['tcb_info_90c06f000000.json', 'tcb_info_50806f000000.json', 'td_qe_identity.json', 'tcb_signing_chain.pem', 'pck_crl_platform.der', 'root_ca_crl.der'];
 const files = (): BundleFile[] => NAMES.map((name) => ({ name, bytes: new Uint8Array(readFileSync(vectorPath('tdx', `attestation-rs/${name}`))) }));
@@ -46,7 +46,7 @@ test('the ConfigMap keeps text as data and DER as binaryData, and mounted it is 
   t.is(cm.metadata.name, 'chrysalis-collateral-bundle');
   t.deepEqual(Object.keys(cm.binaryData).sort(), ['pck_crl_platform.der', 'root_ca_crl.der']);
   t.deepEqual(Object.keys(cm.data).sort(), ['tcb_info_50806f000000.json', 'tcb_info_90c06f000000.json', 'tcb_signing_chain.pem', 'td_qe_identity.json']);
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-mounted-'));
+  const dir = testTempDir('chrysalis-mounted-');
   for (const [k, v] of Object.entries(cm.data)) writeFileSync(join(dir, k), v);
   for (const [k, v] of Object.entries(cm.binaryData)) writeFileSync(join(dir, k), Buffer.from(v, 'base64'));
   const bundle = readBundleDir(dir);

@@ -2,17 +2,17 @@
 // parse is checked against the metrics a real cache exports after fetching the TDX vectors' collateral
 // from a PCCS on 127.0.0.1, so the CLI and the operator cannot drift apart on names or labels.
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collateralFromMetrics, collateralHealthy, collateralScreen } from '../../cli/src/commands/collateral.js';
 import { collateralService } from '../attestation/collateral-service.js';
 import { startPccs, vectorCollateral } from '../attestation/pccs-server.js';
 import { readVector, TDX_TIME } from '../attestation/vectors.js';
+import { testTempDir } from '../_temp-dir.js';
 
 async function replicaAfterOneQuote() {
   const pccs = await startPccs(vectorCollateral());
-  const dir = mkdtempSync(join(tmpdir(), 'chrysalis-pccs-'));
+  const dir = testTempDir('chrysalis-pccs-');
   writeFileSync(join(dir, 'ca.pem'), pccs.ca);
   const service = collateralService(`collateral:\n  intelPcsUrl: ${pccs.url}\n  caFile: ${join(dir, 'ca.pem')}\n`, TDX_TIME);
   await service.sources.tdx.collateralFor(readVector('tdx', 'go-tdx-guest/quote_v5_sample.dat'), TDX_TIME);

@@ -3,13 +3,13 @@
 // token as ca.crt, and the sidecar gets --ca for that file; without it the sidecar has no --ca (system
 // roots) and no such annotation. A config naming an unreadable or non-PEM file is refused naming the key.
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, loadOperatorConfig } from '../../operator/src/config.js';
 import { ATTESTATION_TOKEN_DIR, ATTESTER_CONTAINER, buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
 import { ANNOTATION_ATTESTATION_CA } from '../../operator/src/marks.js';
 import { pool } from './builders.js';
+import { testTempDir } from '../_temp-dir.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBdGVzdA==\n-----END CERTIFICATE-----\n';
 
@@ -22,7 +22,7 @@ interface Pod {
 }
 
 async function configWithCa(): Promise<typeof DEFAULT_CONFIG> {
-  const dir = await mkdtemp(join(tmpdir(), 'chrysalis-ca-'));
+  const dir = testTempDir('chrysalis-ca-');
   await writeFile(join(dir, 'ca.crt'), PEM);
   await writeFile(join(dir, 'config.yaml'), `attestationCaFile: ${join(dir, 'ca.crt')}\n`);
   return loadOperatorConfig(join(dir, 'config.yaml'));
@@ -51,7 +51,7 @@ test('without a CA configured the sidecar gets no --ca and the Pod no CA annotat
 });
 
 test('an unreadable or non-PEM attestationCaFile is refused naming the key', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'chrysalis-ca-'));
+  const dir = testTempDir('chrysalis-ca-');
   await writeFile(join(dir, 'not-pem'), 'hello');
   for (const file of [join(dir, 'missing'), join(dir, 'not-pem')]) {
     await writeFile(join(dir, 'config.yaml'), `attestationCaFile: ${file}\n`);
