@@ -8,6 +8,8 @@ export class FakeLeaseApi {
   /** Every stored write: whose record it is and when it was stored (performance.now(), as the electors' clocks). */
   writes: Array<{ holder: string | undefined; at: number }> = [];
   failAll = false;
+  /** Every request's method, in order. */
+  methods: string[] = [];
 
   /** A client of this API; set `link.down` to cut this one client off (the others still reach it). */
   asClient(link: { down: boolean } = { down: false }): RestClient {
@@ -16,6 +18,7 @@ export class FakeLeaseApi {
 
   async request(method: string, path: string, body: any, link: { down: boolean }): Promise<unknown> {
     await new Promise((r) => setImmediate(r));
+    this.methods.push(method);
     if (this.failAll || link.down) throw new Error('connect ECONNREFUSED');
     if (method === 'GET') {
       if (!this.lease) throw new KubeApiError(404, 'NotFound', 'not found', method, path);

@@ -34,8 +34,9 @@ test.serial('a process that never acquired the lease cannot write', async (t) =>
   const api = new FakeLeaseApi();
   const e = elector(api, 'a', { skew: 0 });
   let ran = false;
-  await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
+  const refused = await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
   t.false(ran);
+  t.true(refused?.leadershipEnded, 'a process that never led has no leadership to resume');
 });
 
 test.serial('a leader whose clock jumps past the renew deadline (a pause) is fenced before its next write', async (t) => {
@@ -48,12 +49,16 @@ test.serial('a leader whose clock jumps past the renew deadline (a pause) is fen
   t.notThrows(() => e.assertLeader());
   clock.skew += timing.renewDeadlineMs; // as if SIGSTOPped for the renew deadline
   let ran = false;
-  await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
+  const late = await t.throwsAsync(e.fencedWrite(async () => { ran = true; }), { instanceOf: NotLeaderError });
   t.false(ran, 'the write function never ran');
+  // Until the elector's loop sees it, the Lease is still this process's and only its renewal is late:
+  // a controller tries the key again rather than leaving it to a next leader that may be itself.
+  t.false(late?.leadershipEnded, 'refused while the renewal is late, leadership not yet ended');
   await until(() => stopped !== '');
   t.is(stopped, 'lost');
   clock.skew = 0; // even if time looked fine again, losing is final
   t.false(e.isLeader());
+  t.true(t.throws(() => e.assertLeader(), { instanceOf: NotLeaderError })?.leadershipEnded, 'refused once lost: leadership ended');
 });
 
 test.serial('a leader that cannot reach the apiserver stops being leader at the renew deadline, before the lease expires for others', async (t) => {
@@ -113,4 +118,26 @@ test.serial('stop releases the lease so a successor acquires at its next retry',
   t.is(api.lease?.spec.holderIdentity, undefined);
   await until(() => b.isLeader(), 60_000);
   await b.stop();
+});
+
+test.serial('a leader renews with one conditioned write, and a Lease changed behind its back is read and lost', async (t) => {
+  const api = new FakeLeaseApi();
+  const e = elector(api, 'a', { skew: 0 });
+  let stopped = '';
+  void e.run({ onStartedLeading() {}, onStoppedLeading(reason) { stopped = reason; } });
+  await until(() => e.isLeader());
+  const acquiredAfter = api.methods.length;
+  await until(() => api.methods.length >= acquiredAfter + 4);
+  // A read before each renewal doubled its time on a loaded apiserver; the write is conditioned on the
+  // leader's own last write, so it succeeds only if the read would have shown the Lease unchanged.
+  t.deepEqual(api.methods.slice(acquiredAfter, acquiredAfter + 4), ['PUT', 'PUT', 'PUT', 'PUT']);
+  t.true(e.isLeader());
+  // Someone else writes the Lease: the next renewal is refused (409), the elector reads it and steps down.
+  const lease = api.lease!;
+  await api.request('PUT', '', { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } }, { down: false });
+  await until(() => stopped !== '');
+  t.is(stopped, 'lost');
+  t.false(e.isLeader());
+  const afterTakeover = api.methods.slice(api.methods.lastIndexOf('PUT') - 1);
+  t.deepEqual(afterTakeover.slice(-2), ['PUT', 'GET'], 'the refused renewal is followed by a read, which shows the new holder');
 });
