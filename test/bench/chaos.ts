@@ -347,8 +347,19 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const newLeader = await until('another controllers leader', 180_000, async () => { const h = await lease(); return h && h !== leaderIdentity ? h : undefined; });
     recoveries.leaderTakeoverSeconds = seconds(killedAt);
     log(`  new leader ${newLeader} after ${recoveries.leaderTakeoverSeconds} s (the Lease's duration bounds it); replacement process pid ${replacement.pid}`);
-    // Every replica is attested before its pool is Ready: about 20 verdicts a second on these 2 cores.
-    await until('every pool Ready', Math.max(900, replicas / 5) * 1000, async () => { const s = await snapshot(watched); return s.pools.length === pools && s.pools.every((p) => isTrue(p, 'Ready')); });
+    // Every replica is attested before its pool is Ready: about 20 verdicts a second on these 2 cores
+    // at 2,000 replicas, 5 a second at 8,000, where the plane is loaded by far more. Once a minute the
+    // wait says how far placement and attestation have come, from the pools' status.
+    let nextPlacementReport = Date.now() + 60_000;
+    await until('every pool Ready', Math.max(900, replicas / 2) * 1000, async () => {
+      const s = await snapshot(watched);
+      if (Date.now() > nextPlacementReport) {
+        nextPlacementReport = Date.now() + 60_000;
+        const sum = (field: 'placed' | 'attested' | 'ready') => s.pools.reduce((a, p) => a + num(p.status?.replicas?.[field]), 0);
+        log(`  placing: ${s.pools.filter((p) => isTrue(p, 'Ready')).length}/${pools} pools Ready; replicas ${sum('placed')} placed, ${sum('attested')} attested, ${sum('ready')} ready of ${replicas} (${seconds(placementStart)} s)`);
+      }
+      return s.pools.length === pools && s.pools.every((p) => isTrue(p, 'Ready'));
+    });
     recoveries.placementWithLeaderKillSeconds = seconds(placementStart);
     log(`  placement complete: every pool Ready ${recoveries.placementWithLeaderKillSeconds} s after the pools were applied`);
 
