@@ -22,8 +22,10 @@
 //
 // Size: the fleet simulator runs one attester per node and one per replica in this process, so the
 // default is 200 nodes (--nodes raises it). The placement bench's full size, 2,000 nodes with 1,000 pools
-// of 8 replicas, is `--nodes 2000 --replicas 8000 --replicas-per-pool 8 --gpus-per-replica 1` (a fleet
-// full to 90% at most, so the quarantined nodes' replicas have somewhere to go). Every replica reports usage every
+// of 8 replicas, is `--nodes 2000 --replicas 8000 --replicas-per-pool 8 --gpus-per-replica 1`; a shape
+// that fills more than 90% of the GPUs is refused, so the quarantined nodes' replicas have somewhere to
+// go. On 2 cores the full size does not complete: kube-apiserver falls behind (README, "Admission and
+// faults at fleet scale"). Every replica reports usage every
 // --usage-interval seconds (default 5, twelve times the attester's default 60 s, so settlement has
 // traffic within the run): at 1,000 replicas that is 200 reports a second, two requests each for the
 // attestation service, more than its 200-a-second client budget here, so larger fleets take a longer one.
