@@ -12,20 +12,24 @@ import { CONFLICT_RETRY_FLOOR_MS } from '../../operator/src/kube/work-queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function conflictingController(failures: number): { controller: Controller; calls: number[] } {
+/** A controller whose reconcile throws `error()` on its first `failures` calls; `calls` says when each call ran (ms). */
+function failingController(failures: number, error: () => Error): { controller: Controller; calls: number[] } {
   const calls: number[] = [];
   const started = performance.now();
   const controller = new Controller({
-    name: 'conflicts',
+    name: 'failing',
     reconciler: {
       async reconcile() {
         calls.push(performance.now() - started);
-        if (calls.length <= failures) throw new KubeApiError(409, 'Conflict', 'the object has been modified', 'PATCH', '/x/status');
+        if (calls.length <= failures) throw error();
       },
     },
   });
   return { controller, calls };
 }
+
+const conflictingController = (failures: number) =>
+  failingController(failures, () => new KubeApiError(409, 'Conflict', 'the object has been modified', 'PATCH', '/x/status'));
 
 test('a reconcile refused with 409 is not retried before the floor: the object\'s watch event brings the key back', async (t) => {
   const { controller, calls } = conflictingController(Infinity);
@@ -54,20 +58,8 @@ test('with no watch event the timer retries it after the floor', async (t) => {
 // loaded apiserver that its fence closed for a moment at most of them, and every key refused meanwhile
 // was dropped as if the process were stepping down (7,606 ProviderNode keys in 11 minutes), while the
 // process went on leading: those keys waited for an unrelated watch event.
-function fencedController(leadershipEnded: boolean): { controller: Controller; calls: number[] } {
-  const calls: number[] = [];
-  const started = performance.now();
-  const controller = new Controller({
-    name: 'fenced',
-    reconciler: {
-      async reconcile() {
-        calls.push(performance.now() - started);
-        if (calls.length === 1) throw new NotLeaderError('the renew deadline passed 97 ms ago', leadershipEnded);
-      },
-    },
-  });
-  return { controller, calls };
-}
+const fencedController = (leadershipEnded: boolean) =>
+  failingController(1, () => new NotLeaderError('the renew deadline passed 97 ms ago', leadershipEnded));
 
 test('a key refused while the Lease renewal is late is tried again once the fence may have reopened', async (t) => {
   const { controller, calls } = fencedController(false);

@@ -8,6 +8,7 @@
 // still ours and only its renewal is late, the key is tried again shortly.
 //
 // Watches enqueue keys, never payloads: watch(informer, toKeys) turns each add/update/delete into keys.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import type { Informer } from './informer.js';
@@ -179,8 +180,4 @@ export class Controller {
       log[level]('reconcile failed; retrying', { error: err instanceof Error ? err.message : String(err), retryInMs: Math.round(delay) });
     }
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
