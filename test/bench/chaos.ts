@@ -461,7 +461,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: replicas + 1, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: replicas + 1, replicasPerPool, gpusPerReplica, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
