@@ -15,6 +15,7 @@
 //    are level-triggered, so the next leader resyncs everything) and drain() waits for in-flight ones.
 // The clock and random source are injectable so the tests need not sleep for real backoff times.
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { KeyLine } from './key-line.js';
 import type { OperatorMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -36,12 +37,10 @@ export interface WorkQueueOptions {
 
 export class WorkQueue {
   readonly name: string;
-  /** Keys waiting, oldest first. */
-  private readonly queue: string[] = [];
+  /** Keys waiting, oldest first (each step O(1): key-line.ts). */
+  private readonly queue = new KeyLine();
   /** Urgent keys, served before `queue`, oldest first: see addUrgent. */
-  private readonly urgent: string[] = [];
-  /** Every key in `queue` or `urgent`. */
-  private readonly queued = new Set<string>();
+  private readonly urgent = new KeyLine();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   /** Dirty keys that were made urgent while in flight. */
@@ -64,7 +63,7 @@ export class WorkQueue {
   }
 
   /** Keys waiting to be handed out (not counting delayed or in-flight ones). */
-  len(): number { return this.urgent.length + this.queue.length; }
+  len(): number { return this.urgent.size + this.queue.size; }
   get inFlight(): number { return this.processing.size; }
   get isShutDown(): boolean { return this.shuttingDown; }
   /** Failures recorded for a key since its last forget(). */
@@ -93,10 +92,10 @@ export class WorkQueue {
       if (urgent) this.dirtyUrgent.add(key);
       return;
     }
-    if (this.queued.has(key)) {
-      const i = urgent ? this.queue.indexOf(key) : -1;
-      if (i >= 0) {
-        this.queue.splice(i, 1);
+    if (this.urgent.has(key)) return;
+    if (this.queue.has(key)) {
+      if (urgent) {
+        this.queue.delete(key);
         this.urgent.push(key);
       }
       return;
@@ -109,7 +108,6 @@ export class WorkQueue {
       waiter(key);
       return;
     }
-    this.queued.add(key);
     (urgent ? this.urgent : this.queue).push(key);
     this.depthChanged();
   }
@@ -178,9 +176,8 @@ export class WorkQueue {
   /** The next key to process, waiting for one; undefined once the queue is shut down. */
   get(): Promise<string | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
-    const key = this.urgent.length > 0 ? this.urgent.shift() : this.queue.shift();
+    const key = this.urgent.shift() ?? this.queue.shift();
     if (key !== undefined) {
-      this.queued.delete(key);
       this.processing.add(key);
       this.depthChanged();
       return Promise.resolve(key);
@@ -202,9 +199,8 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
-    this.queue.length = 0;
-    this.urgent.length = 0;
-    this.queued.clear();
+    this.queue.clear();
+    this.urgent.clear();
     this.dirty.clear();
     this.dirtyUrgent.clear();
     this.depthChanged();
