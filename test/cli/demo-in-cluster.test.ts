@@ -9,6 +9,7 @@ import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { controlPlaneBinaries } from '../../dev/cluster/binaries.js';
+import { removeDemoLogDir } from './_demo-log-dir.js';
 
 test('chrysalis demo --in-cluster --nodes 5 --pools 1 --until-ready -o json converges with the operator running as Pods', async (t) => {
   t.timeout(1_200_000);
@@ -22,6 +23,7 @@ test('chrysalis demo --in-cluster --nodes 5 --pools 1 --until-ready -o json conv
     child.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 120_000))]);
     child.kill('SIGKILL');
+    removeDemoLogDir(err);
   });
   const summaryLine = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {

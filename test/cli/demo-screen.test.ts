@@ -4,8 +4,8 @@
 // screen.
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { removeDemoLogDir } from './_demo-log-dir.js';
 
 interface Demo {
   child: ChildProcess;
@@ -56,7 +56,10 @@ const isJsonLine = (line: string) => {
 test.serial('the interactive demo keeps the operator\'s JSON logs off the screen and exits 0 on Ctrl-C after converging', async (t) => {
   t.timeout(720_000); // about a minute on an idle 2-core machine; the margin is for a loaded one
   const demo = startDemo(['--nodes', '2', '--pools', '1']);
-  t.teardown(() => demo.child.kill('SIGKILL'));
+  t.teardown(() => {
+    demo.child.kill('SIGKILL');
+    removeDemoLogDir(demo.stderr());
+  });
 
   await demo.waitFor('"converged"', (l) => l.startsWith('converged: '));
 
@@ -65,7 +68,6 @@ test.serial('the interactive demo keeps the operator\'s JSON logs off the screen
   const logFile = screen.map((l) => /^operator logs: (\S+)/.exec(l)?.[1]).find(Boolean);
   t.truthy(logFile, 'the demo names its log file');
   if (logFile) {
-    t.teardown(() => rmSync(dirname(logFile), { recursive: true, force: true }));
     t.true(existsSync(logFile), `the named log file ${logFile} exists`);
     const logged = readFileSync(logFile, 'utf8').split('\n').filter(isJsonLine).map((l) => JSON.parse(l) as { component?: string });
     t.true(logged.some((l) => typeof l.component === 'string'), 'the operator\'s JSON logs are in the named file');
@@ -82,7 +84,10 @@ test.serial('with --verbose the operator\'s JSON logs are on the screen, and Ctr
   t.timeout(600_000);
   // No pools: nothing is served, so the demo cannot converge before the Ctrl-C.
   const demo = startDemo(['--nodes', '1', '--pools', '0', '--verbose']);
-  t.teardown(() => demo.child.kill('SIGKILL'));
+  t.teardown(() => {
+    demo.child.kill('SIGKILL');
+    removeDemoLogDir(demo.stderr());
+  });
   await demo.waitFor('a JSON log line', isJsonLine);
   t.notRegex(demo.stderr(), /^operator logs: /m, 'no log file with --verbose');
   await demo.waitFor('the progress loop', (l) => /^\[\d+s\] nodes attested/.test(l));
@@ -94,7 +99,10 @@ test.serial('with --verbose the operator\'s JSON logs are on the screen, and Ctr
 test.serial('Ctrl-C during the setup stops the demo before it starts the next part, and exits 1', async (t) => {
   t.timeout(600_000);
   const demo = startDemo(['--nodes', '2', '--pools', '1']);
-  t.teardown(() => demo.child.kill('SIGKILL'));
+  t.teardown(() => {
+    demo.child.kill('SIGKILL');
+    removeDemoLogDir(demo.stderr());
+  });
   await demo.waitFor('the control plane', (l) => l.startsWith('  kubeconfig: '));
   demo.child.kill('SIGINT');
   t.is(await demo.exited, 1);

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { removeDemoLogDir } from './_demo-log-dir.js';
 
 // The issue's must-show is `--nodes 50 --pools 5` (about 80 s on an idle 2-core machine; run it with
 // CHRYSALIS_DEMO_NODES=50 CHRYSALIS_DEMO_POOLS=5). The suite runs a smaller fleet by default: beside the
@@ -28,9 +29,12 @@ test(`chrysalis demo --nodes ${NODES} --pools ${POOLS} --until-ready -o json con
   t.timeout(720_000); // ~90 s on an idle 2-core machine; the margin is for a loaded one
   const child = spawn(process.execPath, ['cli/bin/chrysalis.js', 'demo', '--nodes', String(NODES), '--pools', String(POOLS), '--until-ready', '--keep', '--timeout', '540', '-o', 'json'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHRYSALIS_LOG_LEVEL: 'warn' } });
-  t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    removeDemoLogDir(err);
+  });
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   // The summary line comes out while the cluster is still up (--keep).
