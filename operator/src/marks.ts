@@ -17,6 +17,16 @@ export const LABEL_GPU_MODEL = 'chrysalis.dev/gpu-model';
 /** The ProviderNode a Node belongs to. */
 export const LABEL_PROVIDER_NODE = 'chrysalis.dev/provider-node';
 
+// ---- on ProviderNodes (set by people and the CLI) -------------------------------------------------------
+
+/**
+ * A re-check asked for now (`chrysalis reattest`, or `kubectl annotate`): each new value of this annotation
+ * makes the ProviderNode controller challenge the node once, ahead of its schedule (after a firmware
+ * update, or when the host is suspect). The value is opaque; the CLI writes the current time. It can only
+ * bring a challenge forward: the node stays as attested as its evidence makes it.
+ */
+export const ANNOTATION_REATTEST_REQUEST = 'chrysalis.dev/reattest-requested-at';
+
 // ---- on replica Pods (the InferencePool controller, the attestation service) -------------------------
 
 /** On replica Pods: the owning pool's name, and the replica's stable index within the pool. */

@@ -158,6 +158,12 @@ export interface ProviderNodeStatusAttestation {
    * attester public key)).
    */
   challenge?: ProviderNodeStatusAttestationChallenge;
+  /**
+   * The last value of the annotation chrysalis.dev/reattest-requested-at that the controller answered
+   * with a fresh challenge (values over 128 characters are kept as their SHA-256). A new value gets one
+   * more challenge, ahead of the schedule.
+   */
+  reattestRequest?: string;
   /** When the last evidence passed verification. */
   verifiedAt?: string;
   /** When the attestation lapses unless the host re-attests. */

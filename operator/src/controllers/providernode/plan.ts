@@ -4,7 +4,8 @@
 // manager and writes only those, so none can put back what another changed:
 //   - this controller (field manager chrysalis-operator, server-side apply of ControllerStatus below):
 //     observedGeneration, the conditions Attested / Quarantined / Schedulable, capacity, allocated,
-//     quarantine, and attestation.challenge (issued when attestation is needed, withdrawn when not).
+//     quarantine, attestation.challenge (issued when attestation is needed, withdrawn when not), and
+//     attestation.reattestRequest (the re-check request it last answered: reattest-request.ts).
 //     Its apply is conditioned on the resourceVersion the plan was made from: a plan from a cache that
 //     lags behind another writer is refused (409) and made again from the newer object, so a challenge
 //     the service consumed meanwhile is never issued again.
@@ -22,7 +23,9 @@ import { createHash } from 'node:crypto';
 import { challengeLapsesAt, challengeLifetimeSeconds } from '../../attestation/challenge-lifetime.js';
 import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationChallenge } from '../../api/providernode.js';
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
+import { ANNOTATION_REATTEST_REQUEST } from '../../marks.js';
 import type { ChallengeKind } from './challenge-slots.js';
+import { reattestRequestOf } from './reattest-request.js';
 
 /**
  * When a node waiting for a challenge slot looks again if no freed slot woke it first: only a safety net
@@ -154,7 +157,7 @@ export interface PlannedEvent {
 export interface ControllerStatus {
   observedGeneration?: ProviderNodeStatus['observedGeneration'];
   conditions?: ProviderNodeStatus['conditions'];
-  attestation?: { challenge?: ProviderNodeStatusAttestationChallenge };
+  attestation?: { challenge?: ProviderNodeStatusAttestationChallenge; reattestRequest?: string };
   capacity?: ProviderNodeStatus['capacity'];
   allocated?: ProviderNodeStatus['allocated'];
   quarantine?: ProviderNodeStatus['quarantine'];
@@ -164,10 +167,11 @@ export interface ControllerStatus {
 export function controllerStatusOf(status: ProviderNodeStatus | undefined): ControllerStatus {
   const s = status ?? {};
   const challenge = s.attestation?.challenge;
+  const reattestRequest = s.attestation?.reattestRequest;
   return {
     ...(s.observedGeneration !== undefined ? { observedGeneration: s.observedGeneration } : {}),
     ...(s.conditions ? { conditions: s.conditions } : {}),
-    ...(challenge ? { attestation: { challenge } } : {}),
+    ...(challenge || reattestRequest !== undefined ? { attestation: { ...(challenge ? { challenge } : {}), ...(reattestRequest !== undefined ? { reattestRequest } : {}) } } : {}),
     ...(s.capacity ? { capacity: s.capacity } : {}),
     ...(s.allocated ? { allocated: s.allocated } : {}),
     ...(s.quarantine ? { quarantine: s.quarantine } : {}),
@@ -263,15 +267,24 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // withdrawn (the policy's informer event brings the node back here when the policy appears).
   const verifiedAt = ms(prev.attestation?.verifiedAt);
   const reattestDueAt = verifiedAt === undefined ? undefined : reattestationDueAt(verifiedAt, o.timing.reattestIntervalSeconds, pn.metadata.name ?? pn.spec.nodeName);
-  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt;
+  // A re-check someone asked for (the annotation, `chrysalis reattest`) that no challenge has answered yet:
+  // the node is challenged now, ahead of its schedule, with a new nonce even if one is pending (evidence
+  // for a nonce issued before the request would not be the fresh look that was asked for).
+  const requested = reattestRequestOf(pn);
+  let reattestRequest = prev.attestation?.reattestRequest;
+  const requestPending = requested !== undefined && requested !== reattestRequest;
+  // The challenge that answered a request stays until its evidence is judged, though the schedule wants none.
+  const pending = prev.attestation?.challenge;
+  const answeringRequest = reattestRequest !== undefined && pending !== undefined && Date.parse(pending.issuedAt) > (verifiedAt ?? -Infinity);
+  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt || requestPending || answeringRequest;
   const challengeWanted = reattestDue && !policyMissing;
   if (verdict.state === 'attested' && reattestDueAt !== undefined && !reattestDue) requeue.push(reattestDueAt - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   let waitingForChallengeSlot = false;
   if (challengeWanted) {
     // Replaced once it lapses — expired, or older than the lifetime now allowed (the policy's evidence age
-    // was lowered since it was issued), when it could only be answered too old.
-    if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs)) {
+    // was lowered since it was issued), when it could only be answered too old — or when a re-check is asked for.
+    if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs) || requestPending) {
       // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
       const expiresAt = ms(prev.attestation?.expiresAt);
@@ -289,6 +302,8 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
           issuedAt: now.toISOString(),
           expiresAt: new Date(nowMs + o.timing.challengeTtlSeconds * 1000).toISOString(),
         };
+        // Answered by this challenge: the same value asks for nothing more.
+        if (requestPending) reattestRequest = requested;
       }
     }
     if (challenge) requeue.push(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) - nowMs);
@@ -341,13 +356,20 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   }
   if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
   if (wasQuarantined && !quarantine) events.push({ type: 'Normal', reason: 'Recovered', action: 'Verify', message: 'fresh evidence passed; quarantine lifted' });
+  if (requestPending && reattestRequest === requested) {
+    events.push({ type: 'Normal', reason: 'ReattestRequested', action: 'Challenge', message: `re-check asked for (${ANNOTATION_REATTEST_REQUEST}): challenged now, ahead of the schedule; the node keeps its current verdict until the evidence is judged` });
+  }
 
   // Only the controller's fields: a field left out that the controller set before (a withdrawn
   // challenge, a lifted quarantine) is removed by the apply; the others' fields are not touched.
   const status: ControllerStatus = {
     observedGeneration: generation,
     conditions: conditions as ProviderNodeStatus['conditions'],
-    ...(challengeWanted && challenge ? { attestation: { challenge } } : {}),
+    // reattestRequest is sent at every apply once set: an apply that left it out would remove it, and the
+    // same request would be answered again.
+    ...((challengeWanted && challenge) || reattestRequest !== undefined
+      ? { attestation: { ...(challengeWanted && challenge ? { challenge } : {}), ...(reattestRequest !== undefined ? { reattestRequest } : {}) } }
+      : {}),
     capacity: { gpus: o.node.exists ? o.node.allocatableGpus : 0 },
     allocated: { gpus: o.replicas.filter((r) => !r.terminating).reduce((n, r) => n + r.gpus, 0) },
     ...(quarantine ? { quarantine: { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() } } : {}),

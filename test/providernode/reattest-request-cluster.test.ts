@@ -1,0 +1,71 @@
+// A re-check asked for with the annotation, on the real apiserver: the CRD keeps the controller's record of
+// the request (a field the schema did not name would be pruned, and the request answered at every plan),
+// the controller's server-side apply keeps it after the verdict's write consumed the challenge, and one
+// value gets exactly one challenge. The verdicts are written here as the attestation service writes them.
+import test from 'ava';
+import type { ProviderNode } from '../../operator/src/api/providernode.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
+import { RestClient } from '../../operator/src/kube/rest.js';
+import { ANNOTATION_REATTEST_REQUEST } from '../../operator/src/marks.js';
+import { eventually, providerNodeRun } from '../fixtures/provider-node-controller.js';
+
+test('an annotated ProviderNode is challenged once per new value, stays Attested meanwhile, and the answered value survives the verdict', async (t) => {
+  const fx = await providerNodeRun(t);
+  const rest = new RestClient(fx.kc);
+  const nodeName = `pn-reattest-${fx.run}`;
+  await fx.createGpuNode(nodeName);
+  const policyName = `pn-reattest-policy-${fx.run}`;
+  await fx.createPolicy(policyName);
+  await fx.createProviderNode(nodeName, policyName);
+  const controller = fx.startController();
+  const getPn = () => fx.getProviderNode(nodeName);
+  const attested = (pn: ProviderNode) => pn.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+  // The service's verdict: a pass, and the challenge consumed (merge patch, as service.ts writes it).
+  const pass = () => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName, 'status'), {
+    contentType: 'application/merge-patch+json',
+    body: { status: { attestation: { challenge: null, verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) } } },
+  });
+  const request = (value: string) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName), {
+    contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANNOTATION_REATTEST_REQUEST]: value } } },
+  });
+
+  await eventually('the first challenge', async () => ((await getPn()).status?.attestation?.challenge ? true : undefined));
+  await pass();
+  const settled = await eventually('Attested, with no challenge pending', async () => {
+    const pn = await getPn();
+    return attested(pn) && !pn.status?.attestation?.challenge ? pn : undefined;
+  });
+  t.is(settled.status?.attestation?.reattestRequest, undefined);
+
+  await request('2026-12-06T10:00:00Z');
+  const asked = await eventually('a challenge for the request', async () => {
+    const pn = await getPn();
+    return pn.status?.attestation?.challenge && pn.status.attestation.reattestRequest === '2026-12-06T10:00:00Z' ? pn : undefined;
+  });
+  t.true(attested(asked), 'the node keeps its verdict while the re-check is pending');
+  const { items: events } = await fx.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodeName},reason=ReattestRequested` });
+  t.is(events.length, 1, 'one ReattestRequested event');
+
+  await pass();
+  const answered = await eventually('the re-check judged and its challenge gone', async () => {
+    const pn = await getPn();
+    return !pn.status?.attestation?.challenge && attested(pn) ? pn : undefined;
+  });
+  t.is(answered.status?.attestation?.reattestRequest, '2026-12-06T10:00:00Z', 'the verdict\'s write leaves the controller\'s record');
+
+  // The same value asks for nothing more: a reconcile (made to happen by touching the Node) writes nothing.
+  const rv = answered.metadata.resourceVersion;
+  const before = await controller.reconciles();
+  await rest.request('PATCH', resourcePath(Nodes, undefined, nodeName), { contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'chrysalis.dev/test-touch': '1' } } } });
+  await eventually('a reconcile after the Node changed', async () => ((await controller.reconciles()) > before ? true : undefined));
+  t.is((await getPn()).metadata.resourceVersion, rv, 'no second challenge for an answered request');
+
+  // A new value is a new request.
+  await request('2026-12-06T10:05:00Z');
+  await eventually('a challenge for the second request', async () => {
+    const pn = await getPn();
+    return pn.status?.attestation?.challenge && pn.status.attestation.reattestRequest === '2026-12-06T10:05:00Z' ? true : undefined;
+  });
+  t.pass();
+});
