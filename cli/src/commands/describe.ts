@@ -7,6 +7,8 @@ import { stringify as toYaml } from 'yaml';
 import { RESOURCES, type Condition, type InferencePool, type ProviderNode } from '../../../operator/src/api/index.js';
 import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Events, type KubeObject, type ResourceType } from '../../../operator/src/kube/resource.js';
+import { reattestRequestOf } from '../../../operator/src/controllers/providernode/reattest-request.js';
+import { ANNOTATION_REATTEST_REQUEST } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
 import { age } from '../views/age.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
@@ -79,6 +81,8 @@ function providerNodeBody(n: ProviderNode, now: Date): string {
       ['Public key', a.publicKey],
       ['Simulated', a.simulated ? 'yes (not hardware evidence)' : undefined],
       ['Last failure', a.lastFailure ? `${a.lastFailure.code}: ${a.lastFailure.message} (${age(a.lastFailure.at, now)} ago)` : undefined],
+      ['Challenge', a.challenge ? `pending since ${a.challenge.issuedAt}, answerable until ${a.challenge.expiresAt}` : undefined],
+      ['Re-check asked', reattestAsked(n)],
     ], '  '));
     if (a.gpus?.length) {
       out += renderTable(['gpu', 'model', 'driver', 'vbios', 'cc', 'device id'], a.gpus.map((g) => [String(g.index), g.model ?? '', g.driverVersion ?? '', g.vbiosVersion ?? '', g.ccMode ?? '', g.deviceId ?? '']))
@@ -89,6 +93,15 @@ function providerNodeBody(n: ProviderNode, now: Date): string {
     out += section('Usage', renderTable(['account', 'units', 'prompt', 'generated', 'gpu-seconds'], n.status.usage.map((u) => [u.account, u.units ?? '0', u.promptTokens ?? '0', u.generationTokens ?? '0', u.gpuSeconds ?? '0'])).replace(/^/gm, '  '));
   }
   return out;
+}
+
+/** The re-check asked for with the annotation (chrysalis reattest), and whether the controller has answered it yet. */
+function reattestAsked(n: ProviderNode): string | undefined {
+  const asked = reattestRequestOf(n);
+  if (asked === undefined) return undefined;
+  const value = n.metadata.annotations![ANNOTATION_REATTEST_REQUEST]!;
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return `${shown} (${n.status?.attestation?.reattestRequest === asked ? 'challenged' : 'not challenged yet'})`;
 }
 
 function poolBody(p: InferencePool, now: Date): string {

@@ -5,6 +5,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerGlobalOptions } from '../kube.js';
 import { registerStatusCommand } from './status.js';
 import { registerNodesCommand } from './nodes.js';
+import { registerReattestCommand } from './reattest.js';
 import { registerPoolsCommand } from './pools.js';
 import { registerDescribeCommand } from './describe.js';
 import { registerPlanCommand } from './plan.js';
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerGlobalOptions(program);
   registerStatusCommand(program);
   registerNodesCommand(program);
+  registerReattestCommand(program);
   registerPoolsCommand(program);
   registerDescribeCommand(program);
   registerPlanCommand(program);
