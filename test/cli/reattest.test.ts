@@ -51,7 +51,7 @@ test('reattest annotates the nodes named or selected, and nothing when a name do
 });
 
 test('reattest --wait follows the answering challenge to its verdict: exit 0 when verified, 1 when rejected or not judged in time', async (t) => {
-  const { env, names, rest, requestOf } = await setup(t, 2);
+  const { env, run, names, rest, requestOf } = await setup(t, 2);
   const status = (name: string, attestation: Record<string, unknown>) =>
     rest.request('PATCH', resourcePath(ProviderNodes, undefined, name, 'status'), { contentType: 'application/merge-patch+json', body: { status: { attestation } } });
   // Plays the controller (answers the request with a challenge) and the service (a final verdict, consuming it).
@@ -74,10 +74,17 @@ test('reattest --wait follows the answering challenge to its verdict: exit 0 whe
   const described = await runCli(['describe', 'pnode', names[0]!], env);
   t.regex(described.stdout, new RegExp(`Re-check asked:\\s+${(await requestOf(names[0]!))!.replace(/\./g, '\\.')} \\(challenged\\)`));
 
-  const rejected = runCli(['reattest', names[1]!, '--wait', '--timeout', '60'], env);
-  await answer(names[1]!, { lastFailure: { code: 'GPU_CC_DISABLED', message: 'GPU 0 reports confidential computing off', at: new Date().toISOString() } });
-  const bad = await rejected;
+  // A selection is followed with one list per poll: one node passes, the other is rejected, so exit 1.
+  const before = await requestOf(names[0]!);
+  const selected = runCli(['reattest', '-l', `${RUN_LABEL}=${run}`, '--wait', '--timeout', '60'], env);
+  for (let i = 0; i < 300 && (await requestOf(names[0]!)) === before; i++) await new Promise((r) => setTimeout(r, 100));
+  await Promise.all([
+    answer(names[0]!, { verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString() }),
+    answer(names[1]!, { lastFailure: { code: 'GPU_CC_DISABLED', message: 'GPU 0 reports confidential computing off', at: new Date().toISOString() } }),
+  ]);
+  const bad = await selected;
   t.is(bad.code, 1, bad.stdout + bad.stderr);
+  t.regex(bad.stdout, new RegExp(`${names[0]}: verified — `));
   t.regex(bad.stdout, new RegExp(`${names[1]}: REJECTED — GPU_CC_DISABLED`));
 
   // Nobody answers: the CLI gives up at its timeout and says what it was waiting for.

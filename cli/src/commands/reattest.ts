@@ -76,7 +76,8 @@ export function registerReattestCommand(program: Command): void {
         }
         process.stdout.write(`re-check requested for ${requested.length} ProviderNode(s): ${requested.join(', ')} (${ANNOTATION_REATTEST_REQUEST}=${value})\n`);
         if (!flags.wait) return;
-        process.exitCode = await waitForVerdicts(cluster, requested, value, before, timeoutSeconds);
+        const selection = names.length > 0 ? undefined : { labelSelector: flags.selector };
+        process.exitCode = await waitForVerdicts(cluster, requested, value, before, timeoutSeconds, selection);
       } finally {
         rest.close();
         cluster.close();
@@ -85,7 +86,7 @@ export function registerReattestCommand(program: Command): void {
 }
 
 /** Follows each node until its re-check is judged; prints one line per node as it is. Returns the exit code. */
-async function waitForVerdicts(cluster: Cluster, names: readonly string[], value: string, before: ReadonlyMap<string, VerdictBefore>, timeoutSeconds: number): Promise<number> {
+async function waitForVerdicts(cluster: Cluster, names: readonly string[], value: string, before: ReadonlyMap<string, VerdictBefore>, timeoutSeconds: number, selection?: { labelSelector?: string }): Promise<number> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const seen = new Map<string, SeenChallenge>();
   const open = new Set(names);
@@ -93,8 +94,16 @@ async function waitForVerdicts(cluster: Cluster, names: readonly string[], value
   let last = new Map<string, ReattestProgress>();
   while (open.size > 0 && Date.now() < deadline) {
     const now = new Map<string, ReattestProgress>();
+    // Nodes named are read one by one; a selection (-l, --all: perhaps a fleet) with one list per poll, not a GET per node.
+    const listed = selection ? new Map((await cluster.list<ProviderNode>(ProviderNodes, { labelSelector: selection.labelSelector })).map((n) => [n.metadata.name!, n])) : undefined;
     for (const name of open) {
-      const node = await cluster.get<ProviderNode>(ProviderNodes, name);
+      const node = listed ? listed.get(name) : await cluster.get<ProviderNode>(ProviderNodes, name);
+      if (!node) {
+        open.delete(name);
+        failed = true;
+        process.stdout.write(`${name}: deleted while waiting\n`);
+        continue;
+      }
       const progress = reattestProgress(node, value, before.get(name)!, seen.get(name));
       if (progress.seen) seen.set(name, progress.seen);
       now.set(name, progress);
