@@ -21,7 +21,7 @@ import { Attester } from '../../attester/src/attester.js';
 import { reportDataFor } from '../../attester/src/identity.js';
 import { AttesterError } from '../../attester/src/errors.js';
 import { gpuNonceFor } from '../../operator/src/attestation/freshness.js';
-import { SimulatedCpuSource, SimulatedGpuSource } from '../../attester/src/simulated.js';
+import { SimulatedCpuSource, SimulatedGpuSource, type SimulatedGpuSettings } from '../../attester/src/simulated.js';
 import { HttpsTransport, type Transport } from '../../attester/src/transport.js';
 import { reattestationMayHelp, UsageReporter } from '../../attester/src/usage/reporter.js';
 
@@ -127,7 +127,11 @@ export interface Fleet {
   readonly payoutAddresses: string[];
   readonly tee: SimulatedTee;
   readonly policyName: string;
-  /** From the node's next evidence on (until clearFault), its evidence is bad in this way; node-disappears deletes the Node now. */
+  /**
+   * From the node's next evidence on (until clearFault), its evidence is bad in this way; node-disappears
+   * deletes the Node now. gpu-cc-off is the hardware's state, so the evidence of the replicas on the node
+   * shows it too (their sidecars read the same GPUs); the other faults are the node attester's own.
+   */
   injectFault(node: string, fault: FaultKind): Promise<void>;
   clearFault(node: string): void;
   /** The synthetic inference traffic ends: replicas keep reporting, with counters that no longer grow. */
@@ -339,6 +343,14 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
   }
 
   // --- Replica attesters: one per bound replica Pod on a fleet node. ---
+  // The GPUs' state as each node's replicas read it, one object per node, read at each collection: a
+  // gpu-cc-off fault turns confidential computing off for every replica on the node at once.
+  const gpuStates = new Map<string, SimulatedGpuSettings>();
+  const gpuStateOf = (node: string): SimulatedGpuSettings => {
+    let state = gpuStates.get(node);
+    if (!state) gpuStates.set(node, (state = {}));
+    return state;
+  };
   const replicas = new Map<string, AbortController>();
   const ledger: Array<Omit<ReplicaUsage, 'served'> & { served: () => TokenCounts }> = [];
   let trafficStoppedAt: number | undefined;
@@ -355,7 +367,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
     const podGpus = Number(pod.spec?.containers?.[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 1) || 1;
     const attester = new Attester({
       subject: { kind: 'replica', namespace: ns, pod: name },
-      cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee), transport,
+      cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee, gpuStateOf(pod.spec!.nodeName!)), transport,
       retry: { initialMs: 300, maxMs: 3000 }, rejectedRetryMs: 3000,
     });
     const started = Date.now();
@@ -478,10 +490,12 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
         return;
       }
       state.fault = fault;
+      if (fault === 'gpu-cc-off') gpuStateOf(node).ccFeature = null;
     },
     clearFault(node) {
       const state = states.get(node);
       if (state) delete state.fault;
+      delete gpuStates.get(node)?.ccFeature;
     },
     stopTraffic() {
       trafficStoppedAt ??= Date.now();

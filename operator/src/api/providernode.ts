@@ -202,6 +202,13 @@ export interface ProviderNodeStatusAttestation {
   pendingRejections?: ProviderNodeStatusAttestationPendingRejections;
   /** The last verification failure, kept until the next success. */
   lastFailure?: ProviderNodeStatusAttestationLastFailure;
+  /**
+   * The last replica evidence on this host that failed on a state the host's own evidence shows too
+   * (node-cvm topology: GPU confidential computing off, a TCB or measurement the policy refuses, a
+   * revoked certificate). Written by the attestation service; while it is newer than verifiedAt the
+   * controller challenges the host now, ahead of its schedule.
+   */
+  replicaFailure?: ProviderNodeStatusAttestationReplicaFailure;
 }
 
 /**
@@ -271,6 +278,21 @@ export interface ProviderNodeStatusAttestationLastFailure {
   /** What failed, naming the failed check. */
   message: string;
   /** When verification failed. */
+  at: string;
+}
+
+/**
+ * The last replica evidence on this host that failed on a state the host's own evidence shows too
+ * (node-cvm topology: GPU confidential computing off, a TCB or measurement the policy refuses, a
+ * revoked certificate). Written by the attestation service; while it is newer than verifiedAt the
+ * controller challenges the host now, ahead of its schedule.
+ */
+export interface ProviderNodeStatusAttestationReplicaFailure {
+  /** The replica Pod whose evidence failed, as namespace/name. */
+  pod: string;
+  /** The failure's reason code, e.g. GPU_CC_DISABLED. */
+  code: string;
+  /** When the replica's evidence was judged. */
   at: string;
 }
 

@@ -71,6 +71,7 @@ import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry 
 import { claimedPool, controllerRefToClaimedPool, whyNotAReplica } from './replica-owner.js';
 import { ProviderNodeReads, type FreshRead } from './provider-node-reads.js';
 import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
+import { hostStateFailure } from './host-suspect.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
 import { InFlightLimit, USAGE_RETRY_AFTER_MS } from './usage-admission.js';
@@ -505,6 +506,9 @@ export class AttestationService {
       const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
       const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
       if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
+      // A failure on the state the host shares with the replica (host-suspect.ts) brings the host's re-check forward.
+      const hostState = outcome.verified ? undefined : hostStateFailure(outcome.reasons, topology);
+      if (hostState) status.attestation = { replicaFailure: { pod: `${subject.namespace}/${subject.pod}`, code: hostState.code, at: now.toISOString() } };
       try {
         await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status });
         break;

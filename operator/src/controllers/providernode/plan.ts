@@ -11,7 +11,7 @@
 //     the service consumed meanwhile is never issued again.
 //   - the attestation service (chrysalis-attestation-service, merge patches conditioned on the
 //     resourceVersion it checked): the verdict in status.attestation (verifiedAt, expiresAt, the claims,
-//     publicKey, pendingRejections, lastFailure), the challenge's consumption, status.attestedReplicas.
+//     publicKey, pendingRejections, lastFailure, replicaFailure), the challenge's consumption, status.attestedReplicas.
 //   - metering (chrysalis-metering, merge patches conditioned likewise): status.usage, status.usageCursors.
 // The controller derives its fields from the others' facts and the clock, and also puts the marks on the
 // Node (label, taint, cordon) and decides which replica Pods must leave a quarantined node.
@@ -276,11 +276,17 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // The challenge that answered a request stays until its evidence is judged, though the schedule wants none.
   const pending = prev.attestation?.challenge;
   const answeringRequest = reattestRequest !== undefined && pending !== undefined && Date.parse(pending.issuedAt) > (verifiedAt ?? -Infinity);
-  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt || requestPending || answeringRequest;
+  // A replica on this host failed on state the host shares with it (attestation/service/host-suspect.ts)
+  // since the host was last verified: the host is checked now, beyond the challenge bound, as a lapsing
+  // re-check is. Both times are the service's. A pending challenge is kept: its evidence is made when answered.
+  const replicaFailure = prev.attestation?.replicaFailure;
+  const hostSuspect = verdict.state === 'attested' && replicaFailure !== undefined && Date.parse(replicaFailure.at) > (verifiedAt ?? -Infinity);
+  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt || requestPending || answeringRequest || hostSuspect;
   const challengeWanted = reattestDue && !policyMissing;
   if (verdict.state === 'attested' && reattestDueAt !== undefined && !reattestDue) requeue.push(reattestDueAt - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   let waitingForChallengeSlot = false;
+  let challengedBecauseSuspect = false;
   if (challengeWanted) {
     // Replaced once it lapses — expired, or older than the lifetime now allowed (the policy's evidence age
     // was lowered since it was issued), when it could only be answered too old — or when a re-check is asked for.
@@ -289,7 +295,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
       const expiresAt = ms(prev.attestation?.expiresAt);
       const overdueAt = kind === 'reattestation' && expiresAt !== undefined ? reattestationOverdueAt(expiresAt, o.timing.challengeTtlSeconds) : undefined;
-      const overdue = overdueAt !== undefined && nowMs >= overdueAt;
+      const overdue = (overdueAt !== undefined && nowMs >= overdueAt) || hostSuspect;
       if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind, overdue)) {
         challenge = undefined;
         waitingForChallengeSlot = true;
@@ -304,6 +310,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
         };
         // Answered by this challenge: the same value asks for nothing more.
         if (requestPending) reattestRequest = requested;
+        if (hostSuspect) challengedBecauseSuspect = true;
       }
     }
     if (challenge) requeue.push(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) - nowMs);
@@ -356,6 +363,9 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   }
   if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
   if (wasQuarantined && !quarantine) events.push({ type: 'Normal', reason: 'Recovered', action: 'Verify', message: 'fresh evidence passed; quarantine lifted' });
+  if (challengedBecauseSuspect) {
+    events.push({ type: 'Warning', reason: 'HostSuspect', action: 'Challenge', message: `replica ${replicaFailure!.pod}'s evidence failed on state this host shares with it (${replicaFailure!.code}, at ${replicaFailure!.at}): the host is challenged now, ahead of its schedule` });
+  }
   if (requestPending && reattestRequest === requested) {
     events.push({ type: 'Normal', reason: 'ReattestRequested', action: 'Challenge', message: `re-check asked for (${ANNOTATION_REATTEST_REQUEST}): challenged now, ahead of the schedule; the node keeps its current verdict until the evidence is judged` });
   }

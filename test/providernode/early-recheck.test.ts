@@ -1,6 +1,8 @@
-// A re-check asked for by a person (annotation chrysalis.dev/reattest-requested-at, `chrysalis reattest`):
-// the plan challenges the node once per new value, ahead of its schedule, records the value it answered,
-// and never lets the request change what the node's evidence earned.
+// Re-checks ahead of a node's schedule. On request (annotation chrysalis.dev/reattest-requested-at,
+// `chrysalis reattest`): the plan challenges the node once per new value, records the value it answered,
+// and never lets the request change what the node's evidence earned. On suspicion: a replica's evidence
+// that failed on state the host shares with it (status.attestation.replicaFailure, written by the
+// attestation service) gets the host challenged now.
 import test from 'ava';
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
 import { controllerStatusOf, planProviderNode } from '../../operator/src/controllers/providernode/plan.js';
@@ -125,4 +127,30 @@ test('the challenge answering a request is kept until judged, replaced if it lap
   t.is(plan(verifiedLongAgo, 'r1').status.attestation?.challenge?.nonce, NONCE);
   // Verified after the challenge was issued (the service consumed it; a copy may still show it): no challenge.
   t.is(plan(attested({ challenge: { ...answering, issuedAt: iso(-90) }, reattestRequest: 'r1' }), 'r1').status.attestation?.challenge, undefined);
+});
+
+test('a replica that failed on state the host shares since the host was verified gets the host challenged now, beyond the slot bound, with a HostSuspect event', (t) => {
+  const failure = { pod: 'ml/llama-0', code: 'GPU_CC_DISABLED', at: iso(-5) };
+  const overdueAsked: boolean[] = [];
+  const p = planProviderNode({
+    providerNode: { apiVersion: 'chrysalis.dev/v1alpha1', kind: 'ProviderNode', metadata: { name: 'gpu-1', generation: 3 }, spec: { nodeName: 'gpu-1', tee: 'sev-snp', gpus: { model: 'H100', count: 8 }, payoutAddress: '0:' + 'a'.repeat(64) }, status: attested({ replicaFailure: failure }) },
+    now, node: { exists: true, ready: true, cordonedByOthers: false, allocatableGpus: 8 }, policy: { name: 'default', isDefault: true, found: true }, replicas: [],
+    timing: { reattestIntervalSeconds: 3600, quarantineGraceSeconds: 300, challengeTtlSeconds: 300 }, newNonce: () => NONCE,
+    acquireChallengeSlot: (_kind, overdue) => { overdueAsked.push(overdue); return overdue; },
+  });
+  t.is(p.status.attestation?.challenge?.nonce, NONCE);
+  t.deepEqual(overdueAsked, [true], 'a suspect host does not wait for a slot');
+  t.is(attestedCondition(p)?.status, 'True', 'suspect is not a verdict: the host\'s own evidence decides');
+  t.deepEqual(p.events.map((e) => e.reason), ['HostSuspect']);
+  t.regex(p.events[0]!.message, /ml\/llama-0.*GPU_CC_DISABLED/);
+  // While its challenge is pending the host stays challenged, without a second event.
+  const pending = plan(attested({ replicaFailure: failure, challenge: p.status.attestation!.challenge }));
+  t.deepEqual(pending.status.attestation?.challenge, p.status.attestation?.challenge);
+  t.deepEqual(pending.events, []);
+});
+
+test('a replica failure older than the host\'s last verification asks for nothing', (t) => {
+  const p = plan(attested({ replicaFailure: { pod: 'ml/llama-0', code: 'GPU_CC_DISABLED', at: iso(-120) } }));
+  t.is(p.status.attestation, undefined);
+  t.deepEqual(p.events, []);
 });
