@@ -1,7 +1,9 @@
-// A re-check asked for with the annotation, on the real apiserver: the CRD keeps the controller's record of
-// the request (a field the schema did not name would be pruned, and the request answered at every plan),
-// the controller's server-side apply keeps it after the verdict's write consumed the challenge, and one
-// value gets exactly one challenge. The verdicts are written here as the attestation service writes them.
+// Re-checks ahead of the schedule on the real apiserver. On request (the annotation): the CRD keeps the
+// controller's record of the request (a field the schema did not name would be pruned, and the request
+// answered at every plan), the controller's server-side apply keeps it after the verdict's write consumed
+// the challenge, and one value gets exactly one challenge. On suspicion (status.attestation.replicaFailure,
+// as the attestation service writes it): the host is challenged now and left alone once verified after it.
+// The verdicts are written here as the attestation service writes them.
 import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
@@ -68,4 +70,48 @@ test('an annotated ProviderNode is challenged once per new value, stays Attested
     return pn.status?.attestation?.challenge && pn.status.attestation.reattestRequest === '2026-12-06T10:05:00Z' ? true : undefined;
   });
   t.pass();
+});
+
+test('a replica failure recorded on an attested host gets it challenged now, once, with a HostSuspect event', async (t) => {
+  const fx = await providerNodeRun(t);
+  const rest = new RestClient(fx.kc);
+  const nodeName = `pn-suspect-${fx.run}`;
+  await fx.createGpuNode(nodeName);
+  const policyName = `pn-suspect-policy-${fx.run}`;
+  await fx.createPolicy(policyName);
+  await fx.createProviderNode(nodeName, policyName);
+  const controller = fx.startController();
+  const getPn = () => fx.getProviderNode(nodeName);
+  const attestation = (a: Record<string, unknown>) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName, 'status'), { contentType: 'application/merge-patch+json', body: { status: { attestation: a } } });
+  const pass = () => attestation({ challenge: null, verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) });
+
+  await eventually('the first challenge', async () => ((await getPn()).status?.attestation?.challenge ? true : undefined));
+  await pass();
+  await eventually('Attested, no challenge pending', async () => {
+    const pn = await getPn();
+    return pn.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') && !pn.status.attestation?.challenge ? true : undefined;
+  });
+
+  // The service's write for a replica whose evidence showed GPU CC off (a moment after the host's verification).
+  await new Promise((r) => setTimeout(r, 10));
+  await attestation({ replicaFailure: { pod: 'ml/llama-0', code: 'GPU_CC_DISABLED', at: new Date().toISOString() } });
+  const suspect = await eventually('a challenge for the suspect host', async () => {
+    const pn = await getPn();
+    return pn.status?.attestation?.challenge ? pn : undefined;
+  });
+  t.true(suspect.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True'), 'the host keeps its verdict until its own evidence is judged');
+  const { items: events } = await fx.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodeName},reason=HostSuspect` });
+  t.is(events.length, 1);
+  t.regex(events[0]!.message ?? '', /ml\/llama-0.*GPU_CC_DISABLED/);
+
+  // Verified after the failure: nothing more is asked, and a reconcile writes nothing.
+  await pass();
+  const settled = await eventually('the host verified again and left alone', async () => {
+    const pn = await getPn();
+    return !pn.status?.attestation?.challenge ? pn : undefined;
+  });
+  const before = await controller.reconciles();
+  await rest.request('PATCH', resourcePath(Nodes, undefined, nodeName), { contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'chrysalis.dev/test-touch': '1' } } } });
+  await eventually('a reconcile after the Node changed', async () => ((await controller.reconciles()) > before ? true : undefined));
+  t.is((await getPn()).metadata.resourceVersion, settled.metadata.resourceVersion, 'no challenge once verified after the failure');
 });
