@@ -7,7 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { RESOURCES, type Condition, type InferencePool, type ProviderNode } from '../../../operator/src/api/index.js';
 import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Events, type KubeObject, type ResourceType } from '../../../operator/src/kube/resource.js';
-import { reattestRequestOf } from '../../../operator/src/controllers/providernode/reattest-request.js';
+import { reattestRequestOf } from '../../../operator/src/controllers/providernode/early-recheck.js';
 import { ANNOTATION_REATTEST_REQUEST } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
 import { age } from '../views/age.js';

@@ -1,7 +1,7 @@
 // `chrysalis reattest`: ask the operator to re-check GPU hosts now, ahead of their schedule — after a
 // firmware or driver update, or when a host is suspect. It sets the annotation
 // chrysalis.dev/reattest-requested-at on each ProviderNode (the controller challenges each new value once;
-// controllers/providernode/reattest-request.ts); with --wait it then follows each node until the evidence
+// controllers/providernode/early-recheck.ts); with --wait it then follows each node until the evidence
 // answering that challenge is judged. A request only brings a challenge forward: the node keeps the
 // verdict its last evidence earned until then.
 // Exit codes: 0 requested (with --wait: every node verified); 1 with --wait: a node was rejected or not

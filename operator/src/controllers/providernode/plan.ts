@@ -5,7 +5,7 @@
 //   - this controller (field manager chrysalis-operator, server-side apply of ControllerStatus below):
 //     observedGeneration, the conditions Attested / Quarantined / Schedulable, capacity, allocated,
 //     quarantine, attestation.challenge (issued when attestation is needed, withdrawn when not), and
-//     attestation.reattestRequest (the re-check request it last answered: reattest-request.ts).
+//     attestation.reattestRequest (the re-check request it last answered: early-recheck.ts).
 //     Its apply is conditioned on the resourceVersion the plan was made from: a plan from a cache that
 //     lags behind another writer is refused (409) and made again from the newer object, so a challenge
 //     the service consumed meanwhile is never issued again.
@@ -25,7 +25,7 @@ import type { ProviderNode, ProviderNodeStatus, ProviderNodeStatusAttestationCha
 import { setCondition, getCondition, type Condition } from '../../kube/conditions.js';
 import { ANNOTATION_REATTEST_REQUEST } from '../../marks.js';
 import type { ChallengeKind } from './challenge-slots.js';
-import { reattestRequestOf } from './reattest-request.js';
+import { earlyRecheckOf } from './early-recheck.js';
 
 /**
  * When a node waiting for a challenge slot looks again if no freed slot woke it first: only a safety net
@@ -267,21 +267,14 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   // withdrawn (the policy's informer event brings the node back here when the policy appears).
   const verifiedAt = ms(prev.attestation?.verifiedAt);
   const reattestDueAt = verifiedAt === undefined ? undefined : reattestationDueAt(verifiedAt, o.timing.reattestIntervalSeconds, pn.metadata.name ?? pn.spec.nodeName);
-  // A re-check someone asked for (the annotation, `chrysalis reattest`) that no challenge has answered yet:
-  // the node is challenged now, ahead of its schedule, with a new nonce even if one is pending (evidence
-  // for a nonce issued before the request would not be the fresh look that was asked for).
-  const requested = reattestRequestOf(pn);
+  // Re-checks ahead of the schedule (early-recheck.ts): one asked for, with a new nonce even if one is
+  // pending (evidence for a nonce issued before the request would not be the fresh look asked for), and
+  // one for a host a replica's failure made suspect, beyond the challenge bound as a lapsing re-check is
+  // (a pending challenge is kept: its evidence is made when answered).
+  const early = earlyRecheckOf(pn, verdict.state === 'attested');
   let reattestRequest = prev.attestation?.reattestRequest;
-  const requestPending = requested !== undefined && requested !== reattestRequest;
-  // The challenge that answered a request stays until its evidence is judged, though the schedule wants none.
-  const pending = prev.attestation?.challenge;
-  const answeringRequest = reattestRequest !== undefined && pending !== undefined && Date.parse(pending.issuedAt) > (verifiedAt ?? -Infinity);
-  // A replica on this host failed on state the host shares with it (attestation/service/host-suspect.ts)
-  // since the host was last verified: the host is checked now, beyond the challenge bound, as a lapsing
-  // re-check is. Both times are the service's. A pending challenge is kept: its evidence is made when answered.
-  const replicaFailure = prev.attestation?.replicaFailure;
-  const hostSuspect = verdict.state === 'attested' && replicaFailure !== undefined && Date.parse(replicaFailure.at) > (verifiedAt ?? -Infinity);
-  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt || requestPending || answeringRequest || hostSuspect;
+  const reattestDue = reattestDueAt === undefined || verdict.state !== 'attested' || nowMs >= reattestDueAt
+    || early.pendingRequest !== undefined || early.answeringRequest || early.suspect !== undefined;
   const challengeWanted = reattestDue && !policyMissing;
   if (verdict.state === 'attested' && reattestDueAt !== undefined && !reattestDue) requeue.push(reattestDueAt - nowMs);
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
@@ -290,12 +283,12 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   if (challengeWanted) {
     // Replaced once it lapses — expired, or older than the lifetime now allowed (the policy's evidence age
     // was lowered since it was issued), when it could only be answered too old — or when a re-check is asked for.
-    if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs) || requestPending) {
+    if (!challenge || !(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) > nowMs) || early.pendingRequest !== undefined) {
       // A node verified before is being re-checked: it draws on the re-attestation share of the slots.
       const kind: ChallengeKind = verifiedAt !== undefined ? 'reattestation' : 'admission';
       const expiresAt = ms(prev.attestation?.expiresAt);
       const overdueAt = kind === 'reattestation' && expiresAt !== undefined ? reattestationOverdueAt(expiresAt, o.timing.challengeTtlSeconds) : undefined;
-      const overdue = (overdueAt !== undefined && nowMs >= overdueAt) || hostSuspect;
+      const overdue = (overdueAt !== undefined && nowMs >= overdueAt) || early.suspect !== undefined;
       if (o.acquireChallengeSlot && !o.acquireChallengeSlot(kind, overdue)) {
         challenge = undefined;
         waitingForChallengeSlot = true;
@@ -309,8 +302,8 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
           expiresAt: new Date(nowMs + o.timing.challengeTtlSeconds * 1000).toISOString(),
         };
         // Answered by this challenge: the same value asks for nothing more.
-        if (requestPending) reattestRequest = requested;
-        if (hostSuspect) challengedBecauseSuspect = true;
+        if (early.pendingRequest !== undefined) reattestRequest = early.pendingRequest;
+        challengedBecauseSuspect = early.suspect !== undefined;
       }
     }
     if (challenge) requeue.push(challengeLapsesAt(challenge, o.timing.challengeTtlSeconds) - nowMs);
@@ -364,9 +357,10 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   if (!wasQuarantined && quarantine) events.push({ type: 'Warning', reason: 'Quarantined', action: 'Quarantine', message: `${quarantine.reason}: ${quarantine.message}` });
   if (wasQuarantined && !quarantine) events.push({ type: 'Normal', reason: 'Recovered', action: 'Verify', message: 'fresh evidence passed; quarantine lifted' });
   if (challengedBecauseSuspect) {
-    events.push({ type: 'Warning', reason: 'HostSuspect', action: 'Challenge', message: `replica ${replicaFailure!.pod}'s evidence failed on state this host shares with it (${replicaFailure!.code}, at ${replicaFailure!.at}): the host is challenged now, ahead of its schedule` });
+    const f = early.suspect!;
+    events.push({ type: 'Warning', reason: 'HostSuspect', action: 'Challenge', message: `replica ${f.pod}'s evidence failed on state this host shares with it (${f.code}, at ${f.at}): the host is challenged now, ahead of its schedule` });
   }
-  if (requestPending && reattestRequest === requested) {
+  if (early.pendingRequest !== undefined && reattestRequest === early.pendingRequest) {
     events.push({ type: 'Normal', reason: 'ReattestRequested', action: 'Challenge', message: `re-check asked for (${ANNOTATION_REATTEST_REQUEST}): challenged now, ahead of the schedule; the node keeps its current verdict until the evidence is judged` });
   }
 
