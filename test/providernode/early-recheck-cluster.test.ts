@@ -4,7 +4,7 @@
 // the challenge, and one value gets exactly one challenge. On suspicion (status.attestation.replicaFailure,
 // as the attestation service writes it): the host is challenged now and left alone once verified after it.
 // The verdicts are written here as the attestation service writes them.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { Nodes, resourcePath } from '../../operator/src/kube/resource.js';
@@ -12,31 +12,43 @@ import { RestClient } from '../../operator/src/kube/rest.js';
 import { ANNOTATION_REATTEST_REQUEST } from '../../operator/src/marks.js';
 import { eventually, providerNodeRun } from '../fixtures/provider-node-controller.js';
 
-test('an annotated ProviderNode is challenged once per new value, stays Attested meanwhile, and the answered value survives the verdict', async (t) => {
+const attested = (pn: ProviderNode) => pn.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
+
+/**
+ * A kwok GPU node, its policy and ProviderNode, and the controller running; once the first challenge is
+ * out, the service's pass is written (`pass`: the challenge consumed, as service.ts writes it) and the
+ * node is Attested with no challenge pending.
+ */
+async function attestedNode(t: ExecutionContext, prefix: string) {
   const fx = await providerNodeRun(t);
   const rest = new RestClient(fx.kc);
-  const nodeName = `pn-reattest-${fx.run}`;
+  const nodeName = `${prefix}-${fx.run}`;
   await fx.createGpuNode(nodeName);
-  const policyName = `pn-reattest-policy-${fx.run}`;
-  await fx.createPolicy(policyName);
-  await fx.createProviderNode(nodeName, policyName);
+  await fx.createPolicy(`${nodeName}-policy`);
+  await fx.createProviderNode(nodeName, `${nodeName}-policy`);
   const controller = fx.startController();
   const getPn = () => fx.getProviderNode(nodeName);
-  const attested = (pn: ProviderNode) => pn.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') ?? false;
-  // The service's verdict: a pass, and the challenge consumed (merge patch, as service.ts writes it).
-  const pass = () => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { attestation: { challenge: null, verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) } } },
-  });
-  const request = (value: string) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName), {
-    contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANNOTATION_REATTEST_REQUEST]: value } } },
-  });
-
+  const attestation = (a: Record<string, unknown>) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName, 'status'), { contentType: 'application/merge-patch+json', body: { status: { attestation: a } } });
+  const pass = () => attestation({ challenge: null, verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) });
+  /** True once a reconcile made after the Node changed has finished: the node's reaction to what it shows now. */
+  const reconciledAgain = async () => {
+    const before = await controller.reconciles();
+    await rest.request('PATCH', resourcePath(Nodes, undefined, nodeName), { contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'chrysalis.dev/test-touch': String(Date.now()) } } } });
+    await eventually('a reconcile after the Node changed', async () => ((await controller.reconciles()) > before ? true : undefined));
+  };
   await eventually('the first challenge', async () => ((await getPn()).status?.attestation?.challenge ? true : undefined));
   await pass();
   const settled = await eventually('Attested, with no challenge pending', async () => {
     const pn = await getPn();
     return attested(pn) && !pn.status?.attestation?.challenge ? pn : undefined;
+  });
+  return { fx, rest, nodeName, getPn, attestation, pass, reconciledAgain, settled };
+}
+
+test('an annotated ProviderNode is challenged once per new value, stays Attested meanwhile, and the answered value survives the verdict', async (t) => {
+  const { fx, rest, nodeName, getPn, pass, reconciledAgain, settled } = await attestedNode(t, 'pn-reattest');
+  const request = (value: string) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName), {
+    contentType: 'application/merge-patch+json', body: { metadata: { annotations: { [ANNOTATION_REATTEST_REQUEST]: value } } },
   });
   t.is(settled.status?.attestation?.reattestRequest, undefined);
 
@@ -58,9 +70,7 @@ test('an annotated ProviderNode is challenged once per new value, stays Attested
 
   // The same value asks for nothing more: a reconcile (made to happen by touching the Node) writes nothing.
   const rv = answered.metadata.resourceVersion;
-  const before = await controller.reconciles();
-  await rest.request('PATCH', resourcePath(Nodes, undefined, nodeName), { contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'chrysalis.dev/test-touch': '1' } } } });
-  await eventually('a reconcile after the Node changed', async () => ((await controller.reconciles()) > before ? true : undefined));
+  await reconciledAgain();
   t.is((await getPn()).metadata.resourceVersion, rv, 'no second challenge for an answered request');
 
   // A new value is a new request.
@@ -73,24 +83,7 @@ test('an annotated ProviderNode is challenged once per new value, stays Attested
 });
 
 test('a replica failure recorded on an attested host gets it challenged now, once, with a HostSuspect event', async (t) => {
-  const fx = await providerNodeRun(t);
-  const rest = new RestClient(fx.kc);
-  const nodeName = `pn-suspect-${fx.run}`;
-  await fx.createGpuNode(nodeName);
-  const policyName = `pn-suspect-policy-${fx.run}`;
-  await fx.createPolicy(policyName);
-  await fx.createProviderNode(nodeName, policyName);
-  const controller = fx.startController();
-  const getPn = () => fx.getProviderNode(nodeName);
-  const attestation = (a: Record<string, unknown>) => rest.request('PATCH', resourcePath(ProviderNodes, undefined, nodeName, 'status'), { contentType: 'application/merge-patch+json', body: { status: { attestation: a } } });
-  const pass = () => attestation({ challenge: null, verifiedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 3_600_000).toISOString(), gpus: Array.from({ length: 8 }, (_, index) => ({ index })) });
-
-  await eventually('the first challenge', async () => ((await getPn()).status?.attestation?.challenge ? true : undefined));
-  await pass();
-  await eventually('Attested, no challenge pending', async () => {
-    const pn = await getPn();
-    return pn.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True') && !pn.status.attestation?.challenge ? true : undefined;
-  });
+  const { fx, nodeName, getPn, attestation, pass, reconciledAgain } = await attestedNode(t, 'pn-suspect');
 
   // The service's write for a replica whose evidence showed GPU CC off (a moment after the host's verification).
   await new Promise((r) => setTimeout(r, 10));
@@ -99,7 +92,7 @@ test('a replica failure recorded on an attested host gets it challenged now, onc
     const pn = await getPn();
     return pn.status?.attestation?.challenge ? pn : undefined;
   });
-  t.true(suspect.status?.conditions?.some((c) => c.type === 'Attested' && c.status === 'True'), 'the host keeps its verdict until its own evidence is judged');
+  t.true(attested(suspect), 'the host keeps its verdict until its own evidence is judged');
   const { items: events } = await fx.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodeName},reason=HostSuspect` });
   t.is(events.length, 1);
   t.regex(events[0]!.message ?? '', /ml\/llama-0.*GPU_CC_DISABLED/);
@@ -110,8 +103,6 @@ test('a replica failure recorded on an attested host gets it challenged now, onc
     const pn = await getPn();
     return !pn.status?.attestation?.challenge ? pn : undefined;
   });
-  const before = await controller.reconciles();
-  await rest.request('PATCH', resourcePath(Nodes, undefined, nodeName), { contentType: 'application/merge-patch+json', body: { metadata: { annotations: { 'chrysalis.dev/test-touch': '1' } } } });
-  await eventually('a reconcile after the Node changed', async () => ((await controller.reconciles()) > before ? true : undefined));
+  await reconciledAgain();
   t.is((await getPn()).metadata.resourceVersion, settled.metadata.resourceVersion, 'no challenge once verified after the failure');
 });
