@@ -1,6 +1,7 @@
 // The fleet simulator against a real operator: a private control plane (so the operator's cluster-wide
 // controllers touch no other test's objects), the operator and its attestation service in this process,
-// kwok GPU nodes whose attesters use the simulated TEE and bound ServiceAccount tokens.
+// kwok GPU nodes whose attesters use the simulated TEE and bound ServiceAccount tokens; and `chrysalis
+// reattest` against that whole path.
 import test from 'ava';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
@@ -11,6 +12,7 @@ import { TAINT_UNATTESTED } from '../../operator/src/marks.js';
 import type { ControlPlane } from '../../dev/cluster/control-plane.js';
 import { createFleet, LABEL_FLEET } from '../../dev/fleet/fleet.js';
 import { startPrivateOperator, type LocalOperator, type PrivateOperator } from '../../dev/fleet/operator.js';
+import { runCli } from '../cli/helpers.js';
 
 let stack: PrivateOperator;
 let plane: ControlPlane;
@@ -68,3 +70,34 @@ test.serial('ten simulated nodes attest through the real service: Attested=True 
   t.is(new Set([...pns.values()].map((p) => p.spec.payoutAddress)).size, 3, 'three distinct providers');
 });
 
+
+test.serial('chrysalis reattest --wait re-checks attested nodes through the real service and attesters, and reports a host whose GPUs left CC mode as rejected', async (t) => {
+  const fleet = await createFleet(kc, { nodes: 3, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: 1, namePrefix: 're', policyName: 'fleet-re' });
+  t.teardown(() => fleet.stop({ deleteObjects: true }));
+  const first = await until('all 3 ProviderNodes Attested=True', async () => {
+    const m = await providerNodes('re');
+    return m.size === 3 && [...m.values()].every((p) => cond(p, 'Attested')?.status === 'True') ? m : undefined;
+  }, 90_000);
+  const env = { KUBECONFIG: plane.kubeconfigPath };
+
+  // All three, selected by label: each is challenged ahead of its hourly re-check and verified again.
+  const all = await runCli(['reattest', '-l', `${LABEL_FLEET}=re`, '--wait', '--timeout', '120'], env);
+  t.is(all.code, 0, all.stdout + all.stderr);
+  const again = await providerNodes('re');
+  for (const name of fleet.nodeNames) {
+    t.regex(all.stdout, new RegExp(`^${name}: verified — `, 'm'));
+    t.true(Date.parse(again.get(name)!.status!.attestation!.verifiedAt!) > Date.parse(first.get(name)!.status!.attestation!.verifiedAt!), `${name} verified anew`);
+  }
+
+  // One host's GPUs leave confidential-computing mode: the re-check asked for finds it now, not in an hour.
+  const bad = fleet.nodeNames[0]!;
+  await fleet.injectFault(bad, 'gpu-cc-off');
+  const one = await runCli(['reattest', bad, '--wait', '--timeout', '120'], env);
+  t.is(one.code, 1, one.stdout + one.stderr);
+  t.regex(one.stdout, new RegExp(`^${bad}: REJECTED — GPU_CC_DISABLED`, 'm'));
+  const quarantined = await until(`${bad} Quarantined=True`, async () => {
+    const pn = (await providerNodes('re')).get(bad);
+    return cond(pn, 'Quarantined')?.status === 'True' ? pn : undefined;
+  }, 30_000);
+  t.is(quarantined.status?.quarantine?.reason, 'ReattestationFailed');
+});
