@@ -2,7 +2,7 @@
 // controllers touch no other test's objects), the operator and its attestation service in this process,
 // kwok GPU nodes whose attesters use the simulated TEE and bound ServiceAccount tokens; and `chrysalis
 // reattest` against that whole path.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
@@ -50,13 +50,19 @@ async function podsOn(node: string): Promise<number> {
   return pods.items.length;
 }
 
-test.serial('ten simulated nodes attest through the real service: Attested=True and the taint is gone', async (t) => {
-  const fleet = await createFleet(kc, { nodes: 10, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: 3, namePrefix: 'ok', policyName: 'fleet-ok' });
+/** A fleet of `nodes` simulated nodes (policy fleet-PREFIX, removed at teardown), once every one is Attested=True. */
+async function attestedFleet(t: ExecutionContext, prefix: string, nodes: number, providers: number) {
+  const fleet = await createFleet(kc, { nodes, serviceUrl: operator.serviceUrl, ca: operator.ca, providers, namePrefix: prefix, policyName: `fleet-${prefix}` });
   t.teardown(() => fleet.stop({ deleteObjects: true }));
-  const pns = await until('all 10 ProviderNodes Attested=True', async () => {
-    const m = await providerNodes('ok');
-    return m.size === 10 && [...m.values()].every((p) => cond(p, 'Attested')?.status === 'True') ? m : undefined;
+  const pns = await until(`all ${nodes} ProviderNodes Attested=True`, async () => {
+    const m = await providerNodes(prefix);
+    return m.size === nodes && [...m.values()].every((p) => cond(p, 'Attested')?.status === 'True') ? m : undefined;
   }, 90_000);
+  return { fleet, pns };
+}
+
+test.serial('ten simulated nodes attest through the real service: Attested=True and the taint is gone', async (t) => {
+  const { fleet, pns } = await attestedFleet(t, 'ok', 10, 3);
   for (const name of fleet.nodeNames) {
     t.true(pns.get(name)!.status?.attestation?.simulated, `${name} attested as simulated`);
     // The verdict lands in status first; the same reconcile then lifts the taint (a moment later on a
@@ -72,12 +78,7 @@ test.serial('ten simulated nodes attest through the real service: Attested=True 
 
 
 test.serial('chrysalis reattest --wait re-checks attested nodes through the real service and attesters, and reports a host whose GPUs left CC mode as rejected', async (t) => {
-  const fleet = await createFleet(kc, { nodes: 3, serviceUrl: operator.serviceUrl, ca: operator.ca, providers: 1, namePrefix: 're', policyName: 'fleet-re' });
-  t.teardown(() => fleet.stop({ deleteObjects: true }));
-  const first = await until('all 3 ProviderNodes Attested=True', async () => {
-    const m = await providerNodes('re');
-    return m.size === 3 && [...m.values()].every((p) => cond(p, 'Attested')?.status === 'True') ? m : undefined;
-  }, 90_000);
+  const { fleet, pns: first } = await attestedFleet(t, 're', 3, 1);
   const env = { KUBECONFIG: plane.kubeconfigPath };
 
   // All three, selected by label: each is challenged ahead of its hourly re-check and verified again.
