@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { removeDemoLogDir } from './_demo-log-dir.js';
+import { demoLogFile, removeDemoLogDir } from './_demo-log-dir.js';
 
 interface Demo {
   child: ChildProcess;
@@ -65,7 +65,7 @@ test.serial('the interactive demo keeps the operator\'s JSON logs off the screen
 
   const screen = demo.stderr().split('\n');
   t.deepEqual(screen.filter(isJsonLine).slice(0, 3), [], 'no JSON log line on the screen');
-  const logFile = screen.map((l) => /^operator logs: (\S+)/.exec(l)?.[1]).find(Boolean);
+  const logFile = demoLogFile(demo.stderr());
   t.truthy(logFile, 'the demo names its log file');
   if (logFile) {
     t.true(existsSync(logFile), `the named log file ${logFile} exists`);

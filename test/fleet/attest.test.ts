@@ -76,7 +76,6 @@ test.serial('ten simulated nodes attest through the real service: Attested=True 
   t.is(new Set([...pns.values()].map((p) => p.spec.payoutAddress)).size, 3, 'three distinct providers');
 });
 
-
 test.serial('chrysalis reattest --wait re-checks attested nodes through the real service and attesters, and reports a host whose GPUs left CC mode as rejected', async (t) => {
   const { fleet, pns: first } = await attestedFleet(t, 're', 3, 1);
   const env = { KUBECONFIG: plane.kubeconfigPath };

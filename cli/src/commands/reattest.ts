@@ -13,7 +13,7 @@ import { resourcePath } from '../../../operator/src/kube/resource.js';
 import { RestClient } from '../../../operator/src/kube/rest.js';
 import { ANNOTATION_REATTEST_REQUEST } from '../../../operator/src/marks.js';
 import { connect, UsageError, type Cluster } from '../kube.js';
-import { reattestProgress, verdictBefore, type ReattestProgress, type SeenChallenge, type VerdictBefore } from '../views/reattest-progress.js';
+import { reattestProgress, verdictBefore, type SeenChallenge, type VerdictBefore } from '../views/reattest-progress.js';
 
 interface ReattestFlags {
   selector?: string;
@@ -90,10 +90,10 @@ async function waitForVerdicts(cluster: Cluster, names: readonly string[], value
   const deadline = Date.now() + timeoutSeconds * 1000;
   const seen = new Map<string, SeenChallenge>();
   const open = new Set(names);
+  /** What each node still open was last seen waiting for, for the timeout's message. */
+  const awaiting = new Map<string, string>();
   let failed = false;
-  let last = new Map<string, ReattestProgress>();
   while (open.size > 0 && Date.now() < deadline) {
-    const now = new Map<string, ReattestProgress>();
     // Nodes named are read one by one; a selection (-l, --all: perhaps a fleet) with one list per poll, not a GET per node.
     const listed = selection ? new Map((await cluster.list<ProviderNode>(ProviderNodes, { labelSelector: selection.labelSelector })).map((n) => [n.metadata.name!, n])) : undefined;
     for (const name of open) {
@@ -106,15 +106,16 @@ async function waitForVerdicts(cluster: Cluster, names: readonly string[], value
       }
       const progress = reattestProgress(node, value, before.get(name)!, seen.get(name));
       if (progress.seen) seen.set(name, progress.seen);
-      now.set(name, progress);
-      if (progress.state === 'waiting') continue;
+      if (progress.state === 'waiting') {
+        awaiting.set(name, progress.detail);
+        continue;
+      }
       open.delete(name);
       if (progress.state === 'rejected') failed = true;
       process.stdout.write(`${name}: ${progress.state === 'verified' ? 'verified' : 'REJECTED'} — ${progress.detail}\n`);
     }
-    last = now;
     if (open.size > 0) await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  for (const name of open) process.stdout.write(`${name}: not judged within ${timeoutSeconds} s — ${last.get(name)?.detail ?? 'no answer yet'}\n`);
+  for (const name of open) process.stdout.write(`${name}: not judged within ${timeoutSeconds} s — ${awaiting.get(name) ?? 'no answer yet'}\n`);
   return failed || open.size > 0 ? 1 : 0;
 }

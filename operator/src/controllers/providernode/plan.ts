@@ -163,15 +163,19 @@ export interface ControllerStatus {
   quarantine?: ProviderNodeStatus['quarantine'];
 }
 
+/** The controller's part of status.attestation: the challenge and the request it answered, absent when neither is set. */
+function controllerAttestation(challenge: ProviderNodeStatusAttestationChallenge | undefined, reattestRequest: string | undefined): Pick<ControllerStatus, 'attestation'> {
+  if (!challenge && reattestRequest === undefined) return {};
+  return { attestation: { ...(challenge ? { challenge } : {}), ...(reattestRequest !== undefined ? { reattestRequest } : {}) } };
+}
+
 /** The controller's fields of a status as it stands, to compare with a plan (no write when equal). */
 export function controllerStatusOf(status: ProviderNodeStatus | undefined): ControllerStatus {
   const s = status ?? {};
-  const challenge = s.attestation?.challenge;
-  const reattestRequest = s.attestation?.reattestRequest;
   return {
     ...(s.observedGeneration !== undefined ? { observedGeneration: s.observedGeneration } : {}),
     ...(s.conditions ? { conditions: s.conditions } : {}),
-    ...(challenge || reattestRequest !== undefined ? { attestation: { ...(challenge ? { challenge } : {}), ...(reattestRequest !== undefined ? { reattestRequest } : {}) } } : {}),
+    ...controllerAttestation(s.attestation?.challenge, s.attestation?.reattestRequest),
     ...(s.capacity ? { capacity: s.capacity } : {}),
     ...(s.allocated ? { allocated: s.allocated } : {}),
     ...(s.quarantine ? { quarantine: s.quarantine } : {}),
@@ -280,6 +284,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
   let challenge = challengeWanted ? prev.attestation?.challenge : undefined;
   let waitingForChallengeSlot = false;
   let challengedBecauseSuspect = false;
+  let answeredRequest = false;
   if (challengeWanted) {
     // Replaced once it lapses — expired, or older than the lifetime now allowed (the policy's evidence age
     // was lowered since it was issued), when it could only be answered too old — or when a re-check is asked for.
@@ -303,6 +308,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
         };
         // Answered by this challenge: the same value asks for nothing more.
         if (early.pendingRequest !== undefined) reattestRequest = early.pendingRequest;
+        answeredRequest = early.pendingRequest !== undefined;
         challengedBecauseSuspect = early.suspect !== undefined;
       }
     }
@@ -360,7 +366,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     const f = early.suspect!;
     events.push({ type: 'Warning', reason: 'HostSuspect', action: 'Challenge', message: `replica ${f.pod}'s evidence failed on state this host shares with it (${f.code}, at ${f.at}): the host is challenged now, ahead of its schedule` });
   }
-  if (early.pendingRequest !== undefined && reattestRequest === early.pendingRequest) {
+  if (answeredRequest) {
     events.push({ type: 'Normal', reason: 'ReattestRequested', action: 'Challenge', message: `re-check asked for (${ANNOTATION_REATTEST_REQUEST}): challenged now, ahead of the schedule; the node keeps its current verdict until the evidence is judged` });
   }
 
@@ -371,9 +377,7 @@ export function planProviderNode(o: ProviderNodeObservation): ProviderNodePlan {
     conditions: conditions as ProviderNodeStatus['conditions'],
     // reattestRequest is sent at every apply once set: an apply that left it out would remove it, and the
     // same request would be answered again.
-    ...((challengeWanted && challenge) || reattestRequest !== undefined
-      ? { attestation: { ...(challengeWanted && challenge ? { challenge } : {}), ...(reattestRequest !== undefined ? { reattestRequest } : {}) } }
-      : {}),
+    ...controllerAttestation(challengeWanted ? challenge : undefined, reattestRequest),
     capacity: { gpus: o.node.exists ? o.node.allocatableGpus : 0 },
     allocated: { gpus: o.replicas.filter((r) => !r.terminating).reduce((n, r) => n + r.gpus, 0) },
     ...(quarantine ? { quarantine: { reason: quarantine.reason, since: wasQuarantined && prev.quarantine?.since ? prev.quarantine.since : now.toISOString() } } : {}),
