@@ -2,6 +2,7 @@
 // at start, no GPU probing), one context with one sequence. Requests take turns (a queue): a sequence
 // holds one conversation's state at a time, and a replica of this engine serves one stream after another.
 import { getLlama, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { randomInt } from 'node:crypto';
 import { checkGgufHeader } from './gguf-header.js';
 import { IncrementalText } from './incremental-text.js';
 
@@ -15,7 +16,21 @@ export interface SamplingOptions {
   /** 0 = greedy. */
   temperature: number;
   topP?: number;
+  /**
+   * A 32-bit value, signed or not (-2 and 4294967294 are the same seed); absent: a fresh random one. As in
+   * llama.cpp's own server, -1 (4294967295, llama.cpp's "default seed") asks for a random one too.
+   */
   seed?: number;
+}
+
+/**
+ * The seed handed to llama.cpp's sampler. node-llama-cpp, given none, seeds with the current second, so
+ * every unseeded request within one second would sample alike (and a test's answer would depend on the
+ * second it ran in); it also clamps negative seeds to 0. So: a fresh random seed when none is asked for,
+ * and a signed seed read as the unsigned 32-bit value with the same bits.
+ */
+export function samplerSeed(seed: number | undefined): number {
+  return seed === undefined ? randomInt(0, 2 ** 32) : seed >>> 0;
 }
 
 export interface GeneratedToken {
@@ -102,7 +117,7 @@ export class ModelRunner {
       const iterator = this.sequence.evaluate(promptTokens, {
         temperature: options.temperature,
         topP: options.topP,
-        seed: options.seed,
+        seed: samplerSeed(options.seed),
       });
       // Each token's text is sent one token late: only then is it known whether it was the last one
       // (whose text must include anything held back).

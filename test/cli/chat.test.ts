@@ -27,11 +27,13 @@ const offline: Transport = {
 
 async function setup(t: { teardown(fn: () => unknown): void }) {
   const requests: string[] = [];
+  const sampling: { temperature?: unknown; seed?: unknown }[] = [];
   const upstream: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; stream?: boolean };
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; stream?: boolean; temperature?: unknown; seed?: unknown };
     requests.push(body.model);
+    sampling.push({ ...('temperature' in body ? { temperature: body.temperature } : {}), ...('seed' in body ? { seed: body.seed } : {}) });
     if (body.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: 'streamed ' } }] })}\n\n`);
@@ -67,10 +69,10 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
     await rm(dir, { recursive: true, force: true });
   });
   const base = ['chat', 'pool', 'hello there', '--endpoint', `127.0.0.1:${port}`, '--model', 'tiny-model'];
-  return { base, trusting, strict, requests, identity, dir };
+  return { base, trusting, strict, requests, sampling, identity, dir };
 }
 
-test('chat prints the verdict and the answer of a verified replica (text, then -o json, then --stream)', async (t) => {
+test('chat prints the verdict and the answer of a verified replica (text, then -o json with --temperature and --seed, then --stream)', async (t) => {
   const s = await setup(t);
   const text = await runCli([...s.base, '--policy-file', s.trusting]);
   t.is(text.code, 0, text.stderr + text.stdout);
@@ -82,7 +84,7 @@ test('chat prints the verdict and the answer of a verified replica (text, then -
   t.regex(text.stdout, /^fresh: {8}answered the client nonce$/m);
   t.regex(text.stdout, /^an attested answer$/m);
 
-  const json = await runCli([...s.base, '--policy-file', s.trusting, '-o', 'json', '--max-tokens', '5']);
+  const json = await runCli([...s.base, '--policy-file', s.trusting, '-o', 'json', '--max-tokens', '5', '--temperature', '0', '--seed', '-7']);
   t.is(json.code, 0, json.stderr);
   const doc = JSON.parse(json.stdout) as { verified: boolean; verdict: { tee: string; publicKey: string }; answer: { content: string; usage: unknown }; model: string };
   t.true(doc.verified);
@@ -95,6 +97,8 @@ test('chat prints the verdict and the answer of a verified replica (text, then -
   t.is(streamed.code, 0, streamed.stderr);
   t.regex(streamed.stdout, /^streamed answer$/m);
   t.deepEqual(s.requests, ['tiny-model', 'tiny-model', 'tiny-model']);
+  // Sampling is sent only when asked for: the replica's defaults otherwise.
+  t.deepEqual(s.sampling, [{}, { temperature: 0, seed: -7 }, {}]);
 });
 
 test('chat refuses a replica the policy does not accept: exit 1, the reason code, and nothing sent', async (t) => {
@@ -108,7 +112,7 @@ test('chat refuses a replica the policy does not accept: exit 1, the reason code
   t.deepEqual(s.requests, []);
 });
 
-test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpoint, --max-tokens or --collateral is exit 2', async (t) => {
+test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpoint, --max-tokens, --temperature, --seed or --collateral is exit 2', async (t) => {
   const s = await setup(t);
   const closed = await runCli(['chat', 'pool', 'hi', '--endpoint', '127.0.0.1:1', '--model', 'm', '--policy-file', s.trusting]);
   t.is(closed.code, 1);
@@ -119,6 +123,16 @@ test('chat: an unreachable endpoint is exit 1 REPLICA_UNREACHABLE; a bad --endpo
   const badTokens = await runCli([...s.base, '--policy-file', s.trusting, '--max-tokens', '0']);
   t.is(badTokens.code, 2);
   t.regex(badTokens.stderr, /--max-tokens must be a whole number/);
+  for (const bad of ['2.5', '-0.1', 'warm', '']) {
+    const badTemperature = await runCli([...s.base, '--policy-file', s.trusting, '--temperature', bad]);
+    t.is(badTemperature.code, 2, bad);
+    t.regex(badTemperature.stderr, /--temperature must be a number from 0 to 2/, bad);
+  }
+  for (const bad of ['1.5', '4294967296', 'x']) {
+    const badSeed = await runCli([...s.base, '--policy-file', s.trusting, '--seed', bad]);
+    t.is(badSeed.code, 2, bad);
+    t.regex(badSeed.stderr, /--seed must be a whole number from -2147483648 to 4294967295/, bad);
+  }
   const noCollateral = await runCli([...s.base, '--policy-file', s.trusting, '--collateral', join(s.dir, 'absent')]);
   t.is(noCollateral.code, 2);
   t.regex(noCollateral.stderr, /--collateral .*absent: cannot be read/);

@@ -123,8 +123,24 @@ test('a completion counts the prompt as the model\'s tokenizer does (BOS + text)
   t.is(tokenChunks.map((c) => c.choices[0]!.text).join(''), whole.choices[0]!.text);
 });
 
+test('a seed is a 32-bit value: -2 and 4294967294 sample alike, -2 and -3 do not (not both clamped to 0)', async (t) => {
+  const text = async (seed: number) => {
+    const body = (await (await post('/v1/completions', { model: 'tiny', prompt: 'The moth', max_tokens: 16, temperature: 1, seed })).json()) as { choices: { text: string }[] };
+    return body.choices[0]!.text;
+  };
+  t.is(await text(-2), await text(4294967294));
+  t.not(await text(-2), await text(-3));
+});
+
+test('requests without a seed sample with seeds of their own, not one per second of the clock', async (t) => {
+  // Made within a second of each other: seeded by the clock, all four would be one answer.
+  const request = { model: 'tiny', prompt: 'The moth', max_tokens: 16, temperature: 1 };
+  const texts = await Promise.all([1, 2, 3, 4].map(async () => ((await (await post('/v1/completions', request)).json()) as { choices: { text: string }[] }).choices[0]!.text));
+  t.true(new Set(texts).size > 1, JSON.stringify(texts));
+});
+
 test('without stream_options.include_usage a stream has no usage chunk', async (t) => {
-  const { events, done } = await readEventStream(await post('/v1/completions', { prompt: 'hi', max_tokens: 3, stream: true }));
+  const { events, done } = await readEventStream(await post('/v1/completions', { prompt: 'hi', max_tokens: 3, seed: 2, stream: true }));
   t.true(done);
   t.false(events.some((e) => 'usage' in e));
   t.is(events.filter((e) => (e.choices as { finish_reason: unknown }[])[0]?.finish_reason === null).length, 3);

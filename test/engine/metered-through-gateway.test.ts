@@ -3,7 +3,8 @@
 // real llama.cpp model generated, and the tokens metered equal the tokens the client received (±0), for a
 // whole answer and a stream. All on 127.0.0.1. (A stream the client leaves early is metered up to what the
 // terminator forwarded, which can be a chunk more than the client read; that is the meter's rule, tested in
-// test/gateway/.)
+// test/gateway/.) Both answers are seeded: unseeded, the random tiny model's first sampled token is now and
+// then its end-of-generation token, an empty answer that shows nothing about metering.
 import test from 'ava';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -68,10 +69,10 @@ test.serial('a verified replica answers from the model, and the metered tokens a
   t.teardown(() => connection.close());
   t.true(connection.verdict.verified);
 
-  const whole = await chatCompletion(connection, { model: 'tiny', prompt: 'Tell me about moths', maxTokens: 12 });
+  const whole = await chatCompletion(connection, { model: 'tiny', prompt: 'Tell me about moths', maxTokens: 12, seed: 1 });
   t.truthy(whole.usage);
   const pieces: string[] = [];
-  const streamed = await chatCompletion(connection, { model: 'tiny', prompt: 'And about lamps', maxTokens: 9, stream: true }, (p) => pieces.push(p));
+  const streamed = await chatCompletion(connection, { model: 'tiny', prompt: 'And about lamps', maxTokens: 9, stream: true, seed: 1 }, (p) => pieces.push(p));
   t.truthy(streamed.usage);
   t.is(pieces.join(''), streamed.content);
   t.true(streamed.usage!.completionTokens > 0);

@@ -181,7 +181,7 @@ test.serial('a pool on the real node serves its checked model over RA-TLS to chr
   const endpoint = `${relay.host}:${relay.port}`;
   const answers: ChatOutput[] = [];
   for (const extra of [[], ['--stream']]) {
-    const r = await chat(plane.kubeconfigPath, ['tiny', 'Hello from the end-to-end test', '--endpoint', endpoint, '--max-tokens', '8', ...extra]);
+    const r = await chat(plane.kubeconfigPath, ['tiny', 'Hello from the end-to-end test', '--endpoint', endpoint, '--max-tokens', '8', '--seed', '1', ...extra]);
     t.is(r.code, 0, `chrysalis chat ${extra.join(' ')}: ${r.stdout}\n${r.stderr}`);
     t.true(r.json?.verified, r.stdout);
     t.is(r.json?.verdict?.tee, 'simulated');

@@ -159,7 +159,7 @@ test.serial('a client verifies the pod builder\'s llama-cpp replica over RA-TLS 
   // the terminator until then: the server container has no readiness probe of its own).
   let whole: Awaited<ReturnType<typeof chatCompletion>> | undefined;
   for (const deadline = Date.now() + 120_000; !whole; ) {
-    whole = await chatCompletion(connection, { model: MODEL_NAME, prompt: 'Hello from the host', maxTokens: 8 }).catch((err: Error) => {
+    whole = await chatCompletion(connection, { model: MODEL_NAME, prompt: 'Hello from the host', maxTokens: 8, seed: 1 }).catch((err: Error) => {
       if (!/HTTP 502/.test(err.message) || Date.now() > deadline) throw err;
       return undefined;
     });
@@ -167,7 +167,7 @@ test.serial('a client verifies the pod builder\'s llama-cpp replica over RA-TLS 
   }
   t.true((whole.usage?.completionTokens ?? 0) > 0 && whole.usage!.completionTokens <= 8, JSON.stringify(whole));
   const pieces: string[] = [];
-  const streamed = await chatCompletion(connection, { model: MODEL_NAME, prompt: 'And a streamed one', maxTokens: 8, stream: true }, (p) => pieces.push(p));
+  const streamed = await chatCompletion(connection, { model: MODEL_NAME, prompt: 'And a streamed one', maxTokens: 8, stream: true, seed: 1 }, (p) => pieces.push(p));
   t.true((streamed.usage?.completionTokens ?? 0) > 0, JSON.stringify(streamed));
   t.is(pieces.join(''), streamed.content);
 });

@@ -11,6 +11,10 @@ export interface ChatRequest {
   prompt: string;
   maxTokens?: number;
   stream?: boolean;
+  /** Sampling temperature (0 picks the likeliest token each time); the replica's default when absent. */
+  temperature?: number;
+  /** Sampling seed: the same seed, prompt and model give the same answer. */
+  seed?: number;
 }
 
 export interface ChatUsage {
@@ -53,6 +57,8 @@ export async function chatCompletion(connection: AttestedConnection, request: Ch
     model: request.model,
     messages: [{ role: 'user', content: request.prompt }],
     ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
     ...(request.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
   const res = await connection.request('POST', CHAT_COMPLETIONS_PATH, body, { 'content-type': 'application/json', accept: request.stream ? 'text/event-stream' : 'application/json' });

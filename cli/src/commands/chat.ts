@@ -38,6 +38,8 @@ const DEFAULT_POLICY_NAME = 'default';
 interface ChatFlags {
   output: 'text' | 'json';
   maxTokens?: number;
+  temperature?: number;
+  seed?: number;
   stream?: boolean;
   endpoint?: string;
   policy?: string;
@@ -60,6 +62,20 @@ function positiveInt(flag: string) {
     if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1`);
     return Number(value);
   };
+}
+
+/** The OpenAI API's temperature range, 0 to 2 (the engine refuses anything outside it too). */
+function temperature(value: string): number {
+  const t = Number(value);
+  if (value.trim() === '' || !Number.isFinite(t) || t < 0 || t > 2) throw new InvalidArgumentError('--temperature must be a number from 0 to 2 (0: always the likeliest token)');
+  return t;
+}
+
+/** A whole number the engine accepts as a seed (a 32-bit value, signed or not). */
+function seed(value: string): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || n < -(2 ** 31) || n > 2 ** 32 - 1) throw new InvalidArgumentError(`--seed must be a whole number from ${-(2 ** 31)} to ${2 ** 32 - 1}`);
+  return n;
 }
 
 /** host:port, [v6]:port. */
@@ -256,7 +272,14 @@ async function runChat(poolName: string, prompt: string, flags: ChatFlags, comma
       try {
         answer = await chatCompletion(
           connection,
-          { model, prompt, ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}), ...(flags.stream ? { stream: true } : {}) },
+          {
+            model,
+            prompt,
+            ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+            ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+            ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+            ...(flags.stream ? { stream: true } : {}),
+          },
           flags.stream && flags.output === 'text' ? (piece) => process.stdout.write(piece) : undefined,
         );
       } catch (err) {
@@ -295,6 +318,8 @@ export function registerChatCommand(program: Command): void {
     .argument('<prompt>', 'the user message')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--max-tokens <n>', 'max_tokens of the completion', positiveInt('--max-tokens'))
+    .option('--temperature <t>', 'sampling temperature, 0 to 2 (default: the replica\'s)', temperature)
+    .option('--seed <n>', 'sampling seed: the same seed, prompt and model give the same answer', seed)
     .option('--stream', 'stream the answer (Server-Sent Events) as it is generated')
     .option('--endpoint <host:port>', "a replica's RA-TLS address, bypassing discovery")
     .option('--policy <name>', "AttestationPolicy to verify against (default: the replicas' hosts' policy)")
