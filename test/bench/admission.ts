@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
 import { operatorRequests, requestsBetween, writesOf } from './_operator-requests.js';
+import { percentile } from './_stats.js';
 import { profileApiserver } from './_apiserver.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { freePort } from '../../dev/cluster/ports.js';
@@ -77,11 +78,6 @@ function cpuSecondsOf(pid: number): number {
 /** CPU seconds each process spent between two readings, rounded to `digits`. */
 function cpuBetween(before: Record<string, number>, after: Record<string, number>, digits: number): Record<string, number> {
   return Object.fromEntries(Object.keys(after).map((k) => [k, round(after[k]! - (before[k] ?? 0), digits)]));
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;

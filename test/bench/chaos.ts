@@ -53,6 +53,7 @@ import { RestClient } from '../../operator/src/kube/rest.js';
 import { LABEL_POOL, LABEL_REPLICA } from '../../operator/src/marks.js';
 import { sandboxStateDir } from '../../operator/src/settlement/keys.js';
 import { checkMeteringBooks } from './_metering-books.js';
+import { quarantinedHosts, summarizeDetection } from './_quarantine-detection.js';
 import { inBatches } from '../inferencepool/kube-fixtures.js';
 import { busiestPerSecond, operatorRequests, requestsBetween, type OperatorRequests } from './_operator-requests.js';
 
@@ -386,6 +387,13 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const hosting = [...new Set(before.pods.map((p) => p.spec.nodeName).filter((n): n is string => !!n))].sort();
     const quarantined = hosting.slice(0, quarantineCount);
     const quarantineAt = Date.now();
+    // When each quarantined host is first seen refused, from the bench's watch (the chain stall below
+    // runs meanwhile, so a poll after it would time every refusal at its end).
+    const refusedAt = new Map<string, number>();
+    const quarantinedSet = new Set(quarantined);
+    watched.nodes.onUpdate((_old, n) => {
+      if (quarantinedSet.has(n.spec.nodeName) && !refusedAt.has(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))) refusedAt.set(n.spec.nodeName, Date.now());
+    });
     for (const node of quarantined) await fleet.injectFault(node, 'gpu-cc-off');
     log(`[fault 3] ${quarantined.length} replica-hosting nodes now send evidence with GPU CC off (${quarantined.join(', ')})`);
     const account = before.account!;
@@ -419,6 +427,14 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     });
     recoveries.quarantineSeconds = seconds(quarantineAt);
     log(`  quarantine: the ${quarantined.length} nodes refused, their replicas placed elsewhere and every pool Ready ${recoveries.quarantineSeconds} s after the fault (re-attestation every ${reattestSeconds} s)`);
+    // How each was found: at its own re-check, or earlier, through a replica's failure (HostSuspect).
+    const detection = summarizeDetection(quarantinedHosts(quarantined, before.nodes, (await snapshot(watched)).nodes, quarantineAt, refusedAt, reattestSeconds));
+    Object.assign(recoveries, {
+      quarantineRefusedP50Seconds: detection.refusedP50Seconds, quarantineRefusedMaxSeconds: detection.refusedMaxSeconds,
+      quarantineOwnRecheckDueP50Seconds: detection.dueP50Seconds, quarantineOwnRecheckDueMaxSeconds: detection.dueMaxSeconds,
+      quarantineFoundThroughReplica: detection.throughReplica,
+    });
+    log(`  the quarantined hosts refused p50 ${detection.refusedP50Seconds} s / max ${detection.refusedMaxSeconds} s after the fault; their own re-checks were due p50 ${detection.dueP50Seconds} s / max ${detection.dueMaxSeconds} s after it; ${detection.throughReplica} of ${detection.hosts} found earlier through a replica's failed evidence${detection.throughReplica ? ` (refused p50 ${detection.earlierP50Seconds} s before their own re-check was due)` : ''}`);
     const lastFaultEnd = Date.now();
 
     // --- Drain: the traffic ends; everything metered must be committed and paid, exactly. ---
