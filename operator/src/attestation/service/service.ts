@@ -507,7 +507,7 @@ export class AttestationService {
       const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
       if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
       // A failure on the state the host shares with the replica (host-suspect.ts) brings the host's re-check forward.
-      const hostState = outcome.verified ? undefined : hostStateFailure(outcome.reasons, topology);
+      const hostState = hostStateFailure(outcome, topology, host.status?.attestation, nodeName);
       if (hostState) status.attestation = { replicaFailure: { pod: `${subject.namespace}/${subject.pod}`, code: hostState.code, at: now.toISOString() } };
       try {
         await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status });
