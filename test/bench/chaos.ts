@@ -1,5 +1,5 @@
 // `npm run bench -- chaos [--quick] [--nodes N] [--replicas R] [--replicas-per-pool P] [--gpus-per-replica G]
-// [--usage-interval S] [--reattest S]`: faults at fleet scale, bounded in time. A placement plus
+// [--usage-interval S] [--reattest S] [--challenge-ttl S]`: faults at fleet scale, bounded in time. A placement plus
 // settlement runs on a simulated fleet (N nodes, default 200; --quick 40; R replicas, default one per node,
 // in pools of P, default 4, of G GPUs each, default 2) with the operator deployed as the
 // chart deploys it — two controller processes electing a leader, and an attestation-service process —
@@ -221,15 +221,25 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   // is found at the quarantined nodes' next re-attestation, so it bounds that recovery's time, and each
   // re-attestation is three ProviderNode status writes (two per replica) for the apiserver.
   const reattestSeconds = flag(args, '--reattest', 60);
-  log(`chaos bench: ${nodes} simulated nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${replicasPerPool} replicas × ${gpusPerReplica} GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
+  // The operator's challengeTtlSeconds (default 300). A verified subject's attestation lasts the
+  // re-attestation interval plus this, and a replica renews a tenth to a fifth of that lifetime before it
+  // lapses: with an interval shorter than 1,200 s and the default, every replica renews after its host's
+  // next re-check, so a replica never notices a faulted host first, as with the defaults (3,600 s) most do.
+  const challengeTtlSeconds = flag(args, '--challenge-ttl', 0) || undefined;
+  log(`chaos bench: ${nodes} simulated nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${replicasPerPool} replicas × ${gpusPerReplica} GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s${challengeTtlSeconds !== undefined ? ` (challenges live ${challengeTtlSeconds} s)` : ''}, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
   log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
 
   const plane = await startControlPlane();
   const work = mkdtempSync(join(tmpdir(), 'chrysalis-chaos-'));
   const children = new Set<ChildProcess>();
   const logFd = openSync(join(work, 'operator.log'), 'a');
+  const configArgs: string[] = [];
+  if (challengeTtlSeconds !== undefined) {
+    writeFileSync(join(work, 'operator-config.yaml'), `challengeTtlSeconds: ${challengeTtlSeconds}\n`);
+    configArgs.push('--config', join(work, 'operator-config.yaml'));
+  }
   const spawnOperator = (extra: string[]) => {
-    const child = spawn(process.execPath, [...operatorNodeFlags(), '--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...extra],
+    const child = spawn(process.execPath, [...operatorNodeFlags(), '--import', 'tsx', join(root, 'operator/src/main.ts'), '--kubeconfig', plane.kubeconfigPath, ...configArgs, ...extra],
       { cwd: root, stdio: ['ignore', logFd, logFd], env: { ...process.env, CHRYSALIS_LOG_LEVEL: process.env.CHRYSALIS_LOG_LEVEL ?? 'warn' } });
     children.add(child);
     child.once('exit', () => children.delete(child));
@@ -477,7 +487,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: replicas + 1, replicasPerPool, gpusPerReplica, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: replicas + 1, replicasPerPool, gpusPerReplica, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, ...(challengeTtlSeconds !== undefined ? { challengeTtlSeconds } : {}), usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
