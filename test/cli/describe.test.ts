@@ -15,7 +15,10 @@ test('describe pnode shows conditions, attestation claims and the node\'s events
   await installCrds(kc);
   const run = uniqueRun();
   const name = `cli-desc-${run}`;
-  await createProviderNode(t, kc, name, run, {}, attestedStatus());
+  const status = attestedStatus();
+  // A replica's failure on the host's state, newer than the host's verification a minute ago.
+  (status.attestation as Record<string, unknown>).replicaFailure = { pod: 'tenant/llm-0', code: 'GPU_CC_DISABLED', at: new Date(Date.now() - 30_000).toISOString() };
+  await createProviderNode(t, kc, name, run, {}, status);
   const rest = new RestClient(kc);
   const node = await rest.request<ProviderNode>('GET', resourcePath(ProviderNodes, undefined, name));
   const eventName = `${name}.cli`;
@@ -42,6 +45,7 @@ test('describe pnode shows conditions, attestation claims and the node\'s events
   t.regex(r.stdout, new RegExp(`Image hash:\\s+${'cd'.repeat(32)}`));
   t.regex(r.stdout, /TCB:\s+bootloader=3 tee=0 snp=14 microcode=209/);
   t.regex(r.stdout, new RegExp(`Chip ID:\\s+${'ef'.repeat(64)}`));
+  t.regex(r.stdout, /Replica failure:\s+GPU_CC_DISABLED in replica tenant\/llm-0's evidence \(\d+s ago\): the host is re-checked ahead of its schedule\n/);
   t.regex(r.stdout, /0\s+H100\s+550\.54\.15\s+96\.00\.5E\.00\.01\s+on/);
   t.regex(r.stdout, new RegExp(`Events:\\n\\s+TYPE\\s+REASON\\s+AGE\\s+FROM\\s+MESSAGE\\n\\s+Normal\\s+EvidenceVerified\\s+\\d+[smh]\\s+chrysalis.dev/operator\\s+evidence of ${name} verified`));
 

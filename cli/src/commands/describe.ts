@@ -83,6 +83,7 @@ function providerNodeBody(n: ProviderNode, now: Date): string {
       ['Last failure', a.lastFailure ? `${a.lastFailure.code}: ${a.lastFailure.message} (${age(a.lastFailure.at, now)} ago)` : undefined],
       ['Challenge', a.challenge ? `pending since ${a.challenge.issuedAt}, answerable until ${a.challenge.expiresAt}` : undefined],
       ['Re-check asked', reattestAsked(n)],
+      ['Replica failure', replicaFailureOf(n, now)],
     ], '  '));
     if (a.gpus?.length) {
       out += renderTable(['gpu', 'model', 'driver', 'vbios', 'cc', 'device id'], a.gpus.map((g) => [String(g.index), g.model ?? '', g.driverVersion ?? '', g.vbiosVersion ?? '', g.ccMode ?? '', g.deviceId ?? '']))
@@ -102,6 +103,18 @@ function reattestAsked(n: ProviderNode): string | undefined {
   const value = n.metadata.annotations![ANNOTATION_REATTEST_REQUEST]!;
   const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
   return `${shown} (${n.status?.attestation?.reattestRequest === asked ? 'challenged' : 'not challenged yet'})`;
+}
+
+/**
+ * The last failure of a replica's evidence on the state this host shares with it (node-cvm), and whether
+ * it still brings the host's re-check forward (newer than the host's verification) or was answered by it.
+ */
+export function replicaFailureOf(n: ProviderNode, now: Date): string | undefined {
+  const f = n.status?.attestation?.replicaFailure;
+  if (!f) return undefined;
+  const verifiedAt = n.status?.attestation?.verifiedAt;
+  const open = verifiedAt === undefined || Date.parse(f.at) > Date.parse(verifiedAt);
+  return `${f.code} in replica ${f.pod}'s evidence (${age(f.at, now)} ago): ${open ? 'the host is re-checked ahead of its schedule' : 'answered by the host\'s verification since'}`;
 }
 
 function poolBody(p: InferencePool, now: Date): string {
