@@ -54,6 +54,11 @@ export interface FleetOptions {
   namespace?: string;
   /** Run replica attesters for bound `chrysalis.dev/pool` Pods on fleet nodes (default true). */
   replicas?: boolean;
+  /**
+   * Each replica attester renews at least this often, as the sidecar's `--reattest-interval` (default: only
+   * before its attestation lapses, a tenth to a fifth of its lifetime early).
+   */
+  replicaRenewSeconds?: number;
   /** Usage report interval per replica (default 5000 ms) and synthetic tokens per second per replica. */
   usageIntervalMs?: number;
   tokensPerSecond?: number;
@@ -369,6 +374,7 @@ export async function createFleet(kc: KubeConfig, options: FleetOptions): Promis
       subject: { kind: 'replica', namespace: ns, pod: name },
       cpu: new SimulatedCpuSource(tee), gpu: new SimulatedGpuSource(tee, gpuStateOf(pod.spec!.nodeName!)), transport,
       retry: { initialMs: 300, maxMs: 3000 }, rejectedRetryMs: 3000,
+      ...(options.replicaRenewSeconds !== undefined ? { reattestIntervalMs: options.replicaRenewSeconds * 1000 } : {}),
     });
     const started = Date.now();
     const rate = options.tokensPerSecond ?? 1000;

@@ -1,5 +1,5 @@
 // `npm run bench -- chaos [--quick] [--nodes N] [--replicas R] [--replicas-per-pool P] [--gpus-per-replica G]
-// [--usage-interval S] [--reattest S] [--challenge-ttl S]`: faults at fleet scale, bounded in time. A placement plus
+// [--usage-interval S] [--reattest S] [--challenge-ttl S] [--replica-renew S]`: faults at fleet scale, bounded in time. A placement plus
 // settlement runs on a simulated fleet (N nodes, default 200; --quick 40; R replicas, default one per node,
 // in pools of P, default 4, of G GPUs each, default 2) with the operator deployed as the
 // chart deploys it — two controller processes electing a leader, and an attestation-service process —
@@ -226,7 +226,10 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
   // lapses: with an interval shorter than 1,200 s and the default, every replica renews after its host's
   // next re-check, so a replica never notices a faulted host first, as with the defaults (3,600 s) most do.
   const challengeTtlSeconds = flag(args, '--challenge-ttl', 0) || undefined;
-  log(`chaos bench: ${nodes} simulated nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${replicasPerPool} replicas × ${gpusPerReplica} GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s${challengeTtlSeconds !== undefined ? ` (challenges live ${challengeTtlSeconds} s)` : ''}, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
+  // Each replica's attester renews at least this often (the sidecar's --reattest-interval): with renewals
+  // more frequent than the hosts' re-checks, a faulted host's replicas notice first.
+  const replicaRenewSeconds = flag(args, '--replica-renew', 0) || undefined;
+  log(`chaos bench: ${nodes} simulated nodes × ${GPUS_PER_NODE} GPUs, ${pools} pools × ${replicasPerPool} replicas × ${gpusPerReplica} GPUs, usage reported every ${usageIntervalSeconds} s per replica, re-attestation every ${reattestSeconds} s${challengeTtlSeconds !== undefined ? ` (challenges live ${challengeTtlSeconds} s)` : ''}${replicaRenewSeconds !== undefined ? `, replicas renewing at least every ${replicaRenewSeconds} s` : ''}, settlement every ${COMMIT_PERIOD_SECONDS} s on the sandbox chain`);
   log(`faults: kill -9 of the controllers' leader during placement; kube-apiserver restart; chain stalled ${stallSeconds} s; ${quarantineCount} nodes (5%) quarantined`);
 
   const plane = await startControlPlane();
@@ -312,7 +315,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
 
     const fleet = await createFleet(kc, {
       nodes, serviceUrl: `https://127.0.0.1:${attestationPort}`, ca: tls.cert, providers: Math.max(1, Math.ceil(nodes / 10)),
-      namePrefix: 'chaos', reattestIntervalSeconds: reattestSeconds, usageIntervalMs: usageIntervalSeconds * 1000, tokensPerSecond: 20,
+      namePrefix: 'chaos', reattestIntervalSeconds: reattestSeconds, ...(replicaRenewSeconds !== undefined ? { replicaRenewSeconds } : {}), usageIntervalMs: usageIntervalSeconds * 1000, tokensPerSecond: 20,
     });
     await until('every node Attested', 600_000, async () => (await snapshot(watched)).nodes.filter((n) => isTrue(n, 'Attested')).length === nodes);
     log(`fleet attested: ${nodes} nodes`);
@@ -487,7 +490,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     return {
       bench: 'chaos', metric: 'seconds from the last fault to paid == committed == metered with every invariant holding', unit: 's',
       ours: settledSeconds, baseline: COMMIT_PERIOD_SECONDS, ratio: Math.round((settledSeconds / COMMIT_PERIOD_SECONDS) * 100) / 100,
-      params: { nodes, pools, replicas: replicas + 1, replicasPerPool, gpusPerReplica, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, ...(challengeTtlSeconds !== undefined ? { challengeTtlSeconds } : {}), usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
+      params: { nodes, pools, replicas: replicas + 1, replicasPerPool, gpusPerReplica, quarantined: quarantined.length, stallSeconds, reattestIntervalSeconds: reattestSeconds, ...(challengeTtlSeconds !== undefined ? { challengeTtlSeconds } : {}), ...(replicaRenewSeconds !== undefined ? { replicaRenewSeconds } : {}), usageIntervalSeconds, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, ...recoveries, unitsMetered: num(totals?.metered), tokensServedOnHealthyHosts: Number(books.healthyTokens), nodesMeteredExactly: books.exactNodes, replicasGoneWithTokensUnmetered: books.lostWithPods.replicas, serviceRequests: serviceTotal, serviceRequestsPerSecond: servicePerSecond, serviceConflicts: serviceRequests.conflicts, usageReportsDeferred: serviceRequests.usageDeferred, baselineIs: 'one commit period' },
     };
   } finally {
     clearInterval(requestReporter);
