@@ -53,6 +53,14 @@ export interface OperatorConfig {
    * attester sidecar mounts it from there, as the node attester does.
    */
   tsmHostPath: string;
+  /**
+   * Each replica sidecar renews its attestation at least this often (its --reattest-interval); absent:
+   * the sidecar's own default, hourly at most and shortly before the attestation lapses. On a
+   * node-cvm host a replica's renewal also looks at the host's CPU and GPUs, and one that fails there
+   * re-checks the host at once (attestation/service/host-suspect.ts): renewing more often than the policy
+   * re-checks hosts finds a host's fault sooner, for one verification per replica per renewal.
+   */
+  replicaRenewSeconds?: number;
   /** TokenReviews the attestation service may send per second for tokens it has not cached (all callers together). */
   tokenReviewsPerSecond: number;
   /**
@@ -163,6 +171,12 @@ export function parseOperatorConfig(text: string, source = 'config'): OperatorCo
           throw new ConfigError(`${source}: ${key} must be a number above 0 and at most 100000`);
         }
         config[key] = value;
+        break;
+      case 'replicaRenewSeconds':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 30 || value > 86_400) {
+          throw new ConfigError(`${source}: replicaRenewSeconds must be a whole number of seconds from 30 to 86400, or left out to renew only before the attestation lapses (got ${JSON.stringify(value)})`);
+        }
+        config.replicaRenewSeconds = value;
         break;
       case 'maxUsageReportsInFlight':
         if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 100_000) {

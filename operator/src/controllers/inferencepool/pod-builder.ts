@@ -126,6 +126,7 @@ export function buildReplicaPod({ pool, index, tee, node, topology = 'node-cvm',
   // The attestation service's CA (the chart's), projected from the Pod's own annotation: the CA's Secret
   // lives in the operator's namespace, which a Pod in the pool's namespace cannot mount.
   if (config.attestationCa) attesterArgs.push('--ca', `${ATTESTATION_TOKEN_DIR}/ca.crt`);
+  if (config.replicaRenewSeconds !== undefined) attesterArgs.push('--reattest-interval', String(config.replicaRenewSeconds));
   // Where the CPU and GPU evidence come from, by TEE and topology (a simulated host included; the
   // policy must say allowSimulated for simulated evidence to pass, fail closed otherwise).
   attesterArgs.push(...teeAccess.attesterArgs);
