@@ -95,6 +95,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 const isTrue = (o: { status?: { conditions?: Array<{ type: string; status: string }> } }, type: string) =>
   o.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+/** An Attested, unquarantined node: one the operator places replicas on. Otherwise it is refused. */
+const takesWork = (n: ProviderNode) => isTrue(n, 'Attested') && !isTrue(n, 'Quarantined');
 const seconds = (fromMs: number, toMs = Date.now()) => Math.round((toMs - fromMs) / 100) / 10;
 const num = (v: unknown) => (Number.isFinite(Number(v ?? 0)) ? Number(v ?? 0) : 0);
 
@@ -162,7 +164,7 @@ async function listedSnapshot(rest: RestClient): Promise<Snapshot> {
 /** What must hold at the end; an empty list means everything does. */
 function violations(s: Snapshot): string[] {
   const out: string[] = [];
-  const healthy = new Set(s.nodes.filter((n) => isTrue(n, 'Attested') && !isTrue(n, 'Quarantined')).map((n) => n.spec.nodeName));
+  const healthy = new Set(s.nodes.filter(takesWork).map((n) => n.spec.nodeName));
   const poolsByUid = new Map(s.pools.map((p) => [p.metadata.uid!, p]));
   const seen = new Set<string>();
   for (const pod of s.pods) {
@@ -405,7 +407,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const refusedAt = new Map<string, number>();
     const quarantinedSet = new Set(quarantined);
     watched.nodes.onUpdate((_old, n) => {
-      if (quarantinedSet.has(n.spec.nodeName) && !refusedAt.has(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))) refusedAt.set(n.spec.nodeName, Date.now());
+      if (quarantinedSet.has(n.spec.nodeName) && !refusedAt.has(n.spec.nodeName) && !takesWork(n)) refusedAt.set(n.spec.nodeName, Date.now());
     });
     for (const node of quarantined) await fleet.injectFault(node, 'gpu-cc-off');
     log(`[fault 3] ${quarantined.length} replica-hosting nodes now send evidence with GPU CC off (${quarantined.join(', ')})`);
@@ -429,7 +431,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     const quarantineTimeoutMs = Math.max(600, 2 * reattestSeconds) * 1000;
     await until('the quarantined nodes emptied and every pool Ready elsewhere', quarantineTimeoutMs, async () => {
       const s = await snapshot(watched);
-      const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && (!isTrue(n, 'Attested') || isTrue(n, 'Quarantined'))).map((n) => n.spec.nodeName));
+      const out = new Set(s.nodes.filter((n) => quarantined.includes(n.spec.nodeName) && !takesWork(n)).map((n) => n.spec.nodeName));
       const stillOn = s.pods.filter((p) => out.has(p.spec.nodeName ?? ''));
       const notReady = s.pools.filter((p) => !isTrue(p, 'Ready'));
       if (Date.now() > nextQuarantineReport) {

@@ -7,7 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { RESOURCES, type Condition, type InferencePool, type ProviderNode } from '../../../operator/src/api/index.js';
 import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
 import { Events, type KubeObject, type ResourceType } from '../../../operator/src/kube/resource.js';
-import { reattestRequestOf } from '../../../operator/src/controllers/providernode/early-recheck.js';
+import { reattestRequestOf, unansweredReplicaFailure } from '../../../operator/src/controllers/providernode/early-recheck.js';
 import { ANNOTATION_REATTEST_REQUEST } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
 import { age } from '../views/age.js';
@@ -112,8 +112,7 @@ function reattestAsked(n: ProviderNode): string | undefined {
 export function replicaFailureOf(n: ProviderNode, now: Date): string | undefined {
   const f = n.status?.attestation?.replicaFailure;
   if (!f) return undefined;
-  const verifiedAt = n.status?.attestation?.verifiedAt;
-  const open = verifiedAt === undefined || Date.parse(f.at) > Date.parse(verifiedAt);
+  const open = unansweredReplicaFailure(n) !== undefined;
   return `${f.code} in replica ${f.pod}'s evidence (${age(f.at, now)} ago): ${open ? 'the host is re-checked ahead of its schedule' : 'answered by the host\'s verification since'}`;
 }
 

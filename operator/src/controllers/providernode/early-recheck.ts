@@ -32,15 +32,22 @@ export interface EarlyRecheck {
   suspect?: ProviderNodeStatusAttestationReplicaFailure;
 }
 
+const verifiedAtOf = (pn: ProviderNode): number => (pn.status?.attestation?.verifiedAt ? Date.parse(pn.status.attestation.verifiedAt) : -Infinity);
+
+/** The replica failure recorded on `pn` that its own verification has not answered yet (newer than verifiedAt), if any. */
+export function unansweredReplicaFailure(pn: ProviderNode): ProviderNodeStatusAttestationReplicaFailure | undefined {
+  const failure = pn.status?.attestation?.replicaFailure;
+  return failure !== undefined && Date.parse(failure.at) > verifiedAtOf(pn) ? failure : undefined;
+}
+
 /** What, beyond the schedule, asks for a challenge to `pn` now; `attested`: its verdict stands and has not lapsed. */
 export function earlyRecheckOf(pn: ProviderNode, attested: boolean): EarlyRecheck {
   const a = pn.status?.attestation;
-  const verifiedAt = a?.verifiedAt ? Date.parse(a.verifiedAt) : -Infinity;
   const requested = reattestRequestOf(pn);
-  const failure = a?.replicaFailure;
+  const suspect = attested ? unansweredReplicaFailure(pn) : undefined;
   return {
     ...(requested !== undefined && requested !== a?.reattestRequest ? { pendingRequest: requested } : {}),
-    answeringRequest: a?.reattestRequest !== undefined && a.challenge !== undefined && Date.parse(a.challenge.issuedAt) > verifiedAt,
-    ...(attested && failure !== undefined && Date.parse(failure.at) > verifiedAt ? { suspect: failure } : {}),
+    answeringRequest: a?.reattestRequest !== undefined && a.challenge !== undefined && Date.parse(a.challenge.issuedAt) > verifiedAtOf(pn),
+    ...(suspect !== undefined ? { suspect } : {}),
   };
 }
