@@ -24,8 +24,8 @@
 // default is 200 nodes (--nodes raises it). The placement bench's full size, 2,000 nodes with 1,000 pools
 // of 8 replicas, is `--nodes 2000 --replicas 8000 --replicas-per-pool 8 --gpus-per-replica 1`; a shape
 // that fills more than 90% of the GPUs is refused, so the quarantined nodes' replicas have somewhere to
-// go. On 2 cores the full size does not complete: kube-apiserver falls behind (README, "Admission and
-// faults at fleet scale"). Every replica reports usage every
+// go. On 2 cores the full size does not complete: kube-apiserver falls behind (docs/BENCHMARKS.md, "Faults at
+// fleet scale"). Every replica reports usage every
 // --usage-interval seconds (default 5, twelve times the attester's default 60 s, so settlement has
 // traffic within the run): at 1,000 replicas that is 200 reports a second, two requests each for the
 // attestation service, more than its 200-a-second client budget here, so larger fleets take a longer one.

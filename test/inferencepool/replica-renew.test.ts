@@ -1,7 +1,7 @@
 // replicaRenewSeconds: how often each replica's attester sidecar renews at least (its --reattest-interval),
 // from the operator's config and the chart's operator.config; absent, the sidecar keeps its own default.
 // A renewal on a node-cvm host also looks at the host's hardware, so this is how an operator has a host's
-// fault noticed by its replicas sooner (README, "How the quarantined hosts were found").
+// fault noticed by its replicas sooner (docs/BENCHMARKS.md, "How the quarantined hosts were found").
 import test from 'ava';
 import { ConfigError, DEFAULT_CONFIG, parseOperatorConfig } from '../../operator/src/config.js';
 import { buildReplicaPod } from '../../operator/src/controllers/inferencepool/pod-builder.js';
