@@ -3,7 +3,8 @@
 // from the apiserver — which stands in until the informer shows that version (or REMEMBER_MS passes).
 import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ProviderNodeReads, REMEMBER_MS } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { REMEMBER_MS } from '../../operator/src/kube/own-writes.js';
 import { OperatorMetrics } from '../../operator/src/kube/metrics.js';
 import type { KubeObject } from '../../operator/src/kube/resource.js';
 import type { RestClient } from '../../operator/src/kube/rest.js';

@@ -3,7 +3,7 @@
 // plan was made from, and the plan came from the informer's copy. A reconcile between the controller's
 // own write and that write's watch event (a Pod of the node changed) planned from the copy before the
 // write, so the write was refused, and its retries too, until the event came. The controller now plans
-// from what it last wrote until the informer shows it (ProviderNodeReads: newest, remember, forget).
+// from what it last wrote until the informer shows it (kube/own-writes.ts: newest, remember, forget).
 //
 // Against the real apiserver; the reconciler reads from caches the test fills by hand, so "the informer
 // has not delivered the write yet" is exact rather than a matter of timing.
@@ -11,7 +11,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ProviderNodeReads } from '../../operator/src/attestation/service/provider-node-reads.js';
+import { OwnWrites } from '../../operator/src/kube/own-writes.js';
 import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
 import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import type { EventRecorder } from '../../operator/src/kube/events.js';
@@ -43,7 +43,7 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
   nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
   policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
   const events = { record: async () => true } as unknown as EventRecorder;
-  const ownWrites = withOwnWrites ? new ProviderNodeReads({ rest: s.rest, cache: providerNodes }) : undefined;
+  const ownWrites = withOwnWrites ? new OwnWrites(providerNodes) : undefined;
   const reconciler = new ProviderNodeReconciler({ client, events, config: s.config, providerNodes, nodes, pods, policies, ...(ownWrites ? { ownWrites } : {}) });
   const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
 

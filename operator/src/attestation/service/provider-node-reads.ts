@@ -1,5 +1,5 @@
-// How the attestation service, metering and the ProviderNode controller read a ProviderNode before a status
-// write to it (the controller only what it wrote itself: newest, remember, forget).
+// How the attestation service and metering read a ProviderNode before a status write to it (the
+// ProviderNode controller keeps only what it wrote itself, with kube/own-writes.ts alone).
 //
 // Every such write is conditioned on the resourceVersion it was computed from, so the read may be a copy
 // that lags: a stale copy costs a refused write (409) and a second try on a fresh read, never a write
@@ -9,13 +9,12 @@
 // One lag is certain, not occasional: the writes to one host take turns (host-writes.ts), and the turn after
 // a write starts as soon as the apiserver answered it, before the informer has delivered the change. A
 // reader that took the informer's copy then would be refused every time. So each status write this process
-// makes is remembered (the apiserver answers a patch with the object as written) until the informer
-// delivers that same resourceVersion, and a read in between gets the remembered object. So is each object
-// read from the apiserver: a node's evidence is checked there when the copy does not show its challenge
-// yet, and the next read, a moment later, would otherwise look it up there again. Should the informer
-// skip a remembered version (a relist after 410 Gone), or deliver a newer one before it was remembered,
-// the memory costs one refused write, after which the fresh read replaces it; it is dropped after
-// REMEMBER_MS anyway.
+// makes is remembered (kube/own-writes.ts: the apiserver answers a patch with the object as written) until
+// the informer delivers that same resourceVersion, and a read in between gets the remembered object. So is
+// each object read from the apiserver: a node's evidence is checked there when the copy does not show its
+// challenge yet, and the next read, a moment later, would otherwise look it up there again. Should the
+// informer deliver a newer version before one was remembered, the memory costs one refused write, after
+// which the fresh read replaces it.
 //
 // When a request expects the copy to show something another writer has just written (the challenge the
 // controller issued, answered by a node's evidence), the copy is given a moment to catch up before the
@@ -32,12 +31,10 @@ import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
 import { KubeClient } from '../../kube/kube-client.js';
 import { NO_FENCE } from '../../kube/leader-election.js';
 import type { OperatorMetrics } from '../../kube/metrics.js';
+import { OwnWrites } from '../../kube/own-writes.js';
 import { resourcePath, type KubeObject } from '../../kube/resource.js';
 import type { RestClient } from '../../kube/rest.js';
 import type { Store } from '../../kube/store.js';
-
-/** How long an object this process wrote or read stands in for the informer's copy at most. */
-export const REMEMBER_MS = 30_000;
 
 /** How long forNodeShowing waits for the informer's copy to show what a request expects, before a GET. */
 export const CATCH_UP_MS = 3_000;
@@ -66,9 +63,8 @@ export type FreshRead =
   | 'not-cached' | 'no-cache';
 
 export class ProviderNodeReads {
-  /** name → the object this process last wrote or read from the apiserver, while the informer has not shown it. */
-  private readonly newer = new Map<string, { object: ProviderNode; at: number }>();
-  private readonly now: () => number;
+  /** The objects this process last wrote or read from the apiserver, while the informer has not shown them. */
+  private readonly own: OwnWrites<ProviderNode & KubeObject> | undefined;
   /** Reads only (GET, 404 → undefined): no leader fence is involved. */
   private readonly client: KubeClient;
   /** Reads that the cache (or a remembered write) answered, and reads sent to the apiserver. */
@@ -77,19 +73,15 @@ export class ProviderNodeReads {
   private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(private readonly options: ProviderNodeReadsOptions) {
-    this.now = options.now ?? Date.now;
     this.client = new KubeClient(options.rest, NO_FENCE);
     const cache = options.cache;
+    this.own = cache ? new OwnWrites(cache, options.now ?? Date.now) : undefined;
     if (!cache) return;
     cache.addIndexer(BY_NODE_NAME, nodeNameOf);
-    // The informer caught up with a write: its copy is as new, and later events only newer.
     cache.onUpdate((_old, obj) => {
-      const name = obj.metadata?.name;
-      if (name && this.newer.get(name)?.object.metadata.resourceVersion === obj.metadata?.resourceVersion) this.newer.delete(name);
       // Copied: a waiter that is satisfied removes itself.
       for (const wake of [...(this.waiting.get(obj.spec?.nodeName ?? '') ?? [])]) wake();
     });
-    cache.onDelete((obj) => { if (obj.metadata?.name) this.newer.delete(obj.metadata.name); });
   }
 
   /** Whether reads may come from a cache (else every read is from the apiserver already). */
@@ -177,11 +169,7 @@ export class ProviderNodeReads {
    * one just read from the apiserver: reads get it until the informer shows that version.
    */
   remember(object: ProviderNode | undefined): void {
-    const name = object?.metadata?.name;
-    if (!this.options.cache || !name || !object.metadata.resourceVersion) return;
-    // The informer already shows this version: its copy is as new, and anything remembered is older.
-    if (this.options.cache.get(undefined, name)?.metadata.resourceVersion === object.metadata.resourceVersion) this.newer.delete(name);
-    else this.newer.set(name, { object, at: this.now() });
+    this.own?.remember(object as (ProviderNode & KubeObject) | undefined);
   }
 
   /**
@@ -189,20 +177,13 @@ export class ProviderNodeReads {
    * newer object, which the informer will show (or a fresh read will return).
    */
   forget(name: string): void {
-    this.newer.delete(name);
+    this.own?.forget(undefined, name);
   }
 
   /** The newer of the informer's copy `cached` and what this process remembers of the same object. */
   newest(cached: ProviderNode & KubeObject): ProviderNode {
     this.counts.cached++;
-    const name = cached.metadata.name ?? '';
-    const mine = this.newer.get(name);
-    if (!mine) return cached;
-    if (this.now() - mine.at > REMEMBER_MS) {
-      this.newer.delete(name);
-      return cached;
-    }
-    return mine.object;
+    return this.own ? this.own.newest(cached) : cached;
   }
 
   /** From the apiserver; what it answers is newer than anything remembered (remember replaces it). */

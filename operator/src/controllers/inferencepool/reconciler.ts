@@ -37,6 +37,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from '../../kube/c
 import type { EventRecorder, RecordedEvent } from '../../kube/events.js';
 import type { Informer } from '../../kube/informer.js';
 import { NotLeaderError } from '../../kube/leader-election.js';
+import { OwnWrites } from '../../kube/own-writes.js';
 import { parseObjectKey, Pods, type KubeObject } from '../../kube/resource.js';
 import { isConflict, isNotFound, KubeApiError } from '../../kube/rest.js';
 import { LABEL_REPLICA_ATTESTED, LABEL_REPLICA_ATTESTED_VALUE, LABEL_TEE, LABEL_TEMPLATE_HASH, READINESS_GATE_ATTESTED } from '../../marks.js';
@@ -95,6 +96,8 @@ export interface InferencePoolReconcilerDeps {
 export class InferencePoolReconciler implements Reconciler {
   private readonly now: () => Date;
   private readonly budget: RequestBudget;
+  /** Each pool as this reconciler last wrote its status, while the informer has not shown it. */
+  private readonly ownWrites: OwnWrites<InferencePool & KubeObject>;
   /** Events waiting to be sent, oldest first from `eventsHead`; a few senders drain them. */
   private readonly pendingEvents: Array<[KubeObject, RecordedEvent]> = [];
   private eventsHead = 0;
@@ -103,6 +106,7 @@ export class InferencePoolReconciler implements Reconciler {
   constructor(private readonly deps: InferencePoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.budget = new RequestBudget({ maxInFlight: deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT });
+    this.ownWrites = new OwnWrites(deps.pools, () => this.now().getTime());
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -110,7 +114,11 @@ export class InferencePoolReconciler implements Reconciler {
     if (!namespace) throw new Error(`InferencePool key without a namespace: ${key}`);
     const { view, pools } = this.deps;
     const pk = poolKey(namespace, name);
-    const pool = pools.get(namespace, name);
+    // The pool as this reconciler last wrote its status, until the informer shows that write: a pool's
+    // Pods wake it again moments after its status write, and planned from the copy before it, the same
+    // status was applied twice with new transition times (npm run bench -- placement; kube/own-writes.ts).
+    const cached = pools.get(namespace, name);
+    const pool = cached && this.ownWrites.newest(cached);
     if (!pool || pool.metadata.deletionTimestamp) {
       // The garbage collector deletes the replicas (and the routing objects) through their owner references.
       view.setWaiting(pk, false);
@@ -425,7 +433,8 @@ export class InferencePoolReconciler implements Reconciler {
   }
 
   private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
-    await this.deps.client.applyStatusIfChanged(InferencePools, pool as unknown as KubeObject, status);
+    const { object, written } = await this.deps.client.applyStatusIfChanged(InferencePools, pool as unknown as InferencePool & KubeObject, status);
+    if (written) this.ownWrites.remember(object);
   }
 }
 

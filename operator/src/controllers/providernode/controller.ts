@@ -8,10 +8,10 @@ import type { OperatorConfig } from '../../config.js';
 import { BY_NODE_NAME, BY_POLICY, nodeNameOf, policyNameIndexer } from '../../kube/indexes.js';
 import type { Informer } from '../../kube/informer.js';
 import type { Manager } from '../../kube/manager.js';
+import { OwnWrites } from '../../kube/own-writes.js';
 import { objectKey, type KubeObject } from '../../kube/resource.js';
 import { attestationPolicyController } from '../attestationpolicy/controller.js';
 import { ChallengeSlots } from './challenge-slots.js';
-import { ProviderNodeReads } from '../../attestation/service/provider-node-reads.js';
 import { KIND, ProviderNodeReconciler } from './reconciler.js';
 
 /**
@@ -55,7 +55,7 @@ export function providerNodeController(manager: Manager, config: OperatorConfig,
       manager.metrics.challengesWaiting.set(queued);
     },
   });
-  const ownWrites = new ProviderNodeReads({ rest: manager.rest, cache: informers.providerNodes });
+  const ownWrites = new OwnWrites(informers.providerNodes);
   const reconciler = new ProviderNodeReconciler({ client: manager.client, events: manager.events, config, ...informers, challengeSlots, ownWrites });
   // Reconciles wait on the apiserver (a status apply, a Node apply or taint patch, events), not on this
   // process's CPU, and one key never runs on two workers: at a fleet's cold start every node needs a

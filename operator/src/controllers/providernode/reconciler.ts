@@ -12,10 +12,10 @@ import type { ReconcilerDeps } from '../reconciler-deps.js';
 import { BY_NODE_NAME, nodeNameOf } from '../../kube/indexes.js';
 import { Nodes, Pods, parseObjectKey, type KubeObject } from '../../kube/resource.js';
 import { isConflict, isNotFound } from '../../kube/rest.js';
+import type { OwnWrites } from '../../kube/own-writes.js';
 import type { Store } from '../../kube/store.js';
 import { podGpus } from '../../placement/index.js';
 import { claimedPool, controllerRefToClaimedPool } from '../../attestation/service/replica-owner.js';
-import type { ProviderNodeReads } from '../../attestation/service/provider-node-reads.js';
 import { replicaIndexOf } from '../inferencepool/pod-builder.js';
 import { FIELD_MANAGER, LABEL_ATTESTED, LABEL_GPU_MODEL, LABEL_PROVIDER_NODE, LABEL_TEE, TAINT_UNATTESTED } from '../../marks.js';
 import { statusEqual } from '../../kube/status.js';
@@ -32,7 +32,7 @@ export interface ProviderNodeDeps extends ReconcilerDeps {
    * The status objects this controller wrote, read in place of the informer's copy until it shows them
    * (provider-node-reads.ts); absent: every plan from the informer's copy.
    */
-  ownWrites?: Pick<ProviderNodeReads, 'newest' | 'remember' | 'forget'>;
+  ownWrites?: OwnWrites<ProviderNode & KubeObject>;
   /** The bound on challenges outstanding (challenge-slots.ts); absent: no bound. */
   challengeSlots?: ChallengeSlots;
 }
@@ -88,7 +88,7 @@ export class ProviderNodeReconciler implements Reconciler {
         // Deleted after our cache saw it: the informer's delete event ends this key; nothing to retry.
         if (isNotFound(err)) return;
         // Someone wrote after the object planned from: the next try plans from the informer's copy.
-        if (isConflict(err)) this.deps.ownWrites?.forget(name);
+        if (isConflict(err)) this.deps.ownWrites?.forget(undefined, name);
         throw err;
       }
     }
