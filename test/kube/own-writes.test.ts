@@ -32,7 +32,7 @@ test('a write that changed nothing (the copy shows its version) is not remembere
   cache.put(pool('a', 'p', '1', 'no'));
 
   own.remember(pool('a', 'p', '1', 'no'));
-  t.is(own.newest(cache.get('a', 'p') as KubeObject), cache.get('a', 'p'));
+  t.is(own.newest(cache.get('a', 'p') as KubeObject), cache.get('a', 'p') as KubeObject);
 
   own.remember(pool('a', 'p', '2', 'yes'));
   own.forget('a', 'p');
