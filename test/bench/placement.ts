@@ -32,7 +32,8 @@
 // All phases use the same nodes: after each, its Pods are deleted (grace 0) and the bench waits until
 //   none is left before the next starts. Each phase starts on a settled fleet: once no Node has been
 //   written for 3 s (after the fleet appears, kube-controller-manager re-annotates every Node at its own
-//   20 QPS — minutes at full size — and that wave used to land in the first phase only). Stranded GPUs
+//   20 QPS — minutes at full size — and that wave used to land in the first phase only), and after one
+//   untimed Pod on every node (kwok's first Pods on a node cost it more; warmUpFleet). Stranded GPUs
 //   are measured for both by measureStranding over the nodes as the final Pods occupy them.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -119,6 +120,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     const fleet = await createGpuFleet(kc, { prefix: 'bench', count: nodes, gpuModel: MODEL, providers: Math.max(1, nodes / 20), concurrency: 64 });
     await waitForReadyNodes(client.rest, nodes);
     log(`fleet ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await warmUpFleet(kc, client, fleet.names);
     await waitForSettledNodes(kc, 'before the fleet is used');
     // Each run has namespaces of its own, so a run's pools (left behind, watched by no one) never meet the next run's.
     const ns = (phase: 'ours' | 'baseline' | 'floor', run: number) => (runs === 1 ? `bench-${phase}` : `bench-${phase}-${run}`);
@@ -316,6 +318,31 @@ async function waitForSettledNodes(kc: KubeConfig, when: string): Promise<void> 
     last = now;
   }
   log(`nodes settled ${when}: waited ${((Date.now() - started) / 1000).toFixed(1)} s, ${last - first} Node writes meanwhile`);
+}
+
+/**
+ * Runs one replica Pod on every node and deletes them, before any timed phase. kwok pays once for the
+ * first Pods it sees on a node: in the first phase of an invocation (always ours) it opened 29–57 Pod
+ * watches and patched 452–618 Pod statuses where later runs' same phase saw none and 346–400, which made
+ * the first run of ours the slowest in each of three invocations. Every timed phase now starts after that.
+ */
+async function warmUpFleet(kc: KubeConfig, client: KubeClient, nodeNames: string[]): Promise<void> {
+  const namespace = 'bench-warmup';
+  const started = Date.now();
+  await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
+  await waitFor(`ServiceAccount default in ${namespace}`, async () => {
+    try { await client.rest.request('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`); return true; } catch { return false; }
+  }, 60_000);
+  const pool = structuredClone(poolObject('warm-up', namespace, nodeNames.length, MODEL, { model: BENCH_MODEL, gpusPerReplica: 1 })) as unknown as InferencePool;
+  pool.metadata.uid = 'unused';
+  await inBatches(nodeNames.map((node, i) => unownedReplicaPod(pool, i, node)), 64, async (pod) => { await client.create(Pods, pod); });
+  await waitFor(`the warm-up Pods Running on ${nodeNames.length} nodes`, async () => {
+    const list = await client.rest.request<{ items: Array<{ status?: { phase?: string } }> }>('GET', resourcePath(Pods, namespace));
+    return list.items.filter((p) => p.status?.phase === 'Running').length >= nodeNames.length;
+  }, 600_000);
+  const running = Date.now();
+  await deleteAllPods(kc, client.rest, namespace);
+  log(`warm-up: one replica Pod on each of ${nodeNames.length} nodes, Running in ${((running - started) / 1000).toFixed(1)} s, gone ${((Date.now() - running) / 1000).toFixed(1)} s later`);
 }
 
 /**
