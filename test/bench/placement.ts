@@ -321,10 +321,11 @@ async function waitForSettledNodes(kc: KubeConfig, when: string): Promise<void> 
 }
 
 /**
- * Runs one replica Pod on every node and deletes them, before any timed phase. kwok pays once for the
- * first Pods it sees on a node: in the first phase of an invocation (always ours) it opened 29–57 Pod
- * watches and patched 452–618 Pod statuses where later runs' same phase saw none and 346–400, which made
- * the first run of ours the slowest in each of three invocations. Every timed phase now starts after that.
+ * Runs one replica Pod on every node and deletes them, before any timed phase, so that no phase pays for
+ * the fleet's first Pods. The first phase of an invocation (always ours) saw 452–618 Pod status patches
+ * (kwok's) where the same phase of later runs saw 346–400, and 29–57 Pod watches opened that no later
+ * phase saw. With this warm-up the first phase's patches were 309–426; the watches still came (25–40,
+ * from a client not ours: the operator's log shows no watch of its own restarting), so it is not all of it.
  */
 async function warmUpFleet(kc: KubeConfig, client: KubeClient, nodeNames: string[]): Promise<void> {
   const namespace = 'bench-warmup';
