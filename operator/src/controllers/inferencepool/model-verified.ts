@@ -97,7 +97,7 @@ export function modelVerifiedCondition(
   if (sorted.some((r) => r.modelCheck?.state === 'verified')) {
     return {
       type: 'ModelVerified', status: 'True', reason: 'HashMatches',
-      message: `replicas computed spec.model.hash ${expectedHash} from the model's files, and none computed another`,
+      message: `the model's files hash to spec.model.hash ${expectedHash} in every replica that has checked them`,
     };
   }
   return {
