@@ -6,9 +6,12 @@ import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { RESOURCES, type Condition, type InferencePool, type ProviderNode } from '../../../operator/src/api/index.js';
 import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../../operator/src/kube/chrysalis-resources.js';
-import { Events, type KubeObject, type ResourceType } from '../../../operator/src/kube/resource.js';
+import { Events, Pods, type KubeObject, type ResourceType } from '../../../operator/src/kube/resource.js';
 import { reattestRequestOf, unansweredReplicaFailure } from '../../../operator/src/controllers/providernode/early-recheck.js';
-import { ANNOTATION_REATTEST_REQUEST } from '../../../operator/src/marks.js';
+import { modelCheckOf } from '../../../operator/src/controllers/inferencepool/model-verified.js';
+import { replicaTemplateHash } from '../../../operator/src/controllers/inferencepool/template-hash.js';
+import type { InitStatusLike } from '../../../operator/src/kube/cached-shape.js';
+import { ANNOTATION_REATTEST_REQUEST, LABEL_POOL, LABEL_TEMPLATE_HASH } from '../../../operator/src/marks.js';
 import { connect, UsageError } from '../kube.js';
 import { age } from '../views/age.js';
 import { formatData, outputOption, type OutputFormat } from '../views/output.js';
@@ -116,7 +119,31 @@ export function replicaFailureOf(n: ProviderNode, now: Date): string | undefined
   return `${f.code} in replica ${f.pod}'s evidence (${age(f.at, now)} ago): ${open ? 'the host is re-checked ahead of its schedule' : 'answered by the host\'s verification since'}`;
 }
 
-function poolBody(p: InferencePool, now: Date): string {
+/**
+ * How far the pool's replicas built for its current spec are with checking the model against
+ * spec.model.hash, counted from their Pods as the controller reads them (ModelVerified's message names no
+ * count, so that each replica's finished check is not a write of the pool's status). Undefined when the
+ * Pods could not be read.
+ */
+export function modelChecksOf(pool: InferencePool, pods: readonly KubeObject[] | undefined): string | undefined {
+  if (!pods) return undefined;
+  const current = pods.filter((pod) => pod.metadata?.labels?.[LABEL_TEMPLATE_HASH] === replicaTemplateHash(pool));
+  if (!current.length) return 'no replica built for the current spec yet';
+  const counts = { verified: 0, pending: 0, failed: 0 };
+  for (const pod of current) {
+    const statuses = (pod.status as { initContainerStatuses?: InitStatusLike[] } | undefined)?.initContainerStatuses;
+    const check = modelCheckOf(statuses, pool.spec.model.hash);
+    if (check.state === 'verified') counts.verified++;
+    else if (check.state === 'pending') counts.pending++;
+    else counts.failed++;
+  }
+  const parts = [`${counts.verified} of ${current.length} replicas on the current spec verified the model's hash`];
+  if (counts.pending) parts.push(`${counts.pending} still checking`);
+  if (counts.failed) parts.push(`${counts.failed} failed (see the ModelVerified condition)`);
+  return parts.join(', ');
+}
+
+function poolBody(p: InferencePool, now: Date, pods: readonly KubeObject[] | undefined): string {
   const r = p.status?.replicas ?? {};
   let out = renderFields([
     ['Namespace', p.metadata.namespace],
@@ -128,6 +155,7 @@ function poolBody(p: InferencePool, now: Date): string {
     ['Max price', p.spec.maxPriceCoefficient !== undefined ? `${p.spec.maxPriceCoefficient}/1000` : 'no cap'],
     ['Settlement', p.spec.settlementAccountRef.name],
     ['Ready', poolReady(p) ? 'yes' : 'no'],
+    ['Model check', modelChecksOf(p, pods) ?? '<the pool\'s Pods could not be read>'],
   ]);
   out += section('Conditions', conditionsTable(p.status?.conditions, now));
   const placements = p.status?.placements ?? [];
@@ -187,7 +215,10 @@ export function registerDescribeCommand(program: Command): void {
         const labels = Object.entries(obj.metadata?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ');
         out += renderFields([['Labels', labels || '<none>']]);
         if (resource === ProviderNodes) out += providerNodeBody(obj as unknown as ProviderNode, now);
-        else if (resource === InferencePools) out += poolBody(obj as unknown as InferencePool, now);
+        else if (resource === InferencePools) {
+          const pods = await cluster.list<KubeObject>(Pods, { namespace: obj.metadata?.namespace ?? cluster.namespace, labelSelector: `${LABEL_POOL}=${obj.metadata?.name}` }).catch(() => undefined);
+          out += poolBody(obj as unknown as InferencePool, now, pods);
+        }
         else out += genericBody(obj, now);
         out += section('Events', eventsTable(events, now));
         process.stdout.write(out);
