@@ -72,6 +72,8 @@ test('describe ipool shows placements, and unknown kinds or names exit 2 with a 
   t.regex(r.stdout, /Degraded\s+True\s+InsufficientAttestedCapacity\s+5m\s+1 of 2 replicas unplaced/);
   t.regex(r.stdout, /Placements:\n\s+POD\s+NODE\s+PROVIDER\n\s+p1-0\s+gpu-a\s+0:c+\n/);
   t.regex(r.stdout, /Events:\n\s+<none>/);
+  // Counted from the pool's Pods, of which this pool has none.
+  t.regex(r.stdout, /Model check:\s+no replica built for the current spec yet\n/);
 
   const missing = await runCli(['describe', 'ipool', 'nope', '-n', ns], env);
   t.is(missing.code, 2);
