@@ -98,6 +98,9 @@ export const DEFAULT_CONFIG: OperatorConfig = {
   runtimeClassByTee: {},
   defaultPolicyName: 'default',
   defaultPolicySpec: undefined,
+  // Optional keys are spelled out (undefined) so that an unknown key's error lists them among the known.
+  attestationCaFile: undefined,
+  replicaRenewSeconds: undefined,
   challengeTtlSeconds: 300,
   maxOutstandingChallenges: 128,
   attesterImage: 'ghcr.io/chrysalis-dev/attester:0.1.0',

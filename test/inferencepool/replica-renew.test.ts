@@ -27,6 +27,12 @@ test('a replicaRenewSeconds that is not a whole number from 30 to 86400 is refus
   }
 });
 
+test('a misspelt key is refused with a list of the known keys that names replicaRenewSeconds', (t) => {
+  const err = t.throws(() => parseOperatorConfig('replicaRenewSecs: 600', 'config.yaml'), { instanceOf: ConfigError });
+  t.regex(err!.message, /^config\.yaml: unknown key "replicaRenewSecs" \(known: .*\breplicaRenewSeconds\b/);
+  t.regex(err!.message, /\battestationCaFile\b/);
+});
+
 test('the chart passes operator.config.replicaRenewSeconds to the operator, and its schema refuses one below 30', async (t) => {
   const objects = await render({ set: ['operator.config.replicaRenewSeconds=600'] });
   const cm = find(objects, 'ConfigMap', (o) => o.metadata.name.endsWith('-operator'))[0]!;
