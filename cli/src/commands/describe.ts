@@ -127,7 +127,8 @@ export function replicaFailureOf(n: ProviderNode, now: Date): string | undefined
  */
 export function modelChecksOf(pool: InferencePool, pods: readonly KubeObject[] | undefined): string | undefined {
   if (!pods) return undefined;
-  const current = pods.filter((pod) => pod.metadata?.labels?.[LABEL_TEMPLATE_HASH] === replicaTemplateHash(pool));
+  const templateHash = replicaTemplateHash(pool);
+  const current = pods.filter((pod) => pod.metadata?.labels?.[LABEL_TEMPLATE_HASH] === templateHash);
   if (!current.length) return 'no replica built for the current spec yet';
   const counts = { verified: 0, pending: 0, failed: 0 };
   for (const pod of current) {
