@@ -125,12 +125,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
     // Each run has namespaces of its own, so a run's pools (left behind, watched by no one) never meet the next run's.
     const ns = (phase: 'ours' | 'baseline' | 'floor', run: number) => (runs === 1 ? `bench-${phase}` : `bench-${phase}-${run}`);
     for (let run = 1; run <= runs; run++) {
-      for (const name of [ns('ours', run), ns('baseline', run), ns('floor', run)]) {
-        await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
-        await waitFor(`ServiceAccount default in ${name}`, async () => {
-          try { await client.rest.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`); return true; } catch { return false; }
-        }, 60_000);
-      }
+      for (const name of [ns('ours', run), ns('baseline', run), ns('floor', run)]) await createNamespace(client, name);
     }
     const oursRuns: PhaseResult[] = [];
     const baselineRuns: PhaseResult[] = [];
@@ -193,8 +188,7 @@ export default async function placement({ quick, args }: BenchOptions): Promise<
       await waitForSettledNodes(kc, 'before the baseline');
       const baselinePods: KubeObject[] = [];
       for (let i = 0; i < pools; i++) {
-        const pool = poolObject(`pool-${i}`, ns('baseline', run), REPLICAS_PER_POOL, MODEL, { model: BENCH_MODEL, gpusPerReplica: gpusOfPool(i) }) as unknown as InferencePool;
-        pool.metadata.uid = 'unused';
+        const pool = unsubmittedPool(`pool-${i}`, ns('baseline', run), REPLICAS_PER_POOL, gpusOfPool(i));
         for (let r = 0; r < REPLICAS_PER_POOL; r++) baselinePods.push(baselinePod(pool, r));
       }
       const baseline = await timedPhase(kc, ns('baseline', run), replicas, deadlineMs, async () => {
@@ -320,6 +314,24 @@ async function waitForSettledNodes(kc: KubeConfig, when: string): Promise<void> 
   log(`nodes settled ${when}: waited ${((Date.now() - started) / 1000).toFixed(1)} s, ${last - first} Node writes meanwhile`);
 }
 
+/** A namespace for the bench's Pods, once its default ServiceAccount (which the Pods name) exists. */
+async function createNamespace(client: KubeClient, name: string): Promise<void> {
+  await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+  await waitFor(`ServiceAccount default in ${name}`, async () => {
+    try { await client.rest.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`); return true; } catch { return false; }
+  }, 60_000);
+}
+
+/**
+ * A pool of the bench's shape that is never submitted, only built from: the baseline's and the floor's Pods
+ * and the warm-up's are made from it as the operator would make them, owned by no one.
+ */
+function unsubmittedPool(name: string, namespace: string, replicas: number, gpusPerReplica: number): InferencePool {
+  const pool = poolObject(name, namespace, replicas, MODEL, { model: BENCH_MODEL, gpusPerReplica }) as unknown as InferencePool;
+  pool.metadata.uid = 'unused';
+  return pool;
+}
+
 /**
  * Runs one replica Pod on every node and deletes them, before any timed phase, so that no phase pays for
  * the fleet's first Pods. The first phase of an invocation (always ours) saw 452–618 Pod status patches
@@ -330,12 +342,8 @@ async function waitForSettledNodes(kc: KubeConfig, when: string): Promise<void> 
 async function warmUpFleet(kc: KubeConfig, client: KubeClient, nodeNames: string[]): Promise<void> {
   const namespace = 'bench-warmup';
   const started = Date.now();
-  await client.rest.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
-  await waitFor(`ServiceAccount default in ${namespace}`, async () => {
-    try { await client.rest.request('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`); return true; } catch { return false; }
-  }, 60_000);
-  const pool = structuredClone(poolObject('warm-up', namespace, nodeNames.length, MODEL, { model: BENCH_MODEL, gpusPerReplica: 1 })) as unknown as InferencePool;
-  pool.metadata.uid = 'unused';
+  await createNamespace(client, namespace);
+  const pool = unsubmittedPool('warm-up', namespace, nodeNames.length, 1);
   await inBatches(nodeNames.map((node, i) => unownedReplicaPod(pool, i, node)), 64, async (pod) => { await client.create(Pods, pod); });
   await waitFor(`the warm-up Pods Running on ${nodeNames.length} nodes`, async () => {
     const list = await client.rest.request<{ items: Array<{ status?: { phase?: string } }> }>('GET', resourcePath(Pods, namespace));
@@ -458,9 +466,7 @@ function boundByFirstFit(pools: number, nodeNames: string[], namespace: string):
   let free = GPUS_PER_NODE;
   for (let i = 0; i < pools; i++) {
     const gpus = gpusOfPool(i);
-    const poolObj = poolObject(`pool-${i}`, namespace, REPLICAS_PER_POOL, MODEL, { model: BENCH_MODEL, gpusPerReplica: gpus });
-    const pool = structuredClone(poolObj) as unknown as InferencePool;
-    pool.metadata.uid = 'unused';
+    const pool = unsubmittedPool(`pool-${i}`, namespace, REPLICAS_PER_POOL, gpus);
     const pods: KubeObject[] = [];
     for (let r = 0; r < REPLICAS_PER_POOL; r++) {
       if (free < gpus) { node++; free = GPUS_PER_NODE; }
@@ -468,7 +474,7 @@ function boundByFirstFit(pools: number, nodeNames: string[], namespace: string):
       free -= gpus;
       pods.push(unownedReplicaPod(pool, r, nodeNames[node]));
     }
-    out.push({ pool: poolObj as unknown as KubeObject, pods });
+    out.push({ pool: poolObject(`pool-${i}`, namespace, REPLICAS_PER_POOL, MODEL, { model: BENCH_MODEL, gpusPerReplica: gpus }), pods });
   }
   return out;
 }
