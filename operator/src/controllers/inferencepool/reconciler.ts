@@ -432,8 +432,8 @@ export class InferencePoolReconciler implements Reconciler {
     return attestedReplicaKey(await this.deps.client.get<ProviderNode & KubeObject>(ProviderNodes, names[0] as string), replica, now) !== undefined;
   }
 
-  private async writeStatus(pool: InferencePool, status: InferencePoolStatus): Promise<void> {
-    const { object, written } = await this.deps.client.applyStatusIfChanged(InferencePools, pool as unknown as InferencePool & KubeObject, status);
+  private async writeStatus(pool: InferencePool & KubeObject, status: InferencePoolStatus): Promise<void> {
+    const { object, written } = await this.deps.client.applyStatusIfChanged(InferencePools, pool, status);
     if (written) this.ownWrites.remember(object);
   }
 }
