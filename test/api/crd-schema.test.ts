@@ -87,10 +87,10 @@ for (const [kind, want] of Object.entries(EXPECTED)) {
     t.deepEqual(problems, []);
   });
 
-  test(`every ${kind} CEL rule has a message naming the spec field`, (t) => {
+  test(`every ${kind} CEL rule has a message naming the field`, (t) => {
     for (const [path, node] of walk(schemaOf(byKind.get(kind)!), '')) {
       for (const rule of node['x-kubernetes-validations'] ?? []) {
-        t.regex(rule.message ?? '', /spec\.[a-zA-Z]/, `${path}: ${rule.rule}`);
+        t.regex(rule.message ?? '', path.startsWith('status') ? /status\.[a-zA-Z]/ : /spec\.[a-zA-Z]/, `${path}: ${rule.rule}`);
       }
     }
   });
