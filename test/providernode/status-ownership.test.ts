@@ -5,6 +5,9 @@
 // challenge comes back (it could be answered again), no older verdict, no revoked replica key (it could
 // sign usage again), no older usage (units already folded would be folded twice).
 //
+// A plan from a stale copy is refused by the apiserver (its write is conditioned on the resourceVersion)
+// and made again from the apiserver's object.
+//
 // Against the real apiserver with the real service (real bound tokens) and the real metering; the
 // reconciler reads from caches the test fills by hand, so "stale" is exact rather than a matter of timing.
 import test from 'ava';
@@ -25,6 +28,7 @@ import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { silentLogger } from '../../operator/src/util/log.js';
 import { ATTESTER_SA, boundToken, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
 import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
+import { countingClient } from './_counting-client.js';
 
 // A replica on this node-cvm host passes only with the host's chip and launch measurement (HOST_CLAIMS).
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
@@ -99,7 +103,9 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
   const policies = new Store<AttestationPolicy & KubeObject>();
   policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
   const events = { record: async () => true } as unknown as EventRecorder;
-  const reconciler = new ProviderNodeReconciler({ client, events, config: s.config, providerNodes, nodes, pods, policies });
+  // Its applies and reads are recorded (step 4 says which it made).
+  const { client: controllerClient, calls } = countingClient(client);
+  const reconciler = new ProviderNodeReconciler({ client: controllerClient, events, config: s.config, providerNodes, nodes, pods, policies });
   const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
   /** A reconcile from caches filled from the server just now (retried if the Node changes under it). */
   const reconcileFresh = async () => {
@@ -155,10 +161,14 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
     metadata: { name: 'llm-1', namespace: s.tenantNs, uid: 'uid-llm-1', labels: { [LABEL_POOL]: 'llm' }, ownerReferences: pod.metadata!.ownerReferences },
     spec: { nodeName: s.node, containers: [{ name: 'runtime', image: 'registry.invalid/r:1', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
   } as V1Pod & KubeObject);
+  calls.length = 0;
   const staleOutcome = await reconcile().then(() => undefined, (err: unknown) => err);
   const after = await getProviderNode(s.rest, s.node);
   t.deepEqual(othersFields(after.status), othersFields(latest.status), 'no field of the service or metering moved');
-  t.true(isConflict(staleOutcome), `the stale plan is refused by the apiserver, not applied: ${String(staleOutcome)}`);
+  // The stale plan is refused by the apiserver, not applied; the reconcile plans again from the
+  // apiserver's object (a current one, as step 5 checks).
+  t.is(staleOutcome, undefined, String(staleOutcome));
+  t.deepEqual(calls, ['apply ProviderNode status: 409', 'get ProviderNode', 'apply ProviderNode status']);
 
   // 5. From a current cache the controller catches up: attested on the newer verdict, two GPUs
   //    allocated, no challenge (the verdict is fresh) — and still nothing of the others moved.
