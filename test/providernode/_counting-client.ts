@@ -3,7 +3,8 @@
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
 
-export function countingClient(client: KubeClient): { client: KubeClient; calls: string[] } {
+/** `afterRead` runs after each read returns, before its caller sees it (another writer that lands just then). */
+export function countingClient(client: KubeClient, afterRead?: () => Promise<void>): { client: KubeClient; calls: string[] } {
   const calls: string[] = [];
   const spy = Object.create(client) as KubeClient;
   spy.applyStatus = (async (...args: Parameters<KubeClient['applyStatus']>) => {
@@ -18,7 +19,9 @@ export function countingClient(client: KubeClient): { client: KubeClient; calls:
   }) as KubeClient['applyStatus'];
   spy.get = (async (...args: Parameters<KubeClient['get']>) => {
     calls.push(`get ${args[0].kind}`);
-    return client.get(...args);
+    const read = await client.get(...args);
+    await afterRead?.();
+    return read;
   }) as KubeClient['get'];
   return { client: spy, calls };
 }

@@ -8,20 +8,12 @@
 // Against the real apiserver; the reconciler reads from caches the test fills by hand, so "another writer
 // wrote after the copy" is exact rather than a matter of timing.
 import test, { type ExecutionContext } from 'ava';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
-import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
-import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
-import type { EventRecorder } from '../../operator/src/kube/events.js';
-import { KubeClient } from '../../operator/src/kube/kube-client.js';
-import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Nodes, objectKey, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
-import { Store } from '../../operator/src/kube/store.js';
-import { silentLogger } from '../../operator/src/util/log.js';
 import { getProviderNode, nodeSetup, podOn, type NodeSetup } from '../attestation-service/_cluster.js';
-import { countingClient } from './_counting-client.js';
+import { controllerOnCaches } from './_controller-on-caches.js';
 
 /** A write by another of the host's writers (metering's field, its manager), moving the resourceVersion on. */
 const otherWriterWrites = (s: NodeSetup, cursors: unknown[]) => s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
@@ -38,46 +30,29 @@ const cursor = (pod: string) => ({ pod: `tenant/${pod}`, bootId: 'b0b94eaf-3d54-
  */
 async function staleAfterAnotherWriter(t: ExecutionContext, alsoAfterRead: boolean) {
   const s = await nodeSetup(t);
-  const client = new KubeClient(s.rest, NO_FENCE);
-  await s.rest.request('PATCH', resourcePath(Nodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { capacity: { 'nvidia.com/gpu': '1' }, allocatable: { 'nvidia.com/gpu': '1' } } },
+  // With alsoAfterRead, another write lands once the first write has been refused and the object read again.
+  let writeAfterRead = false;
+  const { pods, calls, reconcile, refresh } = await controllerOnCaches(s, {
+    afterRead: async () => { if (writeAfterRead) await otherWriterWrites(s, [cursor('a'), cursor('b')]); },
   });
-  const providerNodes = new Store<ProviderNode & KubeObject>();
-  const nodes = new Store<V1Node & KubeObject>();
-  const pods = new Store<V1Pod & KubeObject>();
-  const policies = new Store<AttestationPolicy & KubeObject>();
-  policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
-  const events = { record: async () => true } as unknown as EventRecorder;
-  const counted = countingClient(client);
-  const reconciler = new ProviderNodeReconciler({ client: counted.client, events, config: s.config, providerNodes, nodes, pods, policies });
-  const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
+
   // The controller's first write, from caches filled just now (again if kube-controller-manager wrote
   // the Node meanwhile: not this scenario).
   for (let attempt = 1; ; attempt++) {
-    providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-    nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+    await refresh();
     const first = await reconcile().then(() => undefined, (err: unknown) => err);
     if (first === undefined) break;
     if (!isConflict(first) || attempt >= 3) throw first;
   }
   // The caches catch up with that write; then metering folds a report the ProviderNode cache has not shown.
-  providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-  nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+  await refresh();
   await otherWriterWrites(s, [cursor('a')]);
   const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   pods.put({ ...pod, spec: { ...pod.spec!, containers: pod.spec!.containers.map((c) => ({ ...c, resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } })) } } as V1Pod & KubeObject);
-  if (alsoAfterRead) {
-    const get = counted.client.get.bind(counted.client);
-    counted.client.get = (async (...args: Parameters<KubeClient['get']>) => {
-      const read = await get(...args);
-      await otherWriterWrites(s, [cursor('a'), cursor('b')]);
-      return read;
-    }) as KubeClient['get'];
-  }
-  counted.calls.length = 0;
+  writeAfterRead = alsoAfterRead;
+  calls.length = 0;
   const outcome = await reconcile().then(() => undefined, (err: unknown) => err);
-  return { s, outcome, calls: counted.calls };
+  return { s, outcome, calls };
 }
 
 test('a status write refused because another writer wrote since the copy is planned again from the apiserver\'s object and accepted', async (t) => {

@@ -10,20 +10,10 @@
 // has not delivered the write yet" is exact rather than a matter of timing.
 import test, { type ExecutionContext } from 'ava';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
-import type { ProviderNode } from '../../operator/src/api/providernode.js';
-import { OwnWrites } from '../../operator/src/kube/own-writes.js';
-import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
-import { AttestationPolicies, ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
-import type { EventRecorder } from '../../operator/src/kube/events.js';
-import { KubeClient } from '../../operator/src/kube/kube-client.js';
-import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Nodes, objectKey, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { Nodes, type KubeObject } from '../../operator/src/kube/resource.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
-import { Store } from '../../operator/src/kube/store.js';
-import { silentLogger } from '../../operator/src/util/log.js';
 import { getProviderNode, nodeSetup, podOn } from '../attestation-service/_cluster.js';
-import { countingClient } from './_counting-client.js';
+import { controllerOnCaches } from './_controller-on-caches.js';
 
 /**
  * A node offering one GPU, the controller's first write to its ProviderNode, and then a replica taking
@@ -32,23 +22,7 @@ import { countingClient } from './_counting-client.js';
  */
 async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWrites: boolean) {
   const s = await nodeSetup(t);
-  const client = new KubeClient(s.rest, NO_FENCE);
-  await s.rest.request('PATCH', resourcePath(Nodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { capacity: { 'nvidia.com/gpu': '1' }, allocatable: { 'nvidia.com/gpu': '1' } } },
-  });
-  const providerNodes = new Store<ProviderNode & KubeObject>();
-  const nodes = new Store<V1Node & KubeObject>();
-  const pods = new Store<V1Pod & KubeObject>();
-  const policies = new Store<AttestationPolicy & KubeObject>();
-  providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-  nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
-  policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
-  const events = { record: async () => true } as unknown as EventRecorder;
-  const ownWrites = withOwnWrites ? new OwnWrites(providerNodes) : undefined;
-  const counted = countingClient(client);
-  const reconciler = new ProviderNodeReconciler({ client: counted.client, events, config: s.config, providerNodes, nodes, pods, policies, ...(ownWrites ? { ownWrites } : {}) });
-  const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
+  const { client, providerNodes, nodes, pods, calls, reconcile } = await controllerOnCaches(s, { ownWrites: withOwnWrites });
 
   // The controller's first write (conditions, a challenge, capacity), from caches filled just now, again
   // if the Node changed under it (kube-controller-manager writes Nodes too).
@@ -70,9 +44,9 @@ async function replicaArrivesBeforeTheWatchEvent(t: ExecutionContext, withOwnWri
   const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   pods.put({ ...pod, spec: { ...pod.spec!, containers: pod.spec!.containers.map((c) => ({ ...c, resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } })) } } as V1Pod & KubeObject);
   t.not(providerNodes.get(undefined, s.node)!.metadata.resourceVersion, written.metadata.resourceVersion, 'the cache lags the write');
-  counted.calls.length = 0;
+  calls.length = 0;
   const second = await reconcile().then(() => undefined, (err: unknown) => err);
-  return { s, second, calls: counted.calls };
+  return { s, second, calls };
 }
 
 /** The scenario on a fresh node until its first reconcile ran without interference (at most 3 tries). */

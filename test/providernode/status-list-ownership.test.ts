@@ -12,7 +12,7 @@ import test from 'ava';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
-import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
 import { resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
 import { KubeApiError, RestClient } from '../../operator/src/kube/rest.js';
@@ -21,7 +21,7 @@ import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { ATTESTER_SA, boundToken, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, service, until } from '../attestation-service/_cluster.js';
 import { testCluster } from '../cluster/index.js';
 import { providerNodeCrdVariant } from './_keyed-lists.js';
-import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
+import { replicaKey, report, sandboxAccount, signReport } from '../settlementaccount/_usage.js';
 
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
 
@@ -34,19 +34,8 @@ function fieldKeys(tree: unknown): string[] {
 test('the service and metering own each status list they write as one field, never item by item', async (t) => {
   const s = await nodeSetup(t);
   const client = new KubeClient(s.rest, NO_FENCE);
-  await client.create(InferencePools, {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: 'llm', namespace: s.tenantNs },
-    spec: {
-      model: { name: 'm', source: 'pvc://models/m', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
-      runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
-      replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
-      settlementAccountRef: { name: 'acct' },
-    },
-  });
-  await client.create(SettlementAccounts, {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'acct', namespace: s.tenantNs },
-    spec: { network: 'sandbox', pricePerUnitNanoton: '1' },
-  });
+  // The replica's pool (podOn creates it) bills this account.
+  await sandboxAccount(client, s.tenantNs);
   const svc = service(s, () => passed);
   // The node's verdict (its GPU records), a replica's challenge and key, one usage report folded.
   const nodeToken = await boundToken(s.rest, s.attesterNs, ATTESTER_SA, { kind: 'Node', name: s.node, uid: s.nodeUid });

@@ -12,23 +12,17 @@
 // reconciler reads from caches the test fills by hand, so "stale" is exact rather than a matter of timing.
 import test from 'ava';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { AttestationPolicy } from '../../operator/src/api/attestationpolicy.js';
 import type { ProviderNode, ProviderNodeStatus } from '../../operator/src/api/providernode.js';
 import type { VerifyOutcome } from '../../operator/src/attestation/service/service.js';
-import { ProviderNodeReconciler } from '../../operator/src/controllers/providernode/reconciler.js';
-import { KubeClient } from '../../operator/src/kube/kube-client.js';
-import { AttestationPolicies, InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
-import type { EventRecorder } from '../../operator/src/kube/events.js';
-import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { Nodes, objectKey, Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
+import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
+import { Nodes, Pods, type KubeObject } from '../../operator/src/kube/resource.js';
 import { isConflict } from '../../operator/src/kube/rest.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { LABEL_POOL } from '../../operator/src/marks.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
-import { silentLogger } from '../../operator/src/util/log.js';
 import { ATTESTER_SA, boundToken, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, service, until, type NodeSetup } from '../attestation-service/_cluster.js';
-import { replicaKey, report, signReport } from '../settlementaccount/_usage.js';
-import { countingClient } from './_counting-client.js';
+import { replicaKey, report, sandboxAccount, signReport } from '../settlementaccount/_usage.js';
+import { controllerOnCaches } from './_controller-on-caches.js';
 
 // A replica on this node-cvm host passes only with the host's chip and launch measurement (HOST_CLAIMS).
 const passed: VerifyOutcome = { verified: true, reasons: [], claims: { ...HOST_CLAIMS, gpus: [{ index: 0, model: 'H100', ccMode: 'on' }] } };
@@ -65,27 +59,10 @@ function othersFields(status: ProviderNodeStatus | undefined) {
 
 test('a reconcile planned from a stale cache brings back no consumed challenge, older verdict, revoked replica key or older usage', async (t) => {
   const s = await nodeSetup(t);
-  const client = new KubeClient(s.rest, NO_FENCE);
-  // The Node offers one GPU, as the ProviderNode declares (else the plan would quarantine it).
-  await s.rest.request('PATCH', resourcePath(Nodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { capacity: { 'nvidia.com/gpu': '1' }, allocatable: { 'nvidia.com/gpu': '1' } } },
-  });
-  // A pool billing an account, and one replica of it on the node.
-  await client.create(InferencePools, {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'InferencePool', metadata: { name: 'llm', namespace: s.tenantNs },
-    spec: {
-      model: { name: 'm', source: 'pvc://models/m', hash: 'ab330bc0c4fe85bd289fbb0a47a11a5f1346f456bc4615e02f081dfb973f5ad6' },
-      runtime: { image: 'docker.io/vllm/vllm-openai@sha256:0f5e2a3c1d4b6e8f7a9c0b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f', port: 8000 },
-      replicas: { min: 1, max: 1 }, gpusPerReplica: 1, gpuModels: ['H100'], tee: { types: ['simulated'] },
-      settlementAccountRef: { name: 'acct' },
-    },
-  });
-  // The account the pool bills: metering prices tokens with its multipliers, and refuses an account that is not there.
-  await client.create(SettlementAccounts, {
-    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'acct', namespace: s.tenantNs },
-    spec: { network: 'sandbox', pricePerUnitNanoton: '1' },
-  });
+  // The controller, reading from hand-fed caches; its applies and reads are recorded (step 4 says which it made).
+  const { client, providerNodes, nodes, pods, calls, reconcile, refresh } = await controllerOnCaches(s);
+  // One replica of a pool on the node (podOn creates the pool), billing an account.
+  await sandboxAccount(client, s.tenantNs);
   const pod = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   const key = replicaKey(91);
   const meteringCache = new Store<ProviderNode & KubeObject>();
@@ -96,22 +73,10 @@ test('a reconcile planned from a stale cache brings back no consumed challenge, 
     if (!r.accepted) throw new Error(`usage ${sequence} refused: ${JSON.stringify(r.reasons)}`);
   };
 
-  // The controller, reading from hand-fed caches.
-  const providerNodes = new Store<ProviderNode & KubeObject>();
-  const nodes = new Store<V1Node & KubeObject>();
-  const pods = new Store<V1Pod & KubeObject>();
-  const policies = new Store<AttestationPolicy & KubeObject>();
-  policies.put((await client.get<AttestationPolicy & KubeObject>(AttestationPolicies, s.policy))!);
-  const events = { record: async () => true } as unknown as EventRecorder;
-  // Its applies and reads are recorded (step 4 says which it made).
-  const { client: controllerClient, calls } = countingClient(client);
-  const reconciler = new ProviderNodeReconciler({ client: controllerClient, events, config: s.config, providerNodes, nodes, pods, policies });
-  const reconcile = () => reconciler.reconcile(objectKey('ProviderNode', undefined, s.node), { log: silentLogger(), signal: new AbortController().signal });
   /** A reconcile from caches filled from the server just now (retried if the Node changes under it). */
   const reconcileFresh = async () => {
     for (let attempt = 1; ; attempt++) {
-      providerNodes.put((await client.get<ProviderNode & KubeObject>(ProviderNodes, s.node))!);
-      nodes.put((await client.get<V1Node & KubeObject>(Nodes, s.node))!);
+      await refresh();
       try {
         return await reconcile();
       } catch (err) {

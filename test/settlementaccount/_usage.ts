@@ -1,6 +1,8 @@
 // Helpers for usage-report tests: a replica's signing key and signed reports. Not a test file.
 import { keyPairFromSeed, sign, type KeyPair } from '@ton/crypto';
 import { canonicalJson, type SignedUsageReport, type UsageReport } from '../../operator/src/attestation/service/protocol.js';
+import { SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
+import type { KubeClient } from '../../operator/src/kube/kube-client.js';
 
 export function replicaKey(seed: number): KeyPair {
   return keyPairFromSeed(Buffer.alloc(32, seed));
@@ -19,4 +21,15 @@ export function report(opts: { namespace?: string; pod?: string; bootId?: string
     counters: { promptTokens: String(opts.prompt), generationTokens: String(opts.gen), gpuSeconds: String(opts.gpu ?? 0), ...(opts.cached !== undefined ? { cachedPromptTokens: String(opts.cached) } : {}) },
     at: '2025-06-15T12:00:00Z',
   };
+}
+
+/**
+ * The sandbox SettlementAccount `acct` in `namespace`, which the replica pools of
+ * test/attestation-service/_cluster.ts (podOn's `replicaOf`) bill: metering refuses an account that is not there.
+ */
+export async function sandboxAccount(client: KubeClient, namespace: string): Promise<void> {
+  await client.create(SettlementAccounts, {
+    apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'acct', namespace },
+    spec: { network: 'sandbox', pricePerUnitNanoton: '1' },
+  });
 }
