@@ -32,12 +32,13 @@
 // The fleet shares the two cores with the operator and the apiserver: the ratio to the floor includes
 // the fleet's own signing and polling, as a real cold start includes the attesters' work.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
+import { cpuSecondsOf } from './_process-cpu.js';
 import { operatorRequests, requestsBetween, writesOf } from './_operator-requests.js';
 import { percentile } from './_stats.js';
 import { profileApiserver } from './_apiserver.js';
@@ -69,11 +70,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GPUS_PER_NODE = 8;
 
 
-/** user+system CPU seconds of a process so far (clock ticks of 1/100 s, as Linux reports them). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** CPU seconds each process spent between two readings, rounded to `digits`. */
 function cpuBetween(before: Record<string, number>, after: Record<string, number>, digits: number): Record<string, number> {

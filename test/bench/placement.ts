@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { BenchOptions, BenchResult } from './run.js';
 import { numberFlag as flag, operatorNodeFlags } from './_flags.js';
+import { cpuSecondsOf } from './_process-cpu.js';
 import { apiserverRequests, profileApiserver } from './_apiserver.js';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { installCrds } from '../../dev/install-crds.js';
@@ -558,8 +559,7 @@ function cpuSeconds(pids: Record<string, number | undefined>): Record<string, nu
   for (const [name, pid] of Object.entries(pids)) {
     if (pid === undefined) continue;
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      out[name] = (Number(fields[11]) + Number(fields[12])) / 100;
+      out[name] = cpuSecondsOf(pid);
     } catch {
       // The process has exited; it used nothing more in this window.
     }

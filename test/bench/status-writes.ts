@@ -11,11 +11,12 @@
 // own field manager and conditioned on the resourceVersion before it. Rounds alternate between the two
 // kinds (after one unmeasured round of each), and each is timed by kube-apiserver's and etcd's own CPU
 // (/proc/<pid>/stat). The figure is kube-apiserver CPU-milliseconds per write, median over the rounds.
-import { readFileSync } from 'node:fs';
 import { startControlPlane } from '../../dev/cluster/control-plane.js';
 import { RestClient } from '../../operator/src/kube/rest.js';
 import { providerNodeCrdVariant } from '../providernode/_keyed-lists.js';
+import { inBatches } from '../inferencepool/kube-fixtures.js';
 import { numberFlag as flag } from './_flags.js';
+import { cpuSecondsOf } from './_process-cpu.js';
 import { percentile } from './_stats.js';
 import type { BenchOptions, BenchResult } from './run.js';
 
@@ -65,19 +66,6 @@ function bodies(name: string, i: number, round: number, replicas: number) {
   return { service, metering, controller };
 }
 
-/** user+system CPU seconds of a process so far (clock ticks of 1/100 s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
 export default async function statusWrites(options: BenchOptions): Promise<BenchResult> {
   const objects = flag(options.args, '--objects', options.quick ? 100 : 500);
   const rounds = flag(options.args, '--rounds', options.quick ? 2 : 3);
@@ -101,7 +89,7 @@ export default async function statusWrites(options: BenchOptions): Promise<Bench
     const names = Array.from({ length: objects }, (_, i) => `host-${i}`);
     const rv = new Map<string, string>();
     for (const k of kinds) {
-      await inParallel(names, IN_FLIGHT, async (name) => {
+      await inBatches(names, IN_FLIGHT, async (name) => {
         const created = await rest.request<{ metadata: { resourceVersion: string } }>('POST', path(k.group), { body: {
           apiVersion: `${k.group}/v1alpha1`, kind: 'ProviderNode', metadata: { name },
           spec: { nodeName: name, tee: 'simulated', gpus: { model: 'H100', count: GPUS, ccMode: 'on' }, payoutAddress: `0:${hex(64, 1)}`, priceCoefficient: 1000, policyRef: { name: 'default' } },
@@ -115,7 +103,7 @@ export default async function statusWrites(options: BenchOptions): Promise<Bench
     const etcdPid = pids.etcd!;
     /** One round: every object's three writes, in its writers' order, each conditioned on the version before it. */
     const round = async (group: string, n: number) => {
-      await inParallel(names, IN_FLIGHT, async (name) => {
+      await inBatches(names, IN_FLIGHT, async (name) => {
         const i = Number(name.slice(5));
         const b = bodies(name, i, n, replicas);
         const key = `${group}/${name}`;

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { CRD_DIR } from '../../dev/install-crds.js';
 
 /** The lists the CRD declares atomic, with the keys they had as keyed lists (the baseline's shape). */
-export const KEYED_BEFORE: Record<string, string[]> = {
+const KEYED_BEFORE: Record<string, string[]> = {
   'status.attestation.gpus': ['index'],
   'status.attestedReplicas': ['namespace', 'pod'],
   'status.replicaChallenges': ['namespace', 'pod'],
