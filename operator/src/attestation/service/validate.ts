@@ -43,9 +43,15 @@ export function parseEvidenceRequest(v: unknown): EvidenceRequest {
     throw new BadRequest('cpu.type: must be "sev-snp", "tdx" or "simulated"');
   }
   if (!Array.isArray(o.gpus) || o.gpus.length > 16) throw new BadRequest('gpus: expected an array of at most 16 GPU reports');
+  // Each GPU once: the verdict records one entry per index (status.attestation.gpus), so a repeated index
+  // is the request's fault, refused here rather than verified and then refused by the status write.
+  const firstAt = new Map<number, number>();
   const gpus = o.gpus.map((g, i) => {
     const go = obj(g, `gpus[${i}]`);
     if (typeof go.index !== 'number' || !Number.isInteger(go.index) || go.index < 0 || go.index > 63) throw new BadRequest(`gpus[${i}].index: expected an integer 0..63`);
+    const first = firstAt.get(go.index);
+    if (first !== undefined) throw new BadRequest(`gpus[${i}].index: GPU index ${go.index} is also gpus[${first}].index; send one entry per GPU, each with its own index`);
+    firstAt.set(go.index, i);
     return { index: go.index, report: str(go.report, `gpus[${i}].report`, B64), certChain: str(go.certChain, `gpus[${i}].certChain`) };
   });
   return { subject: parseSubject(o.subject), nonce: str(o.nonce, 'nonce', HEX64), publicKey: str(o.publicKey, 'publicKey', HEX64), cpu: parsedCpu, gpus };

@@ -1,0 +1,26 @@
+// Finding: an evidence request naming one GPU index twice passed the service's shape checks, was verified,
+// and only the apiserver refused the verdict's status write (the CRD's rule on status.attestation.gpus):
+// the attester got a server error for its own malformed request, and the service had spent a whole
+// verification on it. The request is now refused up front with a 400 naming the field.
+import test from 'ava';
+import { BadRequest, parseEvidenceRequest } from '../../operator/src/attestation/service/validate.js';
+
+function request(indexes: number[]): unknown {
+  return {
+    subject: { kind: 'node', nodeName: 'gpu-0' },
+    nonce: 'a'.repeat(64),
+    publicKey: 'b'.repeat(64),
+    cpu: { type: 'tdx', quote: 'AAAA' },
+    gpus: indexes.map((index) => ({ index, report: 'AAAA', certChain: '-----BEGIN CERTIFICATE-----' })),
+  };
+}
+
+test('GPUs with distinct indexes pass the shape checks, in the order sent', (t) => {
+  t.deepEqual(parseEvidenceRequest(request([3, 0, 1])).gpus.map((g) => g.index), [3, 0, 1]);
+});
+
+test('a GPU index sent twice is a 400 naming both entries and the fix', (t) => {
+  const err = t.throws(() => parseEvidenceRequest(request([0, 1, 1])), { instanceOf: BadRequest });
+  t.regex(err.message, /^gpus\[2\]\.index: GPU index 1 is also gpus\[1\]\.index;/);
+  t.regex(err.message, /one entry per GPU/);
+});
