@@ -43,8 +43,6 @@ export function providerNodeCrdVariant(group: string, keyed: boolean): Record<st
     if (!keyed) continue;
     list['x-kubernetes-list-type'] = 'map';
     list['x-kubernetes-list-map-keys'] = keys;
-    // A keyed list's keys are unique by construction; the atomic list's CEL rule for it goes too.
-    delete list['x-kubernetes-validations'];
   }
   return crd;
 }

@@ -14,8 +14,8 @@ import type { VerifyOutcome } from '../../operator/src/attestation/service/servi
 import { KubeClient } from '../../operator/src/kube/kube-client.js';
 import { ProviderNodes } from '../../operator/src/kube/chrysalis-resources.js';
 import { NO_FENCE } from '../../operator/src/kube/leader-election.js';
-import { resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
-import { KubeApiError, RestClient } from '../../operator/src/kube/rest.js';
+import type { KubeObject } from '../../operator/src/kube/resource.js';
+import { RestClient } from '../../operator/src/kube/rest.js';
 import { Store } from '../../operator/src/kube/store.js';
 import { UsageIngest } from '../../operator/src/settlement/metering.js';
 import { ATTESTER_SA, boundToken, getProviderNode, HOST_CLAIMS, nodeSetup, podOn, podToken, post, service, until } from '../attestation-service/_cluster.js';
@@ -82,23 +82,6 @@ test('the service and metering own each status list they write as one field, nev
   t.deepEqual(meteringFields[0]!['f:status']['f:usageCursors'], {});
   // …and no entry of either names a list item (`k:{…}`, a keyed list's item).
   t.deepEqual([...fieldKeys(serviceFields), ...fieldKeys(meteringFields)].filter((k) => k.startsWith('k:')), []);
-});
-
-test('two records of one GPU index are refused, naming the field', async (t) => {
-  const s = await nodeSetup(t);
-  const gpu = { index: 0, model: 'H100', ccMode: 'on' };
-  const err = await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { attestation: { gpus: [gpu, { ...gpu }] } } },
-  }).then(() => undefined, (e: unknown) => e);
-  t.true(err instanceof KubeApiError && err.code === 422, String(err));
-  t.regex(String((err as Error).message), /status\.attestation\.gpus lists each GPU index once/);
-  // One record per index is accepted.
-  await s.rest.request('PATCH', resourcePath(ProviderNodes, undefined, s.node, 'status'), {
-    contentType: 'application/merge-patch+json',
-    body: { status: { attestation: { gpus: [gpu, { ...gpu, index: 1 }] } } },
-  });
-  t.is((await getProviderNode(s.rest, s.node)).status?.attestation?.gpus?.length, 2);
 });
 
 test('an object written under the keyed lists keeps its data through the CRD upgrade, and its writer\'s next write owns each list whole', async (t) => {
