@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { RequestSlots } from './request-slots.js';
 import { TokenBucket } from './token-bucket.js';
 import type { OperatorMetrics } from './metrics.js';
 import { resourceOfPath, verbOfRequest } from './request-resource.js';
@@ -39,8 +40,13 @@ export interface RestClientOptions {
   /** Client-side rate limit on outgoing requests (default 50 QPS, burst 100). */
   qps?: number;
   burst?: number;
-  /** Timeout of a non-watch request (default 30 s). */
+  /** Timeout of a non-watch request (default 30 s), counted from when it is sent. */
   timeoutMs?: number;
+  /**
+   * Non-watch requests open at once (default DEFAULT_MAX_IN_FLIGHT); more wait in the client, in order
+   * (request-slots.ts). Watches are not counted: each stays open for minutes by design.
+   */
+  maxInFlight?: number;
   metrics?: OperatorMetrics;
   userAgent?: string;
 }
@@ -69,9 +75,18 @@ export interface WatchEvent {
   object: Record<string, unknown>;
 }
 
+/**
+ * Requests one client keeps open at once by default. Enough that a healthy apiserver (answers in tens of
+ * milliseconds) never makes a request wait at the client's default rate, and at the rates the operator is
+ * given (a few hundred a second) a wait comes only once answers take longer than a few hundred
+ * milliseconds, when more at once would not be answered sooner.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 128;
+
 export class RestClient {
   private readonly server: URL;
   private readonly bucket: TokenBucket;
+  private readonly slots: RequestSlots;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
   /** Sockets connected (and, for TLS, handshaken): a request on one is written at once. */
@@ -83,6 +98,7 @@ export class RestClient {
     this.server = new URL(cluster.server);
     this.bucket = new TokenBucket({ ratePerSec: options.qps ?? 50, burst: options.burst ?? 100 });
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.slots = new RequestSlots(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.agent = this.server.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   }
 
@@ -158,6 +174,9 @@ export class RestClient {
     let refusedBeforeSend = false;
     const beforeSend = options.beforeSend;
     const checked = beforeSend ? { ...options, beforeSend: () => { try { beforeSend(); } catch (err) { refusedBeforeSend = true; throw err; } } } : options;
+    // A turn first (request-slots.ts): a request aborted while it waits is never sent, nor counted.
+    if (this.slots.full) this.options.metrics?.apiRequestsWaited.inc();
+    const release = await this.slots.acquire(options.signal);
     try {
       const res = await this.open(method, path, checked, options.timeoutMs ?? this.timeoutMs);
       const text = await readBody(res);
@@ -167,6 +186,8 @@ export class RestClient {
       // A request its own check refused never reached the server: not a request at all.
       if (!refusedBeforeSend) count('none');
       throw err;
+    } finally {
+      release();
     }
   }
 
