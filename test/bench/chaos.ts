@@ -32,6 +32,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './run.js';
@@ -266,10 +267,17 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
       if (!before) continue;
       const window = requestsBetween(before.requests, now);
       const deferred = window.usageDeferred > 0 ? `; ${window.usageDeferred} usage reports deferred (429)` : '';
-      lines.push(`${name}: ${busiestPerSecond(window, (Date.now() - before.at) / 1000)}${deferred}`);
+      const waited = window.waited > 0 ? `; ${window.waited} requests waited for one of the client's open-at-once places` : '';
+      lines.push(`${name}: ${busiestPerSecond(window, (Date.now() - before.at) / 1000)}${deferred}${waited}`);
     }
-    if (lines.length) log(`  requests to the apiserver over the last minute, per operator process: ${lines.join('; ')}`);
+    // The bench's own process runs the whole fleet's attesters and the bench's watches: when its event loop
+    // lags, the simulated nodes answer late, which is the simulator's limit, not the operator's.
+    const lag = `bench process event-loop delay over the last minute: p99 ${(benchLoopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(benchLoopDelay.max / 1e6).toFixed(0)} ms`;
+    benchLoopDelay.reset();
+    if (lines.length) log(`  requests to the apiserver over the last minute, per operator process: ${lines.join('; ')}; ${lag}`);
   };
+  const benchLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  benchLoopDelay.enable();
   const requestReporter = setInterval(() => void reportRequests(), 60_000);
   let stopWatching = async () => {};
   let tearingDown = false;
@@ -496,6 +504,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
     };
   } finally {
     clearInterval(requestReporter);
+    benchLoopDelay.disable();
     tearingDown = true;
     await stopWatching();
     for (const c of children) c.kill('SIGKILL');
