@@ -108,7 +108,8 @@ test('with synced caches a replica attestation reads nothing from the apiserver 
   t.true(gets.length >= 8, 'the uncached run read Pods, pools and the host besides');
 
   // As the chart runs the service (alone: no Pod cache, it may not list Pods): the Pod read for the
-  // challenge serves the evidence, and each neighbour is read once.
+  // challenge serves the evidence, and each neighbour is read once — the host declares one GPU, so its
+  // lists name more Pods than it has room for (with room, neighbours are not read: neighbour-reads.test.ts).
   const alone = await countingRest(t);
   const caches = await currentCaches(s, pods);
   const svcAlone = new AttestationService({

@@ -2,7 +2,8 @@
 // which anyone who may patch Pods in the namespace can replace with a key of their own. The service now
 // records them in the host ProviderNode's status.attestedReplicas (the status subresource, which users
 // are not granted), for the Pod's uid, and removes them when a verdict fails; entries of Pods that are
-// gone are pruned when the list is written. Against the real apiserver with real bound tokens.
+// gone are pruned when the list is written and needs the room (this host declares one GPU), and at the
+// latest when they expire. Against the real apiserver with real bound tokens.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -65,7 +66,7 @@ test('a failed replica verdict revokes the key the Pod had', async (t) => {
   t.deepEqual((await getProviderNode(s.rest, s.node)).status?.attestedReplicas ?? [], []);
 });
 
-test('entries of replica Pods that are gone are pruned when the list is next written', async (t) => {
+test('entries of replica Pods that are gone are pruned when the list is next written with no room to spare', async (t) => {
   const s = await nodeSetup(t);
   const gone = await podOn(s.rest, s.tenantNs, 'llm-0', s.node, { replicaOf: 'llm' });
   await attest(s, () => passed, gone);

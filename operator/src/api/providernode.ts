@@ -116,8 +116,10 @@ export interface ProviderNodeStatus {
    * The usage-signing keys of the replica Pods on this host whose evidence passed, as the attestation
    * service bound them. Written only by the attestation service (through the status subresource, which
    * users are not granted), never read from Pod metadata: a usage report is accepted only when signed by
-   * the key recorded here for the same Pod (namespace, name and uid) before its expiry. Entries of Pods
-   * that are gone or expired are pruned whenever the list is written.
+   * the key recorded here for the same Pod (namespace, name and uid) before its expiry. Expired entries
+   * are pruned whenever the list is written; an entry of a Pod that is gone (it grants nothing: every
+   * use is for its Pod's uid) goes at a write once the service knows it gone, or when the lists name
+   * more Pods than the host has GPUs, and at the latest when it expires.
    */
   attestedReplicas?: ProviderNodeStatusAttestedReplica[];
   /**
@@ -125,7 +127,7 @@ export interface ProviderNodeStatus {
    * into its next evidence. Written only by the attestation service (through the status subresource,
    * which users are not granted), so whoever may patch Pods can neither choose a replica's nonce nor its
    * issue time (from which the policy's evidence age is measured). An answer consumes its entry; entries
-   * of Pods that are gone or expired are pruned whenever the list is written.
+   * are pruned as in attestedReplicas.
    */
   replicaChallenges?: ProviderNodeStatusReplicaChallenge[];
   /** GPUs the host offers to placement. */

@@ -1,8 +1,8 @@
 // The replica Pods the attestation service read lately, where it has no Pod cache (the chart runs it
 // alone, and there it may get a Pod by name but never list or watch Pods: replica-reads.ts). A replica's
-// challenge and its evidence come seconds apart, and each write to a host's lists asks whether the
-// other replicas named there still exist; read from the apiserver each time, those were most of what
-// the service asked of it for an attestation.
+// challenge and its evidence come seconds apart, and a write to a host's lists that needs the room asks
+// whether the other replicas named there still exist (replica-reads.ts); read from the apiserver each
+// time, those were most of what the service asked of it for an attestation.
 //
 // A Pod read within POD_MEMORY_MS stands for the Pod with that uid in challenges, evidence and pruning:
 // the request's uid is fixed by the caller's token (or the list entry), not by this memory, and what

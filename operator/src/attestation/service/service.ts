@@ -70,7 +70,7 @@ import { MAX_REPLICA_CHALLENGES, pendingReplicaChallenge, withoutReplicaChalleng
 import { livePodKey, withAttestedReplica, withoutAttestedReplica, type PodEntry } from './replica-keys.js';
 import { claimedPool, controllerRefToClaimedPool, whyNotAReplica } from './replica-owner.js';
 import { ProviderNodeReads, type FreshRead } from './provider-node-reads.js';
-import { ReplicaReads, type ReplicaCaches } from './replica-reads.js';
+import { ReplicaReads, replicaRoomOf, type ReplicaCaches } from './replica-reads.js';
 import { hostStateFailure } from './host-suspect.js';
 import { podCvmReplicaPolicy, podGpuCount, replicaHostMismatch, topologyOf } from './replica-topology.js';
 import { RateLimited, TokenReviewCache } from './token-review-cache.js';
@@ -360,7 +360,7 @@ export class AttestationService {
         issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + lifetimeSeconds * 1000).toISOString(),
       };
       const existing = host.status?.replicaChallenges ?? [];
-      const next = withReplicaChallenge(existing, fresh, await this.replicas.livePods(existing, pod), now);
+      const next = withReplicaChallenge(existing, fresh, await this.replicas.livePods(existing, pod, now, replicaRoomOf(host)), now);
       if (next.length > MAX_REPLICA_CHALLENGES) throw new Conflict(`node ${nodeName} already has ${MAX_REPLICA_CHALLENGES} replica challenges pending; retry later`, 503);
       try {
         await this.patch(resourcePath(ProviderNodes, undefined, host.metadata.name, 'status'), host.metadata.resourceVersion!, { status: { replicaChallenges: next } });
@@ -394,6 +394,8 @@ export class AttestationService {
     // given a moment to catch up, then confirmed with the apiserver before the answer is refused, and a
     // refused write is judged again on the apiserver's object while the same challenge is still pending there.
     let pn = await this.providerNodeShowing(subject.nodeName, (copy) => copy.status?.attestation?.challenge?.nonce === request.nonce, 'node-evidence-not-shown');
+    // The verdict and what it was judged against: evidence is verified again only when that changed.
+    let judged: { basis: string; outcome: VerifyOutcome; expiresAt: string } | undefined;
     for (let attempt = 1; ; attempt++) {
       const challenge = pn.status?.attestation?.challenge;
       checkNonce(request.nonce, challenge?.nonce, challenge?.expiresAt, now);
@@ -405,30 +407,30 @@ export class AttestationService {
         this.log.warn('node evidence refused: no policy', { node: subject.nodeName, policy: policy.name });
         return { verified: false, reasons };
       }
-      const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
-      // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
-      // A pod-cvm node's own VM holds no GPU (each replica's VM gets its GPUs and proves them, see
-      // replica-topology.ts): its evidence proves the TEE and must carry no GPU report.
-      const nodeGpus = topologyOf(pn) === 'pod-cvm' ? 0 : pn.spec.gpus?.count ?? 0;
-      const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: nodeGpus } };
-      const outcome = await this.verifySafely(request, policy.spec, now, issuedAt, declared);
-      const expiresAt = this.expiry(policy.spec, now);
-      let attestation: Record<string, unknown>;
-      let final = true;
-      if (outcome.verified) {
-        attestation = { challenge: null, lastFailure: null, pendingRejections: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) };
-      } else {
-        const failure = { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() };
-        const prior = pn.status?.attestation?.pendingRejections;
-        const count = (prior?.nonce === request.nonce ? prior.count : 0) + 1;
-        final = count >= MAX_REJECTED_NODE_ANSWERS;
-        attestation = final
-          ? { challenge: null, pendingRejections: null, lastFailure: failure }
-          : { pendingRejections: { nonce: request.nonce, count, ...failure } };
+      const basis = nodeVerdictBasis(pn, policy.spec);
+      if (judged?.basis !== basis) {
+        const issuedAt = challenge?.issuedAt ? new Date(challenge.issuedAt) : this.issuedAtFromExpiry(challenge!.expiresAt!);
+        // The CRD requires spec.gpus; an object without it declares no GPU, so any GPU evidence mismatches.
+        // A pod-cvm node's own VM holds no GPU (each replica's VM gets its GPUs and proves them, see
+        // replica-topology.ts): its evidence proves the TEE and must carry no GPU report.
+        const nodeGpus = topologyOf(pn) === 'pod-cvm' ? 0 : pn.spec.gpus?.count ?? 0;
+        const declared: DeclaredNode = { tee: pn.spec.tee, gpus: { model: pn.spec.gpus?.model ?? '', count: nodeGpus } };
+        judged = { basis, outcome: await this.verifySafely(request, policy.spec, now, issuedAt, declared), expiresAt: this.expiry(policy.spec, now) };
       }
-      const read = pn;
+      const { outcome, expiresAt } = judged;
+      let final = true;
       try {
-        await this.hostWrites.run(subject.nodeName, () => this.patch(resourcePath(ProviderNodes, undefined, read.metadata.name, 'status'), read.metadata.resourceVersion!, { status: { attestation } }));
+        // The write takes its turn with the service's other writes to this host (host-writes.ts). One that
+        // waited is made on the newest copy of the host, which the write before it left (remembered): sent
+        // with the resourceVersion read before the wait, it was refused whenever another write came first.
+        await this.hostWrites.run(subject.nodeName, async (waited) => {
+          const target = waited ? await this.providerNodeFor(subject.nodeName) : pn;
+          // Judged against another challenge, policy or declared hardware than the host now shows: judge again.
+          if (target !== pn && (target.status?.attestation?.challenge?.nonce !== request.nonce || nodeVerdictBasis(target, policy.spec) !== basis)) throw new StaleWrite();
+          const verdict = nodeVerdictStatus(outcome, request, target, now, expiresAt);
+          final = verdict.final;
+          await this.patch(resourcePath(ProviderNodes, undefined, target.metadata.name, 'status'), target.metadata.resourceVersion!, { status: { attestation: verdict.attestation } });
+        });
       } catch (err) {
         if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
         pn = await this.providerNodeFor(subject.nodeName, 'node-verdict-conflict');
@@ -502,7 +504,7 @@ export class AttestationService {
         : notOnHost.length > 0 ? { ...verified, verified: false, reasons: notOnHost } : verified;
       const challenges = host.status?.replicaChallenges ?? [];
       const keys = host.status?.attestedReplicas ?? [];
-      const live = await this.replicas.livePods([...challenges, ...keys], pod);
+      const live = await this.replicas.livePods([...challenges, ...keys], pod, now, replicaRoomOf(host));
       const nextKeys = outcome.verified ? withAttestedReplica(keys, keyEntry, live, now) : withoutAttestedReplica(keys, subject.namespace, subject.pod, live, now);
       const status: Record<string, unknown> = { replicaChallenges: withoutReplicaChallenge(challenges, subject.namespace, subject.pod, live, now) };
       if (JSON.stringify(nextKeys) !== JSON.stringify(keys)) status.attestedReplicas = nextKeys;
@@ -667,6 +669,32 @@ export class AttestationService {
  */
 function verificationBasis(host: ProviderNode, defaultPolicyName: string): string {
   return JSON.stringify([host.spec.policyRef?.name ?? defaultPolicyName, topologyOf(host), host.spec.tee, host.spec.gpus?.model ?? '']);
+}
+
+/**
+ * What a node's evidence is verified against, of its ProviderNode and policy: the challenge answered (its
+ * nonce and issue time), the policy as read, the declared TEE, GPUs and topology. A host read later with
+ * the same basis gets the same verdict, so a refused write is retried without verifying again.
+ */
+function nodeVerdictBasis(pn: ProviderNode, policy: AttestationPolicySpec): string {
+  const challenge = pn.status?.attestation?.challenge;
+  return JSON.stringify([challenge?.nonce, challenge?.issuedAt, challenge?.expiresAt, policy, pn.spec.tee, pn.spec.gpus ?? null, topologyOf(pn)]);
+}
+
+/**
+ * The status.attestation a node verdict writes on the host `pn` as it stands: a pass consumes the
+ * challenge and records the claims; a rejection is pending until MAX_REJECTED_NODE_ANSWERS of them for one
+ * nonce (counted on `pn`), then final.
+ */
+function nodeVerdictStatus(outcome: VerifyOutcome, request: EvidenceRequest, pn: ProviderNode, now: Date, expiresAt: string): { attestation: Record<string, unknown>; final: boolean } {
+  if (outcome.verified) {
+    return { final: true, attestation: { challenge: null, lastFailure: null, pendingRejections: null, verifiedAt: now.toISOString(), expiresAt, publicKey: request.publicKey, ...claimsForStatus(outcome.claims) } };
+  }
+  const failure = { code: outcome.reasons[0]?.code ?? 'REJECTED', message: summarize(outcome.reasons), at: now.toISOString() };
+  const prior = pn.status?.attestation?.pendingRejections;
+  const count = (prior?.nonce === request.nonce ? prior.count : 0) + 1;
+  const final = count >= MAX_REJECTED_NODE_ANSWERS;
+  return { final, attestation: final ? { challenge: null, pendingRejections: null, lastFailure: failure } : { pendingRejections: { nonce: request.nonce, count, ...failure } } };
 }
 
 function policyNotFound(name: string, of: string): Reason {
