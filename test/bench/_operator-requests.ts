@@ -22,8 +22,6 @@ export interface OperatorRequests {
   freshReads: Map<string, number>;
   /** Usage reports the attestation service answered 429 at its in-flight bound (chrysalis_usage_reports_deferred_total). */
   usageDeferred: number;
-  /** Requests that waited in the process's REST client for one of its requests open at once (chrysalis_kube_requests_waited_total). */
-  waited: number;
 }
 
 /** Reads the operator's request counter from its metrics endpoint (http://127.0.0.1:<port>/metrics). */
@@ -38,14 +36,12 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
   const challenges = { outstanding: 0, waiting: 0, overdue: 0 };
   const freshReads = new Map<string, number>();
   let usageDeferred = 0;
-  let waited = 0;
   for (const line of (await res.text()).split('\n')) {
     const [name, value] = line.split(' ');
     if (name === 'chrysalis_challenges_outstanding') challenges.outstanding = Number(value);
     if (name === 'chrysalis_challenges_waiting') challenges.waiting = Number(value);
     if (name === 'chrysalis_challenges_overdue_total') challenges.overdue = Number(value);
     if (name === 'chrysalis_usage_reports_deferred_total') usageDeferred = Number(value);
-    if (name === 'chrysalis_kube_requests_waited_total') waited = Number(value);
     const isRequests = line.startsWith('chrysalis_kube_requests_total{');
     const isFreshReads = line.startsWith('chrysalis_providernode_fresh_reads_total{');
     if (!isRequests && !isFreshReads && !line.startsWith('chrysalis_watch_restarts_total{')) continue;
@@ -67,7 +63,7 @@ export async function operatorRequests(metricsPort: number): Promise<OperatorReq
     }
     if (labels.code === 'none') unansweredByVerbAndResource.set(key, (unansweredByVerbAndResource.get(key) ?? 0) + count);
   }
-  return { byVerbAndResource, conflicts, conflictsByVerbAndResource, unansweredByVerbAndResource, watchRestarts, challenges, freshReads, usageDeferred, waited };
+  return { byVerbAndResource, conflicts, conflictsByVerbAndResource, unansweredByVerbAndResource, watchRestarts, challenges, freshReads, usageDeferred };
 }
 
 /** The requests made between two reads of the counter (`before`, then `after`): what a window cost. */
@@ -82,7 +78,6 @@ export function requestsBetween(before: OperatorRequests, after: OperatorRequest
     challenges: { outstanding: after.challenges.outstanding, waiting: after.challenges.waiting, overdue: after.challenges.overdue - before.challenges.overdue },
     freshReads: minus(after.freshReads, before.freshReads),
     usageDeferred: after.usageDeferred - before.usageDeferred,
-    waited: after.waited - before.waited,
   };
 }
 

@@ -267,8 +267,7 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
       if (!before) continue;
       const window = requestsBetween(before.requests, now);
       const deferred = window.usageDeferred > 0 ? `; ${window.usageDeferred} usage reports deferred (429)` : '';
-      const waited = window.waited > 0 ? `; ${window.waited} requests waited for one of the client's open-at-once places` : '';
-      lines.push(`${name}: ${busiestPerSecond(window, (Date.now() - before.at) / 1000)}${deferred}${waited}`);
+      lines.push(`${name}: ${busiestPerSecond(window, (Date.now() - before.at) / 1000)}${deferred}`);
     }
     // The bench's own process runs the whole fleet's attesters and the bench's watches: when its event loop
     // lags, the simulated nodes answer late, which is the simulator's limit, not the operator's.

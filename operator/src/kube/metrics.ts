@@ -44,11 +44,6 @@ export class OperatorMetrics {
     name: 'chrysalis_kube_requests_total', help: 'Requests to the Kubernetes API by verb (LIST for a GET of a collection), resource (plural[/subresource]) and status code.',
     labelNames: ['verb', 'resource', 'code'] as const, registers: [this.registry],
   });
-  readonly apiRequestsWaited = new Counter({
-    name: 'chrysalis_kube_requests_waited_total',
-    help: 'Requests to the Kubernetes API that waited in the client because maxInFlight were open (kube/request-slots.ts). Growing steadily: the apiserver answers slowly.',
-    registers: [this.registry],
-  });
   readonly providerNodeFreshReads = new Counter({
     name: 'chrysalis_providernode_fresh_reads_total',
     help: 'ProviderNodes read from the apiserver, not the informer, before a status write, by why (provider-node-reads.ts FreshRead).',

@@ -11,7 +11,6 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { RequestSlots } from './request-slots.js';
 import { TokenBucket } from './token-bucket.js';
 import type { OperatorMetrics } from './metrics.js';
 import { resourceOfPath, verbOfRequest } from './request-resource.js';
@@ -40,13 +39,8 @@ export interface RestClientOptions {
   /** Client-side rate limit on outgoing requests (default 50 QPS, burst 100). */
   qps?: number;
   burst?: number;
-  /** Timeout of a non-watch request (default 30 s), counted from when it is sent. */
+  /** Timeout of a non-watch request (default 30 s). */
   timeoutMs?: number;
-  /**
-   * Non-watch requests open at once (default DEFAULT_MAX_IN_FLIGHT); more wait in the client, in order
-   * (request-slots.ts). Watches are not counted: each stays open for minutes by design.
-   */
-  maxInFlight?: number;
   metrics?: OperatorMetrics;
   userAgent?: string;
 }
@@ -75,19 +69,9 @@ export interface WatchEvent {
   object: Record<string, unknown>;
 }
 
-/**
- * Requests one client keeps open at once by default: a bound on the runaway (1,376 open where it was
- * seen), not a throttle. At 128 the chaos bench at 4,000 replicas held the attestation service and the
- * fleet simulator at the bound through placement and placed more slowly than the run before it (726.9 s
- * against 548.7 s; one run each, the cause not separated), so the default leaves four times that room: a
- * request waits only once hundreds are open, when answers take seconds.
- */
-export const DEFAULT_MAX_IN_FLIGHT = 512;
-
 export class RestClient {
   private readonly server: URL;
   private readonly bucket: TokenBucket;
-  private readonly slots: RequestSlots;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
   /** Sockets connected (and, for TLS, handshaken): a request on one is written at once. */
@@ -99,7 +83,6 @@ export class RestClient {
     this.server = new URL(cluster.server);
     this.bucket = new TokenBucket({ ratePerSec: options.qps ?? 50, burst: options.burst ?? 100 });
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.slots = new RequestSlots(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.agent = this.server.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   }
 
@@ -175,9 +158,6 @@ export class RestClient {
     let refusedBeforeSend = false;
     const beforeSend = options.beforeSend;
     const checked = beforeSend ? { ...options, beforeSend: () => { try { beforeSend(); } catch (err) { refusedBeforeSend = true; throw err; } } } : options;
-    // A turn first (request-slots.ts): a request aborted while it waits is never sent, nor counted.
-    if (this.slots.full) this.options.metrics?.apiRequestsWaited.inc();
-    const release = await this.slots.acquire(options.signal);
     try {
       const res = await this.open(method, path, checked, options.timeoutMs ?? this.timeoutMs);
       const text = await readBody(res);
@@ -187,8 +167,6 @@ export class RestClient {
       // A request its own check refused never reached the server: not a request at all.
       if (!refusedBeforeSend) count('none');
       throw err;
-    } finally {
-      release();
     }
   }
 
