@@ -188,7 +188,11 @@ function violations(s: Snapshot): string[] {
   }
   const totals = (s.account?.status as { totals?: Record<string, unknown> } | undefined)?.totals;
   const [metered, committed, paid] = [num(totals?.metered), num(totals?.committed), num(totals?.paid)];
-  if (!(metered > 0 && paid === committed && committed === metered)) out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}`);
+  if (!(metered > 0 && paid === committed && committed === metered)) {
+    // A contract that cannot pay what is owed says so (Underfunded): claims are refused until it is funded.
+    const underfunded = (s.account?.status as { conditions?: Array<{ type: string; status: string; message?: string }> } | undefined)?.conditions?.find((c) => c.type === 'Underfunded' && c.status === 'True');
+    out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}${underfunded ? ` (Underfunded: ${underfunded.message})` : ''}`);
+  }
   return out;
 }
 
@@ -331,7 +335,10 @@ export default async function chaos({ quick, args }: BenchOptions): Promise<Benc
 
     await rest.request('POST', resourcePath(SettlementAccounts, NS), { body: {
       apiVersion: 'chrysalis.dev/v1alpha1', kind: 'SettlementAccount', metadata: { name: 'sandbox', namespace: NS },
-      spec: { network: 'sandbox', pricePerUnitNanoton: '1000', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, pushThresholdUnits: '1000' },
+      // 100 nanotons a unit: the operator funds a sandbox contract with 100 TON, which at 1,000 a unit paid
+      // for 100 million units, and a run at 4,000 replicas meters more (it stopped paying at 99.6 million,
+      // its claims refused, Underfunded=True). At this price the funding covers a billion.
+      spec: { network: 'sandbox', pricePerUnitNanoton: '100', commissionBasisPoints: 250, feeAddress: `0:${'f'.repeat(64)}`, commitPeriodSeconds: COMMIT_PERIOD_SECONDS, pushThresholdUnits: '1000' },
     } });
     // The providers claim after each confirmed epoch, as in the demo, so paid catches up with committed.
     // Only what held a claim back is printed (a payee refused by the contract, or claims that must wait):
