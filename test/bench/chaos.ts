@@ -47,6 +47,8 @@ import { selfSignedTls } from '../../operator/src/attestation/service/https-serv
 import type { InferencePool } from '../../operator/src/api/inferencepool.js';
 import type { ProviderNode } from '../../operator/src/api/providernode.js';
 import type { SettlementAccount } from '../../operator/src/api/settlementaccount.js';
+import { CONDITION_UNDERFUNDED } from '../../operator/src/controllers/settlementaccount/reconciler.js';
+import { getCondition } from '../../operator/src/kube/conditions.js';
 import { InferencePools, ProviderNodes, SettlementAccounts } from '../../operator/src/kube/chrysalis-resources.js';
 import { Informer } from '../../operator/src/kube/informer.js';
 import { Pods, resourcePath, type KubeObject } from '../../operator/src/kube/resource.js';
@@ -190,8 +192,8 @@ function violations(s: Snapshot): string[] {
   const [metered, committed, paid] = [num(totals?.metered), num(totals?.committed), num(totals?.paid)];
   if (!(metered > 0 && paid === committed && committed === metered)) {
     // A contract that cannot pay what is owed says so (Underfunded): claims are refused until it is funded.
-    const underfunded = (s.account?.status as { conditions?: Array<{ type: string; status: string; message?: string }> } | undefined)?.conditions?.find((c) => c.type === 'Underfunded' && c.status === 'True');
-    out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}${underfunded ? ` (Underfunded: ${underfunded.message})` : ''}`);
+    const underfunded = getCondition(s.account?.status?.conditions, CONDITION_UNDERFUNDED);
+    out.push(`settlement: metered ${metered}, committed ${committed}, paid ${paid}${underfunded?.status === 'True' ? ` (Underfunded: ${underfunded.message})` : ''}`);
   }
   return out;
 }

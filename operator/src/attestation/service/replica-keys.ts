@@ -80,11 +80,13 @@ export const livePodKey = (namespace: string, name: string): string => `${namesp
  * whose attestation expired at `now`.
  */
 export function pruneAttestedReplicas<T extends PodEntry = ProviderNodeStatusAttestedReplica>(entries: readonly T[], live: LivePods, now: Date): T[] {
-  return entries.filter((e) => {
-    if (live.get(livePodKey(e.namespace, e.pod)) !== e.uid) return false;
-    const expires = Date.parse(e.expiresAt);
-    return !Number.isNaN(expires) && expires > now.getTime();
-  });
+  return entries.filter((e) => live.get(livePodKey(e.namespace, e.pod)) === e.uid && unexpired(e, now));
+}
+
+/** Whether the entry's expiry is a time still ahead of `now` (an unreadable one never is). */
+export function unexpired(e: Pick<PodEntry, 'expiresAt'>, now: Date): boolean {
+  const expires = Date.parse(e.expiresAt);
+  return !Number.isNaN(expires) && expires > now.getTime();
 }
 
 /** The pruned list with this Pod's entry replaced by `entry` (a passing verdict). */

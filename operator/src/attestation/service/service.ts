@@ -418,18 +418,19 @@ export class AttestationService {
         judged = { basis, outcome: await this.verifySafely(request, policy.spec, now, issuedAt, declared), expiresAt: this.expiry(policy.spec, now) };
       }
       const { outcome, expiresAt } = judged;
-      let final = true;
+      let final: boolean;
       try {
         // The write takes its turn with the service's other writes to this host (host-writes.ts). One that
         // waited is made on the newest copy of the host, which the write before it left (remembered): sent
         // with the resourceVersion read before the wait, it was refused whenever another write came first.
-        await this.hostWrites.run(subject.nodeName, async (waited) => {
+        final = await this.hostWrites.run(subject.nodeName, async (waited) => {
           const target = waited ? await this.providerNodeFor(subject.nodeName) : pn;
-          // Judged against another challenge, policy or declared hardware than the host now shows: judge again.
-          if (target !== pn && (target.status?.attestation?.challenge?.nonce !== request.nonce || nodeVerdictBasis(target, policy.spec) !== basis)) throw new StaleWrite();
+          // Judged against another challenge (the basis holds its nonce), policy or declared hardware than
+          // the host now shows: judge again.
+          if (target !== pn && nodeVerdictBasis(target, policy.spec) !== basis) throw new StaleWrite();
           const verdict = nodeVerdictStatus(outcome, request, target, now, expiresAt);
-          final = verdict.final;
           await this.patch(resourcePath(ProviderNodes, undefined, target.metadata.name, 'status'), target.metadata.resourceVersion!, { status: { attestation: verdict.attestation } });
+          return verdict.final;
         });
       } catch (err) {
         if (!(err instanceof StaleWrite) || attempt >= MAX_STALE_WRITES) throw err;
