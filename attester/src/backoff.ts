@@ -1,7 +1,8 @@
 // Retrying transient failures with the operator's jittered exponential backoff (one backoff for the
 // whole project; it is pure and imports nothing). Only errors that say they are transient
 // (AttesterError.transient: the service was unreachable or busy) are retried; a refused token or a
-// missing TEE will not fix itself and is returned at once.
+// missing TEE will not fix itself and is returned at once. A service that says when to come back
+// (Retry-After on a 429 or 503) is not asked again sooner.
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay, type BackoffPolicy } from '../../operator/src/kube/backoff.js';
 import { AttesterError } from './errors.js';
@@ -32,6 +33,15 @@ export function retryDelay(retry: number, policy: RetryPolicy, random: () => num
   return backoffDelay(retry - 1, { ...policy, jitter: policy.jitter ?? ATTESTER_JITTER }, random);
 }
 
+/**
+ * What a service's Retry-After asks for, spread like the backoff (up to half again): it told the whole
+ * fleet the same number, and the fleet must not come back in the same second. It only ever lengthens a
+ * wait: withRetry waits the longer of this and the backoff's delay (transport.ts caps what is believed).
+ */
+export function retryAfterDelay(retryAfterMs: number, random: () => number = Math.random): number {
+  return Math.round(retryAfterMs * (1 + ATTESTER_JITTER * random()));
+}
+
 export interface RetryHooks {
   sleep?: Sleep;
   random?: () => number;
@@ -48,7 +58,9 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, policy: R
       return await attempt(n);
     } catch (err) {
       if (!(err instanceof AttesterError) || !err.transient || n >= policy.maxAttempts || hooks.signal?.aborted) throw err;
-      const ms = retryDelay(n, policy, hooks.random);
+      // A service that said when to come back (429/503 with Retry-After) is not asked sooner.
+      const backoff = retryDelay(n, policy, hooks.random);
+      const ms = err.retryAfterMs === undefined ? backoff : Math.max(backoff, retryAfterDelay(err.retryAfterMs, hooks.random));
       hooks.onRetry?.(err, n, ms);
       await sleep(ms, hooks.signal);
     }

@@ -29,11 +29,14 @@ export class AttesterError extends Error {
   readonly code: AttesterErrorCode;
   /** Whether trying again later can succeed without anyone changing the setup (used by the retry loop). */
   readonly transient: boolean;
-  constructor(code: AttesterErrorCode, message: string, options: { transient?: boolean; cause?: unknown } = {}) {
+  /** How long the service asked to be left alone (its Retry-After), when it said; retries wait at least this. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: AttesterErrorCode, message: string, options: { transient?: boolean; cause?: unknown; retryAfterMs?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AttesterError';
     this.code = code;
     this.transient = options.transient ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** The one line the CLI prints: `CODE: message`, newlines flattened so it stays one line. */

@@ -58,6 +58,25 @@ function isReasonList(v: unknown): boolean {
   return Array.isArray(v) && v.every((r) => typeof r === 'object' && r !== null && typeof (r as { code?: unknown }).code === 'string');
 }
 
+/**
+ * The longest Retry-After believed: a service (or a proxy in front of it) asking for more would have the
+ * attester sit out its own attestation's lapse; past this the attester's backoff decides again.
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
+/**
+ * A Retry-After header (RFC 9110 §10.2.3: whole seconds, or an HTTP date) in milliseconds from `nowMs`,
+ * capped at MAX_RETRY_AFTER_MS; undefined when absent or unreadable (the backoff alone decides then).
+ */
+export function retryAfterMsOf(header: string | undefined, nowMs: number): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  // An HTTP date names its day and month in letters; a bare signed number is neither form.
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : /^[A-Za-z]{3}, /.test(value) ? Date.parse(value) - nowMs : NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
 export class HttpsTransport implements Transport {
   readonly #base: URL;
   constructor(private readonly options: HttpsTransportOptions) {
@@ -118,7 +137,7 @@ export class HttpsTransport implements Transport {
     const token = await this.options.token();
     const url = new URL(path, this.#base);
     const data = Buffer.from(JSON.stringify(payload), 'utf8');
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter: string | undefined }>((resolve, reject) => {
       const req = httpsRequest(
         url,
         {
@@ -136,7 +155,7 @@ export class HttpsTransport implements Transport {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: res.headers['retry-after'] }));
           res.on('error', reject);
         },
       );
@@ -162,7 +181,8 @@ export class HttpsTransport implements Transport {
       return parsed;
     }
     if (status === 429 || status >= 500) {
-      throw new AttesterError('SERVICE_UNAVAILABLE', `POST ${url.href} answered ${status}: ${b(text)}`, { transient: true });
+      const retryAfterMs = retryAfterMsOf(retryAfter, Date.now());
+      throw new AttesterError('SERVICE_UNAVAILABLE', `POST ${url.href} answered ${status}: ${b(text)}`, { transient: true, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     }
     // 409: the challenge we answered is no longer the pending one (the operator re-issued it): a fresh
     // challenge fixes that, so it is retried like a busy service.

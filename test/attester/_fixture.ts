@@ -145,7 +145,8 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-export type Handler = (path: string, body: unknown, n: number) => { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
+export interface Answer { status: number; body: unknown; headers?: Record<string, string> }
+export type Handler = (path: string, body: unknown, n: number) => Answer | Promise<Answer>;
 
 export interface TestService {
   url: string;
@@ -185,14 +186,14 @@ export async function startTestService(handler: Handler): Promise<TestService> {
           body = undefined;
         }
         requests.push({ path, authorization: req.headers.authorization, body });
-        let answer: { status: number; body: unknown };
+        let answer: Answer;
         if (req.headers.authorization !== `Bearer ${token}`) answer = { status: 401, body: { error: 'bad token' } };
         else {
           const n = (counts.get(path) ?? 0) + 1;
           counts.set(path, n);
           answer = await handler(path, body, n);
         }
-        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
         res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
       })();
     });

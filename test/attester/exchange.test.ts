@@ -3,11 +3,11 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { Attester, renewalDelayMs } from '../../attester/src/attester.js';
-import { retryDelay } from '../../attester/src/backoff.js';
+import { retryAfterDelay, retryDelay } from '../../attester/src/backoff.js';
 import type { CpuEvidenceSource } from '../../attester/src/cpu/source.js';
 import { AttesterError } from '../../attester/src/errors.js';
 import { NoGpuSource } from '../../attester/src/gpu/source.js';
-import { HttpsTransport, tokenFromFile } from '../../attester/src/transport.js';
+import { HttpsTransport, MAX_RETRY_AFTER_MS, retryAfterMsOf, tokenFromFile } from '../../attester/src/transport.js';
 import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
 import { challengeAnswer, startTestService } from './_fixture.js';
 
@@ -51,6 +51,45 @@ test('the attester retries a busy service (503) with growing jittered backoff, t
   t.deepEqual(delays, [75, 150], 'each delay is within [½, 1] of 100·2^(n−1)');
   t.true(svc.requests.every((r) => r.authorization === `Bearer ${svc.token}`));
   t.is(svc.requests.filter((r) => r.path === '/v1/evidence').length, 1);
+});
+
+// Finding: the service answers a load refusal 429 with Retry-After (its TokenReview budget says when a
+// review is free again), and the attester came back after its own backoff anyway — 75 ms here, where the
+// service asked for 7 s; a fleet of attesters so refused asked again and again, each time on a new
+// connection.
+test('a busy service\'s Retry-After is waited out, spread by up to half again, where the backoff is shorter', async (t) => {
+  const svc = await startTestService((path, _body, n) => {
+    if (path === '/v1/challenge' && n <= 2) return { status: 429, body: { error: 'too many unauthenticated requests; retry later' }, headers: { 'retry-after': '7' } };
+    if (path === '/v1/challenge') return challengeAnswer();
+    return { status: 200, body: { verified: true, reasons: [], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
+  });
+  t.teardown(() => svc.close());
+  const delays: number[] = [];
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+    random: () => 0.5,
+    sleep: async (ms) => void delays.push(ms),
+  });
+  t.true((await attester.attestOnce()).verified);
+  t.deepEqual(delays, [8750, 8750], '7 s × (1 + ½ × 0.5), not the backoff\'s 75 and 150 ms');
+  t.is(retryAfterDelay(7000, () => 0), 7000, 'never sooner than asked');
+  t.is(retryAfterDelay(7000, () => 1), 10_500);
+});
+
+test('Retry-After is read in seconds or as an HTTP date, capped, and ignored when unreadable', (t) => {
+  const now = Date.parse('2026-12-07T00:00:00Z');
+  t.is(retryAfterMsOf('7', now), 7000);
+  t.is(retryAfterMsOf(' 0 ', now), 0);
+  t.is(retryAfterMsOf('Mon, 07 Dec 2026 00:00:30 GMT', now), 30_000);
+  t.is(retryAfterMsOf('Sun, 06 Dec 2026 23:00:00 GMT', now), 0, 'a date in the past: at once (the backoff still applies)');
+  t.is(retryAfterMsOf('86400', now), MAX_RETRY_AFTER_MS, 'a day would outlast the attestation: capped');
+  t.is(retryAfterMsOf('soon', now), undefined);
+  t.is(retryAfterMsOf('-5', now), undefined);
+  t.is(retryAfterMsOf(undefined, now), undefined);
 });
 
 test('backoff delays double up to the cap and stay within the jitter band', (t) => {
