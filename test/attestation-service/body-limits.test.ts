@@ -4,12 +4,12 @@
 // the limits are what each endpoint's real requests need (16 GPUs of genuine evidence fit).
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import type { Server } from 'node:https';
 import { selfSignedTls, startHttpsServer } from '../../operator/src/attestation/service/https-server.js';
 import { MAX_BODY_BYTES } from '../../operator/src/attestation/service/protocol.js';
 import { SimulatedTee } from '../../operator/src/attestation/simulated/index.js';
-import { fakeToken, harness, type Harness } from './_fake.js';
+import { attesterOf, fakeToken, harness, type Harness } from './_fake.js';
 
 let h: Harness;
 let server: Server;
@@ -27,10 +27,10 @@ test.after.always(() => {
 });
 
 /** One request; `chunked` sends the body without a Content-Length. */
-function send(path: string, token: string | undefined, body: Buffer, chunked = false): Promise<{ status: number; body: string }> {
+function send(path: string, token: string | undefined, body: Buffer, chunked = false, agent?: Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({
-      host: '127.0.0.1', port, path, method: 'POST', rejectUnauthorized: false,
+      host: '127.0.0.1', port, path, method: 'POST', rejectUnauthorized: false, ...(agent ? { agent } : {}),
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }) },
     }, (res) => {
       let text = '';
@@ -85,4 +85,47 @@ test('genuine evidence for sixteen GPUs fits the evidence limit with room to spa
   const size = Buffer.byteLength(JSON.stringify(request));
   t.log(`16-GPU simulated evidence: ${size} bytes; limit ${MAX_BODY_BYTES['/v1/evidence']}`);
   t.true(size * 2 <= MAX_BODY_BYTES['/v1/evidence'], `${size} bytes`);
+});
+
+/** The harness's own answer to a TokenReview: the attester of the node the token names. */
+const reviewedAsItsNode = (token: string) => attesterOf(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).sub as string);
+
+/** Sequential requests on one keep-alive agent; how many TLS connections the server accepted for them. */
+async function connectionsFor(requests: Array<{ path: string; token: string; body: Buffer; chunked?: boolean }>): Promise<{ statuses: number[]; connections: number }> {
+  let connections = 0;
+  const count = () => void connections++;
+  server.on('secureConnection', count);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const statuses: number[] = [];
+    for (const r of requests) statuses.push((await send(r.path, r.token, r.body, r.chunked ?? false, agent)).status);
+    return { statuses, connections };
+  } finally {
+    agent.destroy();
+    server.off('secureConnection', count);
+  }
+}
+
+// Finding: every refusal sent before the body was read closed the connection, "come back later" ones
+// too: while kube-apiserver was unreachable (no TokenReview) each attester's retry paid a new TCP and TLS
+// handshake, and so did this server.
+test.serial('a 503 for want of a TokenReview keeps the connection; the caller comes back on it', async (t) => {
+  h.behave(() => new Error('connect ECONNREFUSED 127.0.0.1:6443'));
+  t.teardown(() => h.behave(reviewedAsItsNode));
+  const body = Buffer.from(JSON.stringify({ subject: { kind: 'node', nodeName: 'gpu-1' } }));
+  const { statuses, connections } = await connectionsFor([1, 2, 3].map((i) => ({ path: '/v1/challenge', token: fakeToken(`outage-${i}`), body })));
+  t.deepEqual(statuses, [503, 503, 503]);
+  t.is(connections, 1);
+});
+
+test.serial('refusals that are not "come back later" still close: a bad token, a chunked body refused unread', async (t) => {
+  const body = Buffer.from(JSON.stringify({ subject: { kind: 'node', nodeName: 'gpu-1' } }));
+  const bad = await connectionsFor([{ path: '/v1/challenge', token: 'not-a-token', body }, { path: '/v1/challenge', token: 'not-a-token', body }]);
+  t.deepEqual(bad.statuses, [401, 401]);
+  t.is(bad.connections, 2);
+  h.behave(() => new Error('connect ECONNREFUSED 127.0.0.1:6443'));
+  t.teardown(() => h.behave(reviewedAsItsNode));
+  const chunked = await connectionsFor([1, 2].map((i) => ({ path: '/v1/challenge', token: fakeToken(`outage-chunked-${i}`), body, chunked: true })));
+  t.deepEqual(chunked.statuses, [503, 503]);
+  t.is(chunked.connections, 2, 'a body of undeclared length is not read to keep a connection');
 });

@@ -42,7 +42,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * Serves the attestation service. The order is what keeps an unauthenticated client cheap: route and
  * declared size first, then who is calling (a cached TokenReview, bounded for all callers together, and
  * the caller's own request bucket) from the headers alone, and only then the body, up to the endpoint's
- * limit. A request refused before its body is read closes the connection instead of draining it.
+ * limit. A request refused before its body is read closes the connection instead of draining it, unless
+ * the refusal only asks it to come back later (comeBackLater).
  */
 export function startHttpsServer(service: AttestationService, tls: TlsMaterial, port: number, host = '0.0.0.0'): Promise<Server> {
   const server = createServer({ cert: tls.cert, key: tls.key, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
@@ -56,9 +57,11 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
       } catch {
         [status, text] = [500, JSON.stringify({ error: 'internal error' })];
       }
-      res.writeHead(status, { 'content-type': 'application/json', ...(headers ?? {}), ...(bodyRead ? {} : { connection: 'close' }) });
+      const keep = bodyRead || comeBackLater(status, req);
+      res.writeHead(status, { 'content-type': 'application/json', ...(headers ?? {}), ...(keep ? {} : { connection: 'close' }) });
       res.end(text);
-      if (!bodyRead) res.once('finish', () => req.destroy());
+      // Kept, Node reads what is left of the body (no more than its declared length) before the next request.
+      if (!keep) res.once('finish', () => req.destroy());
     };
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
@@ -95,6 +98,19 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
     server.once('error', reject);
     server.listen(port, host, () => resolveServer(server));
   });
+}
+
+/**
+ * Whether a refusal sent before the body was read may keep the connection: a "come back later" (429 for
+ * load, 503 when the apiserver cannot answer the TokenReview) to a request whose declared length the
+ * endpoint's limit already admitted. Its caller will be back, and closing made each return cost it and
+ * this server a new TCP connection and TLS handshake: while kube-apiserver restarts, every attester whose
+ * token is not in the review cache retries that way (docs/BENCHMARKS.md, "Faults at fleet scale"). Every
+ * other refusal (a bad token, a body too large, a chunked body of unknown length) still closes, so a
+ * caller the service has not identified is never read from beyond the declared length it admitted.
+ */
+function comeBackLater(status: number, req: IncomingMessage): boolean {
+  return (status === 429 || status === 503) && req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] === undefined;
 }
 
 /** The body, or a rejection as soon as it grows past `limit` bytes (a chunked body declares no length). */
