@@ -9,7 +9,7 @@ import { AttesterError } from '../../attester/src/errors.js';
 import { NoGpuSource } from '../../attester/src/gpu/source.js';
 import { HttpsTransport, MAX_RETRY_AFTER_MS, retryAfterMsOf, tokenFromFile } from '../../attester/src/transport.js';
 import type { EvidenceRequest } from '../../operator/src/attestation/service/protocol.js';
-import { challengeAnswer, startTestService } from './_fixture.js';
+import { challengeAnswer, startTestService, type TestService } from './_fixture.js';
 
 /** A CPU source that returns the report_data itself as a "quote", so the server can check the binding. */
 const echoCpu: CpuEvidenceSource = { name: 'echo', collect: async (rd) => ({ type: 'tdx', quote: Buffer.from(rd).toString('base64') }) };
@@ -19,6 +19,21 @@ function bindingHolds(req: EvidenceRequest): boolean {
   if (req.cpu.type !== 'tdx') return false;
   const expected = createHash('sha512').update(Buffer.from(req.nonce, 'hex')).update(Buffer.from(req.publicKey, 'hex')).digest();
   return expected.equals(Buffer.from(req.cpu.quote, 'base64'));
+}
+
+/** A node attester of `svc` whose retries wait nothing and record how long they would have (backoff 100 ms doubling to 1 s, jitter fixed at ½). */
+function recordingAttester(svc: TestService): { attester: Attester; delays: number[] } {
+  const delays: number[] = [];
+  const attester = new Attester({
+    subject: { kind: 'node', nodeName: 'gpu-1' },
+    cpu: echoCpu,
+    gpu: new NoGpuSource(),
+    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+    random: () => 0.5,
+    sleep: async (ms) => void delays.push(ms),
+  });
+  return { attester, delays };
 }
 
 test('the attester retries a busy service (503) with growing jittered backoff, then is verified', async (t) => {
@@ -35,16 +50,7 @@ test('the attester retries a busy service (503) with growing jittered backoff, t
     return { status: 200, body: { verified: ok, reasons: ok ? [] : [{ code: 'BINDING_MISMATCH', message: 'x' }], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
   });
   t.teardown(() => svc.close());
-  const delays: number[] = [];
-  const attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-    random: () => 0.5,
-    sleep: async (ms) => void delays.push(ms),
-  });
+  const { attester, delays } = recordingAttester(svc);
   const outcome = await attester.attestOnce();
   t.true(outcome.verified);
   t.true(attester.attested);
@@ -64,16 +70,7 @@ test('a busy service\'s Retry-After is waited out, spread by up to half again, w
     return { status: 200, body: { verified: true, reasons: [], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } };
   });
   t.teardown(() => svc.close());
-  const delays: number[] = [];
-  const attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-    random: () => 0.5,
-    sleep: async (ms) => void delays.push(ms),
-  });
+  const { attester, delays } = recordingAttester(svc);
   t.true((await attester.attestOnce()).verified);
   t.deepEqual(delays, [8750, 8750], '7 s × (1 + ½ × 0.5), not the backoff\'s 75 and 150 ms');
   t.is(retryAfterDelay(7000, () => 0), 7000, 'never sooner than asked');
