@@ -133,6 +133,24 @@ test('a service certificate that does not chain to --ca is refused and not retri
   t.regex(err?.message ?? '', /--ca/);
 });
 
+// The transport parses its CA once (a TLS context of its own) and still sends the CA with each request:
+// connections are pooled by the agent under a name that includes the CA, so a connection verified against
+// one CA is never handed to a transport that pins another.
+test('a pinned CA the service certificate does not chain to is refused, even after another transport connected with the right one', async (t) => {
+  const svc = await startTestService(() => challengeAnswer());
+  const other = await startTestService(() => challengeAnswer());
+  t.teardown(async () => { await svc.close(); await other.close(); });
+  const subject = { subject: { kind: 'node' as const, nodeName: 'n' } };
+  const right = new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) });
+  t.truthy((await right.challenge(subject)).nonce, 'the right CA: answered, and its connection is kept alive');
+  const wrong = new HttpsTransport({ serviceUrl: svc.url, ca: other.ca, token: tokenFromFile(svc.tokenFile) });
+  const err = await t.throwsAsync(wrong.challenge(subject), { instanceOf: AttesterError });
+  t.is(err?.code, 'SERVICE_ERROR');
+  t.false(err?.transient);
+  t.is(svc.requests.length, 1, 'nothing reached the service over the kept connection');
+  t.truthy((await right.challenge(subject)).nonce, 'the right CA still works after the refusal');
+});
+
 test('an http:// service URL is refused so the token never travels in clear text', (t) => {
   const err = t.throws(() => new HttpsTransport({ serviceUrl: 'http://127.0.0.1:1', token: async () => 't' }), { instanceOf: AttesterError });
   t.is(err?.code, 'CONFIG_INVALID');
