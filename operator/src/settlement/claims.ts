@@ -72,24 +72,57 @@ function polls(chain: SettlementChain): number {
   return chain.network === 'sandbox' ? 0 : 30;
 }
 
-/** Claims for one payee (on a live network the sender's wallet pays the gas and waits are the caller's). */
-export async function claimFor(chain: SettlementChain, committed: CommittedLeaves, payee: bigint, value = CLAIM_VALUE): Promise<ClaimResult> {
-  return chain.run((s) => claimIn(s, committed.address, committed.stored, payee, value, polls(chain)));
+/** A new epoch was committed after the leaves were read: every proof built from them is against a root the contract no longer holds. */
+export class StaleEpoch extends Error {
+  constructor(readonly readEpoch: bigint, readonly chainEpoch: bigint) {
+    super(`epoch ${chainEpoch} was committed after the leaves of epoch ${readEpoch} were read; the contract would refuse proofs against the old root — claim again`);
+  }
 }
+
+/**
+ * In the session that claims: the epoch the chain shows must still be the one the leaves were read for.
+ * committedLeaves reads them in a session of its own, and the settlement controller may commit in
+ * between (the chaos bench's claims were refused that way now and then: "refused by the contract").
+ * On the sandbox the session holds the chain, so nothing commits after this check; on a live network it
+ * narrows the window to the claims' own messages.
+ */
+async function assertStillCommitted(s: ChainSession, committed: CommittedLeaves): Promise<void> {
+  const now = (await readContract(s, committed.address)).committed.epoch;
+  if (now !== committed.stored.epoch) throw new StaleEpoch(committed.stored.epoch, now);
+}
+
+/** Claims for one payee (on a live network the sender's wallet pays the gas and waits are the caller's). Throws StaleEpoch when the leaves are no longer the committed ones. */
+export async function claimFor(chain: SettlementChain, committed: CommittedLeaves, payee: bigint, value = CLAIM_VALUE): Promise<ClaimResult> {
+  return chain.run(async (s) => {
+    await assertStillCommitted(s, committed);
+    return claimIn(s, committed.address, committed.stored, payee, value, polls(chain));
+  });
+}
+
+/** How many times claimAll reads the leaves again when an epoch was committed while it was about to claim. */
+const STALE_EPOCH_RETRIES = 3;
 
 /** Claims for every payee of the account's committed epoch that has something to claim. */
 export async function claimAll(client: KubeClient, chain: SettlementChain, account: { namespace: string; name: string } | SettlementAccount, value = CLAIM_VALUE): Promise<{ epoch: bigint; results: ClaimResult[] }> {
   const acct = 'spec' in account ? account : await client.get<SettlementAccount & KubeObject>(SettlementAccounts, account.name, account.namespace);
   if (!acct) throw new Error('SettlementAccount not found');
-  const committed = await committedLeaves(client, chain, acct);
-  if (!committed) return { epoch: 0n, results: [] };
-  const results = await chain.run(async (s) => {
-    const out: ClaimResult[] = [];
-    for (const key of committed.stored.leaves.keys()) {
-      const r = await claimIn(s, committed.address, committed.stored, key, value, polls(chain));
-      if (r.outcome !== 'nothing-to-claim') out.push(r);
+  for (let attempt = 0; ; attempt++) {
+    const committed = await committedLeaves(client, chain, acct);
+    if (!committed) return { epoch: 0n, results: [] };
+    try {
+      const results = await chain.run(async (s) => {
+        await assertStillCommitted(s, committed);
+        const out: ClaimResult[] = [];
+        for (const key of committed.stored.leaves.keys()) {
+          const r = await claimIn(s, committed.address, committed.stored, key, value, polls(chain));
+          if (r.outcome !== 'nothing-to-claim') out.push(r);
+        }
+        return out;
+      });
+      return { epoch: committed.stored.epoch, results };
+    } catch (err) {
+      // Read the new epoch's leaves and claim against it; a chain that commits faster than that is said.
+      if (!(err instanceof StaleEpoch) || attempt >= STALE_EPOCH_RETRIES) throw err;
     }
-    return out;
-  });
-  return { epoch: committed.stored.epoch, results };
+  }
 }
