@@ -2,7 +2,7 @@
 // certificate): Bearer token, retries with backoff, verdicts, renewal.
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { Attester, renewalDelayMs } from '../../attester/src/attester.js';
+import { Attester, renewalDelayMs, type AttesterOptions } from '../../attester/src/attester.js';
 import { retryAfterDelay, retryDelay } from '../../attester/src/backoff.js';
 import type { CpuEvidenceSource } from '../../attester/src/cpu/source.js';
 import { AttesterError } from '../../attester/src/errors.js';
@@ -21,18 +21,21 @@ function bindingHolds(req: EvidenceRequest): boolean {
   return expected.equals(Buffer.from(req.cpu.quote, 'base64'));
 }
 
-/** A node attester of `svc` whose retries wait nothing and record how long they would have (backoff 100 ms doubling to 1 s, jitter fixed at ½). */
-function recordingAttester(svc: TestService): { attester: Attester; delays: number[] } {
-  const delays: number[] = [];
-  const attester = new Attester({
+/** An attester of node gpu-1 with the echo CPU and no GPUs, talking to `svc` over HTTPS with its CA and token; `options` add to or replace that. */
+function echoAttester(svc: TestService, options: Partial<AttesterOptions> = {}): Attester {
+  return new Attester({
     subject: { kind: 'node', nodeName: 'gpu-1' },
     cpu: echoCpu,
     gpu: new NoGpuSource(),
     transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-    random: () => 0.5,
-    sleep: async (ms) => void delays.push(ms),
+    ...options,
   });
+}
+
+/** An echo attester whose retries wait nothing and record how long they would have (backoff 100 ms doubling to 1 s, jitter fixed at ½). */
+function recordingAttester(svc: TestService): { attester: Attester; delays: number[] } {
+  const delays: number[] = [];
+  const attester = echoAttester(svc, { retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 }, random: () => 0.5, sleep: async (ms) => void delays.push(ms) });
   return { attester, delays };
 }
 
@@ -100,13 +103,7 @@ test('backoff delays double up to the cap and stay within the jitter band', (t) 
 test('a service that stays unavailable ends in SERVICE_UNAVAILABLE after the allowed tries', async (t) => {
   const svc = await startTestService(() => ({ status: 503, body: {} }));
   t.teardown(() => svc.close());
-  const attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-    retry: { initialMs: 1, maxMs: 2, maxAttempts: 3 },
-  });
+  const attester = echoAttester(svc, { retry: { initialMs: 1, maxMs: 2, maxAttempts: 3 } });
   const err = await t.throwsAsync(attester.attestOnce(), { instanceOf: AttesterError });
   t.is(err?.code, 'SERVICE_UNAVAILABLE');
   t.is(svc.requests.length, 3);
@@ -116,7 +113,7 @@ test('a refused token (401) is not retried and the error says what to check', as
   const svc = await startTestService(() => challengeAnswer());
   t.teardown(() => svc.close());
   const transport = new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: async () => 'wrong-token' });
-  const attester = new Attester({ subject: { kind: 'node', nodeName: 'n' }, cpu: echoCpu, gpu: new NoGpuSource(), transport, retry: { initialMs: 1 } });
+  const attester = echoAttester(svc, { subject: { kind: 'node', nodeName: 'n' }, transport, retry: { initialMs: 1 } });
   const err = await t.throwsAsync(attester.attestOnce(), { instanceOf: AttesterError });
   t.is(err?.code, 'SERVICE_ERROR');
   t.regex(err?.message ?? '', /401.*audience chrysalis-attestation/);
@@ -167,12 +164,7 @@ test('a rejection sent with a 4xx status is an outcome with reasons, not an erro
     path === '/v1/challenge' ? challengeAnswer() : { status: 403, body: { verified: false, reasons: [{ code: 'NONCE_MISMATCH', message: 'nonce expired' }] } },
   );
   t.teardown(() => svc.close());
-  const attester = new Attester({
-    subject: { kind: 'replica', namespace: 'ns', pod: 'p-0' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
-  });
+  const attester = echoAttester(svc, { subject: { kind: 'replica', namespace: 'ns', pod: 'p-0' } });
   const outcome = await attester.attestOnce();
   t.false(outcome.verified);
   t.deepEqual(outcome.reasons.map((r) => r.code), ['NONCE_MISMATCH']);
@@ -219,11 +211,7 @@ test('the run loop re-challenges before expiresAt and at once when re-attestatio
   const waits: number[] = [];
   const stop = new AbortController();
   let attester: Attester | undefined;
-  attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+  attester = echoAttester(svc, {
     sleep: (ms, signal) => {
       waits.push(ms);
       if (waits.length === 1) return Promise.resolve(); // first wait: let the renewal happen
@@ -256,11 +244,7 @@ test('while attested, a node polls for a new challenge and answers it as soon as
   const stop = new AbortController();
   let polls = 0;
   const second = randomBytes(32).toString('hex');
-  const attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+  const attester = echoAttester(svc, {
     challengePollMs: 1000,
     sleep: async (ms) => {
       t.true(ms <= 1000, 'polls at the poll interval, not the renewal time');
@@ -280,11 +264,7 @@ test('a 409 (the challenge was re-issued meanwhile) is retried with a fresh chal
     return { status: 200, body: { verified: true, reasons: [] } };
   });
   t.teardown(() => svc.close());
-  const attester = new Attester({
-    subject: { kind: 'node', nodeName: 'gpu-1' },
-    cpu: echoCpu,
-    gpu: new NoGpuSource(),
-    transport: new HttpsTransport({ serviceUrl: svc.url, ca: svc.ca, token: tokenFromFile(svc.tokenFile) }),
+  const attester = echoAttester(svc, {
     sleep: async () => undefined,
   });
   t.true((await attester.attestOnce()).verified);
