@@ -48,6 +48,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export function startHttpsServer(service: AttestationService, tls: TlsMaterial, port: number, host = '0.0.0.0'): Promise<Server> {
   const server = createServer({ cert: tls.cert, key: tls.key, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     let bodyRead = false;
+    // Whether the request declared a length (not chunked) and the endpoint's limit admitted it: only then
+    // may a refusal leave the body for Node to read and keep the connection (comeBackLater).
+    let lengthAdmitted = false;
     const reply = ({ status, body, headers }: ServiceResponse) => {
       if (res.headersSent) return;
       // A body that cannot be serialized is this server's bug: answer 500, never crash the operator.
@@ -57,7 +60,7 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
       } catch {
         [status, text] = [500, JSON.stringify({ error: 'internal error' })];
       }
-      const keep = bodyRead || comeBackLater(status, req);
+      const keep = bodyRead || (lengthAdmitted && comeBackLater(status));
       res.writeHead(status, { 'content-type': 'application/json', ...(headers ?? {}), ...(keep ? {} : { connection: 'close' }) });
       res.end(text);
       // Kept, Node reads what is left of the body (no more than its declared length) before the next request.
@@ -74,6 +77,7 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
     const limit = MAX_BODY_BYTES[path as keyof typeof MAX_BODY_BYTES];
     const declared = Number(req.headers['content-length'] ?? 0);
     if (!Number.isFinite(declared) || declared > limit) return reply({ status: 413, body: { error: `request body exceeds ${limit} bytes for ${path}` } });
+    lengthAdmitted = req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] === undefined;
     service.authenticate(req.headers).then(
       async (caller) => {
         let raw: Buffer;
@@ -101,16 +105,16 @@ export function startHttpsServer(service: AttestationService, tls: TlsMaterial, 
 }
 
 /**
- * Whether a refusal sent before the body was read may keep the connection: a "come back later" (429 for
- * load, 503 when the apiserver cannot answer the TokenReview) to a request whose declared length the
- * endpoint's limit already admitted. Its caller will be back, and closing made each return cost it and
- * this server a new TCP connection and TLS handshake: while kube-apiserver restarts, every attester whose
- * token is not in the review cache retries that way (docs/BENCHMARKS.md, "Faults at fleet scale"). Every
- * other refusal (a bad token, a body too large, a chunked body of unknown length) still closes, so a
- * caller the service has not identified is never read from beyond the declared length it admitted.
+ * Whether a refusal sent before the body was read may keep the connection, given that the request
+ * declared a length the endpoint's limit admitted: a "come back later" (429 for load, 503 when the
+ * apiserver cannot answer the TokenReview). Its caller will be back, and closing made each return cost it
+ * and this server a new TCP connection and TLS handshake: while kube-apiserver restarts, every attester
+ * whose token is not in the review cache retries that way (docs/BENCHMARKS.md, "Faults at fleet scale").
+ * Every other refusal (a bad token, a body too large, a chunked body of unknown length) still closes, so
+ * a caller the service has not identified is never read from beyond the declared length it admitted.
  */
-function comeBackLater(status: number, req: IncomingMessage): boolean {
-  return (status === 429 || status === 503) && req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] === undefined;
+function comeBackLater(status: number): boolean {
+  return status === 429 || status === 503;
 }
 
 /** The body, or a rejection as soon as it grows past `limit` bytes (a chunked body declares no length). */
